@@ -1,0 +1,15 @@
+// The addon's single registration point: every native module adds its exports here.
+#include <napi.h>
+
+#include "addon.h"
+
+namespace {
+
+Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(switchhook, InitAddon)

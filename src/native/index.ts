@@ -1,0 +1,2 @@
+/** Typed facade over the native core (`native/`). */
+export { addon } from './addon.js';
