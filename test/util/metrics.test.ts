@@ -1,6 +1,6 @@
 import t from 'tap';
 
-import { MetricsRegistry } from '../src/util/metrics.js';
+import { MetricsRegistry } from '../../src/util/metrics.js';
 
 t.test('counters render in Prometheus text format with sorted labels', async (t) => {
   const reg = new MetricsRegistry();

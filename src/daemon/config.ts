@@ -1,0 +1,320 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+
+import { SwitchhookError } from '../util/errors.js';
+
+/** A SIP listener: protocol, address and port (0 picks a free port). */
+export interface SipListenConfig {
+  protocol: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+  host: string;
+  port: number;
+}
+
+/** How the daemon brings up its CSTA session (see docs/cti.md). */
+export type CtiBringUp = 'systemRegister' | 'applicationSession' | 'systemStatus';
+
+/** The CTI link to the PBX or CTI server. */
+export interface CtiConfig {
+  host: string;
+  port: number;
+  tls: boolean;
+  bringUp: CtiBringUp;
+  /** ECMA-323 edition used for what the daemon sends. */
+  edition: 'ed2' | 'ed3' | 'ed4' | 'ed5' | 'ed6';
+  /** Devices to monitor: extensions, or ranges `2000-2099`. */
+  devices: string[];
+  requestTimeoutMs: number;
+  heartbeatSeconds: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
+/** The whole daemon configuration, after defaults are applied. */
+export interface SwitchhookConfig {
+  /** Absent: a SIP-only daemon with no CTI link. */
+  cti?: CtiConfig;
+  sip: { listen: SipListenConfig[]; domain: string };
+  admin: { host: string; port: number } | null;
+  /** Folder for the SQLite store. */
+  data: string;
+  log: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/** One configuration fault: the dotted key and what was wrong with it. */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/** The configuration cannot be used; `issues` names every key at fault. */
+export class ConfigError extends SwitchhookError {
+  constructor(
+    readonly issues: ConfigIssue[],
+    source?: string,
+  ) {
+    super(
+      'CONFIG_ERR_INVALID',
+      `invalid configuration${source ? ' in ' + source : ''}: ` + issues.map((i) => `${i.key}: ${i.message}`).join('; '),
+    );
+  }
+}
+
+const hostPattern = '^[A-Za-z0-9.:_\\-\\[\\]]+$';
+const deviceSpecPattern = '^[0-9A-Za-z+*#]+(-[0-9]+)?$';
+
+/** JSON Schema (draft 2020-12 subset understood by Ajv) of the configuration file. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    cti: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: {
+        host: { type: 'string', pattern: hostPattern },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        tls: { type: 'boolean' },
+        bringUp: { enum: ['systemRegister', 'applicationSession', 'systemStatus'] },
+        edition: { enum: ['ed2', 'ed3', 'ed4', 'ed5', 'ed6'] },
+        devices: { type: 'array', items: { type: 'string', pattern: deviceSpecPattern }, minItems: 1 },
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
+        reconnectMinMs: { type: 'integer', minimum: 10, maximum: 600000 },
+        reconnectMaxMs: { type: 'integer', minimum: 10, maximum: 3600000 },
+      },
+    },
+    sip: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        listen: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['protocol', 'host', 'port'],
+            properties: {
+              protocol: { enum: ['udp', 'tcp', 'tls', 'ws', 'wss'] },
+              host: { type: 'string', pattern: hostPattern },
+              port: { type: 'integer', minimum: 0, maximum: 65535 },
+            },
+          },
+        },
+        domain: { type: 'string', minLength: 1 },
+      },
+    },
+    admin: {
+      oneOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host', 'port'],
+          properties: {
+            host: { type: 'string', pattern: hostPattern },
+            port: { type: 'integer', minimum: 0, maximum: 65535 },
+          },
+        },
+      ],
+    },
+    data: { type: 'string', minLength: 1 },
+    log: { enum: ['debug', 'info', 'warn', 'error', 'silent'] },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(configSchema);
+
+function keyOf(err: ErrorObject): string {
+  const path = err.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (err.keyword === 'additionalProperties') path.push(String(err.params['additionalProperty']));
+  if (err.keyword === 'required') path.push(String(err.params['missingProperty']));
+  return path.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(root)';
+}
+
+function messageOf(err: ErrorObject): string {
+  switch (err.keyword) {
+    case 'additionalProperties':
+      return 'unknown key';
+    case 'required':
+      return 'is required';
+    case 'enum':
+      return `must be one of ${(err.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'pattern':
+      return 'has an invalid format';
+    default:
+      return err.message ?? 'is invalid';
+  }
+}
+
+/** Validate raw configuration data; throws {@link ConfigError} naming every faulty key. */
+export function validateConfig(raw: unknown, source?: string): SwitchhookConfig {
+  if (!validate(raw)) {
+    const seen = new Set<string>();
+    const issues: ConfigIssue[] = [];
+    for (const err of validate.errors ?? []) {
+      if (err.keyword === 'oneOf') continue;
+      const issue = { key: keyOf(err), message: messageOf(err) };
+      const id = issue.key + '\0' + issue.message;
+      if (!seen.has(id)) {
+        seen.add(id);
+        issues.push(issue);
+      }
+    }
+    throw new ConfigError(issues, source);
+  }
+  const input = raw as Record<string, unknown>;
+  const config = applyDefaults(input as Partial<RawConfig>);
+  const issues = crossCheck(config);
+  if (issues.length) throw new ConfigError(issues, source);
+  return config;
+}
+
+type RawConfig = {
+  cti: Partial<CtiConfig> & { host: string; port: number };
+  sip: Partial<SwitchhookConfig['sip']>;
+  admin: SwitchhookConfig['admin'];
+  data: string;
+  log: SwitchhookConfig['log'];
+};
+
+function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
+  const config: SwitchhookConfig = {
+    sip: { listen: raw.sip?.listen ?? [], domain: raw.sip?.domain ?? 'switchhook.invalid' },
+    admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080 } : raw.admin,
+    data: raw.data ?? './data',
+    log: raw.log ?? 'info',
+  };
+  if (raw.cti) {
+    config.cti = {
+      host: raw.cti.host,
+      port: raw.cti.port,
+      tls: raw.cti.tls ?? false,
+      bringUp: raw.cti.bringUp ?? 'systemRegister',
+      edition: raw.cti.edition ?? 'ed4',
+      devices: raw.cti.devices ?? [],
+      requestTimeoutMs: raw.cti.requestTimeoutMs ?? 5000,
+      heartbeatSeconds: raw.cti.heartbeatSeconds ?? 30,
+      reconnectMinMs: raw.cti.reconnectMinMs ?? 500,
+      reconnectMaxMs: raw.cti.reconnectMaxMs ?? 30000,
+    };
+  }
+  return config;
+}
+
+function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const cti = config.cti;
+  if (cti) {
+    cti.devices.forEach((spec, i) => {
+      try {
+        expandDevices([spec]);
+      } catch (err) {
+        issues.push({ key: `cti.devices[${i}]`, message: (err as Error).message });
+      }
+    });
+    if (cti.reconnectMaxMs < cti.reconnectMinMs) {
+      issues.push({ key: 'cti.reconnectMaxMs', message: 'must not be below cti.reconnectMinMs' });
+    }
+  }
+  return issues;
+}
+
+/** The largest range one device spec may expand to. */
+const maxRange = 100000;
+
+/** Expand device specs (`2001`, `2000-2099`) into a list of device IDs, in order, without duplicates. */
+export function expandDevices(specs: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const spec of specs) {
+    const m = /^(\d+)-(\d+)$/.exec(spec);
+    if (!m) {
+      if (!new RegExp(deviceSpecPattern).test(spec)) throw new Error(`'${spec}' is not a device or range`);
+      out.add(spec);
+      continue;
+    }
+    const [from, to] = [m[1]!, m[2]!];
+    if (from.length !== to.length) throw new Error(`range '${spec}' mixes widths`);
+    const a = Number(from);
+    const b = Number(to);
+    if (b < a) throw new Error(`range '${spec}' ends before it starts`);
+    if (b - a >= maxRange) throw new Error(`range '${spec}' is larger than ${maxRange} devices`);
+    for (let n = a; n <= b; n++) out.add(String(n).padStart(from.length, '0'));
+  }
+  return [...out];
+}
+
+/** Read a YAML (`.yaml`/`.yml`) or JSON file and validate it. */
+export function loadConfigFile(path: string): SwitchhookConfig {
+  return validateConfig(readRawConfig(path), path);
+}
+
+/** Command-line overrides, as given to `switchhook start`. */
+export interface ConfigFlags {
+  cti?: string;
+  devices?: string;
+  sip?: string[];
+  admin?: string;
+  data?: string;
+}
+
+function splitHostPort(value: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value);
+  if (!m) throw new ConfigError([{ key: flag, message: `'${value}' is not HOST:PORT` }]);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/**
+ * Apply command-line flags over raw configuration data (before validation), so flag values are checked by
+ * the same schema as the file: `--cti HOST:PORT`, `--devices 2000-2099[,2200]`, `--sip PROTO:HOST:PORT`
+ * (repeatable), `--admin HOST:PORT` (or `off`), `--data DIR`.
+ */
+export function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(raw);
+  if (flags.cti !== undefined) {
+    out['cti'] = { ...(out['cti'] as object | undefined), ...splitHostPort(flags.cti, '--cti') };
+  }
+  if (flags.devices !== undefined) {
+    if (!out['cti']) throw new ConfigError([{ key: '--devices', message: 'needs a CTI link (--cti or cti in the file)' }]);
+    (out['cti'] as Record<string, unknown>)['devices'] = flags.devices.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  if (flags.sip !== undefined && flags.sip.length) {
+    out['sip'] = {
+      ...(out['sip'] as object | undefined),
+      listen: flags.sip.map((spec) => {
+        const m = /^(udp|tcp|tls|ws|wss):(.+)$/.exec(spec);
+        if (!m) throw new ConfigError([{ key: '--sip', message: `'${spec}' is not PROTO:HOST:PORT (udp, tcp, tls, ws, wss)` }]);
+        return { protocol: m[1], ...splitHostPort(m[2]!, '--sip') };
+      }),
+    };
+  }
+  if (flags.admin !== undefined) out['admin'] = flags.admin === 'off' ? null : splitHostPort(flags.admin, '--admin');
+  if (flags.data !== undefined) out['data'] = flags.data;
+  return out;
+}
+
+/** Read the raw (unvalidated) data of a config file, or `{}` when none is given. */
+export function readRawConfig(path: string | undefined): Record<string, unknown> {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ key: '(file)', message: `cannot read ${path}: ${(err as Error).message}` }]);
+  }
+  try {
+    const raw: unknown = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
+    if (raw === null || raw === undefined) return {};
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error('top level must be a mapping');
+    return raw as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError([{ key: '(file)', message: `not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}` }], path);
+  }
+}

@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import t from 'tap';
+
+import { applyFlags, ConfigError, expandDevices, loadConfigFile, readRawConfig, validateConfig } from '../../src/daemon/config.js';
+
+function issuesOf(fn: () => unknown): { key: string; message: string }[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+t.test('defaults fill a minimal file', async (t) => {
+  const c = validateConfig({ cti: { host: '127.0.0.1', port: 7001, devices: ['2000-2002'] } });
+  t.equal(c.cti?.bringUp, 'systemRegister');
+  t.equal(c.cti?.edition, 'ed4');
+  t.same(c.admin, { host: '127.0.0.1', port: 8080 });
+  t.equal(c.data, './data');
+  t.same(c.sip.listen, []);
+});
+
+t.test('every error names its key and what was wrong', async (t) => {
+  const issues = issuesOf(() =>
+    validateConfig({
+      cti: { host: 'pbx', port: 70000, edition: 'ed9', colour: 'red' },
+      sip: { listen: [{ protocol: 'sctp', host: 'x', port: 5060 }] },
+      admin: { host: '127.0.0.1' },
+    }),
+  );
+  const byKey = Object.fromEntries(issues.map((i) => [i.key, i.message]));
+  t.match(byKey['cti.port'], /<= 65535/);
+  t.match(byKey['cti.edition'], /must be one of "ed2"/);
+  t.equal(byKey['cti.colour'], 'unknown key');
+  t.match(byKey['sip.listen[0].protocol'], /must be one of "udp"/);
+  t.equal(byKey['admin.port'], 'is required');
+});
+
+t.test('cross-field checks: bad ranges and backoff bounds', async (t) => {
+  const issues = issuesOf(() =>
+    validateConfig({ cti: { host: 'pbx', port: 1, devices: ['2099-2000'], reconnectMinMs: 5000, reconnectMaxMs: 100 } }),
+  );
+  t.same(
+    issues.map((i) => i.key),
+    ['cti.devices[0]', 'cti.reconnectMaxMs'],
+  );
+  t.match(issues[0]!.message, /ends before it starts/);
+});
+
+t.test('expandDevices keeps order, width and drops duplicates', async (t) => {
+  t.same(expandDevices(['0998-1001', '1000', '2001']), ['0998', '0999', '1000', '1001', '2001']);
+  t.throws(() => expandDevices(['1-99']), /mixes widths/);
+  t.throws(() => expandDevices(['000000-999999']), /larger than/);
+  t.throws(() => expandDevices(['a b']), /not a device or range/);
+});
+
+t.test('flags override the file and are validated by the same schema', async (t) => {
+  const raw = applyFlags(
+    { cti: { host: 'pbx', port: 1, devices: ['1'] }, data: '/var/lib/x' },
+    { cti: '127.0.0.1:7001', devices: '2000-2099, 2200', sip: ['udp:127.0.0.1:5060', 'tcp:[::1]:5061'], admin: 'off', data: '/tmp/d' },
+  );
+  const c = validateConfig(raw);
+  t.same(c.cti?.devices, ['2000-2099', '2200']);
+  t.equal(c.cti?.host, '127.0.0.1');
+  t.same(c.sip.listen, [
+    { protocol: 'udp', host: '127.0.0.1', port: 5060 },
+    { protocol: 'tcp', host: '::1', port: 5061 },
+  ]);
+  t.equal(c.admin, null);
+  t.equal(c.data, '/tmp/d');
+  t.same(issuesOf(() => applyFlags({}, { cti: 'nohost' })), [{ key: '--cti', message: "'nohost' is not HOST:PORT" }]);
+  t.same(issuesOf(() => applyFlags({}, { devices: '1' })).map((i) => i.key), ['--devices']);
+  t.match(issuesOf(() => applyFlags({}, { sip: ['sctp:1.2.3.4:5'] }))[0]!.message, /not PROTO:HOST:PORT/);
+});
+
+t.test('files: YAML and JSON, unreadable and malformed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchhook-config-'));
+  const yamlFile = join(dir, 'c.yaml');
+  writeFileSync(yamlFile, 'cti:\n  host: 127.0.0.1\n  port: 7001\n  devices: ["2000-2001"]\nlog: debug\n');
+  t.equal(loadConfigFile(yamlFile).log, 'debug');
+  const jsonFile = join(dir, 'c.json');
+  writeFileSync(jsonFile, '{"data": "/x"}');
+  t.equal(loadConfigFile(jsonFile).data, '/x');
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, '{"data": ');
+  t.match(issuesOf(() => loadConfigFile(bad))[0]!.message, /not valid JSON/);
+  const list = join(dir, 'list.yaml');
+  writeFileSync(list, '- a\n- b\n');
+  t.match(issuesOf(() => readRawConfig(list))[0]!.message, /top level must be a mapping/);
+  t.match(issuesOf(() => loadConfigFile(join(dir, 'missing.yaml')))[0]!.message, /cannot read/);
+  const empty = join(dir, 'empty.yaml');
+  writeFileSync(empty, '');
+  t.same(readRawConfig(empty), {});
+  t.same(readRawConfig(undefined), {});
+});
