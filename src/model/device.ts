@@ -275,9 +275,6 @@ export class DeviceMachine {
       case CstaEventKind.Conferenced:
         this.applyMove(ev, now);
         break;
-      case CstaEventKind.Forwarding:
-      case CstaEventKind.DoNotDisturb:
-        throw new Error('feature events are handled by applyFeature');
       default:
         throw new Error(`unhandled CSTA event kind ${ev.kind as string}`);
     }
