@@ -300,35 +300,50 @@ export class DeviceMachine {
   }
 
   /**
-   * Replaces the device's calls with a SnapshotDevice result (ECMA-269 §16.1.5). Calls known before the
-   * link dropped keep their direction and parties; others have unknown parties.
+   * Replaces the device's calls with a SnapshotDevice result (ECMA-269 §16.1.5). SnapshotDevice gives only
+   * the device's own connection states: calls known before the link dropped keep their direction and
+   * remote party, and the other parties' states come from `peers` (the monitored devices already resynced);
+   * other parties are unknown until the next event.
    */
-  resync(snapshot: readonly SnapshotCall[], now: number): DeviceChange {
+  resync(snapshot: readonly SnapshotCall[], now: number, peers: (callId: string) => Iterable<[string, ConnectionState]>): DeviceChange {
     const oldCalls = new Map(this.calls);
     this.calls.clear();
     const changes: CallChange[] = [];
     for (const s of snapshot) {
       if (s.deviceId !== this.id || s.state === ConnectionState.Null) continue;
       const known = oldCalls.get(s.callId) ?? this.stash.get(s.callId);
-      const c: CallRecord = known
-        ? { ...known, parties: new Map(known.parties), state: s.state }
-        : {
-            callId: s.callId,
-            state: s.state,
-            direction: s.state === ConnectionState.Alerting || s.state === ConnectionState.Queued ? CallDirection.Incoming : CallDirection.Unknown,
-            remote: undefined,
-            parties: new Map(),
-            partiesKnown: false,
-            since: now,
-            answeredAt: undefined,
-            replaces: undefined,
-          };
+      const c: CallRecord = {
+        callId: s.callId,
+        state: s.state,
+        direction: known?.direction ?? (s.state === ConnectionState.Alerting || s.state === ConnectionState.Queued ? CallDirection.Incoming : CallDirection.Unknown),
+        remote: known?.remote,
+        parties: new Map(),
+        partiesKnown: false,
+        since: known?.since ?? now,
+        answeredAt: known?.answeredAt,
+        replaces: known?.replaces,
+      };
+      for (const [d, st] of peers(s.callId)) if (d !== this.id) c.parties.set(d, st);
+      if (c.remote === undefined) c.remote = c.parties.keys().next().value;
       this.calls.set(c.callId, c);
       changes.push(known ? { call: view(c, false), previous: known.state, ended: false } : { call: view(c, false), ended: false });
     }
     for (const [id, c] of oldCalls) if (!this.calls.has(id)) changes.push({ call: view(c, true), previous: c.state, ended: true });
     this.stash = new Map();
     return this.setState(this.derive(), 'resync', undefined, changes, now);
+  }
+
+  /** A peer device resynced: records its connection state in a call this device is in. */
+  peerResynced(callId: string, device: string, state: ConnectionState, now: number): DeviceChange | undefined {
+    if (this.state === HookState.Unknown || device === this.id) return undefined;
+    const c = this.calls.get(callId);
+    if (!c || c.parties.get(device) === state) return undefined;
+    this.touched = new Map();
+    this.ended = [];
+    this.touch(c);
+    c.parties.set(device, state);
+    c.remote ??= device;
+    return this.finish('resync', undefined, now);
   }
 
   private applyFeature(ev: CstaEvent, now: number): DeviceChange | undefined {

@@ -3,7 +3,7 @@
  * they produce. Every event is applied synchronously to exactly one device's machine, so each device's
  * transitions are serialised and its `version` orders its changes.
  */
-import type { CstaEvent, SnapshotCall } from '../cti/index.js';
+import type { ConnectionState, CstaEvent, SnapshotCall } from '../cti/index.js';
 import { createLogger } from '../util/log.js';
 import { MetricsRegistry, type Counter } from '../util/metrics.js';
 import { DeviceMachine } from './device.js';
@@ -31,6 +31,8 @@ export class PbxModel {
   private readonly listenerErrors: Counter;
   private readonly ignored: Counter;
   private readonly changes: Counter;
+  /** Devices resynced since the link came up, by the calls their snapshots listed (peer states on resync). */
+  private readonly resyncedByCall = new Map<string, Set<string>>();
 
   constructor(opts: PbxModelOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -109,18 +111,41 @@ export class PbxModel {
   /** The CTI link is down: every device goes `unknown` (never stale). */
   linkLost(): void {
     const now = this.now();
+    this.resyncedByCall.clear();
     for (const m of this.machines.values()) {
       const change = m.linkLost(now);
       if (change) this.emit(change);
     }
   }
 
-  /** A device's calls as SnapshotDevice reported them after (re)monitoring it. */
+  /**
+   * A device's calls as SnapshotDevice reported them after (re)monitoring it. The other resynced devices in
+   * the same calls learn this device's connection state, and this device theirs.
+   */
   resync(device: string, calls: readonly SnapshotCall[]): DeviceChange | undefined {
     const m = this.machines.get(device);
     if (!m) return undefined;
-    const change = m.resync(calls, this.now());
+    const now = this.now();
+    const peers = (callId: string): Array<[string, ConnectionState]> => {
+      const out: Array<[string, ConnectionState]> = [];
+      for (const d of this.resyncedByCall.get(callId) ?? []) {
+        const st = this.machines.get(d)?.connectionState(callId);
+        if (st !== undefined && d !== device) out.push([d, st]);
+      }
+      return out;
+    };
+    const change = m.resync(calls, now, peers);
     this.emit(change);
+    for (const c of calls) {
+      if (c.deviceId !== device) continue;
+      let set = this.resyncedByCall.get(c.callId);
+      if (!set) this.resyncedByCall.set(c.callId, (set = new Set()));
+      for (const peer of set) {
+        const pc = this.machines.get(peer)?.peerResynced(c.callId, device, c.state, now);
+        if (pc) this.emit(pc);
+      }
+      set.add(device);
+    }
     return change;
   }
 
