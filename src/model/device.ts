@@ -362,26 +362,31 @@ export class DeviceMachine {
 
   private applyMove(ev: CstaEvent, now: number): void {
     const me = this.id;
+    const transfer = ev.kind === CstaEventKind.Transferred;
     const oldIds = ev.secondaryCallId === undefined ? [ev.callId] : [ev.callId, ev.secondaryCallId];
-    // Every party state known in the old calls, to carry over to the new call.
+    // Every party state known in the old calls, to carry over to the resulting call.
     const known = new Map<string, ConnectionState>();
     for (const id of oldIds) {
       const c = this.calls.get(id);
       if (c) for (const [d, s] of c.parties) known.set(d, s);
     }
     const mine = ev.moved.find((m) => m.deviceId === me);
-    if (ev.actingDevice === me || (ev.subjectDevice === me && ev.kind === CstaEventKind.Transferred && !mine)) {
-      // The transferring device leaves both calls (ECMA-269 §17.3.22: localConnectionInfo null).
+    // ECMA-269 §17.3.22: the transferring device leaves both calls; §17.3.6: a conferencing device stays
+    // unless its localConnectionInfo says null.
+    const leaving = transfer
+      ? ev.actingDevice === me || (ev.subjectDevice === me && !mine)
+      : ev.actingDevice === me && ev.localState === ConnectionState.Null;
+    if (leaving) {
       for (const id of oldIds) this.end(id);
-      if (ev.kind === CstaEventKind.Transferred || ev.localState === ConnectionState.Null) return;
+      return;
     }
     const mineOld = mine?.oldCallId ?? oldIds.find((id) => this.calls.has(id));
-    const newId = mine?.newCallId ?? (ev.kind === CstaEventKind.Conferenced ? ev.callId : undefined);
     if (mineOld === undefined) return;
     const old = this.calls.get(mineOld);
     if (!old) return;
+    const newId = mine?.newCallId ?? ev.callId;
     let target = old;
-    if (newId !== undefined && newId !== mineOld) {
+    if (newId !== mineOld) {
       this.end(mineOld);
       target = this.upsert(newId, now, old.direction);
       target.state = old.state;
@@ -391,19 +396,19 @@ export class DeviceMachine {
     } else {
       this.touch(target);
     }
-    // Fold the other old call into the target (a device in both calls: conference).
-    for (const id of oldIds) if (id !== mineOld && id !== target.callId && this.calls.has(id)) this.end(id);
+    // A device in both old calls (the conferencing device) keeps one.
+    for (const id of oldIds) if (id !== target.callId && this.calls.has(id)) this.end(id);
     target.parties = new Map();
-    for (const m of ev.moved) {
-      if (m.deviceId === me || (newId !== undefined && m.newCallId !== newId)) continue;
-      target.parties.set(m.deviceId, known.get(m.deviceId) ?? ConnectionState.Connected);
+    if (ev.moved.length > 0) {
+      for (const m of ev.moved) if (m.deviceId !== me && m.newCallId === newId) target.parties.set(m.deviceId, known.get(m.deviceId) ?? ConnectionState.Connected);
+    } else {
+      for (const [d, s] of known) if (d !== me) target.parties.set(d, s);
     }
-    if (ev.moved.length === 0) {
-      for (const [d, s] of known) if (d !== ev.actingDevice && d !== me) target.parties.set(d, s);
-    }
-    if (ev.actingDevice !== undefined) target.parties.delete(ev.actingDevice);
-    const remote = ev.newDestination !== undefined && ev.newDestination !== me ? ev.newDestination : target.parties.keys().next().value;
-    target.remote = remote;
+    if (transfer && ev.actingDevice !== undefined) target.parties.delete(ev.actingDevice);
+    const added = ev.newDestination !== undefined && ev.newDestination !== me ? ev.newDestination : undefined;
+    // A conference's added party is in the call; a transfer target may still be alerting (Delivered follows).
+    if (!transfer && added !== undefined && !target.parties.has(added)) target.parties.set(added, known.get(added) ?? ConnectionState.Connected);
+    target.remote = transfer && added !== undefined ? added : (target.remote !== undefined && target.parties.has(target.remote) ? target.remote : target.parties.keys().next().value);
     if (ev.localState !== undefined && ev.localState !== ConnectionState.Null) target.state = ev.localState;
   }
 
