@@ -187,16 +187,16 @@ export class SimSwitch {
 
   /** Dials `to` from the device's initiated connection (going off hook first when idle). */
   dial(ext: string, to: string, cause = 'newCall'): SimConnectionId {
+    if (to === '') throw new SimError(CstaErrorCategory.Operation, 'invalidCalledDevice', 'empty number');
     let call = this.callInState(ext, ConnectionState.Initiated);
     if (!call) {
       if (this.activeCall(ext)) throw wrongState(`${ext} has no dial tone`);
       call = this.callTable.get(this.startCall(ext, cause).callId)!;
     }
-    if (to === '') throw new SimError(CstaErrorCategory.Operation, 'invalidCalledDevice', 'empty number');
     call.called = to;
     call.connections.set(ext, ConnectionState.Connected);
     this.emit({ kind: CstaEventKind.Originated, call, subject: ext, cause, callingDevice: ext, calledDevice: to });
-    this.route(call, ext, to, to, cause === 'newCall' ? 'newCall' : cause, undefined, 0);
+    this.route(call, ext, to, to, cause, undefined, 0);
     return { callId: call.id, deviceId: ext };
   }
 
