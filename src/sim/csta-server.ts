@@ -63,6 +63,8 @@ interface Session {
   statusAnswered: number;
   /** Events raised while a request is handled go out after its response. */
   deferred: Buffer[] | undefined;
+  /** Writes of one tick share TCP segments, as a switch's burst of events does. */
+  corked: boolean;
 }
 
 const log = createLogger('sim.csta');
@@ -141,7 +143,7 @@ export class SimCstaServer {
 
   /** Writes raw bytes to every client (bad-frame tests). */
   injectRaw(bytes: Buffer): number {
-    for (const s of this.sessions) s.socket.write(bytes);
+    for (const s of this.sessions) this.write(s, bytes);
     return this.sessions.size;
   }
 
@@ -172,6 +174,7 @@ export class SimCstaServer {
       nextSwitchInvoke: 9000,
       statusAnswered: 0,
       deferred: undefined,
+      corked: false,
     };
     this.sessions.add(s);
     socket.on('data', (chunk: Buffer) => this.receive(s, chunk));
@@ -193,7 +196,20 @@ export class SimCstaServer {
   private sendStatus(s: Session, status: string): void {
     const id = s.nextSwitchInvoke;
     s.nextSwitchInvoke = id >= 9998 ? 9000 : id + 1;
-    s.socket.write(encodeCstaFrame(id, this.r.systemStatus(status, s.registerId)));
+    this.write(s, encodeCstaFrame(id, this.r.systemStatus(status, s.registerId)));
+  }
+
+  private write(s: Session, frame: Buffer): void {
+    if (s.socket.destroyed) return;
+    if (!s.corked) {
+      s.corked = true;
+      s.socket.cork();
+      process.nextTick(() => {
+        s.corked = false;
+        s.socket.uncork();
+      });
+    }
+    s.socket.write(frame);
   }
 
   private receive(s: Session, chunk: Buffer): void {
@@ -227,8 +243,8 @@ export class SimCstaServer {
     const events = s.deferred;
     s.deferred = undefined;
     if (s.socket.destroyed) return;
-    s.socket.write(encodeCstaFrame(m.invokeId, reply));
-    for (const e of events) s.socket.write(e);
+    this.write(s, encodeCstaFrame(m.invokeId, reply));
+    for (const e of events) this.write(s, e);
     // Events for other sessions were written directly; ours were held back until the response went out.
   }
 
@@ -395,7 +411,7 @@ export class SimCstaServer {
         if (!ev.involved.has(device)) continue;
         const frame = encodeCstaFrame(eventInvokeId, encodeEvent(this.r.ns, ev, xref, device));
         if (s.deferred) s.deferred.push(frame);
-        else s.socket.write(frame);
+        else this.write(s, frame);
       }
     }
   }
