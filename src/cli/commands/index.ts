@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { decodeCommand } from './decode.js';
 
 /** Every subcommand, in the order `switchhook --help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [decodeCommand];
