@@ -151,7 +151,7 @@ function pcapFile(link: Link, segs: Seg[]): Buffer {
   head.writeUInt16LE(4, 6);
   head.writeUInt32LE(262144, 16);
   head.writeUInt32LE(LINK_NUMBER[link], 20);
-  const parts = [head];
+  const parts: Buffer[] = [head];
   segs.forEach((s, i) => {
     const p = packet(link, s);
     const rec = Buffer.alloc(16);
