@@ -332,12 +332,31 @@ export class CstaFrameReader {
   /**
    * The hot-path face of {@link push}: hands each batch and the word index of each message entry to
    * `onMessage` instead of building {@link CstaMessage} objects (read them with {@link CstaBatch.message} or
-   * straight from {@link CstaBatch.words}). Returns the bad frames.
+   * straight from {@link CstaBatch.words}). Bad frames go to `onError` in stream order among the messages,
+   * and are returned.
    */
-  pushBatch(chunk: Buffer, onMessage: (batch: CstaBatch, at: number) => void): CstaFrameError[] {
+  pushBatch(
+    chunk: Buffer,
+    onMessage: (batch: CstaBatch, at: number) => void,
+    onError?: (error: CstaFrameError) => void,
+  ): CstaFrameError[] {
     const errors: CstaFrameError[] = [];
-    this.scan(chunk, onMessage, errors);
+    this.scan(chunk, onMessage, errors, onError);
     return errors;
+  }
+
+  /**
+   * Drops any partial frame and hunts for the next plausible header, e.g. after bytes of the stream were
+   * lost (a capture gap). The dropped bytes count as skipped.
+   */
+  resynchronise(): void {
+    const left = this.pending?.length ?? 0;
+    this.stats.skippedBytes += left;
+    if (left > 0) this.counters?.skipped.inc(undefined, left);
+    this.base += left;
+    this.pending = undefined;
+    this.state[0] = 1;
+    this.state[1] = 0;
   }
 
   /** Ends the stream: reports a frame left incomplete (`CTI_ERR_FRAME_TRUNCATED`) and resets the reader. */
@@ -364,7 +383,12 @@ export class CstaFrameReader {
     return errors;
   }
 
-  private scan(chunk: Buffer, onMessage: (batch: CstaBatch, at: number) => void, errors: CstaFrameError[]): void {
+  private scan(
+    chunk: Buffer,
+    onMessage: (batch: CstaBatch, at: number) => void,
+    errors: CstaFrameError[],
+    onError?: (error: CstaFrameError) => void,
+  ): void {
     this.stats.bytes += chunk.length;
     if (this.fatalError) {
       this.base += chunk.length;
@@ -394,6 +418,7 @@ export class CstaFrameReader {
             this.count(err);
             errors.push(err);
             if (err.fatal) this.fatalError = err;
+            onError?.(err);
           }
         }
       }
