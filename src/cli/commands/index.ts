@@ -1,4 +1,6 @@
 import type { Command } from '../command.js';
+import { decodeCommand } from './decode.js';
+import { simCommand } from './sim.js';
 
 /** Every subcommand, in the order `switchhook --help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [decodeCommand, simCommand];
