@@ -14,7 +14,7 @@ export interface SipListenConfig {
 }
 
 /** How the daemon brings up its CSTA session (see docs/cti.md). */
-export type CtiBringUp = 'systemRegister' | 'applicationSession' | 'systemStatus';
+export type CtiBringUp = 'systemRegister' | 'applicationSession' | 'none';
 
 /** The CTI link to the PBX or CTI server. */
 export interface CtiConfig {
@@ -23,7 +23,7 @@ export interface CtiConfig {
   tls: boolean;
   bringUp: CtiBringUp;
   /** ECMA-323 edition used for what the daemon sends. */
-  edition: 'ed2' | 'ed3' | 'ed4' | 'ed5' | 'ed6';
+  edition: 'ed3' | 'ed4' | 'ed5' | 'ed6';
   /** Devices to monitor: extensions, or ranges `2000-2099`. */
   devices: string[];
   requestTimeoutMs: number;
@@ -78,8 +78,8 @@ export const configSchema = {
         host: { type: 'string', pattern: hostPattern },
         port: { type: 'integer', minimum: 1, maximum: 65535 },
         tls: { type: 'boolean' },
-        bringUp: { enum: ['systemRegister', 'applicationSession', 'systemStatus'] },
-        edition: { enum: ['ed2', 'ed3', 'ed4', 'ed5', 'ed6'] },
+        bringUp: { enum: ['systemRegister', 'applicationSession', 'none'] },
+        edition: { enum: ['ed3', 'ed4', 'ed5', 'ed6'] },
         devices: { type: 'array', items: { type: 'string', pattern: deviceSpecPattern }, minItems: 1 },
         requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
         heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
