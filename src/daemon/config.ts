@@ -16,8 +16,12 @@ export interface SipListenConfig {
 /** How the daemon brings up its CSTA session (see docs/cti.md). */
 export type CtiBringUp = 'systemRegister' | 'applicationSession' | 'none';
 
-/** The CTI link to the PBX or CTI server. */
+/**
+ * The CTI link. `csta`: the daemon connects to the PBX or CTI server at host:port (CSTA XML, ECMA-323).
+ * `adapter`: the daemon listens at host:port for a TAPI/TSAPI adapter (docs/cti-adapter.md).
+ */
 export interface CtiConfig {
+  protocol: 'csta' | 'adapter';
   host: string;
   port: number;
   tls: boolean;
@@ -75,8 +79,9 @@ export const configSchema = {
       additionalProperties: false,
       required: ['host', 'port'],
       properties: {
+        protocol: { enum: ['csta', 'adapter'] },
         host: { type: 'string', pattern: hostPattern },
-        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
         tls: { type: 'boolean' },
         bringUp: { enum: ['systemRegister', 'applicationSession', 'none'] },
         edition: { enum: ['ed3', 'ed4', 'ed5', 'ed6'] },
@@ -194,6 +199,7 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
   };
   if (raw.cti) {
     config.cti = {
+      protocol: raw.cti.protocol ?? 'csta',
       host: raw.cti.host,
       port: raw.cti.port,
       tls: raw.cti.tls ?? false,
@@ -220,6 +226,7 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
         issues.push({ key: `cti.devices[${i}]`, message: (err as Error).message });
       }
     });
+    if (cti.protocol === 'csta' && cti.port === 0) issues.push({ key: 'cti.port', message: 'must be >= 1 for a CSTA link' });
     if (cti.reconnectMaxMs < cti.reconnectMinMs) {
       issues.push({ key: 'cti.reconnectMaxMs', message: 'must not be below cti.reconnectMinMs' });
     }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
+import { AdapterServer } from '../cti/adapter/index.js';
 import { BringUpVariant, CstaEdition, CtiLink, LinkState, type LinkDownInfo } from '../cti/index.js';
 import { bindLinkToModel, PbxModel, type DeviceChange, type DeviceSnapshot } from '../model/index.js';
 import { SqliteStore, type Store } from '../store/index.js';
@@ -25,6 +26,8 @@ export interface SwitchhookEvents {
 /** Where a started daemon listens. */
 export interface SwitchhookAddresses {
   admin?: AddressInfo;
+  /** Where TAPI/TSAPI adapters connect (`cti.protocol: adapter`). */
+  adapter?: AddressInfo;
 }
 
 /** Daemon lifecycle states. */
@@ -44,6 +47,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   readonly metrics: MetricsRegistry;
   readonly model: PbxModel;
   private link: CtiLink | undefined;
+  private adapterServer: AdapterServer | undefined;
   private unbindModel: (() => void) | undefined;
   private admin: JsonHttpServer | undefined;
   private storeInstance: Store | undefined;
@@ -66,10 +70,20 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return this.lifecycle;
   }
 
-  /** The CTI link, for call control services (MakeCall, HoldCall, ...). Throws when none is configured. */
+  /** The CSTA link, for call control services (MakeCall, HoldCall, ...). Throws when there is none. */
   get cti(): CtiLink {
-    if (!this.link) throw new HttpProblem(409, 'No CTI Link', 'this daemon runs without a CTI link', { code: 'CTI_ERR_NOT_CONFIGURED' });
+    if (!this.link) {
+      const detail = this.adapterServer ? 'call control is not available through a TAPI/TSAPI adapter' : 'this daemon runs without a CTI link';
+      throw new HttpProblem(409, 'No CTI Link', detail, { code: 'CTI_ERR_NOT_CONFIGURED' });
+    }
     return this.link;
+  }
+
+  /** The state of the CTI source: the CSTA link's state, `up`/`down` for an adapter, `none` without one. */
+  get ctiState(): string {
+    if (this.link) return this.link.state;
+    if (this.adapterServer) return this.adapterServer.isUp ? LinkState.Up : 'down';
+    return 'none';
   }
 
   /** The durable store (SQLite under the data folder), once started. */
@@ -100,7 +114,9 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         this.addresses.admin = await this.admin.listen(this.config.admin.host, this.config.admin.port);
         log.info(`admin API on http://${this.addresses.admin.address}:${this.addresses.admin.port}`);
       }
-      if (this.config.cti) this.startCti(this.config.cti);
+      const cti = this.config.cti;
+      if (cti?.protocol === 'adapter') await this.startAdapterServer(cti);
+      else if (cti) this.startCti(cti);
       else log.info('no CTI link configured: SIP-only daemon');
       this.lifecycle = DaemonState.Running;
       return this.addresses;
@@ -118,27 +134,51 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     this.unbindModel = undefined;
     await this.link?.stop();
     this.link = undefined;
+    await this.adapterServer?.close();
+    this.adapterServer = undefined;
     await this.admin?.close();
     this.admin = undefined;
     await this.storeInstance?.close();
     this.lifecycle = DaemonState.Stopped;
   }
 
-  /** Resolves when the CTI link is up (all devices monitored and resynced), or rejects after `timeoutMs`. */
+  /** Resolves when the CTI source is up (all devices monitored and resynced), or rejects after `timeoutMs`. */
   async whenLinkUp(timeoutMs = 30_000): Promise<void> {
-    const link = this.cti;
-    if (link.state === LinkState.Up) return;
+    if (!this.link && !this.adapterServer) throw new HttpProblem(409, 'No CTI Link', 'this daemon runs without a CTI link', { code: 'CTI_ERR_NOT_CONFIGURED' });
+    if (this.ctiState === LinkState.Up) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        link.off('up', onUp);
+        this.off('linkUp', onUp);
         reject(new Error(`CTI link not up within ${timeoutMs} ms`));
       }, timeoutMs);
       const onUp = (): void => {
         clearTimeout(timer);
         resolve();
       };
-      link.once('up', onUp);
+      this.once('linkUp', onUp);
     });
+  }
+
+  private async startAdapterServer(cti: NonNullable<SwitchhookConfig['cti']>): Promise<void> {
+    const server = new AdapterServer({
+      host: cti.host,
+      port: cti.port,
+      devices: expandDevices(cti.devices),
+      daemonAddress: this.ownAddress(),
+      metrics: this.metrics,
+    });
+    this.adapterServer = server;
+    this.unbindModel = bindLinkToModel(server, this.model);
+    server.on('up', () => {
+      log.info('CTI adapter up: events flow');
+      this.emit('linkUp');
+    });
+    server.on('down', (info) => {
+      log.warn(`CTI adapter down: ${info.reason.code}: ${info.reason.message}`);
+      this.emit('linkDown', info);
+    });
+    this.addresses.adapter = await server.listen();
+    log.info(`waiting for a TAPI/TSAPI adapter on ${this.addresses.adapter.address}:${this.addresses.adapter.port}`);
   }
 
   private startCti(cti: NonNullable<SwitchhookConfig['cti']>): void {
@@ -185,9 +225,9 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return new JsonHttpServer('admin', this.metrics)
       .route('GET', '/healthz', () => ({
         json: {
-          status: this.link && this.link.state !== LinkState.Up ? 'degraded' : 'ok',
+          status: this.ctiState !== 'none' && this.ctiState !== LinkState.Up ? 'degraded' : 'ok',
           state: this.lifecycle,
-          cti: this.link ? this.link.state : 'none',
+          cti: this.ctiState,
           uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
         },
       }))

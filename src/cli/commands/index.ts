@@ -1,8 +1,9 @@
 import type { Command } from '../command.js';
+import { adapterCommand } from './adapter.js';
 import { decodeCommand } from './decode.js';
 import { demoCommand } from './demo.js';
 import { simCommand } from './sim.js';
 import { startCommand } from './start.js';
 
 /** Every subcommand, in the order `switchhook --help` lists them. */
-export const commands: readonly Command[] = [startCommand, demoCommand, simCommand, decodeCommand];
+export const commands: readonly Command[] = [startCommand, demoCommand, simCommand, adapterCommand, decodeCommand];
