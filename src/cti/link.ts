@@ -6,7 +6,7 @@
  * (outcome unknown) and is never resent.
  */
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 import { CstaFrameReader, encodeCstaFrame, type CstaFrameError, type CstaMessage } from '../native/csta.js';
@@ -362,7 +362,7 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     const socket =
       this.opts.tls === undefined || this.opts.tls === false
         ? netConnect({ host, port })
-        : tlsConnect({ host, port, servername: host, ...(this.opts.tls === true ? {} : this.opts.tls) });
+        : tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...(this.opts.tls === true ? {} : this.opts.tls) });
     this.socket = socket;
     this.reader = new CstaFrameReader({ ...(this.opts.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.opts.maxFrameBytes }), metrics: this.metrics });
     this.consecutiveBadFrames = 0;

@@ -4,6 +4,7 @@
  * OpenScape switches do, and supports both bring-up variants (SystemRegister, ECMA-354 application session).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 
 import { CstaErrorCategory } from '../cti/errors.js';
 import { cstaNamespace, CstaEdition } from '../cti/editions.js';
@@ -33,6 +34,8 @@ export interface SimCstaServerOptions {
   /** Longest application session granted (s). */
   readonly maxSessionSeconds?: number;
   readonly metrics?: MetricsRegistry;
+  /** Serve CSTA over TLS with these options (key and certificate). */
+  readonly tls?: TlsOptions;
 }
 
 /** What a connected CTI client has told the switch. */
@@ -80,6 +83,7 @@ export class SimCstaServer {
   private readonly bringUp: SimBringUp;
   private readonly maxSessionSeconds: number;
   private respond = true;
+  private readonly tls: TlsOptions | undefined;
   private readonly unsubscribe: () => void;
   private readonly badFrames: Counter;
   private readonly requests: Counter;
@@ -92,6 +96,7 @@ export class SimCstaServer {
     this.statusIntervalMs = opts.systemStatusIntervalMs ?? 30_000;
     this.bringUp = opts.bringUp ?? SimBringUp.Any;
     this.maxSessionSeconds = opts.maxSessionSeconds ?? 600;
+    this.tls = opts.tls;
     const metrics = opts.metrics ?? new MetricsRegistry();
     this.badFrames = metrics.counter('switchhook_sim_bad_frames_total', 'Bad CSTA frames received by the simulator.');
     this.requests = metrics.counter('switchhook_sim_requests_total', 'CSTA requests received by the simulator, by service.');
@@ -100,7 +105,7 @@ export class SimCstaServer {
 
   /** Listens on `host:port` (port 0 picks a free one). */
   async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer((socket) => this.accept(socket));
+    const server = this.tls ? createTlsServer(this.tls, (socket) => this.accept(socket)) : createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -132,7 +137,11 @@ export class SimCstaServer {
   /** Drops every CTI link (the clients see the TCP connection reset). Returns how many were dropped. */
   dropLinks(): number {
     const n = this.sessions.size;
-    for (const s of [...this.sessions]) s.socket.resetAndDestroy();
+    // A TCP reset where the transport allows it (a TLS socket cannot reset its wrapped handle).
+    for (const s of [...this.sessions]) {
+      if (this.tls) s.socket.destroy();
+      else s.socket.resetAndDestroy();
+    }
     return n;
   }
 

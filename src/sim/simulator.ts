@@ -3,6 +3,7 @@
  * Tests start it on port 0; `switchhook sim` runs it from the command line.
  */
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 
 import { CstaEdition } from '../cti/editions.js';
 import { MetricsRegistry } from '../util/metrics.js';
@@ -28,6 +29,8 @@ export interface PbxSimulatorOptions {
   readonly maxSessionSeconds?: number;
   readonly noAnswerMs?: number;
   readonly metrics?: MetricsRegistry;
+  /** Serve CSTA over TLS (key and certificate). */
+  readonly tls?: TlsOptions;
 }
 
 /** Where a started simulator listens. */
@@ -73,6 +76,7 @@ export class PbxSimulator {
       bringUp: opts.bringUp ?? SimBringUp.Any,
       maxSessionSeconds: opts.maxSessionSeconds ?? 600,
       metrics,
+      ...(opts.tls ? { tls: opts.tls } : {}),
     });
     try {
       const csta = await this.cstaServer.listen(opts.cstaPort, host);

@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 
 import { encodeCstaFrame } from '../../src/native/csta.js';
-import { BringUpVariant, CtiError, CtiErrorCode, CtiLink, HeartbeatKind, LinkState, maxClientInvokeId } from '../../src/cti/index.js';
+import { BringUpVariant, CtiError, CtiErrorCode, CtiLink, ForwardingType, HeartbeatKind, LinkState, maxClientInvokeId } from '../../src/cti/index.js';
 import { HookState } from '../../src/model/index.js';
-import { SimBringUp } from '../../src/sim/index.js';
+import { PbxSimulator, SimBringUp } from '../../src/sim/index.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
 import { linkState, startRig, until } from '../helpers/cti.js';
 
@@ -261,4 +264,55 @@ t.test('stop() leaves no connection behind at the switch', async (t) => {
   t.equal(rig.link.inFlight, 0);
   await t.rejects(rig.link.requestSystemStatus(), { code: CtiErrorCode.LinkDown });
   await rig.sim.stop();
+});
+
+t.test('CSTA over TLS', async (t) => {
+  const dir = t.testdir({});
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const pem = readFileSync(cert);
+  const rig = await startRig({ sim: { tls: { key: readFileSync(key), cert: pem } }, link: { tls: { ca: pem } } });
+  t.teardown(() => rig.close());
+  const c = await rig.link.makeCall('2000', '2001');
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'ringing over TLS');
+  t.equal(rig.model.device('2001')!.calls[0]!.callId, c.callId);
+  const down = once(rig.link, 'down');
+  rig.sim.csta.dropLinks();
+  await down;
+  await linkState(rig.link, LinkState.Up);
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'resynced over TLS');
+});
+
+t.test('a certificate the link does not trust keeps it down', async (t) => {
+  const dir = t.testdir({});
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const sim = new PbxSimulator();
+  const addr = await sim.start({ cstaPort: 0, extensions: ['1'], tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+  const link = new CtiLink({ host: '127.0.0.1', port: addr.csta.port, devices: ['1'], tls: true, heartbeatIntervalMs: 0, backoff: { initialMs: 10_000 } });
+  const down = once(link, 'down');
+  link.start();
+  const [info] = (await down) as [{ reason: CtiError }];
+  t.equal(info.reason.code, CtiErrorCode.Socket);
+  await link.stop();
+  await sim.stop();
+});
+
+t.test('nothing is left behind: sockets, servers and timers all closed', async (t) => {
+  const count = (): Record<string, number> => {
+    const c: Record<string, number> = {};
+    for (const r of process.getActiveResourcesInfo()) if (r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout') c[r] = (c[r] ?? 0) + 1;
+    return c;
+  };
+  const before = count();
+  const rig = await startRig({ sim: { controlPort: 0, systemStatusIntervalMs: 1000, noAnswerMs: 60_000 }, link: { heartbeatIntervalMs: 1000 } });
+  await rig.link.setForwarding('2001', ForwardingType.NoAnswer, true, '2002');
+  await rig.link.makeCall('2000', '2001');
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'ringing with a no-answer timer running');
+  t.ok((count()['TCPSocketWrap'] ?? 0) > (before['TCPSocketWrap'] ?? 0));
+  await rig.close();
+  await waitFor(() => JSON.stringify(count()) === JSON.stringify(before), 'resources back to the baseline', 5000).catch(() => undefined);
+  t.same(count(), before);
 });
