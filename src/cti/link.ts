@@ -461,6 +461,18 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     return xref;
   }
 
+  /** SnapshotDevice for every monitored device, each result emitted as `snapshot`. */
+  private resyncAll(gen: number): void {
+    for (const d of this.xrefByDevice.keys()) {
+      this.send('SnapshotDevice', this.req.snapshotDevice(d), ['SnapshotDeviceResponse']).then(
+        (m) => {
+          if (gen === this.generation) this.emit('snapshot', d, parseSnapshotDevice(m.xml.toString('utf8')).calls);
+        },
+        (err: unknown) => this.deviceFailure(gen, d, err),
+      );
+    }
+  }
+
   private heartbeat(gen: number): void {
     const [service, xml, expect] =
       this.heartbeatKind === HeartbeatKind.SystemStatus
@@ -586,10 +598,14 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     }
     switch (root) {
       // The switch's own requests are answered with their invokeID (OpenScape practice, docs/cti.md).
-      case 'SystemStatus':
+      case 'SystemStatus': {
         this.write(gen, m.invokeId, this.req.systemStatusResponse());
-        this.emit('systemStatus', m.fields['systemStatus'] ?? '');
+        const status = m.fields['systemStatus'] ?? '';
+        this.emit('systemStatus', status);
+        // ECMA-269 §14.2.3: messagesLost means events were dropped; the device states must be re-read.
+        if (status === 'messagesLost' && this.linkState === LinkState.Up) this.resyncAll(gen);
         return;
+      }
       case 'RequestSystemStatus':
         this.write(gen, m.invokeId, this.req.requestSystemStatusResponse('normal'));
         return;
@@ -613,7 +629,13 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
       return;
     }
     this.m.events.inc({ kind: ev.kind });
-    this.emit('event', device, ev);
+    try {
+      this.emit('event', device, ev);
+    } catch (err) {
+      // A subscriber's fault must not break the link: count it, keep reading.
+      this.m.dropped.inc({ reason: 'listenerError', root: m.root });
+      log.rateLimited('error', 'listener', `event listener threw on ${m.root} for ${device}: ${(err as Error).message}`);
+    }
   }
 
   private onResponse(m: CstaMessage): void {

@@ -246,8 +246,13 @@ export class SimCstaServer {
     try {
       reply = this.serve(s, m);
     } catch (err) {
-      if (!(err instanceof SimError)) throw err;
-      reply = this.r.error(err.category, err.value);
+      if (err instanceof SimError) {
+        reply = this.r.error(err.category, err.value);
+      } else {
+        // A fault of the simulator itself must not take the switch down: report it and refuse the request.
+        log.error(`client ${s.id}: ${m.root} failed: ${(err as Error).stack ?? String(err)}`);
+        reply = this.r.error(CstaErrorCategory.Unspecified, '');
+      }
     }
     const events = s.deferred;
     s.deferred = undefined;

@@ -316,3 +316,27 @@ t.test('nothing is left behind: sockets, servers and timers all closed', async (
   await waitFor(() => JSON.stringify(count()) === JSON.stringify(before), 'resources back to the baseline', 5000).catch(() => undefined);
   t.same(count(), before);
 });
+
+t.test('an event listener that throws does not break the link', async (t) => {
+  const metrics = new MetricsRegistry();
+  const rig = await startRig({ link: { metrics } });
+  t.teardown(() => rig.close());
+  let thrown = 0;
+  rig.link.prependListener('event', () => {
+    if (thrown++ === 0) throw new Error('subscriber bug');
+  });
+  rig.sim.core.dial('2000', '2001');
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'later events still flow');
+  t.equal(metrics.counter('switchhook_cti_events_dropped_total', '').get({ reason: 'listenerError', root: 'ServiceInitiatedEvent' }), 1);
+  t.equal(rig.link.state, LinkState.Up);
+});
+
+t.test('SystemStatus messagesLost makes the link re-read every device', async (t) => {
+  const rig = await startRig();
+  t.teardown(() => rig.close());
+  const resyncs: string[] = [];
+  rig.model.onChange((c) => c.reason === 'resync' && resyncs.push(c.device));
+  rig.sim.csta.sendSystemStatus('messagesLost');
+  await waitFor(() => resyncs.length === 4, 'four resyncs');
+  t.same(resyncs.sort(), ['2000', '2001', '2002', '2003']);
+});
