@@ -37,8 +37,8 @@ t.test('SystemRegister bring-up tells the switch our address; the switch SystemS
 t.test('ECMA-354 application session: registration in applicationSpecificInfo, kept alive past its duration', async (t) => {
   const metrics = new MetricsRegistry();
   const rig = await startRig({
-    sim: { bringUp: SimBringUp.ApplicationSession, maxSessionSeconds: 1, metrics },
-    link: { bringUp: BringUpVariant.ApplicationSession, sessionSeconds: 1, registration: { address: 'sips:10.1.2.3:5061', applicationId: 'site-a' } },
+    sim: { bringUp: SimBringUp.ApplicationSession, maxSessionSeconds: 2, metrics },
+    link: { bringUp: BringUpVariant.ApplicationSession, sessionSeconds: 2, registration: { address: 'sips:10.1.2.3:5061', applicationId: 'site-a' } },
   });
   t.teardown(() => rig.close());
   const [client] = rig.sim.csta.clients();
@@ -46,7 +46,7 @@ t.test('ECMA-354 application session: registration in applicationSpecificInfo, k
   t.equal(client!.applicationId, 'site-a');
   t.equal(rig.link.applicationSessionId, client!.sessionId);
   const resets = metrics.counter('switchhook_sim_requests_total', '');
-  await waitFor(() => resets.get({ service: 'ResetApplicationSessionTimer' }) >= 3, 'three keep-alives');
+  await waitFor(() => resets.get({ service: 'ResetApplicationSessionTimer' }) >= 3, 'three keep-alives', 20_000);
   t.equal(rig.link.state, LinkState.Up);
   t.equal(rig.link.stats.connects, 1, 'the session never expired');
   t.equal(rig.sim.csta.clients()[0]!.sessionId, client!.sessionId);
@@ -67,7 +67,7 @@ t.test('a switch that insists on an application session refuses MonitorStart aft
 
 t.test('heartbeats go out; an unanswered heartbeat takes the link down and it comes back', async (t) => {
   const metrics = new MetricsRegistry();
-  const rig = await startRig({ sim: { metrics }, link: { heartbeatIntervalMs: 50, requestTimeoutMs: 300, heartbeat: HeartbeatKind.SystemStatus } });
+  const rig = await startRig({ sim: { metrics }, link: { heartbeatIntervalMs: 100, requestTimeoutMs: 1000, heartbeat: HeartbeatKind.SystemStatus } });
   t.teardown(() => rig.close());
   const requests = metrics.counter('switchhook_sim_requests_total', '');
   await waitFor(() => requests.get({ service: 'SystemStatus' }) >= 2, 'heartbeats');
@@ -140,7 +140,7 @@ t.test('a request in flight when the link drops fails with CTI_ERR_LINK_LOST and
 });
 
 t.test('requests time out with CTI_ERR_TIMEOUT; requests while down fail with CTI_ERR_LINK_DOWN', async (t) => {
-  const rig = await startRig({ link: { requestTimeoutMs: 100 } });
+  const rig = await startRig({ link: { requestTimeoutMs: 300 } });
   t.teardown(() => rig.close());
   const { sim, link } = rig;
   sim.csta.setResponding(false);
