@@ -10,10 +10,11 @@ namespace {
 constexpr int kMaxDepth = 64;
 
 struct Value {
-  int32_t s = -1;
-  int32_t l = 0;
-  bool markup = false;  // holds '&', CDATA or a comment: TypeScript decodes it
+  int32_t s;
+  int32_t l;
+  bool markup;  // holds '&', CDATA or a comment: TypeScript decodes it
 };
+constexpr Value kAbsent = {-1, 0, false};
 
 struct Elem {
   uint32_t qs, ql;   // qualified name (prefix:local) for end-tag matching
@@ -45,8 +46,8 @@ class Writer {
     return p;
   }
   int32_t* At(size_t index) { return out_ + index; }
-  void Record(int32_t kind, const Value& v0, const Value& v1 = Value(), const Value& v2 = Value(),
-              const Value& v3 = Value()) {
+  void Record(int32_t kind, const Value& v0, const Value& v1 = kAbsent, const Value& v2 = kAbsent,
+              const Value& v3 = kAbsent) {
     int32_t* r = Reserve(kRecordWords);
     if (r == nullptr) return;
     int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
@@ -68,7 +69,17 @@ class Writer {
 };
 
 inline bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-inline bool IsNameEnd(uint8_t c) { return IsSpace(c) || c == '/' || c == '>'; }
+
+// Bytes that end an element name: XML white space, '/', '>'.
+struct NameEndTable {
+  bool end[256] = {};
+  constexpr NameEndTable() {
+    end[static_cast<uint8_t>(' ')] = end[static_cast<uint8_t>('\t')] = end[static_cast<uint8_t>('\r')] = true;
+    end[static_cast<uint8_t>('\n')] = end[static_cast<uint8_t>('/')] = end[static_cast<uint8_t>('>')] = true;
+  }
+};
+constexpr NameEndTable kNameEnd;
+inline bool IsNameEnd(uint8_t c) { return kNameEnd.end[c]; }
 
 template <size_t N>
 inline bool Eq(const uint8_t* b, uint32_t s, uint32_t l, const char (&lit)[N]) {
@@ -82,6 +93,31 @@ bool IsDeviceRole(const uint8_t* b, uint32_t s, uint32_t l) {
   return Eq(b, s, l, "device") || Eq(b, s, l, "newDestination") || Eq(b, s, l, "calledDirectoryNumber") ||
          Eq(b, s, l, "deviceObject") || Eq(b, s, l, "forwardDN") || Eq(b, s, l, "forwardTo") ||
          Eq(b, s, l, "transferredTo") || Eq(b, s, l, "deviceToBeForwarded");
+}
+
+enum class Leaf { kOther, kCallId, kDeviceId, kCrossRef, kLocalConnInfo, kCause, kDeviceIdentifier, kDevice };
+
+// What a leaf element's local name means to the scanner; dispatches on length first.
+Leaf ClassifyLeaf(const uint8_t* b, uint32_t s, uint32_t l) {
+  switch (l) {
+    case 5:
+      return Eq(b, s, l, "cause") ? Leaf::kCause : Leaf::kOther;
+    case 6:
+      if (Eq(b, s, l, "callID")) return Leaf::kCallId;
+      return Eq(b, s, l, "device") ? Leaf::kDevice : Leaf::kOther;
+    case 8:
+      return Eq(b, s, l, "deviceID") ? Leaf::kDeviceId : Leaf::kOther;
+    case 12:
+      return Eq(b, s, l, "numberDialed") ? Leaf::kDeviceIdentifier : Leaf::kOther;
+    case 16:
+      return Eq(b, s, l, "deviceIdentifier") ? Leaf::kDeviceIdentifier : Leaf::kOther;
+    case 17:
+      return Eq(b, s, l, "monitorCrossRefID") ? Leaf::kCrossRef : Leaf::kOther;
+    case 19:
+      return Eq(b, s, l, "localConnectionInfo") ? Leaf::kLocalConnInfo : Leaf::kOther;
+    default:
+      return Leaf::kOther;
+  }
 }
 
 const uint8_t* Find(const uint8_t* p, const uint8_t* end, const char* needle, size_t n) {
@@ -123,7 +159,9 @@ class DocScanner {
           if (root_done) return Trailing(r);
           return Fail(r, kXmlTextOutsideRoot);
         }
-      } else {
+      } else if (p >= end) {
+        return Fail(r, kXmlUnclosed);
+      } else if (b_[p] != '<') {
         const void* q = std::memchr(b_ + p, '<', end - p);
         if (q == nullptr) return Fail(r, kXmlUnclosed);
         p = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_);
@@ -133,14 +171,15 @@ class DocScanner {
       if (c == '/') {
         if (depth_ == 0) return root_done ? Trailing(r) : Fail(r, kXmlMismatch);
         const uint32_t tag = p;
-        uint32_t n = p + 2;
-        while (n < end && !IsSpace(b_[n]) && b_[n] != '>') ++n;
-        const uint32_t ql = n - (p + 2);
+        // The end tag must repeat the open element's qualified name, then optional white space and '>'.
+        const Elem& top = stack_[depth_ - 1];
+        uint32_t n = p + 2 + top.ql;
+        if (n >= end) return Fail(r, kXmlUnclosed);
+        if (std::memcmp(b_ + p + 2, b_ + top.qs, top.ql) != 0 || !IsNameEnd(b_[n]) || b_[n] == '/')
+          return Fail(r, kXmlMismatch);
         while (n < end && IsSpace(b_[n])) ++n;
         if (n >= end) return Fail(r, kXmlUnclosed);
         if (b_[n] != '>') return Fail(r, kXmlBadMarkup);
-        const Elem& top = stack_[depth_ - 1];
-        if (ql != top.ql || std::memcmp(b_ + p + 2, b_ + top.qs, ql) != 0) return Fail(r, kXmlMismatch);
         Close(tag);
         p = n + 1;
         if (depth_ == 0) {
@@ -179,44 +218,46 @@ class DocScanner {
         if (root_done) return Trailing(r);
         const uint32_t qs = p + 1;
         uint32_t n = qs;
-        uint32_t colon = qs;
-        while (n < end && !IsNameEnd(b_[n])) {
-          if (b_[n] == ':') colon = n + 1;
-          ++n;
-        }
+        while (n < end && !IsNameEnd(b_[n])) ++n;
+        uint32_t colon = n;
+        while (colon > qs && b_[colon - 1] != ':') --colon;
         if (n == qs || colon == n) return Fail(r, kXmlBadMarkup);
         if (n >= end) return Fail(r, kXmlUnclosed);
         const uint32_t ql = n - qs;
         bool self_closing = false;
         // Attributes: name = "value" | 'value'; values are skipped, not extracted.
-        while (true) {
-          while (n < end && IsSpace(b_[n])) ++n;
-          if (n >= end) return Fail(r, kXmlUnclosed);
-          if (b_[n] == '>') {
-            ++n;
-            break;
-          }
-          if (b_[n] == '/') {
-            if (n + 1 >= end) return Fail(r, kXmlUnclosed);
-            if (b_[n + 1] != '>') return Fail(r, kXmlBadAttribute);
-            n += 2;
-            self_closing = true;
-            break;
-          }
-          const uint32_t an = n;
-          while (n < end && b_[n] != '=' && !IsNameEnd(b_[n])) ++n;
-          if (n == an) return Fail(r, kXmlBadAttribute);
-          while (n < end && IsSpace(b_[n])) ++n;
-          if (n >= end) return Fail(r, kXmlUnclosed);
-          if (b_[n] != '=') return Fail(r, kXmlBadAttribute);
+        if (b_[n] == '>') {
           ++n;
-          while (n < end && IsSpace(b_[n])) ++n;
-          if (n >= end) return Fail(r, kXmlUnclosed);
-          const uint8_t quote = b_[n];
-          if (quote != '"' && quote != '\'') return Fail(r, kXmlBadAttribute);
-          const void* q = std::memchr(b_ + n + 1, quote, end - n - 1);
-          if (q == nullptr) return Fail(r, kXmlUnclosed);
-          n = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_) + 1;
+        } else {
+          while (true) {
+            while (n < end && IsSpace(b_[n])) ++n;
+            if (n >= end) return Fail(r, kXmlUnclosed);
+            if (b_[n] == '>') {
+              ++n;
+              break;
+            }
+            if (b_[n] == '/') {
+              if (n + 1 >= end) return Fail(r, kXmlUnclosed);
+              if (b_[n + 1] != '>') return Fail(r, kXmlBadAttribute);
+              n += 2;
+              self_closing = true;
+              break;
+            }
+            const uint32_t an = n;
+            while (n < end && b_[n] != '=' && !IsNameEnd(b_[n])) ++n;
+            if (n == an) return Fail(r, kXmlBadAttribute);
+            while (n < end && IsSpace(b_[n])) ++n;
+            if (n >= end) return Fail(r, kXmlUnclosed);
+            if (b_[n] != '=') return Fail(r, kXmlBadAttribute);
+            ++n;
+            while (n < end && IsSpace(b_[n])) ++n;
+            if (n >= end) return Fail(r, kXmlUnclosed);
+            const uint8_t quote = b_[n];
+            if (quote != '"' && quote != '\'') return Fail(r, kXmlBadAttribute);
+            const void* q = std::memchr(b_ + n + 1, quote, end - n - 1);
+            if (q == nullptr) return Fail(r, kXmlUnclosed);
+            n = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_) + 1;
+          }
         }
         if (depth_ == kMaxDepth) return Fail(r, kXmlTooDeep);
         if (depth_ > 0) stack_[depth_ - 1].has_child = true;
@@ -228,7 +269,7 @@ class DocScanner {
         Elem& e = stack_[depth_++];
         e.qs = qs, e.ql = ql, e.ls = colon, e.ll = qs + ql - colon, e.content = n;
         e.has_child = false, e.markup = false, e.have_conn = false;
-        e.call = Value(), e.dev = Value();
+        e.call = kAbsent, e.dev = kAbsent;
         if (in_transferred_ == 0 && Eq(b_, e.ls, e.ll, "transferredConnections")) in_transferred_ = depth_;
         p = n;
         if (self_closing) {
@@ -287,28 +328,40 @@ class DocScanner {
     }
     if (!e.has_child) {
       const Value v = Text(e, text_end);
-      if (Eq(b_, ls, ll, "callID")) {
-        parent->call = v;
-        parent->have_conn = true;
-      } else if (Eq(b_, ls, ll, "deviceID")) {
-        parent->dev = v;
-        parent->have_conn = true;
-      } else if (Eq(b_, ls, ll, "monitorCrossRefID")) {
-        if (!seen_crossref_) w_.Record(kRecCrossRef, v);
-        seen_crossref_ = true;
-      } else if (Eq(b_, ls, ll, "localConnectionInfo")) {
-        if (!seen_lci_) w_.Record(kRecLocalConnInfo, v);
-        seen_lci_ = true;
-      } else if (Eq(b_, ls, ll, "cause")) {
-        if (!seen_cause_) w_.Record(kRecCause, v);
-        seen_cause_ = true;
-      } else if (depth_ > 1 && (Eq(b_, ls, ll, "deviceIdentifier") || Eq(b_, ls, ll, "numberDialed") ||
-                                (Eq(b_, ls, ll, "device") && IsDeviceRole(b_, parent->ls, parent->ll)))) {
-        w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
-      } else if (IsDeviceRole(b_, ls, ll)) {
-        w_.Record(kRecDevice, Name(ls, ll), v);
-      } else {
-        w_.Record(kRecField, Name(ls, ll), v);
+      switch (ClassifyLeaf(b_, ls, ll)) {
+        case Leaf::kCallId:
+          parent->call = v;
+          parent->have_conn = true;
+          break;
+        case Leaf::kDeviceId:
+          parent->dev = v;
+          parent->have_conn = true;
+          break;
+        case Leaf::kCrossRef:
+          if (!seen_crossref_) w_.Record(kRecCrossRef, v);
+          seen_crossref_ = true;
+          break;
+        case Leaf::kLocalConnInfo:
+          if (!seen_lci_) w_.Record(kRecLocalConnInfo, v);
+          seen_lci_ = true;
+          break;
+        case Leaf::kCause:
+          if (!seen_cause_) w_.Record(kRecCause, v);
+          seen_cause_ = true;
+          break;
+        case Leaf::kDeviceIdentifier:
+          // <role><deviceIdentifier>X</deviceIdentifier></role>: the device plays its parent's role.
+          if (depth_ > 1) w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
+          else w_.Record(kRecField, Name(ls, ll), v);
+          break;
+        case Leaf::kDevice:
+          if (depth_ > 1 && IsDeviceRole(b_, parent->ls, parent->ll)) w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
+          else w_.Record(kRecDevice, Name(ls, ll), v);
+          break;
+        case Leaf::kOther:
+          if (IsDeviceRole(b_, ls, ll)) w_.Record(kRecDevice, Name(ls, ll), v);
+          else w_.Record(kRecField, Name(ls, ll), v);
+          break;
       }
       return;
     }
@@ -322,7 +375,7 @@ class DocScanner {
       } else if (Eq(b_, ls, ll, "connectionListItem")) {
         if (tc_[0].s >= 0 || tc_[1].s >= 0 || tc_[2].s >= 0 || tc_[3].s >= 0)
           w_.Record(kRecTransferred, tc_[0], tc_[1], tc_[2], tc_[3]);
-        for (Value& v : tc_) v = Value();
+        for (Value& v : tc_) v = kAbsent;
       }
       return;
     }
@@ -335,7 +388,7 @@ class DocScanner {
   Elem stack_[kMaxDepth];
   int depth_ = 0;
   int in_transferred_ = 0;  // depth of the open transferredConnections element, 0 when outside
-  Value tc_[4];
+  Value tc_[4] = {kAbsent, kAbsent, kAbsent, kAbsent};
   bool seen_crossref_ = false, seen_lci_ = false, seen_cause_ = false;
 };
 
