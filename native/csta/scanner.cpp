@@ -27,17 +27,49 @@ struct Elem {
 };
 
 // Bounded writer over the batch array: an overflow is remembered, and the caller rolls the frame back.
+inline uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Cheap hash of a short byte string: length, first and last four bytes, and the bytes between sampled.
+inline uint32_t HashBytes(const uint8_t* p, uint32_t l) {
+  uint32_t h = l * 0x9E3779B1u;
+  if (l >= 4) {
+    h ^= Load32(p) * 0x85EBCA77u;
+    h = (h << 13) | (h >> 19);
+    h ^= Load32(p + l - 4) * 0xC2B2AE3Du;
+    for (uint32_t i = 4; i + 4 < l; i += 4) h = (h ^ Load32(p + i)) * 0x27D4EB2Fu;
+  } else {
+    for (uint32_t i = 0; i < l; ++i) h = (h ^ p[i]) * 0x01000193u;
+  }
+  h ^= h >> 15;
+  h *= 0x2C1B3C6Du;
+  h ^= h >> 12;
+  return h;
+}
+
+// Bounded writer over the batch array: records grow from the front, cache definitions from the back. An
+// overflow is remembered; the caller rolls the frame back (records, definitions and the slots they filled).
 class Writer {
  public:
-  Writer(int32_t* out, size_t capacity) : out_(out), cap_(capacity), used_(kHdrWords) {}
+  Writer(const uint8_t* data, const StringCache& cache, int32_t* out, size_t capacity)
+      : data_(data), cache_(cache), out_(out), cap_(capacity), used_(kHdrWords) {}
   size_t used() const { return used_; }
+  uint32_t defs() const { return defs_; }
   bool overflow() const { return overflow_; }
-  void Rollback(size_t to) {
+  void Rollback(size_t to, uint32_t defs_to) {
     used_ = to;
     overflow_ = false;
+    for (uint32_t i = defs_to; i < defs_; ++i) {
+      const uint32_t slot = static_cast<uint32_t>(out_[cap_ - 4 * (i + 1)]);
+      std::memset(cache_.mem + static_cast<size_t>(slot) * kCacheSlotBytes + 4, 0, 4);  // slot empty again
+    }
+    defs_ = defs_to;
   }
   int32_t* Reserve(size_t words) {
-    if (overflow_ || used_ + words > cap_) {
+    if (overflow_ || used_ + words + 4 * static_cast<size_t>(defs_) > cap_) {
       overflow_ = true;
       return nullptr;
     }
@@ -46,13 +78,46 @@ class Writer {
     return p;
   }
   int32_t* At(size_t index) { return out_ + index; }
+
+  // Writes value v as (s, l): a cache slot when it is (or can become) cached, else the slice itself.
+  void Put(int32_t* r, const Value& v) {
+    r[0] = v.s;
+    r[1] = v.l;
+    if (cache_.slots == 0 || v.l <= 0 || static_cast<uint32_t>(v.l) > kCacheMaxValue) return;
+    const uint8_t* bytes = data_ + v.s;
+    const uint32_t len = static_cast<uint32_t>(v.l);
+    const uint32_t slot = HashBytes(bytes, len) & (cache_.slots - 1);
+    uint8_t* m = cache_.mem + static_cast<size_t>(slot) * kCacheSlotBytes;
+    uint32_t gen, len1;
+    std::memcpy(&gen, m, 4);
+    std::memcpy(&len1, m + 4, 4);
+    if (len1 == len + 1 && std::memcmp(m + 8, bytes, len) == 0) {
+      std::memcpy(m, &cache_.gen, 4);
+    } else {
+      // A slot used in this batch keeps its string for the whole batch; the value then goes as a slice.
+      if (gen == cache_.gen && len1 != 0) return;
+      if (used_ + 4 * (static_cast<size_t>(defs_) + 1) > cap_) return;
+      int32_t* d = out_ + cap_ - 4 * (++defs_);
+      d[0] = static_cast<int32_t>(slot), d[1] = v.s, d[2] = v.l, d[3] = v.markup ? 1 : 0;
+      std::memcpy(m, &cache_.gen, 4);
+      len1 = len + 1;
+      std::memcpy(m + 4, &len1, 4);
+      std::memcpy(m + 8, bytes, len);
+    }
+    r[0] = static_cast<int32_t>(slot);
+    r[1] = kCached;
+  }
+
   void Record(int32_t kind, const Value& v0, const Value& v1 = kAbsent, const Value& v2 = kAbsent,
               const Value& v3 = kAbsent) {
     int32_t* r = Reserve(kRecordWords);
     if (r == nullptr) return;
     int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
     r[0] = kind | (flags << 8);
-    r[1] = v0.s, r[2] = v0.l, r[3] = v1.s, r[4] = v1.l, r[5] = v2.s, r[6] = v2.l, r[7] = v3.s, r[8] = v3.l;
+    Put(r + 1, v0);
+    Put(r + 3, v1);
+    Put(r + 5, v2);
+    Put(r + 7, v3);
   }
   void Error(int32_t code, int32_t offset, int32_t invoke_id, int32_t detail, bool fatal) {
     int32_t* r = Reserve(kErrorWords);
@@ -62,9 +127,12 @@ class Writer {
   }
 
  private:
+  const uint8_t* data_;
+  const StringCache& cache_;
   int32_t* out_;
   size_t cap_;
   size_t used_;
+  uint32_t defs_ = 0;
   bool overflow_ = false;
 };
 
@@ -406,9 +474,9 @@ bool PlausibleHeader(const uint8_t* d, size_t p, uint32_t cap) {
 
 }  // namespace
 
-void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state, int32_t* out,
-                size_t capacity) {
-  Writer w(out, capacity);
+void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state,
+                const StringCache& cache, int32_t* out, size_t capacity) {
+  Writer w(data, cache, out, capacity);
   size_t pos = 0;
   uint32_t skipped = 0;
   int32_t messages = 0, errors = 0;
@@ -439,9 +507,10 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       pos = p;
       if (state.resync_skipped > limits.max_resync_bytes) {
         const size_t mark = w.used();
+        const uint32_t defs_mark = w.defs();
         w.Error(kErrResync, static_cast<int32_t>(pos), -1, static_cast<int32_t>(state.resync_skipped), true);
         if (w.overflow()) {
-          w.Rollback(mark);
+          w.Rollback(mark, defs_mark);
           full = true;
           break;
         }
@@ -472,10 +541,11 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       code = kErrInvokeId;
     }
     const size_t mark = w.used();
+    const uint32_t defs_mark = w.defs();
     if (code != 0) {
       w.Error(code, static_cast<int32_t>(pos), -1, detail, false);
       if (w.overflow()) {
-        w.Rollback(mark);
+        w.Rollback(mark, defs_mark);
         full = true;
         break;
       }
@@ -497,7 +567,7 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       r = doc.Scan(body, frame_end);
     }
     if (w.overflow()) {
-      w.Rollback(mark);
+      w.Rollback(mark, defs_mark);
       full = true;
       break;
     }
@@ -508,13 +578,12 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       head[2] = invoke_id;
       head[3] = static_cast<int32_t>(body);
       head[4] = static_cast<int32_t>(frame_end);
-      head[5] = static_cast<int32_t>(r.root_s);
-      head[6] = static_cast<int32_t>(r.root_l);
+      w.Put(head + 5, Value{static_cast<int32_t>(r.root_s), static_cast<int32_t>(r.root_l), false});
       ++messages;
       pos = frame_end;
       continue;
     }
-    w.Rollback(mark);
+    w.Rollback(mark, defs_mark);
     if (r.status == DocStatus::kError) {
       w.Error(kErrXml, static_cast<int32_t>(pos), invoke_id, r.problem, false);
       pos = frame_end;
@@ -527,7 +596,7 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       state.resync_skipped = 0;
     }
     if (w.overflow()) {
-      w.Rollback(mark);
+      w.Rollback(mark, defs_mark);
       full = true;
       break;
     }
@@ -542,6 +611,7 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
   out[kHdrFatal] = fatal ? 1 : 0;
   out[kHdrUsed] = static_cast<int32_t>(w.used());
   out[kHdrFull] = full ? 1 : 0;
+  out[kHdrDefs] = static_cast<int32_t>(w.defs());
 }
 
 }  // namespace csta
