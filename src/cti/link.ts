@@ -549,9 +549,12 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const socket = this.socket;
+    // End the session or registration politely (ECMA-354 §8.3, ECMA-269 §14.1.5); the answer is not waited
+    // for beyond the request timeout.
     if (this.linkState === LinkState.Up && this.sessionId !== undefined) {
-      // ECMA-354: end the session politely; the answer is not waited for beyond the request timeout.
       await this.send('StopApplicationSession', this.req.stopApplicationSession(this.sessionId), ['StopApplicationSessionPosResponse']).catch(() => undefined);
+    } else if (this.linkState === LinkState.Up && this.registerId !== undefined) {
+      await this.send('SystemRegisterCancel', this.req.systemRegisterCancel(this.registerId), ['SystemRegisterCancelResponse']).catch(() => undefined);
     }
     const closed = socket && !socket.destroyed ? new Promise<void>((resolve) => socket.once('close', () => resolve())) : Promise.resolve();
     this.teardown(new CtiError(CtiErrorCode.Stopped, 'CTI link stopped'));

@@ -33,6 +33,8 @@ export interface SimCstaServerOptions {
   readonly bringUp?: SimBringUp;
   /** Longest application session granted (s). */
   readonly maxSessionSeconds?: number;
+  /** Most CTI applications registered at once (SystemRegister or application session), as switches limit CSTA links. */
+  readonly maxApplications?: number;
   readonly metrics?: MetricsRegistry;
   /** Serve CSTA over TLS with these options (key and certificate). */
   readonly tls?: TlsOptions;
@@ -82,6 +84,7 @@ export class SimCstaServer {
   private readonly statusIntervalMs: number;
   private readonly bringUp: SimBringUp;
   private readonly maxSessionSeconds: number;
+  private readonly maxApplications: number;
   private respond = true;
   private readonly tls: TlsOptions | undefined;
   private readonly unsubscribe: () => void;
@@ -96,6 +99,7 @@ export class SimCstaServer {
     this.statusIntervalMs = opts.systemStatusIntervalMs ?? 30_000;
     this.bringUp = opts.bringUp ?? SimBringUp.Any;
     this.maxSessionSeconds = opts.maxSessionSeconds ?? 600;
+    this.maxApplications = opts.maxApplications ?? Number.POSITIVE_INFINITY;
     this.tls = opts.tls;
     const metrics = opts.metrics ?? new MetricsRegistry();
     this.badFrames = metrics.counter('switchhook_sim_bad_frames_total', 'Bad CSTA frames received by the simulator.');
@@ -272,6 +276,7 @@ export class SimCstaServer {
       case 'RequestSystemStatus':
         return r.requestSystemStatusResponse('normal');
       case 'SystemRegister':
+        if (!this.admits(s)) throw new SimError(CstaErrorCategory.SystemResourceAvailability, 'resourceLimitExceeded', 'too many CTI applications');
         s.registerId = String(s.id);
         this.register(s, m);
         return r.systemRegisterResponse(s.registerId);
@@ -279,6 +284,7 @@ export class SimCstaServer {
         s.registerId = undefined;
         return r.empty('SystemRegisterCancelResponse');
       case 'StartApplicationSession': {
+        if (!this.admits(s)) return r.startSessionNeg('resourceLimitation');
         this.register(s, m);
         const requested = Number(m.fields['requestedSessionDuration'] ?? '180');
         const duration = Math.max(1, Math.min(this.maxSessionSeconds, Number.isFinite(requested) ? requested : 180));
@@ -380,6 +386,14 @@ export class SimCstaServer {
         if (m.root.endsWith('Response') || m.root === 'CSTAErrorCode') return r.error(CstaErrorCategory.Unspecified, '');
         throw new SimError(CstaErrorCategory.Operation, 'serviceNotSupported', `service ${m.root} not supported`);
     }
+  }
+
+  /** Whether one more application may register (a session already registered always may again). */
+  private admits(s: Session): boolean {
+    if (s.registerId !== undefined || s.sessionId !== undefined) return true;
+    let n = 0;
+    for (const o of this.sessions) if (o.registerId !== undefined || o.sessionId !== undefined) n++;
+    return n < this.maxApplications;
   }
 
   private register(s: Session, m: CstaMessage): void {

@@ -27,6 +27,8 @@ export interface PbxSimulatorOptions {
   readonly systemStatusIntervalMs?: number;
   readonly bringUp?: SimBringUp;
   readonly maxSessionSeconds?: number;
+  /** Most CTI applications registered at once. */
+  readonly maxApplications?: number;
   readonly noAnswerMs?: number;
   readonly metrics?: MetricsRegistry;
   /** Serve CSTA over TLS (key and certificate). */
@@ -75,6 +77,7 @@ export class PbxSimulator {
       systemStatusIntervalMs: opts.systemStatusIntervalMs ?? 30_000,
       bringUp: opts.bringUp ?? SimBringUp.Any,
       maxSessionSeconds: opts.maxSessionSeconds ?? 600,
+      ...(opts.maxApplications === undefined ? {} : { maxApplications: opts.maxApplications }),
       metrics,
       ...(opts.tls ? { tls: opts.tls } : {}),
     });

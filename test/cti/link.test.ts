@@ -340,3 +340,21 @@ t.test('SystemStatus messagesLost makes the link re-read every device', async (t
   await waitFor(() => resyncs.length === 4, 'four resyncs');
   t.same(resyncs.sort(), ['2000', '2001', '2002', '2003']);
 });
+
+for (const variant of [BringUpVariant.SystemRegister, BringUpVariant.ApplicationSession]) {
+  t.test(`a switch at its application limit refuses the ${variant} bring-up; the link retries until a place frees`, async (t) => {
+    const metrics = new MetricsRegistry();
+    const rig = await startRig({ sim: { maxApplications: 1, metrics }, link: { bringUp: variant } });
+    t.teardown(() => rig.close());
+    const second = new CtiLink({ host: '127.0.0.1', port: rig.sim.address.csta.port, devices: ['2000'], bringUp: variant, heartbeatIntervalMs: 0, backoff: { initialMs: 20, maxMs: 100 } });
+    const down = once(second, 'down');
+    second.start();
+    const [info] = (await down) as [{ reason: CtiError }];
+    t.equal(info.reason.code, variant === BringUpVariant.SystemRegister ? CtiErrorCode.CstaSystemResource : CtiErrorCode.BringUpRefused);
+    await rig.link.stop();
+    const requests = metrics.counter('switchhook_sim_requests_total', '');
+    t.equal(requests.get({ service: variant === BringUpVariant.SystemRegister ? 'SystemRegisterCancel' : 'StopApplicationSession' }), 1, 'the first link ended politely');
+    await linkState(second, LinkState.Up);
+    await second.stop();
+  });
+}
