@@ -216,7 +216,9 @@ async function startTshark(port: number): Promise<ChildProcess> {
       err += d.toString();
       if (err.includes('Capturing on')) {
         clearTimeout(timer);
-        resolveReady();
+        // dumpcap announces the interface slightly before its capture filter is live: give it a moment, so
+        // the capture holds the connection from its SYN and the whole bring-up.
+        setTimeout(resolveReady, 2000);
       }
     });
     ts.once('exit', (code) => {
