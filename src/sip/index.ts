@@ -1,0 +1,2 @@
+/** SIP protocol core: messages, transports (and transactions, dialogs... built on them). */
+export * from './message/index.js';
