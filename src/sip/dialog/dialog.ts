@@ -3,8 +3,7 @@
  * REFER) and its end. Built from a request at the UAS (12.1.1) or from a response at the UAC (12.1.2);
  * builds requests inside the dialog (12.2.1.1), checks and absorbs requests received in it (12.2.2).
  */
-import { NameAddr, SipRequest, SipResponse, SipUri, generateBranch } from '../message/index.js';
-import { SipError } from '../message/index.js';
+import { SipError, SipRequest, type NameAddr, type SipResponse, type SipUri } from '../message/index.js';
 
 /** Dialog states (RFC 3261 section 12; RFC 4235 naming). */
 export enum DialogState {
@@ -240,11 +239,6 @@ export class Dialog {
   /** The first hop for requests: first route (loose routing) or the remote target. */
   nextHopUri(): SipUri {
     return this.routeSet[0]?.uri ?? this.remoteTarget;
-  }
-
-  /** A new branch for a request in this dialog's Via. */
-  static newBranch(): string {
-    return generateBranch();
   }
 }
 

@@ -2,8 +2,7 @@
  * Server transactions (RFC 3261 section 17.2): INVITE (17.2.1, with the Accepted state of RFC 6026
  * section 7.1) and non-INVITE (17.2.2).
  */
-import type { SipRequest, SipResponse } from '../message/index.js';
-import { buildResponse } from './builders.js';
+import { createResponse, type SipRequest, type SipResponse } from '../message/index.js';
 import { SipTransactionError } from './errors.js';
 import { Transaction, TransactionKind, type TransactionContext } from './transaction.js';
 import type { Destination, Source } from './transport-port.js';
@@ -69,7 +68,7 @@ export class InviteServerTransaction extends Transaction {
     super(id, ctx, destination);
     // 17.2.1: send 100 Trying unless the TU answers within 200 ms.
     this.startTimer('Trying', TRYING_DELAY_MS, () => {
-      if (this.s === InviteServerState.Proceeding && !this.lastResponse) this.respond(buildResponse(this.request, 100));
+      if (this.s === InviteServerState.Proceeding && !this.lastResponse) this.respond(createResponse(this.request, 100));
     });
   }
 

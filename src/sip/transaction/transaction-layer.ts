@@ -4,8 +4,7 @@
  * handles CANCEL (section 9.2), keeps its tables bounded and empties them as transactions end.
  */
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
-import type { SipRequest, SipResponse } from '../message/index.js';
-import { buildResponse } from './builders.js';
+import { createResponse, type SipRequest, type SipResponse } from '../message/index.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   InviteClientTransaction,
@@ -170,7 +169,7 @@ export class TransactionLayer {
     const destination = responseDestination(req.via[0], source);
     if (this.servers.size >= this.maxServers) {
       this.m.overload.inc();
-      const res = buildResponse(req, 503, 'Service Unavailable');
+      const res = createResponse(req, 503, 'Service Unavailable');
       res.setHeader('Retry-After', '5');
       this.sendStateless(res, destination);
       return;
@@ -195,15 +194,15 @@ export class TransactionLayer {
   private handleCancel(cancel: SipRequest, tx: NonInviteServerTransaction): void {
     const invite = this.findServer(cancel, 'INVITE');
     if (!invite || invite.kind !== 'ist') {
-      tx.respond(buildResponse(cancel, 481, 'Call/Transaction Does Not Exist'));
+      tx.respond(createResponse(cancel, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
-    tx.respond(buildResponse(cancel, 200, 'OK'));
+    tx.respond(createResponse(cancel, 200, 'OK'));
     if (invite.state !== InviteServerState.Proceeding) return;
     invite.cancelled = true;
     invite.user.onCancel?.(cancel, invite);
     if (invite.state === InviteServerState.Proceeding && !invite.terminated) {
-      invite.respond(buildResponse(invite.request, 487, 'Request Terminated'));
+      invite.respond(createResponse(invite.request, 487, 'Request Terminated'));
     }
   }
 

@@ -94,7 +94,7 @@ t.test('server and client: challenge, answer, nonce count, stale nonce', async (
   const forged = auth2.replace(/nonce="[^"]+"/, 'nonce="1.abc.def"');
   t.same(server.verify(forged, 'REGISTER'), { ok: false, stale: false, reason: 'nonce' }, 'nonce not issued here');
   const otherRealm = auth2.replace('realm="switchhook"', 'realm="x"');
-  t.same(server.verify(otherRealm, 'REGISTER').reason, 'realm');
+  t.match(server.verify(otherRealm, 'REGISTER'), { reason: 'realm' });
 });
 
 t.test('server with stored H(A1) and MD5 only; client without qop (RFC 2069 form)', async (t) => {
@@ -111,7 +111,7 @@ t.test('server with stored H(A1) and MD5 only; client without qop (RFC 2069 form
   });
   const sha = new DigestClient({ username: 'carol', password: 'pw' }).authorize(
     [`Digest realm="r", nonce="${nonce}", algorithm=SHA-256, qop="auth"`], 'MESSAGE', 'sip:r');
-  t.same(server.verify(sha, 'MESSAGE').reason, 'algorithm', 'algorithm not offered is refused');
+  t.match(server.verify(sha, 'MESSAGE'), { reason: 'algorithm' }, 'algorithm not offered is refused');
   const c2 = new DigestClient({ username: 'carol', password: 'pw' });
   const n2 = server.createNonce();
   t.ok(server.verify(c2.authorize([`Digest realm="r", nonce="${n2}", qop="auth"`], 'MESSAGE', 'sip:r'), 'MESSAGE').ok);
