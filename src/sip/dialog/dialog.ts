@@ -25,7 +25,7 @@ export function dialogKey(callId: string, localTag: string, remoteTag: string): 
 
 /** Parameters of a request built inside the dialog. */
 export interface InDialogRequestOptions {
-  headers?: Record<string, string | string[]>;
+  headers?: Record<string, string | readonly string[]>;
   body?: Buffer | string;
   contentType?: string;
   /** Use this CSeq number instead of incrementing (ACK and CANCEL reuse the INVITE's). */
