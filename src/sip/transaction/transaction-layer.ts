@@ -4,7 +4,7 @@
  * handles CANCEL (section 9.2), keeps its tables bounded and empties them as transactions end.
  */
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
-import { createResponse, type SipRequest, type SipResponse } from '../message/index.js';
+import { MAGIC_COOKIE, createResponse, type SipRequest, type SipResponse } from '../message/index.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   InviteClientTransaction,
@@ -22,9 +22,6 @@ import {
 import { defaultTimers, type TimerSettings } from './timers.js';
 import type { Transaction, TransactionContext } from './transaction.js';
 import { responseDestination, type Destination, type Source, type TransactionTransport } from './transport-port.js';
-
-/** RFC 3261 section 8.1.1.7: branches starting with this are unique per transaction. */
-export const MAGIC_COOKIE = 'z9hG4bK';
 
 /** The transaction user (UA core) above the layer. */
 export interface TransactionLayerUser {
@@ -256,7 +253,8 @@ export class TransactionLayer {
   /** Send without a transaction: ACK for 2xx, 2xx retransmissions, stateless answers (18.1.1, 18.2.2). */
   sendStateless(msg: SipRequest | SipResponse, destination: Destination): boolean {
     try {
-      this.transport.send(msg, destination);
+      const sent = this.transport.send(msg, destination);
+      if (sent) sent.catch(() => this.m.dropped.inc({ reason: 'send_failed' }));
       return true;
     } catch {
       this.m.dropped.inc({ reason: 'send_failed' });

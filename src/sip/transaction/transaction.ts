@@ -82,7 +82,8 @@ export abstract class Transaction {
   /** Hand a message to the transport; false (and `transportError`) when it cannot be sent (17.1.4, 17.2.4). */
   protected transmit(message: SipMessage): boolean {
     try {
-      this.ctx.transport.send(message, this.destination);
+      const sent = this.ctx.transport.send(message, this.destination);
+      if (sent) sent.catch((err: unknown) => this.transportError(err));
       return true;
     } catch (err) {
       this.transportError(err);

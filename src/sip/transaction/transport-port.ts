@@ -3,9 +3,9 @@
  * the real `TransportLayer` satisfies it through the stack, tests pass a fake.
  */
 import type { SipMessage } from '../message/index.js';
+import { isReliable, type SipProtocol } from '../transport/types.js';
 
-/** Transport protocol names, lower case. */
-export type SipProtocol = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+export type { SipProtocol };
 
 /** Where a message goes: an address, or an existing connection for connection-oriented transports. */
 export interface Destination {
@@ -28,37 +28,11 @@ export interface Source {
 
 /** The sending half of the transport, as the transaction layer sees it. */
 export interface TransactionTransport {
-  /** Send one message; throws or reports through the error callback when it cannot be sent. */
-  send(message: SipMessage, destination: Destination): void;
+  /** Send one message; a throw or a rejected promise means it could not be sent (RFC 3261 section 18). */
+  send(message: SipMessage, destination: Destination): void | Promise<unknown>;
 }
 
-/** TCP, TLS and WebSocket are reliable: no retransmissions and zero-length wait timers (17.1.1.2, 17.2.2). */
-export function isReliable(protocol: SipProtocol): boolean {
-  return protocol !== 'udp';
-}
-
-/** Parse a Via transport token (`UDP`, `TCP`, `TLS`, `WS`, `WSS`) to a protocol; undefined if unknown. */
-export function protocolFromVia(transport: string): SipProtocol | undefined {
-  switch (transport.toUpperCase()) {
-    case 'UDP':
-      return 'udp';
-    case 'TCP':
-      return 'tcp';
-    case 'TLS':
-      return 'tls';
-    case 'WS':
-      return 'ws';
-    case 'WSS':
-      return 'wss';
-    default:
-      return undefined;
-  }
-}
-
-/** The Via transport token for a protocol. */
-export function viaTransport(protocol: SipProtocol): string {
-  return protocol.toUpperCase();
-}
+export { isReliable };
 
 /**
  * Where responses to a request from `source` go (RFC 3261 section 18.2.2, RFC 3581 section 4): back over the

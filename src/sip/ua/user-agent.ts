@@ -33,7 +33,6 @@ import { TransactionLayer } from '../transaction/transaction-layer.js';
 import {
   isReliable,
   responseDestination,
-  viaTransport,
   type Destination,
   type SipProtocol,
   type Source,
@@ -41,6 +40,7 @@ import {
 } from '../transaction/transport-port.js';
 import { IncomingRequest, OutgoingResponse, applyOptions, type MessageOptions, type Middleware } from './app.js';
 import { resolveUri } from './resolve.js';
+import { viaTransport } from '../transport/types.js';
 
 const log = createLogger('sip.ua');
 

@@ -1,0 +1,2 @@
+/** RFC 3261 section 12 dialogs. */
+export * from './dialog.js';
