@@ -5,3 +5,4 @@ export * from './transaction/index.js';
 export * from './dialog/index.js';
 export * from './auth/index.js';
 export * from './ua/index.js';
+export * from './registrar/index.js';
