@@ -6,3 +6,4 @@ export * from './dialog/index.js';
 export * from './auth/index.js';
 export * from './ua/index.js';
 export * from './registrar/index.js';
+export * from './subscription/index.js';

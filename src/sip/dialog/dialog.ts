@@ -61,6 +61,8 @@ export class Dialog {
   readonly secure: boolean;
   /** Our Contact, sent in target refresh requests and responses. */
   localContact: string;
+  /** The method that created the dialog: INVITE, SUBSCRIBE or REFER (RFC 5057 dialog usages). */
+  usage = 'INVITE';
   /** Application data attached by usages (subscription, call). */
   readonly data = new Map<string, unknown>();
 
@@ -112,7 +114,7 @@ export class Dialog {
     const from = req.from.clone();
     const remoteTag = from.tag ?? '';
     from.tag = undefined;
-    return new Dialog({
+    const d = new Dialog({
       state,
       role: 'uas',
       callId: req.callId,
@@ -127,6 +129,8 @@ export class Dialog {
       secure: req.uri.scheme === 'sips',
       localContact,
     });
+    d.usage = req.method;
+    return d;
   }
 
   /**
@@ -147,7 +151,7 @@ export class Dialog {
     const remoteTag = (isNotify ? res.from.tag : res.to.tag) ?? '';
     const rr = res.recordRoute.map((r) => r.clone());
     const status = isNotify ? 200 : (res as SipResponse).status;
-    return new Dialog({
+    const d = new Dialog({
       state: status >= 200 ? DialogState.Confirmed : DialogState.Early,
       role: 'uac',
       callId: req.callId,
@@ -162,6 +166,8 @@ export class Dialog {
       secure: req.uri.scheme === 'sips',
       localContact,
     });
+    d.usage = req.method;
+    return d;
   }
 
   /**

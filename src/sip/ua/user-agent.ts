@@ -93,6 +93,8 @@ export interface RequestOptions extends MessageOptions {
   signal?: AbortSignal;
   /** Add our Contact (default: for INVITE, SUBSCRIBE, REFER, REGISTER). */
   contact?: boolean;
+  /** Called with each request as it is sent (the first one, and a retry with credentials). */
+  onRequest?: (req: SipRequest) => void;
 }
 
 /** Result of {@link SipUserAgent.request}: the final response (408 on timeout, 503 on transport failure). */
@@ -486,6 +488,7 @@ export class SipUserAgent extends EventEmitter {
     let req = this.buildRequest(o);
     const dest = o.destination ?? (await resolveUri(o.dialog ? o.dialog.nextHopUri() : firstHop(req)));
     this.addVia(req, dest.protocol);
+    o.onRequest?.(req);
     let result = await this.runClient(req, dest, o);
     const digest = o.credentials ? new DigestClient(o.credentials) : undefined;
     for (let attempt = 0; digest && attempt < 2; attempt++) {
@@ -506,6 +509,7 @@ export class SipUserAgent extends EventEmitter {
       req.setHeader(status === 401 ? 'Authorization' : 'Proxy-Authorization', value);
       req.removeHeader('via');
       this.addVia(req, dest.protocol);
+      o.onRequest?.(req);
       result = await this.runClient(req, dest, o);
     }
     return result;
