@@ -13,8 +13,6 @@ export interface ServerTransactionUser {
   onTimeout?(tx: ServerTransaction): void;
   /** A response could not be sent (17.2.4). */
   onTransportError?(err: unknown, tx: ServerTransaction): void;
-  /** The INVITE was CANCELled (RFC 3261 section 9.2) before a final response. */
-  onCancel?(cancel: SipRequest, tx: InviteServerTransaction): void;
 }
 
 /** INVITE server transaction states (RFC 3261 figure 7, RFC 6026 figure 5). */

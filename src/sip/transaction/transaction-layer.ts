@@ -31,6 +31,8 @@ export interface TransactionLayerUser {
   onAck(req: SipRequest, source: Source): void;
   /** A response matching no client transaction (e.g. a late 2xx retransmission), 17.1.3 / 18.1.2. */
   onStrayResponse(res: SipResponse, source: Source): void;
+  /** A CANCEL hit an INVITE still without a final response; the TU may answer it (else the layer sends 487). */
+  onCancel?(cancel: SipRequest, invite: InviteServerTransaction): void;
 }
 
 /** Options of a {@link TransactionLayer}. */
@@ -197,7 +199,7 @@ export class TransactionLayer {
     tx.respond(createResponse(cancel, 200, 'OK'));
     if (invite.state !== InviteServerState.Proceeding) return;
     invite.cancelled = true;
-    invite.user.onCancel?.(cancel, invite);
+    this.user.onCancel?.(cancel, invite);
     if (invite.state === InviteServerState.Proceeding && !invite.terminated) {
       invite.respond(createResponse(invite.request, 487, 'Request Terminated'));
     }

@@ -22,6 +22,8 @@ export class IncomingRequest {
   dialog: Dialog | undefined;
   /** Values middleware attach for later middleware. */
   readonly locals = new Map<string, unknown>();
+  /** Set by the application to hear of a CANCEL (RFC 3261 section 9.2); 487 is sent after it returns. */
+  onCancel: (() => void) | undefined;
 
   constructor(
     /** The parsed request. */
@@ -122,4 +124,4 @@ export function applyOptions(msg: SipRequest | SipResponse, o: MessageOptions): 
 export type NextFunction = (err?: unknown) => void;
 
 /** One middleware (drachtio-srf style). */
-export type Middleware = (req: IncomingRequest, res: OutgoingResponse, next: NextFunction) => void | Promise<void>;
+export type Middleware = (req: IncomingRequest, res: OutgoingResponse, next: NextFunction) => unknown;

@@ -64,8 +64,10 @@ export interface UserAgentOptions {
   userAgent?: string;
   /** Final status when no middleware answered a known, allowed method (default 404). */
   defaultStatus?: number;
-  /** How long a request may wait for the application's final answer before 500 (default 64*T1). */
+  /** How long a non-INVITE request may wait for the application's final answer before 500 (default 30 s). */
   applicationTimeoutMs?: number;
+  /** How long an INVITE may wait for the application's final answer before 480 (default 180 s). */
+  inviteTimeoutMs?: number;
   maxServerTransactions?: number;
   maxClientTransactions?: number;
   /** Most dialogs kept; new dialog-creating requests beyond it get 503 (default 100,000). */
@@ -125,6 +127,7 @@ export class SipUserAgent extends EventEmitter {
   private readonly middleware: Array<{ method: string | undefined; fn: Middleware }> = [];
   private readonly resolvers: DialogResolver[] = [];
   private readonly pendingAcks = new Map<string, PendingAck>();
+  private readonly live = new WeakMap<ServerTransaction, { req: IncomingRequest; res: OutgoingResponse }>();
   private readonly acksSent = new Map<string, { ack: SipRequest; dest: Destination }>();
   private readonly o: UserAgentOptions;
   private readonly T1: number;
@@ -148,6 +151,7 @@ export class SipUserAgent extends EventEmitter {
         onRequest: (req, tx) => this.onRequest(req, tx),
         onAck: (req, source) => this.onAck(req, source),
         onStrayResponse: (res) => this.onStrayResponse(res),
+        onCancel: (_cancel, invite) => this.onCancel(invite),
       },
     });
     this.T1 = this.transactions.timers.T1;
@@ -276,6 +280,7 @@ export class SipUserAgent extends EventEmitter {
     const req = new IncomingRequest(msg, this.sourceOf(tx), tx);
     const toTag = msg.to.tag;
     const res = new OutgoingResponse(req, toTag ?? generateTag(), (r, q) => this.onResponseSent(r, q));
+    this.live.set(tx, { req, res });
     if (tx.kind === 'ist') tx.user = { onTimeout: () => this.emit('ackTimeout', req) };
     // RFC 3261 section 16.3 / 8.2: Max-Forwards 0 -> 483 (OPTIONS may be answered).
     const mf = msg.maxForwards;
@@ -333,7 +338,7 @@ export class SipUserAgent extends EventEmitter {
         if (m.method !== undefined && m.method !== method) continue;
         try {
           const r = m.fn(req, res, next);
-          if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch((e: unknown) => next(e ?? new Error('rejected')));
+          if (r instanceof Promise) r.catch((e: unknown) => next(e ?? new Error('rejected')));
         } catch (e) {
           next(e ?? new Error('thrown'));
         }
@@ -344,8 +349,9 @@ export class SipUserAgent extends EventEmitter {
     next();
     if (!res.finalSent && !req.transaction.terminated) {
       // The application answers later; bound the wait so the transaction cannot leak.
-      const t = this.clock.setTimer(this.o.applicationTimeoutMs ?? 64 * this.T1, () => {
-        if (!res.finalSent && !req.transaction.terminated) this.answer(res, 500, 'No Answer From Application');
+      const invite = method === 'INVITE';
+      const t = this.clock.setTimer(invite ? (this.o.inviteTimeoutMs ?? 180_000) : (this.o.applicationTimeoutMs ?? 30_000), () => {
+        if (!res.finalSent && !req.transaction.terminated) this.answer(res, invite ? 480 : 500, 'No Answer From Application');
       });
       this.trackTimer(req, t);
     }
@@ -403,9 +409,9 @@ export class SipUserAgent extends EventEmitter {
     const msg = req.message;
     const localTag = res.to.tag ?? '';
     if (res.status < 300 && !res.hasHeader('contact')) res.setHeader('Contact', this.contactFor(req.source.protocol));
-    if (req.dialog) {
+    if (req.inDialog) {
       // re-INVITE (RFC 3261 section 14.2): the dialog exists; a 2xx still needs its ACK.
-      if (res.status >= 200 && res.status < 300) this.retransmit2xx(req.dialog, res, req.transaction);
+      if (req.dialog && res.status >= 200 && res.status < 300) this.retransmit2xx(req.dialog, res, req.transaction);
       return;
     }
     const key = dialogKey(msg.callId, localTag, msg.from.tag ?? '');
@@ -427,10 +433,12 @@ export class SipUserAgent extends EventEmitter {
     const p: PendingAck = { response, tx, interval: this.T1, started: this.clock.now(), timer: undefined };
     this.pendingAcks.get(d.id)?.timer?.cancel();
     this.pendingAcks.set(d.id, p);
+    const limit = 64 * this.T1;
     const arm = (): void => {
-      p.timer = this.clock.setTimer(p.interval, () => {
+      const left = p.started + limit - this.clock.now();
+      p.timer = this.clock.setTimer(Math.min(p.interval, Math.max(0, left)), () => {
         if (this.pendingAcks.get(d.id) !== p) return;
-        if (this.clock.now() - p.started >= 64 * this.T1) {
+        if (this.clock.now() - p.started >= limit) {
           this.pendingAcks.delete(d.id);
           this.emit('ackTimeout', d);
           void this.bye(d).catch(() => undefined);
@@ -445,6 +453,18 @@ export class SipUserAgent extends EventEmitter {
       });
     };
     arm();
+  }
+
+  /** RFC 3261 section 9.2: tell the application, then answer the INVITE 487 (which ends its early dialog). */
+  private onCancel(invite: ServerTransaction): void {
+    const live = this.live.get(invite);
+    if (!live) return;
+    try {
+      live.req.onCancel?.();
+    } catch (err) {
+      log.warn(`onCancel handler threw: ${String(err)}`);
+    }
+    if (!live.res.finalSent) this.answer(live.res, 487);
   }
 
   private onAck(req: SipRequest, source: Source): void {

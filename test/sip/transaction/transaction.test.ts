@@ -18,6 +18,7 @@ import { createResponse } from '../../../src/sip/message/index.js';
 import { MetricsRegistry } from '../../../src/util/metrics.js';
 import { FakeTransport, request, responseTo, tcpDest, tcpSource, udpDest, udpSource } from './helpers.js';
 
+let cancels = 0;
 function setup(opts: { maxServerTransactions?: number } = {}) {
   const clock = new ManualClock();
   const transport = new FakeTransport(clock);
@@ -31,6 +32,7 @@ function setup(opts: { maxServerTransactions?: number } = {}) {
       onRequest: (req, tx) => requests.push({ req, tx }),
       onAck: (req) => acks.push(req),
       onStrayResponse: (res) => strays.push(res),
+      onCancel: () => cancels++,
     },
   });
   const events: string[] = [];
@@ -287,12 +289,11 @@ t.test('CANCEL (RFC 3261 section 9.2): 200 to CANCEL, 487 to the INVITE; 481 whe
   const r = request('INVITE');
   layer.receiveRequest(r, udpSource);
   const tx = requests[0]!.tx;
-  let cancelled = 0;
-  tx.user = { onCancel: () => cancelled++ };
+  cancels = 0;
   layer.receiveRequest(request('CANCEL', { branch: r.via[0]!.branch! }), udpSource);
   const statuses = transport.sent.map((s) => `${(s.msg as SipResponse).status} ${s.msg.cseq.method}`);
   t.same(statuses, ['200 CANCEL', '487 INVITE']);
-  t.equal(cancelled, 1);
+  t.equal(cancels, 1);
   t.equal(requests.length, 1, 'CANCEL not passed to the TU');
   t.equal(tx.state, InviteServerState.Completed);
   layer.receiveRequest(request('ACK', { branch: r.via[0]!.branch!, toTag: transport.sent[1]!.msg.to.tag! }), udpSource);
