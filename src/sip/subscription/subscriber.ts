@@ -33,6 +33,8 @@ export interface SubscribeOptions {
   accept?: string[];
   credentials?: DigestClientCredentials;
   headers?: Record<string, string>;
+  /** Refresh automatically before expiry (default true). */
+  refresh?: boolean;
 }
 
 /** Client subscription states (RFC 6665 section 4.1.2, figure in 4.1.3). */
@@ -260,7 +262,7 @@ export class Subscriber {
     sub.expiresAt = this.ua.clock.now() + seconds * 1000;
     sub.refreshTimer?.cancel();
     sub.refreshTimer = undefined;
-    if (seconds <= 0 || !sub.options) return;
+    if (seconds <= 0 || !sub.options || sub.options.refresh === false) return;
     const lead = Math.min(this.margin, seconds / 2);
     sub.refreshTimer = this.ua.clock.setTimer((seconds - lead) * 1000, () => {
       sub.refreshTimer = undefined;
