@@ -10,7 +10,7 @@ import { Dialog } from '../dialog/dialog.js';
 import type { SipRequest } from '../message/index.js';
 import type { TimerHandle } from '../transaction/clock.js';
 import type { IncomingRequest } from '../ua/app.js';
-import type { RequestResult, SipUserAgent } from '../ua/user-agent.js';
+import type { RequestOptions, RequestResult, SipUserAgent } from '../ua/user-agent.js';
 import {
   SubscriptionState,
   formatEventHeader,
@@ -68,7 +68,7 @@ export class ClientSubscription extends EventEmitter {
   constructor(
     private readonly owner: Subscriber,
     readonly event: string,
-    readonly id: string | undefined,
+    public id: string | undefined,
     /** Call-ID and our tag, known once the SUBSCRIBE is built. */
     public callId: string,
     public localTag: string,
@@ -152,33 +152,34 @@ export class Subscriber {
   }
 
   /**
-   * Follow the implicit subscription of a REFER we sent (RFC 3515 section 2.4.4): call with the REFER's
-   * RequestResult; NOTIFYs with sipfrag bodies are reported on the returned subscription.
+   * Send REFER (RFC 3515) and follow its implicit subscription: the returned subscription reports the
+   * NOTIFYs (message/sipfrag bodies) and ends with the final one. `ready` resolves with the REFER's result.
    */
-  followRefer(result: RequestResult, dialog?: Dialog): ClientSubscription | undefined {
-    const req = result.request;
-    if (result.response.status >= 300) return undefined;
-    const inDialog = dialog !== undefined;
-    const sub = new ClientSubscription(this, 'refer', inDialog ? String(req.cseq.seq) : undefined, req.callId, req.from.tag ?? '', 60, undefined);
-    sub.request = req;
-    if (dialog) {
-      sub.dialog = dialog;
-      this.byDialog.set(this.key(dialog.id, 'refer', sub.id), sub);
-    } else {
-      let d = this.ua.findDialog(req.callId, sub.localTag, result.response.to.tag ?? '');
-      if (!d) {
-        try {
-          d = Dialog.fromResponse(req, result.response, req.header('contact') ?? this.ua.contactFor('udp'));
-          this.ua.addDialog(d);
-        } catch {
-          return undefined;
+  refer(o: Omit<RequestOptions, 'method'> & { referTo: string }): ClientSubscription & { ready: Promise<RequestResult> } {
+    const inDialog = o.dialog !== undefined;
+    const sub = new ClientSubscription(this, 'refer', undefined, '', '', 60, { uri: '', event: 'refer', refresh: false });
+    const { referTo, ...rest } = o;
+    const ready = this.ua.request({
+      ...rest,
+      method: 'REFER',
+      headers: { ...rest.headers, 'Refer-To': referTo },
+      onRequest: (req) => {
+        rest.onRequest?.(req);
+        sub.request = req;
+        sub.callId = req.callId;
+        sub.localTag = req.from.tag ?? '';
+        if (inDialog) {
+          // RFC 3515 section 2.4.6: inside a dialog the NOTIFYs carry id=<REFER CSeq>.
+          sub.id = String(req.cseq.seq);
+          sub.dialog = o.dialog;
+          this.byDialog.set(this.key(o.dialog!.id, 'refer', sub.id), sub);
+        } else {
+          this.pending.set(`${sub.callId}\u0000${sub.localTag}`, sub);
         }
-      }
-      sub.dialog = d;
-      this.byDialog.set(this.key(d.id, 'refer', undefined), sub);
-    }
-    this.startTimerN(sub);
-    return sub;
+      },
+    });
+    ready.then((r) => this.onInitialResponse(sub, r), () => this.end(sub, 'error'));
+    return Object.assign(sub, { ready });
   }
 
   private key(dialogId: string, event: string, id: string | undefined): string {
