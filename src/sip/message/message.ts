@@ -543,6 +543,7 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
   pos = lf + 1;
   let bodyStart = -1;
   let seen = 0;
+  const firstAt: Record<number, [number, number]> = {};
   let lengthText: string | undefined;
   let lengthCount = 0;
   while (pos < len) {
@@ -582,7 +583,13 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
         }
         const bit = SINGLE_INDEX.get(key);
         if (bit !== undefined) {
-          if (seen & bit) fault ??= { reason: `${headerSpelling(key)} appears more than once`, status: 400 };
+          if (seen & bit) {
+            // A repeat of a single-valued header is a fault (RFC 4475 3.3.11) unless it repeats the same bytes.
+            const first = firstAt[bit]!;
+            if (buf.compare(buf, vs, le, first[0], first[1]) !== 0) {
+              fault ??= { reason: `${headerSpelling(key)} appears more than once`, status: 400 };
+            }
+          } else firstAt[bit] = [vs, le];
           seen |= bit;
           if (key === 'content-length') {
             lengthCount++;
