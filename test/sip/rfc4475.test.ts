@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 
 import t from 'tap';
 
+type Tap = typeof t;
+
 import { NameAddr, SipParseError, SipRequest, SipResponse, createResponse, parseMessage, type SipMessage } from '../../src/sip/index.js';
 
 const dir = new URL('../../captures/public/rfc4475/', import.meta.url);
@@ -18,7 +20,7 @@ interface Row {
   /** For invalid messages: what the reason must mention. */
   reason?: RegExp;
   status?: number;
-  check?: (t: Tap.Test, m: SipMessage) => void;
+  check?: (t: Tap, m: SipMessage) => void;
 }
 
 const rows: Row[] = [
@@ -183,6 +185,14 @@ for (const row of rows) {
 
 t.test('baddn with its empty line restored: the display name is the fault (3.1.2.15)', (t) => {
   const buf = Buffer.concat([readFileSync(new URL('baddn.dat', dir)), Buffer.from('\r\n')]);
-  t.throws(() => parseMessage(buf).validate(), { reason: /From: display name must be tokens or a quoted string/ });
+  const err = (() => {
+    try {
+      parseMessage(buf).validate();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  t.match(err, { reason: /From: display name must be tokens or a quoted string/ });
   t.end();
 });

@@ -112,7 +112,7 @@ t.test('junk before a request is dropped, the request itself is judged alone (ze
   const reg = parseMessage(c.udp[1]!.payload) as SipRequest;
   t.equal(reg.method, 'REGISTER');
   t.equal(reg.expires, 3600);
-  t.throws(() => reg.validate(), { reason: /missing Via, From, To, Call-ID, CSeq/ });
+  t.match(verdict(c.udp[1]!.payload), { reason: /missing Via, From, To, Call-ID, CSeq/ });
   // The same junk glued in front of a request in one datagram is rejected, never half-parsed.
   t.match(verdict(Buffer.concat([c.udp[0]!.payload, c.udp[1]!.payload])), { reason: 'junk before the start line' });
 });
