@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 
 import t from 'tap';
 
-type Tap = typeof t;
+import type { Test } from 'tap';
+type Tap = Test;
 
 import { NameAddr, SipParseError, SipRequest, SipResponse, createResponse, parseMessage, type SipMessage } from '../../src/sip/index.js';
 
