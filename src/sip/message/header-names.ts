@@ -45,7 +45,7 @@ export const LIST_HEADERS: ReadonlySet<string> = new Set([
   'accept-contact', 'reject-contact', 'request-disposition',
 ]);
 
-/** Headers that may appear at most once (RFC 3261 7.3.1; RFC 4475 3.1.2.x, 3.3.11). */
+/** Headers that may appear at most once (RFC 3261 7.3.1; RFC 4475 3.3.8, 3.3.9). */
 export const SINGLE_HEADERS: readonly string[] = [
   'call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length', 'content-type', 'expires',
 ];

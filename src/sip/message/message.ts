@@ -51,7 +51,10 @@ const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|J
 export abstract class SipMessage {
   /** `SIP/2.0`. */
   version = 'SIP/2.0';
+  /** The message bytes as received (or last serialised). */
   protected raw: Buffer | undefined;
+  /** The buffer header offsets point into. */
+  private src: Buffer | undefined;
   protected readonly entries: HeaderEntry[] = [];
   private bodyBuf: Buffer = EMPTY;
   private dirty = true;
@@ -320,9 +323,10 @@ export abstract class SipMessage {
     let wroteLength = false;
     for (const e of this.entries) {
       if (e.key === 'content-length') {
+        e.value = String(this.bodyBuf.length);
         if (wroteLength) continue;
         wroteLength = true;
-        head += `${e.name}: ${this.bodyBuf.length}\r\n`;
+        head += `${e.name}: ${e.value}\r\n`;
         continue;
       }
       head += `${e.name}: ${this.valueOf(e)}\r\n`;
@@ -330,8 +334,9 @@ export abstract class SipMessage {
     if (!wroteLength) head += `Content-Length: ${this.bodyBuf.length}\r\n`;
     head += '\r\n';
     const out = this.bodyBuf.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), this.bodyBuf]) : Buffer.from(head, 'utf8');
+    this.rebase();
     this.raw = out;
-    this.rebase(out);
+    this.src = undefined;
     this.dirty = false;
     return out;
   }
@@ -343,7 +348,8 @@ export abstract class SipMessage {
   // --- internals -------------------------------------------------------------------------------------
 
   /** @internal Called by the parser. */
-  static attach(m: SipMessage, raw: Buffer, body: Buffer): void {
+  static attach(m: SipMessage, src: Buffer, raw: Buffer, body: Buffer): void {
+    m.src = src;
     m.raw = raw;
     m.bodyBuf = body;
     m.dirty = false;
@@ -370,7 +376,7 @@ export abstract class SipMessage {
 
   protected valueOf(e: HeaderEntry): string {
     if (e.value !== undefined) return e.value;
-    let v = this.raw!.toString('utf8', e.start, e.end);
+    let v = this.src!.toString('utf8', e.start, e.end);
     if (e.folded) v = v.replace(/[ \t]*\r?\n[ \t]+/g, ' ');
     v = v.trimEnd();
     e.value = v;
@@ -420,8 +426,8 @@ export abstract class SipMessage {
     this.dirty = true;
   }
 
-  /** After serialising, entries keep their string values, so offsets into the old buffer are dropped. */
-  private rebase(_out: Buffer): void {
+  /** Before serialising replaces the buffer, every entry takes its value as a string. */
+  private rebase(): void {
     for (const e of this.entries) this.valueOf(e);
   }
 }
@@ -543,6 +549,7 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
   pos = lf + 1;
   let bodyStart = -1;
   let seen = 0;
+  const firstAt: Record<number, [number, number]> = {};
   let lengthText: string | undefined;
   let lengthCount = 0;
   while (pos < len) {
@@ -582,7 +589,13 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
         }
         const bit = SINGLE_INDEX.get(key);
         if (bit !== undefined) {
-          if (seen & bit) fault ??= { reason: `${headerSpelling(key)} appears more than once`, status: 400 };
+          if (seen & bit) {
+            // A repeat of a single-valued header is a fault (RFC 4475 3.3.11) unless it repeats the same bytes.
+            const first = firstAt[bit]!;
+            if (buf.compare(buf, vs, le, first[0], first[1]) !== 0) {
+              fault ??= { reason: `${headerSpelling(key)} appears more than once`, status: 400 };
+            }
+          } else firstAt[bit] = [vs, le];
           seen |= bit;
           if (key === 'content-length') {
             lengthCount++;
@@ -594,7 +607,7 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
     if (lf < 0) break;
     pos = lf + 1;
   }
-  SipMessage.attach(msg, buf.subarray(msgStart, len), EMPTY);
+  SipMessage.attach(msg, buf, buf.subarray(msgStart, len), EMPTY);
   if (bodyStart < 0) {
     throw new SipParseError(fault?.reason ?? 'headers not ended by an empty line', { status: fault?.status ?? 400, partial: msg });
   }
@@ -611,7 +624,7 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
   } else if (len - bodyStart > maxBodyBytes) {
     fault ??= { reason: `body larger than ${maxBodyBytes} bytes`, status: 413 };
   }
-  SipMessage.attach(msg, buf.subarray(msgStart, bodyEnd), buf.subarray(bodyStart, bodyEnd));
+  SipMessage.attach(msg, buf, buf.subarray(msgStart, bodyEnd), buf.subarray(bodyStart, bodyEnd));
   if (fault) throw new SipParseError(fault.reason, { status: fault.status, partial: msg });
   return msg;
 }

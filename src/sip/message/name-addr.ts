@@ -89,21 +89,30 @@ export function parseNameAddr(sc: Scanner): NameAddr {
   } else if (sc.peek() === 0x3c) {
     bracketed = true;
   } else {
+    // display-name = *(token LWS) (RFC 3261 25.1), or an addr-spec when a scheme's ':' comes first.
+    // Liberal (RFC 3261 preface to 25): a backslash pair outside quotes (`\"name\"`), seen from real phones.
+    const t = sc.text;
     const start = sc.pos;
-    sc.token('an address');
-    if (sc.peek() !== 0x3a) {
-      // display-name = *(token LWS): tokens separated by whitespace, then '<'.
-      for (;;) {
-        sc.ws();
-        const c = sc.peek();
-        if (c === 0x3c) break;
-        if (c < 0 || c >= 128 || TOKEN[c] !== 1) sc.fail('display name must be tokens or a quoted string');
-        sc.token('display name');
-      }
-      displayName = sc.text.slice(start, sc.pos).trim();
+    let i = start;
+    let special = false;
+    while (i < t.length) {
+      const c = t.charCodeAt(i);
+      if (c === 0x5c && i + 1 < t.length) {
+        i += 2;
+        special = true;
+      } else if (c === 0x20 || c === 0x09) {
+        i++;
+        special = true;
+      } else if (c < 128 && TOKEN[c] === 1) i++;
+      else break;
+    }
+    const stop = i < t.length ? t.charCodeAt(i) : -1;
+    if (stop === 0x3c && i > start) {
+      displayName = t.slice(start, i).trim().replace(/\\(.)/g, '$1');
+      sc.pos = i;
       bracketed = true;
-    } else {
-      sc.pos = start;
+    } else if (stop !== 0x3a || special || i === start) {
+      sc.fail('display name must be tokens or a quoted string');
     }
   }
   let uri: SipUri;
