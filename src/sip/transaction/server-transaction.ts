@@ -213,16 +213,23 @@ export class NonInviteServerTransaction extends Transaction {
   readonly kind = TransactionKind.NonInviteServer;
   private s = NonInviteServerState.Trying;
   private lastResponse: SipResponse | undefined;
+  private req: SipRequest | undefined;
   user: ServerTransactionUser = {};
 
   constructor(
     id: string,
     ctx: TransactionContext,
     destination: Destination,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly source: Source,
   ) {
     super(id, ctx, destination);
+    this.req = request;
+  }
+
+  /** The request; released once the final response is sent (Completed keeps only that response). */
+  get request(): SipRequest | undefined {
+    return this.req;
   }
 
   get state(): NonInviteServerState {
@@ -246,6 +253,7 @@ export class NonInviteServerTransaction extends Transaction {
         } else {
           // 17.2.2: final response: Completed, Timer J (zero on reliable transports).
           this.s = NonInviteServerState.Completed;
+          this.req = undefined;
           if (!this.transmit(res)) return;
           if (this.t.J === 0) this.end();
           else this.startTimer('J', this.t.J, () => this.end());

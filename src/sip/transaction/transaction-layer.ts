@@ -20,7 +20,7 @@ import {
   type ServerTransaction,
 } from './server-transaction.js';
 import { defaultTimers, type TimerSettings } from './timers.js';
-import type { Transaction, TransactionContext } from './transaction.js';
+import { TransactionKind, type Transaction, type TransactionContext } from './transaction.js';
 import { responseDestination, type Destination, type Source, type TransactionTransport } from './transport-port.js';
 
 /** The transaction user (UA core) above the layer. */
@@ -156,9 +156,10 @@ export class TransactionLayer {
     }
     const existing = this.servers.get(key);
     if (existing) {
-      if (req.method === 'ACK' && existing.kind === 'ist') existing.receiveRequest(req);
-      else if (req.method !== 'ACK' && existing.request.method === req.method) existing.receiveRequest(req);
-      else if (req.method === 'ACK') this.user.onAck(req, source);
+      // The key holds the method (ACK mapped to INVITE), so only ACK needs a second look.
+      if (req.method !== 'ACK') existing.receiveRequest(req);
+      else if (existing.kind === TransactionKind.InviteServer) existing.receiveRequest(req);
+      else this.user.onAck(req, source);
       return;
     }
     if (req.method === 'ACK') {
@@ -192,7 +193,7 @@ export class TransactionLayer {
    */
   private handleCancel(cancel: SipRequest, tx: NonInviteServerTransaction): void {
     const invite = this.findServer(cancel, 'INVITE');
-    if (!invite || invite.kind !== 'ist') {
+    if (!invite || invite.kind !== TransactionKind.InviteServer) {
       tx.respond(createResponse(cancel, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
@@ -272,13 +273,13 @@ export class TransactionLayer {
 
   private remove(tx: Transaction): void {
     switch (tx.kind) {
-      case 'ist':
-      case 'nist':
+      case TransactionKind.InviteServer:
+      case TransactionKind.NonInviteServer:
         if (this.servers.get(tx.id) === tx) this.servers.delete(tx.id);
         this.m.server.set(this.servers.size);
         break;
-      case 'ict':
-      case 'nict':
+      case TransactionKind.InviteClient:
+      case TransactionKind.NonInviteClient:
         if (this.clients.get(tx.id) === tx) this.clients.delete(tx.id);
         this.m.client.set(this.clients.size);
         break;

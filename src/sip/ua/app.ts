@@ -7,6 +7,7 @@ import { createResponse, type SipRequest, type SipResponse, type SipUri } from '
 import type { Dialog } from '../dialog/dialog.js';
 import type { InviteServerTransaction, ServerTransaction } from '../transaction/server-transaction.js';
 import type { Source } from '../transaction/transport-port.js';
+import { TransactionKind } from '../transaction/transaction.js';
 
 /** Headers and body of a response or request built by the application. */
 export interface MessageOptions {
@@ -58,7 +59,7 @@ export class IncomingRequest {
 
   /** True once the INVITE was CANCELled (RFC 3261 section 9.2). */
   get cancelled(): boolean {
-    return this.transaction.kind === 'ist' && (this.transaction as InviteServerTransaction).cancelled;
+    return this.transaction.kind === TransactionKind.InviteServer && (this.transaction as InviteServerTransaction).cancelled;
   }
 }
 

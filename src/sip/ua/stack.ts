@@ -63,7 +63,7 @@ export class SipStack {
   constructor(o: SipStackOptions) {
     this.specs = o.listen.map((l) => (typeof l === 'string' ? parseListenSpec(l) : l));
     this.advertiseHost = o.advertiseHost;
-    this.transport = new TransportLayer({ ...o.transport, ...(o.metrics ? { metrics: o.metrics } : {}) });
+    this.transport = new TransportLayer({ udpBufferBytes: 4 * 1024 * 1024, ...o.transport, ...(o.metrics ? { metrics: o.metrics } : {}) });
     const { listen: _listen, transport: _transport, advertiseHost: _advertise, ...uaOptions } = o;
     this.ua = new SipUserAgent({
       ...uaOptions,
@@ -78,7 +78,7 @@ export class SipStack {
       },
       localAddress: (protocol) => this.localAddress(protocol),
     });
-    this.transport.on('message', (msg, source) => this.ua.receive(msg, toSource(source)));
+    this.transport.on('message', (msg, source) => this.ua.receive(msg, toSource(source), true));
     this.transport.on('parseError', (err, source) => this.ua.receiveParseError(err, toSource(source)));
   }
 

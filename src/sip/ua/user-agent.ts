@@ -30,6 +30,7 @@ import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TimerSettings } from '../transaction/timers.js';
 import { TransactionLayer } from '../transaction/transaction-layer.js';
+import { TransactionKind } from '../transaction/transaction.js';
 import {
   isReliable,
   responseDestination,
@@ -233,17 +234,22 @@ export class SipUserAgent extends EventEmitter {
 
   // --- receive path --------------------------------------------------------------------------------
 
-  /** Entry point for every parsed message from the transport. */
-  receive(msg: SipMessage, source: Source): void {
+  /**
+   * Entry point for every parsed message from the transport. `validated` says the transport already ran
+   * `validate()` (RFC 3261 section 8.2 checks); otherwise it runs here.
+   */
+  receive(msg: SipMessage, source: Source, validated = false): void {
     if (this.closed) return;
-    try {
-      msg.validate();
-    } catch (err) {
-      if (err instanceof SipParseError) {
-        this.receiveParseError(err, source);
-        return;
+    if (!validated) {
+      try {
+        msg.validate();
+      } catch (err) {
+        if (err instanceof SipParseError) {
+          this.receiveParseError(err, source);
+          return;
+        }
+        throw err;
       }
-      throw err;
     }
     if (msg.isRequest) this.transactions.receiveRequest(msg as SipRequest, source);
     else this.transactions.receiveResponse(msg as SipResponse, source);
@@ -281,7 +287,7 @@ export class SipUserAgent extends EventEmitter {
     const toTag = msg.to.tag;
     const res = new OutgoingResponse(req, toTag ?? generateTag(), (r, q) => this.onResponseSent(r, q));
     this.live.set(tx, { req, res });
-    if (tx.kind === 'ist') tx.user = { onTimeout: () => this.emit('ackTimeout', req) };
+    if (tx.kind === TransactionKind.InviteServer) tx.user = { onTimeout: () => this.emit('ackTimeout', req) };
     // RFC 3261 section 16.3 / 8.2: Max-Forwards 0 -> 483 (OPTIONS may be answered).
     const mf = msg.maxForwards;
     if (mf === 0 && msg.method !== 'OPTIONS') {
@@ -403,8 +409,10 @@ export class SipUserAgent extends EventEmitter {
   /** Every response the application sends passes here: Server header, INVITE dialogs, 2xx retransmission. */
   private onResponseSent(res: SipResponse, req: IncomingRequest): void {
     if (this.o.userAgent) res.setHeader('Server', this.o.userAgent);
-    const t = req.locals.get('sip.appTimer') as TimerHandle | undefined;
-    if (res.status >= 200 && t) t.cancel();
+    if (res.status >= 200) {
+      (req.locals.get('sip.appTimer') as TimerHandle | undefined)?.cancel();
+      this.live.delete(req.transaction);
+    }
     if (req.method !== 'INVITE' || res.status === 100) return;
     const msg = req.message;
     const localTag = res.to.tag ?? '';
