@@ -127,9 +127,15 @@ async function startKamailio(): Promise<{ child: ChildProcess; port: number; dir
   const probe = createSocket('udp4');
   const ready = await new Promise<boolean>((resolve) => {
     const deadline = Date.now() + 20_000;
-    probe.on('message', () => resolve(true));
+    let settled = false;
+    const finish = (v: boolean): void => {
+      settled = true;
+      resolve(v);
+    };
+    probe.on('message', () => finish(true));
     const tick = (): void => {
-      if (Date.now() > deadline || child.exitCode !== null) return resolve(false);
+      if (settled) return;
+      if (Date.now() > deadline || child.exitCode !== null) return finish(false);
       const msg = `OPTIONS sip:probe@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${(probe.address() as { port: number }).port};branch=z9hG4bKprobe${Date.now()}\r\nFrom: <sip:b@x>;tag=1\r\nTo: <sip:p@x>\r\nCall-ID: probe${Date.now()}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
       probe.send(msg, port, '127.0.0.1');
       setTimeout(tick, 200);
