@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- sip-transactions`: sipp sends MESSAGE over UDP (from test/fixtures/sipp/message.xml) to a
  * SipStack in a separate process at rising rates; the highest rate held for 10 s with no failed transaction
- * is the result. Baseline in the same run: Kamailio answering the same MESSAGEs statefully with tm
+ * is the result (when even the first step cannot keep pace on a loaded machine, the best zero-failure
+ * throughput is reported instead). Baseline in the same run: Kamailio answering the same MESSAGEs statefully with tm
  * (`t_newtran(); t_reply("200","OK")`, benchmarks/sip/kamailio-message.cfg). Last line: one JSON object.
  * Options: `--rates 2000,5000,...` `--seconds 10`.
  */
@@ -24,6 +25,8 @@ interface Step {
   ok: number;
   failed: number;
   elapsedSec: number;
+  /** Transactions completed per second over the run (sipp's elapsed time, so it includes the drain). */
+  achieved: number;
   held: boolean;
 }
 
@@ -76,9 +79,10 @@ async function sippStep(target: string, rate: number, seconds: number): Promise<
     elapsedSec = (h ?? 0) * 3600 + (m ?? 0) * 60 + (s ?? 0);
   }
   rmSync(dir, { recursive: true, force: true });
-  // Held: every transaction answered and sipp kept the pace (10 s of traffic done within 10% + drain).
-  const held = failed === 0 && ok === total && elapsedSec <= seconds * 1.1 + 2;
-  return { rate, ok, failed, elapsedSec, held };
+  const achieved = elapsedSec > 0 && Number.isFinite(elapsedSec) ? Math.round(ok / elapsedSec) : 0;
+  // Held: every transaction answered, and the run kept at least 90% of the offered rate end to end.
+  const held = failed === 0 && ok === total && achieved >= rate * 0.9;
+  return { rate, ok, failed, elapsedSec, achieved, held };
 }
 
 async function ramp(name: string, target: string, rates: number[], seconds: number): Promise<Step[]> {
@@ -88,15 +92,19 @@ async function ramp(name: string, target: string, rates: number[], seconds: numb
   for (const rate of rates) {
     const s = await sippStep(target, rate, seconds);
     steps.push(s);
-    process.stdout.write(`${name}: ${rate}/s -> ok ${s.ok} failed ${s.failed} in ${s.elapsedSec}s ${s.held ? 'held' : 'NOT held'}\n`);
+    process.stdout.write(`${name}: offered ${rate}/s -> ok ${s.ok} failed ${s.failed} in ${s.elapsedSec}s (${s.achieved}/s) ${s.held ? 'held' : 'NOT held'}\n`);
     if (!s.held) break;
   }
   return steps;
 }
 
+/** The highest offered rate held (0 failed, pace kept); when none was held, the best zero-failure throughput. */
 function best(steps: Step[]): { rate: number; failed: number } {
   const held = steps.filter((s) => s.held);
-  return held.length > 0 ? { rate: held.at(-1)!.rate, failed: 0 } : { rate: 0, failed: steps[0]?.failed ?? 0 };
+  if (held.length > 0) return { rate: held.at(-1)!.rate, failed: 0 };
+  const clean = steps.filter((s) => s.failed === 0);
+  if (clean.length > 0) return { rate: Math.max(...clean.map((s) => s.achieved)), failed: 0 };
+  return { rate: 0, failed: steps[0]?.failed ?? 0 };
 }
 
 async function startStack(): Promise<{ child: ChildProcess; port: number }> {
@@ -152,7 +160,7 @@ export default async function main(args: string[]): Promise<void> {
     const i = args.indexOf(`--${name}`);
     return i >= 0 && args[i + 1] ? args[i + 1]! : def;
   };
-  const rates = opt('rates', '5000,10000,15000,20000,25000,30000').split(',').map(Number);
+  const rates = opt('rates', '2000,4000,6000,8000,10000,15000,20000,25000,30000').split(',').map(Number);
   const seconds = Number(opt('seconds', '10'));
 
   const stack = await startStack();
