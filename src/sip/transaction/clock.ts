@@ -16,13 +16,20 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): TimerHandle;
 }
 
+class SystemTimer implements TimerHandle {
+  constructor(private readonly t: NodeJS.Timeout) {}
+  cancel(): void {
+    clearTimeout(this.t);
+  }
+}
+
 /** The process clock: `performance.now()` and unref'd Node timers (they never keep the process alive). */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(ms, fn) {
     const t = setTimeout(fn, ms);
     t.unref();
-    return { cancel: () => clearTimeout(t) };
+    return new SystemTimer(t);
   },
 };
 

@@ -17,7 +17,22 @@ export const defaultTimers: TimerSettings = { T1: 500, T2: 4000, T4: 5000 };
  * Per-timer durations derived from T1/T2/T4 (RFC 3261 appendix A, table 4). For unreliable transports;
  * over reliable ones timers D, I, J and K are zero (sections 17.1.1.2, 17.1.2.2, 17.2.1, 17.2.2).
  */
-export function timerValues(t: TimerSettings, reliable: boolean) {
+export function timerValues(t: TimerSettings, reliable: boolean): TimerValues {
+  let pair = cache.get(t);
+  if (!pair) {
+    pair = [compute(t, false), compute(t, true)];
+    cache.set(t, pair);
+  }
+  return pair[reliable ? 1 : 0];
+}
+
+/** Durations of timers A-K, ms. */
+export type TimerValues = Readonly<ReturnType<typeof compute>>;
+
+/** Computed once per settings object: transactions share them instead of allocating their own. */
+const cache = new WeakMap<TimerSettings, [TimerValues, TimerValues]>();
+
+function compute(t: TimerSettings, reliable: boolean) {
   return {
     /** INVITE request retransmit, initially T1 (17.1.1.2). */
     A: t.T1,

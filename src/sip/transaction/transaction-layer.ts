@@ -102,6 +102,7 @@ export class TransactionLayer {
   private readonly maxServers: number;
   private readonly maxClients: number;
   private readonly m: LayerMetrics;
+  private readonly methodLabels = new Map<string, { method: string }>();
 
   constructor(o: TransactionLayerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -148,7 +149,12 @@ export class TransactionLayer {
 
   /** Entry point for every request the transport received (17.2.3). */
   receiveRequest(req: SipRequest, source: Source): void {
-    this.m.requests.inc({ method: req.method });
+    let labels = this.methodLabels.get(req.method);
+    if (!labels) {
+      labels = { method: req.method.length <= 16 ? req.method : 'other' };
+      if (this.methodLabels.size < 64) this.methodLabels.set(req.method, labels);
+    }
+    this.m.requests.inc(labels);
     const key = serverTransactionKey(req);
     if (key === undefined) {
       this.m.dropped.inc({ reason: 'no_via' });

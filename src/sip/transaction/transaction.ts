@@ -4,7 +4,7 @@
  */
 import type { SipMessage } from '../message/index.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { timerValues, type TimerSettings } from './timers.js';
+import { timerValues, type TimerSettings, type TimerValues } from './timers.js';
 import { isReliable, type Destination, type TransactionTransport } from './transport-port.js';
 
 /** Shared services handed to every transaction by the transaction layer. */
@@ -28,9 +28,12 @@ export abstract class Transaction {
   abstract readonly kind: TransactionKind;
   abstract get state(): string;
   /** Retransmission and wait timers: zero-length on reliable transports. */
-  protected readonly t: ReturnType<typeof timerValues>;
+  protected readonly t: TimerValues;
   protected readonly reliable: boolean;
-  private readonly handles = new Map<string, TimerHandle>();
+  /** Running timers by name; created on first use (most transactions run one or two). */
+  private handles: Map<string, TimerHandle> | undefined;
+  /** Opaque slot for the transaction user (the UA keeps its request/response pair here). */
+  owner: unknown;
   private ended = false;
 
   protected constructor(
@@ -51,7 +54,7 @@ export abstract class Transaction {
 
   /** Names of timers currently running (for tests and diagnostics). */
   get runningTimers(): string[] {
-    return [...this.handles.keys()].sort();
+    return this.handles ? [...this.handles.keys()].sort() : [];
   }
 
   /** Stop every timer and leave the table without telling the TU (stack shutdown). */
@@ -61,21 +64,22 @@ export abstract class Transaction {
 
   /** (Re)start the timer `name` (`A`...`M`) for `ms` milliseconds. */
   protected startTimer(name: string, ms: number, fire: () => void): void {
-    this.handles.get(name)?.cancel();
-    this.handles.set(
+    const handles = (this.handles ??= new Map());
+    handles.get(name)?.cancel();
+    handles.set(
       name,
       this.ctx.clock.setTimer(ms, () => {
-        this.handles.delete(name);
+        handles.delete(name);
         fire();
       }),
     );
   }
 
   protected stopTimer(name: string): void {
-    const h = this.handles.get(name);
+    const h = this.handles?.get(name);
     if (h) {
       h.cancel();
-      this.handles.delete(name);
+      this.handles!.delete(name);
     }
   }
 
@@ -98,8 +102,10 @@ export abstract class Transaction {
   protected terminate(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const h of this.handles.values()) h.cancel();
-    this.handles.clear();
+    if (this.handles) {
+      for (const h of this.handles.values()) h.cancel();
+      this.handles.clear();
+    }
     this.ctx.terminated(this);
   }
 }

@@ -21,8 +21,9 @@ export interface MessageOptions {
 export class IncomingRequest {
   /** The dialog the request belongs to, when it carried a To tag matching one (RFC 3261 section 12.2.2). */
   dialog: Dialog | undefined;
-  /** Values middleware attach for later middleware. */
-  readonly locals = new Map<string, unknown>();
+  private localMap: Map<string, unknown> | undefined;
+  /** The application's deadline timer, cancelled by the final response. */
+  deadline: { cancel(): void } | undefined;
   /** Set by the application to hear of a CANCEL (RFC 3261 section 9.2); 487 is sent after it returns. */
   onCancel: (() => void) | undefined;
 
@@ -34,6 +35,11 @@ export class IncomingRequest {
     /** Its server transaction. */
     readonly transaction: ServerTransaction,
   ) {}
+
+  /** Values middleware attach for later middleware. */
+  get locals(): Map<string, unknown> {
+    return (this.localMap ??= new Map());
+  }
 
   get method(): string {
     return this.message.method;

@@ -145,7 +145,7 @@ export class SipUserAgent extends EventEmitter {
   private readonly middleware: Array<{ method: string | undefined; fn: Middleware }> = [];
   private readonly resolvers: DialogResolver[] = [];
   private readonly pendingAcks = new Map<string, PendingAck>();
-  private readonly live = new WeakMap<ServerTransaction, { req: IncomingRequest; res: OutgoingResponse }>();
+  private readonly responseHook = (r: SipResponse, q: IncomingRequest): void => this.onResponseSent(r, q);
   private readonly acksSent = new Map<string, { ack: SipRequest; dest: Destination }>();
   private readonly o: UserAgentOptions;
   private readonly T1: number;
@@ -302,8 +302,8 @@ export class SipUserAgent extends EventEmitter {
   private onRequest(msg: SipRequest, tx: ServerTransaction): void {
     const req = new IncomingRequest(msg, this.sourceOf(tx), tx);
     const toTag = msg.to.tag;
-    const res = new OutgoingResponse(req, toTag ?? fastTag(), (r, q) => this.onResponseSent(r, q));
-    this.live.set(tx, { req, res });
+    const res = new OutgoingResponse(req, toTag ?? fastTag(), this.responseHook);
+    tx.owner = { req, res };
     if (tx.kind === TransactionKind.InviteServer) tx.user = { onTimeout: () => this.emit('ackTimeout', req) };
     // RFC 3261 section 16.3 / 8.2: Max-Forwards 0 -> 483 (OPTIONS may be answered).
     const mf = msg.maxForwards;
@@ -376,13 +376,10 @@ export class SipUserAgent extends EventEmitter {
       const t = this.clock.setTimer(invite ? (this.o.inviteTimeoutMs ?? 180_000) : (this.o.applicationTimeoutMs ?? 30_000), () => {
         if (!res.finalSent && !req.transaction.terminated) this.answer(res, invite ? 480 : 500, 'No Answer From Application');
       });
-      this.trackTimer(req, t);
+      req.deadline = t;
     }
   }
 
-  private trackTimer(req: IncomingRequest, t: TimerHandle): void {
-    req.locals.set('sip.appTimer', t);
-  }
 
   /** Defaults when no middleware answered (drachtio-srf: 404; 405/501 for methods; OPTIONS 200; BYE 200). */
   private defaultAnswer(req: IncomingRequest, res: OutgoingResponse): void {
@@ -427,8 +424,8 @@ export class SipUserAgent extends EventEmitter {
   private onResponseSent(res: SipResponse, req: IncomingRequest): void {
     if (this.o.userAgent) res.setHeader('Server', this.o.userAgent);
     if (res.status >= 200) {
-      (req.locals.get('sip.appTimer') as TimerHandle | undefined)?.cancel();
-      this.live.delete(req.transaction);
+      req.deadline?.cancel();
+      req.transaction.owner = undefined;
     }
     if (req.method !== 'INVITE' || res.status === 100) return;
     const msg = req.message;
@@ -482,7 +479,7 @@ export class SipUserAgent extends EventEmitter {
 
   /** RFC 3261 section 9.2: tell the application, then answer the INVITE 487 (which ends its early dialog). */
   private onCancel(invite: ServerTransaction): void {
-    const live = this.live.get(invite);
+    const live = invite.owner as { req: IncomingRequest; res: OutgoingResponse } | undefined;
     if (!live) return;
     try {
       live.req.onCancel?.();
