@@ -1,0 +1,161 @@
+import { TOKEN } from './charset.js';
+import { SipParseError } from './errors.js';
+import { Scanner, formatParams, quote, splitList } from './scanner.js';
+import { SipUri, parseUri } from './uri.js';
+
+/**
+ * A `name-addr` or `addr-spec` with header parameters, as in From, To, Contact, Route, Record-Route,
+ * Refer-To (RFC 3261 20.10, 20.20, 20.39, 25.1).
+ */
+export class NameAddr {
+  /** Display name, unquoted, or `undefined` when absent. */
+  displayName: string | undefined;
+  uri: SipUri;
+  /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
+  readonly params: Map<string, string | null>;
+
+  constructor(uri: SipUri, displayName?: string, params?: Iterable<[string, string | null]>) {
+    this.uri = uri;
+    this.displayName = displayName;
+    this.params = new Map(params ?? []);
+  }
+
+  /** Parses one name-addr/addr-spec with its parameters; throws {@link SipParseError}. */
+  static parse(text: string, what = 'name-addr'): NameAddr {
+    return parseNameAddr(new Scanner(text, what));
+  }
+
+  /** `tag` parameter (RFC 3261 19.3). */
+  get tag(): string | undefined {
+    return this.params.get('tag') ?? undefined;
+  }
+
+  set tag(value: string | undefined) {
+    if (value === undefined) this.params.delete('tag');
+    else this.params.set('tag', value);
+  }
+
+  /** `expires` parameter of a Contact (RFC 3261 20.10), when present and numeric. */
+  get expires(): number | undefined {
+    const v = this.params.get('expires');
+    if (v == null || !/^[0-9]{1,10}$/.test(v)) return undefined;
+    return Math.min(Number(v), 0xffffffff);
+  }
+
+  /** `q` parameter of a Contact (RFC 3261 20.10), when present. */
+  get q(): number | undefined {
+    const v = this.params.get('q');
+    return v == null ? undefined : Number(v);
+  }
+
+  clone(): NameAddr {
+    return new NameAddr(this.uri.clone(), this.displayName, this.params);
+  }
+
+  /** Always in name-addr form (`<uri>`), which is correct whatever the URI holds. */
+  toString(): string {
+    let s = '';
+    if (this.displayName !== undefined && this.displayName !== '') {
+      s = /^[^\s"]+( [^\s"]+)*$/.test(this.displayName) && allToken(this.displayName) ? this.displayName : quote(this.displayName);
+      s += ' ';
+    }
+    return s + `<${this.uri.toString()}>` + formatParams(this.params);
+  }
+}
+
+function allToken(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && (c >= 128 || TOKEN[c] !== 1)) return false;
+  }
+  return true;
+}
+
+/** The Contact wildcard `*` (RFC 3261 10.2.2). */
+export const WILDCARD = '*';
+/** One value of a Contact header: an address or the wildcard. */
+export type ContactValue = NameAddr | typeof WILDCARD;
+
+/** Parses a name-addr or addr-spec and its parameters from the scanner (RFC 3261 25.1, 20). */
+export function parseNameAddr(sc: Scanner): NameAddr {
+  sc.ws();
+  let displayName: string | undefined;
+  let bracketed = false;
+  if (sc.peek() === 0x22) {
+    displayName = sc.quoted('display name');
+    sc.ws();
+    if (sc.peek() !== 0x3c) sc.fail("expected '<' after the display name");
+    bracketed = true;
+  } else if (sc.peek() === 0x3c) {
+    bracketed = true;
+  } else {
+    // display-name = *(token LWS) (RFC 3261 25.1), or an addr-spec when a scheme's ':' comes first.
+    // Liberal (RFC 3261 preface to 25): a backslash pair outside quotes (`\"name\"`), seen from real phones.
+    const t = sc.text;
+    const start = sc.pos;
+    let i = start;
+    let special = false;
+    while (i < t.length) {
+      const c = t.charCodeAt(i);
+      if (c === 0x5c && i + 1 < t.length) {
+        i += 2;
+        special = true;
+      } else if (c === 0x20 || c === 0x09) {
+        i++;
+        special = true;
+      } else if (c < 128 && TOKEN[c] === 1) i++;
+      else break;
+    }
+    const stop = i < t.length ? t.charCodeAt(i) : -1;
+    if (stop === 0x3c && i > start) {
+      displayName = t.slice(start, i).trim().replace(/\\(.)/g, '$1');
+      sc.pos = i;
+      bracketed = true;
+    } else if (stop !== 0x3a || special || i === start) {
+      sc.fail('display name must be tokens or a quoted string');
+    }
+  }
+  let uri: SipUri;
+  if (bracketed) {
+    const close = sc.text.indexOf('>', sc.pos);
+    if (close < 0) sc.fail("missing '>'");
+    uri = wrapUri(sc, sc.text.slice(sc.pos + 1, close));
+    sc.pos = close + 1;
+  } else {
+    const start = sc.pos;
+    const t = sc.text;
+    while (sc.pos < t.length) {
+      const c = t.charCodeAt(sc.pos);
+      if (c === 0x3b || c === 0x20 || c === 0x09 || c === 0x2c) break;
+      sc.pos++;
+    }
+    const text = t.slice(start, sc.pos);
+    if (text.indexOf('?') >= 0) sc.fail('a URI with headers must be enclosed in <>');
+    uri = wrapUri(sc, text);
+  }
+  const na = new NameAddr(uri, displayName);
+  sc.params(na.params, 'address');
+  sc.end('address');
+  return na;
+}
+
+function wrapUri(sc: Scanner, text: string): SipUri {
+  try {
+    return parseUri(text);
+  } catch (err) {
+    if (err instanceof SipParseError) sc.fail(err.reason);
+    throw err;
+  }
+}
+
+/** Parses a comma-separated list of addresses (Contact, Route, Record-Route, Path). */
+export function parseNameAddrList(values: readonly string[], what: string): NameAddr[] {
+  const out: NameAddr[] = [];
+  for (const v of values) {
+    for (const part of splitList(v)) {
+      if (part === '') throw new SipParseError(`${what}: empty list element`);
+      out.push(parseNameAddr(new Scanner(part, what)));
+    }
+  }
+  return out;
+}
