@@ -36,11 +36,45 @@ export interface CtiConfig {
   reconnectMaxMs: number;
 }
 
+/** A presence rule: these watchers may subscribe to these devices (docs/presence.md). */
+export interface PresenceRuleConfig {
+  /** Watchers: digest user names or From URIs (`sip:alice@example.com`); `*` matches any run of characters. */
+  watchers: string[];
+  /** Devices (extensions or ranges `2000-2099`), or `*` for all. */
+  devices: string[];
+}
+
+/** A desktop client told of presence by SIP MESSAGE (RFC 3428) instead of a subscription. */
+export interface ImSubscriberConfig {
+  /** Where MESSAGEs go: a SIP URI with host and port (`sip:desk@192.0.2.7:5060`). */
+  uri: string;
+  /** Devices it watches (extensions or ranges). */
+  devices: string[];
+  /** Body: one `text/plain` line, or `application/pidf+xml` (default text). */
+  format: 'text' | 'pidf';
+}
+
+/** Presence: who may watch whom, digest credentials of watchers, instant-message subscribers. */
+export interface PresenceConfig {
+  /** Empty: anyone may watch any monitored device (quick start). */
+  rules: PresenceRuleConfig[];
+  /** Digest authentication of SUBSCRIBE (RFC 3261 section 22, RFC 7616), or none. */
+  auth: { realm: string; users: Record<string, string> } | null;
+  im: ImSubscriberConfig[];
+  /** Display names of extensions, shown as the remote identity in dialog-info. */
+  names: Record<string, string>;
+  /** NOTIFY attempts before a subscription that keeps failing is ended (a single 408 never ends it). */
+  notifyAttempts: number;
+  /** Wait between NOTIFY attempts, ms. */
+  notifyRetryMs: number;
+}
+
 /** The whole daemon configuration, after defaults are applied. */
 export interface SwitchhookConfig {
   /** Absent: a SIP-only daemon with no CTI link. */
   cti?: CtiConfig;
   sip: { listen: SipListenConfig[]; domain: string };
+  presence: PresenceConfig;
   admin: { host: string; port: number } | null;
   /** Folder for the SQLite store. */
   data: string;
@@ -110,6 +144,49 @@ export const configSchema = {
           },
         },
         domain: { type: 'string', minLength: 1 },
+      },
+    },
+    presence: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rules: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['watchers', 'devices'],
+            properties: {
+              watchers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+              devices: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\*|[0-9A-Za-z+*#]+(-[0-9]+)?)$' } },
+            },
+          },
+        },
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['users'],
+          properties: {
+            realm: { type: 'string', minLength: 1 },
+            users: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+          },
+        },
+        im: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uri', 'devices'],
+            properties: {
+              uri: { type: 'string', pattern: '^sips?:' },
+              devices: { type: 'array', minItems: 1, items: { type: 'string', pattern: deviceSpecPattern } },
+              format: { enum: ['text', 'pidf'] },
+            },
+          },
+        },
+        names: { type: 'object', additionalProperties: { type: 'string' } },
+        notifyAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        notifyRetryMs: { type: 'integer', minimum: 10, maximum: 600000 },
       },
     },
     admin: {
@@ -185,6 +262,10 @@ export function validateConfig(raw: unknown, source?: string): SwitchhookConfig 
 type RawConfig = {
   cti: Partial<CtiConfig> & { host: string; port: number };
   sip: Partial<SwitchhookConfig['sip']>;
+  presence: Partial<Omit<PresenceConfig, 'im' | 'auth'>> & {
+    im?: Array<Partial<ImSubscriberConfig> & { uri: string; devices: string[] }>;
+    auth?: { realm?: string; users: Record<string, string> };
+  };
   admin: SwitchhookConfig['admin'];
   data: string;
   log: SwitchhookConfig['log'];
@@ -193,6 +274,14 @@ type RawConfig = {
 function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
   const config: SwitchhookConfig = {
     sip: { listen: raw.sip?.listen ?? [], domain: raw.sip?.domain ?? 'switchhook.invalid' },
+    presence: {
+      rules: raw.presence?.rules ?? [],
+      auth: raw.presence?.auth ? { realm: raw.presence.auth.realm ?? 'switchhook', users: raw.presence.auth.users } : null,
+      im: (raw.presence?.im ?? []).map((i) => ({ uri: i.uri, devices: i.devices, format: i.format ?? 'text' })),
+      names: raw.presence?.names ?? {},
+      notifyAttempts: raw.presence?.notifyAttempts ?? 3,
+      notifyRetryMs: raw.presence?.notifyRetryMs ?? 5000,
+    },
     admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080 } : raw.admin,
     data: raw.data ?? './data',
     log: raw.log ?? 'info',
@@ -231,6 +320,26 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
       issues.push({ key: 'cti.reconnectMaxMs', message: 'must not be below cti.reconnectMinMs' });
     }
   }
+  config.presence.rules.forEach((rule, i) => {
+    rule.devices.forEach((spec, j) => {
+      if (spec === '*') return;
+      try {
+        expandDevices([spec]);
+      } catch (err) {
+        issues.push({ key: `presence.rules[${i}].devices[${j}]`, message: (err as Error).message });
+      }
+    });
+  });
+  config.presence.im.forEach((im, i) => {
+    if (!/^sips?:[^@\s]+@[^\s;]+$|^sips?:[^\s@;]+:\d+/.test(im.uri)) issues.push({ key: `presence.im[${i}].uri`, message: 'must be a SIP URI with a host' });
+    im.devices.forEach((spec, j) => {
+      try {
+        expandDevices([spec]);
+      } catch (err) {
+        issues.push({ key: `presence.im[${i}].devices[${j}]`, message: (err as Error).message });
+      }
+    });
+  });
   return issues;
 }
 

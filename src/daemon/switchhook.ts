@@ -5,6 +5,9 @@ import { hostname } from 'node:os';
 import { AdapterServer } from '../cti/adapter/index.js';
 import { BringUpVariant, CstaEdition, CtiLink, LinkState, type LinkDownInfo } from '../cti/index.js';
 import { bindLinkToModel, PbxModel, type DeviceChange, type DeviceSnapshot } from '../model/index.js';
+import { PresenceService } from '../presence/index.js';
+import type { BoundAddress } from '../sip/transport/index.js';
+import { SipStack } from '../sip/ua/index.js';
 import { SqliteStore, type Store } from '../store/index.js';
 import { HttpProblem, JsonHttpServer } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
@@ -28,6 +31,8 @@ export interface SwitchhookAddresses {
   admin?: AddressInfo;
   /** Where TAPI/TSAPI adapters connect (`cti.protocol: adapter`). */
   adapter?: AddressInfo;
+  /** SIP listeners, with the ports actually bound. */
+  sip?: BoundAddress[];
 }
 
 /** Daemon lifecycle states. */
@@ -51,6 +56,8 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   private unbindModel: (() => void) | undefined;
   private admin: JsonHttpServer | undefined;
   private storeInstance: Store | undefined;
+  private sipStack: SipStack | undefined;
+  private presenceService: PresenceService | undefined;
   private lifecycle = DaemonState.Created;
   private readonly startedAt = Date.now();
   private addresses: SwitchhookAddresses = {};
@@ -92,6 +99,16 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return this.storeInstance;
   }
 
+  /** The SIP stack, when the daemon has SIP listeners. */
+  get sip(): SipStack | undefined {
+    return this.sipStack;
+  }
+
+  /** The presence service (subscriptions, NOTIFY and MESSAGE fan-out), when the daemon has SIP listeners. */
+  get presence(): PresenceService | undefined {
+    return this.presenceService;
+  }
+
   /** Every monitored device and its current state. */
   devices(): DeviceSnapshot[] {
     return this.model.devices();
@@ -114,6 +131,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         this.addresses.admin = await this.admin.listen(this.config.admin.host, this.config.admin.port);
         log.info(`admin API on http://${this.addresses.admin.address}:${this.addresses.admin.port}`);
       }
+      if (this.config.sip.listen.length) await this.startSip();
       const cti = this.config.cti;
       if (cti?.protocol === 'adapter') await this.startAdapterServer(cti);
       else if (cti) this.startCti(cti);
@@ -136,6 +154,10 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     this.link = undefined;
     await this.adapterServer?.close();
     this.adapterServer = undefined;
+    await this.presenceService?.close();
+    this.presenceService = undefined;
+    await this.sipStack?.close();
+    this.sipStack = undefined;
     await this.admin?.close();
     this.admin = undefined;
     await this.storeInstance?.close();
@@ -157,6 +179,33 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       };
       this.once('linkUp', onUp);
     });
+  }
+
+  private async startSip(): Promise<void> {
+    const p = this.config.presence;
+    const stack = new SipStack({ listen: this.config.sip.listen, metrics: this.metrics, userAgent: 'switchhook' });
+    this.sipStack = stack;
+    this.addresses.sip = await stack.start();
+    for (const b of this.addresses.sip) log.info(`SIP on ${b.protocol}:${b.host}:${b.port}`);
+    // Devices known now and later (the model learns them from the CTI link) are in scope of the rules.
+    const devices = this.config.cti ? expandDevices(this.config.cti.devices) : [];
+    for (const d of devices) this.model.addDevice(d);
+    this.presenceService = new PresenceService({
+      stack,
+      model: this.model,
+      domain: this.config.sip.domain,
+      store: this.store,
+      rules: p.rules.map((r) => ({ watchers: r.watchers, devices: r.devices.includes('*') ? '*' : expandDevices(r.devices) })),
+      ...(p.auth ? { auth: p.auth } : {}),
+      im: p.im.map((i) => ({ uri: i.uri, devices: expandDevices(i.devices), format: i.format })),
+      names: p.names,
+      notifyAttempts: p.notifyAttempts,
+      notifyRetryMs: p.notifyRetryMs,
+    });
+    await this.presenceService.start();
+    if (this.presenceService.rules.open) log.info('presence: no rules configured, any watcher may subscribe to any monitored device');
+    if (p.auth) log.info(`presence: SUBSCRIBE needs digest authentication (realm ${p.auth.realm})`);
+    if (p.im.length) log.info(`presence: ${p.im.length} instant-message subscribers`);
   }
 
   private async startAdapterServer(cti: NonNullable<SwitchhookConfig['cti']>): Promise<void> {
@@ -211,12 +260,15 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   }
 
   /**
-   * The address the daemon gives the PBX at registration (claim 9): its first SIP listener, else its admin
-   * listener, else the host name.
+   * The address the daemon gives the PBX at registration (claim 9): its first SIP listener (the port actually
+   * bound), else its admin listener, else the host name.
    */
-  private ownAddress(): string {
-    const sip = this.config.sip.listen[0];
-    if (sip) return `sip:switchhook@${sip.host}:${sip.port};transport=${sip.protocol}`;
+  ownAddress(): string {
+    const sip = this.addresses.sip?.[0];
+    if (sip) {
+      const host = sip.host === '0.0.0.0' || sip.host === '::' ? hostname() : sip.host.includes(':') ? `[${sip.host}]` : sip.host;
+      return `sip:switchhook@${host}:${sip.port};transport=${sip.protocol}`;
+    }
     if (this.addresses.admin) return `http://${this.addresses.admin.address}:${this.addresses.admin.port}`;
     return hostname();
   }
@@ -237,6 +289,10 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         if (!device) throw new HttpProblem(404, 'Not Found', `device ${req.params['device']} is not monitored`);
         return { json: device };
       })
-      .route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: 'text/plain; version=0.0.4' }));
+      .route('GET', '/api/subscriptions', () => ({ json: this.presenceService?.subscriptions() ?? [] }))
+      .route('GET', '/metrics', () => {
+        this.presenceService?.updateGauges();
+        return { text: this.metrics.render(), contentType: 'text/plain; version=0.0.4' };
+      });
   }
 }

@@ -107,7 +107,7 @@ export class Notifier extends EventEmitter {
   private readonly retryMs: number;
   private readonly maxQueue: number;
   private readonly maxSubs: number;
-  private readonly m: { notifies: Counter; dropped: Counter; live: Gauge };
+  private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
     private readonly ua: SipUserAgent,
@@ -123,6 +123,8 @@ export class Notifier extends EventEmitter {
     this.m = {
       notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
       dropped: ua.metrics.counter('switchhook_sip_notify_coalesced_total', 'Queued NOTIFYs dropped because the queue was full.'),
+      coalesced: ua.metrics.counter('switchhook_sip_notify_merged_total', 'State changes merged into a NOTIFY already queued (its body is rendered when sent).'),
+      retries: ua.metrics.counter('switchhook_sip_notify_retries_total', 'NOTIFYs sent again after a failed attempt (408, timeout, 5xx).'),
       live: ua.metrics.gauge('switchhook_sip_subscriptions', 'Live notifier subscriptions.'),
     };
     ua.use('SUBSCRIBE', this.middleware());
@@ -131,6 +133,11 @@ export class Notifier extends EventEmitter {
   /** Register an event package. */
   addPackage(p: EventPackage): void {
     this.packages.set(p.name.toLowerCase(), p);
+  }
+
+  /** The registered event packages. */
+  eventPackages(): EventPackage[] {
+    return [...this.packages.values()];
   }
 
   /** Allow-Events value (RFC 6665 section 8.2.2). */
@@ -255,6 +262,31 @@ export class Notifier extends EventEmitter {
     this.enqueue(sub, body ? { final: false, body } : { final: false });
   }
 
+  /**
+   * Put back a subscription saved before a restart (its dialog rebuilt with `Dialog.fromRecord`): it is
+   * live again until `expiresAt` (the notifier's clock, ms) without a NOTIFY; the next state change
+   * notifies it. An already expired one is not restored. Returns whether it was.
+   */
+  restore(sub: NotifierSubscription, expiresAt: number): boolean {
+    const left = expiresAt - this.clock.now();
+    if (left <= 0 || this.subs.has(sub.key)) return false;
+    try {
+      this.ua.addDialog(sub.dialog);
+    } catch {
+      return false;
+    }
+    this.add(sub);
+    this.setExpiry(sub, left / 1000);
+    return true;
+  }
+
+  /** NOTIFYs queued and not yet answered, over every subscription. */
+  get queueDepth(): number {
+    let n = 0;
+    for (const s of this.subs.values()) n += s.queue.length;
+    return n;
+  }
+
   /** Find the subscription of a dialog, package and id. */
   find(dialogId: string, event: string, id?: string): NotifierSubscription | undefined {
     return this.subs.get(subscriptionKey(dialogId, event, id));
@@ -285,6 +317,13 @@ export class Notifier extends EventEmitter {
   /** Send the current state to one subscription (body from its package unless given). */
   notify(sub: NotifierSubscription, body?: NotifyBody): void {
     if (sub.finalQueued || !this.subs.has(sub.key)) return;
+    // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
+    // a further change merges into it (the final state is always delivered, intermediate ones may not).
+    const last = sub.queue[sub.queue.length - 1];
+    if (!body && last && !last.final && !last.body && (sub.queue.length > 1 || !sub.inFlight)) {
+      this.m.coalesced.inc({ event: sub.event });
+      return;
+    }
     this.enqueue(sub, body ? { final: false, body } : { final: false });
   }
 
@@ -380,6 +419,7 @@ export class Notifier extends EventEmitter {
     }
     sub.retryTimer = this.clock.setTimer(this.retryMs, () => {
       sub.retryTimer = undefined;
+      this.m.retries.inc({ event: sub.event });
       this.pump(sub);
     });
   }
