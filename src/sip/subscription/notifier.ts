@@ -224,12 +224,14 @@ export class Notifier extends EventEmitter {
     this.add(sub);
     // RFC 6665 section 4.2.1.1: 200 (never 202) with the granted Expires, then the immediate NOTIFY.
     res.send(200, { headers: { Expires: String(expires), Contact: dialog.localContact } });
-    this.emit('subscribed', sub);
     if (expires === 0) {
+      this.emit('subscribed', sub);
       this.enqueue(sub, { final: true, reason: 'timeout' });
       return;
     }
     this.setExpiry(sub, expires);
+    // Emitted with the expiry set, so listeners (persistence) see the whole subscription.
+    this.emit('subscribed', sub);
     this.enqueue(sub, { final: false });
   }
 
