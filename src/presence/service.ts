@@ -191,6 +191,7 @@ export class PresenceService {
       notifyRetryMs: o.notifyRetryMs ?? 5000,
       maxQueue: o.maxQueue ?? 8,
       maxSubscriptions: o.maxSubscriptions ?? 200_000,
+      coalesce: true,
     });
     this.notifier.on('subscribed', (sub: NotifierSubscription) => {
       this.index(sub);

@@ -37,6 +37,12 @@ export interface NotifierOptions {
   maxQueue?: number;
   /** Live subscriptions at most; new SUBSCRIBEs beyond get 503 (default 100,000). */
   maxSubscriptions?: number;
+  /**
+   * Merge a {@link Notifier.notify} into a package-rendered NOTIFY still waiting in the queue (default
+   * false). Bodies are rendered when sent, so the waiting one carries the newest state: intermediate
+   * states may be skipped under load, the final state never is.
+   */
+  coalesce?: boolean;
 }
 
 interface QueuedNotify {
@@ -107,6 +113,7 @@ export class Notifier extends EventEmitter {
   private readonly retryMs: number;
   private readonly maxQueue: number;
   private readonly maxSubs: number;
+  private readonly coalesce: boolean;
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -119,6 +126,7 @@ export class Notifier extends EventEmitter {
     this.retryMs = o.notifyRetryMs ?? 5000;
     this.maxQueue = o.maxQueue ?? 32;
     this.maxSubs = o.maxSubscriptions ?? 100_000;
+    this.coalesce = o.coalesce ?? false;
     for (const p of o.packages ?? []) this.addPackage(p);
     this.m = {
       notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
@@ -321,7 +329,7 @@ export class Notifier extends EventEmitter {
     if (sub.finalQueued || !this.subs.has(sub.key)) return;
     // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
     // a further change merges into it (the final state is always delivered, intermediate ones may not).
-    const last = sub.queue[sub.queue.length - 1];
+    const last = this.coalesce ? sub.queue[sub.queue.length - 1] : undefined;
     if (!body && last && !last.final && !last.body && (sub.queue.length > 1 || !sub.inFlight)) {
       this.m.coalesced.inc({ event: sub.event });
       return;
