@@ -73,12 +73,27 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
     if (etag) etags.set(device, etag);
     waiting.get(cid)?.();
     waiting.delete(cid);
+    // One PUBLISH per phone in flight (each modification needs the entity-tag of the last, RFC 3903
+    // section 4.4); changes meanwhile are merged into the next one, as switchhook merges NOTIFYs.
+    inFlight.delete(device);
+    if (dirty.delete(device)) publish(device);
   });
+  const inFlight = new Set<string>();
+  const dirty = new Set<string>();
   let seq = 0;
   const busy = new Map<string, boolean>();
+  /** A hook change: the phone toggles; its state is published now or after the PUBLISH in flight. */
   const send = (device: string): string => {
-    const b = !busy.get(device);
-    busy.set(device, b);
+    busy.set(device, !busy.get(device));
+    if (inFlight.has(device)) {
+      dirty.add(device);
+      return '';
+    }
+    return publish(device);
+  };
+  const publish = (device: string): string => {
+    inFlight.add(device);
+    const b = busy.get(device) ?? false;
     seq++;
     const isPresence = device === receptionist;
     const body = isPresence ? pidf(device, b) : dialogInfo(device, seq, b, seq);
@@ -98,7 +113,8 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
     // Ready when kamailio answers a PUBLISH; then every phone gets its one publication.
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {
-      const cid = send(receptionist);
+      inFlight.delete(receptionist);
+      const cid = publish(receptionist);
       ready = await new Promise<boolean>((r) => {
         const t = setTimeout(() => r(false), 100);
         waiting.set(cid, () => {
@@ -109,9 +125,12 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
     }
     if (!ready) throw new Error(`kamailio did not answer: ${err.slice(-800)}`);
     for (const d of devicesA) {
-      const cid = send(d);
+      const cid = publish(d);
       await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
+        const t = setTimeout(() => {
+          inFlight.delete(d);
+          r();
+        }, 1000);
         waiting.set(cid, () => {
           clearTimeout(t);
           r();

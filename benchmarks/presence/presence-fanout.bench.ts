@@ -132,8 +132,11 @@ export async function runShapes(target: string, inject: (device: string) => void
   await rx.port;
   try {
     await rx.ask({ cmd: 'subscribe', target, event: 'dialog', devices: devicesA, per: 10 });
-    await sleep(300);
-    afterSubscribe?.();
+    if (afterSubscribe) {
+      // SUBSCRIBE server transactions linger for Timer J (64*T1 = 32 s, RFC 3261 section 17.2.2): wait them out.
+      await sleep(33_000);
+      afterSubscribe();
+    }
 
     // (a) latency at 1,000 hook events/s: the k-th NOTIFY of a device in the window answers its k-th change.
     const injected = new Map<string, number[]>();

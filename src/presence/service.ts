@@ -63,6 +63,8 @@ export interface PresenceServiceOptions {
   /** NOTIFYs queued per subscription at most (default 8; changes beyond merge into the newest). */
   maxQueue?: number;
   maxSubscriptions?: number;
+  /** NOTIFY transactions in flight at most over all subscriptions (default 1024). */
+  maxInFlight?: number;
   /** `version`/CSeq numbers reserved per store write (default 1000). */
   versionBlock?: number;
 }
@@ -192,6 +194,7 @@ export class PresenceService {
       maxQueue: o.maxQueue ?? 8,
       maxSubscriptions: o.maxSubscriptions ?? 200_000,
       coalesce: true,
+      maxInFlight: o.maxInFlight ?? 1024,
     });
     this.notifier.on('subscribed', (sub: NotifierSubscription) => {
       this.index(sub);

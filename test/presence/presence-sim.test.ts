@@ -3,7 +3,7 @@
  * hook change of extension 2001 in order with checked bodies, a sipp UAS configured as an instant-message
  * subscriber gets MESSAGEs, and a CTI link drop turns presence to unknown until the resync.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,7 @@ import { Switchhook } from '../../src/daemon/switchhook.js';
 import { PbxSimulator } from '../../src/sim/index.js';
 import { setLogLevel } from '../../src/util/log.js';
 import { fixtures, freeUdpPort, killPeers, runSipp } from '../sip/interop/peers.js';
+import { decodeSip, startCapture } from './helpers/capture.js';
 
 setLogLevel('silent');
 t.teardown(killPeers);
@@ -46,6 +47,14 @@ t.test('sipp watchers and an IM subscriber follow extension 2001 through a call'
   await daemon.whenLinkUp();
   const sipPort = addr.sip![0]!.port;
   t.match(daemon.ownAddress(), `sip:switchhook@127.0.0.1:${sipPort};transport=udp`, 'registration address uses the bound port');
+
+  // Everything on the daemon's SIP port and the IM subscriber's port is recorded (PRESENCE_CAPTURE_DIR keeps
+  // it: scripts/record-presence.sh) and every NOTIFY and MESSAGE must decode in tshark without a warning.
+  const captureDir = process.env['PRESENCE_CAPTURE_DIR'] ?? mkdtempSync(join(tmpdir(), 'sh-presence-cap-'));
+  mkdirSync(captureDir, { recursive: true });
+  const captureFile = join(captureDir, 'presence-sipp.pcapng');
+  const capture = await startCapture(`udp port ${sipPort} or udp port ${imPort}`, captureFile);
+  t.teardown(() => capture?.stop());
 
   const im = runSipp(['-sf', join(fixtures, 'im-receiver.xml'), '-m', '9', '-i', '127.0.0.1', '-p', String(imPort)], 60);
   const presence = runSipp(['-sf', join(fixtures, 'presence-watch.xml'), '-s', '2001', '-m', '1', '-i', '127.0.0.1', `127.0.0.1:${sipPort}`], 60);
@@ -102,5 +111,14 @@ t.test('sipp watchers and an IM subscriber follow extension 2001 through a call'
   t.equal(m.code, 0, `IM subscriber got the presence MESSAGEs: ${m.stderr.slice(-600)}`);
   if (process.env.DEBUG_IM) console.error(m.messages);
   const lines = [...m.messages.matchAll(/^presence 2001 ([a-z-]+)( \d+)?\r?$/gm)].map((x) => x[1]! + (x[2] ?? ''));
+  if (capture) {
+    await capture.stop();
+    const decoded = await decodeSip(captureFile, [sipPort, imPort], ['NOTIFY', 'MESSAGE']);
+    const notifies = decoded.filter((d) => d.method === 'NOTIFY');
+    t.ok(notifies.length >= 16, `tshark decoded ${notifies.length} NOTIFYs`);
+    t.ok(decoded.filter((d) => d.method === 'MESSAGE').length >= 9, 'tshark decoded the MESSAGEs');
+    t.same(decoded.filter((d) => d.malformed || d.expert), [], 'no malformed-packet or expert warning');
+    t.same([...new Set(notifies.map((d) => d.contentType))].sort(), ['application/dialog-info+xml', 'application/pidf+xml']);
+  } else t.comment('dumpcap cannot capture here: tshark check skipped');
   t.same(lines, ['idle', 'off-hook', 'idle', 'ringing 2002', 'on-call 2002', 'held 2002', 'idle', 'unknown', 'idle']);
 });

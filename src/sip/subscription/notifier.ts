@@ -43,6 +43,12 @@ export interface NotifierOptions {
    * states may be skipped under load, the final state never is.
    */
   coalesce?: boolean;
+  /**
+   * NOTIFY transactions in flight over all subscriptions at most (default unlimited). A fan-out to many
+   * subscribers then goes out as a window instead of a burst that overflows receive buffers (and waits
+   * for Timer E retransmissions, RFC 3261 section 17.1.2.2); subscriptions wait for a slot in order.
+   */
+  maxInFlight?: number;
 }
 
 interface QueuedNotify {
@@ -114,6 +120,10 @@ export class Notifier extends EventEmitter {
   private readonly maxQueue: number;
   private readonly maxSubs: number;
   private readonly coalesce: boolean;
+  private readonly maxInFlight: number;
+  private inFlightTotal = 0;
+  /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot. */
+  private readonly waiting = new Set<NotifierSubscription>();
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -127,6 +137,7 @@ export class Notifier extends EventEmitter {
     this.maxQueue = o.maxQueue ?? 32;
     this.maxSubs = o.maxSubscriptions ?? 100_000;
     this.coalesce = o.coalesce ?? false;
+    this.maxInFlight = o.maxInFlight ?? Infinity;
     for (const p of o.packages ?? []) this.addPackage(p);
     this.m = {
       notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
@@ -377,6 +388,12 @@ export class Notifier extends EventEmitter {
     if (sub.inFlight || sub.retryTimer) return;
     const item = sub.queue[0];
     if (!item) return;
+    if (this.inFlightTotal >= this.maxInFlight) {
+      this.waiting.add(sub);
+      return;
+    }
+    this.waiting.delete(sub);
+    this.inFlightTotal++;
     sub.inFlight = true;
     const state = item.final
       ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
@@ -404,6 +421,8 @@ export class Notifier extends EventEmitter {
 
   private notifyDone(sub: NotifierSubscription, item: QueuedNotify, status: number): void {
     sub.inFlight = false;
+    this.inFlightTotal--;
+    this.releaseSlot();
     this.m.notifies.inc({ event: sub.event, status: String(status) });
     if (!this.subs.has(sub.key)) return;
     if (status >= 200 && status < 300) {
@@ -434,8 +453,17 @@ export class Notifier extends EventEmitter {
     });
   }
 
+  /** A slot is free: the longest-waiting subscription sends (RFC 6665 order per subscription is kept). */
+  private releaseSlot(): void {
+    const next = this.waiting.values().next();
+    if (next.done) return;
+    this.waiting.delete(next.value);
+    queueMicrotask(() => this.pump(next.value));
+  }
+
   private remove(sub: NotifierSubscription, reason: string): void {
     if (this.subs.get(sub.key) !== sub) return;
+    this.waiting.delete(sub);
     this.subs.delete(sub.key);
     sub.timer?.cancel();
     sub.retryTimer?.cancel();
