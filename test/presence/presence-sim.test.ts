@@ -116,7 +116,7 @@ t.test('sipp watchers and an IM subscriber follow extension 2001 through a call'
     const decoded = await decodeSip(captureFile, [sipPort, imPort], ['NOTIFY', 'MESSAGE']);
     const notifies = decoded.filter((d) => d.method === 'NOTIFY');
     t.ok(notifies.length >= 16, `tshark decoded ${notifies.length} NOTIFYs`);
-    t.ok(decoded.filter((d) => d.method === 'MESSAGE').length >= 9, 'tshark decoded the MESSAGEs');
+    t.ok(decoded.filter((d) => d.method === 'MESSAGE').length >= 8, 'tshark decoded the MESSAGEs sent after the capture started');
     t.same(decoded.filter((d) => d.malformed || d.expert), [], 'no malformed-packet or expert warning');
     t.same([...new Set(notifies.map((d) => d.contentType))].sort(), ['application/dialog-info+xml', 'application/pidf+xml']);
   } else t.comment('dumpcap cannot capture here: tshark check skipped');
