@@ -12,6 +12,8 @@ export interface TransactionContext {
   readonly transport: TransactionTransport;
   readonly clock: Clock;
   readonly timers: TimerSettings;
+  /** Start a one-shot timer (the layer batches equal durations in {@link DelayQueue}s). */
+  setTimer(ms: number, fn: () => void): TimerHandle;
   /** Called exactly once when a transaction reaches Terminated; the layer drops it from its table. */
   terminated(tx: Transaction): void;
 }
@@ -68,7 +70,7 @@ export abstract class Transaction {
     handles.get(name)?.cancel();
     handles.set(
       name,
-      this.ctx.clock.setTimer(ms, () => {
+      this.ctx.setTimer(ms, () => {
         handles.delete(name);
         fire();
       }),
