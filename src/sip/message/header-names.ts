@@ -66,3 +66,52 @@ export function headerKey(name: string): string {
 export function headerSpelling(key: string): string {
   return SPELLING[key] ?? key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
 }
+
+/** Bit of each single-valued header, for duplicate detection while parsing. */
+export const SINGLE_INDEX: ReadonlyMap<string, number> = new Map(SINGLE_HEADERS.map((k, i) => [k, 1 << i]));
+
+/** A header name the parser recognises without building a string. */
+export interface KnownHeader {
+  /** Lower-case spelling as written (a compact letter or the full name). */
+  readonly lower: string;
+  readonly key: string;
+  /** Bit in {@link SINGLE_INDEX}, 0 when the header may repeat. */
+  readonly single: number;
+}
+
+const COMMON = [
+  'via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'content-length', 'content-type', 'expires',
+  'route', 'record-route', 'user-agent', 'server', 'allow', 'supported', 'require', 'proxy-require', 'unsupported',
+  'accept', 'accept-encoding', 'accept-language', 'event', 'subscription-state', 'allow-events', 'date',
+  'authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate', 'authentication-info',
+  'retry-after', 'warning', 'subject', 'organization', 'priority', 'timestamp', 'min-expires', 'reason',
+  'refer-to', 'referred-by', 'replaces', 'p-asserted-identity', 'p-preferred-identity', 'privacy', 'rseq', 'rack',
+  'session-expires', 'min-se', 'path', 'service-route', 'sip-etag', 'sip-if-match', 'content-disposition',
+  'content-encoding', 'content-language', 'mime-version', 'call-info', 'alert-info', 'error-info', 'in-reply-to',
+  'reply-to', 'identity', 'identity-info', 'accept-contact', 'reject-contact', 'request-disposition',
+];
+
+/** Case-insensitive hash of a token, as computed by the parser: h = h * 31 + (c | 0x20). */
+function hashLower(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + (s.charCodeAt(i) | 0x20)) | 0;
+  return h;
+}
+
+const BY_HASH = new Map<number, KnownHeader>();
+for (const [lower, key] of [...COMMON.map((n) => [n, n] as const), ...Object.entries(COMPACT)]) {
+  const h = hashLower(lower);
+  if (!BY_HASH.has(h)) BY_HASH.set(h, { lower, key, single: SINGLE_INDEX.get(key) ?? 0 });
+}
+
+/**
+ * The known header whose name is `text[start, end)` (case-insensitive), given the parser's hash of it, or
+ * `undefined` (then the caller falls back to {@link headerKey}).
+ */
+export function knownHeader(text: string, start: number, end: number, hash: number): KnownHeader | undefined {
+  const k = BY_HASH.get(hash);
+  if (k === undefined || k.lower.length !== end - start) return undefined;
+  const lower = k.lower;
+  for (let i = 0; i < lower.length; i++) if ((text.charCodeAt(start + i) | 0x20) !== lower.charCodeAt(i)) return undefined;
+  return k;
+}
