@@ -133,7 +133,8 @@ export function parseNameAddrText(text: string, what: string): NameAddr {
 }
 
 const T = "!%'*+\\-.0-9A-Z_`a-z~";
-const PARAMS = `((?:;[${T}]+(?:=[${T}:\\[\\]]+)?)*)`;
+/** Parameters: token names; token, host or quoted values (quoted ones without `;`, `=`, `\\`, for splitting). */
+const PARAMS = `((?:;[${T}]+(?:=(?:[${T}:\\[\\]]+|"[^"\\\\;=]*"))?)*)`;
 /** `"Display" <uri>;params`, `Display Name <uri>;params`, `<uri>;params`, with at most one space before `<`. */
 const NAME_ADDR_RE = new RegExp(`^(?:"([^"\\\\]*)" ?|([${T}]+(?: [${T}]+)*) ?)?<([^<>\\s"]+)>${PARAMS}$`);
 /** `scheme:rest;params` where the URI has no `;`, `,`, `?` (RFC 3261 20). */
