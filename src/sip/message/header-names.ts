@@ -91,26 +91,24 @@ const COMMON = [
   'reply-to', 'identity', 'identity-info', 'accept-contact', 'reject-contact', 'request-disposition',
 ];
 
-/** Case-insensitive hash of a token, as computed by the parser: h = h * 31 + (c | 0x20). */
-function hashLower(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + (s.charCodeAt(i) | 0x20)) | 0;
-  return h;
+/** Lookup key of a lower-case name: its length, first and last characters. */
+function shapeOf(length: number, first: number, last: number): number {
+  return (length << 16) | ((first | 0x20) << 8) | (last | 0x20);
 }
 
-const BY_HASH = new Map<number, KnownHeader>();
+const BY_SHAPE = new Map<number, KnownHeader>();
 for (const [lower, key] of [...COMMON.map((n) => [n, n] as const), ...Object.entries(COMPACT)]) {
-  const h = hashLower(lower);
-  if (!BY_HASH.has(h)) BY_HASH.set(h, { lower, key, single: SINGLE_INDEX.get(key) ?? 0 });
+  const k = shapeOf(lower.length, lower.charCodeAt(0), lower.charCodeAt(lower.length - 1));
+  if (!BY_SHAPE.has(k)) BY_SHAPE.set(k, { lower, key, single: SINGLE_INDEX.get(key) ?? 0 });
 }
 
 /**
- * The known header whose name is `text[start, end)` (case-insensitive), given the parser's hash of it, or
- * `undefined` (then the caller falls back to {@link headerKey}).
+ * The known header whose name is `text[start, end)` (case-insensitive), or `undefined` (then the caller
+ * checks the name and falls back to {@link headerKey}).
  */
-export function knownHeader(text: string, start: number, end: number, hash: number): KnownHeader | undefined {
-  const k = BY_HASH.get(hash);
-  if (k === undefined || k.lower.length !== end - start) return undefined;
+export function knownHeader(text: string, start: number, end: number): KnownHeader | undefined {
+  const k = BY_SHAPE.get(shapeOf(end - start, text.charCodeAt(start), text.charCodeAt(end - 1)));
+  if (k === undefined) return undefined;
   const lower = k.lower;
   for (let i = 0; i < lower.length; i++) if ((text.charCodeAt(start + i) | 0x20) !== lower.charCodeAt(i)) return undefined;
   return k;

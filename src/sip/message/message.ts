@@ -80,6 +80,8 @@ export abstract class SipMessage {
   private head: string | undefined;
   /** Byte offset of `head` in `src`. */
   private base = 0;
+  /** Whether `head` is all ASCII (checked once, when a value is first read). */
+  private ascii: boolean | undefined;
   protected readonly entries: HeaderEntry[] = [];
   private bodyBuf: Buffer | undefined = EMPTY;
   private bodyStart = 0;
@@ -414,6 +416,7 @@ export abstract class SipMessage {
   /** @internal Called by the parser: the message is `src[base, rawEnd)`, its body `src[bodyStart, bodyEnd)`. */
   static attach(m: SipMessage, src: Buffer, head: string, base: number, rawEnd: number, bodyStart: number, bodyEnd: number): void {
     m.src = src;
+    if (m.head !== head) m.ascii = undefined;
     m.head = head;
     m.base = base;
     m.rawEnd = rawEnd;
@@ -450,7 +453,8 @@ export abstract class SipMessage {
   protected valueOf(e: HeaderEntry): string {
     if (e.value !== undefined) return e.value;
     let v = this.head!.slice(e.start, e.end);
-    if (NON_ASCII.test(v)) v = this.src!.toString('utf8', this.base + e.start, this.base + e.end);
+    this.ascii ??= !NON_ASCII.test(this.head!);
+    if (!this.ascii && NON_ASCII.test(v)) v = this.src!.toString('utf8', this.base + e.start, this.base + e.end);
     if (e.folded) v = v.replace(/[ \t]*\r?\n[ \t]+/g, ' ');
     const last = v.charCodeAt(v.length - 1);
     if (last === 0x20 || last === 0x09) v = v.trimEnd();
@@ -586,6 +590,14 @@ export function isRequest(m: SipMessage): m is SipRequest {
 const latin1 = (buf: Buffer, start: number, end: number): string =>
   (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
+function isTokenRange(t: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] !== 1) return false;
+  }
+  return true;
+}
+
 function isToken(t: string): boolean {
   for (let i = 0; i < t.length; i++) {
     const c = t.charCodeAt(i);
@@ -670,30 +682,29 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipM
       }
       break;
     }
-    let ch = head.charCodeAt(p);
-    if (ch === 0x20 || ch === 0x09) {
+    const c0 = head.charCodeAt(p);
+    if (c0 === 0x20 || c0 === 0x09) {
       if (!SipMessage.extendLast(msg, le)) fault ??= { reason: 'continuation line before any header', status: 400 };
       p = lf + 1;
       continue;
     }
-    // Name: token characters, hashed case-insensitively on the way to find a known name without a string.
-    let i = p;
-    let h = 0;
-    while (i < le && ch < 128 && TOKEN[ch] === 1) {
-      h = (Math.imul(h, 31) + (ch | 0x20)) | 0;
-      ch = head.charCodeAt(++i);
-    }
-    const ne = i;
-    while (i < le && (ch === 0x20 || ch === 0x09)) ch = head.charCodeAt(++i);
-    if (i >= le || ch !== 0x3a || ne === p) {
+    // Name: up to the colon (found natively), recognised by length and first and last letters, then
+    // compared; only unknown names are checked character by character against `token`.
+    const colon = head.indexOf(':', p);
+    let ne = colon;
+    while (ne > p && (head.charCodeAt(ne - 1) === 0x20 || head.charCodeAt(ne - 1) === 0x09)) ne--;
+    const known = colon < 0 || colon > le || ne === p ? undefined : knownHeader(head, p, ne);
+    let key: string;
+    if (known !== undefined) key = known.key;
+    else if (colon >= 0 && colon < le && ne > p && isTokenRange(head, p, ne)) key = headerKey(head.slice(p, ne));
+    else {
       fault ??= { reason: `malformed header line '${head.slice(p, Math.min(le, p + 32))}'`, status: 400 };
       p = lf + 1;
       continue;
     }
-    const known = knownHeader(head, p, ne, h);
-    const key = known !== undefined ? known.key : headerKey(head.slice(p, ne));
+    const i = colon;
     let vs = i + 1;
-    ch = head.charCodeAt(vs);
+    let ch = head.charCodeAt(vs);
     while (vs < le && (ch === 0x20 || ch === 0x09)) ch = head.charCodeAt(++vs);
     SipMessage.pushEntry(msg, key, p, ne, vs, le);
     if (++count > maxHeaders) throw new SipParseError(`more than ${maxHeaders} header lines`, { status: 513, partial: msg });
