@@ -80,8 +80,6 @@ export abstract class SipMessage {
   private head: string | undefined;
   /** Byte offset of `head` in `src`. */
   private base = 0;
-  /** Whether `head` is all ASCII (checked once, when a value is first read). */
-  private ascii: boolean | undefined;
   protected readonly entries: HeaderEntry[] = [];
   private bodyBuf: Buffer | undefined = EMPTY;
   private bodyStart = 0;
@@ -416,7 +414,6 @@ export abstract class SipMessage {
   /** @internal Called by the parser: the message is `src[base, rawEnd)`, its body `src[bodyStart, bodyEnd)`. */
   static attach(m: SipMessage, src: Buffer, head: string, base: number, rawEnd: number, bodyStart: number, bodyEnd: number): void {
     m.src = src;
-    if (m.head !== head) m.ascii = undefined;
     m.head = head;
     m.base = base;
     m.rawEnd = rawEnd;
@@ -453,8 +450,7 @@ export abstract class SipMessage {
   protected valueOf(e: HeaderEntry): string {
     if (e.value !== undefined) return e.value;
     let v = this.head!.slice(e.start, e.end);
-    this.ascii ??= !NON_ASCII.test(this.head!);
-    if (!this.ascii && NON_ASCII.test(v)) v = this.src!.toString('utf8', this.base + e.start, this.base + e.end);
+    if (NON_ASCII.test(v)) v = this.src!.toString('utf8', this.base + e.start, this.base + e.end);
     if (e.folded) v = v.replace(/[ \t]*\r?\n[ \t]+/g, ' ');
     const last = v.charCodeAt(v.length - 1);
     if (last === 0x20 || last === 0x09) v = v.trimEnd();
