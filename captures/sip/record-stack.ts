@@ -45,15 +45,18 @@ const runs: string[][] = [
   ['-sf', `${fixtures}message.xml`, '-m', '10', '-r', '10'],
   ['-sf', `${fixtures}refer.xml`, '-m', '3'],
 ];
-for (const args of runs) {
-  const { done } = runSipp([...args, '-i', '127.0.0.1', '-p', String(await freeUdpPort()), target]);
-  const r = await done;
-  if (r.code !== 0) throw new Error(`sipp ${args.join(' ')} failed: ${r.stderr.slice(-800)}`);
+try {
+  for (const args of runs) {
+    const { done } = runSipp([...args, '-i', '127.0.0.1', '-p', String(await freeUdpPort()), target]);
+    const r = await done;
+    if (r.code !== 0) throw new Error(`sipp ${args.join(' ')} failed: ${r.stderr.slice(-800)}`);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+} finally {
+  tshark.kill('SIGINT');
+  await new Promise((r) => tshark.on('exit', r));
+  registrar.close();
+  notifier.close();
+  await stack.close();
 }
-await new Promise((r) => setTimeout(r, 500));
-tshark.kill('SIGINT');
-await new Promise((r) => tshark.on('exit', r));
-registrar.close();
-notifier.close();
-await stack.close();
 console.log(`wrote ${file}`);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,11 +51,4 @@ t.test('junk and empty files are invalid without a start line', async (t) => {
   const [a, b] = c.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.same(a, { file: join(dir, 'junk'), valid: false, reason: 'junk before the start line' });
   t.same(b, { file: join(dir, 'empty'), valid: false, reason: 'empty message' });
-});
-
-t.test('the built command runs as a process', { skip: !process.env['SWITCHHOOK_CLI_PROCESS'] && 'set SWITCHHOOK_CLI_PROCESS=1 after npm run build' }, (t) => {
-  const r = spawnSync(process.execPath, ['bin/switchhook.js', 'sip-check', rfc + 'wsinv.dat'], { encoding: 'utf8' });
-  t.equal(r.status, 0);
-  t.match(r.stdout, /"valid":true/);
-  t.end();
 });

@@ -1,6 +1,6 @@
 import { TOKEN } from './charset.js';
 import { SipParseError } from './errors.js';
-import { Scanner, formatParams, quote, splitList } from './scanner.js';
+import { Scanner, findParam, formatParams, paramsFromString, quote, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 
 /**
@@ -10,23 +10,74 @@ import { SipUri, parseUri } from './uri.js';
 export class NameAddr {
   /** Display name, unquoted, or `undefined` when absent. */
   displayName: string | undefined;
-  uri: SipUri;
-  /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
-  readonly params: Map<string, string | null>;
+  private paramMap: Map<string, string | null> | undefined;
+  /** Parameters as received (fast path), until the Map is needed. */
+  private rawParams: string | undefined;
+  private uriParsed: SipUri | undefined;
+  private text: string;
+  private readonly what: string;
 
-  constructor(uri: SipUri, displayName?: string, params?: Iterable<[string, string | null]>) {
-    this.uri = uri;
+  /** `uri` may be given as text; it is then parsed when first read (lazily). */
+  constructor(
+    uri: SipUri | string,
+    displayName?: string,
+    params?: Iterable<[string, string | null]>,
+    what = 'address',
+    adoptParams?: Map<string, string | null> | string,
+  ) {
+    if (typeof uri === 'string') this.text = uri;
+    else {
+      this.uriParsed = uri;
+      this.text = '';
+    }
     this.displayName = displayName;
-    this.params = new Map(params ?? []);
+    if (typeof adoptParams === 'string') this.rawParams = adoptParams;
+    else this.paramMap = adoptParams ?? new Map(params ?? []);
+    this.what = what;
+  }
+
+  /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
+  get params(): Map<string, string | null> {
+    if (this.paramMap === undefined) {
+      this.paramMap = paramsFromString(this.rawParams ?? '');
+      this.rawParams = undefined;
+    }
+    return this.paramMap;
+  }
+
+  /** The URI, parsed when first read; throws {@link SipParseError} naming the header when malformed. */
+  get uri(): SipUri {
+    if (!this.uriParsed) {
+      try {
+        this.uriParsed = parseUri(this.text);
+      } catch (err) {
+        if (err instanceof SipParseError) throw new SipParseError(`${this.what}: ${err.reason}`);
+        throw err;
+      }
+    }
+    return this.uriParsed;
+  }
+
+  set uri(value: SipUri) {
+    this.uriParsed = value;
+  }
+
+  /** The URI as text (as written when parsed from a message). */
+  get uriText(): string {
+    return this.uriParsed ? this.uriParsed.toString() : this.text;
   }
 
   /** Parses one name-addr/addr-spec with its parameters; throws {@link SipParseError}. */
   static parse(text: string, what = 'name-addr'): NameAddr {
-    return parseNameAddr(new Scanner(text, what));
+    return parseNameAddrText(text, what);
   }
 
   /** `tag` parameter (RFC 3261 19.3). */
   get tag(): string | undefined {
+    if (this.rawParams !== undefined) {
+      const v = findParam(this.rawParams, 'tag');
+      if (v !== undefined) return v ?? undefined;
+    }
     return this.params.get('tag') ?? undefined;
   }
 
@@ -49,7 +100,7 @@ export class NameAddr {
   }
 
   clone(): NameAddr {
-    return new NameAddr(this.uri.clone(), this.displayName, this.params);
+    return new NameAddr(this.uriParsed ? this.uriParsed.clone() : this.text, this.displayName, this.params, this.what);
   }
 
   /** Always in name-addr form (`<uri>`), which is correct whatever the URI holds. */
@@ -59,7 +110,7 @@ export class NameAddr {
       s = /^[^\s"]+( [^\s"]+)*$/.test(this.displayName) && allToken(this.displayName) ? this.displayName : quote(this.displayName);
       s += ' ';
     }
-    return s + `<${this.uri.toString()}>` + formatParams(this.params);
+    return s + `<${this.uriText}>` + formatParams(this.params);
   }
 }
 
@@ -75,6 +126,41 @@ function allToken(s: string): boolean {
 export const WILDCARD = '*';
 /** One value of a Contact header: an address or the wildcard. */
 export type ContactValue = NameAddr | typeof WILDCARD;
+
+/** Parses one name-addr or addr-spec with parameters (RFC 3261 25.1, 20); `what` names the header in errors. */
+export function parseNameAddrText(text: string, what: string): NameAddr {
+  return fastNameAddr(text, what) ?? parseNameAddr(new Scanner(text, what));
+}
+
+const T = "!%'*+\\-.0-9A-Z_`a-z~";
+/** Parameters: token names; token, host or quoted values (quoted ones without `;`, `=`, `\\`, for splitting). */
+const PARAMS = `((?:;[${T}]+(?:=(?:[${T}:\\[\\]]+|"[^"\\\\;=]*"))?)*)`;
+/** `"Display" <uri>;params`, `Display Name <uri>;params`, `<uri>;params`, with at most one space before `<`. */
+const NAME_ADDR_RE = new RegExp(`^(?:"([^"\\\\]*)" ?|([${T}]+(?: [${T}]+)*) ?)?<([^<>\\s"]+)>${PARAMS}$`);
+/** `scheme:rest;params` where the URI has no `;`, `,`, `?` (RFC 3261 20). */
+const ADDR_SPEC_RE = new RegExp(`^([A-Za-z][A-Za-z0-9+\\-.]*:[^\\s;,?<>"]+)${PARAMS}$`);
+
+/**
+ * The common forms in one compiled regular expression; `undefined` sends anything else (LWS around
+ * separators, escapes, quoted parameter values) to the full grammar.
+ */
+function fastNameAddr(v: string, what: string): NameAddr | undefined {
+  let m = NAME_ADDR_RE.exec(v);
+  let uri: string;
+  let displayName: string | undefined;
+  let ps: string;
+  if (m !== null) {
+    displayName = m[1] ?? m[2];
+    uri = m[3]!;
+    ps = m[4]!;
+  } else {
+    m = ADDR_SPEC_RE.exec(v);
+    if (m === null) return undefined;
+    uri = m[1]!;
+    ps = m[2]!;
+  }
+  return new NameAddr(uri, displayName, undefined, what, ps);
+}
 
 /** Parses a name-addr or addr-spec and its parameters from the scanner (RFC 3261 25.1, 20). */
 export function parseNameAddr(sc: Scanner): NameAddr {
@@ -115,11 +201,11 @@ export function parseNameAddr(sc: Scanner): NameAddr {
       sc.fail('display name must be tokens or a quoted string');
     }
   }
-  let uri: SipUri;
+  let uri: string;
   if (bracketed) {
     const close = sc.text.indexOf('>', sc.pos);
     if (close < 0) sc.fail("missing '>'");
-    uri = wrapUri(sc, sc.text.slice(sc.pos + 1, close));
+    uri = sc.text.slice(sc.pos + 1, close);
     sc.pos = close + 1;
   } else {
     const start = sc.pos;
@@ -129,23 +215,13 @@ export function parseNameAddr(sc: Scanner): NameAddr {
       if (c === 0x3b || c === 0x20 || c === 0x09 || c === 0x2c) break;
       sc.pos++;
     }
-    const text = t.slice(start, sc.pos);
-    if (text.indexOf('?') >= 0) sc.fail('a URI with headers must be enclosed in <>');
-    uri = wrapUri(sc, text);
+    uri = t.slice(start, sc.pos);
+    if (uri.indexOf('?') >= 0) sc.fail('a URI with headers must be enclosed in <>');
   }
-  const na = new NameAddr(uri, displayName);
+  const na = new NameAddr(uri, displayName, undefined, sc.what);
   sc.params(na.params, 'address');
   sc.end('address');
   return na;
-}
-
-function wrapUri(sc: Scanner, text: string): SipUri {
-  try {
-    return parseUri(text);
-  } catch (err) {
-    if (err instanceof SipParseError) sc.fail(err.reason);
-    throw err;
-  }
 }
 
 /** Parses a comma-separated list of addresses (Contact, Route, Record-Route, Path). */
@@ -154,7 +230,7 @@ export function parseNameAddrList(values: readonly string[], what: string): Name
   for (const v of values) {
     for (const part of splitList(v)) {
       if (part === '') throw new SipParseError(`${what}: empty list element`);
-      out.push(parseNameAddr(new Scanner(part, what)));
+      out.push(parseNameAddrText(part, what));
     }
   }
   return out;

@@ -194,3 +194,43 @@ export function splitList(value: string): string[] {
   out.push(value.slice(from).trim());
   return out;
 }
+
+/**
+ * Parses a parameter string already checked by a fast-path expression (`;name[=value]...`, token names,
+ * no quotes or whitespace) into a Map with lower-case names.
+ */
+export function paramsFromString(ps: string): Map<string, string | null> {
+  const params = new Map<string, string | null>();
+  let i = 1;
+  while (i <= ps.length) {
+    let e = ps.indexOf(';', i);
+    if (e < 0) e = ps.length;
+    const eq = ps.indexOf('=', i);
+    if (eq < 0 || eq > e) params.set(ps.slice(i, e).toLowerCase(), null);
+    else params.set(ps.slice(i, eq).toLowerCase(), ps.slice(eq + 1, e));
+    i = e + 1;
+  }
+  return params;
+}
+
+/**
+ * Looks a lower-case parameter up in such a string without building the Map: the value, `null` for a flag,
+ * or `undefined` when not found as written in lower case (the caller then consults the Map).
+ */
+export function findParam(ps: string, name: string): string | null | undefined {
+  let from = 0;
+  for (;;) {
+    const at = ps.indexOf(name, from);
+    if (at < 0) return undefined;
+    const end = at + name.length;
+    if (ps.charCodeAt(at - 1) === 0x3b) {
+      const c = ps.charCodeAt(end);
+      if (c === 0x3d) {
+        const e = ps.indexOf(';', end + 1);
+        return ps.slice(end + 1, e < 0 ? ps.length : e);
+      }
+      if (end === ps.length || c === 0x3b) return null;
+    }
+    from = end;
+  }
+}

@@ -1,5 +1,5 @@
 import { HOSTCHAR } from './charset.js';
-import { Scanner, formatParams, splitList } from './scanner.js';
+import { Scanner, findParam, formatParams, paramsFromString, splitList } from './scanner.js';
 import { SipParseError } from './errors.js';
 
 /** The RFC 3261 8.1.1.7 branch prefix of transaction identifiers. */
@@ -13,8 +13,9 @@ export class Via {
   transport: string;
   host: string;
   port: number | undefined;
-  /** Via parameters, lower-case names. */
-  readonly params: Map<string, string | null>;
+  private paramMap: Map<string, string | null> | undefined;
+  /** Parameters as received (fast path), until the Map is needed. */
+  private rawParams: string | undefined;
 
   constructor(init: {
     transport: string;
@@ -23,17 +24,35 @@ export class Via {
     params?: Iterable<[string, string | null]>;
     protocolName?: string;
     protocolVersion?: string;
-  }) {
+  }, adoptParams?: Map<string, string | null> | string) {
     this.protocolName = init.protocolName ?? 'SIP';
     this.protocolVersion = init.protocolVersion ?? '2.0';
-    this.transport = init.transport.toUpperCase();
+    this.transport = isUpper(init.transport) ? init.transport : init.transport.toUpperCase();
     this.host = init.host;
     this.port = init.port;
-    this.params = new Map(init.params ?? []);
+    if (typeof adoptParams === 'string') this.rawParams = adoptParams;
+    else this.paramMap = adoptParams ?? new Map(init.params ?? []);
+  }
+
+  /** Via parameters, lower-case names. */
+  get params(): Map<string, string | null> {
+    if (this.paramMap === undefined) {
+      this.paramMap = paramsFromString(this.rawParams ?? '');
+      this.rawParams = undefined;
+    }
+    return this.paramMap;
+  }
+
+  private param(name: string): string | null | undefined {
+    if (this.rawParams !== undefined) {
+      const v = findParam(this.rawParams, name);
+      if (v !== undefined) return v;
+    }
+    return this.params.get(name);
   }
 
   get branch(): string | undefined {
-    return this.params.get('branch') ?? undefined;
+    return this.param('branch') ?? undefined;
   }
 
   set branch(v: string | undefined) {
@@ -42,7 +61,7 @@ export class Via {
 
   /** `received` (RFC 3261 18.2.1). */
   get received(): string | undefined {
-    return this.params.get('received') ?? undefined;
+    return this.param('received') ?? undefined;
   }
 
   set received(v: string | undefined) {
@@ -51,9 +70,9 @@ export class Via {
 
   /** `rport` (RFC 3581): `true` when present without a value, the port when filled in. */
   get rport(): number | true | undefined {
-    if (!this.params.has('rport')) return undefined;
-    const v = this.params.get('rport');
-    return v == null ? true : Number(v);
+    const v = this.param('rport');
+    if (v === undefined) return undefined;
+    return v === null ? true : Number(v);
   }
 
   set rport(v: number | true | undefined) {
@@ -62,7 +81,7 @@ export class Via {
   }
 
   get maddr(): string | undefined {
-    return this.params.get('maddr') ?? undefined;
+    return this.param('maddr') ?? undefined;
   }
 
   /** True when the branch carries the RFC 3261 magic cookie (else the transaction is RFC 2543 style). */
@@ -80,6 +99,14 @@ export class Via {
   }
 }
 
+function isUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return false;
+  }
+  return true;
+}
+
 function setOrDelete(m: Map<string, string | null>, k: string, v: string | undefined): void {
   if (v === undefined) m.delete(k);
   else m.set(k, v);
@@ -87,6 +114,29 @@ function setOrDelete(m: Map<string, string | null>, k: string, v: string | undef
 
 /** Parses one via-parm (RFC 3261 25.1), LWS allowed around separators (RFC 4475 3.1.1.1). */
 export function parseViaValue(text: string): Via {
+  return fastVia(text) ?? slowVia(text);
+}
+
+const T = "!%'*+\\-.0-9A-Z_`a-z~";
+/** The canonical form: `SIP/2.0/UDP host[:port]` then `;name[=value]` parameters, no whitespace. */
+const VIA_RE = new RegExp(`^SIP/2\\.0/([${T}]+) ([A-Za-z0-9.\\-_]+)(?::([0-9]{1,5}))?((?:;[${T}]+(?:=[${T}:\\[\\]]+)?)*)$`);
+
+/**
+ * The common canonical form in one compiled regular expression; `undefined` sends anything else (LWS,
+ * IPv6 references, extension parameters with quoted values) to the full grammar.
+ */
+function fastVia(v: string): Via | undefined {
+  const m = VIA_RE.exec(v);
+  if (m === null) return undefined;
+  const ps = m[4]!;
+  const rport = findParam(ps, 'rport');
+  if ((rport != null && !/^[0-9]{1,5}$/.test(rport)) || ps.indexOf('ttl') >= 0) return undefined;
+  const port = m[3] === undefined ? undefined : Number(m[3]);
+  if (port !== undefined && port > 65535) return undefined;
+  return new Via({ transport: m[1]!, host: m[2]!, port }, ps);
+}
+
+function slowVia(text: string): Via {
   const sc = new Scanner(text, 'Via');
   sc.ws();
   const protocolName = sc.token('protocol name');

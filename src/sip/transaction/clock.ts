@@ -107,3 +107,97 @@ export class ManualClock implements Clock {
     return best;
   }
 }
+
+class QueueEntry implements TimerHandle {
+  live = true;
+  constructor(
+    readonly at: number,
+    readonly fn: () => void,
+    private readonly queue: DelayQueue,
+  ) {}
+  cancel(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.queue.cancelled();
+  }
+}
+
+/**
+ * Timers that all share one duration, kept in arrival order (which is also expiry order) under a single
+ * clock timer: how the transaction layer runs tens of thousands of Timer J/K instances without one
+ * runtime timer each. Cancelled entries are skipped when their time comes.
+ */
+export class DelayQueue {
+  private q: QueueEntry[] = [];
+  private head = 0;
+  private live = 0;
+  private firing = false;
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly delayMs: number,
+  ) {}
+
+  /** Live (not yet fired or cancelled) entries. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** @internal An entry was cancelled; with none left live, the clock timer goes too. */
+  cancelled(): void {
+    if (--this.live === 0) this.clear();
+  }
+
+  /** Run `fn` after the queue's delay. */
+  add(fn: () => void): TimerHandle {
+    const e = new QueueEntry(this.clock.now() + this.delayMs, fn, this);
+    this.q.push(e);
+    this.live++;
+    if (!this.timer && !this.firing) this.arm();
+    return e;
+  }
+
+  /** Drop every entry and the clock timer. */
+  clear(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (let i = this.head; i < this.q.length; i++) this.q[i]!.live = false;
+    this.q = [];
+    this.head = 0;
+    this.live = 0;
+  }
+
+  private arm(): void {
+    const e = this.q[this.head]!;
+    this.timer = this.clock.setTimer(Math.max(0, e.at - this.clock.now()), () => this.fire());
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    this.firing = true;
+    try {
+      while (this.head < this.q.length && this.q[this.head]!.at <= now) {
+        const e = this.q[this.head++]!;
+        if (e.live) {
+          e.live = false;
+          this.live--;
+          e.fn();
+        }
+      }
+    } finally {
+      this.firing = false;
+    }
+    if (this.timer) return;
+    if (this.head >= 1024 && this.head * 2 >= this.q.length) {
+      this.q = this.q.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head < this.q.length) this.arm();
+    else {
+      this.q = [];
+      this.head = 0;
+    }
+  }
+}

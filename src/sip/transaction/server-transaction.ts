@@ -2,7 +2,7 @@
  * Server transactions (RFC 3261 section 17.2): INVITE (17.2.1, with the Accepted state of RFC 6026
  * section 7.1) and non-INVITE (17.2.2).
  */
-import { createResponse, type SipRequest, type SipResponse } from '../message/index.js';
+import { createResponse, parseMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { SipTransactionError } from './errors.js';
 import { Transaction, TransactionKind, type TransactionContext } from './transaction.js';
 import type { Destination, Source } from './transport-port.js';
@@ -14,6 +14,9 @@ export interface ServerTransactionUser {
   /** A response could not be sent (17.2.4). */
   onTransportError?(err: unknown, tx: ServerTransaction): void;
 }
+
+/** The default transaction user: nothing to report to (shared, never mutated). */
+const NO_USER: ServerTransactionUser = Object.freeze({});
 
 /** INVITE server transaction states (RFC 3261 figure 7, RFC 6026 figure 5). */
 export enum InviteServerState {
@@ -54,7 +57,7 @@ export class InviteServerTransaction extends Transaction {
   private lastResponse: SipResponse | undefined;
   /** The CANCEL that arrived for this INVITE, if any (RFC 3261 section 9.2). */
   cancelled = false;
-  user: ServerTransactionUser = {};
+  user: ServerTransactionUser = NO_USER;
 
   constructor(
     id: string,
@@ -213,8 +216,10 @@ export class NonInviteServerTransaction extends Transaction {
   readonly kind = TransactionKind.NonInviteServer;
   private s = NonInviteServerState.Trying;
   private lastResponse: SipResponse | undefined;
+  /** In Completed only the bytes of the final response are kept (re-parsed for a retransmission). */
+  private finalBytes: Buffer | undefined;
   private req: SipRequest | undefined;
-  user: ServerTransactionUser = {};
+  user: ServerTransactionUser = NO_USER;
 
   constructor(
     id: string,
@@ -238,7 +243,7 @@ export class NonInviteServerTransaction extends Transaction {
 
   /** The last response sent, if any. */
   get response(): SipResponse | undefined {
-    return this.lastResponse;
+    return this.lastResponse ?? (this.finalBytes ? (parseMessage(this.finalBytes) as SipResponse) : undefined);
   }
 
   /** The TU sends a response through the transaction (17.2.2). */
@@ -255,6 +260,8 @@ export class NonInviteServerTransaction extends Transaction {
           this.s = NonInviteServerState.Completed;
           this.req = undefined;
           if (!this.transmit(res)) return;
+          this.finalBytes = res.toBuffer();
+          this.lastResponse = undefined;
           if (this.t.J === 0) this.end();
           else this.startTimer('J', this.t.J, () => this.end());
         }
@@ -276,7 +283,7 @@ export class NonInviteServerTransaction extends Transaction {
       case NonInviteServerState.Proceeding:
       case NonInviteServerState.Completed:
         // 17.2.2: resend the last response.
-        if (this.lastResponse) this.transmit(this.lastResponse);
+        if (this.lastResponse || this.finalBytes) this.transmit(this.response!);
         break;
       case NonInviteServerState.Terminated:
         break;

@@ -5,7 +5,7 @@
  */
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
 import { MAGIC_COOKIE, createResponse, type SipRequest, type SipResponse } from '../message/index.js';
-import { systemClock, type Clock } from './clock.js';
+import { DelayQueue, systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
   InviteClientTransaction,
   NonInviteClientTransaction,
@@ -103,6 +103,7 @@ export class TransactionLayer {
   private readonly maxClients: number;
   private readonly m: LayerMetrics;
   private readonly methodLabels = new Map<string, { method: string }>();
+  private readonly queues = new Map<number, DelayQueue>();
 
   constructor(o: TransactionLayerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -125,6 +126,7 @@ export class TransactionLayer {
       transport: o.transport,
       clock: this.clock,
       timers: this.timers,
+      setTimer: (ms, fn) => this.setTimer(ms, fn),
       terminated: (tx) => this.remove(tx),
     };
   }
@@ -271,10 +273,23 @@ export class TransactionLayer {
     }
   }
 
-  /** Dispose every transaction (stack shutdown); the tables end empty. */
+  /** Dispose every transaction (stack shutdown); the tables end empty and no timer is left. */
   close(): void {
     for (const tx of [...this.servers.values()]) tx.dispose();
     for (const tx of [...this.clients.values()]) tx.dispose();
+    for (const q of this.queues.values()) q.clear();
+    this.queues.clear();
+  }
+
+  /** Transaction timers: one {@link DelayQueue} per distinct duration (a handful: T1 multiples, T4, 64*T1). */
+  private setTimer(ms: number, fn: () => void): TimerHandle {
+    let q = this.queues.get(ms);
+    if (!q) {
+      if (this.queues.size >= 64) return this.clock.setTimer(ms, fn);
+      q = new DelayQueue(this.clock, ms);
+      this.queues.set(ms, q);
+    }
+    return q.add(fn);
   }
 
   private remove(tx: Transaction): void {

@@ -337,6 +337,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     });
     const wss = new WebSocketServer({
       server,
+      maxPayload: this.limits.maxHeaderBytes + this.limits.maxBodyBytes,
       verifyClient: (info: { req: IncomingMessage }) => {
         // RFC 7118 4.1: the "sip" subprotocol is mandatory.
         const offered = String(info.req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim().toLowerCase());
@@ -510,7 +511,11 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         case 'wss': {
           const h = isIP(host) === 6 ? `[${host}]` : host;
           const url = `${target.protocol}://${h}:${target.port}${target.wsPath ?? '/'}`;
-          const ws = new WebSocket(url, 'sip', { ...this.options.tlsClient, handshakeTimeout: timeout });
+          const ws = new WebSocket(url, 'sip', {
+            ...this.options.tlsClient,
+            handshakeTimeout: timeout,
+            maxPayload: this.limits.maxHeaderBytes + this.limits.maxBodyBytes,
+          });
           await new Promise<void>((resolve, reject) => {
             ws.once('open', () => {
               ws.off('error', reject);

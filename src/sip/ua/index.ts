@@ -3,3 +3,4 @@ export * from './app.js';
 export * from './resolve.js';
 export * from './user-agent.js';
 export * from './stack.js';
+export * from './digest-auth.js';

@@ -10,7 +10,7 @@ import { DigestServer } from '../../../src/sip/auth/digest.js';
 import { Registrar } from '../../../src/sip/registrar/registrar.js';
 import { Notifier } from '../../../src/sip/subscription/notifier.js';
 import { SipStack } from '../../../src/sip/ua/stack.js';
-import { freeUdpPort } from './peers.js';
+import { freeTcpPort, freeUdpPort } from './peers.js';
 
 /** Wait until `check` is true, polling; fails the wait after `ms`. */
 async function until(check: () => boolean, ms: number): Promise<boolean> {
@@ -59,7 +59,7 @@ t.test('baresip registers (digest), subscribes to presence and sends MESSAGE', a
 
   const dir = mkdtempSync(join(tmpdir(), 'sh-baresip-'));
   const sipPort = await freeUdpPort();
-  const ctrlPort = await freeUdpPort();
+  const ctrlPort = await freeTcpPort();
   writeFileSync(join(dir, 'config'), [
     'poll_method epoll',
     `sip_listen 127.0.0.1:${sipPort}`,

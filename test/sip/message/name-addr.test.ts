@@ -52,7 +52,7 @@ t.test('malformed name-addrs', (t) => {
     ['"\\', /unterminated/],
   ] as const) {
     try {
-      NameAddr.parse(text, 'To');
+      void NameAddr.parse(text, 'To').uri;
       t.fail(`accepted ${text}`);
     } catch (e) {
       t.ok(e instanceof SipParseError);

@@ -363,3 +363,34 @@ t.test('stray responses and server transport errors', async (t) => {
   t.equal(errors, 2);
   t.equal(layer.serverCount, 0);
 });
+
+t.test('DelayQueue: one clock timer per duration, order kept, cancel, re-arm while firing', async (t) => {
+  const { DelayQueue } = await import('../../../src/sip/transaction/clock.js');
+  const clock = new ManualClock();
+  const q = new DelayQueue(clock, 100);
+  const fired: string[] = [];
+  q.add(() => fired.push('a'));
+  clock.advance(10);
+  const b = q.add(() => fired.push('b'));
+  q.add(() => {
+    fired.push('c');
+    q.add(() => fired.push('d'));
+  });
+  t.equal(clock.pending, 1, 'one clock timer for the queue');
+  b.cancel();
+  b.cancel();
+  t.equal(q.size, 2);
+  clock.advance(100);
+  t.same(fired, ['a', 'c']);
+  t.equal(clock.pending, 1);
+  clock.advance(100);
+  t.same(fired, ['a', 'c', 'd']);
+  t.equal(clock.pending, 0);
+  const e = q.add(() => fired.push('e'));
+  e.cancel();
+  t.equal(clock.pending, 0, 'nothing live: no clock timer');
+  for (let i = 0; i < 3000; i++) q.add(() => undefined);
+  clock.advance(100);
+  t.equal(q.size, 0);
+  q.clear();
+});

@@ -189,8 +189,11 @@ t.test('WebSocket listener and client (RFC 7118)', async (t) => {
   ws.send(options(a.port, 'WS').toBuffer().toString());
   const [data] = (await msg) as [Buffer];
   t.match(data.toString(), /^SIP\/2\.0 200 OK/);
-  ws.close();
-  await once(ws, 'close');
+  // A WebSocket message over the size limits closes the connection (1009) without reaching the parser.
+  const closed = once(ws, 'close');
+  ws.send('x'.repeat(200 * 1024));
+  const [code] = (await closed) as [number];
+  t.equal(code, 1009);
 });
 
 t.test('alias on Via registers the connection for reuse (RFC 5923)', async (t) => {

@@ -229,3 +229,36 @@ t.test('bad requests: 400 naming the fault when addressable, dropped otherwise',
   t.equal(bad.get({ action: 'dropped' }), 2);
   net.close();
 });
+
+t.test('digestAuth middleware: 407 for a proxy, retried with Proxy-Authorization; 401 with stale=true', async (t) => {
+  const { digestAuth } = await import('../../../src/sip/ua/digest-auth.js');
+  const net = new Net();
+  const a = net.node('10.0.0.1');
+  const b = net.node('10.0.0.2');
+  const server = new DigestServer({ realm: 'sh', clock: net.clock, nonceTtlMs: 1000, lookup: (u) => (u === 'alice' ? { password: 'pw' } : undefined) });
+  b.use(digestAuth(server, { proxy: true, methods: ['MESSAGE'] }));
+  b.use('MESSAGE', (req, res) => res.send(200, { headers: { 'X-User': String(req.locals.get('sip.user')) } }));
+  const p = a.request({ method: 'MESSAGE', uri: 'sip:x@10.0.0.2', credentials: { username: 'alice', password: 'pw' } });
+  await net.settle();
+  const r = await p;
+  t.equal(r.response.status, 200);
+  t.equal(r.response.header('x-user'), 'alice');
+  t.ok(r.request.header('proxy-authorization'));
+  t.same(net.summary().filter((s) => s.includes('MESSAGE')).slice(0, 4), ['MESSAGE', '407 MESSAGE', 'MESSAGE', '200 MESSAGE']);
+  const opt = a.request({ method: 'OPTIONS', uri: 'sip:x@10.0.0.2' });
+  await net.settle();
+  t.equal((await opt).response.status, 200, 'methods outside the list pass');
+  const b2 = net.node('10.0.0.3');
+  b2.use(digestAuth(server));
+  b2.use('MESSAGE', (_req, res) => res.send(200));
+  const nonce = server.createNonce();
+  const { DigestClient } = await import('../../../src/sip/auth/digest.js');
+  const old = new DigestClient({ username: 'alice', password: 'pw' }).authorize([`Digest realm="sh", nonce="${nonce}", qop="auth"`], 'MESSAGE', 'sip:x@10.0.0.3');
+  net.clock.advance(2000);
+  const p2 = a.request({ method: 'MESSAGE', uri: 'sip:x@10.0.0.3', headers: { Authorization: old } });
+  await net.settle();
+  const r2 = await p2;
+  t.equal(r2.response.status, 401);
+  t.match(r2.response.header('www-authenticate'), /stale=true/);
+  net.close();
+});
