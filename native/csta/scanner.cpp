@@ -2,6 +2,9 @@
 #include "csta/scanner.h"
 
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace switchhook {
 namespace csta {
@@ -26,28 +29,38 @@ struct Elem {
   Value call, dev;
 };
 
-// Bounded writer over the batch array: an overflow is remembered, and the caller rolls the frame back.
-inline uint32_t Load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
+inline uint64_t Load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
   return v;
 }
 
-// Cheap hash of a short byte string: length, first and last four bytes, and the bytes between sampled.
+// Hash of a short byte string, 8 bytes per multiply (the last word overlaps when the length is not a
+// multiple of 8). Only the cache slot depends on it; equality is always checked byte for byte.
 inline uint32_t HashBytes(const uint8_t* p, uint32_t l) {
-  uint32_t h = l * 0x9E3779B1u;
-  if (l >= 4) {
-    h ^= Load32(p) * 0x85EBCA77u;
-    h = (h << 13) | (h >> 19);
-    h ^= Load32(p + l - 4) * 0xC2B2AE3Du;
-    for (uint32_t i = 4; i + 4 < l; i += 4) h = (h ^ Load32(p + i)) * 0x27D4EB2Fu;
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t h = l;
+  if (l >= 8) {
+    for (uint32_t i = 0; i + 8 < l; i += 8) h = (h ^ Load64(p + i)) * kMul;
+    h = (h ^ Load64(p + l - 8)) * kMul;
   } else {
-    for (uint32_t i = 0; i < l; ++i) h = (h ^ p[i]) * 0x01000193u;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < l; ++i) v = (v << 8) | p[i];
+    h = (h ^ v) * kMul;
   }
-  h ^= h >> 15;
-  h *= 0x2C1B3C6Du;
-  h ^= h >> 12;
-  return h;
+  return static_cast<uint32_t>(h >> 32) ^ static_cast<uint32_t>(h >> 7);
+}
+
+// a[0, l) == b[0, l) for short strings, by 8-byte words.
+inline bool SameBytes(const uint8_t* a, const uint8_t* b, uint32_t l) {
+  if (l >= 8) {
+    for (uint32_t i = 0; i + 8 < l; i += 8)
+      if (Load64(a + i) != Load64(b + i)) return false;
+    return Load64(a + l - 8) == Load64(b + l - 8);
+  }
+  for (uint32_t i = 0; i < l; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
 }
 
 // Bounded writer over the batch array: records grow from the front, cache definitions from the back. An
@@ -91,7 +104,7 @@ class Writer {
     uint32_t gen, len1;
     std::memcpy(&gen, m, 4);
     std::memcpy(&len1, m + 4, 4);
-    if (len1 == len + 1 && std::memcmp(m + 8, bytes, len) == 0) {
+    if (len1 == len + 1 && SameBytes(m + 8, bytes, len)) {
       std::memcpy(m, &cache_.gen, 4);
     } else {
       // A slot used in this batch keeps its string for the whole batch; the value then goes as a slice.
@@ -114,6 +127,11 @@ class Writer {
     if (r == nullptr) return;
     int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
     r[0] = kind | (flags << 8);
+    if (kind == kRecField) {
+      // Other leaves stay slices: TypeScript reads them lazily, possibly after later batches.
+      r[1] = v0.s, r[2] = v0.l, r[3] = v1.s, r[4] = v1.l, r[5] = -1, r[6] = 0, r[7] = -1, r[8] = 0;
+      return;
+    }
     Put(r + 1, v0);
     Put(r + 3, v1);
     Put(r + 5, v2);
@@ -138,16 +156,35 @@ class Writer {
 
 inline bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// Bytes that end an element name: XML white space, '/', '>'.
+// Bytes that end an element name: XML white space (and any other control byte, which no name holds), '/', '>'.
 struct NameEndTable {
   bool end[256] = {};
   constexpr NameEndTable() {
-    end[static_cast<uint8_t>(' ')] = end[static_cast<uint8_t>('\t')] = end[static_cast<uint8_t>('\r')] = true;
-    end[static_cast<uint8_t>('\n')] = end[static_cast<uint8_t>('/')] = end[static_cast<uint8_t>('>')] = true;
+    for (int c = 0; c <= ' '; ++c) end[c] = true;
+    end[static_cast<uint8_t>('/')] = end[static_cast<uint8_t>('>')] = true;
   }
 };
 constexpr NameEndTable kNameEnd;
 inline bool IsNameEnd(uint8_t c) { return kNameEnd.end[c]; }
+
+// First offset in [n, end) holding a name-ending byte (or a control byte, which no name holds), or end.
+inline uint32_t NameEnd(const uint8_t* b, uint32_t n, uint32_t end) {
+#if defined(__SSE2__)
+  const __m128i gt = _mm_set1_epi8('>');
+  const __m128i slash = _mm_set1_epi8('/');
+  const __m128i space = _mm_set1_epi8(' ');
+  while (n + 16 <= end) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + n));
+    const __m128i le_space = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
+    const __m128i hit = _mm_or_si128(le_space, _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, slash)));
+    const int mask = _mm_movemask_epi8(hit);
+    if (mask != 0) return n + static_cast<uint32_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    n += 16;
+  }
+#endif
+  while (n < end && !IsNameEnd(b[n])) ++n;
+  return n;
+}
 
 template <size_t N>
 inline bool Eq(const uint8_t* b, uint32_t s, uint32_t l, const char (&lit)[N]) {
@@ -285,8 +322,7 @@ class DocScanner {
       } else {
         if (root_done) return Trailing(r);
         const uint32_t qs = p + 1;
-        uint32_t n = qs;
-        while (n < end && !IsNameEnd(b_[n])) ++n;
+        uint32_t n = NameEnd(b_, qs, end);
         uint32_t colon = n;
         while (colon > qs && b_[colon - 1] != ':') --colon;
         if (n == qs || colon == n) return Fail(r, kXmlBadMarkup);

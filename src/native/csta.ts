@@ -235,42 +235,43 @@ export class CstaBatch {
     return flag === 0 ? raw : decodeXmlText(raw);
   }
 
-  /** Builds the {@link CstaMessage} of the message entry at word index `at`. */
+  /**
+   * Builds the {@link CstaMessage} of the message entry at word index `at`. Its `fields` are built on first
+   * read (from a copy of the records, so the message outlives the batch).
+   */
   message(at: number): CstaMessage {
     const w = this.words;
     const end = at + w[at + 1]!;
     const xmlStart = w[at + 3]!;
-    const msg: CstaMessage = {
-      invokeId: w[at + 2]!,
-      root: this.text(w[at + 5]!, w[at + 6]!, 0),
-      connections: [],
-      devices: [],
-      transferredConnections: [],
-      fields: {},
-      xml: this.data.subarray(xmlStart, w[at + 4]!),
-    };
+    const connections: CstaConnectionRef[] = [];
+    const devices: CstaDeviceRef[] = [];
+    const transferredConnections: CstaTransferredConnection[] = [];
+    let monitorCrossRefId: string | undefined;
+    let localConnectionInfo: string | undefined;
+    let cause: string | undefined;
+    let hasFields = false;
     for (let r = at + MESSAGE_HEAD; r < end; r += RECORD_WORDS) {
       const kind = w[r]! & 0xff;
       const flags = w[r]! >> 8;
       switch (kind) {
         case REC_CROSSREF:
-          msg.monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
           break;
         case REC_CONNECTION:
-          msg.connections.push({
+          connections.push({
             role: this.text(w[r + 1]!, w[r + 2]!, 0),
             callId: this.text(w[r + 3]!, w[r + 4]!, flags & 2),
             deviceId: this.text(w[r + 5]!, w[r + 6]!, flags & 4),
           });
           break;
         case REC_DEVICE:
-          msg.devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, 0), id: this.text(w[r + 3]!, w[r + 4]!, flags & 2) });
+          devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, 0), id: this.text(w[r + 3]!, w[r + 4]!, flags & 2) });
           break;
         case REC_LCI:
-          msg.localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
           break;
         case REC_CAUSE:
-          msg.cause = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          cause = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
           break;
         case REC_TRANSFERRED: {
           const item: CstaTransferredConnection = {};
@@ -278,20 +279,53 @@ export class CstaBatch {
           if (w[r + 3]! >= 0) item.newDeviceId = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
           if (w[r + 5]! >= 0) item.oldCallId = this.text(w[r + 5]!, w[r + 6]!, flags & 4);
           if (w[r + 7]! >= 0) item.oldDeviceId = this.text(w[r + 7]!, w[r + 8]!, flags & 8);
-          msg.transferredConnections.push(item);
+          transferredConnections.push(item);
           break;
         }
-        case REC_FIELD: {
-          const name = this.text(w[r + 1]!, w[r + 2]!, 0);
-          if (!(name in msg.fields)) msg.fields[name] = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
+        case REC_FIELD:
+          hasFields = true;
           break;
-        }
         default:
           throw new Error(`csta batch: unknown record kind ${kind}`);
       }
     }
+    const data = this.data;
+    const records = hasFields ? w.slice(at + MESSAGE_HEAD, end) : undefined;
+    let fields: Record<string, string> | undefined;
+    const msg: CstaMessage = {
+      invokeId: w[at + 2]!,
+      root: this.text(w[at + 5]!, w[at + 6]!, 0),
+      connections,
+      devices,
+      transferredConnections,
+      get fields(): Record<string, string> {
+        return (fields ??= records ? buildFields(data, records) : {});
+      },
+      set fields(value: Record<string, string>) {
+        fields = value;
+      },
+      xml: data.subarray(xmlStart, w[at + 4]!),
+    };
+    if (monitorCrossRefId !== undefined) msg.monitorCrossRefId = monitorCrossRefId;
+    if (localConnectionInfo !== undefined) msg.localConnectionInfo = localConnectionInfo;
+    if (cause !== undefined) msg.cause = cause;
     return msg;
   }
+}
+
+/** The `fields` of a message from a copy of its records: every FIELD record, first occurrence wins. */
+function buildFields(data: Buffer, w: Int32Array): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let r = 0; r < w.length; r += RECORD_WORDS) {
+    if ((w[r]! & 0xff) !== REC_FIELD) continue;
+    const name = w[r + 2]! === 0 ? '' : utf8Slice.call(data, w[r + 1]!, w[r + 1]! + w[r + 2]!);
+    if (Object.hasOwn(fields, name)) continue;
+    const l = w[r + 4]!;
+    const raw = l === 0 ? '' : utf8Slice.call(data, w[r + 3]!, w[r + 3]! + l);
+    // defineProperty: an element named __proto__ is a field like any other.
+    Object.defineProperty(fields, name, { value: (w[r]! >> 8) & 2 ? decodeXmlText(raw) : raw, enumerable: true, writable: true, configurable: true });
+  }
+  return fields;
 }
 
 /**
@@ -308,7 +342,9 @@ export class CstaFrameReader {
   private readonly cache: Uint8Array;
   private readonly strings: string[];
   private out = new Int32Array(1 << 14);
-  private pending: Buffer | undefined;
+  /** Bytes of an incomplete frame (or of a possible header while resynchronising), in arrival order. */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
   /** Stream offset of the first byte of `pending` (or of the next chunk). */
   private base = 0;
   private fatalError: CstaFrameError | undefined;
@@ -370,11 +406,12 @@ export class CstaFrameReader {
    * lost (a capture gap). The dropped bytes count as skipped.
    */
   resynchronise(): void {
-    const left = this.pending?.length ?? 0;
+    const left = this.pendingLength;
     this.stats.skippedBytes += left;
     if (left > 0) this.counters?.skipped.inc(undefined, left);
     this.base += left;
-    this.pending = undefined;
+    this.pending = [];
+    this.pendingLength = 0;
     this.state[0] = 1;
     this.state[1] = 0;
   }
@@ -382,9 +419,9 @@ export class CstaFrameReader {
   /** Ends the stream: reports a frame left incomplete (`CTI_ERR_FRAME_TRUNCATED`) and resets the reader. */
   end(): CstaFrameError[] {
     const errors: CstaFrameError[] = [];
-    const left = this.pending?.length ?? 0;
+    const left = this.pendingLength;
     if (left > 0 && this.state[0] === 0 && !this.fatalError) {
-      const p = this.pending!;
+      const p = Buffer.concat(this.pending);
       const declared = p.length >= 4 ? p.readUInt16BE(2) : undefined;
       const err = new CstaFrameError(
         'CTI_ERR_FRAME_TRUNCATED',
@@ -398,8 +435,10 @@ export class CstaFrameReader {
       this.counters?.skipped.inc(undefined, left);
     }
     this.base += left;
-    this.pending = undefined;
-    this.state.fill(0);
+    this.pending = [];
+    this.pendingLength = 0;
+    this.state[0] = 0;
+    this.state[1] = 0;
     return errors;
   }
 
@@ -414,7 +453,43 @@ export class CstaFrameReader {
       this.base += chunk.length;
       return;
     }
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const parts = this.pending;
+    if (parts.length > 0) {
+      // A frame started in earlier chunks: join only its own bytes, not the whole new chunk.
+      const first = parts[0]!;
+      const need = this.state[0] === 0 && first.length >= 8 ? first.readUInt16BE(2) - this.pendingLength : -1;
+      this.pending = [];
+      this.pendingLength = 0;
+      if (need > chunk.length) {
+        parts.push(chunk);
+        this.pending = parts;
+        this.pendingLength = parts.reduce((n, p) => n + p.length, 0);
+        return;
+      }
+      if (need > 0) {
+        parts.push(chunk.subarray(0, need));
+        const rest = this.scanBuffer(Buffer.concat(parts), onMessage, errors, onError);
+        chunk = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(need)]) : chunk.subarray(need);
+      } else {
+        parts.push(chunk);
+        chunk = Buffer.concat(parts);
+      }
+      if (this.fatalError) return;
+    }
+    const rest = this.scanBuffer(chunk, onMessage, errors, onError);
+    if (rest.length > 0) {
+      this.pending = [rest];
+      this.pendingLength = rest.length;
+    }
+  }
+
+  /** Scans `buf` (one native call, more when the batch array fills up); returns the bytes left unscanned. */
+  private scanBuffer(
+    buf: Buffer,
+    onMessage: (batch: CstaBatch, at: number) => void,
+    errors: CstaFrameError[],
+    onError?: (error: CstaFrameError) => void,
+  ): Buffer {
     for (;;) {
       this.state[2] = this.state[2]! >= 0x7fffffff ? 1 : this.state[2]! + 1;
       native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache);
@@ -432,8 +507,9 @@ export class CstaFrameReader {
         this.counters?.skipped.inc(undefined, skipped);
       }
       if (used > HDR_WORDS) {
-        const batch = new CstaBatch(buf, out.slice(0, used), this.strings);
-        const w = batch.words;
+        // A view, not a copy: a batch is only valid inside the callbacks below.
+        const w = out.subarray(0, used);
+        const batch = new CstaBatch(buf, w, this.strings);
         for (let at = HDR_WORDS; at < used; at += w[at + 1]!) {
           if (w[at] === TAG_MESSAGE) {
             this.stats.frames++;
@@ -452,14 +528,11 @@ export class CstaFrameReader {
       buf = buf.subarray(consumed);
       if (out[HDR_FATAL] === 1) {
         this.base += buf.length;
-        buf = buf.subarray(buf.length);
-        break;
+        return buf.subarray(buf.length);
       }
-      if (out[HDR_FULL] !== 1) break;
+      if (out[HDR_FULL] !== 1) return buf;
       if (consumed === 0) this.out = new Int32Array(this.out.length * 2);
     }
-    // While resynchronising, the native side keeps at most a possible partial header at the tail.
-    this.pending = buf.length > 0 ? buf : undefined;
   }
 
   private count(err: CstaFrameError): void {

@@ -451,3 +451,13 @@ t.test('the string cache never changes what is decoded (sizes 0, 1, 2, 64, 4096;
   for (const slots of [1, 2, 64, 4096]) t.same(decode(slots), reference, `${slots} slots`);
   t.throws(() => new CstaFrameReader({ stringCacheSlots: 3 }), RangeError);
 });
+
+t.test('fields named like Object.prototype members are kept', async (t) => {
+  const m = one('<X><toString>a</toString><__proto__>b</__proto__><constructor>c</constructor><toString>d</toString></X>');
+  t.equal(m.fields.toString, 'a');
+  t.equal(Object.getOwnPropertyDescriptor(m.fields, '__proto__')?.value, 'b');
+  t.equal(m.fields.constructor, 'c');
+  m.fields = { replaced: 'yes' };
+  t.same(m.fields, { replaced: 'yes' });
+  t.same(Object.keys({ ...one('<Y><a>1</a></Y>') }).sort(), ['connections', 'devices', 'fields', 'invokeId', 'root', 'transferredConnections', 'xml']);
+});
