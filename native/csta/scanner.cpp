@@ -12,12 +12,20 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
+// How a value's bytes become its string.
+enum : uint8_t {
+  kPlain = 0,    // the slice as it is
+  kMarkup = 1,   // holds CDATA or a comment (or an entity the scanner leaves to TypeScript): decode in TS
+  kScratch = 2,  // the decoded bytes, in the scratch area
+  kEntities = 3, // holds entity references only: the writer decodes it into the scratch area
+};
+
 struct Value {
   int32_t s;
   int32_t l;
-  bool markup;  // holds '&', CDATA or a comment: TypeScript decodes it
+  uint8_t how;
 };
-constexpr Value kAbsent = {-1, 0, false};
+constexpr Value kAbsent = {-1, 0, kPlain};
 
 struct Elem {
   uint32_t qs, ql;   // qualified name (prefix:local) for end-tag matching
@@ -68,7 +76,8 @@ inline bool SameBytes(const uint8_t* a, const uint8_t* b, uint32_t l) {
 class Writer {
  public:
   Writer(const uint8_t* data, const StringCache& cache, int32_t* out, size_t capacity)
-      : data_(data), cache_(cache), out_(out), cap_(capacity), used_(kHdrWords) {}
+      : data_(data), cache_(cache), out_(out), cap_(capacity), used_(kHdrWords), scratch_(cache.scratch),
+        scratch_cap_(cache.scratch_bytes) {}
   size_t used() const { return used_; }
   uint32_t defs() const { return defs_; }
   bool overflow() const { return overflow_; }
@@ -92,11 +101,85 @@ class Writer {
   }
   int32_t* At(size_t index) { return out_ + index; }
 
-  // Writes value v as (s, l): a cache slot when it is (or can become) cached, else the slice itself.
-  void Put(int32_t* r, const Value& v) {
+  // Decodes the entity references of value v into the scratch area (XML 1.0 §4.1, §4.6: the five
+  // predefined entities and character references). Returns the decoded slice, or v marked kMarkup when the
+  // scratch area is full or a reference is one TypeScript must judge (a surrogate code point).
+  Value Decode(const Value& v) {
+    const uint8_t* p = data_ + v.s;
+    const uint8_t* end = p + v.l;
+    if (scratch_used_ + static_cast<size_t>(v.l) > scratch_cap_) return Value{v.s, v.l, kMarkup};
+    uint8_t* const start = scratch_ + scratch_used_;
+    uint8_t* o = start;
+    while (p < end) {
+      const uint8_t* amp = static_cast<const uint8_t*>(std::memchr(p, '&', end - p));
+      const uint8_t* stop = amp != nullptr ? amp : end;
+      std::memcpy(o, p, stop - p);
+      o += stop - p;
+      if (amp == nullptr) break;
+      const uint8_t* semi = static_cast<const uint8_t*>(std::memchr(amp, ';', end - amp));
+      const size_t n = semi != nullptr ? static_cast<size_t>(semi - amp - 1) : 0;
+      const uint8_t* name = amp + 1;
+      uint32_t cp = 0xFFFFFFFFu;
+      if (n == 2 && name[0] == 'l' && name[1] == 't') cp = '<';
+      else if (n == 2 && name[0] == 'g' && name[1] == 't') cp = '>';
+      else if (n == 3 && std::memcmp(name, "amp", 3) == 0) cp = '&';
+      else if (n == 4 && std::memcmp(name, "quot", 4) == 0) cp = '"';
+      else if (n == 4 && std::memcmp(name, "apos", 4) == 0) cp = '\'';
+      else if (n >= 2 && name[0] == '#') {
+        const bool hex = name[1] == 'x';
+        size_t i = hex ? 2 : 1;
+        uint64_t c = 0;
+        bool ok = i < n;
+        for (; ok && i < n; ++i) {
+          const uint8_t d = name[i];
+          uint32_t digit;
+          if (d >= '0' && d <= '9') digit = d - '0';
+          else if (hex && d >= 'a' && d <= 'f') digit = d - 'a' + 10;
+          else if (hex && d >= 'A' && d <= 'F') digit = d - 'A' + 10;
+          else ok = false;
+          if (ok) c = c * (hex ? 16 : 10) + digit;
+          if (c > 0x10FFFF) ok = false;
+        }
+        if (ok) {
+          if (c >= 0xD800 && c <= 0xDFFF) return Value{v.s, v.l, kMarkup};
+          cp = static_cast<uint32_t>(c);
+        }
+      }
+      if (cp == 0xFFFFFFFFu) {
+        // Not a reference this scanner knows: kept as written, like the TypeScript decoder does.
+        *o++ = '&';
+        p = amp + 1;
+        continue;
+      }
+      if (cp < 0x80) {
+        *o++ = static_cast<uint8_t>(cp);
+      } else if (cp < 0x800) {
+        *o++ = static_cast<uint8_t>(0xC0 | (cp >> 6));
+        *o++ = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        *o++ = static_cast<uint8_t>(0xE0 | (cp >> 12));
+        *o++ = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      } else {
+        *o++ = static_cast<uint8_t>(0xF0 | (cp >> 18));
+        *o++ = static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      }
+      p = semi + 1;
+    }
+    // A reference never decodes to more bytes than it is written with (&#x10FFFF; is 10 for 4).
+    const Value d{static_cast<int32_t>(start - scratch_), static_cast<int32_t>(o - start), kScratch};
+    scratch_used_ += static_cast<size_t>(o - start);
+    return d;
+  }
+
+  // Writes value v as (s, l) and returns how TypeScript turns it into a string: a cache slot when it is (or
+  // can become) cached, else a slice of the data or, decoded, of the scratch area.
+  uint8_t Put(int32_t* r, const Value& v) {
     r[0] = v.s;
     r[1] = v.l;
-    if (cache_.slots == 0 || v.l <= 0 || static_cast<uint32_t>(v.l) > kCacheMaxValue) return;
+    if (cache_.slots == 0 || v.l <= 0 || static_cast<uint32_t>(v.l) > kCacheMaxValue) return Slice(r, v);
     const uint8_t* bytes = data_ + v.s;
     const uint32_t len = static_cast<uint32_t>(v.l);
     const uint32_t slot = HashBytes(bytes, len) & (cache_.slots - 1);
@@ -108,10 +191,11 @@ class Writer {
       std::memcpy(m, &cache_.gen, 4);
     } else {
       // A slot used in this batch keeps its string for the whole batch; the value then goes as a slice.
-      if (gen == cache_.gen && len1 != 0) return;
-      if (used_ + 4 * (static_cast<size_t>(defs_) + 1) > cap_) return;
-      int32_t* d = out_ + cap_ - 4 * (++defs_);
-      d[0] = static_cast<int32_t>(slot), d[1] = v.s, d[2] = v.l, d[3] = v.markup ? 1 : 0;
+      if (gen == cache_.gen && len1 != 0) return Slice(r, v);
+      if (used_ + 4 * (static_cast<size_t>(defs_) + 1) > cap_) return Slice(r, v);
+      const Value d = v.how == kEntities ? Decode(v) : v;
+      int32_t* def = out_ + cap_ - 4 * (++defs_);
+      def[0] = static_cast<int32_t>(slot), def[1] = d.s, def[2] = d.l, def[3] = d.how;
       std::memcpy(m, &cache_.gen, 4);
       len1 = len + 1;
       std::memcpy(m + 4, &len1, 4);
@@ -119,23 +203,30 @@ class Writer {
     }
     r[0] = static_cast<int32_t>(slot);
     r[1] = kCached;
+    return kPlain;
+  }
+
+  uint8_t Slice(int32_t* r, const Value& v) {
+    if (v.how != kEntities) return v.how;
+    const Value d = Decode(v);
+    r[0] = d.s;
+    r[1] = d.l;
+    return d.how;
   }
 
   void Record(int32_t kind, const Value& v0, const Value& v1 = kAbsent, const Value& v2 = kAbsent,
               const Value& v3 = kAbsent) {
     int32_t* r = Reserve(kRecordWords);
     if (r == nullptr) return;
-    int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
-    r[0] = kind | (flags << 8);
     if (kind == kRecField) {
-      // Other leaves stay slices: TypeScript reads them lazily, possibly after later batches.
+      // Other leaves stay slices of the data: TypeScript reads them lazily, possibly after later batches.
+      const int32_t flags = (v0.how == kPlain ? 0 : kMarkup) | (v1.how == kPlain ? 0 : kMarkup << 2);
+      r[0] = kind | (flags << 8);
       r[1] = v0.s, r[2] = v0.l, r[3] = v1.s, r[4] = v1.l, r[5] = -1, r[6] = 0, r[7] = -1, r[8] = 0;
       return;
     }
-    Put(r + 1, v0);
-    Put(r + 3, v1);
-    Put(r + 5, v2);
-    Put(r + 7, v3);
+    const int32_t flags = Put(r + 1, v0) | (Put(r + 3, v1) << 2) | (Put(r + 5, v2) << 4) | (Put(r + 7, v3) << 6);
+    r[0] = kind | (flags << 8);
   }
   void Error(int32_t code, int32_t offset, int32_t invoke_id, int32_t detail, bool fatal) {
     int32_t* r = Reserve(kErrorWords);
@@ -152,6 +243,9 @@ class Writer {
   size_t used_;
   uint32_t defs_ = 0;
   bool overflow_ = false;
+  uint8_t* scratch_;
+  size_t scratch_cap_;
+  size_t scratch_used_ = 0;
 };
 
 inline bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -409,16 +503,11 @@ class DocScanner {
     Value v;
     v.s = static_cast<int32_t>(s);
     v.l = static_cast<int32_t>(t - s);
-    v.markup = e.markup || (t > s && std::memchr(b_ + s, '&', t - s) != nullptr);
+    v.how = e.markup ? kMarkup : (t > s && std::memchr(b_ + s, '&', t - s) != nullptr) ? kEntities : kPlain;
     return v;
   }
 
-  static Value Name(uint32_t s, uint32_t l) {
-    Value v;
-    v.s = static_cast<int32_t>(s);
-    v.l = static_cast<int32_t>(l);
-    return v;
-  }
+  static Value Name(uint32_t s, uint32_t l) { return Value{static_cast<int32_t>(s), static_cast<int32_t>(l), kPlain}; }
 
   // Closes the innermost element; text_end is the offset of its end tag (or of the byte after "/>").
   void Close(uint32_t text_end) {

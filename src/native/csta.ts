@@ -159,7 +159,15 @@ const XML_PROBLEMS: readonly string[] = [
 ];
 
 interface NativeCsta {
-  cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array, maxFrameBytes: number, maxResyncBytes: number, cache: Uint8Array): void;
+  cstaScan(
+    data: Uint8Array,
+    out: Int32Array,
+    state: Int32Array,
+    maxFrameBytes: number,
+    maxResyncBytes: number,
+    cache: Uint8Array,
+    scratch: Uint8Array,
+  ): void;
 }
 const native = addon as unknown as NativeCsta;
 
@@ -211,28 +219,87 @@ export function decodeXmlText(raw: string): string {
   return out.trim();
 }
 
+/** Record kinds of a {@link CstaBatch} (mirrors native/csta/scanner.h). */
+export const CstaRecordKind = {
+  /** v0 = monitorCrossRefID */
+  CrossRef: 1,
+  /** v0 = role element name, v1 = callID, v2 = deviceID */
+  Connection: 2,
+  /** v0 = role element name, v1 = device identifier */
+  Device: 3,
+  /** v0 = localConnectionInfo */
+  LocalConnectionInfo: 4,
+  /** v0 = cause */
+  Cause: 5,
+  /** v0 = new callID, v1 = new deviceID, v2 = old callID, v3 = old deviceID */
+  Transferred: 6,
+  /** v0 = leaf element name, v1 = text */
+  Field: 7,
+} as const;
+
+/** Words of one record in {@link CstaBatch.words}. */
+export const CSTA_RECORD_WORDS = RECORD_WORDS;
+
 /**
  * Reads the batch a native scan wrote: `words` is the batch (header + entries), `data` the scanned bytes.
- * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects.
- * A value is a slice of `data` (`s`, `l` >= 0) or a slot of the stream's string cache (`l` < 0), so a batch
- * is only valid inside the callback that received it: later batches redefine cache slots.
+ * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects:
+ * a message entry at word `at` holds records from {@link firstRecord} to {@link endRecord}, each
+ * {@link CSTA_RECORD_WORDS} words, of kind {@link kind} with values read by {@link value}. Values are
+ * slices of `data`, decoded bytes in the scratch area or slots of the stream's string cache, so a batch is
+ * only valid inside the callback that received it.
  */
 export class CstaBatch {
   constructor(
     /** The bytes the scan ran over. */
     readonly data: Buffer,
-    /** The batch words (a private copy). */
+    /** The batch words (a view of the reader's array). */
     readonly words: Int32Array,
     /** The stream's string cache, by slot. */
     readonly strings: string[],
+    /** Decoded values of this batch. */
+    readonly scratch: Buffer,
   ) {}
 
-  /** The string value of a record slot (`s`, `l` words; `flag` set when a slice holds markup). */
-  text(s: number, l: number, flag: number): string {
+  /** invokeID of the message at `at`. */
+  invokeId(at: number): number {
+    return this.words[at + 2]!;
+  }
+
+  /** Local name of the root element of the message at `at`. */
+  root(at: number): string {
+    return this.text(this.words[at + 5]!, this.words[at + 6]!, 0);
+  }
+
+  /** Word index of the first record of the message at `at`. */
+  firstRecord(at: number): number {
+    return at + MESSAGE_HEAD;
+  }
+
+  /** Word index after the last record of the message at `at`. */
+  endRecord(at: number): number {
+    return at + this.words[at + 1]!;
+  }
+
+  /** Kind ({@link CstaRecordKind}) of the record at word `r`. */
+  kind(r: number): number {
+    return this.words[r]! & 0xff;
+  }
+
+  /** Value `i` (0-3) of the record at word `r`; undefined when absent. */
+  value(r: number, i: number): string | undefined {
+    const s = this.words[r + 1 + 2 * i]!;
+    const l = this.words[r + 2 + 2 * i]!;
+    if (s < 0) return undefined;
+    return this.text(s, l, (this.words[r]! >> (8 + 2 * i)) & 3);
+  }
+
+  /** The string of a value given as (`s`, `l`) words and its 2-bit `how` (see native/csta/scanner.h). */
+  text(s: number, l: number, how: number): string {
     if (l < 0) return this.strings[s]!;
     if (l === 0) return '';
+    if (how === 2) return utf8Slice.call(this.scratch, s, s + l);
     const raw = utf8Slice.call(this.data, s, s + l);
-    return flag === 0 ? raw : decodeXmlText(raw);
+    return how === 0 ? raw : decodeXmlText(raw);
   }
 
   /**
@@ -255,30 +322,30 @@ export class CstaBatch {
       const flags = w[r]! >> 8;
       switch (kind) {
         case REC_CROSSREF:
-          monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
           break;
         case REC_CONNECTION:
           connections.push({
-            role: this.text(w[r + 1]!, w[r + 2]!, 0),
-            callId: this.text(w[r + 3]!, w[r + 4]!, flags & 2),
-            deviceId: this.text(w[r + 5]!, w[r + 6]!, flags & 4),
+            role: this.text(w[r + 1]!, w[r + 2]!, flags & 3),
+            callId: this.text(w[r + 3]!, w[r + 4]!, (flags >> 2) & 3),
+            deviceId: this.text(w[r + 5]!, w[r + 6]!, (flags >> 4) & 3),
           });
           break;
         case REC_DEVICE:
-          devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, 0), id: this.text(w[r + 3]!, w[r + 4]!, flags & 2) });
+          devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, flags & 3), id: this.text(w[r + 3]!, w[r + 4]!, (flags >> 2) & 3) });
           break;
         case REC_LCI:
-          localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
           break;
         case REC_CAUSE:
-          cause = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          cause = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
           break;
         case REC_TRANSFERRED: {
           const item: CstaTransferredConnection = {};
-          if (w[r + 1]! >= 0) item.newCallId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
-          if (w[r + 3]! >= 0) item.newDeviceId = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
-          if (w[r + 5]! >= 0) item.oldCallId = this.text(w[r + 5]!, w[r + 6]!, flags & 4);
-          if (w[r + 7]! >= 0) item.oldDeviceId = this.text(w[r + 7]!, w[r + 8]!, flags & 8);
+          if (w[r + 1]! >= 0) item.newCallId = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
+          if (w[r + 3]! >= 0) item.newDeviceId = this.text(w[r + 3]!, w[r + 4]!, (flags >> 2) & 3);
+          if (w[r + 5]! >= 0) item.oldCallId = this.text(w[r + 5]!, w[r + 6]!, (flags >> 4) & 3);
+          if (w[r + 7]! >= 0) item.oldDeviceId = this.text(w[r + 7]!, w[r + 8]!, (flags >> 6) & 3);
           transferredConnections.push(item);
           break;
         }
@@ -294,7 +361,7 @@ export class CstaBatch {
     let fields: Record<string, string> | undefined;
     const msg: CstaMessage = {
       invokeId: w[at + 2]!,
-      root: this.text(w[at + 5]!, w[at + 6]!, 0),
+      root: this.root(at),
       connections,
       devices,
       transferredConnections,
@@ -323,7 +390,7 @@ function buildFields(data: Buffer, w: Int32Array): Record<string, string> {
     const l = w[r + 4]!;
     const raw = l === 0 ? '' : utf8Slice.call(data, w[r + 3]!, w[r + 3]! + l);
     // defineProperty: an element named __proto__ is a field like any other.
-    Object.defineProperty(fields, name, { value: (w[r]! >> 8) & 2 ? decodeXmlText(raw) : raw, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(fields, name, { value: (w[r]! >> 10) & 3 ? decodeXmlText(raw) : raw, enumerable: true, writable: true, configurable: true });
   }
   return fields;
 }
@@ -340,6 +407,7 @@ export class CstaFrameReader {
   /** [resyncing, bytes skipped in this resync, cache generation]: see native/csta/binding.cpp. */
   private readonly state = new Int32Array(3);
   private readonly cache: Uint8Array;
+  private readonly scratch: Buffer;
   private readonly strings: string[];
   private out = new Int32Array(1 << 14);
   /** Bytes of an incomplete frame (or of a possible header while resynchronising), in arrival order. */
@@ -362,6 +430,8 @@ export class CstaFrameReader {
       throw new RangeError(`stringCacheSlots must be 0 or a power of two up to 2^20, got ${slots}`);
     }
     this.cache = new Uint8Array(slots * CACHE_SLOT_BYTES);
+    // Decoded values of one batch; when it runs out, values are decoded in TypeScript instead.
+    this.scratch = Buffer.alloc(65536);
     this.strings = new Array<string>(slots).fill('');
     if (opts.metrics) {
       this.counters = {
@@ -492,12 +562,13 @@ export class CstaFrameReader {
   ): Buffer {
     for (;;) {
       this.state[2] = this.state[2]! >= 0x7fffffff ? 1 : this.state[2]! + 1;
-      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache);
+      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache, this.scratch);
       const out = this.out;
       const defs = out[HDR_DEFS]!;
       for (let i = 1, d = out.length - 4; i <= defs; i++, d -= 4) {
-        const raw = utf8Slice.call(buf, out[d + 1]!, out[d + 1]! + out[d + 2]!);
-        this.strings[out[d]!] = out[d + 3] === 0 ? raw : decodeXmlText(raw);
+        const how = out[d + 3]!;
+        const raw = utf8Slice.call(how === 2 ? this.scratch : buf, out[d + 1]!, out[d + 1]! + out[d + 2]!);
+        this.strings[out[d]!] = how === 1 ? decodeXmlText(raw) : raw;
       }
       const consumed = out[HDR_CONSUMED]!;
       const used = out[HDR_USED]!;
@@ -509,7 +580,7 @@ export class CstaFrameReader {
       if (used > HDR_WORDS) {
         // A view, not a copy: a batch is only valid inside the callbacks below.
         const w = out.subarray(0, used);
-        const batch = new CstaBatch(buf, w, this.strings);
+        const batch = new CstaBatch(buf, w, this.strings, this.scratch);
         for (let at = HDR_WORDS; at < used; at += w[at + 1]!) {
           if (w[at] === TAG_MESSAGE) {
             this.stats.frames++;

@@ -461,3 +461,34 @@ t.test('fields named like Object.prototype members are kept', async (t) => {
   t.same(m.fields, { replaced: 'yes' });
   t.same(Object.keys({ ...one('<Y><a>1</a></Y>') }).sort(), ['connections', 'devices', 'fields', 'invokeId', 'root', 'transferredConnections', 'xml']);
 });
+
+t.test('native entity decoding matches the XML rules (and the TypeScript decoder)', async (t) => {
+  const cases: [string, string][] = [
+    ['a&amp;b', 'a&b'],
+    ['&lt;&gt;&quot;&apos;', '<>"\''],
+    ['&#65;&#x42;&#x63;', 'ABc'],
+    ['&#xE9;&#x20AC;&#x1F600;', 'é€😀'],
+    ['&#xD800;x', decodeXmlText('&#xD800;x')],
+    ['&#x110000;', '&#x110000;'],
+    ['&unknown;&#;&#x;&#12a;', '&unknown;&#;&#x;&#12a;'],
+    ['tail &amp', 'tail &amp'],
+    ['& lone', '& lone'],
+  ];
+  for (const slots of [0, 4096]) {
+    for (const [raw, want] of cases) {
+      const xml = `<E><connection><callID>${raw}</callID><deviceID>d${raw}</deviceID></connection><cause>${raw}</cause><f>${raw}</f></E>`;
+      const m = new CstaFrameReader({ stringCacheSlots: slots }).push(encodeCstaFrame(1, xml)).messages[0]!;
+      t.equal(m.connections[0]!.callId, want, `${raw} (${slots} slots)`);
+      t.equal(m.connections[0]!.deviceId, 'd' + want);
+      t.equal(m.cause, want);
+      t.equal(m.fields.f, want);
+      t.equal(decodeXmlText(raw), want);
+    }
+  }
+  // More decoded bytes in one batch than the scratch area holds: the rest is decoded in TypeScript.
+  const long = '&lt;' + 'x'.repeat(200) + '&gt;';
+  const frames = Array.from({ length: 600 }, (_, i) => encodeCstaFrame(1, `<E><callingDevice><deviceIdentifier>${long}${i}</deviceIdentifier></callingDevice></E>`));
+  const r = new CstaFrameReader().push(Buffer.concat(frames));
+  t.equal(r.messages.length, 600);
+  t.ok(r.messages.every((m, i) => m.devices[0]!.id === `<${'x'.repeat(200)}>${i}`));
+});
