@@ -261,22 +261,33 @@ struct NameEndTable {
 constexpr NameEndTable kNameEnd;
 inline bool IsNameEnd(uint8_t c) { return kNameEnd.end[c]; }
 
-// First offset in [n, end) holding a name-ending byte (or a control byte, which no name holds), or end.
-inline uint32_t NameEnd(const uint8_t* b, uint32_t n, uint32_t end) {
+// Scans a name from n: returns the first offset in [n, end) holding a name-ending byte (or a control
+// byte, which no name holds), or end; *local gets the offset after the name's last ':' (n when none).
+inline uint32_t NameEnd(const uint8_t* b, uint32_t n, uint32_t end, uint32_t* local) {
+  *local = n;
 #if defined(__SSE2__)
   const __m128i gt = _mm_set1_epi8('>');
   const __m128i slash = _mm_set1_epi8('/');
   const __m128i space = _mm_set1_epi8(' ');
+  const __m128i colon = _mm_set1_epi8(':');
   while (n + 16 <= end) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + n));
     const __m128i le_space = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
     const __m128i hit = _mm_or_si128(le_space, _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, slash)));
-    const int mask = _mm_movemask_epi8(hit);
-    if (mask != 0) return n + static_cast<uint32_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    unsigned colons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, colon)));
+    if (mask != 0) {
+      const unsigned at = static_cast<unsigned>(__builtin_ctz(mask));
+      colons &= (1u << at) - 1;
+      if (colons != 0) *local = n + 32 - static_cast<uint32_t>(__builtin_clz(colons));
+      return n + at;
+    }
+    if (colons != 0) *local = n + 32 - static_cast<uint32_t>(__builtin_clz(colons));
     n += 16;
   }
 #endif
-  while (n < end && !IsNameEnd(b[n])) ++n;
+  for (; n < end && !IsNameEnd(b[n]); ++n)
+    if (b[n] == ':') *local = n + 1;
   return n;
 }
 
@@ -374,7 +385,7 @@ class DocScanner {
         const Elem& top = stack_[depth_ - 1];
         uint32_t n = p + 2 + top.ql;
         if (n >= end) return Fail(r, kXmlUnclosed);
-        if (std::memcmp(b_ + p + 2, b_ + top.qs, top.ql) != 0 || !IsNameEnd(b_[n]) || b_[n] == '/')
+        if (!SameBytes(b_ + p + 2, b_ + top.qs, top.ql) || !IsNameEnd(b_[n]) || b_[n] == '/')
           return Fail(r, kXmlMismatch);
         while (n < end && IsSpace(b_[n])) ++n;
         if (n >= end) return Fail(r, kXmlUnclosed);
@@ -416,9 +427,8 @@ class DocScanner {
       } else {
         if (root_done) return Trailing(r);
         const uint32_t qs = p + 1;
-        uint32_t n = NameEnd(b_, qs, end);
-        uint32_t colon = n;
-        while (colon > qs && b_[colon - 1] != ':') --colon;
+        uint32_t colon;
+        uint32_t n = NameEnd(b_, qs, end, &colon);
         if (n == qs || colon == n) return Fail(r, kXmlBadMarkup);
         if (n >= end) return Fail(r, kXmlUnclosed);
         const uint32_t ql = n - qs;
