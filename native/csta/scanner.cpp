@@ -56,7 +56,11 @@ inline uint32_t HashBytes(const uint8_t* p, uint32_t l) {
     for (uint32_t i = 0; i < l; ++i) v = (v << 8) | p[i];
     h = (h ^ v) * kMul;
   }
-  return static_cast<uint32_t>(h >> 32) ^ static_cast<uint32_t>(h >> 7);
+  // fmix64 (MurmurHash3): every input bit reaches the low bits the slot index is taken from.
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  return static_cast<uint32_t>(h);
 }
 
 // a[0, l) == b[0, l) for short strings, by 8-byte words.
