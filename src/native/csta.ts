@@ -260,6 +260,13 @@ export class CstaBatch {
     readonly scratch: Buffer,
   ) {}
 
+  private stable: Int32Array | undefined;
+
+  /** A copy of the batch words that outlives the batch (made once per batch). */
+  stableWords(): Int32Array {
+    return (this.stable ??= this.words.slice());
+  }
+
   /** invokeID of the message at `at`. */
   invokeId(at: number): number {
     return this.words[at + 2]!;
@@ -303,8 +310,8 @@ export class CstaBatch {
   }
 
   /**
-   * Builds the {@link CstaMessage} of the message entry at word index `at`. Its `fields` are built on first
-   * read (from a copy of the records, so the message outlives the batch).
+   * Builds the {@link CstaMessage} of the message entry at word index `at`. Its `fields` and `xml` are built
+   * on first read (from a copy of the batch words, so the message outlives the batch).
    */
   message(at: number): CstaMessage {
     const w = this.words;
@@ -356,23 +363,18 @@ export class CstaBatch {
           throw new Error(`csta batch: unknown record kind ${kind}`);
       }
     }
-    const data = this.data;
-    const records = hasFields ? w.slice(at + MESSAGE_HEAD, end) : undefined;
-    let fields: Record<string, string> | undefined;
-    const msg: CstaMessage = {
-      invokeId: w[at + 2]!,
-      root: this.root(at),
+    const msg = new ScannedMessage(
+      w[at + 2]!,
+      this.root(at),
       connections,
       devices,
       transferredConnections,
-      get fields(): Record<string, string> {
-        return (fields ??= records ? buildFields(data, records) : {});
-      },
-      set fields(value: Record<string, string>) {
-        fields = value;
-      },
-      xml: data.subarray(xmlStart, w[at + 4]!),
-    };
+      this.data,
+      xmlStart,
+      w[at + 4]!,
+      hasFields ? this.stableWords() : undefined,
+      at,
+    );
     if (monitorCrossRefId !== undefined) msg.monitorCrossRefId = monitorCrossRefId;
     if (localConnectionInfo !== undefined) msg.localConnectionInfo = localConnectionInfo;
     if (cause !== undefined) msg.cause = cause;
@@ -380,10 +382,70 @@ export class CstaBatch {
   }
 }
 
+/**
+ * A scanned message: plain data properties, with `fields` and `xml` built on first read. `toJSON()` includes
+ * both (the XML as text), so `JSON.stringify` shows the whole message.
+ */
+class ScannedMessage implements CstaMessage {
+  monitorCrossRefId?: string;
+  localConnectionInfo?: string;
+  cause?: string;
+  readonly #data: Buffer;
+  readonly #words: Int32Array | undefined;
+  readonly #at: number;
+  readonly #xmlStart: number;
+  readonly #xmlEnd: number;
+  #fields: Record<string, string> | undefined;
+  #xml: Buffer | undefined;
+
+  constructor(
+    public invokeId: number,
+    public root: string,
+    public connections: CstaConnectionRef[],
+    public devices: CstaDeviceRef[],
+    public transferredConnections: CstaTransferredConnection[],
+    data: Buffer,
+    xmlStart: number,
+    xmlEnd: number,
+    words: Int32Array | undefined,
+    at: number,
+  ) {
+    this.#data = data;
+    this.#xmlStart = xmlStart;
+    this.#xmlEnd = xmlEnd;
+    this.#words = words;
+    this.#at = at;
+  }
+
+  get fields(): Record<string, string> {
+    if (this.#fields === undefined) {
+      const w = this.#words;
+      this.#fields = w ? buildFields(this.#data, w, this.#at + MESSAGE_HEAD, this.#at + w[this.#at + 1]!) : {};
+    }
+    return this.#fields;
+  }
+
+  set fields(value: Record<string, string>) {
+    this.#fields = value;
+  }
+
+  get xml(): Buffer {
+    return (this.#xml ??= this.#data.subarray(this.#xmlStart, this.#xmlEnd));
+  }
+
+  set xml(value: Buffer) {
+    this.#xml = value;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), fields: this.fields, xml: this.xml.toString('utf8') };
+  }
+}
+
 /** The `fields` of a message from a copy of its records: every FIELD record, first occurrence wins. */
-function buildFields(data: Buffer, w: Int32Array): Record<string, string> {
+function buildFields(data: Buffer, w: Int32Array, first: number, end: number): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (let r = 0; r < w.length; r += RECORD_WORDS) {
+  for (let r = first; r < end; r += RECORD_WORDS) {
     if ((w[r]! & 0xff) !== REC_FIELD) continue;
     const name = w[r + 2]! === 0 ? '' : utf8Slice.call(data, w[r + 1]!, w[r + 1]! + w[r + 2]!);
     if (Object.hasOwn(fields, name)) continue;
@@ -447,7 +509,11 @@ export class CstaFrameReader {
     return this.fatalError;
   }
 
-  /** Feeds bytes; returns the messages completed by this chunk (one native call) and the bad frames. */
+  /**
+   * Feeds bytes; returns the messages completed by this chunk (one native call) and the bad frames.
+   * `fields` and `xml` of a message are accessors built on first read: read them by name (a spread
+   * `{...message}` leaves them out; `JSON.stringify` includes them).
+   */
   push(chunk: Buffer): { messages: CstaMessage[]; errors: CstaFrameError[] } {
     const messages: CstaMessage[] = [];
     const errors: CstaFrameError[] = [];
