@@ -703,11 +703,8 @@ export class CstaFrameReader {
       case 'CTI_ERR_RESYNC':
         message = `no CSTA frame header found in ${detail} bytes; closing the stream`;
         break;
-      case 'CTI_ERR_FRAME_TRUNCATED':
-        message = 'stream ended inside a frame';
-        break;
       default:
-        throw new Error(`unknown CSTA error code ${String(code)}`);
+        throw new Error(`unexpected CSTA error code ${String(code)} from the scanner`);
     }
     return new CstaFrameError(code, `${message} at stream offset ${offset}`, { fatal, offset, ...(invokeId !== undefined ? { invokeId } : {}) });
   }

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
 import {
+  CSTA_RECORD_WORDS,
   CstaFrameError,
+  CstaRecordKind,
   CstaFrameReader,
   decodeXmlText,
   encodeCstaFrame,
@@ -215,6 +217,8 @@ t.test('namespaces: ed3, ed5 typo, ed6 and prefixes all match by local name', as
     body('HeldEvent', 'xmlns="http://www.ecmainternational.org/standards/ecma-323/csta/ed5"'),
     body('HeldEvent', "xmlns:csta='http://www.ecma-international.org/standards/ecma-323/csta/ed6'", 'csta:'),
     body('HeldEvent', 'xmlns="http://www.ecma.ch/standards/ecma-323/csta/ed2"'),
+    body('HeldEvent', "xmlns:a_very_long_prefix.name-x='urn:x'", 'a_very_long_prefix.name-x:'),
+    body('HeldEvent', "xmlns:p='urn:p' xmlns:q='urn:q'", 'p:q:'),
   ];
   for (const xml of variants) {
     const m = one(xml);
@@ -337,6 +341,11 @@ t.test('resync that finds nothing is fatal and closes the reader', async (t) => 
   r = reader.push(encodeCstaFrame(1, '<a/>'));
   t.same(r, { messages: [], errors: [] }, 'input after a fatal error is ignored');
   t.same(reader.end(), []);
+
+  const hunting = new CstaFrameReader();
+  hunting.push(Buffer.from('junkjunk\x00\x00\x01'));
+  t.same(hunting.end(), [], 'a possible header left while resynchronising is skipped, not truncated');
+  t.equal(hunting.stats.skippedBytes, 11);
 });
 
 t.test('malformed XML drops only that frame', async (t) => {
@@ -393,6 +402,21 @@ t.test('many frames in one push fill several batches', async (t) => {
 t.test('pushBatch hands batches without building messages', async (t) => {
   const reader = new CstaFrameReader();
   const seen: string[] = [];
+  const read: unknown[] = [];
+  reader.pushBatch(load('02_OriginatedEvent.frame.bin'), (batch, at) => {
+    read.push(batch.invokeId(at), batch.root(at));
+    for (let r = batch.firstRecord(at); r < batch.endRecord(at); r += CSTA_RECORD_WORDS) {
+      if (batch.kind(r) === CstaRecordKind.Device) read.push([batch.value(r, 0), batch.value(r, 1), batch.value(r, 2)]);
+      if (batch.kind(r) === CstaRecordKind.Connection) read.push([batch.value(r, 1), batch.value(r, 2)]);
+    }
+  });
+  t.same(read, [
+    9999,
+    'OriginatedEvent',
+    ['FF000100000000002D65C85C1C750000', '302118840100'],
+    ['callingDevice', '302118840100', undefined],
+    ['calledDevice', 'N<302118840101>;displayNumber=302118840101;noa=nk', undefined],
+  ]);
   const errors = reader.pushBatch(Buffer.concat([load('01_ServiceInitiatedEvent.frame.bin'), Buffer.from([9, 9, 9])]), (batch, at) => {
     seen.push(batch.message(at).root);
     t.equal(batch.words[at + 2], 9999);
