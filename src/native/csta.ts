@@ -158,18 +158,6 @@ const XML_PROBLEMS: readonly string[] = [
   'bad attribute syntax',
 ];
 
-interface NativeCsta {
-  cstaScan(
-    data: Uint8Array,
-    out: Int32Array,
-    state: Int32Array,
-    maxFrameBytes: number,
-    maxResyncBytes: number,
-    cache: Uint8Array,
-    scratch: Uint8Array,
-  ): void;
-}
-const native = addon as unknown as NativeCsta;
 
 type Utf8Slicer = (this: Buffer, start: number, end: number) => string;
 const utf8Slice: Utf8Slicer =
@@ -628,7 +616,7 @@ export class CstaFrameReader {
   ): Buffer {
     for (;;) {
       this.state[2] = this.state[2]! >= 0x7fffffff ? 1 : this.state[2]! + 1;
-      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache, this.scratch);
+      addon.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache, this.scratch);
       const out = this.out;
       const defs = out[HDR_DEFS]!;
       for (let i = 1, d = out.length - 4; i <= defs; i++, d -= 4) {
