@@ -287,6 +287,13 @@ t.test('capture reader rejects what it cannot read', async (t) => {
   head.writeUInt32LE(127, 20);
   writeFileSync(wifi, head);
   await t.rejects(readCaptureTcp(wifi, { data() {} }), /unsupported link type/);
+  const good = join(dir, 'no-fin.pcap');
+  writeFileSync(good, pcapFile('ethernet', exchange().filter((s) => !(s.flags! & FIN))));
+  await t.rejects(readCaptureTcp(good, { data() { throw new Error('boom'); } }), /boom/, 'a throwing handler rejects the read');
+  const ended: string[] = [];
+  const stats = await readCaptureTcp(good, { data() {}, end: (flow) => void ended.push(flow.id) });
+  t.equal(ended.length, 3, 'flows without FIN end with the capture');
+  t.match(stats, { linkType: 'LINKTYPE_ETHERNET', tcpSegments: 15, skipped: 0 });
   t.same(linkPayload('LINKTYPE_RAW', Buffer.from([0x45])), { offset: 0, etherType: 0x0800 });
   t.same(linkPayload('LINKTYPE_RAW', Buffer.from([0x60])), { offset: 0, etherType: 0x86dd });
   t.equal(linkPayload('LINKTYPE_RAW', Buffer.from([0x10])), undefined);
