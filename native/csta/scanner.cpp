@@ -509,7 +509,9 @@ class DocScanner {
     return r;
   }
 
-  Value Text(const Elem& e, uint32_t text_end) {
+  // The trimmed text of a leaf; entity references are looked for only when `entities` is set (other leaves
+  // are decoded lazily by TypeScript, which looks for them itself).
+  Value Text(const Elem& e, uint32_t text_end, bool entities = true) {
     uint32_t s = e.content;
     uint32_t t = text_end;
     while (s < t && IsSpace(b_[s])) ++s;
@@ -517,7 +519,9 @@ class DocScanner {
     Value v;
     v.s = static_cast<int32_t>(s);
     v.l = static_cast<int32_t>(t - s);
-    v.how = e.markup ? kMarkup : (t > s && std::memchr(b_ + s, '&', t - s) != nullptr) ? kEntities : kPlain;
+    if (e.markup) v.how = kMarkup;
+    else if (entities && t > s && std::memchr(b_ + s, '&', t - s) != nullptr) v.how = kEntities;
+    else v.how = kPlain;
     return v;
   }
 
@@ -534,8 +538,10 @@ class DocScanner {
       return;
     }
     if (!e.has_child) {
-      const Value v = Text(e, text_end);
-      switch (ClassifyLeaf(b_, ls, ll)) {
+      const Leaf leaf = ClassifyLeaf(b_, ls, ll);
+      const bool field = leaf == Leaf::kOther && !IsDeviceRole(b_, ls, ll);
+      const Value v = Text(e, text_end, !field);
+      switch (leaf) {
         case Leaf::kCallId:
           parent->call = v;
           parent->have_conn = true;
@@ -566,8 +572,8 @@ class DocScanner {
           else w_.Record(kRecDevice, Name(ls, ll), v);
           break;
         case Leaf::kOther:
-          if (IsDeviceRole(b_, ls, ll)) w_.Record(kRecDevice, Name(ls, ll), v);
-          else w_.Record(kRecField, Name(ls, ll), v);
+          if (field) w_.Record(kRecField, Name(ls, ll), v);
+          else w_.Record(kRecDevice, Name(ls, ll), v);
           break;
       }
       return;

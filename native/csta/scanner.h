@@ -46,7 +46,8 @@ enum RecordKind : int32_t {
   kRecLocalConnInfo = 4, // v0 = localConnectionInfo
   kRecCause = 5,         // v0 = cause
   kRecTransferred = 6,   // v0 = new callID, v1 = new deviceID, v2 = old callID, v3 = old deviceID
-  kRecField = 7,         // v0 = leaf element local name, v1 = text
+  kRecField = 7,         // v0 = leaf element local name, v1 = text; flag 1 marks only CDATA/comments
+                         // here: entity references are not looked for, the reader decodes text holding '&'
 };
 // Error entry: [kTagError, words, code, offset, invokeId (-1 unknown), detail, fatal]
 constexpr int32_t kErrorWords = 7;

@@ -439,8 +439,10 @@ function buildFields(data: Buffer, w: Int32Array, first: number, end: number): R
     if (Object.hasOwn(fields, name)) continue;
     const l = w[r + 4]!;
     const raw = l === 0 ? '' : utf8Slice.call(data, w[r + 3]!, w[r + 3]! + l);
+    // The scanner flags CDATA and comments in these leaves but leaves entity references to be found here.
+    const text = (w[r]! >> 10) & 3 || raw.includes('&') ? decodeXmlText(raw) : raw;
     // defineProperty: an element named __proto__ is a field like any other.
-    Object.defineProperty(fields, name, { value: (w[r]! >> 10) & 3 ? decodeXmlText(raw) : raw, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(fields, name, { value: text, enumerable: true, writable: true, configurable: true });
   }
   return fields;
 }
