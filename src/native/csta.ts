@@ -158,7 +158,6 @@ const XML_PROBLEMS: readonly string[] = [
   'bad attribute syntax',
 ];
 
-
 type Utf8Slicer = (this: Buffer, start: number, end: number) => string;
 const utf8Slice: Utf8Slicer =
   (Buffer.prototype as unknown as { utf8Slice?: Utf8Slicer }).utf8Slice ??
@@ -171,7 +170,7 @@ const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([A-Za-z]+));/g;
 
 function decodeEntities(text: string): string {
   return text.replace(ENTITY, (whole, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
-    if (name !== undefined) return NAMED_ENTITIES[name] ?? whole;
+    if (name !== undefined) return Object.hasOwn(NAMED_ENTITIES, name) ? NAMED_ENTITIES[name]! : whole;
     const code = hex !== undefined ? parseInt(hex, 16) : parseInt(dec!, 10);
     return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
   });

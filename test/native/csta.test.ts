@@ -506,6 +506,7 @@ t.test('native entity decoding matches the XML rules (and the TypeScript decoder
     ['&#xD800;x', decodeXmlText('&#xD800;x')],
     ['&#x110000;', '&#x110000;'],
     ['&unknown;&#;&#x;&#12a;', '&unknown;&#;&#x;&#12a;'],
+    ['&constructor;&toString;', '&constructor;&toString;'],
     ['tail &amp', 'tail &amp'],
     ['& lone', '& lone'],
   ];
