@@ -9,6 +9,20 @@ import { packageRoot } from '../util/package-root.js';
  */
 export interface NativeAddon {
   readonly abiVersion: number;
+  /**
+   * native/csta: scans CSTA XML frames in `data` into the batch array `out` (layout in
+   * native/csta/scanner.h); `state` = [resyncing, bytes skipped in this resync, cache generation]. Use
+   * CstaFrameReader (./csta.ts), which validates the arguments.
+   */
+  cstaScan(
+    data: Uint8Array,
+    out: Int32Array,
+    state: Int32Array,
+    maxFrameBytes: number,
+    maxResyncBytes: number,
+    cache: Uint8Array,
+    scratch: Uint8Array,
+  ): void;
 }
 
 const require = createRequire(import.meta.url);
