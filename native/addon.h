@@ -2,4 +2,11 @@
 #pragma once
 #include <napi.h>
 
-namespace switchhook {}
+namespace switchhook {
+
+// native/g711/g711_binding.cpp: g711Decode, g711Encode, g711Transcode.
+void InitG711(Napi::Env env, Napi::Object exports);
+// native/pdsv/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
+void InitPdsv(Napi::Env env, Napi::Object exports);
+
+}  // namespace switchhook
