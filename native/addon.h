@@ -4,9 +4,9 @@
 
 namespace switchhook {
 
-// native/g711/g711_binding.cpp: g711Decode, g711Encode, g711Transcode.
+// native/napi/g711_binding.cpp: g711Decode, g711Encode, g711Transcode.
 void InitG711(Napi::Env env, Napi::Object exports);
-// native/pdsv/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
+// native/napi/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
 void InitPdsv(Napi::Env env, Napi::Object exports);
 
 }  // namespace switchhook
