@@ -1,6 +1,7 @@
 // N-API surface of the PDSV codec (src/native/pdsv.ts validates arguments and builds typed events).
-// Decoded signals leave as one ArrayBuffer per push: [count, dataOffset] then `count` records of
-// kRecordWords int32 words, then the bytes the records point at (display text, delivered voice).
+// Decoded signals leave as one ArrayBuffer per push: [count, dataOffset, voiceFrames] then `count`
+// records of kRecordWords int32 words, then the bytes the records point at (display text, voice codes).
+// Voice frames become records only when the decoder delivers voice; otherwise they are only counted.
 #include <napi.h>
 
 #include <cstring>
@@ -15,6 +16,7 @@ namespace {
 using namespace pdsv;
 
 constexpr int kRecordWords = 11;
+constexpr int kBatchHeader = 3;
 enum RecordKind : std::int32_t { kRecSignal = 1, kRecVoice = 2, kRecLink = 3, kRecError = 4 };
 
 bool ReadAddress(const Napi::CallbackInfo& info, Address* a) {
@@ -151,6 +153,7 @@ class BatchSink : public FrameSink {
   std::vector<std::int32_t> records;
   std::vector<std::uint8_t> data;
   std::size_t count = 0;
+  std::size_t voice_frames = 0;
 
   void OnFrame(const Frame& f) override {
     switch (f.type) {
@@ -182,15 +185,14 @@ class BatchSink : public FrameSink {
         break;
       }
       case FrameType::kVoice: {
+        ++voice_frames;
+        if (!deliver_voice) break;
         const Voice& v = f.voice;
         const std::size_t off = data.size();
-        std::size_t len = 0;
-        if (deliver_voice) {
-          data.insert(data.end(), v.samples, v.samples + v.sample_count);
-          len = v.sample_count;
-        }
+        data.insert(data.end(), v.samples, v.samples + v.sample_count);
         Add(kRecVoice, f.address, static_cast<std::int32_t>(v.codec), v.flags,
-            static_cast<std::int32_t>(v.sample_count), static_cast<std::int32_t>(v.timestamp), off, len);
+            static_cast<std::int32_t>(v.sample_count), static_cast<std::int32_t>(v.timestamp), off,
+            v.sample_count);
         break;
       }
       case FrameType::kLink:
@@ -206,17 +208,19 @@ class BatchSink : public FrameSink {
   }
 
   Napi::Value Take(Napi::Env env) {
-    if (count == 0) return env.Undefined();
-    const std::size_t head = (2 + records.size()) * sizeof(std::int32_t);
+    if (count == 0 && voice_frames == 0) return env.Undefined();
+    const std::size_t head = (kBatchHeader + records.size()) * sizeof(std::int32_t);
     auto ab = Napi::ArrayBuffer::New(env, head + data.size());
     auto* words = static_cast<std::int32_t*>(ab.Data());
     words[0] = static_cast<std::int32_t>(count);
     words[1] = static_cast<std::int32_t>(head);
-    std::memcpy(words + 2, records.data(), records.size() * sizeof(std::int32_t));
+    words[2] = static_cast<std::int32_t>(voice_frames);
+    if (!records.empty()) std::memcpy(words + kBatchHeader, records.data(), records.size() * sizeof(std::int32_t));
     if (!data.empty()) std::memcpy(static_cast<std::uint8_t*>(ab.Data()) + head, data.data(), data.size());
     records.clear();
     data.clear();
     count = 0;
+    voice_frames = 0;
     return ab;
   }
 

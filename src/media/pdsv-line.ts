@@ -385,6 +385,10 @@ export class PdsvLine extends EventEmitter {
 
   private handle(batch: PdsvBatch, route: Route): void {
     for (const err of batch.errors) this.fail(err);
+    if (batch.voiceFrames > 0) {
+      this.stats.received.voice += batch.voiceFrames;
+      this.frames.inc({ role: this.options.role, dir: 'rx', type: 'voice' }, batch.voiceFrames);
+    }
     for (const ev of batch.events) this.onEvent(ev, route);
   }
 
@@ -393,6 +397,11 @@ export class PdsvLine extends EventEmitter {
     this.errorCount.inc({ role: this.options.role, code: err.code });
     log.rateLimited('warn', err.code, `${err.code}: ${err.message}${err.port !== undefined ? ` (port ${err.port})` : ''}`);
     this.emit('protocol-error', err);
+  }
+
+  private received(type: 'signal' | 'link'): void {
+    this.stats.received[type]++;
+    this.frames.inc({ role: this.options.role, dir: 'rx', type });
   }
 
   private onEvent(ev: PdsvEvent, route: Route): void {
@@ -410,22 +419,23 @@ export class PdsvLine extends EventEmitter {
     }
     if (this.options.role === PdsvLineRole.Gateway) st.route = route;
     st.lastHeard = Date.now();
-    this.frames.inc({ role: this.options.role, dir: 'rx', type: ev.kind });
-    this.stats.received[ev.kind]++;
     switch (ev.kind) {
       case 'link':
+        this.received('link');
         st.peerInterval = ev.link.interval;
         st.status = ev.link.status;
         if (ev.link.kind === PdsvLinkKind.KeepAlive) this.sendKeepAlive(ev.port, PdsvLinkKind.KeepAliveAck);
         this.setLink(ev.port, st, ev.link.status === PdsvLinkStatus.InService ? PdsvLinkState.Up : PdsvLinkState.Down);
         break;
       case 'signal':
+        this.received('signal');
         this.setLink(ev.port, st, PdsvLinkState.Up);
         this.emit('signal', { port: ev.port, sequence: ev.sequence, signal: ev.signal } satisfies PdsvLineSignalEvent);
         break;
       case 'voice':
+        // Counted with the batch (voice frames are counted even when not delivered).
         this.setLink(ev.port, st, PdsvLinkState.Up);
-        if (this.options.deliverVoice) this.emit('voice', ev);
+        this.emit('voice', ev);
         break;
       default:
         throw new PdsvError(PdsvErrorCode.Type, `unknown event ${(ev as { kind: string }).kind}`);

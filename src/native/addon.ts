@@ -59,8 +59,8 @@ export interface NativeAddon {
 }
 
 /**
- * Native PDSV deframer. Each call returns one batch (an ArrayBuffer: `[count, dataOffset]`, then `count`
- * records of 11 int32 words, then the bytes they point at), or undefined when nothing came out.
+ * Native PDSV deframer. Each call returns one batch (an ArrayBuffer: `[count, dataOffset, voiceFrames]`,
+ * then `count` records of 11 int32 words, then the bytes they point at), or undefined when nothing came out.
  */
 export interface NativePdsvDecoder {
   push(bytes: Uint8Array): ArrayBuffer | undefined;

@@ -160,8 +160,8 @@ export interface PdsvVoiceEvent extends EventBase {
   readonly timestamp: number;
   readonly talkspurt: boolean;
   readonly samples: number;
-  /** The codes, only when the decoder was made with `deliverVoice`. */
-  readonly payload?: Uint8Array;
+  /** The G.711 codes (a copy). */
+  readonly payload: Uint8Array;
 }
 
 export interface PdsvLinkEvent extends EventBase {
@@ -195,10 +195,12 @@ export interface PdsvCounters {
   readonly resets: number;
 }
 
-/** One push's output: events in wire order and the errors met on the way. */
+/** One push's output: events in wire order, the errors met on the way, and the voice frames decoded. */
 export interface PdsvBatch {
   readonly events: PdsvEvent[];
   readonly errors: PdsvError[];
+  /** Voice frames accepted in this push; they appear in `events` only when the decoder delivers voice. */
+  readonly voiceFrames: number;
 }
 
 // Wire numbers (docs/pdsv.md §4-5), in enum order.
@@ -304,7 +306,12 @@ function checkDirection(a: PdsvAddress, want: PdsvDirection, what: string): void
   }
 }
 
-const latin = new TextDecoder('latin1');
+/** Display text is at most 40 printable ASCII bytes: building the string directly beats a TextDecoder. */
+function ascii(data: Uint8Array, off: number, len: number): string {
+  let text = '';
+  for (let i = off; i < off + len; i++) text += String.fromCharCode(data[i]!);
+  return text;
+}
 
 /**
  * Encodes one signal frame (docs/pdsv.md §4). Hook and key messages go {@link PdsvDirection.ToGateway};
@@ -422,6 +429,7 @@ export function pdsvCrc16(bytes: Uint8Array): number {
 }
 
 const nativeCodes = addon.pdsvErrorCodes();
+const BATCH_HEADER_WORDS = 3;
 const RECORD_WORDS = 11;
 const REC_SIGNAL = 1;
 const REC_VOICE = 2;
@@ -461,8 +469,8 @@ function errorMessage(code: string, issue: PdsvSequenceIssue | undefined, count:
 export class PdsvDecoder {
   private readonly native: NativePdsvDecoder;
 
-  /** @param options.deliverVoice copy voice codes into {@link PdsvVoiceEvent.payload} (else counted only) */
-  constructor(private readonly options: { readonly deliverVoice?: boolean } = {}) {
+  /** @param options.deliverVoice return voice frames as {@link PdsvVoiceEvent}s (else they are only counted) */
+  constructor(options: { readonly deliverVoice?: boolean } = {}) {
     this.native = new addon.PdsvDecoder(options.deliverVoice === true);
   }
 
@@ -498,20 +506,17 @@ export class PdsvDecoder {
   private unpack(batch: ArrayBuffer | undefined): PdsvBatch {
     const events: PdsvEvent[] = [];
     const errors: PdsvError[] = [];
-    if (!batch) return { events, errors };
-    const head = new Int32Array(batch, 0, 2);
+    if (!batch) return { events, errors, voiceFrames: 0 };
+    const head = new Int32Array(batch, 0, BATCH_HEADER_WORDS);
     const count = head[0]!;
-    const words = new Int32Array(batch, 8, count * RECORD_WORDS);
+    const words = new Int32Array(batch, BATCH_HEADER_WORDS * 4, count * RECORD_WORDS);
     const data = new Uint8Array(batch, head[1]!);
-    for (let r = 0; r < count; r++) {
-      const w = r * RECORD_WORDS;
+    for (let w = 0; w < words.length; w += RECORD_WORDS) {
       const kind = words[w]!;
-      const base: EventBase = {
-        port: words[w + 1]!,
-        direction: words[w + 2] === 1 ? PdsvDirection.ToGateway : PdsvDirection.ToPhone,
-        sequence: words[w + 3]!,
-        reset: words[w + 4] === 1,
-      };
+      const port = words[w + 1]!;
+      const direction = words[w + 2] === 1 ? PdsvDirection.ToGateway : PdsvDirection.ToPhone;
+      const sequence = words[w + 3]!;
+      const reset = words[w + 4] === 1;
       const id = words[w + 5]!;
       const a = words[w + 6]!;
       const b = words[w + 7]!;
@@ -520,35 +525,38 @@ export class PdsvDecoder {
       const len = words[w + 10]!;
       switch (kind) {
         case REC_SIGNAL:
-          events.push({ kind: 'signal', ...base, signal: this.signal(id, a, b, c, data.subarray(off, off + len)) });
+          events.push({ kind: 'signal', port, direction, sequence, reset, signal: this.signal(id, a, b, c, data, off, len) });
           break;
         case REC_VOICE:
           events.push({
             kind: 'voice',
-            ...base,
+            port,
+            direction,
+            sequence,
+            reset,
             codec: id === 8 ? G711Law.Pcma : G711Law.Pcmu,
             talkspurt: (a & 1) === 1,
             samples: b,
             timestamp: c >>> 0,
-            ...(this.options.deliverVoice ? { payload: data.slice(off, off + len) } : {}),
+            payload: data.slice(off, off + len),
           });
           break;
         case REC_LINK:
-          events.push({ kind: 'link', ...base, link: { kind: linkKinds[id]!, status: linkStatuses[a]!, interval: b } });
+          events.push({
+            kind: 'link',
+            port,
+            direction,
+            sequence,
+            reset,
+            link: { kind: linkKinds[id]!, status: linkStatuses[a]!, interval: b },
+          });
           break;
         case REC_ERROR: {
           const code = nativeCodes[id] as PdsvErrorCode;
           const issue = sequenceIssues[a];
-          const known = code !== PdsvErrorCode.Sync;
+          const located = code !== PdsvErrorCode.Sync;
           errors.push(
-            new PdsvError(
-              code,
-              errorMessage(code, issue, b),
-              known ? base.port : undefined,
-              known ? base.sequence : undefined,
-              b,
-              issue,
-            ),
+            new PdsvError(code, errorMessage(code, issue, b), located ? port : undefined, located ? sequence : undefined, b, issue),
           );
           break;
         }
@@ -556,17 +564,17 @@ export class PdsvDecoder {
           throw new PdsvError(PdsvErrorCode.Type, `unknown native record kind ${kind}`);
       }
     }
-    return { events, errors };
+    return { events, errors, voiceFrames: head[2]! };
   }
 
-  private signal(id: number, a: number, b: number, c: number, text: Uint8Array): PdsvSignal {
+  private signal(id: number, a: number, b: number, c: number, data: Uint8Array, off: number, len: number): PdsvSignal {
     switch (id) {
       case MSG_HOOK:
         return { type: 'hook', state: hookStates[a]! };
       case MSG_KEY:
         return { type: 'key', key: pdsvKeyName(a)! };
       case MSG_DISPLAY:
-        return { type: 'display', row: a, column: b, clear: (c & 1) === 1, text: latin.decode(text) };
+        return { type: 'display', row: a, column: b, clear: (c & 1) === 1, text: ascii(data, off, len) };
       case MSG_LAMP:
         return { type: 'lamp', appearance: a, state: lampStates[b]! };
       case MSG_RINGER:

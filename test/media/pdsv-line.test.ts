@@ -115,7 +115,7 @@ for (const transport of [PdsvTransport.Udp, PdsvTransport.Tcp]) {
       phone.sendVoice(7, { codec: G711Law.Pcmu, timestamp: i * 160, talkspurt: i === 0, payload: new Uint8Array(160).fill(i) });
     }
     const got = await voice;
-    t.same(got.map((v) => [v.timestamp, v.talkspurt, v.payload![0]]), [
+    t.same(got.map((v) => [v.timestamp, v.talkspurt, v.payload[0]]), [
       [0, true, 0],
       [160, false, 1],
       [320, false, 2],

@@ -131,13 +131,14 @@ t.test('voice frames round-trip for both codecs and both sizes; voice is counted
   const got = delivering.push(stream);
   t.same(got.errors, []);
   t.same(
-    got.events.map((e) => (e.kind === 'voice' ? [e.codec, e.timestamp, e.talkspurt, e.samples, [...e.payload!]] : e)),
+    got.events.map((e) => (e.kind === 'voice' ? [e.codec, e.timestamp, e.talkspurt, e.samples, [...e.payload]] : e)),
     frames.map((v) => [v.codec, v.timestamp, v.talkspurt, v.payload.length, [...v.payload]]),
   );
+  t.equal(got.voiceFrames, 4);
   const counting = new PdsvDecoder();
   const counted = counting.push(stream);
-  t.equal(counted.events.length, 4);
-  t.equal(counted.events.every((e) => e.kind === 'voice' && e.payload === undefined), true);
+  t.same(counted.events, [], 'voice stays native unless delivered');
+  t.equal(counted.voiceFrames, 4);
   t.equal(counting.counters().voiceFrames, 4);
 });
 
@@ -241,13 +242,13 @@ t.test('truncated frames: a short datagram and a stream that ends mid-frame', as
   t.same(errorCodes(dgram.pushDatagram(f.subarray(0, 5)).errors), ['PDSV_ERR_TRUNCATED']);
   t.same(errorCodes(dgram.pushDatagram(Buffer.from('hello')).errors), ['PDSV_ERR_SYNC']);
   const stream = new PdsvDecoder();
-  t.same(stream.push(f.subarray(0, 9)), { events: [], errors: [] });
+  t.same(stream.push(f.subarray(0, 9)), { events: [], errors: [], voiceFrames: 0 });
   t.equal(stream.buffered, 9);
   const end = stream.finish();
   t.same(errorCodes(end.errors), ['PDSV_ERR_TRUNCATED']);
   t.equal(end.errors[0]!.count, 9);
   t.equal(stream.buffered, 0);
-  t.same(stream.finish(), { events: [], errors: [] }, 'finishing twice reports nothing');
+  t.same(stream.finish(), { events: [], errors: [], voiceFrames: 0 }, 'finishing twice reports nothing');
 });
 
 t.test('garbage between frames is skipped and reported once per run', async (t) => {
