@@ -306,12 +306,6 @@ function checkDirection(a: PdsvAddress, want: PdsvDirection, what: string): void
   }
 }
 
-/** Display text is at most 40 printable ASCII bytes: building the string directly beats a TextDecoder. */
-function ascii(data: Uint8Array, off: number, len: number): string {
-  let text = '';
-  for (let i = off; i < off + len; i++) text += String.fromCharCode(data[i]!);
-  return text;
-}
 
 /**
  * Encodes one signal frame (docs/pdsv.md §4). Hook and key messages go {@link PdsvDirection.ToGateway};
@@ -510,7 +504,7 @@ export class PdsvDecoder {
     const head = new Int32Array(batch, 0, BATCH_HEADER_WORDS);
     const count = head[0]!;
     const words = new Int32Array(batch, BATCH_HEADER_WORDS * 4, count * RECORD_WORDS);
-    const data = new Uint8Array(batch, head[1]!);
+    const data = Buffer.from(batch, head[1]!); // a view, not a copy
     for (let w = 0; w < words.length; w += RECORD_WORDS) {
       const kind = words[w]!;
       const port = words[w + 1]!;
@@ -567,14 +561,14 @@ export class PdsvDecoder {
     return { events, errors, voiceFrames: head[2]! };
   }
 
-  private signal(id: number, a: number, b: number, c: number, data: Uint8Array, off: number, len: number): PdsvSignal {
+  private signal(id: number, a: number, b: number, c: number, data: Buffer, off: number, len: number): PdsvSignal {
     switch (id) {
       case MSG_HOOK:
         return { type: 'hook', state: hookStates[a]! };
       case MSG_KEY:
         return { type: 'key', key: pdsvKeyName(a)! };
       case MSG_DISPLAY:
-        return { type: 'display', row: a, column: b, clear: (c & 1) === 1, text: ascii(data, off, len) };
+        return { type: 'display', row: a, column: b, clear: (c & 1) === 1, text: data.toString('latin1', off, off + len) };
       case MSG_LAMP:
         return { type: 'lamp', appearance: a, state: lampStates[b]! };
       case MSG_RINGER:
