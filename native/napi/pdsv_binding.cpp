@@ -140,7 +140,7 @@ Napi::Value Crc16Js(const Napi::CallbackInfo& info) {
 
 Napi::Value ErrorCodesJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int last = static_cast<int>(Error::kSequence);
+  const int last = static_cast<int>(Error::kHeader);
   auto arr = Napi::Array::New(env, last + 1);
   for (int i = 0; i <= last; ++i) arr.Set(i, Napi::String::New(env, ErrorCode(static_cast<Error>(i))));
   return arr;
@@ -303,6 +303,7 @@ class DecoderWrap : public Napi::ObjectWrap<DecoderWrap> {
     set("linkFrames", c.link_frames);
     set("syncErrors", c.sync_errors);
     set("bytesSkipped", c.bytes_skipped);
+    set("headerErrors", c.header_errors);
     set("crcErrors", c.crc_errors);
     set("lengthErrors", c.length_errors);
     set("truncated", c.truncated);

@@ -19,6 +19,19 @@ constexpr std::array<std::uint16_t, 256> MakeCrcTable() {
 }
 constexpr auto kCrcTable = MakeCrcTable();
 
+// CRC-8/I-432-1: poly 0x07, init 0x00, no reflection, xorout 0x55 (check 0xA1).
+constexpr std::array<std::uint8_t, 256> MakeHecTable() {
+  std::array<std::uint8_t, 256> t{};
+  for (int i = 0; i < 256; ++i) {
+    std::uint8_t c = static_cast<std::uint8_t>(i);
+    for (int b = 0; b < 8; ++b) c = static_cast<std::uint8_t>((c & 0x80) ? (c << 1) ^ 0x07 : c << 1);
+    t[i] = c;
+  }
+  return t;
+}
+constexpr auto kHecTable = MakeHecTable();
+constexpr std::size_t kHecOffset = 10;
+
 constexpr std::uint8_t kFlagDirection = 0x08;
 constexpr std::uint8_t kFlagReset = 0x04;
 constexpr std::uint8_t kFlagReserved = 0x03;
@@ -43,6 +56,7 @@ Address ReadAddress(const std::uint8_t* f) {
 
 // Checks a header at f (n >= kHeaderSize bytes available, sync already matched).
 Error CheckHeader(const std::uint8_t* f) {
+  if (Crc8I4321(f + 2, kHecOffset - 2) != f[kHecOffset]) return Error::kHeader;
   if ((f[2] >> 4) != kVersion) return Error::kVersion;
   if (Be16(f + 8) > kMaxPayload) return Error::kLength;
   return Error::kNone;
@@ -162,6 +176,7 @@ const char* ErrorCode(Error e) {
     case Error::kField: return "PDSV_ERR_FIELD";
     case Error::kDirection: return "PDSV_ERR_DIRECTION";
     case Error::kSequence: return "PDSV_ERR_SEQUENCE";
+    case Error::kHeader: return "PDSV_ERR_HEADER";
   }
   return "PDSV_ERR_UNKNOWN";
 }
@@ -171,6 +186,12 @@ std::uint16_t Crc16CcittFalse(const std::uint8_t* data, std::size_t n, std::uint
     crc = static_cast<std::uint16_t>((crc << 8) ^ kCrcTable[((crc >> 8) ^ data[i]) & 0xFF]);
   }
   return crc;
+}
+
+std::uint8_t Crc8I4321(const std::uint8_t* data, std::size_t n) {
+  std::uint8_t crc = 0;
+  for (std::size_t i = 0; i < n; ++i) crc = kHecTable[crc ^ data[i]];
+  return static_cast<std::uint8_t>(crc ^ 0x55);
 }
 
 bool KeyIsValid(std::uint8_t key) {
@@ -199,6 +220,7 @@ std::size_t BuildFrame(const Address& a, FrameType type, const std::uint8_t* pay
   Put16(out + 4, a.port);
   Put16(out + 6, a.sequence);
   Put16(out + 8, static_cast<std::uint16_t>(n));
+  out[kHecOffset] = Crc8I4321(out + 2, kHecOffset - 2);
   for (std::size_t i = 0; i < n; ++i) out[kHeaderSize + i] = payload[i];
   Put16(out + kHeaderSize + n, Crc16CcittFalse(out + 2, kHeaderSize - 2 + n));
   return kOverhead + n;
@@ -306,6 +328,7 @@ SequenceTracker::Verdict SequenceTracker::Check(const Address& a) {
 void Deframer::Report(Error e, const Address& a, std::uint32_t count, SequenceIssue issue) {
   switch (e) {
     case Error::kSync: ++counters_.sync_errors; break;
+    case Error::kHeader: ++counters_.header_errors; break;
     case Error::kCrc: ++counters_.crc_errors; break;
     case Error::kLength: ++counters_.length_errors; break;
     case Error::kTruncated: ++counters_.truncated; break;

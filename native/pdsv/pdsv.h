@@ -2,8 +2,11 @@
 // phones (docs/pdsv.md is the specification). Plain C++17 over byte spans, no N-API: the RTP bridge and
 // the fuzz targets call it directly; pdsv_binding.cpp exposes it to TypeScript.
 //
-// Frame (big-endian), CRC-16/CCITT-FALSE over bytes 2 .. 9+length:
-//   A5 3C | ver:4 dir:1 reset:1 rsv:2 | type | port:16 | sequence:16 | length:16 | payload | crc:16
+// Frame (big-endian): a header checked by its own CRC-8 (HEC, as in an ATM cell header) so that a false
+// sync pattern is rejected before its length is believed, then the payload and a CRC-16 over everything
+// after the sync pattern:
+//   A5 3C | ver:4 dir:1 reset:1 rsv:2 | type | port:16 | sequence:16 | length:16 | hec:8 | payload | fcs:16
+//   HEC = CRC-8/I-432-1 over bytes 2..9; FCS = CRC-16/CCITT-FALSE over bytes 2 .. 10+length.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +20,7 @@ namespace pdsv {
 constexpr std::uint8_t kSync0 = 0xA5;
 constexpr std::uint8_t kSync1 = 0x3C;
 constexpr std::uint8_t kVersion = 1;
-constexpr std::size_t kHeaderSize = 10;
+constexpr std::size_t kHeaderSize = 11;
 constexpr std::size_t kCrcSize = 2;
 constexpr std::size_t kOverhead = kHeaderSize + kCrcSize;
 constexpr std::size_t kMaxPayload = 512;
@@ -27,6 +30,7 @@ constexpr std::size_t kDisplayRows = 4;
 constexpr std::uint8_t kMaxAppearance = 64;
 constexpr std::size_t kVoiceHeader = 6;  // codec, flags, timestamp:32
 constexpr std::uint16_t kCrcCheck = 0x29B1;  // CRC-16/CCITT-FALSE of ASCII "123456789"
+constexpr std::uint8_t kHecCheck = 0xA1;     // CRC-8/I-432-1 of ASCII "123456789"
 
 enum class Direction : std::uint8_t { kToPhone = 0, kToGateway = 1 };
 enum class FrameType : std::uint8_t { kSignal = 1, kVoice = 2, kLink = 3 };
@@ -65,12 +69,15 @@ enum class Error : std::uint8_t {
   kField,      // a field value outside its range (state, key, text, codec, reserved bits)
   kDirection,  // a message sent in the wrong direction (e.g. a lamp from a phone)
   kSequence,   // sequence gap, duplicate or late frame
+  kHeader,     // header check (HEC, CRC-8/I-432-1) mismatch
 };
 const char* ErrorCode(Error e);
 
 enum class SequenceIssue : std::uint8_t { kNone = 0, kGap = 1, kDuplicate = 2, kLate = 3 };
 
 std::uint16_t Crc16CcittFalse(const std::uint8_t* data, std::size_t n, std::uint16_t crc = 0xFFFF);
+// CRC-8/I-432-1 (ITU-T I.432.1 HEC): poly 0x07, init 0x00, no reflection, xorout 0x55.
+std::uint8_t Crc8I4321(const std::uint8_t* data, std::size_t n);
 
 struct Address {
   Direction direction = Direction::kToPhone;
@@ -155,7 +162,8 @@ class SequenceTracker {
 
 struct Counters {
   std::uint64_t bytes = 0, frames = 0, signal_frames = 0, voice_frames = 0, link_frames = 0;
-  std::uint64_t sync_errors = 0, bytes_skipped = 0, crc_errors = 0, length_errors = 0, truncated = 0;
+  std::uint64_t sync_errors = 0, bytes_skipped = 0, header_errors = 0, crc_errors = 0, length_errors = 0;
+  std::uint64_t truncated = 0;
   std::uint64_t version_errors = 0, type_errors = 0, field_errors = 0, direction_errors = 0;
   std::uint64_t sequence_gaps = 0, frames_lost = 0, duplicates = 0, late = 0, wraps = 0, resets = 0;
 };

@@ -3,7 +3,8 @@
  * frames, and a streaming {@link PdsvDecoder} over the native deframer that returns each push's events
  * and errors as one batch. Voice is carried natively; here it is only counted unless asked for.
  *
- * Frame check: CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, check value 0x29B1 over "123456789").
+ * Header check: CRC-8/I-432-1 (poly 0x07, init 0, xorout 0x55, check 0xA1). Frame check: CRC-16/CCITT-FALSE
+ * (poly 0x1021, init 0xFFFF, check 0x29B1). Check values are over the ASCII string "123456789".
  * Codec numbers follow RTP payload types (RFC 3551 §6: PCMU = 0, PCMA = 8).
  */
 import { SwitchhookError } from '../util/errors.js';
@@ -70,6 +71,7 @@ export enum PdsvSequenceIssue {
 /** Stable error codes of the PDSV family. */
 export const PdsvErrorCode = {
   Sync: 'PDSV_ERR_SYNC',
+  Header: 'PDSV_ERR_HEADER',
   Crc: 'PDSV_ERR_CRC',
   Length: 'PDSV_ERR_LENGTH',
   Truncated: 'PDSV_ERR_TRUNCATED',
@@ -180,6 +182,7 @@ export interface PdsvCounters {
   readonly linkFrames: number;
   readonly syncErrors: number;
   readonly bytesSkipped: number;
+  readonly headerErrors: number;
   readonly crcErrors: number;
   readonly lengthErrors: number;
   readonly truncated: number;
@@ -434,6 +437,8 @@ function errorMessage(code: string, issue: PdsvSequenceIssue | undefined, count:
   switch (code) {
     case PdsvErrorCode.Sync:
       return `${count} bytes outside any frame skipped`;
+    case PdsvErrorCode.Header:
+      return 'header check (CRC-8/I-432-1) mismatch';
     case PdsvErrorCode.Crc:
       return 'frame check sequence (CRC-16/CCITT-FALSE) mismatch';
     case PdsvErrorCode.Length:

@@ -35,6 +35,16 @@ function crc16(bytes: Uint8Array): number {
   return crc;
 }
 
+// An independent bitwise CRC-8/I-432-1 (poly 0x07, init 0, no reflection, xorout 0x55): the header check.
+function hec(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let i = 0; i < 8; i++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc ^ 0x55;
+}
+
 // Builds a frame by hand from docs/pdsv.md §3, for inputs the encoder refuses to make.
 function rawFrame(o: {
   flags?: number;
@@ -46,7 +56,7 @@ function rawFrame(o: {
   length?: number;
 }): Buffer {
   const payload = Buffer.from(o.payload);
-  const f = Buffer.alloc(12 + payload.length);
+  const f = Buffer.alloc(13 + payload.length);
   f[0] = 0xa5;
   f[1] = 0x3c;
   f[2] = o.flags ?? (0x10 | ((o.dir ?? 1) << 3));
@@ -54,8 +64,9 @@ function rawFrame(o: {
   f.writeUInt16BE(o.port ?? 1, 4);
   f.writeUInt16BE(o.seq ?? 0, 6);
   f.writeUInt16BE(o.length ?? payload.length, 8);
-  payload.copy(f, 10);
-  f.writeUInt16BE(crc16(f.subarray(2, 10 + payload.length)), 10 + payload.length);
+  f[10] = hec(f.subarray(2, 10));
+  payload.copy(f, 11);
+  f.writeUInt16BE(crc16(f.subarray(2, 11 + payload.length)), 11 + payload.length);
   return f;
 }
 
@@ -82,10 +93,11 @@ function signalsOf(events: PdsvEvent[]): PdsvSignal[] {
   return events.flatMap((e) => (e.kind === 'signal' ? [e.signal] : []));
 }
 
-t.test('CRC-16/CCITT-FALSE has the catalogued check value 0x29B1', async (t) => {
+t.test('the CRCs have their catalogued check values: CRC-16/CCITT-FALSE 0x29B1, CRC-8/I-432-1 0xA1', async (t) => {
   t.equal(pdsvCrc16(Buffer.from('123456789', 'ascii')), 0x29b1);
   t.equal(crc16(Buffer.from('123456789', 'ascii')), 0x29b1);
   t.equal(pdsvCrc16(new Uint8Array(0)), 0xffff);
+  t.equal(hec(Buffer.from('123456789', 'ascii')), 0xa1);
 });
 
 t.test('a hook frame is byte-exact with docs/pdsv.md §8 example', async (t) => {
@@ -93,8 +105,9 @@ t.test('a hook frame is byte-exact with docs/pdsv.md §8 example', async (t) => 
     { direction: UP, port: 0x0102, sequence: 7, reset: true },
     { type: 'hook', state: PdsvHookState.OffHook },
   );
-  t.equal(f.toString('hex'), 'a53c1c0101020007000201017466');
-  t.equal(f.readUInt16BE(12), crc16(f.subarray(2, 12)));
+  t.equal(f.toString('hex'), 'a53c1c010102000700029c0101725a');
+  t.equal(f[10], hec(f.subarray(2, 10)));
+  t.equal(f.readUInt16BE(13), crc16(f.subarray(2, 13)));
 });
 
 t.test('every signal message round-trips, in both directions', async (t) => {
@@ -210,9 +223,29 @@ function errorCodes(errors: PdsvError[]): string[] {
 const hookUp = (seq: number, port = 1) =>
   encodePdsvSignal({ direction: UP, port, sequence: seq }, { type: 'hook', state: PdsvHookState.OffHook });
 
+t.test('a bad header check is reported and the next frame is still found', async (t) => {
+  const bad = hookUp(0);
+  bad[5] ^= 0x40; // the port changes: the HEC no longer matches
+  const dec = new PdsvDecoder();
+  const { events, errors } = dec.push(Buffer.concat([bad, hookUp(1)]));
+  t.same(errorCodes(errors), ['PDSV_ERR_HEADER']);
+  t.same(events.map((e) => e.sequence), [1]);
+  t.equal(dec.counters().headerErrors, 1);
+  t.same(errorCodes(new PdsvDecoder().pushDatagram(bad).errors), ['PDSV_ERR_HEADER']);
+});
+
+t.test('regression: a false sync pattern with a large length does not hold back the next frame', async (t) => {
+  // Garbage that looks like a header of a 496-byte frame; a real frame follows and nothing else comes.
+  const fake = Buffer.from([0xa5, 0x3c, 0x10, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0xf0, 0x00]);
+  const dec = new PdsvDecoder();
+  const { events } = dec.push(Buffer.concat([fake, hookUp(0)]));
+  t.equal(events.length, 1, 'the header check rejects the false header at once');
+  t.equal(dec.buffered, 0);
+});
+
 t.test('a bad CRC is reported and the next frame is still found', async (t) => {
   const bad = hookUp(0);
-  bad[11] ^= 0x01;
+  bad[12] ^= 0x01;
   const dec = new PdsvDecoder();
   const { events, errors } = dec.push(Buffer.concat([bad, hookUp(1), hookUp(2)]));
   t.same(errorCodes(errors), ['PDSV_ERR_CRC'], 'frame 1 is the first the decoder accepts: no gap');
@@ -343,6 +376,7 @@ t.test('header and payload checks: version, type, message, field, direction, res
 function rewritePort(frame: Buffer, port: number): Buffer {
   const f = Buffer.from(frame);
   f.writeUInt16BE(port, 4);
+  f[10] = hec(f.subarray(2, 10));
   f.writeUInt16BE(crc16(f.subarray(2, f.length - 2)), f.length - 2);
   return f;
 }
