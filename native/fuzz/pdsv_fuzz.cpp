@@ -1,5 +1,6 @@
 // libFuzzer target: the PDSV deframer over a byte stream cut at fuzzer-chosen points, the datagram
-// parser, and a rebuild of every accepted frame (which must reproduce the same bytes). docs/fuzzing.md.
+// parser, a rebuild of every accepted frame (which must reproduce the same bytes), and the slice-by-8
+// CRC against a bytewise one. docs/fuzzing.md.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,6 +38,16 @@ class CheckingSink : public FrameSink {
   std::size_t frames = 0, errors = 0;
 };
 
+// Bytewise CRC-16/CCITT-FALSE, to check the slice-by-8 implementation.
+std::uint16_t ReferenceCrc16(const std::uint8_t* d, std::size_t n) {
+  std::uint16_t c = 0xFFFF;
+  for (std::size_t i = 0; i < n; ++i) {
+    c = static_cast<std::uint16_t>(c ^ (d[i] << 8));
+    for (int b = 0; b < 8; ++b) c = static_cast<std::uint16_t>((c & 0x8000) ? (c << 1) ^ 0x1021 : c << 1);
+  }
+  return c;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -45,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t chunk = data[0] & 0x3F;
   const std::uint8_t* body = data + 1;
   const std::size_t n = size - 1;
+  if (Crc16CcittFalse(body, n) != ReferenceCrc16(body, n)) std::abort();
 
   CheckingSink whole;
   Deframer a(&whole);

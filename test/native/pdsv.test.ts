@@ -98,6 +98,15 @@ t.test('the CRCs have their catalogued check values: CRC-16/CCITT-FALSE 0x29B1, 
   t.equal(crc16(Buffer.from('123456789', 'ascii')), 0x29b1);
   t.equal(pdsvCrc16(new Uint8Array(0)), 0xffff);
   t.equal(hec(Buffer.from('123456789', 'ascii')), 0xa1);
+  // The native CRC folds eight bytes at a time: check every length around the 8-byte steps.
+  let seed = 99;
+  for (let n = 0; n < 80; n++) {
+    const bytes = Uint8Array.from({ length: n }, () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed >> 16;
+    });
+    t.equal(pdsvCrc16(bytes), crc16(bytes), `length ${n}`);
+  }
 });
 
 t.test('a hook frame is byte-exact with docs/pdsv.md §8 example', async (t) => {
