@@ -43,7 +43,9 @@ void UlawToLinearBuffer(const std::uint8_t* in, std::int16_t* out, std::size_t n
 void AlawToLinearBuffer(const std::uint8_t* in, std::int16_t* out, std::size_t n);
 void LinearToUlawBuffer(const std::int16_t* in, std::uint8_t* out, std::size_t n);
 void LinearToAlawBuffer(const std::int16_t* in, std::uint8_t* out, std::size_t n);
-// Transcoding through the 256-entry tables; `in == out` (in place) is allowed.
+// Transcoding through the 256-entry tables; `in == out` (in place) is allowed. Each entry is the source
+// law's decoder output re-quantised with the target law's decision values; this is not a copy of the
+// G.711 Tables 3/4 conversion tables, which differ from it in a few entries near segment edges.
 void UlawToAlawBuffer(const std::uint8_t* in, std::uint8_t* out, std::size_t n);
 void AlawToUlawBuffer(const std::uint8_t* in, std::uint8_t* out, std::size_t n);
 
