@@ -10,5 +10,5 @@ export { explainRuleSet, formatExplanation, interpretRuleSet, describeAction, ty
 export { RoutingTable, RULES_COLLECTION, checkUser, type RoutingChange, type RoutingListener, type RoutingTableOptions } from './table.js';
 export { ruleSetSchema } from './schema.js';
 export { messageTargetFor, type MessageTargetOptions } from './message-target.js';
-export { zoneClock, ZoneClock, type LocalTime } from './zone-clock.js';
+export { zoneClock, ZoneClock, parseInstant, type LocalTime } from './zone-clock.js';
 export { parseDialPattern, matchDialPattern, type DialPattern } from './syntax.js';

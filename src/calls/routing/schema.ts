@@ -9,7 +9,8 @@ import { RoutingActionType } from './types.js';
 const oneOrMany = (item: object): object => ({ anyOf: [item, { type: 'array', minItems: 1, items: item }] });
 const number = { type: 'string', pattern: '^[0-9*#+]{1,32}$' };
 const sipUri = { type: 'string', pattern: '^sips?:[^\\s<>"]{1,250}$' };
-const clock = { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$' };
+const clock = { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' };
+const endClock = { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$' };
 const dateSpec = {
   type: 'string',
   pattern: '^([0-9]{4}-)?[0-9]{2}-[0-9]{2}( *\\.\\. *([0-9]{4}-)?[0-9]{2}-[0-9]{2})?$',
@@ -78,7 +79,7 @@ export const ruleSetSchema = {
               time: oneOrMany({
                 type: 'object',
                 additionalProperties: false,
-                properties: { days: { type: 'array', minItems: 1, items: day }, from: clock, to: clock },
+                properties: { days: { type: 'array', minItems: 1, items: day }, from: clock, to: endClock },
               }),
               dates: oneOrMany(dateSpec),
               exceptDates: oneOrMany(dateSpec),

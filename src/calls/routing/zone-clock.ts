@@ -156,3 +156,17 @@ export function formatClock(t: LocalTime): string {
 export function formatDate(t: LocalTime): string {
   return `${t.year}-${pad(t.month)}-${pad(t.day)}`;
 }
+
+/**
+ * Parse an instant for `route explain --at`: ISO 8601 `YYYY-MM-DDTHH:MM[:SS]` is a wall-clock time in
+ * `zone` (the user's), unless it ends in `Z` or an offset (`+01:00`), which makes it absolute.
+ * Returns NaN when the text is not such a time.
+ */
+export function parseInstant(text: string, zone: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  if (m[7] !== undefined) return Date.parse(text.trim());
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return Number.NaN;
+  return zoneClock(zone).instantOf(y, mo, d, h, mi) + s * 1000;
+}
