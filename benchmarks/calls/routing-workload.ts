@@ -48,43 +48,56 @@ function action(r: () => number, i: number): RoutingAction {
   }
 }
 
-/** One rule with one to three conditions, chosen so that it rarely matches a random call. */
+/**
+ * One rule: a selective condition (a list of caller numbers or prefixes, a pattern, dates, a rare presence
+ * state, anonymous callers) so that it rarely matches a random call, plus up to two of a time window,
+ * excepted dates and a presence list.
+ */
 function rule(r: () => number, i: number): RoutingRule {
   const conditions: NonNullable<RoutingRule['conditions']> = {};
-  const kinds = 1 + Math.floor(r() * 3);
-  for (let k = 0; k < kinds; k++) {
-    switch (Math.floor(r() * 6)) {
+  switch (Math.floor(r() * 7)) {
+    case 0:
+    case 1:
+      conditions.caller = Array.from({ length: 5 + Math.floor(r() * 20) }, () => ({ exact: '0' + digits(r, 9) }));
+      break;
+    case 2: {
+      const block = digits(r, 2);
+      conditions.caller = [
+        ...Array.from({ length: 3 + Math.floor(r() * 10) }, () => ({ prefix: '0' + digits(r, 3 + Math.floor(r() * 3)) })),
+        { range: `${block}00000-${block}99999` },
+      ];
+      break;
+    }
+    case 3:
+      conditions.caller = [{ pattern: `_0${digits(r, 2)}NXXXXX.` }, { regex: `^\\+${digits(r, 2)}1` }];
+      break;
+    case 4: {
+      const m = String(1 + Math.floor(r() * 12)).padStart(2, '0');
+      const d = 1 + Math.floor(r() * 26);
+      conditions.dates = [`${m}-${String(d).padStart(2, '0')}`, `2026-${m}-${String(d).padStart(2, '0')}..2026-${m}-${String(d + 2).padStart(2, '0')}`];
+      break;
+    }
+    case 5:
+      conditions.presence = pick(r, ['dnd', 'forwarded', 'unknown']);
+      break;
+    default:
+      conditions.caller = { anonymous: true };
+  }
+  const extra = Math.floor(r() * 3);
+  for (let k = 0; k < extra; k++) {
+    switch (Math.floor(r() * 3)) {
       case 0: {
         const from = Math.floor(r() * 96) * 15;
-        const to = (from + 30 + Math.floor(r() * 8) * 60) % 1440;
+        const to = (from + 60 + Math.floor(r() * 10) * 60) % 1440;
         const d0 = Math.floor(r() * 7);
-        conditions.time = [{ days: [`${DAYS[d0]}-${DAYS[(d0 + Math.floor(r() * 3)) % 7]}`], from: hhmm(from), to: hhmm(to === from ? (to + 60) % 1440 : to) }];
+        conditions.time = [{ days: [`${DAYS[d0]}-${DAYS[(d0 + Math.floor(r() * 5)) % 7]}`], from: hhmm(from), to: hhmm(to) }];
         break;
       }
-      case 1: {
-        const m = 1 + Math.floor(r() * 12);
-        const d = 1 + Math.floor(r() * 28);
-        const md = `${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
-        if (r() < 0.5) conditions.dates = [md, `2026-${md}..2026-${String(m).padStart(2, '0')}-${String(Math.min(28, d + 2)).padStart(2, '0')}`];
-        else conditions.exceptDates = [md];
-        break;
-      }
-      case 2:
-        conditions.caller = Array.from({ length: 5 + Math.floor(r() * 20) }, () => ({ exact: '0' + digits(r, 9) }));
-        break;
-      case 3: {
-        const block = digits(r, 2);
-        conditions.caller = [
-          ...Array.from({ length: 3 + Math.floor(r() * 10) }, () => ({ prefix: '0' + digits(r, 3 + Math.floor(r() * 3)) })),
-          { range: `${block}00000-${block}99999` },
-        ];
-        break;
-      }
-      case 4:
-        conditions.caller = r() < 0.5 ? [{ pattern: `_0${digits(r, 2)}NXXXXX.` }, { regex: `^\\+${digits(r, 2)}1` }] : [{ anonymous: true }];
+      case 1:
+        conditions.exceptDates = ['12-24..12-26', '01-01', `2026-${String(1 + Math.floor(r() * 12)).padStart(2, '0')}-15`];
         break;
       default:
-        conditions.presence = [pick(r, STATES), pick(r, STATES)];
+        if (conditions.presence === undefined) conditions.presence = [pick(r, STATES), pick(r, STATES), pick(r, STATES)];
     }
   }
   return { id: `r${i}`, enabled: r() > 0.05, conditions, action: action(r, i) };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 import {
   checkUser, formatExplanation, messageTargetFor, RoutingActionType, RoutingError, RoutingTable, RULES_COLLECTION,
@@ -16,7 +16,7 @@ const answerAll: RuleSet = { timeZone: 'Europe/Berlin', rules: [{ id: 'all', act
 const rejectAll: RuleSet = { timeZone: 'Europe/Berlin', rules: [{ id: 'none', action: { type: 'reject' } }] };
 const call = { caller: '5551234', at: Date.parse('2026-12-24T17:00:00Z'), presence: PhonePresenceState.Idle };
 
-function setup(t: typeof import('tap').default) {
+function setup(t: Test) {
   const dir = mkdtempSync(join(tmpdir(), 'routing-'));
   const stores: SqliteStore[] = [];
   const open = () => {
