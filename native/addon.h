@@ -2,4 +2,9 @@
 #pragma once
 #include <napi.h>
 
-namespace switchhook {}
+namespace switchhook {
+
+// native/csta/binding.cpp: CSTA XML frame splitter and event scanner (cstaScan).
+Napi::Object InitCsta(Napi::Env env, Napi::Object exports);
+
+}  // namespace switchhook

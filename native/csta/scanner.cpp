@@ -1,0 +1,495 @@
+// CSTA XML frame splitter and event scanner; see scanner.h for the batch layout.
+#include "csta/scanner.h"
+
+#include <cstring>
+
+namespace switchhook {
+namespace csta {
+namespace {
+
+constexpr int kMaxDepth = 64;
+
+struct Value {
+  int32_t s = -1;
+  int32_t l = 0;
+  bool markup = false;  // holds '&', CDATA or a comment: TypeScript decodes it
+};
+
+struct Elem {
+  uint32_t qs, ql;   // qualified name (prefix:local) for end-tag matching
+  uint32_t ls, ll;   // local name
+  uint32_t content;  // first byte after the start tag
+  bool has_child;
+  bool markup;       // a comment or CDATA section appeared directly inside
+  bool have_conn;
+  Value call, dev;
+};
+
+// Bounded writer over the batch array: an overflow is remembered, and the caller rolls the frame back.
+class Writer {
+ public:
+  Writer(int32_t* out, size_t capacity) : out_(out), cap_(capacity), used_(kHdrWords) {}
+  size_t used() const { return used_; }
+  bool overflow() const { return overflow_; }
+  void Rollback(size_t to) {
+    used_ = to;
+    overflow_ = false;
+  }
+  int32_t* Reserve(size_t words) {
+    if (overflow_ || used_ + words > cap_) {
+      overflow_ = true;
+      return nullptr;
+    }
+    int32_t* p = out_ + used_;
+    used_ += words;
+    return p;
+  }
+  int32_t* At(size_t index) { return out_ + index; }
+  void Record(int32_t kind, const Value& v0, const Value& v1 = Value(), const Value& v2 = Value(),
+              const Value& v3 = Value()) {
+    int32_t* r = Reserve(kRecordWords);
+    if (r == nullptr) return;
+    int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
+    r[0] = kind | (flags << 8);
+    r[1] = v0.s, r[2] = v0.l, r[3] = v1.s, r[4] = v1.l, r[5] = v2.s, r[6] = v2.l, r[7] = v3.s, r[8] = v3.l;
+  }
+  void Error(int32_t code, int32_t offset, int32_t invoke_id, int32_t detail, bool fatal) {
+    int32_t* r = Reserve(kErrorWords);
+    if (r == nullptr) return;
+    r[0] = kTagError, r[1] = kErrorWords, r[2] = code, r[3] = offset, r[4] = invoke_id, r[5] = detail;
+    r[6] = fatal ? 1 : 0;
+  }
+
+ private:
+  int32_t* out_;
+  size_t cap_;
+  size_t used_;
+  bool overflow_ = false;
+};
+
+inline bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+inline bool IsNameEnd(uint8_t c) { return IsSpace(c) || c == '/' || c == '>'; }
+
+template <size_t N>
+inline bool Eq(const uint8_t* b, uint32_t s, uint32_t l, const char (&lit)[N]) {
+  return l == N - 1 && std::memcmp(b + s, lit, N - 1) == 0;
+}
+
+// Local names that hold a device identifier themselves (ECMA-323 DeviceID-typed elements not ending in
+// "Device").
+bool IsDeviceRole(const uint8_t* b, uint32_t s, uint32_t l) {
+  if (l >= 6 && std::memcmp(b + s + l - 6, "Device", 6) == 0) return true;
+  return Eq(b, s, l, "device") || Eq(b, s, l, "newDestination") || Eq(b, s, l, "calledDirectoryNumber") ||
+         Eq(b, s, l, "deviceObject") || Eq(b, s, l, "forwardDN") || Eq(b, s, l, "forwardTo") ||
+         Eq(b, s, l, "transferredTo") || Eq(b, s, l, "deviceToBeForwarded");
+}
+
+const uint8_t* Find(const uint8_t* p, const uint8_t* end, const char* needle, size_t n) {
+  while (p + n <= end) {
+    const void* q = std::memchr(p, needle[0], static_cast<size_t>(end - p) - n + 1);
+    if (q == nullptr) return nullptr;
+    p = static_cast<const uint8_t*>(q);
+    if (std::memcmp(p, needle, n) == 0) return p;
+    ++p;
+  }
+  return nullptr;
+}
+
+enum class DocStatus { kOk, kError, kTrailing };
+
+struct DocResult {
+  DocStatus status = DocStatus::kOk;
+  int32_t problem = 0;
+  uint32_t root_s = 0, root_l = 0;
+  uint32_t root_end = 0;  // first byte after the root's end tag
+};
+
+// Scans one XML document b[start, end) and writes its records. Offsets are relative to b.
+class DocScanner {
+ public:
+  DocScanner(const uint8_t* b, Writer& w) : b_(b), w_(w) {}
+
+  DocResult Scan(uint32_t start, uint32_t end) {
+    DocResult r;
+    uint32_t p = start;
+    if (end - p >= 3 && b_[p] == 0xEF && b_[p + 1] == 0xBB && b_[p + 2] == 0xBF) p += 3;
+    bool root_seen = false;
+    bool root_done = false;
+    while (true) {
+      if (depth_ == 0) {
+        while (p < end && IsSpace(b_[p])) ++p;
+        if (p == end) break;
+        if (b_[p] != '<') {
+          if (root_done) return Trailing(r);
+          return Fail(r, kXmlTextOutsideRoot);
+        }
+      } else {
+        const void* q = std::memchr(b_ + p, '<', end - p);
+        if (q == nullptr) return Fail(r, kXmlUnclosed);
+        p = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_);
+      }
+      if (p + 1 >= end) return Fail(r, kXmlUnclosed);
+      const uint8_t c = b_[p + 1];
+      if (c == '/') {
+        if (depth_ == 0) return root_done ? Trailing(r) : Fail(r, kXmlMismatch);
+        const uint32_t tag = p;
+        uint32_t n = p + 2;
+        while (n < end && !IsSpace(b_[n]) && b_[n] != '>') ++n;
+        const uint32_t ql = n - (p + 2);
+        while (n < end && IsSpace(b_[n])) ++n;
+        if (n >= end) return Fail(r, kXmlUnclosed);
+        if (b_[n] != '>') return Fail(r, kXmlBadMarkup);
+        const Elem& top = stack_[depth_ - 1];
+        if (ql != top.ql || std::memcmp(b_ + p + 2, b_ + top.qs, ql) != 0) return Fail(r, kXmlMismatch);
+        Close(tag);
+        p = n + 1;
+        if (depth_ == 0) {
+          root_done = true;
+          r.root_end = p;
+        }
+      } else if (c == '?') {
+        const uint8_t* q = Find(b_ + p + 2, b_ + end, "?>", 2);
+        if (q == nullptr) return Fail(r, kXmlUnclosed);
+        p = static_cast<uint32_t>(q - b_) + 2;
+      } else if (c == '!') {
+        if (end - p >= 4 && std::memcmp(b_ + p, "<!--", 4) == 0) {
+          const uint8_t* q = Find(b_ + p + 4, b_ + end, "-->", 3);
+          if (q == nullptr) return Fail(r, kXmlUnclosed);
+          if (depth_ > 0) stack_[depth_ - 1].markup = true;
+          p = static_cast<uint32_t>(q - b_) + 3;
+        } else if (depth_ > 0 && end - p >= 9 && std::memcmp(b_ + p, "<![CDATA[", 9) == 0) {
+          const uint8_t* q = Find(b_ + p + 9, b_ + end, "]]>", 3);
+          if (q == nullptr) return Fail(r, kXmlUnclosed);
+          stack_[depth_ - 1].markup = true;
+          p = static_cast<uint32_t>(q - b_) + 3;
+        } else if (!root_seen && end - p >= 9 && std::memcmp(b_ + p, "<!DOCTYPE", 9) == 0) {
+          int brackets = 0;
+          uint32_t n = p + 9;
+          for (; n < end; ++n) {
+            if (b_[n] == '[') ++brackets;
+            else if (b_[n] == ']') --brackets;
+            else if (b_[n] == '>' && brackets <= 0) break;
+          }
+          if (n >= end) return Fail(r, kXmlUnclosed);
+          p = n + 1;
+        } else {
+          return Fail(r, kXmlBadMarkup);
+        }
+      } else {
+        if (root_done) return Trailing(r);
+        const uint32_t qs = p + 1;
+        uint32_t n = qs;
+        uint32_t colon = qs;
+        while (n < end && !IsNameEnd(b_[n])) {
+          if (b_[n] == ':') colon = n + 1;
+          ++n;
+        }
+        if (n == qs || colon == n) return Fail(r, kXmlBadMarkup);
+        if (n >= end) return Fail(r, kXmlUnclosed);
+        const uint32_t ql = n - qs;
+        bool self_closing = false;
+        // Attributes: name = "value" | 'value'; values are skipped, not extracted.
+        while (true) {
+          while (n < end && IsSpace(b_[n])) ++n;
+          if (n >= end) return Fail(r, kXmlUnclosed);
+          if (b_[n] == '>') {
+            ++n;
+            break;
+          }
+          if (b_[n] == '/') {
+            if (n + 1 >= end) return Fail(r, kXmlUnclosed);
+            if (b_[n + 1] != '>') return Fail(r, kXmlBadAttribute);
+            n += 2;
+            self_closing = true;
+            break;
+          }
+          const uint32_t an = n;
+          while (n < end && b_[n] != '=' && !IsNameEnd(b_[n])) ++n;
+          if (n == an) return Fail(r, kXmlBadAttribute);
+          while (n < end && IsSpace(b_[n])) ++n;
+          if (n >= end) return Fail(r, kXmlUnclosed);
+          if (b_[n] != '=') return Fail(r, kXmlBadAttribute);
+          ++n;
+          while (n < end && IsSpace(b_[n])) ++n;
+          if (n >= end) return Fail(r, kXmlUnclosed);
+          const uint8_t quote = b_[n];
+          if (quote != '"' && quote != '\'') return Fail(r, kXmlBadAttribute);
+          const void* q = std::memchr(b_ + n + 1, quote, end - n - 1);
+          if (q == nullptr) return Fail(r, kXmlUnclosed);
+          n = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_) + 1;
+        }
+        if (depth_ == kMaxDepth) return Fail(r, kXmlTooDeep);
+        if (depth_ > 0) stack_[depth_ - 1].has_child = true;
+        if (!root_seen) {
+          root_seen = true;
+          r.root_s = colon;
+          r.root_l = qs + ql - colon;
+        }
+        Elem& e = stack_[depth_++];
+        e.qs = qs, e.ql = ql, e.ls = colon, e.ll = qs + ql - colon, e.content = n;
+        e.has_child = false, e.markup = false, e.have_conn = false;
+        e.call = Value(), e.dev = Value();
+        if (in_transferred_ == 0 && Eq(b_, e.ls, e.ll, "transferredConnections")) in_transferred_ = depth_;
+        p = n;
+        if (self_closing) {
+          Close(n);
+          if (depth_ == 0) {
+            root_done = true;
+            r.root_end = p;
+          }
+        }
+      }
+    }
+    if (!root_seen) return Fail(r, kXmlNoRoot);
+    if (!root_done) return Fail(r, kXmlUnclosed);
+    return r;
+  }
+
+ private:
+  DocResult& Fail(DocResult& r, int32_t problem) {
+    r.status = DocStatus::kError;
+    r.problem = problem;
+    return r;
+  }
+  DocResult& Trailing(DocResult& r) {
+    r.status = DocStatus::kTrailing;
+    return r;
+  }
+
+  Value Text(const Elem& e, uint32_t text_end) {
+    uint32_t s = e.content;
+    uint32_t t = text_end;
+    while (s < t && IsSpace(b_[s])) ++s;
+    while (t > s && IsSpace(b_[t - 1])) --t;
+    Value v;
+    v.s = static_cast<int32_t>(s);
+    v.l = static_cast<int32_t>(t - s);
+    v.markup = e.markup || (t > s && std::memchr(b_ + s, '&', t - s) != nullptr);
+    return v;
+  }
+
+  static Value Name(uint32_t s, uint32_t l) {
+    Value v;
+    v.s = static_cast<int32_t>(s);
+    v.l = static_cast<int32_t>(l);
+    return v;
+  }
+
+  // Closes the innermost element; text_end is the offset of its end tag (or of the byte after "/>").
+  void Close(uint32_t text_end) {
+    Elem& e = stack_[--depth_];
+    Elem* parent = depth_ > 0 ? &stack_[depth_ - 1] : nullptr;
+    const uint32_t ls = e.ls, ll = e.ll;
+    if (parent == nullptr) return;  // the root: its name travels in the message head
+    if (in_transferred_ == depth_ + 1) {
+      in_transferred_ = 0;
+      return;
+    }
+    if (!e.has_child) {
+      const Value v = Text(e, text_end);
+      if (Eq(b_, ls, ll, "callID")) {
+        parent->call = v;
+        parent->have_conn = true;
+      } else if (Eq(b_, ls, ll, "deviceID")) {
+        parent->dev = v;
+        parent->have_conn = true;
+      } else if (Eq(b_, ls, ll, "monitorCrossRefID")) {
+        if (!seen_crossref_) w_.Record(kRecCrossRef, v);
+        seen_crossref_ = true;
+      } else if (Eq(b_, ls, ll, "localConnectionInfo")) {
+        if (!seen_lci_) w_.Record(kRecLocalConnInfo, v);
+        seen_lci_ = true;
+      } else if (Eq(b_, ls, ll, "cause")) {
+        if (!seen_cause_) w_.Record(kRecCause, v);
+        seen_cause_ = true;
+      } else if (depth_ > 1 && (Eq(b_, ls, ll, "deviceIdentifier") || Eq(b_, ls, ll, "numberDialed") ||
+                                (Eq(b_, ls, ll, "device") && IsDeviceRole(b_, parent->ls, parent->ll)))) {
+        w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
+      } else if (IsDeviceRole(b_, ls, ll)) {
+        w_.Record(kRecDevice, Name(ls, ll), v);
+      } else {
+        w_.Record(kRecField, Name(ls, ll), v);
+      }
+      return;
+    }
+    if (in_transferred_ > 0 && depth_ >= in_transferred_) {
+      if (e.have_conn) {
+        if (Eq(b_, ls, ll, "newConnection")) {
+          tc_[0] = e.call, tc_[1] = e.dev;
+        } else if (Eq(b_, ls, ll, "oldConnection")) {
+          tc_[2] = e.call, tc_[3] = e.dev;
+        }
+      } else if (Eq(b_, ls, ll, "connectionListItem")) {
+        if (tc_[0].s >= 0 || tc_[1].s >= 0 || tc_[2].s >= 0 || tc_[3].s >= 0)
+          w_.Record(kRecTransferred, tc_[0], tc_[1], tc_[2], tc_[3]);
+        for (Value& v : tc_) v = Value();
+      }
+      return;
+    }
+    if (e.have_conn) w_.Record(kRecConnection, Name(ls, ll), e.call, e.dev);
+  }
+
+ private:
+  const uint8_t* b_;
+  Writer& w_;
+  Elem stack_[kMaxDepth];
+  int depth_ = 0;
+  int in_transferred_ = 0;  // depth of the open transferredConnections element, 0 when outside
+  Value tc_[4];
+  bool seen_crossref_ = false, seen_lci_ = false, seen_cause_ = false;
+};
+
+inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+// A plausible frame start at p (needs 9 bytes): 00 00, a length within (8, cap], 4 digits, then markup.
+bool PlausibleHeader(const uint8_t* d, size_t p, uint32_t cap) {
+  if (d[p] != 0 || d[p + 1] != 0) return false;
+  const uint32_t len = (static_cast<uint32_t>(d[p + 2]) << 8) | d[p + 3];
+  if (len <= 8 || len > cap) return false;
+  if (!IsDigit(d[p + 4]) || !IsDigit(d[p + 5]) || !IsDigit(d[p + 6]) || !IsDigit(d[p + 7])) return false;
+  const uint8_t c = d[p + 8];
+  return c == '<' || c == 0xEF || IsSpace(c);
+}
+
+}  // namespace
+
+void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state, int32_t* out,
+                size_t capacity) {
+  Writer w(out, capacity);
+  size_t pos = 0;
+  uint32_t skipped = 0;
+  int32_t messages = 0, errors = 0;
+  bool fatal = false, full = false;
+  const uint32_t cap = limits.max_frame_bytes;
+
+  while (!fatal) {
+    if (state.resyncing) {
+      size_t p = pos;
+      bool found = false;
+      while (p < size) {
+        const void* q = std::memchr(data + p, 0, size - p);
+        if (q == nullptr) {
+          p = size;
+          break;
+        }
+        p = static_cast<size_t>(static_cast<const uint8_t*>(q) - data);
+        if (size - p < 9) break;
+        if (PlausibleHeader(data, p, cap)) {
+          found = true;
+          break;
+        }
+        ++p;
+      }
+      const uint32_t n = static_cast<uint32_t>(p - pos);
+      skipped += n;
+      state.resync_skipped += n;
+      pos = p;
+      if (state.resync_skipped > limits.max_resync_bytes) {
+        const size_t mark = w.used();
+        w.Error(kErrResync, static_cast<int32_t>(pos), -1, static_cast<int32_t>(state.resync_skipped), true);
+        if (w.overflow()) {
+          w.Rollback(mark);
+          full = true;
+          break;
+        }
+        ++errors;
+        fatal = true;
+        skipped += static_cast<uint32_t>(size - pos);
+        pos = size;
+        break;
+      }
+      if (!found) break;
+      state.resyncing = false;
+      state.resync_skipped = 0;
+    }
+    if (size - pos < 8) break;
+    const uint8_t* h = data + pos;
+    const uint32_t len = (static_cast<uint32_t>(h[2]) << 8) | h[3];
+    int32_t code = 0, detail = 0;
+    if (h[0] != 0 || h[1] != 0) {
+      code = kErrFrameMagic;
+      detail = (h[0] << 8) | h[1];
+    } else if (len <= 8) {
+      code = kErrFrameLength;
+      detail = static_cast<int32_t>(len);
+    } else if (len > cap) {
+      code = kErrFrameTooLarge;
+      detail = static_cast<int32_t>(len);
+    } else if (!IsDigit(h[4]) || !IsDigit(h[5]) || !IsDigit(h[6]) || !IsDigit(h[7])) {
+      code = kErrInvokeId;
+    }
+    const size_t mark = w.used();
+    if (code != 0) {
+      w.Error(code, static_cast<int32_t>(pos), -1, detail, false);
+      if (w.overflow()) {
+        w.Rollback(mark);
+        full = true;
+        break;
+      }
+      ++errors;
+      state.resyncing = true;
+      state.resync_skipped = 1;
+      ++skipped;
+      ++pos;
+      continue;
+    }
+    if (size - pos < len) break;  // wait for the rest of the frame
+    const int32_t invoke_id = (h[4] - '0') * 1000 + (h[5] - '0') * 100 + (h[6] - '0') * 10 + (h[7] - '0');
+    const uint32_t body = static_cast<uint32_t>(pos + 8);
+    const uint32_t frame_end = static_cast<uint32_t>(pos + len);
+    int32_t* head = w.Reserve(kMessageHead);
+    DocResult r;
+    if (head != nullptr) {
+      DocScanner doc(data, w);
+      r = doc.Scan(body, frame_end);
+    }
+    if (w.overflow()) {
+      w.Rollback(mark);
+      full = true;
+      break;
+    }
+    if (r.status == DocStatus::kOk) {
+      head = w.At(mark);
+      head[0] = kTagMessage;
+      head[1] = static_cast<int32_t>(w.used() - mark);
+      head[2] = invoke_id;
+      head[3] = static_cast<int32_t>(body);
+      head[4] = static_cast<int32_t>(frame_end);
+      head[5] = static_cast<int32_t>(r.root_s);
+      head[6] = static_cast<int32_t>(r.root_l);
+      ++messages;
+      pos = frame_end;
+      continue;
+    }
+    w.Rollback(mark);
+    if (r.status == DocStatus::kError) {
+      w.Error(kErrXml, static_cast<int32_t>(pos), invoke_id, r.problem, false);
+      pos = frame_end;
+    } else {
+      // The document ended before the frame did: a stale length field. Hunt for the next header from the
+      // end of the document, so a frame swallowed by the bad length is recovered.
+      w.Error(kErrFrameLength, static_cast<int32_t>(pos), invoke_id, static_cast<int32_t>(len), false);
+      pos = r.root_end;
+      state.resyncing = true;
+      state.resync_skipped = 0;
+    }
+    if (w.overflow()) {
+      w.Rollback(mark);
+      full = true;
+      break;
+    }
+    ++errors;
+  }
+
+  out[kHdrConsumed] = static_cast<int32_t>(pos);
+  out[kHdrResyncing] = state.resyncing ? 1 : 0;
+  out[kHdrSkipped] = static_cast<int32_t>(skipped);
+  out[kHdrMessages] = messages;
+  out[kHdrErrors] = errors;
+  out[kHdrFatal] = fatal ? 1 : 0;
+  out[kHdrUsed] = static_cast<int32_t>(w.used());
+  out[kHdrFull] = full ? 1 : 0;
+}
+
+}  // namespace csta
+}  // namespace switchhook

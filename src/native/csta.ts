@@ -1,0 +1,498 @@
+/**
+ * CSTA XML over TCP: the frame reader and event scanner of the native core (`native/csta/`), typed.
+ *
+ * Framing (the de-facto "CSTA XML without SOAP" transport of OpenScape Voice/Business, HiPath, Zultys and
+ * Avaya AES; ECMA-323 messages): every frame is an 8-byte header, bytes 0-1 `00 00`, bytes 2-3 the total
+ * length INCLUDING the header as uint16 big-endian, bytes 4-7 the invokeID as 4 ASCII digits, then one
+ * XML document. The scanner matches local element names only, so every ECMA-323 edition (ed2 to ed6) and
+ * vendor namespace typos decode alike.
+ *
+ * Errors and resynchronisation:
+ * - `CTI_ERR_FRAME_MAGIC` (bytes 0-1 not `00 00`), `CTI_ERR_FRAME_LENGTH` (length field <= 8),
+ *   `CTI_ERR_FRAME_TOO_LARGE` (length above `maxFrameBytes`), `CTI_ERR_INVOKE_ID` (non-digit invokeID):
+ *   the header cannot be trusted, so the reader hunts for the next plausible header (`00 00`, a length in
+ *   range, 4 digits, then `<`) and counts the bytes it skips (`stats.skippedBytes`). Not fatal.
+ * - `CTI_ERR_FRAME_LENGTH` also when the document ends before the frame does (a stale length field that
+ *   swallowed the start of the next frame): the reader resynchronises from the end of the document. Not fatal.
+ * - `CTI_ERR_XML`: the body is not well-formed enough to scan (no root, unbalanced or mismatched tags,
+ *   truncated markup). The frame boundary was sound, so only that frame is dropped. Not fatal.
+ * - `CTI_ERR_RESYNC`: no plausible header within `maxResyncBytes`; the stream is garbage. FATAL: the reader
+ *   closes (further input is ignored) and the link must close with this error as its reason.
+ * - `CTI_ERR_FRAME_TRUNCATED`: reported by {@link CstaFrameReader.end} when the stream ended inside a frame.
+ *
+ * Messages hold views into the pushed chunks (no copy): a caller must not reuse a chunk's memory after
+ * pushing it (sockets and file reads hand over fresh buffers).
+ */
+import { SwitchhookError } from '../util/errors.js';
+import type { Counter, MetricsRegistry } from '../util/metrics.js';
+import { addon } from './addon.js';
+
+/** A ConnectionID (ECMA-269 §6.1.3: callID + deviceID) and the local name of the element wrapping it. */
+export interface CstaConnectionRef {
+  /** e.g. 'connection', 'establishedConnection', 'droppedConnection', 'heldConnection', 'callToBeAnswered'. */
+  role: string;
+  /** Opaque call identifier; '' when the element carried only a deviceID. */
+  callId: string;
+  /** Opaque device identifier; '' when the element carried only a callID. */
+  deviceId: string;
+}
+
+/** A device in a role, e.g. `<callingDevice><deviceIdentifier>X</deviceIdentifier></callingDevice>`. */
+export interface CstaDeviceRef {
+  /** Local name of the element holding the device: 'callingDevice', 'alertingDevice', 'newDestination' ... */
+  role: string;
+  /** Text of `<deviceIdentifier>` (or `<device>`, `<numberDialed>`) when wrapped, else the element's text. */
+  id: string;
+}
+
+/** One `<connectionListItem>` of a TransferedEvent's `<transferredConnections>` (ECMA-269 §17.2.21). */
+export interface CstaTransferredConnection {
+  newCallId?: string;
+  newDeviceId?: string;
+  oldCallId?: string;
+  oldDeviceId?: string;
+}
+
+/** What the CTI core needs from one CSTA XML message (ECMA-323), scanned natively. */
+export interface CstaMessage {
+  /** From the 8-byte header; 9999 for unsolicited events on OpenScape Voice. */
+  invokeId: number;
+  /** Local name of the root element, e.g. 'DeliveredEvent', 'MakeCallResponse', 'CSTAErrorCode'. */
+  root: string;
+  monitorCrossRefId?: string;
+  connections: CstaConnectionRef[];
+  devices: CstaDeviceRef[];
+  localConnectionInfo?: string;
+  cause?: string;
+  transferredConnections: CstaTransferredConnection[];
+  /**
+   * Every other leaf element's text by local name, first occurrence wins (e.g. 'systemStatus',
+   * 'sysStatRegisterID', 'sessionID', 'forwardingType', for CSTAErrorCode the error child such as 'operation').
+   */
+  fields: Record<string, string>;
+  /** View (subarray, no copy) of the frame's XML body. */
+  xml: Buffer;
+}
+
+/** Stable codes of {@link CstaFrameError}. */
+export type CstaFrameErrorCode =
+  | 'CTI_ERR_FRAME_MAGIC'
+  | 'CTI_ERR_FRAME_LENGTH'
+  | 'CTI_ERR_FRAME_TOO_LARGE'
+  | 'CTI_ERR_INVOKE_ID'
+  | 'CTI_ERR_XML'
+  | 'CTI_ERR_RESYNC'
+  | 'CTI_ERR_FRAME_TRUNCATED';
+
+/** A bad frame on a CSTA link. `fatal` means the stream cannot resynchronise: close the link with it. */
+export class CstaFrameError extends SwitchhookError {
+  declare readonly code: CstaFrameErrorCode;
+  /** The stream cannot resynchronise; the link must close with this error as the reason. */
+  readonly fatal: boolean;
+  /** Offset in the stream (bytes pushed before) where the bad frame starts. */
+  readonly offset: number;
+  /** invokeID of the frame when its header was sound. */
+  readonly invokeId?: number;
+
+  constructor(code: CstaFrameErrorCode, message: string, opts: { fatal: boolean; offset: number; invokeId?: number }) {
+    super(code, message);
+    this.fatal = opts.fatal;
+    this.offset = opts.offset;
+    if (opts.invokeId !== undefined) this.invokeId = opts.invokeId;
+  }
+}
+
+/** Options of {@link CstaFrameReader}. */
+export interface CstaFrameReaderOptions {
+  /** Largest accepted frame, header included (9 to 65535, the uint16 length field's range); default 65535. */
+  maxFrameBytes?: number;
+  /** Bytes one resynchronisation may skip before the stream is declared garbage (fatal); default 262144. */
+  maxResyncBytes?: number;
+  /** Counts frames, bad frames by code and skipped bytes. */
+  metrics?: MetricsRegistry;
+}
+
+// Batch layout: mirrors native/csta/scanner.h.
+const HDR_CONSUMED = 0;
+const HDR_SKIPPED = 2;
+const HDR_FATAL = 5;
+const HDR_USED = 6;
+const HDR_FULL = 7;
+const HDR_WORDS = 8;
+const TAG_MESSAGE = 1;
+const MESSAGE_HEAD = 7;
+const RECORD_WORDS = 9;
+const REC_CROSSREF = 1;
+const REC_CONNECTION = 2;
+const REC_DEVICE = 3;
+const REC_LCI = 4;
+const REC_CAUSE = 5;
+const REC_TRANSFERRED = 6;
+const REC_FIELD = 7;
+
+const ERROR_CODES: readonly (CstaFrameErrorCode | undefined)[] = [
+  undefined,
+  'CTI_ERR_FRAME_MAGIC',
+  'CTI_ERR_FRAME_LENGTH',
+  'CTI_ERR_FRAME_TOO_LARGE',
+  'CTI_ERR_INVOKE_ID',
+  'CTI_ERR_XML',
+  'CTI_ERR_RESYNC',
+];
+
+const XML_PROBLEMS: readonly string[] = [
+  'unknown problem',
+  'no root element',
+  'document ends inside markup or with open elements',
+  'end tag does not match the open element',
+  'bad markup after <',
+  'elements nested too deep',
+  'text outside the root element',
+  'bad attribute syntax',
+];
+
+interface NativeCsta {
+  cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array, maxFrameBytes: number, maxResyncBytes: number): void;
+}
+const native = addon as unknown as NativeCsta;
+
+type Utf8Slicer = (this: Buffer, start: number, end: number) => string;
+const utf8Slice: Utf8Slicer =
+  (Buffer.prototype as unknown as { utf8Slice?: Utf8Slicer }).utf8Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('utf8', start, end);
+  };
+
+const NAMED_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([A-Za-z]+));/g;
+
+function decodeEntities(text: string): string {
+  return text.replace(ENTITY, (whole, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
+    if (name !== undefined) return NAMED_ENTITIES[name] ?? whole;
+    const code = hex !== undefined ? parseInt(hex, 16) : parseInt(dec!, 10);
+    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+}
+
+/**
+ * Decodes the text of an element that holds entity references, CDATA sections or comments (XML 1.0 §2.4,
+ * §2.5, §2.7, §4.1): comments go, CDATA content stays verbatim, entities outside CDATA are replaced.
+ */
+export function decodeXmlText(raw: string): string {
+  if (raw.indexOf('<') < 0) return decodeEntities(raw);
+  let out = '';
+  let i = 0;
+  while (i < raw.length) {
+    const lt = raw.indexOf('<', i);
+    if (lt < 0) {
+      out += decodeEntities(raw.slice(i));
+      break;
+    }
+    out += decodeEntities(raw.slice(i, lt));
+    if (raw.startsWith('<![CDATA[', lt)) {
+      const end = raw.indexOf(']]>', lt + 9);
+      out += raw.slice(lt + 9, end < 0 ? raw.length : end);
+      i = end < 0 ? raw.length : end + 3;
+    } else if (raw.startsWith('<!--', lt)) {
+      const end = raw.indexOf('-->', lt + 4);
+      i = end < 0 ? raw.length : end + 3;
+    } else {
+      out += '<';
+      i = lt + 1;
+    }
+  }
+  return out.trim();
+}
+
+/**
+ * Reads the batch a native scan wrote: `words` is the batch (header + entries), `data` the scanned bytes.
+ * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects;
+ * offsets are into `data`.
+ */
+export class CstaBatch {
+  constructor(
+    /** The bytes the scan ran over. */
+    readonly data: Buffer,
+    /** The batch words (a private copy). */
+    readonly words: Int32Array,
+  ) {}
+
+  /** The string value of a record slot (`s`, `l` words; `flag` set when it holds markup). */
+  text(s: number, l: number, flag: number): string {
+    if (l === 0) return '';
+    const raw = utf8Slice.call(this.data, s, s + l);
+    return flag === 0 ? raw : decodeXmlText(raw);
+  }
+
+  /** Builds the {@link CstaMessage} of the message entry at word index `at`. */
+  message(at: number): CstaMessage {
+    const w = this.words;
+    const end = at + w[at + 1]!;
+    const xmlStart = w[at + 3]!;
+    const msg: CstaMessage = {
+      invokeId: w[at + 2]!,
+      root: utf8Slice.call(this.data, w[at + 5]!, w[at + 5]! + w[at + 6]!),
+      connections: [],
+      devices: [],
+      transferredConnections: [],
+      fields: {},
+      xml: this.data.subarray(xmlStart, w[at + 4]!),
+    };
+    for (let r = at + MESSAGE_HEAD; r < end; r += RECORD_WORDS) {
+      const kind = w[r]! & 0xff;
+      const flags = w[r]! >> 8;
+      switch (kind) {
+        case REC_CROSSREF:
+          msg.monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          break;
+        case REC_CONNECTION:
+          msg.connections.push({
+            role: this.text(w[r + 1]!, w[r + 2]!, 0),
+            callId: this.text(w[r + 3]!, w[r + 4]!, flags & 2),
+            deviceId: this.text(w[r + 5]!, w[r + 6]!, flags & 4),
+          });
+          break;
+        case REC_DEVICE:
+          msg.devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, 0), id: this.text(w[r + 3]!, w[r + 4]!, flags & 2) });
+          break;
+        case REC_LCI:
+          msg.localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          break;
+        case REC_CAUSE:
+          msg.cause = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          break;
+        case REC_TRANSFERRED: {
+          const item: CstaTransferredConnection = {};
+          if (w[r + 1]! >= 0) item.newCallId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          if (w[r + 3]! >= 0) item.newDeviceId = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
+          if (w[r + 5]! >= 0) item.oldCallId = this.text(w[r + 5]!, w[r + 6]!, flags & 4);
+          if (w[r + 7]! >= 0) item.oldDeviceId = this.text(w[r + 7]!, w[r + 8]!, flags & 8);
+          msg.transferredConnections.push(item);
+          break;
+        }
+        case REC_FIELD: {
+          const name = this.text(w[r + 1]!, w[r + 2]!, 0);
+          if (!(name in msg.fields)) msg.fields[name] = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
+          break;
+        }
+        default:
+          throw new Error(`csta batch: unknown record kind ${kind}`);
+      }
+    }
+    return msg;
+  }
+}
+
+/**
+ * Splits one CSTA XML byte stream (one TCP direction) into messages. Each {@link push} is one native
+ * call that scans every frame the chunk completes and returns them as a batch.
+ */
+export class CstaFrameReader {
+  /** Frames decoded, bad frames, bytes pushed, bytes skipped while resynchronising. */
+  readonly stats = { frames: 0, errors: 0, bytes: 0, skippedBytes: 0 };
+  private readonly maxFrameBytes: number;
+  private readonly maxResyncBytes: number;
+  private readonly state = new Int32Array(2);
+  private out = new Int32Array(1 << 14);
+  private pending: Buffer | undefined;
+  /** Stream offset of the first byte of `pending` (or of the next chunk). */
+  private base = 0;
+  private fatalError: CstaFrameError | undefined;
+  private readonly counters: { frames: Counter; errors: Counter; skipped: Counter } | undefined;
+
+  constructor(opts: CstaFrameReaderOptions = {}) {
+    const max = opts.maxFrameBytes ?? 65535;
+    if (!Number.isInteger(max) || max < 9 || max > 65535) throw new RangeError(`maxFrameBytes must be 9..65535, got ${max}`);
+    const resync = opts.maxResyncBytes ?? 262144;
+    if (!Number.isInteger(resync) || resync < 1 || resync > 0x7fffffff) throw new RangeError(`bad maxResyncBytes ${resync}`);
+    this.maxFrameBytes = max;
+    this.maxResyncBytes = resync;
+    if (opts.metrics) {
+      this.counters = {
+        frames: opts.metrics.counter('switchhook_cti_frames_total', 'CSTA frames decoded'),
+        errors: opts.metrics.counter('switchhook_cti_frame_errors_total', 'Bad CSTA frames, by error code'),
+        skipped: opts.metrics.counter('switchhook_cti_resync_skipped_bytes_total', 'Bytes skipped while resynchronising a CSTA stream'),
+      };
+    }
+  }
+
+  /** The fatal error that closed this reader, if any; input after it is ignored. */
+  get closedBy(): CstaFrameError | undefined {
+    return this.fatalError;
+  }
+
+  /** Feeds bytes; returns the messages completed by this chunk (one native call) and the bad frames. */
+  push(chunk: Buffer): { messages: CstaMessage[]; errors: CstaFrameError[] } {
+    const messages: CstaMessage[] = [];
+    const errors: CstaFrameError[] = [];
+    this.scan(chunk, (batch, at) => void messages.push(batch.message(at)), errors);
+    return { messages, errors };
+  }
+
+  /**
+   * The hot-path face of {@link push}: hands each batch and the word index of each message entry to
+   * `onMessage` instead of building {@link CstaMessage} objects (read them with {@link CstaBatch.message} or
+   * straight from {@link CstaBatch.words}). Bad frames go to `onError` in stream order among the messages,
+   * and are returned.
+   */
+  pushBatch(
+    chunk: Buffer,
+    onMessage: (batch: CstaBatch, at: number) => void,
+    onError?: (error: CstaFrameError) => void,
+  ): CstaFrameError[] {
+    const errors: CstaFrameError[] = [];
+    this.scan(chunk, onMessage, errors, onError);
+    return errors;
+  }
+
+  /**
+   * Drops any partial frame and hunts for the next plausible header, e.g. after bytes of the stream were
+   * lost (a capture gap). The dropped bytes count as skipped.
+   */
+  resynchronise(): void {
+    const left = this.pending?.length ?? 0;
+    this.stats.skippedBytes += left;
+    if (left > 0) this.counters?.skipped.inc(undefined, left);
+    this.base += left;
+    this.pending = undefined;
+    this.state[0] = 1;
+    this.state[1] = 0;
+  }
+
+  /** Ends the stream: reports a frame left incomplete (`CTI_ERR_FRAME_TRUNCATED`) and resets the reader. */
+  end(): CstaFrameError[] {
+    const errors: CstaFrameError[] = [];
+    const left = this.pending?.length ?? 0;
+    if (left > 0 && this.state[0] === 0 && !this.fatalError) {
+      const p = this.pending!;
+      const declared = p.length >= 4 ? p.readUInt16BE(2) : undefined;
+      const err = new CstaFrameError(
+        'CTI_ERR_FRAME_TRUNCATED',
+        `stream ended inside a frame: ${left} bytes${declared !== undefined ? ` of ${declared} declared` : ''}`,
+        { fatal: false, offset: this.base },
+      );
+      this.count(err);
+      errors.push(err);
+    } else if (left > 0) {
+      this.stats.skippedBytes += left;
+      this.counters?.skipped.inc(undefined, left);
+    }
+    this.base += left;
+    this.pending = undefined;
+    this.state.fill(0);
+    return errors;
+  }
+
+  private scan(
+    chunk: Buffer,
+    onMessage: (batch: CstaBatch, at: number) => void,
+    errors: CstaFrameError[],
+    onError?: (error: CstaFrameError) => void,
+  ): void {
+    this.stats.bytes += chunk.length;
+    if (this.fatalError) {
+      this.base += chunk.length;
+      return;
+    }
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes);
+      const out = this.out;
+      const consumed = out[HDR_CONSUMED]!;
+      const used = out[HDR_USED]!;
+      const skipped = out[HDR_SKIPPED]!;
+      if (skipped > 0) {
+        this.stats.skippedBytes += skipped;
+        this.counters?.skipped.inc(undefined, skipped);
+      }
+      if (used > HDR_WORDS) {
+        const batch = new CstaBatch(buf, out.slice(0, used));
+        const w = batch.words;
+        for (let at = HDR_WORDS; at < used; at += w[at + 1]!) {
+          if (w[at] === TAG_MESSAGE) {
+            this.stats.frames++;
+            this.counters?.frames.inc();
+            onMessage(batch, at);
+          } else {
+            const err = this.error(w, at);
+            this.count(err);
+            errors.push(err);
+            if (err.fatal) this.fatalError = err;
+            onError?.(err);
+          }
+        }
+      }
+      this.base += consumed;
+      buf = buf.subarray(consumed);
+      if (out[HDR_FATAL] === 1) {
+        this.base += buf.length;
+        buf = buf.subarray(buf.length);
+        break;
+      }
+      if (out[HDR_FULL] !== 1) break;
+      if (consumed === 0) this.out = new Int32Array(this.out.length * 2);
+    }
+    // While resynchronising, the native side keeps at most a possible partial header at the tail.
+    this.pending = buf.length > 0 ? buf : undefined;
+  }
+
+  private count(err: CstaFrameError): void {
+    this.stats.errors++;
+    this.counters?.errors.inc({ code: err.code });
+  }
+
+  private error(w: Int32Array, at: number): CstaFrameError {
+    const code = ERROR_CODES[w[at + 2]!] ?? 'CTI_ERR_XML';
+    const offset = this.base + w[at + 3]!;
+    const invokeId = w[at + 4]! >= 0 ? w[at + 4]! : undefined;
+    const detail = w[at + 5]!;
+    const fatal = w[at + 6] === 1;
+    let message: string;
+    switch (code) {
+      case 'CTI_ERR_FRAME_MAGIC':
+        message = `frame header does not start with 00 00 (got ${detail.toString(16).padStart(4, '0')})`;
+        break;
+      case 'CTI_ERR_FRAME_LENGTH':
+        message = detail <= 8 ? `frame length ${detail} is not above the 8-byte header` : `frame length ${detail} does not match the XML document inside it`;
+        break;
+      case 'CTI_ERR_FRAME_TOO_LARGE':
+        message = `frame length ${detail} exceeds the ${this.maxFrameBytes}-byte cap`;
+        break;
+      case 'CTI_ERR_INVOKE_ID':
+        message = 'invokeID is not 4 ASCII digits';
+        break;
+      case 'CTI_ERR_XML':
+        message = `malformed XML in frame: ${XML_PROBLEMS[detail] ?? XML_PROBLEMS[0]}`;
+        break;
+      case 'CTI_ERR_RESYNC':
+        message = `no CSTA frame header found in ${detail} bytes; closing the stream`;
+        break;
+      case 'CTI_ERR_FRAME_TRUNCATED':
+        message = 'stream ended inside a frame';
+        break;
+      default:
+        throw new Error(`unknown CSTA error code ${String(code)}`);
+    }
+    return new CstaFrameError(code, `${message} at stream offset ${offset}`, { fatal, offset, ...(invokeId !== undefined ? { invokeId } : {}) });
+  }
+}
+
+/**
+ * Frames one CSTA XML message: `00 00`, uint16 big-endian total length (header included), the invokeID as
+ * 4 ASCII digits, then the UTF-8 body. Throws a RangeError for an invokeID outside 0..9999 or a frame
+ * longer than 65535 bytes.
+ */
+export function encodeCstaFrame(invokeId: number, xml: string | Buffer): Buffer {
+  if (!Number.isInteger(invokeId) || invokeId < 0 || invokeId > 9999) throw new RangeError(`invokeID must be 0..9999, got ${invokeId}`);
+  const bodyLength = typeof xml === 'string' ? Buffer.byteLength(xml, 'utf8') : xml.length;
+  const total = bodyLength + 8;
+  if (total > 0xffff) throw new RangeError(`CSTA frame of ${total} bytes exceeds the 65535-byte length field`);
+  const frame = Buffer.allocUnsafe(total);
+  frame[0] = 0;
+  frame[1] = 0;
+  frame.writeUInt16BE(total, 2);
+  frame.write(String(invokeId).padStart(4, '0'), 4, 'latin1');
+  if (typeof xml === 'string') frame.write(xml, 8, 'utf8');
+  else xml.copy(frame, 8);
+  return frame;
+}
