@@ -12,3 +12,4 @@ export { ruleSetSchema } from './schema.js';
 export { messageTargetFor, type MessageTargetOptions } from './message-target.js';
 export { zoneClock, ZoneClock, parseInstant, type LocalTime } from './zone-clock.js';
 export { parseDialPattern, matchDialPattern, type DialPattern } from './syntax.js';
+export { applyDecision, routingPresence, RoutingRequest, type RoutingCallControl, type ApplyDecisionOptions, type AppliedDecision } from './call-control.js';
