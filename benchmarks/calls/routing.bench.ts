@@ -4,14 +4,29 @@
  * simulated time), and the decision time p50/p99. The baseline in the same run is the straightforward
  * evaluator: per call it reads the stored JSON record, re-validates it and interprets the rules with Intl
  * for the local time. Both must agree on every decision they both take.
- * Options: `--calls N` (default 200000), `--users N` (100), `--rules N` (50).
+ *
+ * Then the CTI part: a PBX simulator (in this process) with the users' phones, 200 caller phones and a VoIP
+ * gateway number, and a CTI link monitoring the users. Callers dial users at `--rate` calls/s (200) for
+ * `--cti-seconds` (6); each Delivered event at a user is decided and the CSTA request (AnswerCall,
+ * ClearConnection, DeflectCall) sent at once. Measured: Delivered event in -> request out (the daemon's
+ * part), dial -> request out (adds the switch, TCP and the frame scanner), and request -> switch answer.
+ * The same run with the baseline evaluator deciding gives the ratio.
+ * Options: `--calls N` (default 200000), `--users N` (100), `--rules N` (50), `--rate N`, `--cti-seconds N`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { interpretRuleSet, RoutingTable, validateRuleSet, type RoutingDecision, type VersionedRuleSet } from '../../src/calls/routing/index.js';
+import { once } from 'node:events';
+
+import {
+  applyDecision, interpretRuleSet, routingPresence, RoutingRequest, RoutingTable, validateRuleSet, type IncomingCall, type RoutingDecision,
+  type VersionedRuleSet,
+} from '../../src/calls/routing/index.js';
+import { BringUpVariant, ConnectionState, CstaEventKind, CtiLink } from '../../src/cti/index.js';
+import { bindLinkToModel, PbxModel } from '../../src/model/index.js';
+import { PbxSimulator } from '../../src/sim/index.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { makeCalls, makeRuleSets } from './routing-workload.js';
 
@@ -25,6 +40,108 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 const round = (x: number, digits = 4): number => Number(x.toPrecision(digits));
+
+interface CtiFigures {
+  offered: number;
+  decided: number;
+  errors: number;
+  eventToRequest: Float64Array;
+  dialToRequest: Float64Array;
+  roundTrip: Float64Array;
+}
+
+/** Drive the simulator at `rate` calls/s for `seconds`; route every Delivered at a user with `decide`. */
+async function ctiRun(users: readonly string[], decide: (user: string, call: IncomingCall) => RoutingDecision, rate: number, seconds: number): Promise<CtiFigures> {
+  const callers = Array.from({ length: 200 }, (_, i) => String(3000 + i));
+  const extensions = [...Array.from({ length: 1000 }, (_, i) => String(2000 + i)), ...callers, '3999'];
+  const sim = new PbxSimulator();
+  const addr = await sim.start({ cstaPort: 0, extensions, systemStatusIntervalMs: 0 });
+  const link = new CtiLink({
+    host: '127.0.0.1', port: addr.csta.port, devices: users, bringUp: BringUpVariant.SystemRegister,
+    registration: { address: 'sip:switchhook@127.0.0.1:5060' }, requestTimeoutMs: 10_000, heartbeatIntervalMs: 0,
+  });
+  const model = new PbxModel();
+  bindLinkToModel(link, model);
+  const up = once(link, 'up');
+  link.start();
+  await up;
+  const monitored = new Set(users);
+  const dialledAt = new Map<string, number>();
+  const eventToRequest: number[] = [];
+  const dialToRequest: number[] = [];
+  const roundTrip: number[] = [];
+  let decided = 0;
+  let errors = 0;
+  let measuring = false;
+  link.on('event', (device, ev) => {
+    if (ev.kind !== CstaEventKind.Delivered || ev.localState !== ConnectionState.Alerting || !monitored.has(device)) return;
+    const t0 = performance.now();
+    const call: IncomingCall = { at: Date.now(), presence: routingPresence(model.device(device)) };
+    if (ev.callingDevice) call.caller = ev.callingDevice;
+    const decision = decide(device, call);
+    const applied = applyDecision(link, decision, { callId: ev.callId, deviceId: device }, { voipDestination: () => '3999' });
+    const t1 = performance.now();
+    if (!measuring) return;
+    decided++;
+    eventToRequest.push(t1 - t0);
+    const dialled = dialledAt.get(ev.callId);
+    if (dialled !== undefined) {
+      dialledAt.delete(ev.callId);
+      dialToRequest.push(t1 - dialled);
+    }
+    if (applied.request !== RoutingRequest.None) applied.done.then(() => roundTrip.push(performance.now() - t1), () => errors++);
+  });
+  const sw = sim.core;
+  let offered = 0;
+  let next = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const dialOne = (): void => {
+    const caller = callers[next++ % callers.length]!;
+    try {
+      const at = performance.now();
+      const c = sw.dial(caller, users[Math.floor(Math.random() * users.length)]!);
+      if (measuring) {
+        offered++;
+        dialledAt.set(c.callId, at);
+      }
+    } catch {
+      return; // the caller's previous call is still up: skip this slot
+    }
+    const hangUp = setTimeout(() => {
+      timers.delete(hangUp);
+      try {
+        sw.onHook(caller);
+      } catch {
+        // already on hook: the call was rejected or failed
+      }
+    }, 300);
+    timers.add(hangUp);
+  };
+  const drive = async (ms: number): Promise<void> => {
+    const start = performance.now();
+    let sent = 0;
+    while (performance.now() - start < ms) {
+      const due = Math.floor(((performance.now() - start) * rate) / 1000);
+      while (sent < due) {
+        dialOne();
+        sent++;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  await drive(1000);
+  measuring = true;
+  const t0 = performance.now();
+  await drive(seconds * 1000);
+  measuring = false;
+  const elapsed = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 500));
+  for (const timer of timers) clearTimeout(timer);
+  await link.stop();
+  await sim.stop();
+  const sorted = (xs: number[]) => Float64Array.from(xs).sort();
+  return { offered: (offered * 1000) / elapsed, decided, errors, eventToRequest: sorted(eventToRequest), dialToRequest: sorted(dialToRequest), roundTrip: sorted(roundTrip) };
+}
 
 export default async function routingBench(args: string[]): Promise<void> {
   const users = option(args, 'users', 100);
@@ -106,6 +223,22 @@ export default async function routingBench(args: string[]): Promise<void> {
     console.log(`  decisions that differ between the two: ${mismatches}; ratio ${round(decisionsPerSec / baselineDecisionsPerSec)}x`);
     if (Number.isNaN(sink)) throw new Error('unreachable: keeps the decisions alive');
     if (mismatches > 0) process.exitCode = 1;
+
+    const rate = option(args, 'rate', 200);
+    const seconds = option(args, 'cti-seconds', 6);
+    const cti = await ctiRun(userKeys, (user, call) => table.decide(user, call), rate, seconds);
+    const ctiBase = await ctiRun(userKeys, (user, call) => {
+      const rec = JSON.parse(stored.get(user)!) as VersionedRuleSet;
+      if (validateRuleSet(rec.ruleSet).length > 0) throw new Error('stored rule set invalid');
+      return interpretRuleSet(user, rec.version, rec.ruleSet, call);
+    }, rate, seconds);
+    const ms = (xs: Float64Array, p: number) => round(percentile(xs, p));
+    for (const [name, f] of [['compiled', cti], ['baseline', ctiBase]] as const) {
+      console.log(`  CTI ${name}: ${round(f.offered)} calls/s dialled, ${f.decided} Delivered routed, ${f.errors} requests refused; ` +
+        `Delivered -> request p50 ${ms(f.eventToRequest, 0.5)} ms p99 ${ms(f.eventToRequest, 0.99)} ms; ` +
+        `dial -> request p50 ${ms(f.dialToRequest, 0.5)} ms p99 ${ms(f.dialToRequest, 0.99)} ms; ` +
+        `request -> switch answer (requests sent only) p50 ${ms(f.roundTrip, 0.5)} ms p99 ${ms(f.roundTrip, 0.99)} ms`);
+    }
     console.log(JSON.stringify({
       bench: 'routing',
       users,
@@ -122,6 +255,20 @@ export default async function routingBench(args: string[]): Promise<void> {
       interpretDecisionsPerSec: Math.round(interpretDecisionsPerSec),
       interpretRatio: round(decisionsPerSec / interpretDecisionsPerSec),
       mismatches,
+      ctiCallsPerSec: round(cti.offered),
+      ctiDelivered: cti.decided,
+      ctiRequestErrors: cti.errors,
+      deliveredToRequestP50Ms: ms(cti.eventToRequest, 0.5),
+      deliveredToRequestP99Ms: ms(cti.eventToRequest, 0.99),
+      dialToRequestP50Ms: ms(cti.dialToRequest, 0.5),
+      dialToRequestP99Ms: ms(cti.dialToRequest, 0.99),
+      requestRoundTripP50Ms: ms(cti.roundTrip, 0.5),
+      requestRoundTripP99Ms: ms(cti.roundTrip, 0.99),
+      baselineDeliveredToRequestP50Ms: ms(ctiBase.eventToRequest, 0.5),
+      baselineDeliveredToRequestP99Ms: ms(ctiBase.eventToRequest, 0.99),
+      baselineDialToRequestP50Ms: ms(ctiBase.dialToRequest, 0.5),
+      baselineDialToRequestP99Ms: ms(ctiBase.dialToRequest, 0.99),
+      deliveredToRequestRatioP50: round(percentile(ctiBase.eventToRequest, 0.5) / percentile(cti.eventToRequest, 0.5)),
     }));
   } finally {
     await store.close();
