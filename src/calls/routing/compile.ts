@@ -6,6 +6,7 @@
  * patterns) and regexes compiled once. Local time comes from the shared {@link ZoneClock} of the user's zone.
  */
 import { PhonePresenceState } from '../../presence/phone-state.js';
+import { RoutingError } from './errors.js';
 import {
   DAY_MINUTES, matchDialPattern, parseCallerRegex, parseClock, parseDateSpec, parseDays, parseDialPattern,
   parseNumberRange, parseTemplate, renderTemplate, symbolIndex, SyntaxIssue, WEEK_MINUTES,
@@ -18,8 +19,9 @@ import {
 import { DAY_LABELS, formatClock, formatDate, zoneClock, type LocalTime, type ZoneClock } from './zone-clock.js';
 
 /** Bit of each presence state in a rule's presence mask. */
-export const PRESENCE_BITS: Readonly<Record<string, number>> = Object.fromEntries(
-  Object.values(PhonePresenceState).map((s, i) => [s, 1 << i]),
+export const PRESENCE_BITS: Readonly<Record<string, number>> = Object.assign(
+  Object.create(null) as Record<string, number>,
+  Object.fromEntries(Object.values(PhonePresenceState).map((s, i) => [s, 1 << i])),
 );
 
 /** Alternatives of a one-or-many condition as a list. */
@@ -28,7 +30,7 @@ export function alternativesOf<T>(v: OneOrMany<T>): T[] {
 }
 
 function must<T>(v: T | SyntaxIssue): T {
-  if (v instanceof SyntaxIssue) throw new Error(`compile of an unvalidated rule set: ${v.message}`);
+  if (v instanceof SyntaxIssue) throw new RoutingError('ROUTING_ERR_INVALID', `rule set not validated before compiling: ${v.message}`);
   return v;
 }
 

@@ -6,6 +6,7 @@
  * without the reasons: the straightforward evaluator the benchmark compares the compiled one with.
  */
 import { alternativesOf } from './compile.js';
+import { RoutingError } from './errors.js';
 import {
   DAY_MINUTES, parseCallerRegex, parseClock, parseDays, parseNumberRange, parseTemplate, renderTemplate,
   SyntaxIssue, WEEK_MINUTES,
@@ -53,7 +54,7 @@ export function localFacts(zone: string, at: number): LocalFacts {
 }
 
 function must<T>(v: T | SyntaxIssue): T {
-  if (v instanceof SyntaxIssue) throw new Error(`explain of an unvalidated rule set: ${v.message}`);
+  if (v instanceof SyntaxIssue) throw new RoutingError('ROUTING_ERR_INVALID', `rule set not validated before explaining: ${v.message}`);
   return v;
 }
 

@@ -127,6 +127,7 @@ export function symbolIndex(code: number): number {
 
 /** A number or number prefix: 1-32 dial symbols. */
 export function parseNumber(text: unknown): string | SyntaxIssue {
+  if (typeof text === 'number') return new SyntaxIssue(`must be a string: quote numbers in YAML ("${text}") so leading zeros and + survive`);
   if (typeof text !== 'string' || !/^[0-9*#+]{1,32}$/.test(text)) {
     return new SyntaxIssue('must be 1-32 characters of 0-9 * # +');
   }

@@ -46,6 +46,8 @@ t.test('every action, and the default when nothing matches', async (t) => {
   const withDefault: RuleSet = { ...set, default: { type: 'end-and-message', text: 'missed {{caller}}' } };
   t.match(decide(t, withDefault, { caller: '9', at, presence: idle }), { ruleIndex: -1, action: RoutingActionType.EndAndMessage, message: 'missed 9' });
   t.throws(() => new CompiledRuleSet('2001', 1, set).decide({ at: Number.NaN, presence: idle }), RangeError);
+  t.throws(() => new CompiledRuleSet('2001', 1, { timeZone: 'UTC', rules: [{ id: 'x', conditions: { time: { from: 'noon' } }, action: { type: 'answer' } }] }), { code: 'ROUTING_ERR_INVALID' });
+  t.equal(new CompiledRuleSet('2001', 1, set).decide({ caller: '1', at, presence: '__proto__' as never }).ruleId, 'a', 'an unknown presence value matches no presence condition');
 });
 
 t.test('caller conditions: exact, prefix, range, pattern, regex, anonymous', async (t) => {

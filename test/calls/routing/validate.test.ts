@@ -48,6 +48,7 @@ const bad: [string, unknown, RegExp[]][] = [
   ['reversed date range', rule({ conditions: { exceptDates: '2026-12-26..2026-12-24' } }), [/\.conditions\.exceptDates: '2026-12-26\.\.2026-12-24' ends before it starts/]],
   ['no alternatives', rule({ conditions: { caller: [] } }), [/\.conditions\.caller: must list at least one alternative/]],
   ['two caller kinds in one', rule({ conditions: { caller: [{ exact: '1', prefix: '2' }] } }), [/\.conditions\.caller\[0\]: must have exactly one of exact, prefix/]],
+  ['unquoted number', rule({ conditions: { caller: { prefix: 800 } } }), [/\.conditions\.caller\.prefix: must be a string: quote numbers in YAML \("800"\)/]],
   ['bad exact', rule({ conditions: { caller: { exact: '555-1234' } } }), [/\.conditions\.caller\.exact: must be 1-32 characters/]],
   ['bad prefix', rule({ conditions: { caller: [{ prefix: '' }] } }), [/\.conditions\.caller\[0\]\.prefix: must be 1-32/]],
   ['bad range', rule({ conditions: { caller: [{ range: '5559999-5550000' }] } }), [/\.conditions\.caller\[0\]\.range: '5559999-5550000': LOW is greater than HIGH/]],
