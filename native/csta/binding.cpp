@@ -7,22 +7,33 @@
 namespace switchhook {
 namespace {
 
-// cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array(2), maxFrameBytes, maxResyncBytes): void
+// cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array(3), maxFrameBytes, maxResyncBytes,
+//          cache: Uint8Array): void
 // Arguments are validated by src/native/csta.ts; this re-checks only what memory safety needs.
-// state = [resyncing (0/1), bytes skipped in the current resync episode], read and written back.
+// state = [resyncing (0/1), bytes skipped in the current resync episode, cache generation], read and
+// written back. cache: the stream's string cache (scanner.h), a power-of-two number of slots.
 Napi::Value CstaScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
-    Napi::TypeError::New(env, "cstaScan(data, out, state, maxFrameBytes, maxResyncBytes)").ThrowAsJavaScriptException();
+  if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[5].IsTypedArray()) {
+    Napi::TypeError::New(env, "cstaScan(data, out, state, maxFrameBytes, maxResyncBytes, cache)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto data = info[0].As<Napi::TypedArray>();
   auto out = info[1].As<Napi::TypedArray>();
   auto state = info[2].As<Napi::TypedArray>();
   if (data.TypedArrayType() != napi_uint8_array || out.TypedArrayType() != napi_int32_array ||
-      state.TypedArrayType() != napi_int32_array || state.ElementLength() < 2 ||
+      state.TypedArrayType() != napi_int32_array || state.ElementLength() < 3 ||
       out.ElementLength() < static_cast<size_t>(csta::kHdrWords) || data.ElementLength() > 0x7fffffff) {
     Napi::TypeError::New(env, "cstaScan: bad argument types").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto cache_array = info[5].As<Napi::TypedArray>();
+  const size_t cache_bytes = cache_array.ByteLength();
+  const size_t slots = cache_bytes / csta::kCacheSlotBytes;
+  if (cache_array.TypedArrayType() != napi_uint8_array || slots * csta::kCacheSlotBytes != cache_bytes ||
+      (slots & (slots - 1)) != 0 || slots > (1u << 20)) {
+    Napi::TypeError::New(env, "cstaScan: cache must be a power-of-two number of slots").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto d = data.As<Napi::Uint8Array>();
@@ -34,7 +45,11 @@ Napi::Value CstaScan(const Napi::CallbackInfo& info) {
   csta::StreamState st;
   st.resyncing = s[0] != 0;
   st.resync_skipped = static_cast<uint32_t>(s[1]);
-  csta::ScanFrames(d.Data(), d.ElementLength(), limits, st, o.Data(), o.ElementLength());
+  csta::StringCache cache;
+  cache.mem = cache_array.As<Napi::Uint8Array>().Data();
+  cache.slots = static_cast<uint32_t>(slots);
+  cache.gen = static_cast<uint32_t>(s[2]) == 0 ? 1 : static_cast<uint32_t>(s[2]);
+  csta::ScanFrames(d.Data(), d.ElementLength(), limits, st, cache, o.Data(), o.ElementLength());
   s[0] = st.resyncing ? 1 : 0;
   s[1] = static_cast<int32_t>(st.resync_skipped);
   return env.Undefined();

@@ -10,10 +10,11 @@ namespace {
 constexpr int kMaxDepth = 64;
 
 struct Value {
-  int32_t s = -1;
-  int32_t l = 0;
-  bool markup = false;  // holds '&', CDATA or a comment: TypeScript decodes it
+  int32_t s;
+  int32_t l;
+  bool markup;  // holds '&', CDATA or a comment: TypeScript decodes it
 };
+constexpr Value kAbsent = {-1, 0, false};
 
 struct Elem {
   uint32_t qs, ql;   // qualified name (prefix:local) for end-tag matching
@@ -26,17 +27,49 @@ struct Elem {
 };
 
 // Bounded writer over the batch array: an overflow is remembered, and the caller rolls the frame back.
+inline uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Cheap hash of a short byte string: length, first and last four bytes, and the bytes between sampled.
+inline uint32_t HashBytes(const uint8_t* p, uint32_t l) {
+  uint32_t h = l * 0x9E3779B1u;
+  if (l >= 4) {
+    h ^= Load32(p) * 0x85EBCA77u;
+    h = (h << 13) | (h >> 19);
+    h ^= Load32(p + l - 4) * 0xC2B2AE3Du;
+    for (uint32_t i = 4; i + 4 < l; i += 4) h = (h ^ Load32(p + i)) * 0x27D4EB2Fu;
+  } else {
+    for (uint32_t i = 0; i < l; ++i) h = (h ^ p[i]) * 0x01000193u;
+  }
+  h ^= h >> 15;
+  h *= 0x2C1B3C6Du;
+  h ^= h >> 12;
+  return h;
+}
+
+// Bounded writer over the batch array: records grow from the front, cache definitions from the back. An
+// overflow is remembered; the caller rolls the frame back (records, definitions and the slots they filled).
 class Writer {
  public:
-  Writer(int32_t* out, size_t capacity) : out_(out), cap_(capacity), used_(kHdrWords) {}
+  Writer(const uint8_t* data, const StringCache& cache, int32_t* out, size_t capacity)
+      : data_(data), cache_(cache), out_(out), cap_(capacity), used_(kHdrWords) {}
   size_t used() const { return used_; }
+  uint32_t defs() const { return defs_; }
   bool overflow() const { return overflow_; }
-  void Rollback(size_t to) {
+  void Rollback(size_t to, uint32_t defs_to) {
     used_ = to;
     overflow_ = false;
+    for (uint32_t i = defs_to; i < defs_; ++i) {
+      const uint32_t slot = static_cast<uint32_t>(out_[cap_ - 4 * (i + 1)]);
+      std::memset(cache_.mem + static_cast<size_t>(slot) * kCacheSlotBytes + 4, 0, 4);  // slot empty again
+    }
+    defs_ = defs_to;
   }
   int32_t* Reserve(size_t words) {
-    if (overflow_ || used_ + words > cap_) {
+    if (overflow_ || used_ + words + 4 * static_cast<size_t>(defs_) > cap_) {
       overflow_ = true;
       return nullptr;
     }
@@ -45,13 +78,46 @@ class Writer {
     return p;
   }
   int32_t* At(size_t index) { return out_ + index; }
-  void Record(int32_t kind, const Value& v0, const Value& v1 = Value(), const Value& v2 = Value(),
-              const Value& v3 = Value()) {
+
+  // Writes value v as (s, l): a cache slot when it is (or can become) cached, else the slice itself.
+  void Put(int32_t* r, const Value& v) {
+    r[0] = v.s;
+    r[1] = v.l;
+    if (cache_.slots == 0 || v.l <= 0 || static_cast<uint32_t>(v.l) > kCacheMaxValue) return;
+    const uint8_t* bytes = data_ + v.s;
+    const uint32_t len = static_cast<uint32_t>(v.l);
+    const uint32_t slot = HashBytes(bytes, len) & (cache_.slots - 1);
+    uint8_t* m = cache_.mem + static_cast<size_t>(slot) * kCacheSlotBytes;
+    uint32_t gen, len1;
+    std::memcpy(&gen, m, 4);
+    std::memcpy(&len1, m + 4, 4);
+    if (len1 == len + 1 && std::memcmp(m + 8, bytes, len) == 0) {
+      std::memcpy(m, &cache_.gen, 4);
+    } else {
+      // A slot used in this batch keeps its string for the whole batch; the value then goes as a slice.
+      if (gen == cache_.gen && len1 != 0) return;
+      if (used_ + 4 * (static_cast<size_t>(defs_) + 1) > cap_) return;
+      int32_t* d = out_ + cap_ - 4 * (++defs_);
+      d[0] = static_cast<int32_t>(slot), d[1] = v.s, d[2] = v.l, d[3] = v.markup ? 1 : 0;
+      std::memcpy(m, &cache_.gen, 4);
+      len1 = len + 1;
+      std::memcpy(m + 4, &len1, 4);
+      std::memcpy(m + 8, bytes, len);
+    }
+    r[0] = static_cast<int32_t>(slot);
+    r[1] = kCached;
+  }
+
+  void Record(int32_t kind, const Value& v0, const Value& v1 = kAbsent, const Value& v2 = kAbsent,
+              const Value& v3 = kAbsent) {
     int32_t* r = Reserve(kRecordWords);
     if (r == nullptr) return;
     int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
     r[0] = kind | (flags << 8);
-    r[1] = v0.s, r[2] = v0.l, r[3] = v1.s, r[4] = v1.l, r[5] = v2.s, r[6] = v2.l, r[7] = v3.s, r[8] = v3.l;
+    Put(r + 1, v0);
+    Put(r + 3, v1);
+    Put(r + 5, v2);
+    Put(r + 7, v3);
   }
   void Error(int32_t code, int32_t offset, int32_t invoke_id, int32_t detail, bool fatal) {
     int32_t* r = Reserve(kErrorWords);
@@ -61,14 +127,27 @@ class Writer {
   }
 
  private:
+  const uint8_t* data_;
+  const StringCache& cache_;
   int32_t* out_;
   size_t cap_;
   size_t used_;
+  uint32_t defs_ = 0;
   bool overflow_ = false;
 };
 
 inline bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-inline bool IsNameEnd(uint8_t c) { return IsSpace(c) || c == '/' || c == '>'; }
+
+// Bytes that end an element name: XML white space, '/', '>'.
+struct NameEndTable {
+  bool end[256] = {};
+  constexpr NameEndTable() {
+    end[static_cast<uint8_t>(' ')] = end[static_cast<uint8_t>('\t')] = end[static_cast<uint8_t>('\r')] = true;
+    end[static_cast<uint8_t>('\n')] = end[static_cast<uint8_t>('/')] = end[static_cast<uint8_t>('>')] = true;
+  }
+};
+constexpr NameEndTable kNameEnd;
+inline bool IsNameEnd(uint8_t c) { return kNameEnd.end[c]; }
 
 template <size_t N>
 inline bool Eq(const uint8_t* b, uint32_t s, uint32_t l, const char (&lit)[N]) {
@@ -82,6 +161,31 @@ bool IsDeviceRole(const uint8_t* b, uint32_t s, uint32_t l) {
   return Eq(b, s, l, "device") || Eq(b, s, l, "newDestination") || Eq(b, s, l, "calledDirectoryNumber") ||
          Eq(b, s, l, "deviceObject") || Eq(b, s, l, "forwardDN") || Eq(b, s, l, "forwardTo") ||
          Eq(b, s, l, "transferredTo") || Eq(b, s, l, "deviceToBeForwarded");
+}
+
+enum class Leaf { kOther, kCallId, kDeviceId, kCrossRef, kLocalConnInfo, kCause, kDeviceIdentifier, kDevice };
+
+// What a leaf element's local name means to the scanner; dispatches on length first.
+Leaf ClassifyLeaf(const uint8_t* b, uint32_t s, uint32_t l) {
+  switch (l) {
+    case 5:
+      return Eq(b, s, l, "cause") ? Leaf::kCause : Leaf::kOther;
+    case 6:
+      if (Eq(b, s, l, "callID")) return Leaf::kCallId;
+      return Eq(b, s, l, "device") ? Leaf::kDevice : Leaf::kOther;
+    case 8:
+      return Eq(b, s, l, "deviceID") ? Leaf::kDeviceId : Leaf::kOther;
+    case 12:
+      return Eq(b, s, l, "numberDialed") ? Leaf::kDeviceIdentifier : Leaf::kOther;
+    case 16:
+      return Eq(b, s, l, "deviceIdentifier") ? Leaf::kDeviceIdentifier : Leaf::kOther;
+    case 17:
+      return Eq(b, s, l, "monitorCrossRefID") ? Leaf::kCrossRef : Leaf::kOther;
+    case 19:
+      return Eq(b, s, l, "localConnectionInfo") ? Leaf::kLocalConnInfo : Leaf::kOther;
+    default:
+      return Leaf::kOther;
+  }
 }
 
 const uint8_t* Find(const uint8_t* p, const uint8_t* end, const char* needle, size_t n) {
@@ -123,7 +227,9 @@ class DocScanner {
           if (root_done) return Trailing(r);
           return Fail(r, kXmlTextOutsideRoot);
         }
-      } else {
+      } else if (p >= end) {
+        return Fail(r, kXmlUnclosed);
+      } else if (b_[p] != '<') {
         const void* q = std::memchr(b_ + p, '<', end - p);
         if (q == nullptr) return Fail(r, kXmlUnclosed);
         p = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_);
@@ -133,14 +239,15 @@ class DocScanner {
       if (c == '/') {
         if (depth_ == 0) return root_done ? Trailing(r) : Fail(r, kXmlMismatch);
         const uint32_t tag = p;
-        uint32_t n = p + 2;
-        while (n < end && !IsSpace(b_[n]) && b_[n] != '>') ++n;
-        const uint32_t ql = n - (p + 2);
+        // The end tag must repeat the open element's qualified name, then optional white space and '>'.
+        const Elem& top = stack_[depth_ - 1];
+        uint32_t n = p + 2 + top.ql;
+        if (n >= end) return Fail(r, kXmlUnclosed);
+        if (std::memcmp(b_ + p + 2, b_ + top.qs, top.ql) != 0 || !IsNameEnd(b_[n]) || b_[n] == '/')
+          return Fail(r, kXmlMismatch);
         while (n < end && IsSpace(b_[n])) ++n;
         if (n >= end) return Fail(r, kXmlUnclosed);
         if (b_[n] != '>') return Fail(r, kXmlBadMarkup);
-        const Elem& top = stack_[depth_ - 1];
-        if (ql != top.ql || std::memcmp(b_ + p + 2, b_ + top.qs, ql) != 0) return Fail(r, kXmlMismatch);
         Close(tag);
         p = n + 1;
         if (depth_ == 0) {
@@ -179,44 +286,46 @@ class DocScanner {
         if (root_done) return Trailing(r);
         const uint32_t qs = p + 1;
         uint32_t n = qs;
-        uint32_t colon = qs;
-        while (n < end && !IsNameEnd(b_[n])) {
-          if (b_[n] == ':') colon = n + 1;
-          ++n;
-        }
+        while (n < end && !IsNameEnd(b_[n])) ++n;
+        uint32_t colon = n;
+        while (colon > qs && b_[colon - 1] != ':') --colon;
         if (n == qs || colon == n) return Fail(r, kXmlBadMarkup);
         if (n >= end) return Fail(r, kXmlUnclosed);
         const uint32_t ql = n - qs;
         bool self_closing = false;
         // Attributes: name = "value" | 'value'; values are skipped, not extracted.
-        while (true) {
-          while (n < end && IsSpace(b_[n])) ++n;
-          if (n >= end) return Fail(r, kXmlUnclosed);
-          if (b_[n] == '>') {
-            ++n;
-            break;
-          }
-          if (b_[n] == '/') {
-            if (n + 1 >= end) return Fail(r, kXmlUnclosed);
-            if (b_[n + 1] != '>') return Fail(r, kXmlBadAttribute);
-            n += 2;
-            self_closing = true;
-            break;
-          }
-          const uint32_t an = n;
-          while (n < end && b_[n] != '=' && !IsNameEnd(b_[n])) ++n;
-          if (n == an) return Fail(r, kXmlBadAttribute);
-          while (n < end && IsSpace(b_[n])) ++n;
-          if (n >= end) return Fail(r, kXmlUnclosed);
-          if (b_[n] != '=') return Fail(r, kXmlBadAttribute);
+        if (b_[n] == '>') {
           ++n;
-          while (n < end && IsSpace(b_[n])) ++n;
-          if (n >= end) return Fail(r, kXmlUnclosed);
-          const uint8_t quote = b_[n];
-          if (quote != '"' && quote != '\'') return Fail(r, kXmlBadAttribute);
-          const void* q = std::memchr(b_ + n + 1, quote, end - n - 1);
-          if (q == nullptr) return Fail(r, kXmlUnclosed);
-          n = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_) + 1;
+        } else {
+          while (true) {
+            while (n < end && IsSpace(b_[n])) ++n;
+            if (n >= end) return Fail(r, kXmlUnclosed);
+            if (b_[n] == '>') {
+              ++n;
+              break;
+            }
+            if (b_[n] == '/') {
+              if (n + 1 >= end) return Fail(r, kXmlUnclosed);
+              if (b_[n + 1] != '>') return Fail(r, kXmlBadAttribute);
+              n += 2;
+              self_closing = true;
+              break;
+            }
+            const uint32_t an = n;
+            while (n < end && b_[n] != '=' && !IsNameEnd(b_[n])) ++n;
+            if (n == an) return Fail(r, kXmlBadAttribute);
+            while (n < end && IsSpace(b_[n])) ++n;
+            if (n >= end) return Fail(r, kXmlUnclosed);
+            if (b_[n] != '=') return Fail(r, kXmlBadAttribute);
+            ++n;
+            while (n < end && IsSpace(b_[n])) ++n;
+            if (n >= end) return Fail(r, kXmlUnclosed);
+            const uint8_t quote = b_[n];
+            if (quote != '"' && quote != '\'') return Fail(r, kXmlBadAttribute);
+            const void* q = std::memchr(b_ + n + 1, quote, end - n - 1);
+            if (q == nullptr) return Fail(r, kXmlUnclosed);
+            n = static_cast<uint32_t>(static_cast<const uint8_t*>(q) - b_) + 1;
+          }
         }
         if (depth_ == kMaxDepth) return Fail(r, kXmlTooDeep);
         if (depth_ > 0) stack_[depth_ - 1].has_child = true;
@@ -228,7 +337,7 @@ class DocScanner {
         Elem& e = stack_[depth_++];
         e.qs = qs, e.ql = ql, e.ls = colon, e.ll = qs + ql - colon, e.content = n;
         e.has_child = false, e.markup = false, e.have_conn = false;
-        e.call = Value(), e.dev = Value();
+        e.call = kAbsent, e.dev = kAbsent;
         if (in_transferred_ == 0 && Eq(b_, e.ls, e.ll, "transferredConnections")) in_transferred_ = depth_;
         p = n;
         if (self_closing) {
@@ -287,28 +396,40 @@ class DocScanner {
     }
     if (!e.has_child) {
       const Value v = Text(e, text_end);
-      if (Eq(b_, ls, ll, "callID")) {
-        parent->call = v;
-        parent->have_conn = true;
-      } else if (Eq(b_, ls, ll, "deviceID")) {
-        parent->dev = v;
-        parent->have_conn = true;
-      } else if (Eq(b_, ls, ll, "monitorCrossRefID")) {
-        if (!seen_crossref_) w_.Record(kRecCrossRef, v);
-        seen_crossref_ = true;
-      } else if (Eq(b_, ls, ll, "localConnectionInfo")) {
-        if (!seen_lci_) w_.Record(kRecLocalConnInfo, v);
-        seen_lci_ = true;
-      } else if (Eq(b_, ls, ll, "cause")) {
-        if (!seen_cause_) w_.Record(kRecCause, v);
-        seen_cause_ = true;
-      } else if (depth_ > 1 && (Eq(b_, ls, ll, "deviceIdentifier") || Eq(b_, ls, ll, "numberDialed") ||
-                                (Eq(b_, ls, ll, "device") && IsDeviceRole(b_, parent->ls, parent->ll)))) {
-        w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
-      } else if (IsDeviceRole(b_, ls, ll)) {
-        w_.Record(kRecDevice, Name(ls, ll), v);
-      } else {
-        w_.Record(kRecField, Name(ls, ll), v);
+      switch (ClassifyLeaf(b_, ls, ll)) {
+        case Leaf::kCallId:
+          parent->call = v;
+          parent->have_conn = true;
+          break;
+        case Leaf::kDeviceId:
+          parent->dev = v;
+          parent->have_conn = true;
+          break;
+        case Leaf::kCrossRef:
+          if (!seen_crossref_) w_.Record(kRecCrossRef, v);
+          seen_crossref_ = true;
+          break;
+        case Leaf::kLocalConnInfo:
+          if (!seen_lci_) w_.Record(kRecLocalConnInfo, v);
+          seen_lci_ = true;
+          break;
+        case Leaf::kCause:
+          if (!seen_cause_) w_.Record(kRecCause, v);
+          seen_cause_ = true;
+          break;
+        case Leaf::kDeviceIdentifier:
+          // <role><deviceIdentifier>X</deviceIdentifier></role>: the device plays its parent's role.
+          if (depth_ > 1) w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
+          else w_.Record(kRecField, Name(ls, ll), v);
+          break;
+        case Leaf::kDevice:
+          if (depth_ > 1 && IsDeviceRole(b_, parent->ls, parent->ll)) w_.Record(kRecDevice, Name(parent->ls, parent->ll), v);
+          else w_.Record(kRecDevice, Name(ls, ll), v);
+          break;
+        case Leaf::kOther:
+          if (IsDeviceRole(b_, ls, ll)) w_.Record(kRecDevice, Name(ls, ll), v);
+          else w_.Record(kRecField, Name(ls, ll), v);
+          break;
       }
       return;
     }
@@ -322,7 +443,7 @@ class DocScanner {
       } else if (Eq(b_, ls, ll, "connectionListItem")) {
         if (tc_[0].s >= 0 || tc_[1].s >= 0 || tc_[2].s >= 0 || tc_[3].s >= 0)
           w_.Record(kRecTransferred, tc_[0], tc_[1], tc_[2], tc_[3]);
-        for (Value& v : tc_) v = Value();
+        for (Value& v : tc_) v = kAbsent;
       }
       return;
     }
@@ -335,7 +456,7 @@ class DocScanner {
   Elem stack_[kMaxDepth];
   int depth_ = 0;
   int in_transferred_ = 0;  // depth of the open transferredConnections element, 0 when outside
-  Value tc_[4];
+  Value tc_[4] = {kAbsent, kAbsent, kAbsent, kAbsent};
   bool seen_crossref_ = false, seen_lci_ = false, seen_cause_ = false;
 };
 
@@ -353,9 +474,9 @@ bool PlausibleHeader(const uint8_t* d, size_t p, uint32_t cap) {
 
 }  // namespace
 
-void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state, int32_t* out,
-                size_t capacity) {
-  Writer w(out, capacity);
+void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state,
+                const StringCache& cache, int32_t* out, size_t capacity) {
+  Writer w(data, cache, out, capacity);
   size_t pos = 0;
   uint32_t skipped = 0;
   int32_t messages = 0, errors = 0;
@@ -386,9 +507,10 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       pos = p;
       if (state.resync_skipped > limits.max_resync_bytes) {
         const size_t mark = w.used();
+        const uint32_t defs_mark = w.defs();
         w.Error(kErrResync, static_cast<int32_t>(pos), -1, static_cast<int32_t>(state.resync_skipped), true);
         if (w.overflow()) {
-          w.Rollback(mark);
+          w.Rollback(mark, defs_mark);
           full = true;
           break;
         }
@@ -419,10 +541,11 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       code = kErrInvokeId;
     }
     const size_t mark = w.used();
+    const uint32_t defs_mark = w.defs();
     if (code != 0) {
       w.Error(code, static_cast<int32_t>(pos), -1, detail, false);
       if (w.overflow()) {
-        w.Rollback(mark);
+        w.Rollback(mark, defs_mark);
         full = true;
         break;
       }
@@ -444,7 +567,7 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       r = doc.Scan(body, frame_end);
     }
     if (w.overflow()) {
-      w.Rollback(mark);
+      w.Rollback(mark, defs_mark);
       full = true;
       break;
     }
@@ -455,13 +578,12 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       head[2] = invoke_id;
       head[3] = static_cast<int32_t>(body);
       head[4] = static_cast<int32_t>(frame_end);
-      head[5] = static_cast<int32_t>(r.root_s);
-      head[6] = static_cast<int32_t>(r.root_l);
+      w.Put(head + 5, Value{static_cast<int32_t>(r.root_s), static_cast<int32_t>(r.root_l), false});
       ++messages;
       pos = frame_end;
       continue;
     }
-    w.Rollback(mark);
+    w.Rollback(mark, defs_mark);
     if (r.status == DocStatus::kError) {
       w.Error(kErrXml, static_cast<int32_t>(pos), invoke_id, r.problem, false);
       pos = frame_end;
@@ -474,7 +596,7 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
       state.resync_skipped = 0;
     }
     if (w.overflow()) {
-      w.Rollback(mark);
+      w.Rollback(mark, defs_mark);
       full = true;
       break;
     }
@@ -489,6 +611,7 @@ void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, Stre
   out[kHdrFatal] = fatal ? 1 : 0;
   out[kHdrUsed] = static_cast<int32_t>(w.used());
   out[kHdrFull] = full ? 1 : 0;
+  out[kHdrDefs] = static_cast<int32_t>(w.defs());
 }
 
 }  // namespace csta

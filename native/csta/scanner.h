@@ -25,15 +25,18 @@ enum BatchHeader : int32_t {
   kHdrFatal = 5,         // 1 when a fatal error was written: the stream cannot resynchronise
   kHdrUsed = 6,          // words used, header included
   kHdrFull = 7,          // 1 when scanning stopped because the batch array was full
-  kHdrWords = 8,
+  kHdrDefs = 8,          // string-cache definitions written at the END of the batch array
+  kHdrWords = 9,
 };
 
 enum EntryTag : int32_t { kTagMessage = 1, kTagError = 2 };
 
 // Message entry: [kTagMessage, words, invokeId, xmlStart, xmlEnd, rootStart, rootLen, records...]
 constexpr int32_t kMessageHead = 7;
-// Record: [kind | flags << 8, s0, l0, s1, l1, s2, l2, s3, l3]; a value absent has s = -1, l = 0.
-// Flag bit (8 + i) means value i holds markup or entity references and must be decoded.
+// Record: [kind | flags << 8, s0, l0, s1, l1, s2, l2, s3, l3]. A value is a slice (s = offset, l = length
+// >= 0), absent (s = -1, l = 0) or a string-cache slot (s = slot, l = kCached). Flag bit (8 + i) means
+// slice i holds markup or entity references and must be decoded.
+constexpr int32_t kCached = -2;
 constexpr int32_t kRecordWords = 9;
 enum RecordKind : int32_t {
   kRecCrossRef = 1,      // v0 = monitorCrossRefID
@@ -64,6 +67,20 @@ enum XmlProblem : int32_t {
   kXmlBadAttribute = 7,
 };
 
+// String cache shared with TypeScript, one per stream: repeated values (element names, callIDs, device
+// identifiers, causes) are sent once as a definition and then by slot number, so TypeScript builds each
+// distinct string once. Direct-mapped: slot = hash(bytes) % slots; a slot holds [uint32 generation of its
+// last use][uint32 length + 1, 0 = empty][bytes]. Definitions go at the end of the batch array, 4 words
+// each from out[capacity - 4] downwards: [slot, s, l, markup]. Within one batch (one generation) a slot
+// is never redefined once used, so TypeScript may apply all definitions of a batch before reading it.
+constexpr uint32_t kCacheSlotBytes = 64;
+constexpr uint32_t kCacheMaxValue = kCacheSlotBytes - 8;
+struct StringCache {
+  uint8_t* mem = nullptr;  // slots * kCacheSlotBytes bytes, zeroed before first use
+  uint32_t slots = 0;      // a power of two; 0 disables the cache
+  uint32_t gen = 1;        // batch generation, never 0
+};
+
 // Stream state carried between calls (owned by the caller, one per TCP direction).
 struct StreamState {
   bool resyncing = false;
@@ -78,8 +95,8 @@ struct ScanLimits {
 // Scans data[0, size): every complete frame becomes a message or error entry in out[0, capacity).
 // Stops at the first incomplete frame or when the batch is full (header kHdrFull, kHdrConsumed tells how far
 // it got; call again with the rest). capacity must be at least kHdrWords. Never reads outside data.
-void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state, int32_t* out,
-                size_t capacity);
+void ScanFrames(const uint8_t* data, size_t size, const ScanLimits& limits, StreamState& state,
+                const StringCache& cache, int32_t* out, size_t capacity);
 
 }  // namespace csta
 }  // namespace switchhook

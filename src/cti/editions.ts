@@ -36,9 +36,3 @@ export function parseEdition(value: string): CstaEdition {
       throw new RangeError(`unknown CSTA edition '${value}' (ed3, ed4, ed5 or ed6)`);
   }
 }
-
-/** The edition of a namespace URI, when it is one of ours (used to answer in the peer's edition). */
-export function editionOfNamespace(uri: string): CstaEdition | undefined {
-  const m = /\/csta\/(ed[3-6])(?:$|\/)/.exec(uri);
-  return m ? (m[1] as CstaEdition) : undefined;
-}

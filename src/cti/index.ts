@@ -17,6 +17,6 @@ export {
   type ForwardingSetting,
 } from './events.js';
 export { CstaRequests, DeflectShape, ForwardingType, parseForwardingType, type ConnectionId, type Registration } from './requests.js';
-export { CstaEdition, cstaNamespace, parseEdition, editionOfNamespace, applSessionNamespace, switchhookNamespace } from './editions.js';
+export { CstaEdition, cstaNamespace, parseEdition, applSessionNamespace, switchhookNamespace } from './editions.js';
 export { InvokeIdAllocator, maxClientInvokeId, eventInvokeId } from './invoke-ids.js';
 export { parseSnapshotDevice, type SnapshotCall } from './snapshot.js';

@@ -6,7 +6,7 @@
  * (outcome unknown) and is never resent.
  */
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 import { CstaFrameReader, encodeCstaFrame, type CstaFrameError, type CstaMessage } from '../native/csta.js';
@@ -362,7 +362,7 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     const socket =
       this.opts.tls === undefined || this.opts.tls === false
         ? netConnect({ host, port })
-        : tlsConnect({ host, port, servername: host, ...(this.opts.tls === true ? {} : this.opts.tls) });
+        : tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...(this.opts.tls === true ? {} : this.opts.tls) });
     this.socket = socket;
     this.reader = new CstaFrameReader({ ...(this.opts.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.opts.maxFrameBytes }), metrics: this.metrics });
     this.consecutiveBadFrames = 0;
@@ -461,6 +461,18 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     return xref;
   }
 
+  /** SnapshotDevice for every monitored device, each result emitted as `snapshot`. */
+  private resyncAll(gen: number): void {
+    for (const d of this.xrefByDevice.keys()) {
+      this.send('SnapshotDevice', this.req.snapshotDevice(d), ['SnapshotDeviceResponse']).then(
+        (m) => {
+          if (gen === this.generation) this.emit('snapshot', d, parseSnapshotDevice(m.xml.toString('utf8')).calls);
+        },
+        (err: unknown) => this.deviceFailure(gen, d, err),
+      );
+    }
+  }
+
   private heartbeat(gen: number): void {
     const [service, xml, expect] =
       this.heartbeatKind === HeartbeatKind.SystemStatus
@@ -537,9 +549,12 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const socket = this.socket;
+    // End the session or registration politely (ECMA-354 §8.3, ECMA-269 §14.1.5); the answer is not waited
+    // for beyond the request timeout.
     if (this.linkState === LinkState.Up && this.sessionId !== undefined) {
-      // ECMA-354: end the session politely; the answer is not waited for beyond the request timeout.
       await this.send('StopApplicationSession', this.req.stopApplicationSession(this.sessionId), ['StopApplicationSessionPosResponse']).catch(() => undefined);
+    } else if (this.linkState === LinkState.Up && this.registerId !== undefined) {
+      await this.send('SystemRegisterCancel', this.req.systemRegisterCancel(this.registerId), ['SystemRegisterCancelResponse']).catch(() => undefined);
     }
     const closed = socket && !socket.destroyed ? new Promise<void>((resolve) => socket.once('close', () => resolve())) : Promise.resolve();
     this.teardown(new CtiError(CtiErrorCode.Stopped, 'CTI link stopped'));
@@ -586,10 +601,14 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     }
     switch (root) {
       // The switch's own requests are answered with their invokeID (OpenScape practice, docs/cti.md).
-      case 'SystemStatus':
+      case 'SystemStatus': {
         this.write(gen, m.invokeId, this.req.systemStatusResponse());
-        this.emit('systemStatus', m.fields['systemStatus'] ?? '');
+        const status = m.fields['systemStatus'] ?? '';
+        this.emit('systemStatus', status);
+        // ECMA-269 §14.2.3: messagesLost means events were dropped; the device states must be re-read.
+        if (status === 'messagesLost' && this.linkState === LinkState.Up) this.resyncAll(gen);
         return;
+      }
       case 'RequestSystemStatus':
         this.write(gen, m.invokeId, this.req.requestSystemStatusResponse('normal'));
         return;
@@ -613,7 +632,13 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
       return;
     }
     this.m.events.inc({ kind: ev.kind });
-    this.emit('event', device, ev);
+    try {
+      this.emit('event', device, ev);
+    } catch (err) {
+      // A subscriber's fault must not break the link: count it, keep reading.
+      this.m.dropped.inc({ reason: 'listenerError', root: m.root });
+      log.rateLimited('error', 'listener', `event listener threw on ${m.root} for ${device}: ${(err as Error).message}`);
+    }
   }
 
   private onResponse(m: CstaMessage): void {

@@ -108,6 +108,11 @@ export interface CstaFrameReaderOptions {
   maxFrameBytes?: number;
   /** Bytes one resynchronisation may skip before the stream is declared garbage (fatal); default 262144. */
   maxResyncBytes?: number;
+  /**
+   * Slots of the stream's string cache (a power of two, 0 disables it; default 4096, 64 bytes each):
+   * repeated names and values (callIDs, device identifiers, causes) become JS strings once.
+   */
+  stringCacheSlots?: number;
   /** Counts frames, bad frames by code and skipped bytes. */
   metrics?: MetricsRegistry;
 }
@@ -118,7 +123,9 @@ const HDR_SKIPPED = 2;
 const HDR_FATAL = 5;
 const HDR_USED = 6;
 const HDR_FULL = 7;
-const HDR_WORDS = 8;
+const HDR_DEFS = 8;
+const HDR_WORDS = 9;
+const CACHE_SLOT_BYTES = 64;
 const TAG_MESSAGE = 1;
 const MESSAGE_HEAD = 7;
 const RECORD_WORDS = 9;
@@ -152,7 +159,7 @@ const XML_PROBLEMS: readonly string[] = [
 ];
 
 interface NativeCsta {
-  cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array, maxFrameBytes: number, maxResyncBytes: number): void;
+  cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array, maxFrameBytes: number, maxResyncBytes: number, cache: Uint8Array): void;
 }
 const native = addon as unknown as NativeCsta;
 
@@ -206,8 +213,9 @@ export function decodeXmlText(raw: string): string {
 
 /**
  * Reads the batch a native scan wrote: `words` is the batch (header + entries), `data` the scanned bytes.
- * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects;
- * offsets are into `data`.
+ * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects.
+ * A value is a slice of `data` (`s`, `l` >= 0) or a slot of the stream's string cache (`l` < 0), so a batch
+ * is only valid inside the callback that received it: later batches redefine cache slots.
  */
 export class CstaBatch {
   constructor(
@@ -215,10 +223,13 @@ export class CstaBatch {
     readonly data: Buffer,
     /** The batch words (a private copy). */
     readonly words: Int32Array,
+    /** The stream's string cache, by slot. */
+    readonly strings: string[],
   ) {}
 
-  /** The string value of a record slot (`s`, `l` words; `flag` set when it holds markup). */
+  /** The string value of a record slot (`s`, `l` words; `flag` set when a slice holds markup). */
   text(s: number, l: number, flag: number): string {
+    if (l < 0) return this.strings[s]!;
     if (l === 0) return '';
     const raw = utf8Slice.call(this.data, s, s + l);
     return flag === 0 ? raw : decodeXmlText(raw);
@@ -231,7 +242,7 @@ export class CstaBatch {
     const xmlStart = w[at + 3]!;
     const msg: CstaMessage = {
       invokeId: w[at + 2]!,
-      root: utf8Slice.call(this.data, w[at + 5]!, w[at + 5]! + w[at + 6]!),
+      root: this.text(w[at + 5]!, w[at + 6]!, 0),
       connections: [],
       devices: [],
       transferredConnections: [],
@@ -292,7 +303,10 @@ export class CstaFrameReader {
   readonly stats = { frames: 0, errors: 0, bytes: 0, skippedBytes: 0 };
   private readonly maxFrameBytes: number;
   private readonly maxResyncBytes: number;
-  private readonly state = new Int32Array(2);
+  /** [resyncing, bytes skipped in this resync, cache generation]: see native/csta/binding.cpp. */
+  private readonly state = new Int32Array(3);
+  private readonly cache: Uint8Array;
+  private readonly strings: string[];
   private out = new Int32Array(1 << 14);
   private pending: Buffer | undefined;
   /** Stream offset of the first byte of `pending` (or of the next chunk). */
@@ -307,6 +321,12 @@ export class CstaFrameReader {
     if (!Number.isInteger(resync) || resync < 1 || resync > 0x7fffffff) throw new RangeError(`bad maxResyncBytes ${resync}`);
     this.maxFrameBytes = max;
     this.maxResyncBytes = resync;
+    const slots = opts.stringCacheSlots ?? 4096;
+    if (!Number.isInteger(slots) || slots < 0 || slots > 1 << 20 || (slots & (slots - 1)) !== 0) {
+      throw new RangeError(`stringCacheSlots must be 0 or a power of two up to 2^20, got ${slots}`);
+    }
+    this.cache = new Uint8Array(slots * CACHE_SLOT_BYTES);
+    this.strings = new Array<string>(slots).fill('');
     if (opts.metrics) {
       this.counters = {
         frames: opts.metrics.counter('switchhook_cti_frames_total', 'CSTA frames decoded'),
@@ -396,8 +416,14 @@ export class CstaFrameReader {
     }
     let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     for (;;) {
-      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes);
+      this.state[2] = this.state[2]! >= 0x7fffffff ? 1 : this.state[2]! + 1;
+      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache);
       const out = this.out;
+      const defs = out[HDR_DEFS]!;
+      for (let i = 1, d = out.length - 4; i <= defs; i++, d -= 4) {
+        const raw = utf8Slice.call(buf, out[d + 1]!, out[d + 1]! + out[d + 2]!);
+        this.strings[out[d]!] = out[d + 3] === 0 ? raw : decodeXmlText(raw);
+      }
       const consumed = out[HDR_CONSUMED]!;
       const used = out[HDR_USED]!;
       const skipped = out[HDR_SKIPPED]!;
@@ -406,7 +432,7 @@ export class CstaFrameReader {
         this.counters?.skipped.inc(undefined, skipped);
       }
       if (used > HDR_WORDS) {
-        const batch = new CstaBatch(buf, out.slice(0, used));
+        const batch = new CstaBatch(buf, out.slice(0, used), this.strings);
         const w = batch.words;
         for (let at = HDR_WORDS; at < used; at += w[at + 1]!) {
           if (w[at] === TAG_MESSAGE) {

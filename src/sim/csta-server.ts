@@ -4,6 +4,7 @@
  * OpenScape switches do, and supports both bring-up variants (SystemRegister, ECMA-354 application session).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 
 import { CstaErrorCategory } from '../cti/errors.js';
 import { cstaNamespace, CstaEdition } from '../cti/editions.js';
@@ -32,7 +33,11 @@ export interface SimCstaServerOptions {
   readonly bringUp?: SimBringUp;
   /** Longest application session granted (s). */
   readonly maxSessionSeconds?: number;
+  /** Most CTI applications registered at once (SystemRegister or application session), as switches limit CSTA links. */
+  readonly maxApplications?: number;
   readonly metrics?: MetricsRegistry;
+  /** Serve CSTA over TLS with these options (key and certificate). */
+  readonly tls?: TlsOptions;
 }
 
 /** What a connected CTI client has told the switch. */
@@ -79,7 +84,9 @@ export class SimCstaServer {
   private readonly statusIntervalMs: number;
   private readonly bringUp: SimBringUp;
   private readonly maxSessionSeconds: number;
+  private readonly maxApplications: number;
   private respond = true;
+  private readonly tls: TlsOptions | undefined;
   private readonly unsubscribe: () => void;
   private readonly badFrames: Counter;
   private readonly requests: Counter;
@@ -92,6 +99,8 @@ export class SimCstaServer {
     this.statusIntervalMs = opts.systemStatusIntervalMs ?? 30_000;
     this.bringUp = opts.bringUp ?? SimBringUp.Any;
     this.maxSessionSeconds = opts.maxSessionSeconds ?? 600;
+    this.maxApplications = opts.maxApplications ?? Number.POSITIVE_INFINITY;
+    this.tls = opts.tls;
     const metrics = opts.metrics ?? new MetricsRegistry();
     this.badFrames = metrics.counter('switchhook_sim_bad_frames_total', 'Bad CSTA frames received by the simulator.');
     this.requests = metrics.counter('switchhook_sim_requests_total', 'CSTA requests received by the simulator, by service.');
@@ -100,7 +109,7 @@ export class SimCstaServer {
 
   /** Listens on `host:port` (port 0 picks a free one). */
   async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer((socket) => this.accept(socket));
+    const server = this.tls ? createTlsServer(this.tls, (socket) => this.accept(socket)) : createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -132,7 +141,11 @@ export class SimCstaServer {
   /** Drops every CTI link (the clients see the TCP connection reset). Returns how many were dropped. */
   dropLinks(): number {
     const n = this.sessions.size;
-    for (const s of [...this.sessions]) s.socket.resetAndDestroy();
+    // A TCP reset where the transport allows it (a TLS socket cannot reset its wrapped handle).
+    for (const s of [...this.sessions]) {
+      if (this.tls) s.socket.destroy();
+      else s.socket.resetAndDestroy();
+    }
     return n;
   }
 
@@ -237,8 +250,13 @@ export class SimCstaServer {
     try {
       reply = this.serve(s, m);
     } catch (err) {
-      if (!(err instanceof SimError)) throw err;
-      reply = this.r.error(err.category, err.value);
+      if (err instanceof SimError) {
+        reply = this.r.error(err.category, err.value);
+      } else {
+        // A fault of the simulator itself must not take the switch down: report it and refuse the request.
+        log.error(`client ${s.id}: ${m.root} failed: ${(err as Error).stack ?? String(err)}`);
+        reply = this.r.error(CstaErrorCategory.Unspecified, '');
+      }
     }
     const events = s.deferred;
     s.deferred = undefined;
@@ -258,6 +276,7 @@ export class SimCstaServer {
       case 'RequestSystemStatus':
         return r.requestSystemStatusResponse('normal');
       case 'SystemRegister':
+        if (!this.admits(s)) throw new SimError(CstaErrorCategory.SystemResourceAvailability, 'resourceLimitExceeded', 'too many CTI applications');
         s.registerId = String(s.id);
         this.register(s, m);
         return r.systemRegisterResponse(s.registerId);
@@ -265,6 +284,7 @@ export class SimCstaServer {
         s.registerId = undefined;
         return r.empty('SystemRegisterCancelResponse');
       case 'StartApplicationSession': {
+        if (!this.admits(s)) return r.startSessionNeg('resourceLimitation');
         this.register(s, m);
         const requested = Number(m.fields['requestedSessionDuration'] ?? '180');
         const duration = Math.max(1, Math.min(this.maxSessionSeconds, Number.isFinite(requested) ? requested : 180));
@@ -366,6 +386,14 @@ export class SimCstaServer {
         if (m.root.endsWith('Response') || m.root === 'CSTAErrorCode') return r.error(CstaErrorCategory.Unspecified, '');
         throw new SimError(CstaErrorCategory.Operation, 'serviceNotSupported', `service ${m.root} not supported`);
     }
+  }
+
+  /** Whether one more application may register (a session already registered always may again). */
+  private admits(s: Session): boolean {
+    if (s.registerId !== undefined || s.sessionId !== undefined) return true;
+    let n = 0;
+    for (const o of this.sessions) if (o.registerId !== undefined || o.sessionId !== undefined) n++;
+    return n < this.maxApplications;
   }
 
   private register(s: Session, m: CstaMessage): void {

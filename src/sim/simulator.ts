@@ -3,6 +3,7 @@
  * Tests start it on port 0; `switchhook sim` runs it from the command line.
  */
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 
 import { CstaEdition } from '../cti/editions.js';
 import { MetricsRegistry } from '../util/metrics.js';
@@ -26,8 +27,12 @@ export interface PbxSimulatorOptions {
   readonly systemStatusIntervalMs?: number;
   readonly bringUp?: SimBringUp;
   readonly maxSessionSeconds?: number;
+  /** Most CTI applications registered at once. */
+  readonly maxApplications?: number;
   readonly noAnswerMs?: number;
   readonly metrics?: MetricsRegistry;
+  /** Serve CSTA over TLS (key and certificate). */
+  readonly tls?: TlsOptions;
 }
 
 /** Where a started simulator listens. */
@@ -72,7 +77,9 @@ export class PbxSimulator {
       systemStatusIntervalMs: opts.systemStatusIntervalMs ?? 30_000,
       bringUp: opts.bringUp ?? SimBringUp.Any,
       maxSessionSeconds: opts.maxSessionSeconds ?? 600,
+      ...(opts.maxApplications === undefined ? {} : { maxApplications: opts.maxApplications }),
       metrics,
+      ...(opts.tls ? { tls: opts.tls } : {}),
     });
     try {
       const csta = await this.cstaServer.listen(opts.cstaPort, host);

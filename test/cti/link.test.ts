@@ -1,10 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 
 import { encodeCstaFrame } from '../../src/native/csta.js';
-import { BringUpVariant, CtiError, CtiErrorCode, CtiLink, HeartbeatKind, LinkState, maxClientInvokeId } from '../../src/cti/index.js';
+import { BringUpVariant, CtiError, CtiErrorCode, CtiLink, ForwardingType, HeartbeatKind, LinkState, maxClientInvokeId } from '../../src/cti/index.js';
 import { HookState } from '../../src/model/index.js';
-import { SimBringUp } from '../../src/sim/index.js';
+import { PbxSimulator, SimBringUp } from '../../src/sim/index.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
 import { linkState, startRig, until } from '../helpers/cti.js';
 
@@ -34,8 +37,8 @@ t.test('SystemRegister bring-up tells the switch our address; the switch SystemS
 t.test('ECMA-354 application session: registration in applicationSpecificInfo, kept alive past its duration', async (t) => {
   const metrics = new MetricsRegistry();
   const rig = await startRig({
-    sim: { bringUp: SimBringUp.ApplicationSession, maxSessionSeconds: 1, metrics },
-    link: { bringUp: BringUpVariant.ApplicationSession, sessionSeconds: 1, registration: { address: 'sips:10.1.2.3:5061', applicationId: 'site-a' } },
+    sim: { bringUp: SimBringUp.ApplicationSession, maxSessionSeconds: 2, metrics },
+    link: { bringUp: BringUpVariant.ApplicationSession, sessionSeconds: 2, registration: { address: 'sips:10.1.2.3:5061', applicationId: 'site-a' } },
   });
   t.teardown(() => rig.close());
   const [client] = rig.sim.csta.clients();
@@ -43,7 +46,7 @@ t.test('ECMA-354 application session: registration in applicationSpecificInfo, k
   t.equal(client!.applicationId, 'site-a');
   t.equal(rig.link.applicationSessionId, client!.sessionId);
   const resets = metrics.counter('switchhook_sim_requests_total', '');
-  await waitFor(() => resets.get({ service: 'ResetApplicationSessionTimer' }) >= 3, 'three keep-alives');
+  await waitFor(() => resets.get({ service: 'ResetApplicationSessionTimer' }) >= 3, 'three keep-alives', 20_000);
   t.equal(rig.link.state, LinkState.Up);
   t.equal(rig.link.stats.connects, 1, 'the session never expired');
   t.equal(rig.sim.csta.clients()[0]!.sessionId, client!.sessionId);
@@ -64,7 +67,7 @@ t.test('a switch that insists on an application session refuses MonitorStart aft
 
 t.test('heartbeats go out; an unanswered heartbeat takes the link down and it comes back', async (t) => {
   const metrics = new MetricsRegistry();
-  const rig = await startRig({ sim: { metrics }, link: { heartbeatIntervalMs: 50, requestTimeoutMs: 300, heartbeat: HeartbeatKind.SystemStatus } });
+  const rig = await startRig({ sim: { metrics }, link: { heartbeatIntervalMs: 100, requestTimeoutMs: 1000, heartbeat: HeartbeatKind.SystemStatus } });
   t.teardown(() => rig.close());
   const requests = metrics.counter('switchhook_sim_requests_total', '');
   await waitFor(() => requests.get({ service: 'SystemStatus' }) >= 2, 'heartbeats');
@@ -137,7 +140,7 @@ t.test('a request in flight when the link drops fails with CTI_ERR_LINK_LOST and
 });
 
 t.test('requests time out with CTI_ERR_TIMEOUT; requests while down fail with CTI_ERR_LINK_DOWN', async (t) => {
-  const rig = await startRig({ link: { requestTimeoutMs: 100 } });
+  const rig = await startRig({ link: { requestTimeoutMs: 300 } });
   t.teardown(() => rig.close());
   const { sim, link } = rig;
   sim.csta.setResponding(false);
@@ -262,3 +265,96 @@ t.test('stop() leaves no connection behind at the switch', async (t) => {
   await t.rejects(rig.link.requestSystemStatus(), { code: CtiErrorCode.LinkDown });
   await rig.sim.stop();
 });
+
+t.test('CSTA over TLS', async (t) => {
+  const dir = t.testdir({});
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const pem = readFileSync(cert);
+  const rig = await startRig({ sim: { tls: { key: readFileSync(key), cert: pem } }, link: { tls: { ca: pem } } });
+  t.teardown(() => rig.close());
+  const c = await rig.link.makeCall('2000', '2001');
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'ringing over TLS');
+  t.equal(rig.model.device('2001')!.calls[0]!.callId, c.callId);
+  const down = once(rig.link, 'down');
+  rig.sim.csta.dropLinks();
+  await down;
+  await linkState(rig.link, LinkState.Up);
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'resynced over TLS');
+});
+
+t.test('a certificate the link does not trust keeps it down', async (t) => {
+  const dir = t.testdir({});
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const sim = new PbxSimulator();
+  const addr = await sim.start({ cstaPort: 0, extensions: ['1'], tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+  const link = new CtiLink({ host: '127.0.0.1', port: addr.csta.port, devices: ['1'], tls: true, heartbeatIntervalMs: 0, backoff: { initialMs: 10_000 } });
+  const down = once(link, 'down');
+  link.start();
+  const [info] = (await down) as [{ reason: CtiError }];
+  t.equal(info.reason.code, CtiErrorCode.Socket);
+  await link.stop();
+  await sim.stop();
+});
+
+t.test('nothing is left behind: sockets, servers and timers all closed', async (t) => {
+  const count = (): Record<string, number> => {
+    const c: Record<string, number> = {};
+    for (const r of process.getActiveResourcesInfo()) if (r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout') c[r] = (c[r] ?? 0) + 1;
+    return c;
+  };
+  const before = count();
+  const rig = await startRig({ sim: { controlPort: 0, systemStatusIntervalMs: 1000, noAnswerMs: 60_000 }, link: { heartbeatIntervalMs: 1000 } });
+  await rig.link.setForwarding('2001', ForwardingType.NoAnswer, true, '2002');
+  await rig.link.makeCall('2000', '2001');
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'ringing with a no-answer timer running');
+  t.ok((count()['TCPSocketWrap'] ?? 0) > (before['TCPSocketWrap'] ?? 0));
+  await rig.close();
+  await waitFor(() => JSON.stringify(count()) === JSON.stringify(before), 'resources back to the baseline', 5000).catch(() => undefined);
+  t.same(count(), before);
+});
+
+t.test('an event listener that throws does not break the link', async (t) => {
+  const metrics = new MetricsRegistry();
+  const rig = await startRig({ link: { metrics } });
+  t.teardown(() => rig.close());
+  let thrown = 0;
+  rig.link.prependListener('event', () => {
+    if (thrown++ === 0) throw new Error('subscriber bug');
+  });
+  rig.sim.core.dial('2000', '2001');
+  await until(rig.model, () => rig.model.hookState('2001') === HookState.Ringing, 'later events still flow');
+  t.equal(metrics.counter('switchhook_cti_events_dropped_total', '').get({ reason: 'listenerError', root: 'ServiceInitiatedEvent' }), 1);
+  t.equal(rig.link.state, LinkState.Up);
+});
+
+t.test('SystemStatus messagesLost makes the link re-read every device', async (t) => {
+  const rig = await startRig();
+  t.teardown(() => rig.close());
+  const resyncs: string[] = [];
+  rig.model.onChange((c) => c.reason === 'resync' && resyncs.push(c.device));
+  rig.sim.csta.sendSystemStatus('messagesLost');
+  await waitFor(() => resyncs.length === 4, 'four resyncs');
+  t.same(resyncs.sort(), ['2000', '2001', '2002', '2003']);
+});
+
+for (const variant of [BringUpVariant.SystemRegister, BringUpVariant.ApplicationSession]) {
+  t.test(`a switch at its application limit refuses the ${variant} bring-up; the link retries until a place frees`, async (t) => {
+    const metrics = new MetricsRegistry();
+    const rig = await startRig({ sim: { maxApplications: 1, metrics }, link: { bringUp: variant } });
+    t.teardown(() => rig.close());
+    const second = new CtiLink({ host: '127.0.0.1', port: rig.sim.address.csta.port, devices: ['2000'], bringUp: variant, heartbeatIntervalMs: 0, backoff: { initialMs: 20, maxMs: 100 } });
+    const down = once(second, 'down');
+    second.start();
+    const [info] = (await down) as [{ reason: CtiError }];
+    t.equal(info.reason.code, variant === BringUpVariant.SystemRegister ? CtiErrorCode.CstaSystemResource : CtiErrorCode.BringUpRefused);
+    await rig.link.stop();
+    const requests = metrics.counter('switchhook_sim_requests_total', '');
+    t.equal(requests.get({ service: variant === BringUpVariant.SystemRegister ? 'SystemRegisterCancel' : 'StopApplicationSession' }), 1, 'the first link ended politely');
+    await linkState(second, LinkState.Up);
+    await second.stop();
+  });
+}

@@ -425,3 +425,29 @@ t.test('decodeXmlText', async (t) => {
   t.equal(decodeXmlText('a<!-- open'), 'a');
   t.equal(decodeXmlText('a < b'), 'a < b');
 });
+
+t.test('the string cache never changes what is decoded (sizes 0, 1, 2, 64, 4096; batch overflow; bad frames)', async (t) => {
+  const frames: Buffer[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const call = `FF0001${String(i % 37).padStart(26, '0')}`;
+    const dev = `N&lt;30211884${String(i % 53).padStart(4, '0')}&gt;;noa=nk`;
+    frames.push(encodeCstaFrame(9999, `<DeliveredEvent><monitorCrossRefID>${1000 + (i % 11)}</monitorCrossRefID><connection><callID>${call}</callID><deviceID>${i % 53}</deviceID></connection><alertingDevice><deviceIdentifier>${dev}</deviceIdentifier></alertingDevice><callingDevice><deviceIdentifier>${'x'.repeat(i % 70)}</deviceIdentifier></callingDevice><localConnectionInfo>alerting</localConnectionInfo><cause>newCall</cause></DeliveredEvent>`));
+    if (i % 97 === 0) frames.push(encodeCstaFrame(1, `<Bad><cause>c${i}</cause><x></Bad>`));
+    if (i % 131 === 0) frames.push(Buffer.from('\x01garbage'));
+  }
+  const stream = Buffer.concat(frames);
+  const decode = (slots: number) => {
+    const reader = new CstaFrameReader({ stringCacheSlots: slots });
+    const out: unknown[] = [];
+    for (let i = 0; i < stream.length; i += 40000) {
+      const r = reader.push(stream.subarray(i, i + 40000));
+      for (const m of r.messages) out.push({ ...m, xml: m.xml.length });
+      for (const e of r.errors) out.push(e.code);
+    }
+    return out;
+  };
+  const reference = decode(0);
+  t.equal(reference.filter((x) => typeof x !== 'string').length, 1500);
+  for (const slots of [1, 2, 64, 4096]) t.same(decode(slots), reference, `${slots} slots`);
+  t.throws(() => new CstaFrameReader({ stringCacheSlots: 3 }), RangeError);
+});
