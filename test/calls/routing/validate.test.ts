@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import t from 'tap';
 
@@ -102,4 +104,9 @@ t.test('the JSON Schema refuses structural errors too', async (t) => {
     if (/calendar|ends before|duplicate|valid regular|zone|LOW is greater|same number|not a pattern|differ|unknown variable/.test(formatIssues(validateRuleSet(value)))) continue;
     t.notOk(check(value), `schema refuses: ${what}`);
   }
+});
+
+t.test('docs/routing-rule-set.schema.json is the exported schema', async (t) => {
+  const file = new URL('../../../docs/routing-rule-set.schema.json', import.meta.url);
+  t.same(JSON.parse(readFileSync(file, 'utf8')), JSON.parse(JSON.stringify(ruleSetSchema)), 'regenerate with: switchhook route schema > docs/routing-rule-set.schema.json');
 });
