@@ -8,7 +8,7 @@
 import { PhonePresenceState } from '../../presence/phone-state.js';
 import { RoutingError } from './errors.js';
 import {
-  DAY_MINUTES, matchDialPattern, parseCallerRegex, parseClock, parseDateSpec, parseDays, parseDialPattern,
+  DAY_MINUTES, matchDialPattern, MAX_REGEX_SUBJECT, parseCallerRegex, parseClock, parseDateSpec, parseDays, parseDialPattern,
   parseNumberRange, parseTemplate, renderTemplate, symbolIndex, SyntaxIssue, WEEK_MINUTES,
   type DialPattern, type MessageTemplate,
 } from './syntax.js';
@@ -153,7 +153,7 @@ export class CallerMatcher {
       }
     }
     for (let i = 0; i < this.patterns.length; i++) if (matchDialPattern(this.patterns[i]!, caller)) return true;
-    for (let i = 0; i < this.regexes.length; i++) if (this.regexes[i]!.test(caller)) return true;
+    if (caller.length <= MAX_REGEX_SUBJECT) for (let i = 0; i < this.regexes.length; i++) if (this.regexes[i]!.test(caller)) return true;
     return false;
   }
 }

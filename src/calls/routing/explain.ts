@@ -8,7 +8,7 @@
 import { alternativesOf } from './compile.js';
 import { RoutingError } from './errors.js';
 import {
-  DAY_MINUTES, parseCallerRegex, parseClock, parseDays, parseNumberRange, parseTemplate, renderTemplate,
+  DAY_MINUTES, MAX_REGEX_SUBJECT, parseCallerRegex, parseClock, parseDays, parseNumberRange, parseTemplate, renderTemplate,
   SyntaxIssue, WEEK_MINUTES,
 } from './syntax.js';
 import {
@@ -116,7 +116,7 @@ function callerMatches(m: CallerMatch, caller: string): boolean {
     return /^\d+$/.test(caller) && caller.length === r.low.length && BigInt(caller) >= BigInt(r.low) && BigInt(caller) <= BigInt(r.high);
   }
   if ('pattern' in m) return patternRegex(m.pattern).test(caller);
-  return must(parseCallerRegex(m.regex)).test(caller);
+  return caller.length <= MAX_REGEX_SUBJECT && must(parseCallerRegex(m.regex)).test(caller);
 }
 
 function callerLabel(m: CallerMatch): string {

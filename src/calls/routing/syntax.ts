@@ -230,6 +230,9 @@ export function matchDialPattern(p: DialPattern, number: string): boolean {
   return true;
 }
 
+/** Longest caller number a regex is tried on: longer input (bad data from the wire) never matches a regex. */
+export const MAX_REGEX_SUBJECT = 64;
+
 /** Longest regex source accepted in a caller condition. */
 export const MAX_REGEX_LENGTH = 128;
 

@@ -81,6 +81,7 @@ t.test('caller conditions: exact, prefix, range, pattern, regex, anonymous', asy
     ['+442071234567', 'regex'],
     ['+441611234567', 'regex'],
     ['+443001234567', undefined],
+    ['+4420' + '1'.repeat(60), undefined],
     [undefined, 'anon'],
     ['', 'anon'],
   ];
