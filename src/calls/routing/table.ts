@@ -4,7 +4,9 @@
  * is refused when that is stale), and compiled into memory so a change takes effect without a restart: the
  * new compiled form replaces the old in one assignment, and calls being decided keep the one they started
  * with. Subscribers hear of every change, so a cluster of daemons can forward it and call {@link
- * RoutingTable.reload} on the others. These are the functions the admin HTTP API calls.
+ * RoutingTable.reload} on the others; without such a channel, {@link RoutingTable.watch} polls a store
+ * counter that every write raises (so `switchhook route set` against the data folder reaches a running
+ * daemon too). These are the functions the admin HTTP API calls.
  */
 import type { Store } from '../../store/store.js';
 import { createLogger } from '../../util/log.js';
@@ -17,6 +19,9 @@ import { formatIssues, validateRuleSet, type ValidationIssue } from './validate.
 
 /** Store collection holding one {@link VersionedRuleSet} per user. */
 export const RULES_COLLECTION = 'routing.rules';
+
+/** Store counter raised by every write, so other processes sharing the store notice changes. */
+export const GENERATION_COUNTER = 'routing.rules.generation';
 
 const USER_RE = /^[A-Za-z0-9_.:+@-]{1,64}$/;
 
@@ -48,6 +53,9 @@ export class RoutingTable {
   private compiled = new Map<string, CompiledRuleSet>();
   private readonly listeners = new Set<RoutingListener>();
   private readonly writes = new Map<string, Promise<unknown>>();
+  private generation = -1;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly log = createLogger('routing');
   private readonly decisions: Counter | undefined;
@@ -67,6 +75,7 @@ export class RoutingTable {
 
   /** Read and compile every stored rule set (at start). Resolves to the number loaded. */
   async load(): Promise<number> {
+    this.generation = await this.store.increment(GENERATION_COUNTER, 0);
     const next = new Map<string, CompiledRuleSet>();
     for (const { key, value } of await this.store.list<VersionedRuleSet>(RULES_COLLECTION)) {
       const c = this.compileStored(key, value);
@@ -120,6 +129,7 @@ export class RoutingTable {
       };
       const compiled = new CompiledRuleSet(user, rec.version, rec.ruleSet);
       await this.store.put(RULES_COLLECTION, user, rec);
+      await this.store.increment(GENERATION_COUNTER);
       this.compiled.set(user, compiled);
       this.emit({ user, version: rec.version, origin: 'write' });
       return rec;
@@ -134,6 +144,7 @@ export class RoutingTable {
       if (!current) throw new RoutingError('ROUTING_ERR_NOT_FOUND', `user ${user} has no rule set`);
       this.checkVersion(user, current, expectedVersion);
       await this.store.delete(RULES_COLLECTION, user);
+      await this.store.increment(GENERATION_COUNTER);
       this.compiled.delete(user);
       this.emit({ user, version: 0, origin: 'write' });
     });
@@ -148,6 +159,55 @@ export class RoutingTable {
       else this.compiled.delete(user);
       this.emit({ user, version: c?.version ?? 0, origin: 'reload' });
     });
+  }
+
+  /**
+   * Bring every user up to the store when its generation counter moved (another process wrote): changed
+   * rule sets are recompiled and swapped in, deleted ones dropped, each reported with origin `reload`.
+   */
+  async sync(): Promise<void> {
+    this.syncing ??= this.doSync().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async doSync(): Promise<void> {
+    const generation = await this.store.increment(GENERATION_COUNTER, 0);
+    if (generation === this.generation) return;
+    this.generation = generation;
+    const stored = new Map((await this.store.list<VersionedRuleSet>(RULES_COLLECTION)).map((r) => [r.key, r.value]));
+    for (const [user, rec] of stored) {
+      if (this.compiled.get(user)?.version === rec.version) continue;
+      const c = this.compileStored(user, rec);
+      if (c) this.compiled.set(user, c);
+      else this.compiled.delete(user);
+      this.emit({ user, version: c?.version ?? 0, origin: 'reload' });
+    }
+    for (const user of [...this.compiled.keys()]) {
+      if (stored.has(user)) continue;
+      this.compiled.delete(user);
+      this.emit({ user, version: 0, origin: 'reload' });
+    }
+  }
+
+  /** Call {@link sync} every `intervalMs` until {@link close}. */
+  watch(intervalMs = 1000): void {
+    if (this.watchTimer) return;
+    this.watchTimer = setInterval(() => {
+      this.sync().catch((err: unknown) => {
+        this.badInput?.inc();
+        this.log.rateLimited('error', 'routing-sync', `routing sync failed: ${(err as Error).message}`, 60_000);
+      });
+    }, intervalMs);
+    this.watchTimer.unref();
+  }
+
+  /** Stop watching; resolves once a sync in progress has finished. */
+  async close(): Promise<void> {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
+    await this.syncing?.catch(() => undefined);
   }
 
   /** Hear of every change; returns the function that unsubscribes. */

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 
 import t from 'tap';
 
+import { RoutingTable } from '../../../src/calls/routing/index.js';
 import { main } from '../../../src/cli/main.js';
+import { PhonePresenceState } from '../../../src/presence/phone-state.js';
+import { SqliteStore } from '../../../src/store/sqlite-store.js';
 
 const rulesYaml = `# user 2001: office hours, lunch, on the phone, nights
 timeZone: Europe/Berlin
@@ -123,4 +126,29 @@ t.test('route reports invalid files, usage errors and the schema', async (t) => 
   t.match(await run(['route', '--help']), { code: 0, out: /route explain|explain\s+--user/ });
   const schema = await run(['route', 'schema']);
   t.match(JSON.parse(schema.out), { title: 'switchhook routing rule set', required: ['timeZone', 'rules'] });
+});
+
+t.test('route set reaches a running daemon watching the same data folder, without a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'route-cli-'));
+  const data = join(dir, 'data');
+  const store = new SqliteStore(data);
+  const daemon = new RoutingTable(store);
+  t.teardown(async () => {
+    await daemon.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await daemon.load();
+  daemon.watch(10);
+  const call = { caller: '2002', at: Date.parse('2026-12-23T09:15:00+01:00'), presence: PhonePresenceState.Idle };
+  t.match(daemon.decide('2001', call), { action: 'ring', version: 0 });
+  const file = join(dir, 'rules.yaml');
+  writeFileSync(file, rulesYaml);
+  t.match(await run(['route', 'set', '--user', '2001', '--file', file, '--data', data]), { code: 0 });
+  const deadline = Date.now() + 10_000;
+  while (daemon.decide('2001', call).version === 0) {
+    if (Date.now() > deadline) throw new Error('the daemon never saw the new rule set');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.match(daemon.decide('2001', call), { action: 'answer', version: 1, ruleId: 'office' });
 });

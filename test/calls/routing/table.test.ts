@@ -131,6 +131,43 @@ t.test('subscribers hear every change; a second daemon reloads from the shared s
   t.same(bHeard, [{ user: '2001', version: 1, origin: 'reload' }]);
 });
 
+t.test('a watching table follows writes made by another process through the store', async (t) => {
+  const { open } = setup(t);
+  const writer = new RoutingTable(open());
+  const daemon = new RoutingTable(open());
+  t.teardown(() => daemon.close());
+  await writer.put('2001', answerAll, 0);
+  t.equal(await daemon.load(), 1);
+  const heard: RoutingChange[] = [];
+  daemon.subscribe((c) => heard.push(c));
+  await daemon.sync();
+  t.same(heard, [], 'nothing changed since load');
+  daemon.watch(10);
+  daemon.watch(10);
+  const waitFor = async (pred: () => boolean, what: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await writer.put('2001', rejectAll, 1);
+  await waitFor(() => heard.length >= 1, 'the change to 2001');
+  t.match(daemon.decide('2001', call), { action: RoutingActionType.Reject, version: 2 });
+  await writer.put('2002', answerAll, 0);
+  await waitFor(() => heard.length >= 2, 'the new user 2002');
+  await writer.delete('2001', 2);
+  await waitFor(() => heard.length >= 3, 'the delete of 2001');
+  t.same(heard, [
+    { user: '2001', version: 2, origin: 'reload' },
+    { user: '2002', version: 1, origin: 'reload' },
+    { user: '2001', version: 0, origin: 'reload' },
+  ]);
+  t.match(daemon.decide('2001', call), { action: RoutingActionType.Ring, version: 0 });
+  t.match(daemon.decide('2002', call), { action: RoutingActionType.Answer });
+  await daemon.close();
+});
+
 t.test('load at start compiles every stored rule set and skips a corrupt one', async (t) => {
   const { open } = setup(t);
   const store = open();
