@@ -221,6 +221,15 @@ export class CompiledRuleSet {
   readonly rules: readonly CompiledRule[];
   private readonly defaultAction: CompiledAction;
   private readonly defaultDecision: RoutingDecision | null;
+  /** Presence mask per rule (struct of arrays for the decision loop). */
+  private readonly presenceMasks: Int32Array;
+  private readonly callers: (CallerMatcher | null)[];
+  /**
+   * Per rule, 1 when its time, date and excepted-date conditions hold in {@link gateMinute}: they depend
+   * on the minute only, so they are worked out once per minute, not per call.
+   */
+  private readonly gate: Uint8Array;
+  private gateMinute = Number.NaN;
 
   constructor(
     readonly user: string,
@@ -248,6 +257,9 @@ export class CompiledRuleSet {
       });
     });
     this.rules = rules;
+    this.presenceMasks = Int32Array.from(rules, (r) => r.presenceMask);
+    this.callers = rules.map((r) => r.caller);
+    this.gate = new Uint8Array(rules.length);
     this.defaultAction = compileAction(source.default ?? { type: RoutingActionType.Ring });
     this.defaultDecision = frozenDecision(user, version, -1, undefined, this.defaultAction);
   }
@@ -259,18 +271,36 @@ export class CompiledRuleSet {
     const presence = PRESENCE_BITS[call.presence] ?? 0;
     const caller = call.caller ?? '';
     const digits = isDigits(caller);
-    const rules = this.rules;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i]!;
-      if (r.presenceMask !== 0 && (r.presenceMask & presence) === 0) continue;
-      const bits = r.time;
-      if (bits !== null && (bits[local.minuteOfWeek >>> 5]! & (1 << (local.minuteOfWeek & 31))) === 0) continue;
-      if (r.dates !== null && !r.dates.has(local)) continue;
-      if (r.exceptDates !== null && r.exceptDates.has(local)) continue;
-      if (r.caller !== null && !r.caller.match(caller, digits)) continue;
+    if (local.utcMinute !== this.gateMinute) this.openGate(local);
+    const gate = this.gate;
+    const masks = this.presenceMasks;
+    const callers = this.callers;
+    for (let i = 0; i < gate.length; i++) {
+      if (gate[i] === 0) continue;
+      const mask = masks[i]!;
+      if (mask !== 0 && (mask & presence) === 0) continue;
+      const matcher = callers[i]!;
+      if (matcher !== null && !matcher.match(caller, digits)) continue;
+      const r = this.rules[i]!;
       return r.decision ?? this.render(r.index, r.id, r.action, call, local);
     }
     return this.defaultDecision ?? this.render(-1, undefined, this.defaultAction, call, local);
+  }
+
+  /** Work out which rules' time and date conditions hold in the minute of `local`. */
+  private openGate(local: LocalTime): void {
+    const rules = this.rules;
+    const word = local.minuteOfWeek >>> 5;
+    const bit = 1 << (local.minuteOfWeek & 31);
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      const open =
+        (r.time === null || (r.time[word]! & bit) !== 0) &&
+        (r.dates === null || r.dates.has(local)) &&
+        (r.exceptDates === null || !r.exceptDates.has(local));
+      this.gate[i] = open ? 1 : 0;
+    }
+    this.gateMinute = local.utcMinute;
   }
 
   private render(index: number, id: string | undefined, a: CompiledAction, call: IncomingCall, local: LocalTime): RoutingDecision {
