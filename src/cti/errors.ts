@@ -29,6 +29,8 @@ export enum CtiErrorCode {
   BadArgument = 'CTI_ERR_BAD_ARGUMENT',
   /** A message names a device or monitor this link does not know. */
   UnknownMonitor = 'CTI_ERR_UNKNOWN_MONITOR',
+  /** A TAPI/TSAPI adapter broke the adapter protocol (proto/cti_adapter.proto): framing, decoding, order. */
+  AdapterProtocol = 'CTI_ERR_ADAPTER_PROTOCOL',
   CstaOperation = 'CTI_ERR_CSTA_OPERATION',
   CstaSecurity = 'CTI_ERR_CSTA_SECURITY',
   CstaState = 'CTI_ERR_CSTA_STATE_INCOMPATIBILITY',

@@ -20,3 +20,4 @@ export { CstaRequests, DeflectShape, ForwardingType, parseForwardingType, type C
 export { CstaEdition, cstaNamespace, parseEdition, applSessionNamespace, switchhookNamespace } from './editions.js';
 export { InvokeIdAllocator, maxClientInvokeId, eventInvokeId } from './invoke-ids.js';
 export { parseSnapshotDevice, type SnapshotCall } from './snapshot.js';
+export type { CtiEventSource, CtiEventSourceEvents } from './source.js';

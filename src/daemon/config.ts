@@ -14,16 +14,20 @@ export interface SipListenConfig {
 }
 
 /** How the daemon brings up its CSTA session (see docs/cti.md). */
-export type CtiBringUp = 'systemRegister' | 'applicationSession' | 'systemStatus';
+export type CtiBringUp = 'systemRegister' | 'applicationSession' | 'none';
 
-/** The CTI link to the PBX or CTI server. */
+/**
+ * The CTI link. `csta`: the daemon connects to the PBX or CTI server at host:port (CSTA XML, ECMA-323).
+ * `adapter`: the daemon listens at host:port for a TAPI/TSAPI adapter (docs/cti-adapter.md).
+ */
 export interface CtiConfig {
+  protocol: 'csta' | 'adapter';
   host: string;
   port: number;
   tls: boolean;
   bringUp: CtiBringUp;
   /** ECMA-323 edition used for what the daemon sends. */
-  edition: 'ed2' | 'ed3' | 'ed4' | 'ed5' | 'ed6';
+  edition: 'ed3' | 'ed4' | 'ed5' | 'ed6';
   /** Devices to monitor: extensions, or ranges `2000-2099`. */
   devices: string[];
   requestTimeoutMs: number;
@@ -75,11 +79,12 @@ export const configSchema = {
       additionalProperties: false,
       required: ['host', 'port'],
       properties: {
+        protocol: { enum: ['csta', 'adapter'] },
         host: { type: 'string', pattern: hostPattern },
-        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
         tls: { type: 'boolean' },
-        bringUp: { enum: ['systemRegister', 'applicationSession', 'systemStatus'] },
-        edition: { enum: ['ed2', 'ed3', 'ed4', 'ed5', 'ed6'] },
+        bringUp: { enum: ['systemRegister', 'applicationSession', 'none'] },
+        edition: { enum: ['ed3', 'ed4', 'ed5', 'ed6'] },
         devices: { type: 'array', items: { type: 'string', pattern: deviceSpecPattern }, minItems: 1 },
         requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
         heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600 },
@@ -194,6 +199,7 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
   };
   if (raw.cti) {
     config.cti = {
+      protocol: raw.cti.protocol ?? 'csta',
       host: raw.cti.host,
       port: raw.cti.port,
       tls: raw.cti.tls ?? false,
@@ -220,6 +226,7 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
         issues.push({ key: `cti.devices[${i}]`, message: (err as Error).message });
       }
     });
+    if (cti.protocol === 'csta' && cti.port === 0) issues.push({ key: 'cti.port', message: 'must be >= 1 for a CSTA link' });
     if (cti.reconnectMaxMs < cti.reconnectMinMs) {
       issues.push({ key: 'cti.reconnectMaxMs', message: 'must not be below cti.reconnectMinMs' });
     }

@@ -35,7 +35,7 @@ t.test('every error names its key and what was wrong', async (t) => {
   );
   const byKey = Object.fromEntries(issues.map((i) => [i.key, i.message]));
   t.match(byKey['cti.port'], /<= 65535/);
-  t.match(byKey['cti.edition'], /must be one of "ed2"/);
+  t.match(byKey['cti.edition'], /must be one of "ed3"/);
   t.equal(byKey['cti.colour'], 'unknown key');
   t.match(byKey['sip.listen[0].protocol'], /must be one of "udp"/);
   t.equal(byKey['admin.port'], 'is required');

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseEdition } from '../../cti/editions.js';
 import { PbxSimulator, SimBringUp, parseExtensions } from '../../sim/index.js';
 import type { Command, CommandIO } from '../command.js';
+import { aborted, runUntilSignal } from '../signals.js';
 
 const usage = `usage: switchhook sim [options]
 
@@ -75,7 +76,7 @@ export async function runSim(args: string[], io: CommandIO, signal: AbortSignal)
     systemStatusIntervalMs: statusMs,
   });
   io.out(`switchhook sim: CSTA on ${addr.csta.address}:${addr.csta.port}, control on http://${addr.control!.address}:${addr.control!.port}\n`);
-  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  await aborted(signal);
   await sim.stop();
   io.out('switchhook sim: stopped\n');
   return 0;
@@ -86,16 +87,5 @@ export const simCommand: Command = {
   name: 'sim',
   summary: 'run the PBX simulator (CSTA XML server with an HTTP control API)',
   usage,
-  async run(args, io) {
-    const ac = new AbortController();
-    const stop = (): void => ac.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      return await runSim(args, io, ac.signal);
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
-  },
+  run: (args, io) => runUntilSignal((signal) => runSim(args, io, signal)),
 };
