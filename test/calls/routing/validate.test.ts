@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import t from 'tap';
+import { parse as parseYaml } from 'yaml';
 
 import { formatIssues, ruleSetSchema, validateRuleSet } from '../../../src/calls/routing/index.js';
 
@@ -109,4 +110,13 @@ t.test('the JSON Schema refuses structural errors too', async (t) => {
 t.test('docs/routing-rule-set.schema.json is the exported schema', async (t) => {
   const file = new URL('../../../docs/routing-rule-set.schema.json', import.meta.url);
   t.same(JSON.parse(readFileSync(file, 'utf8')), JSON.parse(JSON.stringify(ruleSetSchema)), 'regenerate with: switchhook route schema > docs/routing-rule-set.schema.json');
+});
+
+t.test('the rule set example in docs/routing.md is valid', async (t) => {
+  const doc = readFileSync(new URL('../../../docs/routing.md', import.meta.url), 'utf8');
+  const block = /```yaml\n([\s\S]*?)```/.exec(doc);
+  t.ok(block, 'the doc has a YAML example');
+  const example: unknown = parseYaml(block![1]!);
+  t.same(validateRuleSet(example), []);
+  t.match(example, { rules: [{ id: 'holidays' }, { id: 'office' }, { id: 'lunch' }, { id: 'busy' }, { id: 'night' }, { id: 'withheld' }] });
 });
