@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+
+import { SipRequest, SipResponse, type SipMessage } from './message.js';
+import { NameAddr } from './name-addr.js';
+import { SipUri } from './uri.js';
+import { MAGIC_COOKIE, Via } from './via.js';
+
+/** Reason phrases of RFC 3261 21 and the extensions switchhook answers with. */
+export const REASON_PHRASES: Readonly<Record<number, string>> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  200: 'OK', 202: 'Accepted', 204: 'No Notification',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Moved Temporarily', 305: 'Use Proxy', 380: 'Alternative Service',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout',
+  410: 'Gone', 412: 'Conditional Request Failed', 413: 'Request Entity Too Large', 414: 'Request-URI Too Long',
+  415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 420: 'Bad Extension', 421: 'Extension Required',
+  423: 'Interval Too Brief', 480: 'Temporarily Unavailable', 481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete', 485: 'Ambiguous', 486: 'Busy Here',
+  487: 'Request Terminated', 488: 'Not Acceptable Here', 489: 'Bad Event', 491: 'Request Pending',
+  493: 'Undecipherable',
+  500: 'Server Internal Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large',
+  600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable',
+};
+
+function token(bytes: number): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** A branch parameter with the RFC 3261 8.1.1.7 magic cookie, unique in space and time. */
+export function generateBranch(): string {
+  return MAGIC_COOKIE + token(12);
+}
+
+/** A From/To tag with at least 32 bits of randomness (RFC 3261 19.3). */
+export function generateTag(): string {
+  return token(8);
+}
+
+/** A globally unique Call-ID (RFC 3261 8.1.1.4), optionally `@host`. */
+export function generateCallId(host?: string): string {
+  return host ? `${token(16)}@${host}` : token(16);
+}
+
+/** What {@link createRequest} needs; the rest of the headers can be added afterwards. */
+export interface RequestInit {
+  method: string;
+  uri: SipUri | string;
+  from: NameAddr | string;
+  to: NameAddr | string;
+  /** Defaults to a new Call-ID. */
+  callId?: string;
+  /** Defaults to 1. */
+  cseq?: number;
+  /** The top Via (a branch is generated when it has none); more can be added with `addHeader`. */
+  via?: Via;
+  /** Contact value(s). */
+  contact?: NameAddr | string | ReadonlyArray<NameAddr | string>;
+  /** Defaults to 70 (RFC 3261 8.1.1.6). */
+  maxForwards?: number;
+  /** Other headers, in order. */
+  headers?: ReadonlyArray<[string, string]>;
+  body?: Buffer | string;
+  contentType?: string;
+}
+
+/**
+ * Builds a request with the headers RFC 3261 8.1.1 requires (Request-URI, To, From, Call-ID, CSeq,
+ * Max-Forwards, Via). A From without a tag gets a new one (8.1.1.3).
+ */
+export function createRequest(init: RequestInit): SipRequest {
+  const req = new SipRequest(init.method, typeof init.uri === 'string' ? SipUri.parse(init.uri) : init.uri);
+  if (init.via) {
+    const via = init.via.clone();
+    if (!via.branch) via.branch = generateBranch();
+    req.setHeader('via', via.toString());
+  }
+  req.setHeader('max-forwards', String(init.maxForwards ?? 70));
+  const from = typeof init.from === 'string' ? NameAddr.parse(init.from, 'From') : init.from.clone();
+  if (!from.tag) from.tag = generateTag();
+  req.setHeader('from', from.toString());
+  req.setHeader('to', typeof init.to === 'string' ? NameAddr.parse(init.to, 'To').toString() : init.to.toString());
+  req.setHeader('call-id', init.callId ?? generateCallId());
+  req.setHeader('cseq', `${init.cseq ?? 1} ${init.method}`);
+  if (init.contact !== undefined) {
+    const list = Array.isArray(init.contact) ? init.contact : [init.contact];
+    req.setHeader('contact', list.map(String));
+  }
+  for (const [name, value] of init.headers ?? []) req.addHeader(name, value);
+  if (init.contentType) req.setHeader('content-type', init.contentType);
+  if (init.body !== undefined) req.body = init.body;
+  return req;
+}
+
+/**
+ * Builds a response to `request` (RFC 3261 8.2.6): Via lines, From, Call-ID, CSeq copied byte for byte,
+ * To copied with `toTag` added when the request's To has none (not for 100 Trying, 8.2.6.2). Works on a
+ * partially parsed request (a `SipParseError.partial`), copying whatever of those headers is present.
+ */
+export function createResponse(request: SipMessage, status: number, reason?: string, toTag?: string): SipResponse {
+  const res = new SipResponse(status, reason ?? REASON_PHRASES[status] ?? '');
+  const copy = (name: string) => {
+    const values = rawLines(request, name);
+    if (values.length > 0) res.setHeader(name, values);
+  };
+  copy('via');
+  copy('from');
+  copy('to');
+  copy('call-id');
+  copy('cseq');
+  if (status > 100) {
+    const to = request.header('to');
+    if (to !== undefined) {
+      try {
+        const parsed = request.to;
+        if (!parsed.tag) {
+          const withTag = parsed.clone();
+          withTag.tag = toTag ?? generateTag();
+          res.setHeader('to', withTag.toString());
+        }
+      } catch {
+        // An unparsable To is copied as received; the response still reaches the sender (8.2.6.2).
+      }
+    }
+  }
+  return res;
+}
+
+/** Every line of a header, unsplit. */
+function rawLines(m: SipMessage, name: string): string[] {
+  const out: string[] = [];
+  const n = m.headerCount(name);
+  if (n === 0) return out;
+  if (n === 1) return [m.header(name)!];
+  // Several lines: list headers are split by headers(); re-join them one value per line.
+  return m.headers(name);
+}

@@ -1,0 +1,786 @@
+import { TOKEN } from './charset.js';
+import { SipParseError } from './errors.js';
+import { LIST_HEADERS, SINGLE_INDEX, headerKey, headerSpelling, knownHeader } from './header-names.js';
+import { type ContactValue, NameAddr, WILDCARD, parseNameAddrList, parseNameAddrText } from './name-addr.js';
+import { Scanner, splitList } from './scanner.js';
+import { SipUri, parseUri } from './uri.js';
+import { Via, parseViaList, parseViaValue } from './via.js';
+
+/** One header line: offsets of its value in the head view until the value is read or replaced. */
+interface HeaderEntry {
+  /** Lower-case full name (compact forms expanded). */
+  readonly key: string;
+  /** Name as written (taken from the head view when first needed) or as switchhook spells it. */
+  name: string | undefined;
+  /** Offsets of the name and the value in the head view (= byte offsets from `base`). */
+  readonly ns: number;
+  readonly ne: number;
+  readonly start: number;
+  end: number;
+  /** The value spans continuation lines (RFC 3261 7.3.1 folding). */
+  folded: boolean;
+  /** The value, once read or set. */
+  value: string | undefined;
+}
+
+/** `CSeq` (RFC 3261 20.16). */
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+/** Limits applied by {@link parseMessage} and the stream framer. */
+export interface SipLimits {
+  /** Bytes of start line plus headers (default 32 KiB); larger is refused with 513. */
+  maxHeaderBytes: number;
+  /** Bytes of body (default 64 KiB); larger is refused with 413. */
+  maxBodyBytes: number;
+  /** Number of header lines (default 256). */
+  maxHeaders: number;
+}
+
+/** Default {@link SipLimits}. */
+export const DEFAULT_LIMITS: Readonly<SipLimits> = { maxHeaderBytes: 32 * 1024, maxBodyBytes: 64 * 1024, maxHeaders: 256 };
+
+const EMPTY = Buffer.alloc(0);
+const NON_ASCII = /[^\x00-\x7f]/;
+const MAX_UINT32 = 0xffffffff;
+const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
+
+/** Typed header values parsed so far (undefined: not parsed yet; null: header absent). */
+class TypedSlots {
+  via: Via[] | undefined = undefined;
+  from: NameAddr | undefined = undefined;
+  to: NameAddr | undefined = undefined;
+  callId: string | undefined = undefined;
+  cseq: CSeq | undefined = undefined;
+  contact: ContactValue[] | undefined = undefined;
+  route: NameAddr[] | undefined = undefined;
+  recordRoute: NameAddr[] | undefined = undefined;
+  maxForwards: number | null | undefined = undefined;
+  expires: number | null | undefined = undefined;
+}
+
+/**
+ * A SIP message (RFC 3261 7). Parsed messages keep the receive buffer and header offsets; a header value
+ * becomes a string when first read and a typed value (Via, From, CSeq...) when its accessor is first used.
+ * Until something is changed, {@link toBuffer} returns the received bytes unchanged.
+ */
+export abstract class SipMessage {
+  /** `SIP/2.0`. */
+  version = 'SIP/2.0';
+  /** The message bytes as received (or last serialised). */
+  protected raw: Buffer | undefined;
+  /** The receive buffer. */
+  private src: Buffer | undefined;
+  /**
+   * A latin1 view of the start line and headers, so that string offsets are byte offsets; header values are
+   * slices of it (re-decoded as UTF-8 from `src` when they hold non-ASCII bytes).
+   */
+  private head: string | undefined;
+  /** Byte offset of `head` in `src`. */
+  private base = 0;
+  protected readonly entries: HeaderEntry[] = [];
+  private bodyBuf: Buffer | undefined = EMPTY;
+  private bodyStart = 0;
+  private bodyEnd = 0;
+  private rawEnd = 0;
+  private dirty = true;
+  private typedSlots: TypedSlots | undefined;
+
+  /** True for requests. */
+  abstract readonly isRequest: boolean;
+  /** The start line without its CRLF. */
+  abstract startLine(): string;
+
+  // --- generic header access -------------------------------------------------------------------------
+
+  /** First value of a header (name case-insensitive, compact forms accepted), or `undefined`. */
+  header(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const e of this.entries) if (e.key === key) return this.valueOf(e);
+    return undefined;
+  }
+
+  /**
+   * Every value of a header in order; values of list headers (RFC 3261 7.3.1: Via, Contact, Route, Allow,
+   * Supported...) are split at commas.
+   */
+  headers(name: string): string[] {
+    const key = headerKey(name);
+    const out: string[] = [];
+    const list = LIST_HEADERS.has(key);
+    for (const e of this.entries) {
+      if (e.key !== key) continue;
+      const v = this.valueOf(e);
+      if (list) for (const part of splitList(v)) out.push(part);
+      else out.push(v);
+    }
+    return out;
+  }
+
+  /** True when the header is present at least once. */
+  hasHeader(name: string): boolean {
+    const key = headerKey(name);
+    return this.entries.some((e) => e.key === key);
+  }
+
+  /** Number of header lines carrying this header. */
+  headerCount(name: string): number {
+    const key = headerKey(name);
+    let n = 0;
+    for (const e of this.entries) if (e.key === key) n++;
+    return n;
+  }
+
+  /** Names (lower-case, full form) of the headers present, in order, without repeats. */
+  headerNames(): string[] {
+    return [...new Set(this.entries.map((e) => e.key))];
+  }
+
+  /** Replaces every line of a header with one line per value (at the first line's place). */
+  setHeader(name: string, value: string | readonly string[]): this {
+    const key = headerKey(name);
+    const values = typeof value === 'string' ? [value] : value;
+    let at = this.entries.findIndex((e) => e.key === key);
+    if (at >= 0) this.removeEntries(key);
+    else at = this.entries.length;
+    const spelled = headerSpelling(key);
+    this.entries.splice(at, 0, ...values.map((v) => newEntry(key, spelled, v)));
+    this.touch();
+    return this;
+  }
+
+  /** Adds a header line after the existing ones, or before them with `{ first: true }` (Via, Record-Route). */
+  addHeader(name: string, value: string, options: { first?: boolean } = {}): this {
+    const key = headerKey(name);
+    const entry = newEntry(key, headerSpelling(key), value);
+    if (options.first) {
+      const at = this.entries.findIndex((e) => e.key === key);
+      this.entries.splice(at < 0 ? this.entries.length : at, 0, entry);
+    } else {
+      let at = -1;
+      for (let i = 0; i < this.entries.length; i++) if (this.entries[i]!.key === key) at = i;
+      this.entries.splice(at < 0 ? this.entries.length : at + 1, 0, entry);
+    }
+    this.touch();
+    return this;
+  }
+
+  /** Removes every line of a header; returns how many were removed. */
+  removeHeader(name: string): number {
+    const key = headerKey(name);
+    const n = this.removeEntries(key);
+    if (n > 0) this.touch();
+    return n;
+  }
+
+  /**
+   * Replaces the first value of a list header (e.g. the top Via), splitting a comma-separated line when
+   * needed so the other values stay as they were.
+   */
+  replaceFirstValue(name: string, value: string): this {
+    const key = headerKey(name);
+    const at = this.entries.findIndex((e) => e.key === key);
+    if (at < 0) return this.addHeader(name, value);
+    const e = this.entries[at]!;
+    const parts = LIST_HEADERS.has(key) ? splitList(this.valueOf(e)) : [];
+    const spelled = this.nameOf(e);
+    const replacement = [newEntry(key, spelled, value)];
+    if (parts.length > 1) replacement.push(newEntry(key, spelled, parts.slice(1).join(', ')));
+    this.entries.splice(at, 1, ...replacement);
+    this.touch();
+    return this;
+  }
+
+  // --- typed accessors -------------------------------------------------------------------------------
+
+  /** Every Via value, topmost first (RFC 3261 20.42). */
+  get via(): Via[] {
+    const slots = this.slots();
+    if (slots.via !== undefined) return slots.via;
+    let single: HeaderEntry | undefined;
+    let n = 0;
+    for (const e of this.entries) {
+      if (e.key === 'via') {
+        single = e;
+        n++;
+      }
+    }
+    if (n === 1) {
+      const v = this.valueOf(single!);
+      if (v.indexOf(',') < 0) return (slots.via = [parseViaValue(v)]);
+    }
+    return (slots.via = parseViaList(this.rawValues('via')));
+  }
+
+  set via(vias: readonly Via[]) {
+    this.setHeader('via', vias.map(String));
+  }
+
+  /** The topmost Via, or `undefined` when there is none. */
+  get topVia(): Via | undefined {
+    return this.via[0];
+  }
+
+  /** From (RFC 3261 20.20); throws when missing or malformed. */
+  get from(): NameAddr {
+    const slots = this.slots();
+    return (slots.from ??= parseNameAddrText(this.required('from'), 'From'));
+  }
+
+  set from(v: NameAddr) {
+    this.setHeader('from', v.toString());
+  }
+
+  /** To (RFC 3261 20.39); throws when missing or malformed. */
+  get to(): NameAddr {
+    const slots = this.slots();
+    return (slots.to ??= parseNameAddrText(this.required('to'), 'To'));
+  }
+
+  set to(v: NameAddr) {
+    this.setHeader('to', v.toString());
+  }
+
+  /** Call-ID (RFC 3261 20.8); throws when missing. */
+  get callId(): string {
+    return (this.slots().callId ??= (() => {
+      const v = this.required('call-id');
+      if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
+      return v;
+    })());
+  }
+
+  /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
+  get cseq(): CSeq {
+    return (this.slots().cseq ??= (() => {
+      const text = this.required('cseq');
+      const sp = text.indexOf(' ');
+      if (sp > 0 && sp <= 10 && isDigits(text.slice(0, sp))) {
+        const method = text.slice(sp + 1);
+        let ok = method.length > 0;
+        for (let i = 0; ok && i < method.length; i++) {
+          const c = method.charCodeAt(i);
+          if (c >= 128 || TOKEN[c] !== 1) ok = false;
+        }
+        const seq = Number(text.slice(0, sp));
+        if (ok && seq <= MAX_UINT32) return { seq, method };
+      }
+      const sc = new Scanner(text, 'CSeq');
+      sc.ws();
+      const digits = sc.span(DIGITS);
+      if (digits === '') sc.fail('missing sequence number');
+      const seq = Number(digits);
+      if (digits.length > 10 || seq > MAX_UINT32) sc.fail('sequence number out of range');
+      if (!sc.ws()) sc.fail('expected whitespace after the sequence number');
+      const method = sc.token('method');
+      sc.end('CSeq');
+      return { seq, method };
+    })());
+  }
+
+  /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
+  get contact(): ContactValue[] {
+    return (this.slots().contact ??= (() => {
+      const values = this.rawValues('contact');
+      if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
+      return parseNameAddrList(values, 'Contact');
+    })());
+  }
+
+  /** Route values (RFC 3261 20.34). */
+  get route(): NameAddr[] {
+    return (this.slots().route ??= parseNameAddrList(this.rawValues('route'), 'Route'));
+  }
+
+  /** Record-Route values (RFC 3261 20.30). */
+  get recordRoute(): NameAddr[] {
+    return (this.slots().recordRoute ??= parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
+  }
+
+  /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
+  get maxForwards(): number | undefined {
+    const slots = this.slots();
+    if (slots.maxForwards === undefined) slots.maxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
+    return slots.maxForwards ?? undefined;
+  }
+
+  /** Expires in seconds (RFC 3261 20.19); `undefined` when absent. */
+  get expires(): number | undefined {
+    const slots = this.slots();
+    if (slots.expires === undefined) slots.expires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
+    return slots.expires ?? undefined;
+  }
+
+  /** Content-Type as written (RFC 3261 20.15). */
+  get contentType(): string | undefined {
+    return this.header('content-type');
+  }
+
+  /** The body; setting it makes the next {@link toBuffer} write a matching Content-Length. */
+  get body(): Buffer {
+    return (this.bodyBuf ??= this.src!.subarray(this.bodyStart, this.bodyEnd));
+  }
+
+  set body(value: Buffer | string) {
+    this.bodyBuf = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    this.dirty = true;
+  }
+
+  // --- validation and serialisation ------------------------------------------------------------------
+
+  /**
+   * Checks the rules a receiver must enforce before processing (RFC 3261 8.2, 16.3; RFC 4475 3.1.2, 3.3):
+   * mandatory headers present and well formed, CSeq method matching a request's method, scalar ranges,
+   * Date in GMT. Throws {@link SipParseError} (status 400) naming the first fault; results stay cached for
+   * the typed accessors.
+   */
+  validate(): this {
+    try {
+      const missing = ['via', 'from', 'to', 'call-id', 'cseq'].filter((k) => !this.hasHeader(k));
+      if (missing.length > 0) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
+      this.checkRequestLine();
+      void this.from.uri;
+      void this.to.uri;
+      void this.callId;
+      const cseq = this.cseq;
+      if (this.isRequest) {
+        const method = (this as unknown as SipRequest).method;
+        if (cseq.method !== method) throw new SipParseError(`CSeq method ${cseq.method} does not match ${method}`);
+      }
+      if (this.via.length === 0) throw new SipParseError('missing Via');
+      void this.maxForwards;
+      for (const c of this.contact) if (c !== WILDCARD) void c.uri;
+      void this.expires;
+      const date = this.header('date');
+      if (date !== undefined && !RFC1123.test(date)) throw new SipParseError('Date: not an RFC 1123 date in GMT');
+      const retry = this.header('retry-after');
+      if (retry !== undefined) {
+        const m = /^([0-9]+)/.exec(retry);
+        if (!m || m[1]!.length > 10 || Number(m[1]) > MAX_UINT32) throw new SipParseError('Retry-After: out of range');
+      }
+      for (const r of this.route) void r.uri;
+      for (const r of this.recordRoute) void r.uri;
+    } catch (err) {
+      if (err instanceof SipParseError && err.partial === undefined) {
+        throw new SipParseError(err.reason, { status: err.status, partial: this });
+      }
+      throw err;
+    }
+    return this;
+  }
+
+  /** Request-line checks that need the parsed URI (overridden by requests). */
+  protected checkRequestLine(): void {}
+
+  /**
+   * The message on the wire. Unchanged parsed messages return their received bytes; otherwise headers are
+   * written in order with a Content-Length matching the body.
+   */
+  toBuffer(): Buffer {
+    if (!this.dirty && this.src) return (this.raw ??= this.src.subarray(this.base, this.rawEnd));
+    if (!this.dirty && this.raw) return this.raw;
+    const body = this.body;
+    let head = this.startLine() + '\r\n';
+    let wroteLength = false;
+    for (const e of this.entries) {
+      if (e.key === 'content-length') {
+        e.value = String(body.length);
+        if (wroteLength) continue;
+        wroteLength = true;
+        head += `${this.nameOf(e)}: ${e.value}\r\n`;
+        continue;
+      }
+      head += `${this.nameOf(e)}: ${this.valueOf(e)}\r\n`;
+    }
+    if (!wroteLength) head += `Content-Length: ${body.length}\r\n`;
+    head += '\r\n';
+    const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
+    this.rebase();
+    this.raw = out;
+    this.src = undefined;
+    this.head = undefined;
+    this.dirty = false;
+    return out;
+  }
+
+  toString(): string {
+    return this.toBuffer().toString('utf8');
+  }
+
+  // --- internals -------------------------------------------------------------------------------------
+
+  /** @internal Called by the parser: the message is `src[base, rawEnd)`, its body `src[bodyStart, bodyEnd)`. */
+  static attach(m: SipMessage, src: Buffer, head: string, base: number, rawEnd: number, bodyStart: number, bodyEnd: number): void {
+    m.src = src;
+    m.head = head;
+    m.base = base;
+    m.rawEnd = rawEnd;
+    m.raw = undefined;
+    m.bodyStart = bodyStart;
+    m.bodyEnd = bodyEnd;
+    m.bodyBuf = bodyStart < bodyEnd ? undefined : EMPTY;
+    m.dirty = false;
+  }
+
+  /** @internal Called by the parser. */
+  static pushEntry(m: SipMessage, key: string, ns: number, ne: number, start: number, end: number): void {
+    m.entries.push({ key, name: undefined, ns, ne, start, end, folded: false, value: undefined });
+  }
+
+  /** @internal The value of header line `i`. */
+  static entryValue(m: SipMessage, i: number): string {
+    return m.valueOf(m.entries[i]!);
+  }
+
+  /** @internal Called by the parser on a continuation line. */
+  static extendLast(m: SipMessage, end: number): boolean {
+    const e = m.entries[m.entries.length - 1];
+    if (!e) return false;
+    e.end = end;
+    e.folded = true;
+    return true;
+  }
+
+  private nameOf(e: HeaderEntry): string {
+    return (e.name ??= this.head!.slice(e.ns, e.ne));
+  }
+
+  protected valueOf(e: HeaderEntry): string {
+    if (e.value !== undefined) return e.value;
+    let v = this.head!.slice(e.start, e.end);
+    if (NON_ASCII.test(v)) v = this.src!.toString('utf8', this.base + e.start, this.base + e.end);
+    if (e.folded) v = v.replace(/[ \t]*\r?\n[ \t]+/g, ' ');
+    const last = v.charCodeAt(v.length - 1);
+    if (last === 0x20 || last === 0x09) v = v.trimEnd();
+    e.value = v;
+    return v;
+  }
+
+  private rawValues(key: string): string[] {
+    const out: string[] = [];
+    for (const e of this.entries) if (e.key === key) out.push(this.valueOf(e));
+    return out;
+  }
+
+  private required(key: string): string {
+    for (const e of this.entries) if (e.key === key) return this.valueOf(e);
+    throw new SipParseError(`missing ${headerSpelling(key)}`);
+  }
+
+  private integer(key: string, what: string, max: number): number | undefined {
+    const v = this.header(key);
+    if (v === undefined) return undefined;
+    if (!/^[0-9]+$/.test(v)) throw new SipParseError(`${what}: not a number`);
+    const n = Number(v);
+    if (v.replace(/^0+(?=.)/, '').length > 10 || n > max) throw new SipParseError(`${what}: out of range`);
+    return n;
+  }
+
+  private slots(): TypedSlots {
+    return (this.typedSlots ??= new TypedSlots());
+  }
+
+  private removeEntries(key: string): number {
+    let n = 0;
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      if (this.entries[i]!.key === key) {
+        this.entries.splice(i, 1);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** A header changed: typed values are parsed again when next read. */
+  protected touch(): void {
+    this.typedSlots = undefined;
+    this.dirty = true;
+  }
+
+  /** Before serialising replaces the buffer, every entry takes its value as a string. */
+  private rebase(): void {
+    for (const e of this.entries) {
+      this.nameOf(e);
+      this.valueOf(e);
+    }
+  }
+}
+
+const DIGITS = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) DIGITS[c] = 1;
+
+function newEntry(key: string, name: string, value: string): HeaderEntry {
+  return { key, name, ns: 0, ne: 0, start: 0, end: 0, folded: false, value };
+}
+
+/** A SIP request (RFC 3261 7.1). */
+export class SipRequest extends SipMessage {
+  readonly isRequest = true;
+  /** Method, case-sensitive (RFC 3261 7.1). */
+  method: string;
+  private uriText: string;
+  private uriParsed: SipUri | undefined;
+
+  constructor(method: string, uri: SipUri | string) {
+    super();
+    this.method = method;
+    if (typeof uri === 'string') this.uriText = uri;
+    else {
+      this.uriText = uri.toString();
+      this.uriParsed = uri;
+    }
+  }
+
+  /** The Request-URI, parsed when first read; throws {@link SipParseError} when malformed. */
+  get uri(): SipUri {
+    if (!this.uriParsed) this.uriParsed = parseUri(this.uriText);
+    return this.uriParsed;
+  }
+
+  set uri(value: SipUri | string) {
+    this.uriText = value.toString();
+    this.uriParsed = typeof value === 'string' ? undefined : value;
+    this.touch();
+  }
+
+  /** The Request-URI exactly as written. */
+  get uriString(): string {
+    return this.uriParsed ? this.uriParsed.toString() : this.uriText;
+  }
+
+  startLine(): string {
+    return `${this.method} ${this.uriString} ${this.version}`;
+  }
+
+  protected override checkRequestLine(): void {
+    const uri = this.uri;
+    if (uri.isSip && uri.headers.length > 0) throw new SipParseError('Request-URI must not contain headers');
+  }
+}
+
+/** A SIP response (RFC 3261 7.2). */
+export class SipResponse extends SipMessage {
+  readonly isRequest = false;
+  status: number;
+  reason: string;
+
+  constructor(status: number, reason: string) {
+    super();
+    this.status = status;
+    this.reason = reason;
+  }
+
+  startLine(): string {
+    return `${this.version} ${this.status} ${this.reason}`;
+  }
+}
+
+/** Type guard for requests. */
+export function isRequest(m: SipMessage): m is SipRequest {
+  return m.isRequest;
+}
+
+/** Buffer#latin1Slice: the same decoding as `toString('latin1')` without its argument handling. */
+const latin1 = (buf: Buffer, start: number, end: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+function isTokenRange(t: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] !== 1) return false;
+  }
+  return true;
+}
+
+function isToken(t: string): boolean {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] !== 1) return false;
+  }
+  return t.length > 0;
+}
+
+function isDigits(t: string): boolean {
+  if (t.length === 0) return false;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses one SIP message (RFC 3261 7, grammar of 25.1) from a datagram or a framed stream message.
+ * Leading CRLFs are skipped (RFC 3261 7.5). The body is what Content-Length says; bytes after it are
+ * ignored (RFC 4475 3.1.1.11); with no Content-Length the rest of the buffer is the body (RFC 3261 18.3).
+ *
+ * The start line and headers are viewed once as a latin1 string (offsets equal byte offsets); header values
+ * are slices of it, decoded when first read; the body is a view of `buf`.
+ *
+ * Throws {@link SipParseError} naming the first fault; when the start line was readable the error's
+ * `partial` holds the message with every header line, so a 400 (or 505, 513, 413) can be addressed.
+ */
+export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipMessage {
+  const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
+  const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
+  const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
+  const len = buf.length;
+  let pos = 0;
+  while (pos < len && (buf[pos] === 0x0d || buf[pos] === 0x0a)) pos++;
+  if (pos >= len) throw new SipParseError('empty message');
+  const base = pos;
+  // One latin1 view of the head (string offsets are byte offsets), first over a window that holds most
+  // whole messages, widened to the header limit when the empty line is not in it.
+  const window = Math.min(len, pos + Math.min(8192, maxHeaderBytes + 4));
+  let headLimit = window;
+  let head = latin1(buf, pos, headLimit);
+  if (headLimit < len && head.indexOf('\r\n\r\n') < 0 && head.indexOf('\n\n') < 0) {
+    headLimit = Math.min(len, pos + maxHeaderBytes + 4);
+    head = latin1(buf, pos, headLimit);
+  }
+  const hlen = head.length;
+  let eol = head.indexOf('\n');
+  if (eol < 0) eol = hlen;
+  if (eol > maxHeaderBytes) throw new SipParseError('start line too long', { status: 414 });
+  const line = head.slice(0, eol > 0 && head.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol);
+  let fault: { reason: string; status: number } | undefined;
+  let msg: SipMessage;
+  if (line.startsWith('SIP/')) {
+    const r = parseStatusLine(line);
+    msg = new SipResponse(r.status, r.reason);
+    if (r.fault) fault = { reason: r.fault, status: 400 };
+  } else {
+    const c0 = line.charCodeAt(0);
+    if (c0 >= 128 || TOKEN[c0] !== 1) throw new SipParseError('junk before the start line');
+    const r = parseRequestLine(line);
+    if (!r) throw new SipParseError('junk before the start line');
+    msg = new SipRequest(r.method, r.uri);
+    if (r.fault) fault = r.fault;
+  }
+  SipMessage.attach(msg, buf, head, base, len, len, len);
+  // Header lines up to the empty line.
+  let p = eol + 1;
+  let bodyStart = -1;
+  let seen = 0;
+  let lengthAt = -1;
+  let lengthCount = 0;
+  let count = 0;
+  while (p < hlen) {
+    let lf = head.indexOf('\n', p);
+    if (lf < 0) lf = hlen;
+    const le = lf > p && head.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf;
+    if (le === p) {
+      bodyStart = base + Math.min(lf + 1, hlen);
+      if (bodyStart - base > maxHeaderBytes + 4) {
+        throw new SipParseError(`headers larger than ${maxHeaderBytes} bytes`, { status: 513, partial: msg });
+      }
+      break;
+    }
+    const c0 = head.charCodeAt(p);
+    if (c0 === 0x20 || c0 === 0x09) {
+      if (!SipMessage.extendLast(msg, le)) fault ??= { reason: 'continuation line before any header', status: 400 };
+      p = lf + 1;
+      continue;
+    }
+    // Name: up to the colon (found natively), recognised by length and first and last letters, then
+    // compared; only unknown names are checked character by character against `token`.
+    const colon = head.indexOf(':', p);
+    let ne = colon;
+    while (ne > p && (head.charCodeAt(ne - 1) === 0x20 || head.charCodeAt(ne - 1) === 0x09)) ne--;
+    const known = colon < 0 || colon > le || ne === p ? undefined : knownHeader(head, p, ne);
+    let key: string;
+    if (known !== undefined) key = known.key;
+    else if (colon >= 0 && colon < le && ne > p && isTokenRange(head, p, ne)) key = headerKey(head.slice(p, ne));
+    else {
+      fault ??= { reason: `malformed header line '${head.slice(p, Math.min(le, p + 32))}'`, status: 400 };
+      p = lf + 1;
+      continue;
+    }
+    const i = colon;
+    let vs = i + 1;
+    let ch = head.charCodeAt(vs);
+    while (vs < le && (ch === 0x20 || ch === 0x09)) ch = head.charCodeAt(++vs);
+    SipMessage.pushEntry(msg, key, p, ne, vs, le);
+    if (++count > maxHeaders) throw new SipParseError(`more than ${maxHeaders} header lines`, { status: 513, partial: msg });
+    const bit = known !== undefined ? known.single : (SINGLE_INDEX.get(key) ?? 0);
+    if (bit !== 0) {
+      // A repeat of a single-valued header is a fault (RFC 4475 3.3.8) unless it repeats the same value.
+      if (seen & bit && msg.header(key) !== head.slice(vs, le).trimEnd()) {
+        fault ??= { reason: `${headerSpelling(key)} appears more than once`, status: 400 };
+      }
+      seen |= bit;
+      if (key === 'content-length') {
+        lengthCount++;
+        lengthAt = count - 1;
+      }
+    }
+    p = lf + 1;
+  }
+  if (bodyStart < 0) {
+    if (headLimit < len) throw new SipParseError(`headers larger than ${maxHeaderBytes} bytes`, { status: 513, partial: msg });
+    throw new SipParseError(fault?.reason ?? 'headers not ended by an empty line', { status: fault?.status ?? 400, partial: msg });
+  }
+  let bodyEnd = len;
+  if (lengthCount > 0) {
+    const t = SipMessage.entryValue(msg, lengthAt);
+    if (!isDigits(t)) {
+      fault ??= { reason: `Content-Length is not a number: '${t.slice(0, 20)}'`, status: 400 };
+    } else if (t.length > 10 || Number(t) > maxBodyBytes) {
+      fault ??= { reason: `body larger than ${maxBodyBytes} bytes`, status: 413 };
+    } else if (bodyStart + Number(t) > len) {
+      fault ??= { reason: 'Content-Length larger than the message', status: 400 };
+    } else bodyEnd = bodyStart + Number(t);
+  } else if (len - bodyStart > maxBodyBytes) {
+    fault ??= { reason: `body larger than ${maxBodyBytes} bytes`, status: 413 };
+  }
+  SipMessage.attach(msg, buf, head, base, bodyEnd, bodyStart, bodyEnd);
+  if (fault) throw new SipParseError(fault.reason, { status: fault.status, partial: msg });
+  return msg;
+}
+
+function parseStatusLine(line: string): { status: number; reason: string; fault?: string } {
+  if (line.startsWith('SIP/2.0 ') && (line.length === 11 || line.charCodeAt(11) === 0x20)) {
+    const status = (line.charCodeAt(8) - 0x30) * 100 + (line.charCodeAt(9) - 0x30) * 10 + (line.charCodeAt(10) - 0x30);
+    if (status >= 100 && status <= 699 && isDigits(line.slice(8, 11))) return { status, reason: line.slice(12) };
+  }
+  const m = /^SIP\/([0-9]+\.[0-9]+) ([0-9]+)(?: (.*))?$/.exec(line);
+  if (!m) return { status: 0, reason: '', fault: 'malformed Status-Line' };
+  const digits = m[2]!;
+  const status = Number(digits);
+  if (digits.length !== 3 || status < 100 || status > 699) {
+    return { status: 0, reason: m[3] ?? '', fault: `bad status code '${digits.slice(0, 12)}'` };
+  }
+  if (m[1] !== '2.0') return { status, reason: m[3] ?? '', fault: `unsupported SIP version ${m[1]}` };
+  return { status, reason: m[3] ?? '' };
+}
+
+function parseRequestLine(
+  line: string,
+): { method: string; uri: string; fault?: { reason: string; status: number } } | undefined {
+  const sp1 = line.indexOf(' ');
+  if (sp1 <= 0) return undefined;
+  const method = line.slice(0, sp1);
+  if (line.endsWith(' SIP/2.0')) {
+    const uri = line.slice(sp1 + 1, line.length - 8);
+    if (uri.length > 0 && uri.indexOf(' ') < 0 && uri.indexOf('\t') < 0 && uri.charCodeAt(0) !== 0x3c && isToken(method)) {
+      return { method, uri };
+    }
+  }
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] !== 1) return undefined;
+  }
+  const sp2 = line.indexOf(' ', sp1 + 1);
+  const uri = sp2 < 0 ? line.slice(sp1 + 1) : line.slice(sp1 + 1, sp2);
+  const version = sp2 < 0 ? '' : line.slice(sp2 + 1);
+  const bad = (reason: string, status = 400) => ({ method, uri, fault: { reason, status } });
+  if (uri === '') return bad('extra whitespace in the Request-Line');
+  if (version.indexOf(' ') >= 0 || line.indexOf('\t') >= 0) return bad('extra whitespace in the Request-Line');
+  if (uri.charCodeAt(0) === 0x3c) return bad('Request-URI enclosed in <>');
+  const vm = /^SIP\/([0-9]+\.[0-9]+)$/i.exec(version);
+  if (!vm) return bad('malformed Request-Line');
+  if (vm[1] !== '2.0') return bad(`SIP version ${vm[1]} not supported`, 505);
+  return { method, uri };
+}

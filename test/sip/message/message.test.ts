@@ -1,0 +1,251 @@
+import t from 'tap';
+
+import {
+  NameAddr,
+  SipParseError,
+  SipRequest,
+  SipResponse,
+  Via,
+  createRequest,
+  createResponse,
+  generateBranch,
+  generateCallId,
+  generateTag,
+  headerSpelling,
+  isRequest,
+  parseMessage,
+  quote,
+  unquote,
+} from '../../../src/sip/index.js';
+
+const INVITE = [
+  'INVITE sip:bob@biloxi.example.com SIP/2.0',
+  'Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKnashds8, SIP/2.0/UDP proxy.example.com;branch=z9hG4bK2',
+  'v: SIP/2.0/TCP third.example.com;branch=z9hG4bK3',
+  'Max-Forwards: 70',
+  'To: Bob <sip:bob@biloxi.example.com>',
+  'f: Alice <sip:alice@atlanta.example.com>;tag=1928301774',
+  'i: a84b4c76e66710',
+  'CSeq: 314159 INVITE',
+  'Contact: <sip:alice@pc33.atlanta.example.com>',
+  'Allow: INVITE, ACK,',
+  '  BYE',
+  'Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>',
+  'Expires: 30',
+  'Content-Type: application/sdp',
+  'Content-Length: 4',
+  '',
+  'v=0\r\nTRAILING',
+].join('\r\n');
+
+t.test('lazy parse: headers, compact forms, lists, folding, typed accessors', (t) => {
+  const raw = Buffer.from(INVITE);
+  const m = parseMessage(raw);
+  t.ok(isRequest(m));
+  const r = m as SipRequest;
+  t.equal(r.method, 'INVITE');
+  t.equal(r.uri.user, 'bob');
+  t.equal(r.uriString, 'sip:bob@biloxi.example.com');
+  t.equal(m.header('FROM'), 'Alice <sip:alice@atlanta.example.com>;tag=1928301774');
+  t.equal(m.header('call-id'), 'a84b4c76e66710');
+  t.equal(m.callId, 'a84b4c76e66710');
+  t.same(m.headers('via').length, 3);
+  t.same(m.headers('Allow'), ['INVITE', 'ACK', 'BYE']);
+  t.same(m.headers('Content-Type'), ['application/sdp']);
+  t.equal(m.headerCount('via'), 2);
+  t.ok(m.hasHeader('v'));
+  t.notOk(m.hasHeader('Subject'));
+  t.equal(m.header('Subject'), undefined);
+  t.same(m.via.map((v) => v.host), ['pc33.atlanta.example.com', 'proxy.example.com', 'third.example.com']);
+  t.equal(m.topVia!.branch, 'z9hG4bKnashds8');
+  t.equal(m.from.tag, '1928301774');
+  t.equal(m.to.displayName, 'Bob');
+  t.same(m.cseq, { seq: 314159, method: 'INVITE' });
+  t.equal((m.contact[0] as NameAddr).uri.host, 'pc33.atlanta.example.com');
+  t.same(m.recordRoute.map((n) => n.uri.host), ['p1.example.com', 'p2.example.com']);
+  t.same(m.route, []);
+  t.equal(m.maxForwards, 70);
+  t.equal(m.expires, 30);
+  t.equal(m.contentType, 'application/sdp');
+  t.equal(m.body.toString(), 'v=0\r');
+  t.ok(m.body.buffer === raw.buffer, 'the body is a view of the receive buffer');
+  t.equal(m.toBuffer().toString(), INVITE.slice(0, INVITE.indexOf('TRAILING') - 1), 'unchanged: the received bytes');
+  t.ok(m.headerNames().includes('record-route'));
+  t.equal(m.validate(), m);
+  t.end();
+});
+
+t.test('editing headers and body re-serialises with a correct Content-Length', (t) => {
+  const m = parseMessage(Buffer.from(INVITE));
+  m.setHeader('Max-Forwards', '69');
+  m.addHeader('Via', 'SIP/2.0/UDP top.example.com;branch=z9hG4bKtop', { first: true });
+  m.addHeader('Record-Route', '<sip:p0.example.com;lr>');
+  m.addHeader('X-New', 'one');
+  m.removeHeader('Expires');
+  t.equal(m.removeHeader('Nope'), 0);
+  m.body = 'v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n';
+  const out = m.toString();
+  t.match(out, /^INVITE sip:bob@biloxi.example.com SIP\/2.0\r\nVia: SIP\/2.0\/UDP top.example.com;branch=z9hG4bKtop\r\nVia: SIP\/2.0\/UDP pc33/);
+  t.match(out, /Max-Forwards: 69\r\n/);
+  t.match(out, /Allow: INVITE, ACK, BYE\r\n/, 'a folded value is written on one line');
+  t.match(out, /Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\nRecord-Route: <sip:p0.example.com;lr>\r\n/);
+  t.notMatch(out, /Expires/);
+  t.match(out, /Content-Length: 31\r\nX-New: one\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n$/);
+  const again = parseMessage(Buffer.from(out)).validate();
+  t.equal(again.via.length, 4);
+  t.equal(again.maxForwards, 69);
+  t.equal(again.header('x-new'), 'one');
+  t.equal(again.toString(), out);
+
+  again.replaceFirstValue('via', 'SIP/2.0/UDP replaced.example.com;branch=z9hG4bKr');
+  t.same(again.via.map((v) => v.host), ['replaced.example.com', 'pc33.atlanta.example.com', 'proxy.example.com', 'third.example.com']);
+  again.replaceFirstValue('via', 'SIP/2.0/UDP r2;branch=z9hG4bKr2');
+  t.equal(again.via[0]!.host, 'r2');
+  again.via = [new Via({ transport: 'UDP', host: 'only', params: [['branch', 'z9hG4bKo']] })];
+  t.equal(again.via.length, 1);
+  again.from = NameAddr.parse('<sip:new@from>;tag=9');
+  again.to = NameAddr.parse('<sip:new@to>');
+  t.equal(again.from.uri.user, 'new');
+  t.equal(again.to.uri.host, 'to');
+  (again as SipRequest).uri = 'sip:elsewhere.example.com';
+  t.match(again.toString(), /^INVITE sip:elsewhere.example.com SIP\/2.0\r\n/);
+  const fresh = new SipResponse(200, 'OK');
+  fresh.replaceFirstValue('contact', '<sip:a@b>');
+  t.equal(fresh.header('contact'), '<sip:a@b>');
+  t.end();
+});
+
+t.test('framing faults carry the partial message', (t) => {
+  const cases: Array<[string, RegExp, number]> = [
+    ['INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nNoColonHere\r\n\r\n', /malformed header line/, 400],
+    ['INVITE sip:a@b SIP/2.0\r\n continuation\r\n\r\n', /continuation line/, 400],
+    ['INVITE sip:a@b SIP/2.0\r\nBad Name: x\r\n\r\n', /malformed header line/, 400],
+    ['INVITE sip:a@b SIP/2.0\r\nContent-Length: 99999999\r\n\r\n', /body larger/, 413],
+    ['INVITE sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\n', /empty line/, 400],
+    ['INVITE sip:a@b\r\n\r\n', /malformed Request-Line/, 400],
+    ['INVITE sip:a@b SIP/3.0\r\n\r\n', /version 3.0/, 505],
+    ['SIP/2.0 99 Low\r\n\r\n', /status code/, 400],
+    ['SIP/2.0 200\r\n\r\n', /./, 0],
+    ['SIP/3.0 200 OK\r\n\r\n', /unsupported SIP version/, 400],
+    ['SIP/2.0 OK\r\n\r\n', /malformed Status-Line/, 400],
+  ];
+  for (const [text, why, status] of cases) {
+    if (status === 0) {
+      t.equal((parseMessage(Buffer.from(text)) as SipResponse).reason, '', 'a Status-Line without a reason is accepted');
+      continue;
+    }
+    try {
+      parseMessage(Buffer.from(text));
+      t.fail(text);
+    } catch (e) {
+      t.ok(e instanceof SipParseError, text);
+      t.match((e as SipParseError).reason, why, text);
+      t.equal((e as SipParseError).status, status, text);
+      t.ok((e as SipParseError).partial, 'partial');
+    }
+  }
+  t.throws(() => parseMessage(Buffer.from('\r\n\r\n')), { message: /empty message/ });
+  t.throws(() => parseMessage(Buffer.from('\u00ffINVITE')), { message: /junk/ });
+  t.throws(() => parseMessage(Buffer.from('IN<VITE sip:a SIP/2.0\r\n\r\n')), { message: /junk/ });
+  t.throws(() => parseMessage(Buffer.from('OPTIONS sip:a SIP/2.0\r\n' + 'X: y\r\n'.repeat(300) + '\r\n')), { message: /header lines/ });
+  t.throws(() => parseMessage(Buffer.from('OPTIONS sip:a SIP/2.0\r\nX: ' + 'y'.repeat(40000) + '\r\n\r\n')), { message: /headers larger/ });
+  t.throws(() => parseMessage(Buffer.from('OPTIONS sip:' + 'a'.repeat(40000) + ' SIP/2.0\r\n\r\n')), { message: /start line too long/ });
+  t.throws(() => parseMessage(Buffer.from('OPTIONS sip:a SIP/2.0\r\n\r\n' + 'x'.repeat(100)), { maxBodyBytes: 10 }), { message: /body larger/ });
+  t.equal(parseMessage(Buffer.from('\r\n\r\nOPTIONS sip:a SIP/2.0\nVia: SIP/2.0/UDP h\n\n')).header('via'), 'SIP/2.0/UDP h', 'leading CRLF skipped, bare LF tolerated');
+  t.end();
+});
+
+t.test('validation faults (RFC 3261 8.2, 20)', (t) => {
+  const base = (extra: string, method = 'OPTIONS') =>
+    `${method} sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 ${method}\r\n${extra}\r\n`;
+  t.ok(parseMessage(Buffer.from(base(''))).validate());
+  for (const [extra, why] of [
+    ['Max-Forwards: 256\r\n', /Max-Forwards: out of range/],
+    ['Max-Forwards: x\r\n', /Max-Forwards: not a number/],
+    ['Expires: 4294967296\r\n', /Expires: out of range/],
+    ['Date: Sat, 13 Nov 2010 23:29:00 PST\r\n', /Date/],
+    ['Retry-After: 99999999999\r\n', /Retry-After/],
+    ['Route: <sip:a@b>,\r\n', /Route: empty list element/],
+    ['Contact: Bad, Name <sip:x@y>\r\n', /Contact/],
+  ] as const) {
+    t.throws(() => parseMessage(Buffer.from(base(extra))).validate(), { reason: why } as never, extra);
+  }
+  t.ok(parseMessage(Buffer.from(base('Date: Sat, 13 Nov 2010 23:29:00 GMT\r\nRetry-After: 120 (busy)\r\nContact: *\r\nExpires: 0\r\n'))).validate().contact[0] === '*');
+  const cseqBad = base('').replace('CSeq: 1 OPTIONS', 'CSeq: OPTIONS');
+  t.throws(() => parseMessage(Buffer.from(cseqBad)).validate(), { reason: /CSeq: missing sequence number/ } as never);
+  const cseqNoSpace = base('').replace('CSeq: 1 OPTIONS', 'CSeq: 1');
+  t.throws(() => parseMessage(Buffer.from(cseqNoSpace)).validate(), { reason: /CSeq/ } as never);
+  const callIdSpace = base('').replace('Call-ID: c', 'Call-ID: c d');
+  t.throws(() => parseMessage(Buffer.from(callIdSpace)).validate(), { reason: /Call-ID/ } as never);
+  const dupSame = base('Content-Type: text/plain\r\nContent-Type: text/plain\r\n');
+  t.ok(parseMessage(Buffer.from(dupSame)).validate(), 'an identical repeat is tolerated');
+  t.throws(() => new SipRequest('OPTIONS', 'sip:a@b').callId, SipParseError);
+  t.end();
+});
+
+t.test('builders (RFC 3261 8.1.1, 8.2.6)', (t) => {
+  const req = createRequest({
+    method: 'MESSAGE',
+    uri: 'sip:bob@example.com',
+    from: 'Alice <sip:alice@example.com>',
+    to: NameAddr.parse('<sip:bob@example.com>'),
+    via: new Via({ transport: 'UDP', host: '192.0.2.1', port: 5060 }),
+    contact: '<sip:alice@192.0.2.1>',
+    headers: [['Subject', 'hi']],
+    contentType: 'text/plain',
+    body: 'hello',
+    cseq: 7,
+  });
+  t.match(req.topVia!.branch, /^z9hG4bK.{8,}/);
+  t.ok(req.from.tag);
+  t.equal(req.maxForwards, 70);
+  t.same(req.cseq, { seq: 7, method: 'MESSAGE' });
+  t.ok(req.callId.length >= 16);
+  t.equal(req.header('Subject'), 'hi');
+  const wire = req.toBuffer();
+  const parsed = parseMessage(wire).validate();
+  t.equal(parsed.body.toString(), 'hello');
+  t.equal(parsed.header('Content-Length'), '5');
+
+  const trying = createResponse(parsed, 100);
+  t.equal(trying.reason, 'Trying');
+  t.equal(trying.to.tag, undefined, '100 Trying gets no To tag');
+  const ok = createResponse(parsed, 200, undefined, 'totag');
+  t.equal(ok.to.tag, 'totag');
+  t.equal(ok.header('via'), parsed.header('via'));
+  t.equal(ok.callId, parsed.callId);
+  t.same(ok.cseq, parsed.cseq);
+  t.equal(ok.from.tag, parsed.from.tag);
+  t.match(ok.toString(), /^SIP\/2.0 200 OK\r\n/);
+  t.equal(createResponse(parsed, 299).reason, '');
+  const multiVia = parseMessage(Buffer.from(INVITE));
+  t.equal(createResponse(multiVia, 486).via.length, 3);
+  const tagged = createResponse(createResponse(parsed, 180, 'Ringing', 'x') as never, 200);
+  t.ok(tagged);
+
+  // A partial request (To unparsable) still gets a response with the raw headers copied.
+  const bad = 'INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: "open <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n';
+  let partial: SipRequest | undefined;
+  try {
+    parseMessage(Buffer.from(bad)).validate();
+  } catch (e) {
+    partial = (e as SipParseError).partial as SipRequest;
+  }
+  const r400 = createResponse(partial!, 400, 'Bad To');
+  t.match(r400.toString(), /^SIP\/2.0 400 Bad To\r\nVia: SIP\/2.0\/UDP h;branch=z9hG4bK1\r\nTo: "open <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n/);
+  t.end();
+});
+
+t.test('identifiers and helpers', (t) => {
+  t.match(generateBranch(), /^z9hG4bK[A-Za-z0-9_-]{16}$/);
+  t.not(generateBranch(), generateBranch());
+  t.match(generateTag(), /^[A-Za-z0-9_-]{11}$/);
+  t.match(generateCallId('host.example.com'), /^[A-Za-z0-9_-]+@host\.example\.com$/);
+  t.equal(headerSpelling('call-id'), 'Call-ID');
+  t.equal(headerSpelling('www-authenticate'), 'WWW-Authenticate');
+  t.equal(headerSpelling('x-custom-thing'), 'X-Custom-Thing');
+  t.equal(quote('a"b\\c'), '"a\\"b\\\\c"');
+  t.equal(unquote('"a\\"b"'), 'a"b');
+  t.equal(unquote('plain'), 'plain');
+  t.end();
+});
