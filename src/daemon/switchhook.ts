@@ -9,7 +9,8 @@ import { SqliteStore, type Store } from '../store/index.js';
 import { HttpProblem, JsonHttpServer } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
-import { expandDevices, type SwitchhookConfig } from './config.js';
+import { expandExtensions } from '../util/extensions.js';
+import type { SwitchhookConfig } from './config.js';
 
 const log = createLogger('daemon');
 
@@ -163,7 +164,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const server = new AdapterServer({
       host: cti.host,
       port: cti.port,
-      devices: expandDevices(cti.devices),
+      devices: expandExtensions(cti.devices),
       daemonAddress: this.ownAddress(),
       metrics: this.metrics,
     });
@@ -182,7 +183,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   }
 
   private startCti(cti: NonNullable<SwitchhookConfig['cti']>): void {
-    const devices = expandDevices(cti.devices);
+    const devices = expandExtensions(cti.devices);
     const link = new CtiLink({
       host: cti.host,
       port: cti.port,
