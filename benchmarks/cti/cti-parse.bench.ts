@@ -17,7 +17,7 @@ import { XMLParser } from 'fast-xml-parser';
 
 import { CSTA_RECORD_WORDS, CstaFrameReader, CstaRecordKind, type CstaBatch, type CstaMessage } from '../../src/native/csta.js';
 import { packageRoot } from '../../src/util/package-root.js';
-import { readCaptureTcp } from '../../src/util/pcap-tcp.js';
+import { readCaptureTcp } from '../../src/util/pcap/index.js';
 import { generateCorpus } from './csta-corpus.js';
 
 interface Input {
