@@ -8,6 +8,8 @@ namespace {
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   switchhook::InitCsta(env, exports);
+  switchhook::InitG711(env, exports);
+  switchhook::InitPdsv(env, exports);
   return exports;
 }
 

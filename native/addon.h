@@ -6,5 +6,9 @@ namespace switchhook {
 
 // native/csta/binding.cpp: CSTA XML frame splitter and event scanner (cstaScan).
 Napi::Object InitCsta(Napi::Env env, Napi::Object exports);
+// native/napi/g711_binding.cpp: g711Decode, g711Encode, g711Transcode.
+void InitG711(Napi::Env env, Napi::Object exports);
+// native/napi/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
+void InitPdsv(Napi::Env env, Napi::Object exports);
 
 }  // namespace switchhook

@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 
 import { BringUpVariant, ConnectionState, CtiLink, LinkState } from '../src/cti/index.js';
 import { HookState, PbxModel, bindLinkToModel } from '../src/model/index.js';
-import { PbxSimulator, parseExtensions, SimError, type SimSwitch } from '../src/sim/index.js';
+import { PbxSimulator, SimError, seededRandom, type SimSwitch } from '../src/sim/index.js';
+import { expandExtensions } from '../src/util/extensions.js';
 import { MetricsRegistry } from '../src/util/metrics.js';
 import { packageRoot } from '../src/util/package-root.js';
 
@@ -30,22 +31,11 @@ const { values } = parseArgs({
   },
 });
 
-/** Mulberry32: a small seeded PRNG, so the call mix is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = prng(Number(values.seed));
+const random = seededRandom(Number(values.seed));
 const between = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const extensions = parseExtensions(values.extensions);
+const extensions = expandExtensions(values.extensions);
 const totalCalls = Number(values.calls);
 const concurrency = Number(values.concurrency);
 const out = resolve(packageRoot(), values.out);

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 
 import { XMLParser } from 'fast-xml-parser';
 
-import { CstaBatch, CstaFrameReader, type CstaMessage } from '../../src/native/csta.js';
+import { CSTA_RECORD_WORDS, CstaFrameReader, CstaRecordKind, type CstaBatch, type CstaMessage } from '../../src/native/csta.js';
 import { packageRoot } from '../../src/util/package-root.js';
-import { readCaptureTcp } from '../../src/util/pcap-tcp.js';
+import { readCaptureTcp } from '../../src/util/pcap/index.js';
 import { generateCorpus } from './csta-corpus.js';
 
 interface Input {
@@ -75,31 +75,28 @@ async function loadInput(args: string[]): Promise<Input> {
 
 // ---- native: pushBatch, fields read straight from the batch records
 
-const REC_CROSSREF = 1;
-const REC_CONNECTION = 2;
-const REC_DEVICE = 3;
-const REC_CAUSE = 5;
-const RECORD_WORDS = 9;
-const MESSAGE_HEAD = 7;
-
 function nativeBatchPass(input: Input, sum: Checksum): void {
   const visit = (batch: CstaBatch, at: number): void => {
-    const w = batch.words;
     sum.events++;
-    sum.chars += w[at + 2]! & 0; // invokeId is a number already
-    sum.add(batch.text(w[at + 5]!, w[at + 6]!, 0));
-    const end = at + w[at + 1]!;
-    for (let r = at + MESSAGE_HEAD; r < end; r += RECORD_WORDS) {
-      const kind = w[r]! & 0xff;
-      const flags = w[r]! >> 8;
-      if (kind === REC_CROSSREF || kind === REC_CAUSE) {
-        sum.add(batch.text(w[r + 1]!, w[r + 2]!, flags & 1));
-      } else if (kind === REC_CONNECTION) {
-        sum.add(batch.text(w[r + 3]!, w[r + 4]!, flags & 2));
-        sum.add(batch.text(w[r + 5]!, w[r + 6]!, flags & 4));
-      } else if (kind === REC_DEVICE) {
-        sum.add(batch.text(w[r + 1]!, w[r + 2]!, 0));
-        sum.add(batch.text(w[r + 3]!, w[r + 4]!, flags & 2));
+    sum.chars += batch.invokeId(at) & 0; // a number already
+    sum.add(batch.root(at));
+    const end = batch.endRecord(at);
+    for (let r = batch.firstRecord(at); r < end; r += CSTA_RECORD_WORDS) {
+      switch (batch.kind(r)) {
+        case CstaRecordKind.CrossRef:
+        case CstaRecordKind.Cause:
+          sum.add(batch.value(r, 0));
+          break;
+        case CstaRecordKind.Connection:
+          sum.add(batch.value(r, 1) ?? '');
+          sum.add(batch.value(r, 2) ?? '');
+          break;
+        case CstaRecordKind.Device:
+          sum.add(batch.value(r, 0));
+          sum.add(batch.value(r, 1));
+          break;
+        default:
+          break;
       }
     }
   };

@@ -16,7 +16,7 @@ import { normaliseEvent } from '../../src/cti/index.js';
 import { PbxModel } from '../../src/model/index.js';
 import { CstaFrameReader, type CstaMessage, type CstaTransferredConnection } from '../../src/native/csta.js';
 import { packageRoot } from '../../src/util/package-root.js';
-import { readCaptureTcp } from '../../src/util/pcap-tcp.js';
+import { readCaptureTcp } from '../../src/util/pcap/index.js';
 
 interface Input {
   /** Switch-to-client chunks in arrival order. */

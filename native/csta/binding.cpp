@@ -8,15 +8,16 @@ namespace switchhook {
 namespace {
 
 // cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array(3), maxFrameBytes, maxResyncBytes,
-//          cache: Uint8Array): void
+//          cache: Uint8Array, scratch: Uint8Array): void
 // Arguments are validated by src/native/csta.ts; this re-checks only what memory safety needs.
 // state = [resyncing (0/1), bytes skipped in the current resync episode, cache generation], read and
-// written back. cache: the stream's string cache (scanner.h), a power-of-two number of slots.
+// written back. cache: the stream's string cache (scanner.h), a power-of-two number of slots. scratch:
+// where decoded values go (rewritten by every call).
 Napi::Value CstaScan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      !info[5].IsTypedArray()) {
-    Napi::TypeError::New(env, "cstaScan(data, out, state, maxFrameBytes, maxResyncBytes, cache)").ThrowAsJavaScriptException();
+  if (info.Length() < 7 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[5].IsTypedArray() || !info[6].IsTypedArray()) {
+    Napi::TypeError::New(env, "cstaScan(data, out, state, maxFrameBytes, maxResyncBytes, cache, scratch)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto data = info[0].As<Napi::TypedArray>();
@@ -36,6 +37,11 @@ Napi::Value CstaScan(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "cstaScan: cache must be a power-of-two number of slots").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  auto scratch = info[6].As<Napi::TypedArray>();
+  if (scratch.TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "cstaScan: scratch must be a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   auto d = data.As<Napi::Uint8Array>();
   auto o = out.As<Napi::Int32Array>();
   auto s = state.As<Napi::Int32Array>();
@@ -49,6 +55,8 @@ Napi::Value CstaScan(const Napi::CallbackInfo& info) {
   cache.mem = cache_array.As<Napi::Uint8Array>().Data();
   cache.slots = static_cast<uint32_t>(slots);
   cache.gen = static_cast<uint32_t>(s[2]) == 0 ? 1 : static_cast<uint32_t>(s[2]);
+  cache.scratch = scratch.As<Napi::Uint8Array>().Data();
+  cache.scratch_bytes = scratch.ByteLength();
   csta::ScanFrames(d.Data(), d.ElementLength(), limits, st, cache, o.Data(), o.ElementLength());
   s[0] = st.resyncing ? 1 : 0;
   s[1] = static_cast<int32_t>(st.resync_skipped);

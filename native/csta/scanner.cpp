@@ -2,6 +2,9 @@
 #include "csta/scanner.h"
 
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace switchhook {
 namespace csta {
@@ -9,12 +12,20 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
+// How a value's bytes become its string.
+enum : uint8_t {
+  kPlain = 0,    // the slice as it is
+  kMarkup = 1,   // holds CDATA or a comment (or an entity the scanner leaves to TypeScript): decode in TS
+  kScratch = 2,  // the decoded bytes, in the scratch area
+  kEntities = 3, // holds entity references only: the writer decodes it into the scratch area
+};
+
 struct Value {
   int32_t s;
   int32_t l;
-  bool markup;  // holds '&', CDATA or a comment: TypeScript decodes it
+  uint8_t how;
 };
-constexpr Value kAbsent = {-1, 0, false};
+constexpr Value kAbsent = {-1, 0, kPlain};
 
 struct Elem {
   uint32_t qs, ql;   // qualified name (prefix:local) for end-tag matching
@@ -26,28 +37,42 @@ struct Elem {
   Value call, dev;
 };
 
-// Bounded writer over the batch array: an overflow is remembered, and the caller rolls the frame back.
-inline uint32_t Load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
+inline uint64_t Load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
   return v;
 }
 
-// Cheap hash of a short byte string: length, first and last four bytes, and the bytes between sampled.
+// Hash of a short byte string, 8 bytes per multiply (the last word overlaps when the length is not a
+// multiple of 8). Only the cache slot depends on it; equality is always checked byte for byte.
 inline uint32_t HashBytes(const uint8_t* p, uint32_t l) {
-  uint32_t h = l * 0x9E3779B1u;
-  if (l >= 4) {
-    h ^= Load32(p) * 0x85EBCA77u;
-    h = (h << 13) | (h >> 19);
-    h ^= Load32(p + l - 4) * 0xC2B2AE3Du;
-    for (uint32_t i = 4; i + 4 < l; i += 4) h = (h ^ Load32(p + i)) * 0x27D4EB2Fu;
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t h = l;
+  if (l >= 8) {
+    for (uint32_t i = 0; i + 8 < l; i += 8) h = (h ^ Load64(p + i)) * kMul;
+    h = (h ^ Load64(p + l - 8)) * kMul;
   } else {
-    for (uint32_t i = 0; i < l; ++i) h = (h ^ p[i]) * 0x01000193u;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < l; ++i) v = (v << 8) | p[i];
+    h = (h ^ v) * kMul;
   }
-  h ^= h >> 15;
-  h *= 0x2C1B3C6Du;
-  h ^= h >> 12;
-  return h;
+  // fmix64 (MurmurHash3): every input bit reaches the low bits the slot index is taken from.
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  return static_cast<uint32_t>(h);
+}
+
+// a[0, l) == b[0, l) for short strings, by 8-byte words.
+inline bool SameBytes(const uint8_t* a, const uint8_t* b, uint32_t l) {
+  if (l >= 8) {
+    for (uint32_t i = 0; i + 8 < l; i += 8)
+      if (Load64(a + i) != Load64(b + i)) return false;
+    return Load64(a + l - 8) == Load64(b + l - 8);
+  }
+  for (uint32_t i = 0; i < l; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
 }
 
 // Bounded writer over the batch array: records grow from the front, cache definitions from the back. An
@@ -55,7 +80,8 @@ inline uint32_t HashBytes(const uint8_t* p, uint32_t l) {
 class Writer {
  public:
   Writer(const uint8_t* data, const StringCache& cache, int32_t* out, size_t capacity)
-      : data_(data), cache_(cache), out_(out), cap_(capacity), used_(kHdrWords) {}
+      : data_(data), cache_(cache), out_(out), cap_(capacity), used_(kHdrWords), scratch_(cache.scratch),
+        scratch_cap_(cache.scratch_bytes) {}
   size_t used() const { return used_; }
   uint32_t defs() const { return defs_; }
   bool overflow() const { return overflow_; }
@@ -79,11 +105,85 @@ class Writer {
   }
   int32_t* At(size_t index) { return out_ + index; }
 
-  // Writes value v as (s, l): a cache slot when it is (or can become) cached, else the slice itself.
-  void Put(int32_t* r, const Value& v) {
+  // Decodes the entity references of value v into the scratch area (XML 1.0 §4.1, §4.6: the five
+  // predefined entities and character references). Returns the decoded slice, or v marked kMarkup when the
+  // scratch area is full or a reference is one TypeScript must judge (a surrogate code point).
+  Value Decode(const Value& v) {
+    const uint8_t* p = data_ + v.s;
+    const uint8_t* end = p + v.l;
+    if (scratch_used_ + static_cast<size_t>(v.l) > scratch_cap_) return Value{v.s, v.l, kMarkup};
+    uint8_t* const start = scratch_ + scratch_used_;
+    uint8_t* o = start;
+    while (p < end) {
+      const uint8_t* amp = static_cast<const uint8_t*>(std::memchr(p, '&', end - p));
+      const uint8_t* stop = amp != nullptr ? amp : end;
+      std::memcpy(o, p, stop - p);
+      o += stop - p;
+      if (amp == nullptr) break;
+      const uint8_t* semi = static_cast<const uint8_t*>(std::memchr(amp, ';', end - amp));
+      const size_t n = semi != nullptr ? static_cast<size_t>(semi - amp - 1) : 0;
+      const uint8_t* name = amp + 1;
+      uint32_t cp = 0xFFFFFFFFu;
+      if (n == 2 && name[0] == 'l' && name[1] == 't') cp = '<';
+      else if (n == 2 && name[0] == 'g' && name[1] == 't') cp = '>';
+      else if (n == 3 && std::memcmp(name, "amp", 3) == 0) cp = '&';
+      else if (n == 4 && std::memcmp(name, "quot", 4) == 0) cp = '"';
+      else if (n == 4 && std::memcmp(name, "apos", 4) == 0) cp = '\'';
+      else if (n >= 2 && name[0] == '#') {
+        const bool hex = name[1] == 'x';
+        size_t i = hex ? 2 : 1;
+        uint64_t c = 0;
+        bool ok = i < n;
+        for (; ok && i < n; ++i) {
+          const uint8_t d = name[i];
+          uint32_t digit;
+          if (d >= '0' && d <= '9') digit = d - '0';
+          else if (hex && d >= 'a' && d <= 'f') digit = d - 'a' + 10;
+          else if (hex && d >= 'A' && d <= 'F') digit = d - 'A' + 10;
+          else ok = false;
+          if (ok) c = c * (hex ? 16 : 10) + digit;
+          if (c > 0x10FFFF) ok = false;
+        }
+        if (ok) {
+          if (c >= 0xD800 && c <= 0xDFFF) return Value{v.s, v.l, kMarkup};
+          cp = static_cast<uint32_t>(c);
+        }
+      }
+      if (cp == 0xFFFFFFFFu) {
+        // Not a reference this scanner knows: kept as written, like the TypeScript decoder does.
+        *o++ = '&';
+        p = amp + 1;
+        continue;
+      }
+      if (cp < 0x80) {
+        *o++ = static_cast<uint8_t>(cp);
+      } else if (cp < 0x800) {
+        *o++ = static_cast<uint8_t>(0xC0 | (cp >> 6));
+        *o++ = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        *o++ = static_cast<uint8_t>(0xE0 | (cp >> 12));
+        *o++ = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      } else {
+        *o++ = static_cast<uint8_t>(0xF0 | (cp >> 18));
+        *o++ = static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = static_cast<uint8_t>(0x80 | (cp & 0x3F));
+      }
+      p = semi + 1;
+    }
+    // A reference never decodes to more bytes than it is written with (&#x10FFFF; is 10 for 4).
+    const Value d{static_cast<int32_t>(start - scratch_), static_cast<int32_t>(o - start), kScratch};
+    scratch_used_ += static_cast<size_t>(o - start);
+    return d;
+  }
+
+  // Writes value v as (s, l) and returns how TypeScript turns it into a string: a cache slot when it is (or
+  // can become) cached, else a slice of the data or, decoded, of the scratch area.
+  uint8_t Put(int32_t* r, const Value& v) {
     r[0] = v.s;
     r[1] = v.l;
-    if (cache_.slots == 0 || v.l <= 0 || static_cast<uint32_t>(v.l) > kCacheMaxValue) return;
+    if (cache_.slots == 0 || v.l <= 0 || static_cast<uint32_t>(v.l) > kCacheMaxValue) return Slice(r, v);
     const uint8_t* bytes = data_ + v.s;
     const uint32_t len = static_cast<uint32_t>(v.l);
     const uint32_t slot = HashBytes(bytes, len) & (cache_.slots - 1);
@@ -91,14 +191,15 @@ class Writer {
     uint32_t gen, len1;
     std::memcpy(&gen, m, 4);
     std::memcpy(&len1, m + 4, 4);
-    if (len1 == len + 1 && std::memcmp(m + 8, bytes, len) == 0) {
+    if (len1 == len + 1 && SameBytes(m + 8, bytes, len)) {
       std::memcpy(m, &cache_.gen, 4);
     } else {
       // A slot used in this batch keeps its string for the whole batch; the value then goes as a slice.
-      if (gen == cache_.gen && len1 != 0) return;
-      if (used_ + 4 * (static_cast<size_t>(defs_) + 1) > cap_) return;
-      int32_t* d = out_ + cap_ - 4 * (++defs_);
-      d[0] = static_cast<int32_t>(slot), d[1] = v.s, d[2] = v.l, d[3] = v.markup ? 1 : 0;
+      if (gen == cache_.gen && len1 != 0) return Slice(r, v);
+      if (used_ + 4 * (static_cast<size_t>(defs_) + 1) > cap_) return Slice(r, v);
+      const Value d = v.how == kEntities ? Decode(v) : v;
+      int32_t* def = out_ + cap_ - 4 * (++defs_);
+      def[0] = static_cast<int32_t>(slot), def[1] = d.s, def[2] = d.l, def[3] = d.how;
       std::memcpy(m, &cache_.gen, 4);
       len1 = len + 1;
       std::memcpy(m + 4, &len1, 4);
@@ -106,18 +207,30 @@ class Writer {
     }
     r[0] = static_cast<int32_t>(slot);
     r[1] = kCached;
+    return kPlain;
+  }
+
+  uint8_t Slice(int32_t* r, const Value& v) {
+    if (v.how != kEntities) return v.how;
+    const Value d = Decode(v);
+    r[0] = d.s;
+    r[1] = d.l;
+    return d.how;
   }
 
   void Record(int32_t kind, const Value& v0, const Value& v1 = kAbsent, const Value& v2 = kAbsent,
               const Value& v3 = kAbsent) {
     int32_t* r = Reserve(kRecordWords);
     if (r == nullptr) return;
-    int32_t flags = (v0.markup ? 1 : 0) | (v1.markup ? 2 : 0) | (v2.markup ? 4 : 0) | (v3.markup ? 8 : 0);
+    if (kind == kRecField) {
+      // Other leaves stay slices of the data: TypeScript reads them lazily, possibly after later batches.
+      const int32_t flags = (v0.how == kPlain ? 0 : kMarkup) | (v1.how == kPlain ? 0 : kMarkup << 2);
+      r[0] = kind | (flags << 8);
+      r[1] = v0.s, r[2] = v0.l, r[3] = v1.s, r[4] = v1.l, r[5] = -1, r[6] = 0, r[7] = -1, r[8] = 0;
+      return;
+    }
+    const int32_t flags = Put(r + 1, v0) | (Put(r + 3, v1) << 2) | (Put(r + 5, v2) << 4) | (Put(r + 7, v3) << 6);
     r[0] = kind | (flags << 8);
-    Put(r + 1, v0);
-    Put(r + 3, v1);
-    Put(r + 5, v2);
-    Put(r + 7, v3);
   }
   void Error(int32_t code, int32_t offset, int32_t invoke_id, int32_t detail, bool fatal) {
     int32_t* r = Reserve(kErrorWords);
@@ -134,20 +247,53 @@ class Writer {
   size_t used_;
   uint32_t defs_ = 0;
   bool overflow_ = false;
+  uint8_t* scratch_;
+  size_t scratch_cap_;
+  size_t scratch_used_ = 0;
 };
 
 inline bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// Bytes that end an element name: XML white space, '/', '>'.
+// Bytes that end an element name: XML white space (and any other control byte, which no name holds), '/', '>'.
 struct NameEndTable {
   bool end[256] = {};
   constexpr NameEndTable() {
-    end[static_cast<uint8_t>(' ')] = end[static_cast<uint8_t>('\t')] = end[static_cast<uint8_t>('\r')] = true;
-    end[static_cast<uint8_t>('\n')] = end[static_cast<uint8_t>('/')] = end[static_cast<uint8_t>('>')] = true;
+    for (int c = 0; c <= ' '; ++c) end[c] = true;
+    end[static_cast<uint8_t>('/')] = end[static_cast<uint8_t>('>')] = true;
   }
 };
 constexpr NameEndTable kNameEnd;
 inline bool IsNameEnd(uint8_t c) { return kNameEnd.end[c]; }
+
+// Scans a name from n: returns the first offset in [n, end) holding a name-ending byte (or a control
+// byte, which no name holds), or end; *local gets the offset after the name's last ':' (n when none).
+inline uint32_t NameEnd(const uint8_t* b, uint32_t n, uint32_t end, uint32_t* local) {
+  *local = n;
+#if defined(__SSE2__)
+  const __m128i gt = _mm_set1_epi8('>');
+  const __m128i slash = _mm_set1_epi8('/');
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i colon = _mm_set1_epi8(':');
+  while (n + 16 <= end) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + n));
+    const __m128i le_space = _mm_cmpeq_epi8(_mm_min_epu8(v, space), v);
+    const __m128i hit = _mm_or_si128(le_space, _mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, slash)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    unsigned colons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, colon)));
+    if (mask != 0) {
+      const unsigned at = static_cast<unsigned>(__builtin_ctz(mask));
+      colons &= (1u << at) - 1;
+      if (colons != 0) *local = n + 32 - static_cast<uint32_t>(__builtin_clz(colons));
+      return n + at;
+    }
+    if (colons != 0) *local = n + 32 - static_cast<uint32_t>(__builtin_clz(colons));
+    n += 16;
+  }
+#endif
+  for (; n < end && !IsNameEnd(b[n]); ++n)
+    if (b[n] == ':') *local = n + 1;
+  return n;
+}
 
 template <size_t N>
 inline bool Eq(const uint8_t* b, uint32_t s, uint32_t l, const char (&lit)[N]) {
@@ -243,7 +389,7 @@ class DocScanner {
         const Elem& top = stack_[depth_ - 1];
         uint32_t n = p + 2 + top.ql;
         if (n >= end) return Fail(r, kXmlUnclosed);
-        if (std::memcmp(b_ + p + 2, b_ + top.qs, top.ql) != 0 || !IsNameEnd(b_[n]) || b_[n] == '/')
+        if (!SameBytes(b_ + p + 2, b_ + top.qs, top.ql) || !IsNameEnd(b_[n]) || b_[n] == '/')
           return Fail(r, kXmlMismatch);
         while (n < end && IsSpace(b_[n])) ++n;
         if (n >= end) return Fail(r, kXmlUnclosed);
@@ -285,10 +431,8 @@ class DocScanner {
       } else {
         if (root_done) return Trailing(r);
         const uint32_t qs = p + 1;
-        uint32_t n = qs;
-        while (n < end && !IsNameEnd(b_[n])) ++n;
-        uint32_t colon = n;
-        while (colon > qs && b_[colon - 1] != ':') --colon;
+        uint32_t colon;
+        uint32_t n = NameEnd(b_, qs, end, &colon);
         if (n == qs || colon == n) return Fail(r, kXmlBadMarkup);
         if (n >= end) return Fail(r, kXmlUnclosed);
         const uint32_t ql = n - qs;
@@ -365,7 +509,9 @@ class DocScanner {
     return r;
   }
 
-  Value Text(const Elem& e, uint32_t text_end) {
+  // The trimmed text of a leaf; entity references are looked for only when `entities` is set (other leaves
+  // are decoded lazily by TypeScript, which looks for them itself).
+  Value Text(const Elem& e, uint32_t text_end, bool entities = true) {
     uint32_t s = e.content;
     uint32_t t = text_end;
     while (s < t && IsSpace(b_[s])) ++s;
@@ -373,16 +519,13 @@ class DocScanner {
     Value v;
     v.s = static_cast<int32_t>(s);
     v.l = static_cast<int32_t>(t - s);
-    v.markup = e.markup || (t > s && std::memchr(b_ + s, '&', t - s) != nullptr);
+    if (e.markup) v.how = kMarkup;
+    else if (entities && t > s && std::memchr(b_ + s, '&', t - s) != nullptr) v.how = kEntities;
+    else v.how = kPlain;
     return v;
   }
 
-  static Value Name(uint32_t s, uint32_t l) {
-    Value v;
-    v.s = static_cast<int32_t>(s);
-    v.l = static_cast<int32_t>(l);
-    return v;
-  }
+  static Value Name(uint32_t s, uint32_t l) { return Value{static_cast<int32_t>(s), static_cast<int32_t>(l), kPlain}; }
 
   // Closes the innermost element; text_end is the offset of its end tag (or of the byte after "/>").
   void Close(uint32_t text_end) {
@@ -395,8 +538,10 @@ class DocScanner {
       return;
     }
     if (!e.has_child) {
-      const Value v = Text(e, text_end);
-      switch (ClassifyLeaf(b_, ls, ll)) {
+      const Leaf leaf = ClassifyLeaf(b_, ls, ll);
+      const bool field = leaf == Leaf::kOther && !IsDeviceRole(b_, ls, ll);
+      const Value v = Text(e, text_end, !field);
+      switch (leaf) {
         case Leaf::kCallId:
           parent->call = v;
           parent->have_conn = true;
@@ -427,8 +572,8 @@ class DocScanner {
           else w_.Record(kRecDevice, Name(ls, ll), v);
           break;
         case Leaf::kOther:
-          if (IsDeviceRole(b_, ls, ll)) w_.Record(kRecDevice, Name(ls, ll), v);
-          else w_.Record(kRecField, Name(ls, ll), v);
+          if (field) w_.Record(kRecField, Name(ls, ll), v);
+          else w_.Record(kRecDevice, Name(ls, ll), v);
           break;
       }
       return;

@@ -34,8 +34,9 @@ enum EntryTag : int32_t { kTagMessage = 1, kTagError = 2 };
 // Message entry: [kTagMessage, words, invokeId, xmlStart, xmlEnd, rootStart, rootLen, records...]
 constexpr int32_t kMessageHead = 7;
 // Record: [kind | flags << 8, s0, l0, s1, l1, s2, l2, s3, l3]. A value is a slice (s = offset, l = length
-// >= 0), absent (s = -1, l = 0) or a string-cache slot (s = slot, l = kCached). Flag bit (8 + i) means
-// slice i holds markup or entity references and must be decoded.
+// >= 0), absent (s = -1, l = 0) or a string-cache slot (s = slot, l = kCached). Bits (2i, 2i+1) of flags
+// tell how slice i becomes a string: 0 = the data bytes as they are, 1 = data bytes holding markup (CDATA,
+// comments, references left to TypeScript) to decode, 2 = already decoded bytes in the scratch area.
 constexpr int32_t kCached = -2;
 constexpr int32_t kRecordWords = 9;
 enum RecordKind : int32_t {
@@ -45,7 +46,8 @@ enum RecordKind : int32_t {
   kRecLocalConnInfo = 4, // v0 = localConnectionInfo
   kRecCause = 5,         // v0 = cause
   kRecTransferred = 6,   // v0 = new callID, v1 = new deviceID, v2 = old callID, v3 = old deviceID
-  kRecField = 7,         // v0 = leaf element local name, v1 = text
+  kRecField = 7,         // v0 = leaf element local name, v1 = text; flag 1 marks only CDATA/comments
+                         // here: entity references are not looked for, the reader decodes text holding '&'
 };
 // Error entry: [kTagError, words, code, offset, invokeId (-1 unknown), detail, fatal]
 constexpr int32_t kErrorWords = 7;
@@ -71,14 +73,16 @@ enum XmlProblem : int32_t {
 // identifiers, causes) are sent once as a definition and then by slot number, so TypeScript builds each
 // distinct string once. Direct-mapped: slot = hash(bytes) % slots; a slot holds [uint32 generation of its
 // last use][uint32 length + 1, 0 = empty][bytes]. Definitions go at the end of the batch array, 4 words
-// each from out[capacity - 4] downwards: [slot, s, l, markup]. Within one batch (one generation) a slot
+// each from out[capacity - 4] downwards: [slot, s, l, how (0, 1, 2 as for record slices)]. Within one batch (one generation) a slot
 // is never redefined once used, so TypeScript may apply all definitions of a batch before reading it.
 constexpr uint32_t kCacheSlotBytes = 64;
 constexpr uint32_t kCacheMaxValue = kCacheSlotBytes - 8;
 struct StringCache {
-  uint8_t* mem = nullptr;  // slots * kCacheSlotBytes bytes, zeroed before first use
-  uint32_t slots = 0;      // a power of two; 0 disables the cache
-  uint32_t gen = 1;        // batch generation, never 0
+  uint8_t* mem = nullptr;      // slots * kCacheSlotBytes bytes, zeroed before first use
+  uint32_t slots = 0;          // a power of two; 0 disables the cache
+  uint32_t gen = 1;            // batch generation, never 0
+  uint8_t* scratch = nullptr;  // where values with entity references are decoded, rewritten every call
+  size_t scratch_bytes = 0;
 };
 
 // Stream state carried between calls (owned by the caller, one per TCP direction).

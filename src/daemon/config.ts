@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 
 import { SwitchhookError } from '../util/errors.js';
+import { expandExtensions } from '../util/extensions.js';
 
 /** A SIP listener: protocol, address and port (0 picks a free port). */
 export interface SipListenConfig {
@@ -310,7 +311,7 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
   if (cti) {
     cti.devices.forEach((spec, i) => {
       try {
-        expandDevices([spec]);
+        expandExtensions([spec]);
       } catch (err) {
         issues.push({ key: `cti.devices[${i}]`, message: (err as Error).message });
       }
@@ -324,7 +325,7 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
     rule.devices.forEach((spec, j) => {
       if (spec === '*') return;
       try {
-        expandDevices([spec]);
+        expandExtensions([spec]);
       } catch (err) {
         issues.push({ key: `presence.rules[${i}].devices[${j}]`, message: (err as Error).message });
       }
@@ -334,37 +335,13 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
     if (!/^sips?:[^@\s]+@[^\s;]+$|^sips?:[^\s@;]+:\d+/.test(im.uri)) issues.push({ key: `presence.im[${i}].uri`, message: 'must be a SIP URI with a host' });
     im.devices.forEach((spec, j) => {
       try {
-        expandDevices([spec]);
+        expandExtensions([spec]);
       } catch (err) {
         issues.push({ key: `presence.im[${i}].devices[${j}]`, message: (err as Error).message });
       }
     });
   });
   return issues;
-}
-
-/** The largest range one device spec may expand to. */
-const maxRange = 100000;
-
-/** Expand device specs (`2001`, `2000-2099`) into a list of device IDs, in order, without duplicates. */
-export function expandDevices(specs: readonly string[]): string[] {
-  const out = new Set<string>();
-  for (const spec of specs) {
-    const m = /^(\d+)-(\d+)$/.exec(spec);
-    if (!m) {
-      if (!new RegExp(deviceSpecPattern).test(spec)) throw new Error(`'${spec}' is not a device or range`);
-      out.add(spec);
-      continue;
-    }
-    const [from, to] = [m[1]!, m[2]!];
-    if (from.length !== to.length) throw new Error(`range '${spec}' mixes widths`);
-    const a = Number(from);
-    const b = Number(to);
-    if (b < a) throw new Error(`range '${spec}' ends before it starts`);
-    if (b - a >= maxRange) throw new Error(`range '${spec}' is larger than ${maxRange} devices`);
-    for (let n = a; n <= b; n++) out.add(String(n).padStart(from.length, '0'));
-  }
-  return [...out];
 }
 
 /** Read a YAML (`.yaml`/`.yml`) or JSON file and validate it. */

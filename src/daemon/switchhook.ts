@@ -12,7 +12,8 @@ import { SqliteStore, type Store } from '../store/index.js';
 import { HttpProblem, JsonHttpServer } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
-import { expandDevices, type SwitchhookConfig } from './config.js';
+import { expandExtensions } from '../util/extensions.js';
+import type { SwitchhookConfig } from './config.js';
 
 const log = createLogger('daemon');
 
@@ -188,16 +189,16 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     this.addresses.sip = await stack.start();
     for (const b of this.addresses.sip) log.info(`SIP on ${b.protocol}:${b.host}:${b.port}`);
     // Devices known now and later (the model learns them from the CTI link) are in scope of the rules.
-    const devices = this.config.cti ? expandDevices(this.config.cti.devices) : [];
+    const devices = this.config.cti ? expandExtensions(this.config.cti.devices) : [];
     for (const d of devices) this.model.addDevice(d);
     this.presenceService = new PresenceService({
       stack,
       model: this.model,
       domain: this.config.sip.domain,
       store: this.store,
-      rules: p.rules.map((r) => ({ watchers: r.watchers, devices: r.devices.includes('*') ? '*' : expandDevices(r.devices) })),
+      rules: p.rules.map((r) => ({ watchers: r.watchers, devices: r.devices.includes('*') ? '*' : expandExtensions(r.devices) })),
       ...(p.auth ? { auth: p.auth } : {}),
-      im: p.im.map((i) => ({ uri: i.uri, devices: expandDevices(i.devices), format: i.format })),
+      im: p.im.map((i) => ({ uri: i.uri, devices: expandExtensions(i.devices), format: i.format })),
       names: p.names,
       notifyAttempts: p.notifyAttempts,
       notifyRetryMs: p.notifyRetryMs,
@@ -212,7 +213,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const server = new AdapterServer({
       host: cti.host,
       port: cti.port,
-      devices: expandDevices(cti.devices),
+      devices: expandExtensions(cti.devices),
       daemonAddress: this.ownAddress(),
       metrics: this.metrics,
     });
@@ -231,7 +232,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   }
 
   private startCti(cti: NonNullable<SwitchhookConfig['cti']>): void {
-    const devices = expandDevices(cti.devices);
+    const devices = expandExtensions(cti.devices);
     const link = new CtiLink({
       host: cti.host,
       port: cti.port,

@@ -158,11 +158,6 @@ const XML_PROBLEMS: readonly string[] = [
   'bad attribute syntax',
 ];
 
-interface NativeCsta {
-  cstaScan(data: Uint8Array, out: Int32Array, state: Int32Array, maxFrameBytes: number, maxResyncBytes: number, cache: Uint8Array): void;
-}
-const native = addon as unknown as NativeCsta;
-
 type Utf8Slicer = (this: Buffer, start: number, end: number) => string;
 const utf8Slice: Utf8Slicer =
   (Buffer.prototype as unknown as { utf8Slice?: Utf8Slicer }).utf8Slice ??
@@ -175,7 +170,7 @@ const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([A-Za-z]+));/g;
 
 function decodeEntities(text: string): string {
   return text.replace(ENTITY, (whole, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
-    if (name !== undefined) return NAMED_ENTITIES[name] ?? whole;
+    if (name !== undefined) return Object.hasOwn(NAMED_ENTITIES, name) ? NAMED_ENTITIES[name]! : whole;
     const code = hex !== undefined ? parseInt(hex, 16) : parseInt(dec!, 10);
     return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
   });
@@ -211,87 +206,244 @@ export function decodeXmlText(raw: string): string {
   return out.trim();
 }
 
+/** Record kinds of a {@link CstaBatch} (mirrors native/csta/scanner.h). */
+export const CstaRecordKind = {
+  /** v0 = monitorCrossRefID */
+  CrossRef: 1,
+  /** v0 = role element name, v1 = callID, v2 = deviceID */
+  Connection: 2,
+  /** v0 = role element name, v1 = device identifier */
+  Device: 3,
+  /** v0 = localConnectionInfo */
+  LocalConnectionInfo: 4,
+  /** v0 = cause */
+  Cause: 5,
+  /** v0 = new callID, v1 = new deviceID, v2 = old callID, v3 = old deviceID */
+  Transferred: 6,
+  /** v0 = leaf element name, v1 = text */
+  Field: 7,
+} as const;
+
+/** Words of one record in {@link CstaBatch.words}. */
+export const CSTA_RECORD_WORDS = RECORD_WORDS;
+
 /**
  * Reads the batch a native scan wrote: `words` is the batch (header + entries), `data` the scanned bytes.
- * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects.
- * A value is a slice of `data` (`s`, `l` >= 0) or a slot of the stream's string cache (`l` < 0), so a batch
- * is only valid inside the callback that received it: later batches redefine cache slots.
+ * The low-level face of the scanner, for hot paths that want to avoid building {@link CstaMessage} objects:
+ * a message entry at word `at` holds records from {@link firstRecord} to {@link endRecord}, each
+ * {@link CSTA_RECORD_WORDS} words, of kind {@link kind} with values read by {@link value}. Values are
+ * slices of `data`, decoded bytes in the scratch area or slots of the stream's string cache, so a batch is
+ * only valid inside the callback that received it.
  */
 export class CstaBatch {
   constructor(
     /** The bytes the scan ran over. */
     readonly data: Buffer,
-    /** The batch words (a private copy). */
+    /** The batch words (a view of the reader's array). */
     readonly words: Int32Array,
     /** The stream's string cache, by slot. */
     readonly strings: string[],
+    /** Decoded values of this batch. */
+    readonly scratch: Buffer,
   ) {}
 
-  /** The string value of a record slot (`s`, `l` words; `flag` set when a slice holds markup). */
-  text(s: number, l: number, flag: number): string {
-    if (l < 0) return this.strings[s]!;
-    if (l === 0) return '';
-    const raw = utf8Slice.call(this.data, s, s + l);
-    return flag === 0 ? raw : decodeXmlText(raw);
+  private stable: Int32Array | undefined;
+
+  /** A copy of the batch words that outlives the batch (made once per batch). */
+  stableWords(): Int32Array {
+    return (this.stable ??= this.words.slice());
   }
 
-  /** Builds the {@link CstaMessage} of the message entry at word index `at`. */
+  /** invokeID of the message at `at`. */
+  invokeId(at: number): number {
+    return this.words[at + 2]!;
+  }
+
+  /** Local name of the root element of the message at `at`. */
+  root(at: number): string {
+    return this.text(this.words[at + 5]!, this.words[at + 6]!, 0);
+  }
+
+  /** Word index of the first record of the message at `at`. */
+  firstRecord(at: number): number {
+    return at + MESSAGE_HEAD;
+  }
+
+  /** Word index after the last record of the message at `at`. */
+  endRecord(at: number): number {
+    return at + this.words[at + 1]!;
+  }
+
+  /** Kind ({@link CstaRecordKind}) of the record at word `r`. */
+  kind(r: number): number {
+    return this.words[r]! & 0xff;
+  }
+
+  /** Value `i` (0-3) of the record at word `r`; undefined when absent. */
+  value(r: number, i: number): string | undefined {
+    const s = this.words[r + 1 + 2 * i]!;
+    const l = this.words[r + 2 + 2 * i]!;
+    if (s < 0) return undefined;
+    return this.text(s, l, (this.words[r]! >> (8 + 2 * i)) & 3);
+  }
+
+  /** The string of a value given as (`s`, `l`) words and its 2-bit `how` (see native/csta/scanner.h). */
+  text(s: number, l: number, how: number): string {
+    if (l < 0) return this.strings[s]!;
+    if (l === 0) return '';
+    if (how === 2) return utf8Slice.call(this.scratch, s, s + l);
+    const raw = utf8Slice.call(this.data, s, s + l);
+    return how === 0 ? raw : decodeXmlText(raw);
+  }
+
+  /**
+   * Builds the {@link CstaMessage} of the message entry at word index `at`. Its `fields` and `xml` are built
+   * on first read (from a copy of the batch words, so the message outlives the batch).
+   */
   message(at: number): CstaMessage {
     const w = this.words;
     const end = at + w[at + 1]!;
     const xmlStart = w[at + 3]!;
-    const msg: CstaMessage = {
-      invokeId: w[at + 2]!,
-      root: this.text(w[at + 5]!, w[at + 6]!, 0),
-      connections: [],
-      devices: [],
-      transferredConnections: [],
-      fields: {},
-      xml: this.data.subarray(xmlStart, w[at + 4]!),
-    };
+    const connections: CstaConnectionRef[] = [];
+    const devices: CstaDeviceRef[] = [];
+    const transferredConnections: CstaTransferredConnection[] = [];
+    let monitorCrossRefId: string | undefined;
+    let localConnectionInfo: string | undefined;
+    let cause: string | undefined;
+    let hasFields = false;
     for (let r = at + MESSAGE_HEAD; r < end; r += RECORD_WORDS) {
       const kind = w[r]! & 0xff;
       const flags = w[r]! >> 8;
       switch (kind) {
         case REC_CROSSREF:
-          msg.monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          monitorCrossRefId = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
           break;
         case REC_CONNECTION:
-          msg.connections.push({
-            role: this.text(w[r + 1]!, w[r + 2]!, 0),
-            callId: this.text(w[r + 3]!, w[r + 4]!, flags & 2),
-            deviceId: this.text(w[r + 5]!, w[r + 6]!, flags & 4),
+          connections.push({
+            role: this.text(w[r + 1]!, w[r + 2]!, flags & 3),
+            callId: this.text(w[r + 3]!, w[r + 4]!, (flags >> 2) & 3),
+            deviceId: this.text(w[r + 5]!, w[r + 6]!, (flags >> 4) & 3),
           });
           break;
         case REC_DEVICE:
-          msg.devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, 0), id: this.text(w[r + 3]!, w[r + 4]!, flags & 2) });
+          devices.push({ role: this.text(w[r + 1]!, w[r + 2]!, flags & 3), id: this.text(w[r + 3]!, w[r + 4]!, (flags >> 2) & 3) });
           break;
         case REC_LCI:
-          msg.localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          localConnectionInfo = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
           break;
         case REC_CAUSE:
-          msg.cause = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
+          cause = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
           break;
         case REC_TRANSFERRED: {
           const item: CstaTransferredConnection = {};
-          if (w[r + 1]! >= 0) item.newCallId = this.text(w[r + 1]!, w[r + 2]!, flags & 1);
-          if (w[r + 3]! >= 0) item.newDeviceId = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
-          if (w[r + 5]! >= 0) item.oldCallId = this.text(w[r + 5]!, w[r + 6]!, flags & 4);
-          if (w[r + 7]! >= 0) item.oldDeviceId = this.text(w[r + 7]!, w[r + 8]!, flags & 8);
-          msg.transferredConnections.push(item);
+          if (w[r + 1]! >= 0) item.newCallId = this.text(w[r + 1]!, w[r + 2]!, flags & 3);
+          if (w[r + 3]! >= 0) item.newDeviceId = this.text(w[r + 3]!, w[r + 4]!, (flags >> 2) & 3);
+          if (w[r + 5]! >= 0) item.oldCallId = this.text(w[r + 5]!, w[r + 6]!, (flags >> 4) & 3);
+          if (w[r + 7]! >= 0) item.oldDeviceId = this.text(w[r + 7]!, w[r + 8]!, (flags >> 6) & 3);
+          transferredConnections.push(item);
           break;
         }
-        case REC_FIELD: {
-          const name = this.text(w[r + 1]!, w[r + 2]!, 0);
-          if (!(name in msg.fields)) msg.fields[name] = this.text(w[r + 3]!, w[r + 4]!, flags & 2);
+        case REC_FIELD:
+          hasFields = true;
           break;
-        }
         default:
           throw new Error(`csta batch: unknown record kind ${kind}`);
       }
     }
+    const msg = new ScannedMessage(
+      w[at + 2]!,
+      this.root(at),
+      connections,
+      devices,
+      transferredConnections,
+      this.data,
+      xmlStart,
+      w[at + 4]!,
+      hasFields ? this.stableWords() : undefined,
+      at,
+    );
+    if (monitorCrossRefId !== undefined) msg.monitorCrossRefId = monitorCrossRefId;
+    if (localConnectionInfo !== undefined) msg.localConnectionInfo = localConnectionInfo;
+    if (cause !== undefined) msg.cause = cause;
     return msg;
   }
+}
+
+/**
+ * A scanned message: plain data properties, with `fields` and `xml` built on first read. `toJSON()` includes
+ * both (the XML as text), so `JSON.stringify` shows the whole message.
+ */
+class ScannedMessage implements CstaMessage {
+  monitorCrossRefId?: string;
+  localConnectionInfo?: string;
+  cause?: string;
+  readonly #data: Buffer;
+  readonly #words: Int32Array | undefined;
+  readonly #at: number;
+  readonly #xmlStart: number;
+  readonly #xmlEnd: number;
+  #fields: Record<string, string> | undefined;
+  #xml: Buffer | undefined;
+
+  constructor(
+    public invokeId: number,
+    public root: string,
+    public connections: CstaConnectionRef[],
+    public devices: CstaDeviceRef[],
+    public transferredConnections: CstaTransferredConnection[],
+    data: Buffer,
+    xmlStart: number,
+    xmlEnd: number,
+    words: Int32Array | undefined,
+    at: number,
+  ) {
+    this.#data = data;
+    this.#xmlStart = xmlStart;
+    this.#xmlEnd = xmlEnd;
+    this.#words = words;
+    this.#at = at;
+  }
+
+  get fields(): Record<string, string> {
+    if (this.#fields === undefined) {
+      const w = this.#words;
+      this.#fields = w ? buildFields(this.#data, w, this.#at + MESSAGE_HEAD, this.#at + w[this.#at + 1]!) : {};
+    }
+    return this.#fields;
+  }
+
+  set fields(value: Record<string, string>) {
+    this.#fields = value;
+  }
+
+  get xml(): Buffer {
+    return (this.#xml ??= this.#data.subarray(this.#xmlStart, this.#xmlEnd));
+  }
+
+  set xml(value: Buffer) {
+    this.#xml = value;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), fields: this.fields, xml: this.xml.toString('utf8') };
+  }
+}
+
+/** The `fields` of a message from a copy of its records: every FIELD record, first occurrence wins. */
+function buildFields(data: Buffer, w: Int32Array, first: number, end: number): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let r = first; r < end; r += RECORD_WORDS) {
+    if ((w[r]! & 0xff) !== REC_FIELD) continue;
+    const name = w[r + 2]! === 0 ? '' : utf8Slice.call(data, w[r + 1]!, w[r + 1]! + w[r + 2]!);
+    if (Object.hasOwn(fields, name)) continue;
+    const l = w[r + 4]!;
+    const raw = l === 0 ? '' : utf8Slice.call(data, w[r + 3]!, w[r + 3]! + l);
+    // The scanner flags CDATA and comments in these leaves but leaves entity references to be found here.
+    const text = (w[r]! >> 10) & 3 || raw.includes('&') ? decodeXmlText(raw) : raw;
+    // defineProperty: an element named __proto__ is a field like any other.
+    Object.defineProperty(fields, name, { value: text, enumerable: true, writable: true, configurable: true });
+  }
+  return fields;
 }
 
 /**
@@ -306,9 +458,12 @@ export class CstaFrameReader {
   /** [resyncing, bytes skipped in this resync, cache generation]: see native/csta/binding.cpp. */
   private readonly state = new Int32Array(3);
   private readonly cache: Uint8Array;
+  private readonly scratch: Buffer;
   private readonly strings: string[];
   private out = new Int32Array(1 << 14);
-  private pending: Buffer | undefined;
+  /** Bytes of an incomplete frame (or of a possible header while resynchronising), in arrival order. */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
   /** Stream offset of the first byte of `pending` (or of the next chunk). */
   private base = 0;
   private fatalError: CstaFrameError | undefined;
@@ -326,6 +481,8 @@ export class CstaFrameReader {
       throw new RangeError(`stringCacheSlots must be 0 or a power of two up to 2^20, got ${slots}`);
     }
     this.cache = new Uint8Array(slots * CACHE_SLOT_BYTES);
+    // Decoded values of one batch; when it runs out, values are decoded in TypeScript instead.
+    this.scratch = Buffer.alloc(65536);
     this.strings = new Array<string>(slots).fill('');
     if (opts.metrics) {
       this.counters = {
@@ -341,7 +498,11 @@ export class CstaFrameReader {
     return this.fatalError;
   }
 
-  /** Feeds bytes; returns the messages completed by this chunk (one native call) and the bad frames. */
+  /**
+   * Feeds bytes; returns the messages completed by this chunk (one native call) and the bad frames.
+   * `fields` and `xml` of a message are accessors built on first read: read them by name (a spread
+   * `{...message}` leaves them out; `JSON.stringify` includes them).
+   */
   push(chunk: Buffer): { messages: CstaMessage[]; errors: CstaFrameError[] } {
     const messages: CstaMessage[] = [];
     const errors: CstaFrameError[] = [];
@@ -370,11 +531,12 @@ export class CstaFrameReader {
    * lost (a capture gap). The dropped bytes count as skipped.
    */
   resynchronise(): void {
-    const left = this.pending?.length ?? 0;
+    const left = this.pendingLength;
     this.stats.skippedBytes += left;
     if (left > 0) this.counters?.skipped.inc(undefined, left);
     this.base += left;
-    this.pending = undefined;
+    this.pending = [];
+    this.pendingLength = 0;
     this.state[0] = 1;
     this.state[1] = 0;
   }
@@ -382,9 +544,9 @@ export class CstaFrameReader {
   /** Ends the stream: reports a frame left incomplete (`CTI_ERR_FRAME_TRUNCATED`) and resets the reader. */
   end(): CstaFrameError[] {
     const errors: CstaFrameError[] = [];
-    const left = this.pending?.length ?? 0;
+    const left = this.pendingLength;
     if (left > 0 && this.state[0] === 0 && !this.fatalError) {
-      const p = this.pending!;
+      const p = Buffer.concat(this.pending);
       const declared = p.length >= 4 ? p.readUInt16BE(2) : undefined;
       const err = new CstaFrameError(
         'CTI_ERR_FRAME_TRUNCATED',
@@ -398,8 +560,10 @@ export class CstaFrameReader {
       this.counters?.skipped.inc(undefined, left);
     }
     this.base += left;
-    this.pending = undefined;
-    this.state.fill(0);
+    this.pending = [];
+    this.pendingLength = 0;
+    this.state[0] = 0;
+    this.state[1] = 0;
     return errors;
   }
 
@@ -414,15 +578,52 @@ export class CstaFrameReader {
       this.base += chunk.length;
       return;
     }
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const parts = this.pending;
+    if (parts.length > 0) {
+      // A frame started in earlier chunks: join only its own bytes, not the whole new chunk.
+      const first = parts[0]!;
+      const need = this.state[0] === 0 && first.length >= 8 ? first.readUInt16BE(2) - this.pendingLength : -1;
+      this.pending = [];
+      this.pendingLength = 0;
+      if (need > chunk.length) {
+        parts.push(chunk);
+        this.pending = parts;
+        this.pendingLength = parts.reduce((n, p) => n + p.length, 0);
+        return;
+      }
+      if (need > 0) {
+        parts.push(chunk.subarray(0, need));
+        const rest = this.scanBuffer(Buffer.concat(parts), onMessage, errors, onError);
+        chunk = rest.length > 0 ? Buffer.concat([rest, chunk.subarray(need)]) : chunk.subarray(need);
+      } else {
+        parts.push(chunk);
+        chunk = Buffer.concat(parts);
+      }
+      if (this.fatalError) return;
+    }
+    const rest = this.scanBuffer(chunk, onMessage, errors, onError);
+    if (rest.length > 0) {
+      this.pending = [rest];
+      this.pendingLength = rest.length;
+    }
+  }
+
+  /** Scans `buf` (one native call, more when the batch array fills up); returns the bytes left unscanned. */
+  private scanBuffer(
+    buf: Buffer,
+    onMessage: (batch: CstaBatch, at: number) => void,
+    errors: CstaFrameError[],
+    onError?: (error: CstaFrameError) => void,
+  ): Buffer {
     for (;;) {
       this.state[2] = this.state[2]! >= 0x7fffffff ? 1 : this.state[2]! + 1;
-      native.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache);
+      addon.cstaScan(buf, this.out, this.state, this.maxFrameBytes, this.maxResyncBytes, this.cache, this.scratch);
       const out = this.out;
       const defs = out[HDR_DEFS]!;
       for (let i = 1, d = out.length - 4; i <= defs; i++, d -= 4) {
-        const raw = utf8Slice.call(buf, out[d + 1]!, out[d + 1]! + out[d + 2]!);
-        this.strings[out[d]!] = out[d + 3] === 0 ? raw : decodeXmlText(raw);
+        const how = out[d + 3]!;
+        const raw = utf8Slice.call(how === 2 ? this.scratch : buf, out[d + 1]!, out[d + 1]! + out[d + 2]!);
+        this.strings[out[d]!] = how === 1 ? decodeXmlText(raw) : raw;
       }
       const consumed = out[HDR_CONSUMED]!;
       const used = out[HDR_USED]!;
@@ -432,8 +633,9 @@ export class CstaFrameReader {
         this.counters?.skipped.inc(undefined, skipped);
       }
       if (used > HDR_WORDS) {
-        const batch = new CstaBatch(buf, out.slice(0, used), this.strings);
-        const w = batch.words;
+        // A view, not a copy: a batch is only valid inside the callbacks below.
+        const w = out.subarray(0, used);
+        const batch = new CstaBatch(buf, w, this.strings, this.scratch);
         for (let at = HDR_WORDS; at < used; at += w[at + 1]!) {
           if (w[at] === TAG_MESSAGE) {
             this.stats.frames++;
@@ -452,14 +654,11 @@ export class CstaFrameReader {
       buf = buf.subarray(consumed);
       if (out[HDR_FATAL] === 1) {
         this.base += buf.length;
-        buf = buf.subarray(buf.length);
-        break;
+        return buf.subarray(buf.length);
       }
-      if (out[HDR_FULL] !== 1) break;
+      if (out[HDR_FULL] !== 1) return buf;
       if (consumed === 0) this.out = new Int32Array(this.out.length * 2);
     }
-    // While resynchronising, the native side keeps at most a possible partial header at the tail.
-    this.pending = buf.length > 0 ? buf : undefined;
   }
 
   private count(err: CstaFrameError): void {
@@ -493,11 +692,8 @@ export class CstaFrameReader {
       case 'CTI_ERR_RESYNC':
         message = `no CSTA frame header found in ${detail} bytes; closing the stream`;
         break;
-      case 'CTI_ERR_FRAME_TRUNCATED':
-        message = 'stream ended inside a frame';
-        break;
       default:
-        throw new Error(`unknown CSTA error code ${String(code)}`);
+        throw new Error(`unexpected CSTA error code ${String(code)} from the scanner`);
     }
     return new CstaFrameError(code, `${message} at stream offset ${offset}`, { fatal, offset, ...(invokeId !== undefined ? { invokeId } : {}) });
   }

@@ -10,161 +10,85 @@
  * `POST /phones/{ext}/forward {"type","to","on"}`, `POST /phones/{ext}/dnd {"on"}`,
  * `POST /link/drop`, `POST /link/status {"status"}`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ForwardingType, parseForwardingType } from '../cti/requests.js';
+import { HttpProblem, JsonHttpServer, type HttpRequest } from '../util/http.js';
 import type { SimSwitch } from './core.js';
 import type { SimCstaServer } from './csta-server.js';
-import { SimError } from './errors.js';
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
+function fields(req: HttpRequest): Record<string, unknown> {
+  const b = req.body;
+  if (b === undefined) return {};
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new HttpProblem(400, 'Bad Request', 'body is not a JSON object');
+  return b as Record<string, unknown>;
 }
 
-const maxBody = 64 * 1024;
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > maxBody) throw new HttpError(413, 'body too large');
-    chunks.push(c);
-  }
-  if (size === 0) return {};
-  try {
-    const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch {
-    throw new HttpError(400, 'body is not a JSON object');
-  }
-}
-
-function str(body: Record<string, unknown>, key: string): string {
-  const v = body[key];
+function str(req: HttpRequest, key: string): string {
+  const v = fields(req)[key];
   if (typeof v === 'string' && v !== '') return v;
   if (typeof v === 'number') return String(v);
-  throw new HttpError(400, `"${key}" is required`);
+  throw new HttpProblem(400, 'Bad Request', `"${key}" is required`);
 }
 
-function bool(body: Record<string, unknown>, key: string, dflt: boolean): boolean {
-  const v = body[key];
+function bool(req: HttpRequest, key: string, dflt: boolean): boolean {
+  const v = fields(req)[key];
   if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new HttpError(400, `"${key}" must be true or false`);
+  if (typeof v !== 'boolean') throw new HttpProblem(400, 'Bad Request', `"${key}" must be true or false`);
   return v;
 }
 
 /** The HTTP control listener of the simulator. */
 export class SimControlServer {
-  private server: Server | undefined;
+  private readonly http = new JsonHttpServer('sim');
 
   constructor(
-    private readonly core: SimSwitch,
+    core: SimSwitch,
     private readonly csta: SimCstaServer,
-  ) {}
+  ) {
+    const ext = (req: HttpRequest): string => req.params['ext']!;
+    const phone = (action: (req: HttpRequest) => unknown) => (req: HttpRequest) => ({ json: action(req) ?? core.phone(ext(req)) });
+    this.http
+      .route('GET', '/phones', () => ({ json: core.extensions().map((e) => core.phone(e)) }))
+      .route('GET', '/phones/:ext', (req) => ({ json: core.phone(ext(req)) }))
+      .route('GET', '/calls', () => ({ json: core.calls() }))
+      .route('GET', '/link', () => ({ json: { clients: this.csta.clients() } }))
+      .route('POST', '/link/drop', () => ({ json: { dropped: this.csta.dropLinks() } }))
+      .route('POST', '/link/status', (req) => {
+        const status = fields(req)['status'];
+        this.csta.sendSystemStatus(typeof status === 'string' ? status : 'normal');
+        return { json: { ok: true } };
+      })
+      .route('POST', '/phones/:ext/offhook', phone((req) => core.offHook(ext(req))))
+      .route('POST', '/phones/:ext/onhook', phone((req) => void core.onHook(ext(req))))
+      .route('POST', '/phones/:ext/answer', phone((req) => core.answer(ext(req))))
+      .route('POST', '/phones/:ext/hold', phone((req) => core.hold(ext(req))))
+      .route('POST', '/phones/:ext/retrieve', phone((req) => core.retrieve(ext(req))))
+      .route('POST', '/phones/:ext/dial', phone((req) => core.dial(ext(req), str(req, 'to'))))
+      .route('POST', '/phones/:ext/transfer', phone((req) => core.singleStepTransfer(ext(req), undefined, str(req, 'to'))))
+      .route('POST', '/phones/:ext/consult', phone((req) => core.consultation(ext(req), undefined, str(req, 'to'))))
+      .route('POST', '/phones/:ext/complete-transfer', phone((req) => core.transfer(ext(req))))
+      .route('POST', '/phones/:ext/deflect', phone((req) => void core.deflect(ext(req), undefined, str(req, 'to'))))
+      .route(
+        'POST',
+        '/phones/:ext/forward',
+        phone((req) => {
+          const type = fields(req)['type'] === undefined ? ForwardingType.Immediate : parseForwardingType(str(req, 'type'));
+          if (type === undefined) throw new HttpProblem(400, 'Bad Request', 'unknown forwarding type');
+          const on = bool(req, 'on', true);
+          core.setForwarding(ext(req), type, on, on ? str(req, 'to') : undefined);
+        }),
+      )
+      .route('POST', '/phones/:ext/dnd', phone((req) => void core.setDoNotDisturb(ext(req), bool(req, 'on', true))));
+  }
 
   /** Listens on loopback (port 0 picks a free one). */
-  async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 1000;
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return server.address() as AddressInfo;
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    return this.http.listen(host, port);
   }
 
   /** Closes the listener and its connections. */
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      const body = req.method === 'POST' ? await readJson(req) : {};
-      const result = this.route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://sim').pathname, body);
-      this.send(res, 200, result ?? { ok: true });
-    } catch (err) {
-      if (err instanceof SimError) this.send(res, err.status, { error: err.message, code: err.code, category: err.category, value: err.value });
-      else if (err instanceof HttpError) this.send(res, err.status, { error: err.message });
-      else this.send(res, 500, { error: (err as Error).message });
-    }
-  }
-
-  private send(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  }
-
-  private route(method: string, path: string, body: Record<string, unknown>): unknown {
-    const core = this.core;
-    const parts = path.split('/').filter((p) => p !== '');
-    if (method === 'GET') {
-      if (path === '/phones') return core.extensions().map((e) => core.phone(e));
-      if (parts[0] === 'phones' && parts.length === 2) return core.phone(decodeURIComponent(parts[1]!));
-      if (path === '/calls') return core.calls();
-      if (path === '/link') return { clients: this.csta.clients() };
-      throw new HttpError(404, `no route GET ${path}`);
-    }
-    if (method !== 'POST') throw new HttpError(405, `method ${method} not allowed`);
-    if (path === '/link/drop') return { dropped: this.csta.dropLinks() };
-    if (path === '/link/status') {
-      this.csta.sendSystemStatus(typeof body['status'] === 'string' ? body['status'] : 'normal');
-      return { ok: true };
-    }
-    if (parts[0] !== 'phones' || parts.length !== 3) throw new HttpError(404, `no route POST ${path}`);
-    const ext = decodeURIComponent(parts[1]!);
-    switch (parts[2]) {
-      case 'offhook':
-        return core.offHook(ext);
-      case 'onhook':
-        core.onHook(ext);
-        return core.phone(ext);
-      case 'answer':
-        return core.answer(ext);
-      case 'hold':
-        return core.hold(ext);
-      case 'retrieve':
-        return core.retrieve(ext);
-      case 'dial':
-        return core.dial(ext, str(body, 'to'));
-      case 'transfer':
-        return core.singleStepTransfer(ext, undefined, str(body, 'to'));
-      case 'consult':
-        return core.consultation(ext, undefined, str(body, 'to'));
-      case 'complete-transfer':
-        return core.transfer(ext);
-      case 'deflect':
-        core.deflect(ext, undefined, str(body, 'to'));
-        return core.phone(ext);
-      case 'forward': {
-        const type = body['type'] === undefined ? ForwardingType.Immediate : parseForwardingType(str(body, 'type'));
-        if (type === undefined) throw new HttpError(400, 'unknown forwarding type');
-        const on = bool(body, 'on', true);
-        core.setForwarding(ext, type, on, on ? str(body, 'to') : undefined);
-        return core.phone(ext);
-      }
-      case 'dnd':
-        core.setDoNotDisturb(ext, bool(body, 'on', true));
-        return core.phone(ext);
-      default:
-        throw new HttpError(404, `no action ${parts[2]}`);
-    }
+  close(): Promise<void> {
+    return this.http.close();
   }
 }

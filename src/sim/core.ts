@@ -74,27 +74,6 @@ export interface SimSwitchOptions {
   readonly noAnswerMs?: number;
 }
 
-/** Parses `2000-2099` or `2000,2001,2005-2010` into a list of extensions. */
-export function parseExtensions(spec: string): string[] {
-  const out: string[] = [];
-  for (const part of spec.split(',')) {
-    const p = part.trim();
-    if (p === '') continue;
-    const m = /^(\d+)-(\d+)$/.exec(p);
-    if (m) {
-      const [a, b] = [m[1]!, m[2]!];
-      if (a.length !== b.length || Number(b) < Number(a)) throw new RangeError(`bad extension range '${p}'`);
-      for (let n = Number(a); n <= Number(b); n++) out.push(String(n).padStart(a.length, '0'));
-    } else if (/^\+?\d+$/.test(p)) {
-      out.push(p);
-    } else {
-      throw new RangeError(`bad extension '${p}'`);
-    }
-  }
-  if (out.length === 0) throw new RangeError('no extensions');
-  return out;
-}
-
 const maxForwardHops = 5;
 
 /** The device and call core of the simulated PBX. */

@@ -15,7 +15,7 @@ export class SimError extends SwitchhookError {
   }
 
   /** HTTP status for the control API. */
-  get status(): number {
+  get httpStatus(): number {
     switch (this.category) {
       case CstaErrorCategory.Operation:
         return this.value === 'invalidDeviceID' || this.value === 'invalidCallID' || this.value === 'invalidConnectionID' ? 404 : 400;

@@ -30,7 +30,8 @@ export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 
 /**
  * An HTTP failure rendered as RFC 9457 problem details (`application/problem+json`). `cause` carries the
- * underlying error (a CSTA error, a SIP status) and its code appears in the body.
+ * underlying error (a CSTA error, a SIP status): its code, and for CSTA errors the CSTAErrorCode category
+ * and value, appear in the body. Any other error with a numeric `httpStatus` is rendered the same way.
  */
 export class HttpProblem extends SwitchhookError {
   constructor(
@@ -130,7 +131,7 @@ export class JsonHttpServer {
       const problem = toProblem(err);
       if (problem.status >= 500) log.error(`${method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`);
       this.metrics?.counter(`switchhook_${this.name}_http_errors_total`, `Error answers of the ${this.name} HTTP API.`).inc({ status: String(problem.status) });
-      const cause = problem.cause as { code?: string; message?: string } | undefined;
+      const cause = problem.cause as { code?: string; message?: string; category?: string; value?: string } | undefined;
       send(res, {
         status: problem.status,
         contentType: 'application/problem+json',
@@ -140,7 +141,9 @@ export class JsonHttpServer {
           status: problem.status,
           detail: problem.detail,
           code: problem.code,
-          ...(cause?.code ? { cause: { code: cause.code, message: cause.message } } : {}),
+          ...(cause?.code
+            ? { cause: { code: cause.code, message: cause.message, ...(cause.category ? { category: cause.category, value: cause.value } : {}) } }
+            : {}),
         },
       });
     }

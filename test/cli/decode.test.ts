@@ -10,7 +10,7 @@ import t from 'tap';
 
 import { main } from '../../src/cli/main.js';
 import { encodeCstaFrame } from '../../src/native/csta.js';
-import { linkPayload, parseTcpSegment, readCaptureTcp } from '../../src/util/pcap-tcp.js';
+import { decodeFrames, readCaptureTcp } from '../../src/util/pcap/index.js';
 
 const captures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'captures', 'public', 'csta');
 const frame01 = readFileSync(join(captures, '01_ServiceInitiatedEvent.frame.bin'));
@@ -114,8 +114,8 @@ function ipv6(src: number, dst: number, payload: Buffer): Buffer {
   return Buffer.concat([h, payload]);
 }
 
-type Link = 'ethernet' | 'sll' | 'null6';
-const LINK_NUMBER: Record<Link, number> = { ethernet: 1, sll: 113, null6: 0 };
+type Link = 'ethernet' | 'sll' | 'null6' | 'sll2' | 'loop' | 'raw';
+const LINK_NUMBER: Record<Link, number> = { ethernet: 1, sll: 113, null6: 0, sll2: 276, loop: 108, raw: 101 };
 
 function packet(link: Link, s: Seg): Buffer {
   const ports = s.from === 'client' ? [40000, 4711] : s.from === 'server' ? [4711, 40000] : [40001, 80];
@@ -141,6 +141,18 @@ function packet(link: Link, s: Seg): Buffer {
       family.writeUInt32LE(30, 0);
       return Buffer.concat([family, ipv6(a, b, tcp)]);
     }
+    case 'sll2': {
+      const sll2 = Buffer.alloc(20);
+      sll2.writeUInt16BE(0x86dd, 0);
+      return Buffer.concat([sll2, ipv6(a, b, tcp)]);
+    }
+    case 'loop': {
+      const family = Buffer.alloc(4);
+      family.writeUInt32BE(2, 0);
+      return Buffer.concat([family, ipv4([192, 0, 2, a], [192, 0, 2, b], tcp)]);
+    }
+    case 'raw':
+      return ipv4([198, 51, 100, a], [198, 51, 100, b], tcp);
   }
 }
 
@@ -196,13 +208,14 @@ function exchange(opts: { dropOne?: boolean } = {}): Seg[] {
   return segs;
 }
 
-for (const link of ['ethernet', 'sll', 'null6'] as const) {
+for (const link of ['ethernet', 'sll', 'null6', 'sll2', 'loop', 'raw'] as const) {
   t.test(`pcap (${link}): TCP reassembled per direction, retransmits and reordering handled`, async (t) => {
     const file = join(dir, `exchange-${link}.pcap`);
     writeFileSync(file, pcapFile(link, exchange()));
     const { code, lines, err } = await run(file);
     t.equal(code, 0, err);
-    const host = (n: number) => (link === 'null6' ? `[::${n}]` : link === 'sll' ? `127.0.0.${n}` : `10.0.0.${n}`);
+    const prefix: Record<Link, string> = { ethernet: '10.0.0.', sll: '127.0.0.', null6: '', sll2: '', loop: '192.0.2.', raw: '198.51.100.' };
+    const host = (n: number) => (link === 'null6' || link === 'sll2' ? `[::${n}]` : `${prefix[link]}${n}`);
     const client = `${host(1)}:40000>${host(2)}:4711`;
     const server = `${host(2)}:4711>${host(1)}:40000`;
     t.same(
@@ -238,29 +251,52 @@ t.test('pcap with a lost segment: a gap line, the hit frame refused, the rest re
   t.match(lines[1], { missing: 740 });
 });
 
+t.test('a segment cut short by the snap length is a gap', async (t) => {
+  const segs = exchange();
+  const file = join(dir, 'snap.pcap');
+  const pcap = pcapFile('ethernet', segs);
+  // Cut the captured length of the packet carrying pieces[4] (server bytes 900-1500) to 500 bytes.
+  let off = 24;
+  for (const s of segs) {
+    const caplen = pcap.readUInt32LE(off + 8);
+    if (s.from === 'server' && s.data && s.data.length === 600) {
+      pcap.writeUInt32LE(500, off + 8);
+      const cut = Buffer.concat([pcap.subarray(0, off + 16 + 500), pcap.subarray(off + 16 + caplen)]);
+      writeFileSync(file, cut);
+      break;
+    }
+    off += 16 + caplen;
+  }
+  const { lines } = await run(file);
+  t.same(
+    lines.map((l) => l.root ?? l.error),
+    ['MonitorStart', 'MonitorStartResponse', 'ServiceInitiatedEvent', 'CAPTURE_GAP', 'CTI_ERR_FRAME_TRUNCATED'],
+    'the hole falls inside the OriginatedEvent',
+  );
+  t.match(lines[3], { missing: 600 - (500 - 14 - 20 - 20) });
+});
+
 t.test('capture reader rejects what it cannot read', async (t) => {
   const bad = join(dir, 'bad.pcap');
   writeFileSync(bad, Buffer.concat([Buffer.from([0xd4, 0xc3, 0xb2, 0xa1]), Buffer.alloc(4)]));
   const r = await run(bad);
   t.equal(r.code, 1);
-  t.match(r.lines[0], { error: 'CAPTURE_ERR_READ' });
+  t.match(r.lines[0], { error: 'PCAP_ERR_READ' });
   const wifi = join(dir, 'wifi.pcap');
   const head = pcapFile('ethernet', []);
   head.writeUInt32LE(127, 20);
   writeFileSync(wifi, head);
   await t.rejects(readCaptureTcp(wifi, { data() {} }), /unsupported link type/);
-  t.same(linkPayload('LINKTYPE_RAW', Buffer.from([0x45])), { offset: 0, etherType: 0x0800 });
-  t.same(linkPayload('LINKTYPE_RAW', Buffer.from([0x60])), { offset: 0, etherType: 0x86dd });
-  t.equal(linkPayload('LINKTYPE_RAW', Buffer.from([0x10])), undefined);
-  t.same(linkPayload('LINKTYPE_108', Buffer.from([0, 0, 0, 2])), { offset: 4, etherType: 0x0800 });
-  t.same(linkPayload('LINKTYPE_276', Buffer.concat([Buffer.from([0x86, 0xdd]), Buffer.alloc(18)])), { offset: 20, etherType: 0x86dd });
-  t.equal(linkPayload('LINKTYPE_NULL', Buffer.from([7, 0, 0, 0])), undefined);
-  const frag = ipv4([1, 1, 1, 1], [2, 2, 2, 2], tcpHeader(1, 2, 3, ACK));
-  frag.writeUInt16BE(0x2000, 6);
-  t.equal(parseTcpSegment(frag, 0, 0x0800, frag.length), undefined, 'IP fragments are skipped');
+  const good = join(dir, 'no-fin.pcap');
+  writeFileSync(good, pcapFile('ethernet', exchange().filter((s) => !(s.flags! & FIN))));
+  await t.rejects(readCaptureTcp(good, { data() { throw new Error('boom'); } }), /boom/, 'a throwing handler rejects the read');
+  const ended: string[] = [];
+  const stats = await readCaptureTcp(good, { data() {}, end: (flow) => void ended.push(flow.id) });
+  t.equal(ended.length, 3, 'flows without FIN end with the capture');
+  t.match(stats, { tcpSegments: 15, skipped: 0 });
   const hopByHop = ipv6(1, 2, Buffer.concat([Buffer.from([6, 0, 0, 0, 0, 0, 0, 0]), tcpHeader(1, 2, 3, ACK)]));
   hopByHop[6] = 0;
-  t.match(parseTcpSegment(hopByHop, 0, 0x86dd, hopByHop.length), { srcPort: 1, dstPort: 2, seq: 3 });
+  t.match(decodeFrames([{ ts: 0, linkType: 101, data: hopByHop, wireLength: hopByHop.length }]).tcp, [{ sport: 1, dport: 2, seq: 3 }], 'IPv6 extension headers are walked');
 });
 
 // ---- a capture recorded with dumpcap on lo

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import t from 'tap';
 
-import { applyFlags, ConfigError, expandDevices, loadConfigFile, readRawConfig, validateConfig } from '../../src/daemon/config.js';
+import { applyFlags, ConfigError, loadConfigFile, readRawConfig, validateConfig } from '../../src/daemon/config.js';
 
 function issuesOf(fn: () => unknown): { key: string; message: string }[] {
   try {
@@ -50,13 +50,6 @@ t.test('cross-field checks: bad ranges and backoff bounds', async (t) => {
     ['cti.devices[0]', 'cti.reconnectMaxMs'],
   );
   t.match(issues[0]!.message, /ends before it starts/);
-});
-
-t.test('expandDevices keeps order, width and drops duplicates', async (t) => {
-  t.same(expandDevices(['0998-1001', '1000', '2001']), ['0998', '0999', '1000', '1001', '2001']);
-  t.throws(() => expandDevices(['1-99']), /mixes widths/);
-  t.throws(() => expandDevices(['000000-999999']), /larger than/);
-  t.throws(() => expandDevices(['a b']), /not a device or range/);
 });
 
 t.test('flags override the file and are validated by the same schema', async (t) => {

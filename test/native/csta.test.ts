@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
 import {
+  CSTA_RECORD_WORDS,
   CstaFrameError,
+  CstaRecordKind,
   CstaFrameReader,
   decodeXmlText,
   encodeCstaFrame,
@@ -215,6 +217,8 @@ t.test('namespaces: ed3, ed5 typo, ed6 and prefixes all match by local name', as
     body('HeldEvent', 'xmlns="http://www.ecmainternational.org/standards/ecma-323/csta/ed5"'),
     body('HeldEvent', "xmlns:csta='http://www.ecma-international.org/standards/ecma-323/csta/ed6'", 'csta:'),
     body('HeldEvent', 'xmlns="http://www.ecma.ch/standards/ecma-323/csta/ed2"'),
+    body('HeldEvent', "xmlns:a_very_long_prefix.name-x='urn:x'", 'a_very_long_prefix.name-x:'),
+    body('HeldEvent', "xmlns:p='urn:p' xmlns:q='urn:q'", 'p:q:'),
   ];
   for (const xml of variants) {
     const m = one(xml);
@@ -337,6 +341,11 @@ t.test('resync that finds nothing is fatal and closes the reader', async (t) => 
   r = reader.push(encodeCstaFrame(1, '<a/>'));
   t.same(r, { messages: [], errors: [] }, 'input after a fatal error is ignored');
   t.same(reader.end(), []);
+
+  const hunting = new CstaFrameReader();
+  hunting.push(Buffer.from('junkjunk\x00\x00\x01'));
+  t.same(hunting.end(), [], 'a possible header left while resynchronising is skipped, not truncated');
+  t.equal(hunting.stats.skippedBytes, 11);
 });
 
 t.test('malformed XML drops only that frame', async (t) => {
@@ -393,6 +402,21 @@ t.test('many frames in one push fill several batches', async (t) => {
 t.test('pushBatch hands batches without building messages', async (t) => {
   const reader = new CstaFrameReader();
   const seen: string[] = [];
+  const read: unknown[] = [];
+  reader.pushBatch(load('02_OriginatedEvent.frame.bin'), (batch, at) => {
+    read.push(batch.invokeId(at), batch.root(at));
+    for (let r = batch.firstRecord(at); r < batch.endRecord(at); r += CSTA_RECORD_WORDS) {
+      if (batch.kind(r) === CstaRecordKind.Device) read.push([batch.value(r, 0), batch.value(r, 1), batch.value(r, 2)]);
+      if (batch.kind(r) === CstaRecordKind.Connection) read.push([batch.value(r, 1), batch.value(r, 2)]);
+    }
+  });
+  t.same(read, [
+    9999,
+    'OriginatedEvent',
+    ['FF000100000000002D65C85C1C750000', '302118840100'],
+    ['callingDevice', '302118840100', undefined],
+    ['calledDevice', 'N<302118840101>;displayNumber=302118840101;noa=nk', undefined],
+  ]);
   const errors = reader.pushBatch(Buffer.concat([load('01_ServiceInitiatedEvent.frame.bin'), Buffer.from([9, 9, 9])]), (batch, at) => {
     seen.push(batch.message(at).root);
     t.equal(batch.words[at + 2], 9999);
@@ -441,7 +465,7 @@ t.test('the string cache never changes what is decoded (sizes 0, 1, 2, 64, 4096;
     const out: unknown[] = [];
     for (let i = 0; i < stream.length; i += 40000) {
       const r = reader.push(stream.subarray(i, i + 40000));
-      for (const m of r.messages) out.push({ ...m, xml: m.xml.length });
+      for (const m of r.messages) out.push({ ...m, fields: m.fields, xml: m.xml.length });
       for (const e of r.errors) out.push(e.code);
     }
     return out;
@@ -450,4 +474,57 @@ t.test('the string cache never changes what is decoded (sizes 0, 1, 2, 64, 4096;
   t.equal(reference.filter((x) => typeof x !== 'string').length, 1500);
   for (const slots of [1, 2, 64, 4096]) t.same(decode(slots), reference, `${slots} slots`);
   t.throws(() => new CstaFrameReader({ stringCacheSlots: 3 }), RangeError);
+});
+
+t.test('fields named like Object.prototype members are kept', async (t) => {
+  const m = one('<X><toString>a</toString><__proto__>b</__proto__><constructor>c</constructor><toString>d</toString></X>');
+  t.equal(m.fields.toString, 'a');
+  t.equal(Object.getOwnPropertyDescriptor(m.fields, '__proto__')?.value, 'b');
+  t.equal(m.fields.constructor, 'c');
+  m.fields = { replaced: 'yes' };
+  t.same(m.fields, { replaced: 'yes' });
+  t.same(JSON.parse(JSON.stringify(one('<Y><a>1</a></Y>'))), {
+    invokeId: 9999,
+    root: 'Y',
+    connections: [],
+    devices: [],
+    transferredConnections: [],
+    fields: { a: '1' },
+    xml: '<Y><a>1</a></Y>',
+  });
+  const x = one('<Z/>');
+  x.xml = Buffer.from('<other/>');
+  t.equal(x.xml.toString(), '<other/>');
+});
+
+t.test('native entity decoding matches the XML rules (and the TypeScript decoder)', async (t) => {
+  const cases: [string, string][] = [
+    ['a&amp;b', 'a&b'],
+    ['&lt;&gt;&quot;&apos;', '<>"\''],
+    ['&#65;&#x42;&#x63;', 'ABc'],
+    ['&#xE9;&#x20AC;&#x1F600;', 'é€😀'],
+    ['&#xD800;x', decodeXmlText('&#xD800;x')],
+    ['&#x110000;', '&#x110000;'],
+    ['&unknown;&#;&#x;&#12a;', '&unknown;&#;&#x;&#12a;'],
+    ['&constructor;&toString;', '&constructor;&toString;'],
+    ['tail &amp', 'tail &amp'],
+    ['& lone', '& lone'],
+  ];
+  for (const slots of [0, 4096]) {
+    for (const [raw, want] of cases) {
+      const xml = `<E><connection><callID>${raw}</callID><deviceID>d${raw}</deviceID></connection><cause>${raw}</cause><f>${raw}</f></E>`;
+      const m = new CstaFrameReader({ stringCacheSlots: slots }).push(encodeCstaFrame(1, xml)).messages[0]!;
+      t.equal(m.connections[0]!.callId, want, `${raw} (${slots} slots)`);
+      t.equal(m.connections[0]!.deviceId, 'd' + want);
+      t.equal(m.cause, want);
+      t.equal(m.fields.f, want);
+      t.equal(decodeXmlText(raw), want);
+    }
+  }
+  // More decoded bytes in one batch than the scratch area holds: the rest is decoded in TypeScript.
+  const long = '&lt;' + 'x'.repeat(200) + '&gt;';
+  const frames = Array.from({ length: 600 }, (_, i) => encodeCstaFrame(1, `<E><callingDevice><deviceIdentifier>${long}${i}</deviceIdentifier></callingDevice></E>`));
+  const r = new CstaFrameReader().push(Buffer.concat(frames));
+  t.equal(r.messages.length, 600);
+  t.ok(r.messages.every((m, i) => m.devices[0]!.id === `<${'x'.repeat(200)}>${i}`));
 });

@@ -59,7 +59,7 @@ t.test('HTTP control API drives the phones; the link and model follow', async (t
   // Errors: unknown phone 404, wrong state 409, bad input 400, unknown route 404.
   const unknown = await api(base, 'POST', '/phones/9999/offhook');
   t.equal(unknown.status, 404);
-  t.equal(unknown.json.value, 'invalidDeviceID');
+  t.match(unknown.json, { code: 'SIM_ERR_OPERATION', cause: { category: 'operation', value: 'invalidDeviceID' } });
   t.equal((await api(base, 'POST', '/phones/2000/answer')).status, 409);
   t.equal((await api(base, 'POST', '/phones/2000/dial', {})).status, 400);
   t.equal((await api(base, 'POST', '/phones/2000/dial', 'not json')).status, 400);

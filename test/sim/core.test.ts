@@ -1,7 +1,7 @@
 import t from 'tap';
 
 import { ConnectionState, CstaEventKind, ForwardingType } from '../../src/cti/index.js';
-import { SimError, SimSwitch, parseExtensions, type SimEvent } from '../../src/sim/index.js';
+import { SimError, SimSwitch, type SimEvent } from '../../src/sim/index.js';
 
 function sw(extensions = ['2000', '2001', '2002', '2003'], noAnswerMs?: number): { s: SimSwitch; events: SimEvent[] } {
   const s = new SimSwitch(noAnswerMs === undefined ? { extensions } : { extensions, noAnswerMs });
@@ -21,15 +21,6 @@ function refused(fn: () => unknown): string | undefined {
 }
 
 const kinds = (events: SimEvent[]): string[] => events.map((e) => `${e.kind}:${e.subject}`);
-
-t.test('extension specs', async (t) => {
-  t.same(parseExtensions('2000-2003'), ['2000', '2001', '2002', '2003']);
-  t.same(parseExtensions('0100-0102, 300'), ['0100', '0101', '0102', '300']);
-  t.throws(() => parseExtensions('20-1'), RangeError);
-  t.throws(() => parseExtensions('2000-20001'), RangeError);
-  t.throws(() => parseExtensions('abc'), RangeError);
-  t.throws(() => parseExtensions(''), RangeError);
-});
 
 t.test('off-hook, dial, answer, hang up: the event sequence of a real switch', async (t) => {
   const { s, events } = sw();

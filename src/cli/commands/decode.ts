@@ -6,7 +6,7 @@
 import { open, readFile } from 'node:fs/promises';
 
 import { CstaFrameReader, type CstaFrameError, type CstaMessage } from '../../native/csta.js';
-import { readCaptureTcp, type TcpFlow } from '../../util/pcap-tcp.js';
+import { readCaptureTcp, type TcpFlow } from '../../util/pcap/index.js';
 import type { Command, CommandIO } from '../command.js';
 
 const USAGE = `usage: switchhook decode [options] FILE...
@@ -199,7 +199,7 @@ export const decodeCommand: Command = {
       } catch (err) {
         unreadable++;
         const e = err as { code?: string; message?: string };
-        p.line({ file }, { error: e.code ?? 'CAPTURE_ERR_READ', message: e.message ?? String(err) });
+        p.line({ file }, { error: e.code ?? 'PCAP_ERR_READ', message: e.message ?? String(err) });
       }
     }
     return p.bad > 0 || unreadable > 0 ? 1 : 0;

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { applyFlags, expandDevices, validateConfig } from '../../daemon/config.js';
+import { applyFlags, validateConfig } from '../../daemon/config.js';
 import { Switchhook } from '../../daemon/switchhook.js';
-import { PbxSimulator } from '../../sim/index.js';
-import { SimTraffic } from '../../sim/traffic.js';
+import { PbxSimulator, SimTraffic } from '../../sim/index.js';
+import { expandExtensions } from '../../util/extensions.js';
 import type { Command, CommandIO } from '../command.js';
 import { aborted, runUntilSignal } from '../signals.js';
 
@@ -69,7 +69,7 @@ export async function runDemo(args: string[], io: CommandIO, signal: AbortSignal
   const intervalMs = Number(values['interval-ms']);
   if (!Number.isInteger(intervalMs) || intervalMs < 10) throw new RangeError('--interval-ms must be a whole number of at least 10');
 
-  const extensions = expandDevices(values.extensions.split(','));
+  const extensions = expandExtensions(values.extensions);
   const sim = new PbxSimulator();
   const simAddr = await sim.start({ cstaPort: 0, controlPort: 0, extensions });
   io.out(`demo: PBX simulator with ${extensions.length} phones, CSTA on 127.0.0.1:${simAddr.csta.port}, control on http://127.0.0.1:${simAddr.control!.port}\n`);

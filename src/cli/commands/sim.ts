@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 
 import { parseEdition } from '../../cti/editions.js';
-import { PbxSimulator, SimBringUp, parseExtensions } from '../../sim/index.js';
+import { PbxSimulator, SimBringUp } from '../../sim/index.js';
+import { expandExtensions } from '../../util/extensions.js';
 import type { Command, CommandIO } from '../command.js';
 import { aborted, runUntilSignal } from '../signals.js';
 
@@ -69,7 +70,7 @@ export async function runSim(args: string[], io: CommandIO, signal: AbortSignal)
   const addr = await sim.start({
     cstaPort: port(values['csta-port'], 7001, 'csta-port'),
     controlPort: port(values['control-port'], 7002, 'control-port'),
-    extensions: parseExtensions(values.extensions ?? '2000-2099'),
+    extensions: expandExtensions(values.extensions ?? '2000-2099'),
     host: values.host ?? '127.0.0.1',
     edition: parseEdition(values.edition ?? 'ed4'),
     bringUp: bringUp(values['bring-up']),

@@ -22,6 +22,8 @@ export interface TcpSegment {
   readonly fin: boolean;
   readonly rst: boolean;
   readonly payload: Buffer;
+  /** Payload bytes the IP header declares but the capture did not hold (snap length). */
+  readonly truncated: number;
 }
 
 /** What {@link decodeFrames} found. */
@@ -52,7 +54,7 @@ export function decodeFrames(frames: readonly PcapFrame[]): DecodedPackets {
   const fragments = new Map<string, FragmentSet>();
   let skipped = 0;
 
-  const transport = (ts: number, proto: number, src: string, dst: string, b: Buffer): boolean => {
+  const transport = (ts: number, proto: number, src: string, dst: string, b: Buffer, missing = 0): boolean => {
     switch (proto) {
       case 4:
         return ipv4(ts, b);
@@ -77,6 +79,7 @@ export function decodeFrames(frames: readonly PcapFrame[]): DecodedPackets {
           syn: (flags & 0x02) !== 0,
           rst: (flags & 0x04) !== 0,
           payload: b.subarray(Math.min(off, b.length)),
+          truncated: missing,
         });
         return true;
       }
@@ -110,7 +113,8 @@ export function decodeFrames(frames: readonly PcapFrame[]): DecodedPackets {
   const ipv4 = (ts: number, b: Buffer): boolean => {
     if (b.length < 20 || b[0]! >> 4 !== 4) return false;
     const ihl = (b[0]! & 0x0f) * 4;
-    const total = Math.min(b.readUInt16BE(2), b.length);
+    const declared = b.readUInt16BE(2);
+    const total = Math.min(declared, b.length);
     const id = b.readUInt16BE(4);
     const frag = b.readUInt16BE(6);
     const more = (frag & 0x2000) !== 0;
@@ -124,7 +128,7 @@ export function decodeFrames(frames: readonly PcapFrame[]): DecodedPackets {
       if (!whole) return true;
       payload = whole;
     }
-    return transport(ts, proto, src, dst, payload);
+    return transport(ts, proto, src, dst, payload, more || offset > 0 ? 0 : declared - total);
   };
 
   const ipv6 = (ts: number, b: Buffer): boolean => {
@@ -134,6 +138,8 @@ export function decodeFrames(frames: readonly PcapFrame[]): DecodedPackets {
     const src = ipv6Text(b.subarray(8, 24));
     const dst = ipv6Text(b.subarray(24, 40));
     let p = b.subarray(40, Math.min(b.length, 40 + plen));
+    const missing = 40 + plen - (40 + p.length);
+    let fragmented = false;
     for (;;) {
       if (next === 0 || next === 43 || next === 60) {
         if (p.length < 8) return false;
@@ -151,9 +157,10 @@ export function decodeFrames(frames: readonly PcapFrame[]): DecodedPackets {
         if (!whole) return true;
         next = nh;
         p = whole;
+        fragmented = true;
         continue;
       }
-      return transport(ts, next, src, dst, p);
+      return transport(ts, next, src, dst, p, fragmented ? 0 : missing);
     }
   };
 

@@ -22,8 +22,11 @@ interface PcapSession {
 }
 
 interface PcapModule {
-  createOfflineSession(path: string, options: { filter?: string; snap_length?: number }): PcapSession;
+  PcapSession: new (live: boolean, path: string, filter: string, bufferSize: number, snapLength: number) => PcapSession;
 }
+
+/** Largest frame read whole (libpcap's offline default would cut frames at 65,535 bytes). */
+const snapLength = 262_144;
 
 const LINK_TYPES: Record<string, number> = {
   LINKTYPE_NULL: 0,
@@ -42,14 +45,14 @@ export class PcapError extends SwitchhookError {
 
 /**
  * Reads every frame of a pcap or pcapng file with libpcap (the `pcap` npm package). Frames are copied,
- * since libpcap hands out one reused buffer.
+ * since libpcap hands out one reused buffer. With `linkTypes`, a capture of any other link type is refused.
  */
-export function readPcapFile(path: string): Promise<PcapFrame[]> {
+export function readPcapFile(path: string, linkTypes?: ReadonlySet<number>): Promise<PcapFrame[]> {
   const pcap = createRequire(import.meta.url)('pcap') as PcapModule;
   return new Promise((resolve, reject) => {
     let session: PcapSession;
     try {
-      session = pcap.createOfflineSession(path, { filter: '', snap_length: 262144 });
+      session = new pcap.PcapSession(false, path, '', 0, snapLength);
     } catch (err) {
       reject(new PcapError(`cannot open ${path}: ${(err as Error).message}`, { cause: err }));
       return;
@@ -57,6 +60,11 @@ export function readPcapFile(path: string): Promise<PcapFrame[]> {
     const named = LINK_TYPES[session.link_type];
     const m = /Unknown linktype (\d+)/.exec(session.link_type);
     const linkType = named ?? (m ? Number(m[1]) : -1);
+    if (linkTypes && !linkTypes.has(linkType)) {
+      session.close();
+      reject(new PcapError(`capture ${path}: unsupported link type ${linkType}`));
+      return;
+    }
     const frames: PcapFrame[] = [];
     session.on('packet', (p) => {
       const h = p.header;
