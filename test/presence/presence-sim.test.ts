@@ -3,7 +3,7 @@
  * hook change of extension 2001 in order with checked bodies, a sipp UAS configured as an instant-message
  * subscriber gets MESSAGEs, and a CTI link drop turns presence to unknown until the resync.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -52,6 +52,7 @@ t.test('sipp watchers and an IM subscriber follow extension 2001 through a call'
   // it: scripts/record-presence.sh) and every NOTIFY and MESSAGE must decode in tshark without a warning.
   const captureDir = process.env['PRESENCE_CAPTURE_DIR'] ?? mkdtempSync(join(tmpdir(), 'sh-presence-cap-'));
   mkdirSync(captureDir, { recursive: true });
+  if (!process.env['PRESENCE_CAPTURE_DIR']) t.teardown(() => rmSync(captureDir, { recursive: true, force: true }));
   const captureFile = join(captureDir, 'presence-sipp.pcapng');
   const capture = await startCapture(`udp port ${sipPort} or udp port ${imPort}`, captureFile);
   t.teardown(() => capture?.stop());
