@@ -19,6 +19,7 @@ const root = join(here, '..', '..', '..');
 /** Figures of the baseline. */
 export interface BaselineFigures {
   notifyPerSec: number;
+  lossless: boolean;
   p50Ms: number;
   p99Ms: number;
   fanout10kMs: number;
