@@ -80,7 +80,10 @@ export function readCsv(text: string, onRow: (row: CsvRow) => void): void {
         i = j;
         if (j < n && c === COMMA) {
           i++;
-          if (i === n) fields.push('');
+          if (i === n) {
+            fields.push('');
+            atRecordEnd = true;
+          }
         } else atRecordEnd = true;
       }
     }
