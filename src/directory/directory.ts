@@ -292,10 +292,15 @@ export class Directory {
     return found;
   }
 
-  /** The first live client URI of an E.164 number (`+digits`), the allocation-free hot path. */
+  /** The first live client URI of an E.164 number (`+digits`): the hot path, no binding objects built. */
   firstClient(e164: string): string | undefined {
-    const digits = e164.slice(1);
-    const uri = this.e164.firstUri(Number(digits), digits, this.now());
+    let key = 0;
+    for (let i = 1; i < e164.length; i++) {
+      const d = e164.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return undefined;
+      key = key * 10 + d;
+    }
+    const uri = e164.length > 1 && e164.length <= 16 && e164.charCodeAt(0) === 43 ? this.e164.firstUri(key, e164.slice(1), this.now()) : undefined;
     (uri !== undefined ? this.m.hit : this.m.miss).inc();
     return uri;
   }
@@ -369,6 +374,8 @@ export class Directory {
       this.indexPut(keys[i]!, b);
     }
     this.m.importBad.inc(undefined, errors.length);
+    // V8 keeps the last RegExp subject (legacy RegExp.input); ours was a slice of `text`: let it go.
+    releaseRegExpInput();
     return { imported: keys.length, errors };
   }
 
@@ -379,6 +386,10 @@ export class Directory {
     if (this.reaper) clearInterval(this.reaper);
     if (this.ownsDb) this.db.close();
   }
+}
+
+function releaseRegExpInput(): void {
+  /^/.test('');
 }
 
 function checkClient(client: unknown, field = 'client'): asserts client is string {

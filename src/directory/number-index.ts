@@ -24,25 +24,36 @@ export interface ClientBinding {
 const marker = '\u0001';
 const emptyKey = -1;
 
-/** Interned strings with reference counts; id 0 is reserved for "none". */
+/**
+ * Strings with reference counts; id 0 is reserved for "none". Templates (strings holding the marker, shared
+ * by many numbers) are interned through a map; other strings (unique URIs, display names) are stored as they
+ * are, without a map entry. Each template also keeps its pieces split at the marker, so decoding is a concat.
+ */
 class StringTable {
   private readonly strings: (string | undefined)[] = [undefined];
+  private readonly pieces: (string[] | undefined)[] = [undefined];
   private readonly ids = new Map<string, number>();
   private refs = new Uint32Array(64);
   private readonly free: number[] = [];
+  private live = 0;
 
   intern(s: string): number {
-    let id = this.ids.get(s);
+    const template = s.includes(marker);
+    let id = template ? this.ids.get(s) : undefined;
     if (id === undefined) {
       id = this.free.pop() ?? this.strings.length;
-      if (id === this.strings.length) this.strings.push(s);
-      else this.strings[id] = s;
-      this.ids.set(s, id);
+      if (id === this.strings.length) {
+        this.strings.push(s);
+        this.pieces.push(undefined);
+      } else this.strings[id] = s;
+      this.pieces[id] = template ? s.split(marker) : undefined;
+      if (template) this.ids.set(s, id);
       if (id >= this.refs.length) {
         const grown = new Uint32Array(this.refs.length * 2);
         grown.set(this.refs);
         this.refs = grown;
       }
+      this.live++;
     }
     this.refs[id]!++;
     return id;
@@ -51,18 +62,30 @@ class StringTable {
   release(id: number): void {
     if (id === 0) return;
     if (--this.refs[id]! === 0) {
-      this.ids.delete(this.strings[id]!);
+      const s = this.strings[id]!;
+      if (this.ids.get(s) === id) this.ids.delete(s);
       this.strings[id] = undefined;
+      this.pieces[id] = undefined;
       this.free.push(id);
+      this.live--;
     }
   }
 
+  /** The stored form (a template keeps its marker). */
   get(id: number): string {
     return this.strings[id]!;
   }
 
+  /** The string with a template's marker replaced by `digits`. */
+  expand(id: number, digits: string): string {
+    const p = this.pieces[id];
+    if (p === undefined) return this.strings[id]!;
+    if (p.length === 2) return p[0]! + digits + p[1]!;
+    return p.join(digits);
+  }
+
   get size(): number {
-    return this.ids.size;
+    return this.live;
   }
 }
 
@@ -119,7 +142,7 @@ export class NumberIndex {
     return this.cCount;
   }
 
-  /** Distinct interned strings (templated URIs and display names). */
+  /** Strings held: distinct templates plus untemplated URIs and display names. */
   get internedStrings(): number {
     return this.strings.size;
   }
@@ -230,8 +253,7 @@ export class NumberIndex {
     for (let c = this.heads[slot]!; c !== -1; c = this.cNext[c]!) {
       const exp = this.cExpires[c]!;
       if (exp !== 0 && exp <= now) continue;
-      const t = this.strings.get(this.cAddr[c]!);
-      const b: ClientBinding = { uri: t.includes(marker) ? t.split(marker).join(digits) : t, source: this.cSource[c] === 1 ? 'register' : 'provisioned' };
+      const b: ClientBinding = { uri: this.strings.expand(this.cAddr[c]!, digits), source: this.cSource[c] === 1 ? 'register' : 'provisioned' };
       if (this.cDisplay[c] !== 0) b.display = this.strings.get(this.cDisplay[c]!);
       if (exp !== 0) b.expiresAt = exp * 1000;
       out.push(b);
@@ -247,8 +269,7 @@ export class NumberIndex {
     for (let c = this.heads[slot]!; c !== -1; c = this.cNext[c]!) {
       const exp = this.cExpires[c]!;
       if (exp !== 0 && exp <= now) continue;
-      const t = this.strings.get(this.cAddr[c]!);
-      return t.includes(marker) ? t.split(marker).join(digits) : t;
+      return this.strings.expand(this.cAddr[c]!, digits);
     }
     return undefined;
   }
