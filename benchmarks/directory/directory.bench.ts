@@ -99,11 +99,15 @@ async function child(kind: 'index' | 'map', set: DataSet): Promise<void> {
   // Warm up, then time.
   let found = 0;
   for (let i = 0; i < 200_000; i++) if (lookup(numbers[order[i]!]!) !== undefined) found++;
-  const t1 = performance.now();
-  for (let i = 0; i < LOOKUPS; i++) if (lookup(numbers[order[i]!]!) !== undefined) found++;
-  const seconds = (performance.now() - t1) / 1000;
-  if (found !== LOOKUPS + 200_000) throw new Error('lookup missed');
-  process.send!({ bytesPerNumber: (after - before) / N, lookupsPerSec: LOOKUPS / seconds, importSeconds, kept: holder !== undefined });
+  const rates: number[] = [];
+  for (let trial = 0; trial < 3; trial++) {
+    const t1 = performance.now();
+    for (let i = 0; i < LOOKUPS; i++) if (lookup(numbers[order[i]!]!) !== undefined) found++;
+    rates.push(LOOKUPS / ((performance.now() - t1) / 1000));
+  }
+  if (found !== 3 * LOOKUPS + 200_000) throw new Error('lookup missed');
+  rates.sort((a, b) => a - b);
+  process.send!({ bytesPerNumber: (after - before) / N, lookupsPerSec: rates[1]!, importSeconds, kept: holder !== undefined });
 }
 
 interface ChildResult {

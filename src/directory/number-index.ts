@@ -42,10 +42,12 @@ class StringTable {
     let id = template ? this.ids.get(s) : undefined;
     if (id === undefined) {
       id = this.free.pop() ?? this.strings.length;
+      // A flat copy: a string sliced from a larger one (a CSV line, a SIP message) would keep all of it alive.
+      const own = template ? s : (JSON.parse(JSON.stringify(s)) as string);
       if (id === this.strings.length) {
-        this.strings.push(s);
+        this.strings.push(own);
         this.pieces.push(undefined);
-      } else this.strings[id] = s;
+      } else this.strings[id] = own;
       this.pieces[id] = template ? s.split(marker) : undefined;
       if (template) this.ids.set(s, id);
       if (id >= this.refs.length) {
@@ -261,14 +263,20 @@ export class NumberIndex {
     return out;
   }
 
-  /** The first live client URI of a number, without building binding objects (the hot path). */
-  firstUri(key: number, digits: string, nowMs: number): string | undefined {
+  /**
+   * The first live client URI of a number, without building binding objects (the hot path). The clock is
+   * read only when a registered binding is met.
+   */
+  firstUri(key: number, digits: string, clock: () => number): string | undefined {
     const slot = this.slotOf(key);
     if (this.keys[slot] === emptyKey) return undefined;
-    const now = nowMs / 1000;
+    let now = -1;
     for (let c = this.heads[slot]!; c !== -1; c = this.cNext[c]!) {
       const exp = this.cExpires[c]!;
-      if (exp !== 0 && exp <= now) continue;
+      if (exp !== 0) {
+        if (now === -1) now = clock() / 1000;
+        if (exp <= now) continue;
+      }
       return this.strings.expand(this.cAddr[c]!, digits);
     }
     return undefined;
