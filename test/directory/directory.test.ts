@@ -155,6 +155,11 @@ t.test('bulk import reports every bad line and imports the rest in one transacti
   t.same(dir.lookup('1005')!.bindings, [], 'a display name with a line break is refused');
   t.same(dir.lookup('+442079460000')!.bindings.length, 1);
   t.equal(dir.count(), 3);
+  // Of duplicate lines the last wins, in SQLite and in the index alike.
+  t.same(dir.importCsv('1000,sip:1000@pbx.example.com,First\n1000,sip:1000@pbx.example.com,Second\n'), { imported: 2, errors: [] });
+  t.equal(dir.lookup('1000')!.bindings[0]!.display, 'Second');
+  t.equal(dir.list({ prefix: '+15551231000' })[0]!.display, 'Second');
+  t.same(dir.importCsv(''), { imported: 0, errors: [] });
 });
 
 t.test('100,000 numbers: import, reload and look up', async (t) => {
