@@ -159,7 +159,8 @@ export class NumberIndex {
   }
 
   /**
-   * Add or replace the binding of `uri` to the number. Expiry is in ms since the epoch (kept to the second).
+   * Add or replace the binding of `uri` to the number. Expiry is in ms since the epoch (kept to the second,
+   * rounded down).
    */
   upsert(key: number, digits: string, b: ClientBinding): void {
     const uriT = digits.length >= 3 ? b.uri.split(digits).join(marker) : b.uri;
@@ -197,7 +198,8 @@ export class NumberIndex {
     const display = b.display ? this.strings.intern(b.display) : 0;
     this.strings.release(this.cDisplay[c]!);
     this.cDisplay[c] = display;
-    this.cExpires[c] = b.source === 'register' && b.expiresAt !== undefined ? Math.ceil(b.expiresAt / 1000) : 0;
+    // Kept to the second, rounded down: a binding never outlives its expiry as stored in SQLite.
+    this.cExpires[c] = b.source === 'register' && b.expiresAt !== undefined ? Math.max(1, Math.floor(b.expiresAt / 1000)) : 0;
     this.cSource[c] = b.source === 'register' ? 1 : 0;
   }
 
@@ -228,7 +230,7 @@ export class NumberIndex {
   removeExpired(key: number, nowMs: number): number {
     const slot = this.slotOf(key);
     if (this.keys[slot] === emptyKey) return 0;
-    const now = Math.floor(nowMs / 1000);
+    const now = nowMs / 1000;
     let removed = 0;
     let prev = -1;
     for (let c = this.heads[slot]!; c !== -1; ) {

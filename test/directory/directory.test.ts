@@ -87,6 +87,18 @@ t.test('provisioning and lookups', async (t) => {
   t.equal(dir.reapExpired(), 0);
 });
 
+t.test('reaping at a sub-second expiry leaves the index and SQLite agreeing', async (t) => {
+  let now = 1_700_000_000_500;
+  const dir = new Directory({ plan, database: ':memory:', now: () => now, reapIntervalMs: 0 });
+  t.teardown(() => dir.close());
+  dir.register('1234', 'sip:alice@10.0.0.5', 60);
+  now += 60_200;
+  t.same(dir.lookup('1234')!.bindings, []);
+  t.equal(dir.reapExpired(), 1);
+  t.match(dir.stats(), { numbers: 0, bindings: 0 });
+  t.equal(dir.count(), 0);
+});
+
 t.test('persists in SQLite and reloads, leaving out expired registrations', async (t) => {
   const folder = mkdtempSync(join(tmpdir(), 'switchhook-dir-'));
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
