@@ -74,6 +74,10 @@ export class Directory {
   private readonly stmts;
   private readonly reaper: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Lookup counts not yet added to the metrics (the hot path counts in plain numbers; flushed each second). */
+  private hits = 0;
+  private misses = 0;
+  private readonly flusher: NodeJS.Timeout;
   private readonly m: { hit: Counter; miss: Counter; bad: Counter; reaped: Counter; importBad: Counter };
 
   constructor(opts: DirectoryOptions) {
@@ -134,6 +138,8 @@ export class Directory {
       ),
     };
     this.load();
+    this.flusher = setInterval(() => this.flushCounters(), 1000);
+    this.flusher.unref();
     const every = opts.reapIntervalMs ?? 60000;
     if (every > 0) {
       this.reaper = setInterval(() => this.reapExpired(), every);
@@ -141,8 +147,17 @@ export class Directory {
     }
   }
 
+  /** Add the lookup counts kept since the last flush to the metrics (done each second and on close). */
+  flushCounters(): void {
+    if (this.hits > 0) this.m.hit.inc(undefined, this.hits);
+    if (this.misses > 0) this.m.miss.inc(undefined, this.misses);
+    this.hits = 0;
+    this.misses = 0;
+  }
+
   /** Numbers with at least one binding, and bindings in all, held by the index. */
   stats(): { numbers: number; bindings: number; indexBytes: number } {
+    this.flushCounters();
     return {
       numbers: this.e164.size + this.ext.size,
       bindings: this.e164.bindings + this.ext.bindings,
@@ -293,20 +308,29 @@ export class Directory {
     this.checkOpen();
     const { index, k, digits } = this.indexFor(Directory.keyOf(n));
     const found = index.get(k, digits, this.now());
-    (found.length > 0 ? this.m.hit : this.m.miss).inc();
+    if (found.length > 0) this.hits++;
+    else this.misses++;
+    if (this.hits + this.misses >= 4096) this.flushCounters();
     return found;
   }
 
   /** The first live client URI of an E.164 number (`+digits`): the hot path, no binding objects built. */
   firstClient(e164: string): string | undefined {
     let key = 0;
-    for (let i = 1; i < e164.length; i++) {
+    let valid = e164.length > 2 && e164.length <= 16 && e164.charCodeAt(0) === 43;
+    for (let i = 1; valid && i < e164.length; i++) {
       const d = e164.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) return undefined;
+      valid = d >= 0 && d <= 9;
       key = key * 10 + d;
     }
-    const uri = e164.length > 1 && e164.length <= 16 && e164.charCodeAt(0) === 43 ? this.e164.firstUri(key, e164.slice(1), this.now) : undefined;
-    (uri !== undefined ? this.m.hit : this.m.miss).inc();
+    if (!valid) {
+      this.m.bad.inc();
+      return undefined;
+    }
+    const uri = this.e164.firstUriE164(key, e164, this.now);
+    if (uri !== undefined) this.hits++;
+    else this.misses++;
+    if (this.hits + this.misses >= 4096) this.flushCounters();
     return uri;
   }
 
@@ -391,6 +415,8 @@ export class Directory {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.flushCounters();
+    clearInterval(this.flusher);
     if (this.reaper) clearInterval(this.reaper);
     if (this.ownsDb) this.db.close();
   }

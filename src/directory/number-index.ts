@@ -32,6 +32,8 @@ const emptyKey = -1;
 class StringTable {
   private readonly strings: (string | undefined)[] = [undefined];
   private readonly pieces: (string[] | undefined)[] = [undefined];
+  /** For a template `...+<marker>...`: the text around `+<marker>`, so a `+E.164` string fills it as is. */
+  private readonly plusPieces: ([string, string] | undefined)[] = [undefined];
   private readonly ids = new Map<string, number>();
   private refs = new Uint32Array(64);
   private readonly free: number[] = [];
@@ -47,8 +49,11 @@ class StringTable {
       if (id === this.strings.length) {
         this.strings.push(own);
         this.pieces.push(undefined);
+        this.plusPieces.push(undefined);
       } else this.strings[id] = own;
-      this.pieces[id] = template ? s.split(marker) : undefined;
+      const pieces = template ? s.split(marker) : undefined;
+      this.pieces[id] = pieces;
+      this.plusPieces[id] = pieces?.length === 2 && pieces[0]!.endsWith('+') ? [pieces[0]!.slice(0, -1), pieces[1]!] : undefined;
       if (template) this.ids.set(s, id);
       if (id >= this.refs.length) {
         const grown = new Uint32Array(this.refs.length * 2);
@@ -68,6 +73,7 @@ class StringTable {
       if (this.ids.get(s) === id) this.ids.delete(s);
       this.strings[id] = undefined;
       this.pieces[id] = undefined;
+      this.plusPieces[id] = undefined;
       this.free.push(id);
       this.live--;
     }
@@ -84,6 +90,13 @@ class StringTable {
     if (p === undefined) return this.strings[id]!;
     if (p.length === 2) return p[0]! + digits + p[1]!;
     return p.join(digits);
+  }
+
+  /** As {@link expand}, for an E.164 number given with its `+` (no substring made when the template has `+`). */
+  expandE164(id: number, e164: string): string {
+    const pp = this.plusPieces[id];
+    if (pp !== undefined) return pp[0] + e164 + pp[1];
+    return this.pieces[id] === undefined ? this.strings[id]! : this.expand(id, e164.slice(1));
   }
 
   get size(): number {
@@ -270,8 +283,19 @@ export class NumberIndex {
    * read only when a registered binding is met.
    */
   firstUri(key: number, digits: string, clock: () => number): string | undefined {
+    const c = this.firstLive(key, clock);
+    return c === -1 ? undefined : this.strings.expand(this.cAddr[c]!, digits);
+  }
+
+  /** As {@link firstUri}, for a key made from an E.164 number given with its `+`. */
+  firstUriE164(key: number, e164: string, clock: () => number): string | undefined {
+    const c = this.firstLive(key, clock);
+    return c === -1 ? undefined : this.strings.expandE164(this.cAddr[c]!, e164);
+  }
+
+  private firstLive(key: number, clock: () => number): number {
     const slot = this.slotOf(key);
-    if (this.keys[slot] === emptyKey) return undefined;
+    if (this.keys[slot] === emptyKey) return -1;
     let now = -1;
     for (let c = this.heads[slot]!; c !== -1; c = this.cNext[c]!) {
       const exp = this.cExpires[c]!;
@@ -279,9 +303,9 @@ export class NumberIndex {
         if (now === -1) now = clock() / 1000;
         if (exp <= now) continue;
       }
-      return this.strings.expand(this.cAddr[c]!, digits);
+      return c;
     }
-    return undefined;
+    return -1;
   }
 
   /** Drop everything. */

@@ -34,9 +34,19 @@ t.test('provisioning and lookups', async (t) => {
   ]);
   t.equal(dir.firstClient('+15551231234'), 'sip:alice@pc1.example.com');
   t.equal(dir.firstClient('+15551239999'), undefined);
+  for (const bad of ['', '+', '+1555x', '15551231234', '+12345678901234567']) t.equal(dir.firstClient(bad), undefined, `firstClient('${bad}')`);
+  dir.add({ number: '1237', client: 'sip:15551231237@gw.example.com' });
+  dir.add({ number: '1238', client: 'sip:+15551231238@gw.example.com;user=phone' });
+  t.equal(dir.firstClient('+15551231237'), 'sip:15551231237@gw.example.com', 'template without +');
+  t.equal(dir.firstClient('+15551231238'), 'sip:+15551231238@gw.example.com;user=phone', 'template with +');
+  t.equal(dir.remove('1237'), 1);
+  t.equal(dir.remove('1238'), 1);
   t.same(dir.lookup('+442079460000')!.bindings, []);
   t.equal(dir.lookup('not a number'), undefined);
-  t.equal(metrics.counter('switchhook_directory_invalid_numbers_total', '').total(), 1);
+  t.equal(metrics.counter('switchhook_directory_invalid_numbers_total', '').total(), 6);
+  dir.flushCounters();
+  t.equal(metrics.counter('switchhook_directory_lookup_hits_total', '').total(), 4);
+  t.equal(metrics.counter('switchhook_directory_lookup_misses_total', '').total(), 2);
 
   t.match(dir.update({ number: '1234', client: 'sip:alice@pc1.example.com', display: 'Alice Smith' }), { display: 'Alice Smith' });
   t.throws(() => dir.update({ number: '1234', client: 'sip:nobody@x' }), { code: 'DIR_ERR_NOT_FOUND', field: 'client' });
