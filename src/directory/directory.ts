@@ -180,7 +180,10 @@ export class Directory {
   }
 
   private indexFor(key: string): { index: NumberIndex; k: number; digits: string } {
-    if (key.startsWith('+')) return { index: this.e164, k: Number(key.slice(1)), digits: key.slice(1) };
+    if (key.charCodeAt(0) === 43) {
+      const digits = key.slice(1);
+      return { index: this.e164, k: Number(digits), digits };
+    }
     return { index: this.ext, k: Number('1' + key), digits: key };
   }
 

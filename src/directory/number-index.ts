@@ -104,6 +104,15 @@ class StringTable {
   }
 }
 
+/** `uri` with every occurrence of `digits` replaced by the marker (lossless: URIs never hold the marker). */
+function templateOf(uri: string, digits: string): string {
+  if (digits.length < 3) return uri;
+  const at = uri.indexOf(digits);
+  if (at === -1) return uri;
+  if (uri.indexOf(digits, at + digits.length) === -1) return uri.slice(0, at) + marker + uri.slice(at + digits.length);
+  return uri.split(digits).join(marker);
+}
+
 function hashKey(key: number): number {
   const lo = key % 4294967296 | 0;
   const hi = (key / 4294967296) | 0;
@@ -176,7 +185,7 @@ export class NumberIndex {
    * rounded down).
    */
   upsert(key: number, digits: string, b: ClientBinding): void {
-    const uriT = digits.length >= 3 ? b.uri.split(digits).join(marker) : b.uri;
+    const uriT = templateOf(b.uri, digits);
     let slot = this.slotOf(key);
     if (this.keys[slot] === emptyKey) {
       if ((this.used + 1) > (this.mask + 1) * 0.7) {
@@ -222,7 +231,7 @@ export class NumberIndex {
   remove(key: number, digits: string, uri?: string): number {
     const slot = this.slotOf(key);
     if (this.keys[slot] === emptyKey) return 0;
-    const uriT = uri === undefined ? undefined : digits.length >= 3 ? uri.split(digits).join(marker) : uri;
+    const uriT = uri === undefined ? undefined : templateOf(uri, digits);
     let removed = 0;
     let prev = -1;
     for (let c = this.heads[slot]!; c !== -1; ) {
