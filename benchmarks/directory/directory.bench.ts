@@ -182,7 +182,7 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   );
 }
 
-async function enumBench(): Promise<{ coldPerSec: number; warmPerSec: number; nodeColdPerSec: number; nodeWarmPerSec: number; errors: number }> {
+async function enumBench(): Promise<{ coldPerSec: number; warmPerSec: number; nodeColdPerSec: number; nodeWarmPerSec: number; errors: number; nodeErrors: number; codes: Record<string, number> }> {
   const folder = mkdtempSync(join(tmpdir(), 'switchhook-bench-enum-'));
   const dns = await startDnsmasq(folder);
   try {
@@ -190,11 +190,17 @@ async function enumBench(): Promise<{ coldPerSec: number; warmPerSec: number; no
     const names = numbers.map((n) => n.slice(1).split('').reverse().join('.') + '.e164.arpa');
     const ours = new EnumResolver({ servers: [`127.0.0.1:${dns.port}`], timeoutMs: 2000, tries: 3, cacheSize: 2 * ENUM_N });
     let errors = 0;
+    let nodeErrors = 0;
+    const codes = new Map<string, number>();
     const timeOurs = async (list: string[]) => {
       const t0 = performance.now();
       await pool(list, 64, async (n) => {
         const r = await ours.lookup(n);
-        if (r.status !== 'found') errors++;
+        if (r.status !== 'found') {
+          errors++;
+          const code = r.status === 'error' ? r.code : r.status;
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }
       });
       return list.length / ((performance.now() - t0) / 1000);
     };
@@ -204,7 +210,7 @@ async function enumBench(): Promise<{ coldPerSec: number; warmPerSec: number; no
         try {
           await resolver.resolveNaptr(name);
         } catch {
-          errors++;
+          nodeErrors++;
         }
       });
       return list.length / ((performance.now() - t0) / 1000);
@@ -230,7 +236,7 @@ async function enumBench(): Promise<{ coldPerSec: number; warmPerSec: number; no
     const nodeWarm = await timeNode(nodeResolver, names);
     ours.close();
     const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-    return { coldPerSec: median(cold), warmPerSec: warm, nodeColdPerSec: median(nodeCold), nodeWarmPerSec: nodeWarm, errors };
+    return { coldPerSec: median(cold), warmPerSec: warm, nodeColdPerSec: median(nodeCold), nodeWarmPerSec: nodeWarm, errors, nodeErrors, codes: Object.fromEntries(codes) };
   } finally {
     await dns.stop();
     rmSync(folder, { recursive: true, force: true });
@@ -249,7 +255,7 @@ export default async function run(): Promise<void> {
     }
   }
   const e = await enumBench();
-  console.log(`ENUM (${ENUM_N} NAPTR in dnsmasq): cold ${round(e.coldPerSec)}/s (node resolveNaptr ${round(e.nodeColdPerSec)}/s), warm ${round(e.warmPerSec)}/s (node ${round(e.nodeWarmPerSec)}/s), errors ${e.errors}`);
+  console.log(`ENUM (${ENUM_N} NAPTR in dnsmasq): cold ${round(e.coldPerSec)}/s (node resolveNaptr ${round(e.nodeColdPerSec)}/s), warm ${round(e.warmPerSec)}/s (node ${round(e.nodeWarmPerSec)}/s), errors ${e.errors} ${JSON.stringify(e.codes)} (node ${e.nodeErrors})`);
   const ours = results['index-templated']!;
   const base = results['map-templated']!;
   const oursU = results['index-unique']!;
@@ -275,6 +281,7 @@ export default async function run(): Promise<void> {
       baselineNodeEnumWarmPerSec: round(e.nodeWarmPerSec),
       enumColdRatio: round(e.coldPerSec / e.nodeColdPerSec, 2),
       enumErrors: e.errors,
+      baselineNodeEnumErrors: e.nodeErrors,
     }),
   );
 }

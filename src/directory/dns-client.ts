@@ -5,7 +5,7 @@
  * dropped and counted. A truncated answer (TC) is retried over TCP. Every query settles: with a message, or
  * with an {@link EnumError} (`ENUM_ERR_TIMEOUT`, `ENUM_ERR_MALFORMED`, `ENUM_ERR_TCP`, `ENUM_ERR_CLOSED`).
  */
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import net from 'node:net';
@@ -18,6 +18,10 @@ import { EnumError } from './errors.js';
 export interface DnsServer {
   host: string;
   port: number;
+}
+
+interface ServerEntry extends DnsServer {
+  family: 'udp4' | 'udp6';
 }
 
 /** Options of a {@link DnsClient}. */
@@ -52,6 +56,7 @@ interface Pending {
 /** One DNS client with its own UDP socket(s); {@link close} ends every pending query. */
 export class DnsClient {
   readonly servers: DnsServer[];
+  private readonly entries: ServerEntry[];
   private readonly timeoutMs: number;
   private readonly tries: number;
   private readonly pending = new Map<number, Pending>();
@@ -59,12 +64,15 @@ export class DnsClient {
   private readonly tcpQueries = new Map<net.Socket, (err: EnumError) => void>();
   private closed = false;
   private next = 0;
+  private readonly ids = new Uint16Array(512);
+  private idNext = 512;
   private readonly dropped: Counter;
   private readonly errors: Counter;
 
   constructor(opts: DnsClientOptions) {
     if (opts.servers.length === 0) throw new EnumError('ENUM_ERR_CONFIG', 'no DNS server configured');
     this.servers = opts.servers.map(parseServer);
+    this.entries = this.servers.map((s) => ({ ...s, family: isIPv6(s.host) ? 'udp6' : 'udp4' }));
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.tries = opts.tries ?? 2;
     const metrics = opts.metrics ?? new MetricsRegistry();
@@ -85,7 +93,7 @@ export class DnsClient {
     if (this.closed) throw new EnumError('ENUM_ERR_CLOSED', 'DNS client is closed');
     let last: EnumError | undefined;
     for (let attempt = 0; attempt < this.tries; attempt++) {
-      const server = this.servers[(this.next + attempt) % this.servers.length]!;
+      const server = this.entries[(this.next + attempt) % this.entries.length]!;
       try {
         const msg = await this.udpQuery(server, name, type);
         if (!msg.tc) return msg;
@@ -100,8 +108,8 @@ export class DnsClient {
     throw last!;
   }
 
-  private socketFor(server: DnsServer): dgram.Socket {
-    const family = isIPv6(server.host) ? 'udp6' : 'udp4';
+  private socketFor(server: ServerEntry): dgram.Socket {
+    const family = server.family;
     let s = this.sockets.get(family);
     if (!s) {
       s = dgram.createSocket(family);
@@ -113,14 +121,19 @@ export class DnsClient {
     return s;
   }
 
+  /** A random query ID not in use (RFC 5452 §9.2), drawn from a pool refilled by the CSPRNG. */
   private newId(): number {
     for (;;) {
-      const id = randomInt(65536);
+      if (this.idNext === this.ids.length) {
+        randomFillSync(this.ids);
+        this.idNext = 0;
+      }
+      const id = this.ids[this.idNext++]!;
       if (!this.pending.has(id)) return id;
     }
   }
 
-  private udpQuery(server: DnsServer, name: string, type: number): Promise<DnsMessage> {
+  private udpQuery(server: ServerEntry, name: string, type: number): Promise<DnsMessage> {
     return new Promise<DnsMessage>((resolve, reject) => {
       const id = this.newId();
       let packet: Buffer;
@@ -180,7 +193,7 @@ export class DnsClient {
         reject(new EnumError('ENUM_ERR_CLOSED', 'DNS client is closed'));
         return;
       }
-      const id = randomInt(65536);
+      const id = this.newId();
       const q = encodeQuery(id, name, type);
       const frame = Buffer.alloc(q.length + 2);
       frame.writeUInt16BE(q.length, 0);

@@ -68,25 +68,27 @@ function malformed(msg: string): EnumError {
  */
 export function encodeQuery(id: number, name: string, type: number): Buffer {
   const labels = name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(0x0100, 2);
-  header.writeUInt16BE(1, 4);
-  parts.push(header);
   let total = 1;
-  for (const l of labels) {
+  const encoded = labels.map((l) => {
     const b = Buffer.from(l, 'utf8');
     if (b.length > 63) throw malformed(`label '${l}' longer than 63 octets`);
     total += b.length + 1;
-    parts.push(Buffer.from([b.length]), b);
-  }
+    return b;
+  });
   if (total > 255) throw malformed('name longer than 255 octets');
-  const tail = Buffer.alloc(5);
-  tail.writeUInt16BE(type, 1);
-  tail.writeUInt16BE(CLASS_IN, 3);
-  parts.push(tail);
-  return Buffer.concat(parts);
+  const out = Buffer.alloc(12 + total + 4);
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(0x0100, 2);
+  out.writeUInt16BE(1, 4);
+  let pos = 12;
+  for (const b of encoded) {
+    out[pos++] = b.length;
+    pos += b.copy(out, pos);
+  }
+  out[pos++] = 0;
+  out.writeUInt16BE(type, pos);
+  out.writeUInt16BE(CLASS_IN, pos + 2);
+  return out;
 }
 
 /** Read a possibly compressed domain name at `offset`; returns it and the offset after it in place. */

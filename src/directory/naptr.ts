@@ -33,6 +33,19 @@ const posixClasses: Record<string, string> = {
  * @throws EnumError `ENUM_ERR_REGEXP`.
  */
 export function parseSubstitution(expr: string): Substitution {
+  const cached = compiled.get(expr);
+  if (cached !== undefined) return cached;
+  const s = compile(expr);
+  // Zones repeat the same few expressions: keep the compiled ones (bounded; the oldest go first).
+  if (compiled.size >= maxCompiled) compiled.delete(compiled.keys().next().value!);
+  compiled.set(expr, s);
+  return s;
+}
+
+const compiled = new Map<string, Substitution>();
+const maxCompiled = 1000;
+
+function compile(expr: string): Substitution {
   const bad = (why: string) => new EnumError('ENUM_ERR_REGEXP', `bad substitution expression '${expr.slice(0, 80)}': ${why}`);
   if (expr.length < 3 || expr.length > maxExpression) throw bad('length');
   const delim = expr[0]!;
