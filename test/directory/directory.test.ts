@@ -249,6 +249,8 @@ t.test('NumberIndex agrees with a Map under random adds and removes', async (t) 
   for (let i = 0; i < 1000; i++) shared.upsert(440000000000 + i, String(440000000000 + i), { uri: `sip:+${440000000000 + i}@gw.example.com`, source: 'provisioned' });
   t.equal(shared.internedStrings, 1, 'a thousand templated URIs share one string');
   t.ok(shared.typedBytes() > 0);
+  t.equal(shared.firstUri(440000000007, '440000000007', Date.now), 'sip:+440000000007@gw.example.com');
+  t.equal(shared.firstUri(440000009999, '440000009999', Date.now), undefined);
   index.clear();
   t.equal(index.size, 0);
   t.same(index.get(keyOf(1), String(keyOf(1)), 0), []);
