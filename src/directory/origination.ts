@@ -162,7 +162,7 @@ export class OriginationRouter {
     this.decisions = metrics.counter('switchhook_directory_decisions_total', 'Origination routing decisions, by route and outcome');
   }
 
-  /** Decide; never rejects (a failure of any lookup is itself a decision). */
+  /** Decide. A failed lookup is itself a decision; this rejects only when the directory has been closed. */
   async decide(req: OriginationRequest): Promise<OriginationDecision> {
     const d = await this.run(req);
     this.decisions.inc({ route: d.route, outcome: d.outcome });
