@@ -7,6 +7,7 @@ namespace {
 
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  switchhook::InitRtp(env, exports);
   return exports;
 }
 

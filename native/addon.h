@@ -2,4 +2,9 @@
 #pragma once
 #include <napi.h>
 
-namespace switchhook {}
+namespace switchhook {
+
+/** RTP bridge engine: rtpEngine* and rtpLeg* functions (native/rtp/rtp_addon.cpp). */
+void InitRtp(Napi::Env env, Napi::Object exports);
+
+}  // namespace switchhook
