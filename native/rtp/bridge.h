@@ -75,10 +75,12 @@ enum class EventType : uint8_t {
 };
 
 struct Event {
+  Event(EventType t, uint32_t l, uint32_t a_ = 0, uint32_t b_ = 0, uint32_t c_ = 0, std::string text_ = {})
+      : type(t), leg(l), a(a_), b(b_), c(c_), text(std::move(text_)) {}
   EventType type;
   uint32_t leg;
-  uint32_t a = 0, b = 0, c = 0;
-  sockaddr_in addr{};
+  uint32_t a, b, c;
+  sockaddr_in addr{};  // sin_family AF_INET when set
   std::string text;
 };
 

@@ -134,7 +134,9 @@ struct Outgoing {
 }  // namespace
 
 struct Engine::Command {
-  enum class Kind : uint8_t { kAdd, kUpdate, kConnect, kDisconnect, kRemove, kStop } kind;
+  enum class Kind : uint8_t { kAdd, kUpdate, kConnect, kDisconnect, kRemove, kStop };
+  explicit Command(Kind k) : kind(k) {}
+  Kind kind;
   uint32_t id = 0;
   uint32_t other = 0;
   int rtp_fd = -1;
@@ -226,13 +228,16 @@ bool Engine::Start(std::string* error) {
   }
   im.out.reserve(kBatch * 2);
   running_ = true;
-  thread_ = std::thread([this] { impl_->Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "switchhook-rtp");
+    impl_->Run();
+  });
   return true;
 }
 
 void Engine::Stop() {
   if (!running_) return;
-  Command cmd{Command::Kind::kStop};
+  Command cmd(Command::Kind::kStop);
   Post(std::move(cmd));
   thread_.join();
   running_ = false;
@@ -261,7 +266,7 @@ void Engine::Post(Command&& cmd) {
 std::shared_ptr<const LegCounters> Engine::AddLeg(uint32_t id, int rtp_fd, int rtcp_fd,
                                                    const LegSettings& settings) {
   auto counters = std::make_shared<LegCounters>();
-  Command cmd{Command::Kind::kAdd};
+  Command cmd(Command::Kind::kAdd);
   cmd.id = id;
   cmd.rtp_fd = rtp_fd;
   cmd.rtcp_fd = rtcp_fd;
@@ -272,27 +277,27 @@ std::shared_ptr<const LegCounters> Engine::AddLeg(uint32_t id, int rtp_fd, int r
 }
 
 void Engine::UpdateLeg(uint32_t id, const LegSettings& settings) {
-  Command cmd{Command::Kind::kUpdate};
+  Command cmd(Command::Kind::kUpdate);
   cmd.id = id;
   cmd.settings = settings;
   Post(std::move(cmd));
 }
 
 void Engine::Connect(uint32_t a, uint32_t b) {
-  Command cmd{Command::Kind::kConnect};
+  Command cmd(Command::Kind::kConnect);
   cmd.id = a;
   cmd.other = b;
   Post(std::move(cmd));
 }
 
 void Engine::Disconnect(uint32_t id) {
-  Command cmd{Command::Kind::kDisconnect};
+  Command cmd(Command::Kind::kDisconnect);
   cmd.id = id;
   Post(std::move(cmd));
 }
 
 void Engine::RemoveLeg(uint32_t id) {
-  Command cmd{Command::Kind::kRemove};
+  Command cmd(Command::Kind::kRemove);
   cmd.id = id;
   Post(std::move(cmd));
 }
@@ -355,7 +360,7 @@ void Engine::Impl::Run() {
     const int timeout = pending.empty() ? -1 : 0;
     const int n = epoll_wait(epoll_fd, ready, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) {
-      Emit(Event{EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, {}, "epoll_wait"});
+      Emit(Event(EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, "epoll_wait"));
       break;
     }
     Bump(counters->wakeups);
@@ -490,7 +495,7 @@ void Engine::Impl::AddLeg(Command& cmd) {
     ev.events = EPOLLIN | EPOLLET;
     ev.data.ptr = s;
     if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
-      Emit(Event{EventType::kError, leg->id, static_cast<uint32_t>(errno), 0, 0, {}, "epoll_ctl add"});
+      Emit(Event(EventType::kError, leg->id, static_cast<uint32_t>(errno), 0, 0, "epoll_ctl add"));
     }
   }
   auto it = legs.find(leg->id);
@@ -531,7 +536,7 @@ void Engine::Impl::ReadSocket(Sock* sock) {
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         // ICMP port unreachable from a peer that went away surfaces here as ECONNREFUSED: not fatal.
         if (errno != ECONNREFUSED) {
-          Emit(Event{EventType::kError, sock->leg->id, static_cast<uint32_t>(errno), 0, 0, {}, "recvmmsg"});
+          Emit(Event(EventType::kError, sock->leg->id, static_cast<uint32_t>(errno), 0, 0, "recvmmsg"));
         }
       }
       return;
@@ -643,7 +648,7 @@ void Engine::Impl::Handle(Sock* sock, uint8_t* data, size_t len, bool truncated,
 void Engine::Impl::TrackDigit(Leg* leg, const RtpView& v, const TelephoneEvent& te) {
   auto report = [this, leg]() {
     Bump<uint64_t>(leg->c->dtmf_events);
-    Emit(Event{EventType::kDigit, leg->id, leg->te.event, leg->te.duration, leg->te.volume, {}, {}});
+    Emit(Event(EventType::kDigit, leg->id, leg->te.event, leg->te.duration, leg->te.volume));
     leg->te_reported = true;
   };
   // RFC 4733 §2.5.1.2: every packet of one event carries the event's start timestamp.
@@ -799,7 +804,7 @@ void Engine::Impl::Tick(uint64_t now) {
     if (leg->s.idle_timeout_ms != 0 && !leg->idle_reported &&
         now - leg->last_rx_ns >= static_cast<uint64_t>(leg->s.idle_timeout_ms) * 1'000'000ull) {
       leg->idle_reported = true;
-      Emit(Event{EventType::kIdle, leg->id});
+      Emit(Event(EventType::kIdle, leg->id));
     }
     if (leg->s.rtcp_mode == RtcpMode::kTerminate && leg->rtcp_remote_known && now >= leg->next_rtcp_ns) {
       SendReport(leg.get(), now);

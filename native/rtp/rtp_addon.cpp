@@ -10,6 +10,7 @@
 
 #include "addon.h"
 #include "rtp/bridge.h"
+#include "rtp/stats.h"
 
 namespace switchhook {
 
@@ -317,6 +318,39 @@ Napi::Value LegStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// rtpAnalyze(seqs, timestamps, arrivals) -> receiver statistics of a crafted packet sequence, computed by
+// the same code the bridge runs (RFC 3550 A.1, A.3, A.8); arrivals are in RTP timestamp units.
+Napi::Value Analyze(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray()) {
+    return Fail(env, "MEDIA_ERR_ARGUMENT", "rtpAnalyze(seqs, timestamps, arrivals)");
+  }
+  Napi::Array seqs = info[0].As<Napi::Array>();
+  Napi::Array tss = info[1].As<Napi::Array>();
+  Napi::Array arrivals = info[2].As<Napi::Array>();
+  if (tss.Length() != seqs.Length() || arrivals.Length() != seqs.Length()) {
+    return Fail(env, "MEDIA_ERR_ARGUMENT", "rtpAnalyze arrays differ in length");
+  }
+  rtp::ReceiverStats stats;
+  for (uint32_t i = 0; i < seqs.Length(); ++i) {
+    const uint16_t seq = static_cast<uint16_t>(seqs.Get(i).ToNumber().Uint32Value());
+    if (stats.started()) {
+      stats.UpdateSeq(seq);
+    } else {
+      stats.Init(seq);
+    }
+    stats.UpdateJitter(tss.Get(i).ToNumber().Uint32Value(), arrivals.Get(i).ToNumber().Uint32Value());
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("received", stats.received());
+  o.Set("expected", stats.Expected());
+  o.Set("extendedMax", stats.ExtendedMax());
+  o.Set("lost", stats.CumulativeLost());
+  o.Set("fractionLost", stats.FractionLostInterval());
+  o.Set("jitter", stats.Jitter());
+  return o;
+}
+
 }  // namespace
 
 void InitRtp(Napi::Env env, Napi::Object exports) {
@@ -341,6 +375,7 @@ void InitRtp(Napi::Env env, Napi::Object exports) {
   exports.Set("rtpLegDisconnect", Napi::Function::New(env, LegDisconnect, "rtpLegDisconnect"));
   exports.Set("rtpLegDestroy", Napi::Function::New(env, LegDestroy, "rtpLegDestroy"));
   exports.Set("rtpLegStats", Napi::Function::New(env, LegStats, "rtpLegStats"));
+  exports.Set("rtpAnalyze", Napi::Function::New(env, Analyze, "rtpAnalyze"));
 }
 
 }  // namespace switchhook

@@ -1,2 +1,14 @@
 /** Typed facade over the native core (`native/`). */
 export { addon } from './addon.js';
+export {
+  rtpAddon,
+  RTP_DROP_REASONS,
+  type RtpAddon,
+  type RtpDropReason,
+  type NativeLegSettings,
+  type NativeLegStats,
+  type NativeEngineStats,
+  type NativeEngineOptions,
+  type NativeRtpEvent,
+  type RtpAnalysis,
+} from './rtp.js';
