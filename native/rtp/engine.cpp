@@ -96,6 +96,7 @@ struct OutState {
 
 struct Leg {
   uint32_t id = 0;
+  bool removed = false;
   LegSettings s;
   Sock rtp, rtcp;
   std::shared_ptr<LegCounters> c;
@@ -158,6 +159,7 @@ struct Engine::Impl {
   bool stop = false;
   std::mt19937 rng;
   std::unordered_map<uint32_t, std::unique_ptr<Leg>> legs;
+  std::vector<std::unique_ptr<Leg>> removed;  // freed at the end of the wake-up that removed them
   std::vector<Sock*> pending;
   std::vector<Event> events;
 
@@ -364,35 +366,33 @@ void Engine::Impl::Run() {
       break;
     }
     Bump(counters->wakeups);
-    bool wake = false;
     bool tick = false;
+    // Commands first, so a packet sent after a command (a new bridge, a move) sees its effect. Legs
+    // removed here are parked in `removed` until the end of the wake-up: `ready` may still point at them.
+    for (int i = 0; i < n; ++i) {
+      if (ready[i].data.ptr == &wake_fd) Drain();
+      if (ready[i].data.ptr == &timer_fd) tick = true;
+    }
     // Sockets that hit the read cap last time go first, then what epoll reported.
     std::vector<Sock*> again;
     again.swap(pending);
     for (Sock* s : again) {
       s->pending = false;
-      ReadSocket(s);
+      if (!s->leg->removed) ReadSocket(s);
     }
     for (int i = 0; i < n; ++i) {
       void* p = ready[i].data.ptr;
-      if (p == &wake_fd) {
-        wake = true;
-      } else if (p == &timer_fd) {
-        tick = true;
-      } else {
-        Sock* s = static_cast<Sock*>(p);
-        if (!s->pending) ReadSocket(s);
-      }
+      if (p == &wake_fd || p == &timer_fd) continue;
+      Sock* s = static_cast<Sock*>(p);
+      if (!s->pending && !s->leg->removed) ReadSocket(s);
     }
-    // Commands and timers run after the socket work of this wake-up, so no Sock in `ready` is freed
-    // while still referenced.
     if (tick) {
       uint64_t expirations;
       ssize_t r = read(timer_fd, &expirations, sizeof expirations);
       (void)r;
       Tick(NowNs());
     }
-    if (wake) Drain();
+    removed.clear();
     if (!events.empty()) {
       std::vector<Event> batch;
       batch.swap(events);
@@ -516,7 +516,10 @@ void Engine::Impl::RemoveLeg(Leg* leg) {
   epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtcp.fd, nullptr);
   close(leg->rtp.fd);
   close(leg->rtcp.fd);
-  legs.erase(leg->id);
+  leg->removed = true;
+  auto it = legs.find(leg->id);
+  removed.push_back(std::move(it->second));
+  legs.erase(it);
 }
 
 void Engine::Impl::ReadSocket(Sock* sock) {
