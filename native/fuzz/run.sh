@@ -10,7 +10,8 @@ cxx="${CXX_FUZZ:-clang++}"
 mkdir -p "$out/corpus-$target" "$out/crashes-$target"
 "$cxx" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I "$root/native" "$root/native/fuzz/${target}_fuzz.cpp" "$root"/native/pdsv/pdsv.cpp \
-  "$root"/native/g711/g711.cpp -o "$out/${target}_fuzz"
+  "$root"/native/g711/g711.cpp "$root"/native/rtp/packet.cpp "$root"/native/rtp/stats.cpp \
+  "$root"/native/rtp/transcode.cpp -o "$out/${target}_fuzz"
 if [ -f "$root/native/fuzz/${target}_seeds.cpp" ]; then
   "$cxx" -std=c++17 -O1 -I "$root/native" "$root/native/fuzz/${target}_seeds.cpp" "$root"/native/pdsv/pdsv.cpp \
     -o "$out/${target}_seeds"

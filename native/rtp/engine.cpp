@@ -758,47 +758,29 @@ void Engine::Impl::RewriteRtcp(Leg* from, Leg* to, uint8_t* data, const RtcpComp
   // What `from`'s remote calls in_ssrc reaches `to`'s remote as to->out.ssrc; reports about our output to
   // `from` (from->out.ssrc) are about the stream `to`'s remote sends (to->in_ssrc), whose sequence numbers
   // we shifted by from->out.seq_offset.
-  auto map_sender = [&](uint8_t* p) {
-    if (to->out.started && from->have_in_ssrc && Load32(p) == from->in_ssrc) Store32(p, to->out.ssrc);
-  };
+  struct Ctx {
+    Leg* from;
+    Leg* to;
+  } ctx{from, to};
+  VisitRtcpSsrcs(
+      data, compound,
+      [](void* arg, uint8_t* field, SsrcField kind) {
+        const Ctx& c = *static_cast<Ctx*>(arg);
+        if (kind == SsrcField::kReportBlock) {
+          if (c.from->out.started && c.to->have_in_ssrc && Load32(field) == c.from->out.ssrc) {
+            Store32(field, c.to->in_ssrc);
+            Store32(field + 8, Load32(field + 8) - c.from->out.seq_offset);
+          }
+        } else if (c.to->out.started && c.from->have_in_ssrc && Load32(field) == c.from->in_ssrc) {
+          Store32(field, c.to->out.ssrc);
+        }
+      },
+      &ctx);
+  // SR RTP timestamps follow the timestamp rewriting (RFC 3550 §6.4.1).
+  if (!to->out.started) return;
   for (size_t i = 0; i < compound.count; ++i) {
-    const RtcpPart& part = compound.parts[i];
-    uint8_t* p = data + part.offset;
-    switch (part.type) {
-      case kSr:
-      case kRr: {
-        map_sender(p + 4);
-        if (part.type == kSr && to->out.started) Store32(p + 16, Load32(p + 16) + to->out.ts_offset);
-        const size_t first = part.type == kSr ? 28 : 8;
-        for (size_t b = 0; b < part.count; ++b) {
-          uint8_t* rb = p + first + 24 * b;
-          if (from->out.started && to->have_in_ssrc && Load32(rb) == from->out.ssrc) {
-            Store32(rb, to->in_ssrc);
-            Store32(rb + 8, Load32(rb + 8) - from->out.seq_offset);
-          }
-        }
-        break;
-      }
-      case kSdes: {
-        // RFC 3550 §6.5: chunks of SSRC + items, each chunk ending with a null item and padded to 32 bits.
-        size_t at = 4;
-        for (size_t chunk = 0; chunk < part.count && at + 4 <= part.length; ++chunk) {
-          map_sender(p + at);
-          at += 4;
-          while (at < part.length && p[at] != 0) {
-            if (at + 2 > part.length) break;
-            at += 2 + p[at + 1];
-          }
-          at = (at + 4) & ~static_cast<size_t>(3);
-        }
-        break;
-      }
-      case kBye:
-        for (size_t k = 0; k < part.count && 4 + 4 * (k + 1) <= part.length; ++k) map_sender(p + 4 + 4 * k);
-        break;
-      default:
-        break;
-    }
+    uint8_t* p = data + compound.parts[i].offset;
+    if (compound.parts[i].type == kSr) Store32(p + 16, Load32(p + 16) + to->out.ts_offset);
   }
 }
 

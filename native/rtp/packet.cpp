@@ -100,6 +100,49 @@ void WriteReportBlock(uint8_t* dst, const ReportBlock& block) {
   Store32(dst + 20, block.dlsr);
 }
 
+size_t VisitRtcpSsrcs(uint8_t* data, const RtcpCompound& compound, void (*fn)(void*, uint8_t*, SsrcField),
+                      void* ctx) {
+  size_t visited = 0;
+  for (size_t i = 0; i < compound.count; ++i) {
+    const RtcpPart& part = compound.parts[i];
+    uint8_t* p = data + part.offset;
+    switch (part.type) {
+      case kSr:
+      case kRr: {
+        // ParseRtcp checked that the sender SSRC and every announced block fit in the part.
+        fn(ctx, p + 4, SsrcField::kSender);
+        ++visited;
+        const size_t first = part.type == kSr ? 28 : 8;
+        for (size_t b = 0; b < part.count; ++b, ++visited) fn(ctx, p + first + 24 * b, SsrcField::kReportBlock);
+        break;
+      }
+      case kSdes: {
+        // Chunks: SSRC, items (type, length, text) up to a null type octet, padding to 32 bits.
+        size_t at = 4;
+        for (size_t chunk = 0; chunk < part.count && at + 4 <= part.length; ++chunk) {
+          fn(ctx, p + at, SsrcField::kSdesChunk);
+          ++visited;
+          at += 4;
+          while (at < part.length && p[at] != 0) {
+            if (at + 2 > part.length) break;
+            at += 2 + static_cast<size_t>(p[at + 1]);
+          }
+          at = (at + 4) & ~static_cast<size_t>(3);
+        }
+        break;
+      }
+      case kBye:
+        for (size_t k = 0; k < part.count && 8 + 4 * k <= part.length; ++k, ++visited) {
+          fn(ctx, p + 4 + 4 * k, SsrcField::kBye);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return visited;
+}
+
 bool ParseTelephoneEvent(const uint8_t* payload, size_t len, TelephoneEvent* out) {
   if (len < 4) return false;
   out->event = payload[0];

@@ -69,6 +69,17 @@ ParseStatus ParseRtcp(const uint8_t* data, size_t len, RtcpCompound* out);
 /** Reads report block `index` of an SR or RR part (checked against the part's length). */
 bool ReadReportBlock(const uint8_t* data, const RtcpPart& part, size_t index, ReportBlock* out);
 
+/** Where an SSRC sits in a compound RTCP packet. */
+enum class SsrcField : uint8_t { kSender, kReportBlock, kSdesChunk, kBye };
+
+/**
+ * Calls `fn(ctx, field, kind)` for every SSRC field of a compound already validated by ParseRtcp: the
+ * sender of SR/RR (§6.4), each report block (the pointer is the block's start), each SDES chunk (§6.5) and
+ * each BYE source (§6.6). Returns the number of fields visited. Never reads outside the parts.
+ */
+size_t VisitRtcpSsrcs(uint8_t* data, const RtcpCompound& compound, void (*fn)(void*, uint8_t*, SsrcField),
+                      void* ctx);
+
 /** Writes one 24-byte report block at `dst`. */
 void WriteReportBlock(uint8_t* dst, const ReportBlock& block);
 
