@@ -7,6 +7,8 @@ namespace {
 
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  switchhook::InitG711(env, exports);
+  switchhook::InitPdsv(env, exports);
   switchhook::InitRtp(env, exports);
   return exports;
 }

@@ -4,7 +4,11 @@
 
 namespace switchhook {
 
-/** RTP bridge engine: rtpEngine* and rtpLeg* functions (native/rtp/rtp_addon.cpp). */
+// native/napi/g711_binding.cpp: g711Decode, g711Encode, g711Transcode.
+void InitG711(Napi::Env env, Napi::Object exports);
+// native/napi/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
+void InitPdsv(Napi::Env env, Napi::Object exports);
+// native/napi/rtp_binding.cpp: rtpEngine*, rtpLeg*, rtpAnalyze.
 void InitRtp(Napi::Env env, Napi::Object exports);
 
 }  // namespace switchhook

@@ -10,6 +10,66 @@ import type { RtpAddon } from './rtp.js';
  */
 export interface NativeAddon extends RtpAddon {
   readonly abiVersion: number;
+
+  /** G.711 decode (`law` 0 = PCMU, 8 = PCMA) of codes to 16-bit linear samples (native/g711). */
+  g711Decode(law: number, codes: Uint8Array): Int16Array;
+  /** G.711 encode of 16-bit linear samples. */
+  g711Encode(law: number, samples: Int16Array): Uint8Array;
+  /** Transcodes codes of law `fromLaw` to the other law through the 256-entry tables. */
+  g711Transcode(fromLaw: number, codes: Uint8Array): Uint8Array;
+
+  /** CRC-16/CCITT-FALSE (native/pdsv). */
+  pdsvCrc16(bytes: Uint8Array): number;
+  /** PDSV error code strings indexed by the native error number (0 = `PDSV_OK`). */
+  pdsvErrorCodes(): string[];
+  /** One PDSV signal frame, or null when a field is out of range. */
+  pdsvBuildSignal(
+    direction: number,
+    port: number,
+    sequence: number,
+    reset: boolean,
+    id: number,
+    a: number,
+    b: number,
+    c: number,
+    text: Uint8Array | null,
+  ): Buffer | null;
+  /** One PDSV voice frame, or null when a field is out of range. */
+  pdsvBuildVoice(
+    direction: number,
+    port: number,
+    sequence: number,
+    reset: boolean,
+    codec: number,
+    flags: number,
+    timestamp: number,
+    samples: Uint8Array,
+  ): Buffer | null;
+  /** One PDSV link (keep-alive) frame, or null when a field is out of range. */
+  pdsvBuildLink(
+    direction: number,
+    port: number,
+    sequence: number,
+    reset: boolean,
+    kind: number,
+    status: number,
+    interval: number,
+  ): Buffer | null;
+  /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
+  readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;
+}
+
+/**
+ * Native PDSV deframer. Each call returns one batch (an ArrayBuffer: `[count, dataOffset]`, then `count`
+ * records of 11 int32 words, then the bytes they point at), or undefined when nothing came out.
+ */
+export interface NativePdsvDecoder {
+  push(bytes: Uint8Array): ArrayBuffer | undefined;
+  pushDatagram(bytes: Uint8Array): ArrayBuffer | undefined;
+  finish(): ArrayBuffer | undefined;
+  reset(): void;
+  buffered(): number;
+  counters(): Record<string, number>;
 }
 
 const require = createRequire(import.meta.url);

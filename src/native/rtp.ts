@@ -99,7 +99,7 @@ export interface RtpAnalysis {
   jitter: number;
 }
 
-/** The addon's RTP functions (registered by InitRtp in native/rtp/rtp_addon.cpp). */
+/** The addon's RTP functions (registered by InitRtp in native/napi/rtp_binding.cpp). */
 export interface RtpAddon {
   rtpEngineCreate(options: NativeEngineOptions, onEvents: (events: NativeRtpEvent[]) => void): number;
   rtpEngineClose(engine: number): void;

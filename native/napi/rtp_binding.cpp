@@ -1,4 +1,4 @@
-// N-API face of the RTP bridge: engines, legs, counters and batched events. Runs on the JavaScript
+// N-API face of the RTP bridge (native/rtp/bridge.h): engines, legs, counters and batched events. Runs on the JavaScript
 // thread only; settings are copied into plain C++ structs before they cross to the bridge thread.
 #include <arpa/inet.h>
 #include <napi.h>
