@@ -107,6 +107,11 @@ bool ReadSettings(const Napi::Object& o, LegSettings* s) {
     if (!ParseAddr(h, U32(o, "remoteRtcpPort", port + 1), &s->remote_rtcp)) return false;
     s->has_remote = true;
   }
+  const uint32_t pdsv_port = U32(o, "pdsvPort", 0x10000);
+  if (pdsv_port <= 0xffff) {
+    s->kind = rtp::LegKind::kPdsv;
+    s->pdsv_port = static_cast<uint16_t>(pdsv_port);
+  }
   s->strict_source = o.Get("strictSource").ToBoolean().Value();
   s->audio_pt = static_cast<uint8_t>(U32(o, "audioPt", 0) & 0x7f);
   const uint32_t te = U32(o, "telephoneEventPt", rtp::kNoPayloadType);

@@ -39,8 +39,16 @@ enum class RtcpMode : uint8_t {
   kTerminate = 1  // the bridge is the endpoint: reports are consumed and generated here
 };
 
+/** What the far end of a leg speaks. */
+enum class LegKind : uint8_t {
+  kRtp = 0,   // RTP/RTCP (RFC 3550)
+  kPdsv = 1   // PDSV voice frames of one line port (docs/pdsv.md), packetised to and from 20 ms RTP
+};
+
 /** A leg's settings; everything but the sockets can change through UpdateLeg. */
 struct LegSettings {
+  LegKind kind = LegKind::kRtp;
+  uint16_t pdsv_port = 0;                // the PDSV line port of a kPdsv leg
   bool has_remote = false;
   sockaddr_in remote{};       // RTP remote (from SDP or learned)
   sockaddr_in remote_rtcp{};  // RTCP remote (RTP port + 1 unless set)

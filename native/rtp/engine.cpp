@@ -16,6 +16,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "pdsv/pdsv.h"
 #include "rtp/bridge.h"
 #include "rtp/packet.h"
 #include "rtp/stats.h"
@@ -31,6 +32,8 @@ constexpr size_t kBufferSize = 2048;    // larger than any accepted packet, so t
 constexpr int kMaxEvents = 256;
 constexpr uint64_t kTickNs = 100'000'000;  // idle and RTCP timer resolution
 constexpr uint64_t kNtpEpochOffset = 2208988800ull;  // 1900-01-01 to 1970-01-01 (RFC 3550 §4)
+constexpr size_t kFrameSamples = 160;  // 20 ms of G.711 at 8 kHz: one RTP packet from PDSV voice
+constexpr int kScratch = 2 * kBatch;   // built datagrams (PDSV <-> RTP) per flush
 
 uint64_t NowNs() {
   timespec ts;
@@ -116,6 +119,15 @@ struct Leg {
   bool te_reported = false;
   uint32_t te_ts = 0;
   TelephoneEvent te;
+  // PDSV voice packetising (docs/pdsv.md §5): 10 or 20 ms frames in, 20 ms RTP packets out.
+  uint8_t pcm[kFrameSamples];
+  size_t pcm_len = 0;
+  uint32_t pcm_ts = 0;
+  uint8_t pcm_codec = 0;
+  bool pcm_talkspurt = false;
+  uint16_t packet_seq = 0;     // RTP sequence of packets built from PDSV voice
+  uint16_t pdsv_tx_seq = 0;    // PDSV sequence towards the phone
+  bool pdsv_tx_started = false;
   // RTCP
   uint64_t next_rtcp_ns = 0;
   uint32_t last_sr_mid = 0;
@@ -173,6 +185,8 @@ struct Engine::Impl {
   mmsghdr send_msgs[kBatch];
   iovec send_iov[kBatch];
   uint8_t rtcp_buffer[1500];
+  uint8_t scratch[kScratch][pdsv::kMaxFrame];
+  int scratch_used = 0;
 
   void Run();
   void Drain();
@@ -184,6 +198,15 @@ struct Engine::Impl {
   void Handle(Sock* sock, uint8_t* data, size_t len, bool truncated, const sockaddr_in& from, uint64_t now);
   void HandleRtcp(Leg* leg, bool muxed, uint8_t* data, size_t len, const sockaddr_in& from, uint64_t now);
   void TrackDigit(Leg* leg, const RtpView& v, const TelephoneEvent& te);
+  void Forward(Leg* leg, uint8_t* data, size_t len, const RtpView& v, uint64_t now);
+  void HandlePdsv(Leg* leg, const uint8_t* data, size_t len, bool from_remote, const sockaddr_in& from,
+                  uint64_t now);
+  void SendPdsv(Leg* to, const uint8_t* data, const RtpView& v, uint8_t pt);
+  void Learn(Leg* leg, const sockaddr_in& from);
+  uint8_t* Scratch() {
+    if (scratch_used == kScratch) Flush();
+    return scratch[scratch_used++];
+  }
   void RewriteOut(Leg* to, uint64_t source_key, uint8_t* data, const RtpView& v, uint64_t now);
   void RewriteRtcp(Leg* from, Leg* to, uint8_t* data, const RtcpCompound& compound);
   void Tick(uint64_t now);
@@ -577,6 +600,7 @@ void Engine::Impl::Handle(Sock* sock, uint8_t* data, size_t len, bool truncated,
     leg->tokens -= 1.0;
   }
   if (is_rtcp) return HandleRtcp(leg, muxed, data, len, from, now);
+  if (leg->s.kind == LegKind::kPdsv) return HandlePdsv(leg, data, len, from_remote, from, now);
 
   RtpView v;
   switch (ParseRtp(data, len, &v)) {
@@ -596,19 +620,27 @@ void Engine::Impl::Handle(Sock* sock, uint8_t* data, size_t len, bool truncated,
   if (digit && !ParseTelephoneEvent(data + v.payload_offset, v.payload_len, &te)) {
     return Drop(leg, DropReason::kMalformed);
   }
+  if (!from_remote) Learn(leg, from);
+  if (digit) TrackDigit(leg, v, te);
+  Forward(leg, data, len, v, now);
+}
 
-  if (!from_remote) {
-    // RTP latching: the remote follows the sender unless strict source pinned it (checked above).
-    leg->s.remote = from;
-    leg->s.has_remote = true;
-    if (!leg->rtcp_remote_known) {
-      leg->s.remote_rtcp = from;
-      leg->s.remote_rtcp.sin_port = htons(static_cast<uint16_t>(ntohs(from.sin_port) + 1));
-    }
-    Event e{EventType::kLearned, leg->id};
-    e.addr = from;
-    Emit(std::move(e));
+void Engine::Impl::Learn(Leg* leg, const sockaddr_in& from) {
+  // RTP latching: the remote follows the sender unless strict source pinned it (checked before).
+  leg->s.remote = from;
+  leg->s.has_remote = true;
+  if (!leg->rtcp_remote_known) {
+    leg->s.remote_rtcp = from;
+    leg->s.remote_rtcp.sin_port = htons(static_cast<uint16_t>(ntohs(from.sin_port) + 1));
   }
+  Event e{EventType::kLearned, leg->id};
+  e.addr = from;
+  Emit(std::move(e));
+}
+
+void Engine::Impl::Forward(Leg* leg, uint8_t* data, size_t len, const RtpView& v, uint64_t now) {
+  const bool audio = v.payload_type == leg->s.audio_pt;
+  const bool digit = v.payload_type == leg->s.telephone_event_pt;
   leg->last_rx_ns = now;
   leg->idle_reported = false;
 
@@ -627,7 +659,6 @@ void Engine::Impl::Handle(Sock* sock, uint8_t* data, size_t len, bool truncated,
   Put(c.expected, leg->rx.Expected());
   Put(c.lost, leg->rx.CumulativeLost());
   Put(c.jitter, leg->rx.Jitter());
-  if (digit) TrackDigit(leg, v, te);
 
   Leg* peer = leg->peer;
   if (!peer || !peer->s.has_remote) return Drop(leg, DropReason::kNoPeer);
@@ -643,9 +674,84 @@ void Engine::Impl::Handle(Sock* sock, uint8_t* data, size_t len, bool truncated,
   }
   data[1] = static_cast<uint8_t>((data[1] & 0x80) | out_pt);
   RewriteOut(peer, (static_cast<uint64_t>(leg->id) << 32) | v.ssrc, data, v, now);
-  Queue(peer->rtp.fd, &peer->s.remote, peer, data, len, true);
   peer->out.packets++;
   peer->out.octets += v.payload_len;
+  if (peer->s.kind == LegKind::kPdsv) return SendPdsv(peer, data, v, out_pt);
+  Queue(peer->rtp.fd, &peer->s.remote, peer, data, len, true);
+}
+
+void Engine::Impl::HandlePdsv(Leg* leg, const uint8_t* data, size_t len, bool from_remote, const sockaddr_in& from,
+                              uint64_t now) {
+  pdsv::Frame f;
+  switch (pdsv::ParseFrame(data, len, &f)) {
+    case pdsv::Error::kNone:
+      break;
+    case pdsv::Error::kTruncated:
+      return Drop(leg, DropReason::kShort);
+    case pdsv::Error::kVersion:
+      return Drop(leg, DropReason::kVersion);
+    default:
+      return Drop(leg, DropReason::kMalformed);
+  }
+  // Signals and keep-alives belong to the PDSV line endpoint, not the media path.
+  if (f.type != pdsv::FrameType::kVoice) return Drop(leg, DropReason::kPayloadType);
+  if (f.address.direction != pdsv::Direction::kToGateway || f.address.port != leg->s.pdsv_port) {
+    return Drop(leg, DropReason::kSource);
+  }
+  if (!from_remote) Learn(leg, from);
+  const pdsv::Voice& voice = f.voice;
+  const uint8_t codec = static_cast<uint8_t>(voice.codec);
+  // A gap, a codec change or a new talkspurt restarts the 20 ms packet being filled.
+  if (leg->pcm_len != 0 && (voice.timestamp != leg->pcm_ts + static_cast<uint32_t>(leg->pcm_len) || codec != leg->pcm_codec ||
+                            (voice.flags & pdsv::kVoiceFlagTalkspurt) != 0)) {
+    leg->pcm_len = 0;
+  }
+  if (leg->pcm_len == 0) {
+    leg->pcm_ts = voice.timestamp;
+    leg->pcm_codec = codec;
+    leg->pcm_talkspurt = (voice.flags & pdsv::kVoiceFlagTalkspurt) != 0;
+  }
+  memcpy(leg->pcm + leg->pcm_len, voice.samples, voice.sample_count);
+  leg->pcm_len += voice.sample_count;
+  if (leg->pcm_len < kFrameSamples) return;
+  // One RTP packet of 20 ms (RFC 3551 §4.5.14: 160 octets of G.711 at 8000 Hz).
+  uint8_t* p = Scratch();
+  p[0] = 0x80;
+  p[1] = static_cast<uint8_t>((leg->pcm_talkspurt ? 0x80 : 0) | leg->pcm_codec);
+  Store16(p + 2, leg->packet_seq++);
+  Store32(p + 4, leg->pcm_ts);
+  Store32(p + 8, leg->local_ssrc);
+  memcpy(p + kRtpHeaderLen, leg->pcm, kFrameSamples);
+  leg->pcm_len = 0;
+  RtpView v;
+  ParseRtp(p, kRtpHeaderLen + kFrameSamples, &v);
+  if (v.payload_type != leg->s.audio_pt) {
+    // The phone's codec is what the leg speaks; transcoding follows from it.
+    leg->s.audio_pt = v.payload_type;
+  }
+  Forward(leg, p, kRtpHeaderLen + kFrameSamples, v, now);
+}
+
+void Engine::Impl::SendPdsv(Leg* to, const uint8_t* data, const RtpView& v, uint8_t pt) {
+  if (pt != to->s.audio_pt || (v.payload_len != 80 && v.payload_len != kFrameSamples)) {
+    return Drop(to, DropReason::kPayloadType);  // digits and comfort noise do not travel on PDSV voice
+  }
+  pdsv::Address address;
+  address.direction = pdsv::Direction::kToPhone;
+  address.port = to->s.pdsv_port;
+  address.sequence = to->pdsv_tx_seq++;
+  address.reset = !to->pdsv_tx_started;
+  to->pdsv_tx_started = true;
+  pdsv::Voice voice;
+  voice.codec = static_cast<pdsv::Codec>(pt);
+  voice.flags = (data[1] & 0x80) != 0 ? pdsv::kVoiceFlagTalkspurt : 0;
+  voice.timestamp = Load32(data + 4);  // rewritten: continuous across moves
+  voice.samples = data + v.payload_offset;
+  voice.sample_count = v.payload_len;
+  uint8_t* frame = Scratch();
+  const size_t n = pdsv::BuildVoice(address, voice, frame, pdsv::kMaxFrame);
+  if (n == 0) return Drop(to, DropReason::kMalformed);
+  Queue(to->rtp.fd, &to->s.remote, to, frame, n, true);
 }
 
 void Engine::Impl::TrackDigit(Leg* leg, const RtpView& v, const TelephoneEvent& te) {
@@ -747,7 +853,10 @@ void Engine::Impl::HandleRtcp(Leg* leg, bool muxed, uint8_t* data, size_t len, c
     }
   }
   Leg* peer = leg->peer;
-  if (leg->s.rtcp_mode != RtcpMode::kRelay || !peer || peer->s.rtcp_mode != RtcpMode::kRelay) return;
+  if (leg->s.rtcp_mode != RtcpMode::kRelay || !peer || peer->s.rtcp_mode != RtcpMode::kRelay ||
+      peer->s.kind != LegKind::kRtp) {
+    return;
+  }
   if (!peer->rtcp_remote_known) return Drop(leg, DropReason::kNoPeer);
   RewriteRtcp(leg, peer, data, compound);
   Queue(peer->rtcp.fd, &peer->s.remote_rtcp, peer, data, len, false);
@@ -791,7 +900,8 @@ void Engine::Impl::Tick(uint64_t now) {
       leg->idle_reported = true;
       Emit(Event(EventType::kIdle, leg->id));
     }
-    if (leg->s.rtcp_mode == RtcpMode::kTerminate && leg->rtcp_remote_known && now >= leg->next_rtcp_ns) {
+    if (leg->s.rtcp_mode == RtcpMode::kTerminate && leg->s.kind == LegKind::kRtp && leg->rtcp_remote_known &&
+        now >= leg->next_rtcp_ns) {
       SendReport(leg.get(), now);
       leg->next_rtcp_ns = now + Jittered(leg->s.rtcp_interval_ms);
     }
@@ -897,6 +1007,7 @@ void Engine::Impl::Flush() {
     i = j;
   }
   out.clear();
+  scratch_used = 0;
 }
 
 }  // namespace switchhook::rtp

@@ -39,6 +39,12 @@ export interface RtpLegOptions {
   ssrc?: number;
   /** SDES CNAME in generated reports (RFC 3550 §6.5.1). */
   cname?: string;
+  /**
+   * Makes this a PDSV leg: its far end is a line gateway sending and receiving PDSV voice frames
+   * (docs/pdsv.md §5) of this line port, packetised to 20 ms RTP towards the peer leg and back.
+   * `payloadType` is then the line's G.711 law (0 or 8).
+   */
+  pdsvLine?: number;
 }
 
 /** A finished RFC 4733 event, reported once however many end packets arrived. */
@@ -115,6 +121,13 @@ export function toNativeSettings(o: RtpLegOptions): NativeLegSettings {
   checkInt('maxPacketSize', o.maxPacketSize, 12, 2000);
   checkInt('rtcpIntervalMs', o.rtcpIntervalMs, 100, 600_000);
   checkInt('ssrc', o.ssrc, 0, 0xffffffff);
+  checkInt('pdsvLine', o.pdsvLine, 0, 65535);
+  if (o.pdsvLine !== undefined) {
+    if (o.payloadType !== undefined && o.payloadType !== 0 && o.payloadType !== 8) {
+      throw new MediaError('MEDIA_ERR_ARGUMENT', `a PDSV leg carries G.711 (payload type 0 or 8), not ${o.payloadType}`);
+    }
+    s.pdsvPort = o.pdsvLine;
+  }
   if (o.rtcp !== undefined && o.rtcp !== 'relay' && o.rtcp !== 'terminate') {
     throw new MediaError('MEDIA_ERR_ARGUMENT', `rtcp must be 'relay' or 'terminate', got ${String(o.rtcp)}`);
   }

@@ -22,6 +22,8 @@ export type RtpDropReason = (typeof RTP_DROP_REASONS)[number];
 
 /** Settings of one leg as the addon reads them; `src/media/` validates them before they get here. */
 export interface NativeLegSettings {
+  /** Set for a leg whose far end is a PDSV line (voice frames of this line port) instead of RTP. */
+  pdsvPort?: number;
   remoteAddress?: string;
   remotePort?: number;
   remoteRtcpPort?: number;
