@@ -8,6 +8,7 @@
 //   (start)                         -> "ready <sendPort> <sinkPort>"
 //   streams <port> <port> ...       -> "ok <n>"            relay input port of each stream
 //   run <totalPps> <ms> <tag>       -> one JSON line        {"sent","received","p50Us","p99Us","maxUs"}
+//   settle <quietMs> <maxMs>        -> "settled <ms>"       waits until the sink has been quiet that long
 //   quit
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -64,6 +65,7 @@ struct Sink {
   std::atomic<uint64_t> received{0};
   std::vector<uint64_t> histogram = std::vector<uint64_t>(kHistogramUs + 1);
   std::atomic<bool> stop{false};
+  std::atomic<uint64_t> last_ns{0};  // last arrival of any packet, whatever its run
 
   void Run() {
     static uint8_t buffers[kBatch][2048];
@@ -81,6 +83,7 @@ struct Sink {
       const int n = recvmmsg(fd, msgs, kBatch, MSG_WAITFORONE, nullptr);
       if (n <= 0) continue;
       const uint64_t now = NowNs();
+      last_ns.store(now, std::memory_order_relaxed);
       const uint32_t current = tag.load(std::memory_order_acquire);
       uint64_t counted = 0;
       for (int i = 0; i < n; ++i) {
@@ -237,6 +240,14 @@ int main() {
       std::cout << "{\"sent\":" << sent << ",\"received\":" << sink.received.load() << ",\"p50Us\":"
                 << sink.Percentile(0.5) << ",\"p99Us\":" << sink.Percentile(0.99) << ",\"maxUs\":" << sink.Max()
                 << "}" << std::endl;
+    } else if (cmd == "settle") {
+      uint64_t quiet = 300, max = 10000;
+      in >> quiet >> max;
+      const uint64_t start = NowNs();
+      while (NowNs() - sink.last_ns.load() < quiet * 1000000ull && NowNs() - start < max * 1000000ull) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      std::cout << "settled " << (NowNs() - start) / 1000000ull << std::endl;
     } else if (cmd == "quit") {
       break;
     }

@@ -37,6 +37,10 @@ interface RunResult {
 
 interface Trial {
   relay: string;
+  sent: number;
+  received: number;
+  cpuNs: number;
+  ms: number;
   streams: number;
   offeredPps: number;
   relayedPps: number;
@@ -76,6 +80,13 @@ class Load {
     this.child.stdin!.write(`streams ${ports.join(' ')}\n`);
     const r = await this.reply();
     if (r !== `ok ${ports.length}`) throw new Error(`rtp-load streams: ${r}`);
+  }
+
+  /** Waits until nothing reached the sink for a while: the previous trial's backlog is gone. */
+  async settle(): Promise<void> {
+    this.child.stdin!.write('settle 300 15000\n');
+    const r = await this.reply();
+    if (!r.startsWith('settled ')) throw new Error(`rtp-load settle: ${r}`);
   }
 
   async run(totalPps: number, ms: number): Promise<RunResult> {
@@ -248,11 +259,16 @@ function log(msg: string): void {
 }
 
 async function trial(load: Load, relay: Relay, streams: number, pps: number, ms: number): Promise<Trial> {
+  await load.settle();
   const cpu0 = relay.cpuNs();
   const r = await load.run(pps, ms);
   const cpu1 = relay.cpuNs();
   const t: Trial = {
     relay: relay.name,
+    sent: r.sent,
+    received: r.received,
+    cpuNs: cpu1 - cpu0,
+    ms,
     streams,
     offeredPps: pps,
     relayedPps: Math.round((r.received * 1000) / ms),
@@ -268,36 +284,38 @@ async function trial(load: Load, relay: Relay, streams: number, pps: number, ms:
   return t;
 }
 
-interface RelayResult {
-  fixed: Trial;
+/** Sums trials of one relay at one load (interleaved rounds) into one figure; latency is the median. */
+function combine(trials: Trial[]): Trial {
+  const sum = (f: (t: Trial) => number) => trials.reduce((a, t) => a + f(t), 0);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const sent = sum((t) => t.sent);
+  const received = sum((t) => t.received);
+  const ms = sum((t) => t.ms);
+  return {
+    ...trials[0]!,
+    sent,
+    received,
+    ms,
+    cpuNs: sum((t) => t.cpuNs),
+    relayedPps: Math.round((received * 1000) / ms),
+    lossPct: sent === 0 ? 100 : (100 * (sent - received)) / sent,
+    cpuNsPerPacket: received === 0 ? 0 : sum((t) => t.cpuNs) / received,
+    p50Us: median(trials.map((t) => t.p50Us)),
+    p99Us: median(trials.map((t) => t.p99Us)),
+  };
+}
+
+interface Search {
   highest: Trial | undefined;
   pastHighest: Trial[];
-  realistic: Trial[];
-  highestPps: number;
 }
 
-/** Fixed load, rate search over 100 streams, and realistic 50 packets/s streams for one relay. */
-async function measure(load: Load, relay: Relay, quick: boolean): Promise<RelayResult> {
-  try {
-    return await measureTrials(load, relay, quick);
-  } finally {
-    await relay.teardown();
-  }
-}
-
-async function measureTrials(load: Load, relay: Relay, quick: boolean): Promise<RelayResult> {
-  const searchRates = [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 700_000, 1_000_000];
-  const realisticCounts = quick ? [500, 1000] : [500, 1000, 2000, 4000];
-  const stepMs = quick ? 1000 : 3000;
-  const longMs = quick ? 2000 : 10_000;
-
-  await load.streams(await relay.setup(FIXED_STREAMS, load.sinkPort, load.sendPort));
-  await load.run(20_000, 1000); // warm-up
-  const fixed = await trial(load, relay, FIXED_STREAMS, FIXED_PPS, longMs);
+/** Rate search over the relay's current streams: the highest loss-free rate, confirmed over `longMs`. */
+async function search(load: Load, relay: Relay, streams: number, rates: number[], stepMs: number, longMs: number): Promise<Search> {
   let highest: Trial | undefined;
   const pastHighest: Trial[] = [];
-  for (const rate of searchRates) {
-    const t = await trial(load, relay, FIXED_STREAMS, rate, stepMs);
+  for (const rate of rates) {
+    const t = await trial(load, relay, streams, rate, stepMs);
     if (t.lossPct <= MAX_LOSS_PCT && pastHighest.length === 0) {
       highest = t;
     } else {
@@ -305,35 +323,34 @@ async function measureTrials(load: Load, relay: Relay, quick: boolean): Promise<
       if (pastHighest.length >= 2) break;
     }
   }
-  // Confirm the highest loss-free rate over the full window; step down once if it does not hold.
   if (highest) {
-    const confirm = await trial(load, relay, FIXED_STREAMS, highest.offeredPps, longMs);
-    if (confirm.lossPct <= MAX_LOSS_PCT) {
-      highest = confirm;
-    } else {
-      pastHighest.unshift(confirm);
-      const lower = searchRates.filter((r) => r < highest!.offeredPps).pop();
-      highest = undefined;
-      if (lower) {
-        const again = await trial(load, relay, FIXED_STREAMS, lower, longMs);
-        if (again.lossPct <= MAX_LOSS_PCT) highest = again;
-      }
+    const confirm = await trial(load, relay, streams, highest.offeredPps, longMs);
+    if (confirm.lossPct <= MAX_LOSS_PCT) return { highest: confirm, pastHighest };
+    pastHighest.unshift(confirm);
+    const lower = rates.filter((r) => r < highest!.offeredPps).pop();
+    if (lower) {
+      const again = await trial(load, relay, streams, lower, longMs);
+      if (again.lossPct <= MAX_LOSS_PCT) return { highest: again, pastHighest };
     }
   }
-  await relay.teardown();
+  return { highest: undefined, pastHighest };
+}
 
-  const realistic: Trial[] = [];
-  for (const n of realisticCounts) {
-    await load.streams(await relay.setup(n, load.sinkPort, load.sendPort));
-    await load.run(n * 50, 500);
-    const t = await trial(load, relay, n, n * 50, stepMs);
-    realistic.push(t);
-    await relay.teardown();
-    if (t.lossPct > MAX_LOSS_PCT) break;
+/** Realistic 50 packets/s streams, more of them each step, until loss passes the limit. */
+async function realistic(load: Load, relay: Relay, counts: number[], ms: number): Promise<Trial[]> {
+  const out: Trial[] = [];
+  for (const n of counts) {
+    try {
+      await load.streams(await relay.setup(n, load.sinkPort, load.sendPort));
+      await load.run(n * 50, 500);
+      const t = await trial(load, relay, n, n * 50, ms);
+      out.push(t);
+      if (t.lossPct > MAX_LOSS_PCT) break;
+    } finally {
+      await relay.teardown();
+    }
   }
-  const ok = [highest, ...realistic].filter((t): t is Trial => t !== undefined && t.lossPct <= MAX_LOSS_PCT);
-  const highestPps = ok.reduce((m, t) => Math.max(m, t.relayedPps), 0);
-  return { fixed, highest, pastHighest, realistic, highestPps };
+  return out;
 }
 
 function buildLoad(): string {
@@ -360,53 +377,83 @@ async function direct(load: Load, ms: number): Promise<RunResult> {
 /** `npm run bench -- rtp-relay [--quick]` */
 export default async function rtpRelay(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
+  const stepMs = quick ? 1000 : 3000;
+  const longMs = quick ? 2000 : 10_000;
+  const rounds = quick ? 1 : 3;
+  const rates = [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 700_000, 1_000_000];
+  const counts = quick ? [500, 1000] : [500, 1000, 2000, 4000];
   const load = await Load.start(buildLoad());
+  const sh = new SwitchhookRelay();
+  const node = new NodeRelay();
+  const rtpe = new RtpengineRelay();
+  const relays = [sh, node, rtpe];
   try {
     const path = await direct(load, quick ? 1000 : 3000);
     log(`direct loopback path: p50=${path.p50Us}us p99=${path.p99Us}us`);
-    const sh = await measure(load, new SwitchhookRelay(), quick);
-    const node = await measure(load, new NodeRelay(), quick);
-    const rtpe = await measure(load, new RtpengineRelay(), quick);
 
-    const fixedCpu = sh.fixed.cpuNsPerPacket;
-    // rtpengine is compared on the same streams as switchhook: the 100-stream fixed load, or, when
-    // rtpengine throttles 1000 packets/s streams (loss over 1%), 100,000 packets/s of 50 packets/s streams.
-    let rtpeCpu = rtpe.fixed.cpuNsPerPacket;
-    let shCpuForRtpe = fixedCpu;
-    if (rtpe.fixed.lossPct > 1) {
-      const same = rtpe.realistic.find((t) => t.offeredPps === FIXED_PPS);
-      const mine = sh.realistic.find((t) => t.offeredPps === FIXED_PPS);
-      if (same && mine) {
-        rtpeCpu = same.cpuNsPerPacket;
-        shCpuForRtpe = mine.cpuNsPerPacket;
-        log(`rtpengine CPU compared on 2000 streams x 50 packets/s (it throttled 1000 packets/s streams)`);
+    // Fixed load on the same 100 streams, relays interleaved round by round so machine noise hits all alike.
+    const ports = new Map<Relay, number[]>();
+    for (const r of relays) {
+      ports.set(r, await r.setup(FIXED_STREAMS, load.sinkPort, load.sendPort));
+      await load.streams(ports.get(r)!);
+      await load.run(20_000, 1000); // warm-up
+    }
+    const fixedTrials = new Map<Relay, Trial[]>(relays.map((r) => [r, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const r of relays) {
+        await load.streams(ports.get(r)!);
+        fixedTrials.get(r)!.push(await trial(load, r, FIXED_STREAMS, FIXED_PPS, Math.ceil(longMs / rounds)));
       }
     }
-    for (const [name, r] of [['switchhook', sh], ['node', node], ['rtpengine', rtpe]] as const) {
+    const fixed = new Map<Relay, Trial>(relays.map((r) => [r, combine(fixedTrials.get(r)!)]));
+    for (const r of relays) {
+      const f = fixed.get(r)!;
+      log(`fixed ${r.name}: loss=${f.lossPct.toFixed(3)}% cpu=${f.cpuNsPerPacket.toFixed(0)}ns/pkt p50=${f.p50Us}us p99=${f.p99Us}us`);
+    }
+
+    // Highest rate over 100 streams.
+    const searches = new Map<Relay, Search>();
+    for (const r of relays) {
+      await load.streams(ports.get(r)!);
+      searches.set(r, await search(load, r, FIXED_STREAMS, rates, stepMs, longMs));
+    }
+    for (const r of relays) await r.teardown();
+
+    // Realistic streams: 50 packets/s each, hundreds to thousands of them.
+    const real = new Map<Relay, Trial[]>();
+    for (const r of relays) real.set(r, await realistic(load, r, counts, stepMs));
+
+    const highestPps = (r: Relay) =>
+      [searches.get(r)!.highest, ...real.get(r)!]
+        .filter((t): t is Trial => t !== undefined && t.lossPct <= MAX_LOSS_PCT)
+        .reduce((m, t) => Math.max(m, t.relayedPps), 0);
+    for (const r of relays) {
       log(
-        `${name}: highest ${r.highestPps}/s; past it: ` +
-          r.pastHighest.map((t) => `${t.offeredPps}/s -> ${t.lossPct.toFixed(2)}% loss`).join(', '),
+        `${r.name}: highest ${highestPps(r)}/s with <= ${MAX_LOSS_PCT}% loss; past it over 100 streams: ` +
+          searches.get(r)!.pastHighest.map((t) => `${t.offeredPps}/s -> ${t.lossPct.toFixed(2)}%`).join(', '),
       );
     }
     const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+    const cpu = fixed.get(sh)!.cpuNsPerPacket;
     const summary = {
       bench: 'rtp-relay',
-      packetsPerSec: sh.highestPps,
-      lossPct: round(sh.highest?.lossPct ?? sh.fixed.lossPct, 4),
-      cpuNsPerPacket: round(fixedCpu, 1),
-      p50Us: Math.max(0, sh.fixed.p50Us - path.p50Us),
-      p99Us: Math.max(0, sh.fixed.p99Us - path.p99Us),
-      lossPastHighest: sh.pastHighest.map((t) => ({ offeredPps: t.offeredPps, lossPct: round(t.lossPct, 3) })),
-      nodePacketsPerSec: node.highestPps,
-      nodeCpuNsPerPacket: round(node.fixed.cpuNsPerPacket, 1),
-      rtpenginePacketsPerSec: rtpe.highestPps,
-      rtpengineCpuNsPerPacket: round(rtpeCpu, 1),
-      ratioRtpengine: rtpe.highestPps === 0 ? null : round(sh.highestPps / rtpe.highestPps),
-      cpuRatioRtpengine: shCpuForRtpe === 0 ? null : round(rtpeCpu / shCpuForRtpe),
-      cpuRatioNode: fixedCpu === 0 ? null : round(node.fixed.cpuNsPerPacket / fixedCpu),
+      packetsPerSec: highestPps(sh),
+      lossPct: round(searches.get(sh)!.highest?.lossPct ?? fixed.get(sh)!.lossPct, 4),
+      cpuNsPerPacket: round(cpu, 1),
+      p50Us: Math.max(0, fixed.get(sh)!.p50Us - path.p50Us),
+      p99Us: Math.max(0, fixed.get(sh)!.p99Us - path.p99Us),
+      lossPastHighest: searches.get(sh)!.pastHighest.map((t) => ({ offeredPps: t.offeredPps, lossPct: round(t.lossPct, 3) })),
+      nodePacketsPerSec: highestPps(node),
+      nodeCpuNsPerPacket: round(fixed.get(node)!.cpuNsPerPacket, 1),
+      rtpenginePacketsPerSec: highestPps(rtpe),
+      rtpengineCpuNsPerPacket: round(fixed.get(rtpe)!.cpuNsPerPacket, 1),
+      ratioRtpengine: highestPps(rtpe) === 0 ? null : round(highestPps(sh) / highestPps(rtpe)),
+      cpuRatioRtpengine: cpu === 0 ? null : round(fixed.get(rtpe)!.cpuNsPerPacket / cpu),
+      cpuRatioNode: cpu === 0 ? null : round(fixed.get(node)!.cpuNsPerPacket / cpu),
     };
     process.stdout.write(JSON.stringify(summary) + '\n');
   } finally {
+    for (const r of relays) await r.teardown();
     load.stop();
   }
 }

@@ -368,6 +368,10 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
       }
       continue;
     }
+    // Room for about a second of a busy stream, so a bridge thread descheduled for a moment loses nothing
+    // (capped by net.core.rmem_max).
+    int rcvbuf = 1 << 20;
+    setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     *rtp_fd = fds[0];
     *rtcp_fd = fds[1];
     *cursor = static_cast<uint16_t>(port + 2 > max ? first : port + 2);
