@@ -634,8 +634,10 @@ void Engine::Impl::Learn(Leg* leg, const sockaddr_in& from) {
   leg->s.remote = from;
   leg->s.has_remote = true;
   if (!leg->rtcp_remote_known) {
+    // RFC 3550 §11: RTCP on the next port up, until the far end's RTCP says otherwise.
     leg->s.remote_rtcp = from;
     leg->s.remote_rtcp.sin_port = htons(static_cast<uint16_t>(ntohs(from.sin_port) + 1));
+    leg->rtcp_remote_known = true;
   }
   Event e{EventType::kLearned, leg->id};
   e.addr = from;
