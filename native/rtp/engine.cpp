@@ -235,6 +235,10 @@ bool Engine::Start(std::string* error) {
   im.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (im.epoll_fd < 0 || im.wake_fd < 0 || im.timer_fd < 0) {
     *error = std::string("bridge setup failed: ") + strerror(errno);
+    for (int* fd : {&im.epoll_fd, &im.wake_fd, &im.timer_fd}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
     return false;
   }
   itimerspec spec{};
@@ -389,7 +393,10 @@ void Engine::Impl::Run() {
     const int timeout = pending.empty() ? -1 : 0;
     const int n = epoll_wait(epoll_fd, ready, kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) {
-      Emit(Event(EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, "epoll_wait"));
+      // Not expected with valid descriptors; report it and stop relaying rather than spin.
+      std::vector<Event> fatal;
+      fatal.push_back(Event(EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, "epoll_wait"));
+      sink(std::move(fatal));
       break;
     }
     Bump(counters->wakeups);
@@ -563,11 +570,11 @@ void Engine::Impl::ReadSocket(Sock* sock) {
     }
     const int n = recvmmsg(sock->fd, recv_msgs, kBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) {
+      // ICMP port unreachable from a far end that went away surfaces once as ECONNREFUSED; the datagrams
+      // queued behind it are still there.
+      if (n < 0 && errno == ECONNREFUSED) continue;
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        // ICMP port unreachable from a peer that went away surfaces here as ECONNREFUSED: not fatal.
-        if (errno != ECONNREFUSED) {
-          Emit(Event(EventType::kError, sock->leg->id, static_cast<uint32_t>(errno), 0, 0, "recvmmsg"));
-        }
+        Emit(Event(EventType::kError, sock->leg->id, static_cast<uint32_t>(errno), 0, 0, "recvmmsg"));
       }
       return;
     }
