@@ -5,11 +5,16 @@
  * Traffic comes from a native generator/sink (rtp-load.cpp, built here with the system C++ compiler):
  * G.711-sized packets (12 + 160 bytes) round robin over N streams, paced, one-way latency measured in the
  * sink. The switchhook relay is one bridge thread in this process (CPU read from that thread's clock);
- * the Node relay and rtpengine are child processes (CPU read from /proc/PID/stat).
+ * the Node relay and rtpengine are child processes (CPU read from /proc/PID/stat, all their threads).
  *
- * Trials: a fixed load of 100,000 packets/s over 100 streams for 10 s (CPU per packet, latency); a rate
- * search over 100 streams (3 s steps) with the highest loss-free rate confirmed over 10 s; and realistic
- * 50 packets/s streams in the hundreds and thousands. The last line is the JSON summary.
+ * Trials (each after the previous one's backlog drained):
+ * 1. fixed load, 100,000 packets/s over the same 100 streams for each relay, in interleaved rounds so the
+ *    machine's noise hits all three alike: CPU per packet, loss, latency (minus the direct loopback path);
+ * 2. rate search over 100 streams (3 s steps, stopping two steps past the first loss over 0.1%), the highest
+ *    loss-free rate confirmed over 10 s;
+ * 3. realistic streams, 50 packets/s each, 500 to 4000 of them (rtpengine throttles streams that queue, so
+ *    this is where its highest rate comes from).
+ * The highest rate is the best loss-free relayed rate of 2 and 3. The last line is the JSON summary.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
