@@ -196,7 +196,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
     }
   });
   std::string error;
-  if (!h->engine->Start(&error)) {
+  const Napi::Value nice = opts.Get("threadNice");
+  if (!h->engine->Start(&error, nice.IsNumber() ? nice.As<Napi::Number>().Int32Value() : 0)) {
     h->tsfn.Release();
     return Fail(env, "MEDIA_ERR_ENGINE", error);
   }

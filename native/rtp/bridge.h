@@ -105,8 +105,12 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /** Starts the bridge thread; false with `error` set when the kernel refused epoll/eventfd/timerfd. */
-  bool Start(std::string* error);
+  /**
+   * Starts the bridge thread; false with `error` set when the kernel refused epoll/eventfd/timerfd.
+   * A non-zero `thread_nice` sets the thread's nice value (setpriority(2); below 0 needs CAP_SYS_NICE), as
+   * media relays commonly run above ordinary work.
+   */
+  bool Start(std::string* error, int thread_nice = 0);
   /** Stops the thread (joins it) and closes every leg's sockets. Safe to call twice. */
   void Stop();
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -228,7 +229,7 @@ Engine::Engine(EventSink sink) : impl_(std::make_unique<Impl>(std::move(sink), &
 
 Engine::~Engine() { Stop(); }
 
-bool Engine::Start(std::string* error) {
+bool Engine::Start(std::string* error, int thread_nice) {
   Impl& im = *impl_;
   im.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   im.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -257,8 +258,11 @@ bool Engine::Start(std::string* error) {
   }
   im.out.reserve(kBatch * 2);
   running_ = true;
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, thread_nice] {
     pthread_setname_np(pthread_self(), "switchhook-rtp");
+    if (thread_nice != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), thread_nice) != 0) {
+      impl_->Emit(Event(EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, "setpriority"));
+    }
     impl_->Run();
   });
   return true;

@@ -15,6 +15,11 @@ export interface RtpEngineOptions {
   /** Lowest and highest port of the RTP/RTCP range (even/odd pairs inside it). */
   portMin?: number;
   portMax?: number;
+  /**
+   * Nice value for the bridge thread (-20..19; below 0 needs CAP_SYS_NICE). Media relays commonly run above
+   * ordinary work so that packets are not queued behind it. Default: inherited.
+   */
+  threadNice?: number;
   metrics?: MetricsRegistry;
 }
 
@@ -38,6 +43,10 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
       portMax - portMin < 1) {
       throw new MediaError('MEDIA_ERR_ARGUMENT', `bad RTP port range ${portMin}-${portMax}`);
     }
+    const threadNice = options.threadNice ?? 0;
+    if (!Number.isInteger(threadNice) || threadNice < -20 || threadNice > 19) {
+      throw new MediaError('MEDIA_ERR_ARGUMENT', `threadNice must be an integer in [-20, 19], got ${threadNice}`);
+    }
     const metrics = options.metrics ?? new MetricsRegistry();
     this.legsGauge = metrics.gauge('switchhook_rtp_legs', 'RTP legs open on the bridge.');
     this.eventsCounter = metrics.counter('switchhook_rtp_events_total', 'Events from the RTP bridge by type.');
@@ -47,7 +56,7 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
       'RTP packets relayed, by direction (counted when a leg is disposed).');
     try {
       this.handle = rtpAddon.rtpEngineCreate(
-        { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax },
+        { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice },
         (events) => this.onEvents(events),
       );
     } catch (err) {

@@ -88,6 +88,8 @@ export interface NativeEngineOptions {
   bindAddress?: string;
   portMin?: number;
   portMax?: number;
+  /** Nice value of the bridge thread (setpriority(2)); 0 leaves it as inherited. */
+  threadNice?: number;
 }
 
 /** Receiver statistics of a packet sequence (RFC 3550 A.1, A.3, A.8). */

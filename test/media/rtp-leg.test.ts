@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 
 import { MediaError, RtpBridgeState, RtpEngine, RtpLegState, digitName } from '../../src/media/index.js';
@@ -69,6 +70,7 @@ t.test('engine: port range, exhaustion, closed engine', async (t) => {
   t.throws(() => new RtpEngine({ portMin: 100, portMax: 200 }), { code: 'MEDIA_ERR_ARGUMENT' });
   t.throws(() => new RtpEngine({ portMin: 5000, portMax: 5000 }), { code: 'MEDIA_ERR_ARGUMENT' });
   t.throws(() => new RtpEngine({ bindAddress: 'nowhere' }), { code: 'MEDIA_ERR_ARGUMENT' });
+  t.throws(() => new RtpEngine({ threadNice: 20 }), { code: 'MEDIA_ERR_ARGUMENT' });
   // Find a free pair, then make a range of exactly that pair.
   const probe = new RtpEngine({ portMin: 50000, portMax: 59999 });
   const leg = probe.createLeg();
@@ -91,6 +93,25 @@ t.test('engine: port range, exhaustion, closed engine', async (t) => {
   t.equal(tiny.legCount, 1);
   t.throws(() => tiny.createLeg(), { code: 'MEDIA_ERR_NO_PORTS' });
   t.equal(port % 2, 0, 'RTP on an even port');
+});
+
+t.test('the bridge thread takes the nice value it is given', async (t) => {
+  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, threadNice: 5 });
+  t.teardown(() => engine.close());
+  const niceOfBridge = (): number | undefined => {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'switchhook-rtp') continue;
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      } catch {
+        continue;
+      }
+    }
+    return undefined;
+  };
+  await until(() => niceOfBridge() === 5, 10_000, 'nice 5 on the bridge thread');
+  t.pass('bridge thread at nice 5');
 });
 
 t.test('legs: update, stats, events, dispose; metrics counted', async (t) => {
