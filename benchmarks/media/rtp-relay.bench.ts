@@ -335,28 +335,30 @@ interface Search {
   pastHighest: Trial[];
 }
 
-/** Rate search over the relay's current streams: the highest loss-free rate, confirmed over `longMs`. */
+/**
+ * Rate search over the relay's current streams (short steps, stopping two steps past the first one over the
+ * loss limit), then the best loss-free steps, highest relayed rate first, are confirmed over `longMs` until
+ * one holds (at most three tries).
+ */
 async function search(load: Load, relay: Relay, streams: number, rates: number[], stepMs: number, longMs: number): Promise<Search> {
-  let highest: Trial | undefined;
+  const clean: Trial[] = [];
   const pastHighest: Trial[] = [];
   for (const rate of rates) {
     const t = await trial(load, relay, streams, rate, stepMs);
     if (t.lossPct <= MAX_LOSS_PCT && pastHighest.length === 0) {
-      highest = t;
+      clean.push(t);
     } else {
       pastHighest.push(t);
       if (pastHighest.length >= 2) break;
     }
   }
-  if (highest) {
-    const confirm = await trial(load, relay, streams, highest.offeredPps, longMs);
+  const candidates = clean.sort((a, b) => b.relayedPps - a.relayedPps).slice(0, 3);
+  for (const c of candidates) {
+    // Offer what the step actually relayed: above it the generator or the relay did not keep up.
+    const rate = Math.min(c.offeredPps, Math.max(10_000, Math.floor(c.relayedPps / 10_000) * 10_000));
+    const confirm = await trial(load, relay, streams, rate, longMs);
     if (confirm.lossPct <= MAX_LOSS_PCT) return { highest: confirm, pastHighest };
     pastHighest.unshift(confirm);
-    const lower = rates.filter((r) => r < highest!.offeredPps).pop();
-    if (lower) {
-      const again = await trial(load, relay, streams, lower, longMs);
-      if (again.lossPct <= MAX_LOSS_PCT) return { highest: again, pastHighest };
-    }
   }
   return { highest: undefined, pastHighest };
 }
