@@ -358,7 +358,6 @@ async function search(load: Load, relay: Relay, streams: number, rates: number[]
     const rate = Math.min(c.offeredPps, Math.max(10_000, Math.floor(c.relayedPps / 10_000) * 10_000));
     const confirm = await trial(load, relay, streams, rate, longMs);
     if (confirm.lossPct <= MAX_LOSS_PCT) return { highest: confirm, pastHighest };
-    pastHighest.unshift(confirm);
   }
   return { highest: undefined, pastHighest };
 }
