@@ -19,6 +19,8 @@ export * as sip from './sip/index.js';
 export * as sim from './sim/index.js';
 export * as store from './store/index.js';
 export * as native from './native/index.js';
+export * as media from './media/index.js';
+export * as directory from './directory/index.js';
 export * as routing from './calls/routing/index.js';
 export { SwitchhookError } from './util/errors.js';
 export { MetricsRegistry, Counter, Gauge } from './util/metrics.js';
