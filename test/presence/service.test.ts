@@ -197,3 +197,46 @@ t.test('presence configuration: defaults and errors naming the key', async (t) =
   const err2 = t.throws(() => validateConfig({ presence: { im: [{ uri: 'sip:nohost', devices: ['2002-2001'] }] } })) as ConfigError;
   t.same(err2.issues.map((i) => i.key).sort(), ['presence.im[0].devices[0]', 'presence.im[0].uri']);
 });
+
+t.test('clean shutdown and restore in process: exact numbers, the same dialog, NOTIFY with the next version', async (t) => {
+  const model = new PbxModel({ devices: ['2001'] });
+  model.resync('2001', []);
+  const dir = mkdtempSync(join(tmpdir(), 'sh-presence-restore-'));
+  let store = new SqliteStore(dir);
+  let stack = new SipStack({ listen: ['udp:127.0.0.1:0'] });
+  const [addr] = await stack.start();
+  let presence = new PresenceService({ stack, model, store, domain: 'pbx.example', maxInFlight: 1 });
+  await presence.start();
+  const client = new SipStack({ listen: ['udp:127.0.0.1:0'] });
+  await client.start();
+  const subscriber = new Subscriber(client.ua);
+  t.teardown(async () => {
+    subscriber.close();
+    await client.close();
+  });
+  const sub = subscriber.subscribe({ uri: `sip:2001@127.0.0.1:${addr!.port}`, event: 'dialog', refresh: false });
+  const versions: number[] = [];
+  sub.on('notify', (req: { body: Buffer }) => versions.push(Number(/version="(\d+)"/.exec(req.body.toString())![1])));
+  await until(() => versions.length === 1);
+  model.apply('2001', ev(CstaEventKind.ServiceInitiated, '2001', 'c1', ConnectionState.Initiated));
+  await until(() => versions.length === 2);
+  await presence.close();
+  await stack.close();
+  await store.close();
+
+  store = new SqliteStore(dir);
+  stack = new SipStack({ listen: [`udp:127.0.0.1:${addr!.port}`] });
+  await stack.start();
+  presence = new PresenceService({ stack, model, store, domain: 'pbx.example' });
+  t.equal(await presence.start(), 1, 'one subscription restored');
+  t.teardown(async () => {
+    await presence.close();
+    await stack.close();
+    await store.close();
+  });
+  t.match(presence.subscriptions()[0], { device: '2001', event: 'dialog', version: 2 });
+  model.apply('2001', { ...ev(CstaEventKind.ConnectionCleared, '2001', 'c1', ConnectionState.Null), cause: 'normalClearing' });
+  await until(() => versions.length === 3);
+  t.same(versions, [1, 2, 3], 'numbering resumes exactly after a clean shutdown');
+  t.equal(sub.state, 'active');
+});
