@@ -243,7 +243,9 @@ export class CallControl {
       try {
         const c = await this.link.makeCall(phone, number);
         req.callId = c.callId;
-        req.report(this.entry(ProgressStep.Initiated, phone, c.callId));
+        // Events that beat the response: the first one's hook state is the phone's when the call started.
+        const first = early.find((ch) => ch.calls.some((x) => x.call.callId === c.callId));
+        req.report(this.entry(ProgressStep.Initiated, phone, c.callId, undefined, undefined, first?.newState));
         for (const ch of early) this.follow(req, ch);
       } catch (err) {
         this.requests.delete(req.id);
@@ -421,13 +423,13 @@ export class CallControl {
       if (cc.ended) {
         // A call renamed by the switch (transfer) continues under its new callID in the same change.
         if (c.calls.some((o) => !o.ended && o.call.replaces === call.callId)) continue;
-        r.report(this.entry(c.reason === 'transferred' ? ProgressStep.Transferred : ProgressStep.Cleared, r.phone, call.callId, c.cause));
+        r.report(this.entry(c.reason === 'transferred' ? ProgressStep.Transferred : ProgressStep.Cleared, r.phone, call.callId, c.cause, undefined, c.newState));
         continue;
       }
       r.callId = call.callId;
       const step = stepOf(call);
       if (step === undefined) continue;
-      r.report(this.entry(step, r.phone, call.callId, step === ProgressStep.Failed ? c.cause : undefined));
+      r.report(this.entry(step, r.phone, call.callId, step === ProgressStep.Failed ? c.cause : undefined, undefined, c.newState));
       if (step === ProgressStep.Failed && r.kind === RequestKind.Dial) {
         // Our MakeCall left the phone with busy tone: clear it so the phone goes back on hook.
         this.link.clearConnection({ callId: call.callId, deviceId: r.phone }).catch((err: unknown) => {
@@ -438,8 +440,8 @@ export class CallControl {
     }
   }
 
-  private entry(step: ProgressStep, phone: string, callId: string | undefined, cause?: string, err?: CtiError): ProgressEntry {
-    const e: { -readonly [K in keyof ProgressEntry]: ProgressEntry[K] } = { step, hook: this.model.hookState(phone) ?? HookState.Unknown, at: this.now() };
+  private entry(step: ProgressStep, phone: string, callId: string | undefined, cause?: string, err?: CtiError, hook?: HookState): ProgressEntry {
+    const e: { -readonly [K in keyof ProgressEntry]: ProgressEntry[K] } = { step, hook: hook ?? this.model.hookState(phone) ?? HookState.Unknown, at: this.now() };
     if (callId !== undefined) e.callId = callId;
     if (cause !== undefined) e.cause = cause;
     if (err) e.error = { code: err.code, ...(err.category ? { category: err.category, value: err.value ?? '' } : {}) };
@@ -474,7 +476,8 @@ function stepOf(call: CallView): ProgressStep | undefined {
       const parties = Object.values(call.parties);
       if (parties.some((s) => s === ConnectionState.Connected || s === ConnectionState.Held)) return ProgressStep.Connected;
       if (parties.some((s) => s === ConnectionState.Alerting || s === ConnectionState.Queued)) return ProgressStep.Ringing;
-      return ProgressStep.Initiated;
+      // Dialled but no party known yet (Originated), or the far end has left: no new step.
+      return undefined;
     }
     case ConnectionState.Alerting:
     case ConnectionState.Queued:
