@@ -6,8 +6,8 @@
  * status), the final one ending the implicit subscription. A REFER from a client that does not own the
  * phone gets 403 and one for an unknown phone 404, before any subscription exists.
  */
-import { normaliseDeviceId } from '../../cti/index.js';
-import { ConnectionState, type PbxModel } from '../../model/index.js';
+import { ConnectionState, normaliseDeviceId } from '../../cti/index.js';
+import type { PbxModel } from '../../model/index.js';
 import { ReferHandler, type ReferRequest } from '../../sip/subscription/refer.js';
 import type { Notifier } from '../../sip/subscription/notifier.js';
 import type { SipUserAgent } from '../../sip/ua/user-agent.js';
