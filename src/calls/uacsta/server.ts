@@ -48,6 +48,8 @@ interface Session {
   queue: string[];
   sending: boolean;
   ended: boolean;
+  /** Requests being served: their events wait until the response went out (as a switch does). */
+  busy: number;
 }
 
 const log = createLogger('calls.uacsta');
@@ -162,7 +164,7 @@ export class UaCstaServer {
     res.send(200, this.body(body));
     const dialog = req.dialog;
     if (!dialog) return;
-    this.sessions.set(dialog.id, { dialog, who, aor, line, docs, xrefByDevice: new Map(), deviceByXref: new Map(), queue: [], sending: false, ended: false });
+    this.sessions.set(dialog.id, { dialog, who, aor, line, docs, xrefByDevice: new Map(), deviceByXref: new Map(), queue: [], sending: false, ended: false, busy: 0 });
     this.m.live.set(this.sessions.size);
     this.m.requests.inc({ service: 'INVITE', result: 'ok' });
   }
@@ -189,10 +191,16 @@ export class UaCstaServer {
       log.rateLimited('warn', 'bad-info', `bad uaCSTA INFO body from ${s.aor}: ${(err as Error).message}`);
       return;
     }
+    s.busy++;
+    const done = (): void => {
+      s.busy--;
+      if (s.busy === 0 && !s.sending && s.queue.length > 0) void this.drain(s);
+    };
     this.serve(s, m).then(
       (xml) => {
         this.m.requests.inc({ service: m.root, result: 'ok' });
         res.send(200, this.body(xml));
+        done();
       },
       (err: unknown) => {
         const e = err instanceof CallControlError ? err : CallControlError.refused(m.root, err);
@@ -200,6 +208,7 @@ export class UaCstaServer {
         // Not the client's device, or no such device: a SIP-level refusal; anything else is a CSTA answer.
         if (e.code === CallControlErrorCode.NotOwner || e.code === CallControlErrorCode.UnknownPhone) res.send(e.sipStatus);
         else res.send(200, this.body(s.docs.errorFor(e)));
+        done();
       },
     );
   }
@@ -318,13 +327,13 @@ export class UaCstaServer {
       this.m.dropped.inc({ reason: 'queueFull' });
     }
     s.queue.push(xml);
-    if (!s.sending) void this.drain(s);
+    if (!s.sending && s.busy === 0) void this.drain(s);
   }
 
   /** Sends the queued events one INFO at a time, in order; a dialog the client no longer has ends here. */
   private async drain(s: Session): Promise<void> {
     s.sending = true;
-    while (s.queue.length > 0 && !s.ended) {
+    while (s.queue.length > 0 && !s.ended && s.busy === 0) {
       const xml = s.queue.shift()!;
       let status: number;
       try {

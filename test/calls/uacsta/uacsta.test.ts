@@ -14,7 +14,7 @@ const csta = { contentType: 'application/csta+xml', headers: { 'Content-Disposit
 const line = (ext: string) =>
   `<RequestSystemStatus xmlns="${ns}"><extensions><privateData><private><lcs:line xmlns:lcs="http://schemas.microsoft.com/Lcs/2005/04/RCCExtension">tel:${ext};phone-context=dialstring</lcs:line></private></privateData></extensions></RequestSystemStatus>`;
 
-async function setup(t: Tap.Test) {
+async function setup(t: { teardown(fn: () => unknown): void }) {
   const rig = await startControlRig();
   const daemon = new SipStack({ listen: ['udp:127.0.0.1:0'] });
   const [bound] = await daemon.start();
@@ -35,11 +35,6 @@ async function setup(t: Tap.Test) {
   });
   const uri = `sip:2000@127.0.0.1:${bound!.port}`;
   return { rig, daemon, uacsta, refers, client, events, uri, port: bound!.port };
-}
-
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = Parameters<Parameters<Tap['test']>[1]>[0];
 }
 
 t.test('uaCSTA: INVITE with RequestSystemStatus, INFO requests answered in the 200 body, events in INFO', async (t) => {
