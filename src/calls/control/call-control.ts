@@ -93,7 +93,8 @@ export class CallControl {
   private readonly now: () => number;
   private readonly requests = new Map<string, TrackedRequest>();
   private readonly unsubscribe: () => void;
-  private readonly waiters = new Set<(c: DeviceChange) => void>();
+  /** Listeners of every model change (undefined: the control is closing). */
+  private readonly waiters = new Set<(c: DeviceChange | undefined) => void>();
   private readonly counter: Counter;
   private closed = false;
 
@@ -238,7 +239,7 @@ export class CallControl {
       const number = this.ownership.numberFor(to);
       const req = this.track(RequestKind.Dial, phone, number);
       const early: DeviceChange[] = [];
-      const buffer = (c: DeviceChange): void => void (c.device === phone && early.push(c));
+      const buffer = (c: DeviceChange | undefined): void => void (c?.device === phone && early.push(c));
       this.waiters.add(buffer);
       try {
         const c = await this.link.makeCall(phone, number);
@@ -300,7 +301,7 @@ export class CallControl {
     this.closed = true;
     this.unsubscribe();
     for (const r of this.requests.values()) if (!r.done) r.finish(this.entry(ProgressStep.Failed, r.phone, r.callId, 'closed'));
-    for (const w of [...this.waiters]) w({ device: '', version: 0, reason: 'linkLost', oldState: HookState.Unknown, newState: HookState.Unknown, calls: [], at: this.now() });
+    for (const w of [...this.waiters]) w(undefined);
     this.waiters.clear();
     this.requests.clear();
   }
@@ -384,8 +385,8 @@ export class CallControl {
         this.waiters.delete(w);
         reject(new CallControlError(CallControlErrorCode.Timeout, `timed out waiting for ${what}`));
       }, this.stateTimeoutMs);
-      const w = (c: DeviceChange): void => {
-        if (this.closed) {
+      const w = (c: DeviceChange | undefined): void => {
+        if (c === undefined) {
           clearTimeout(timer);
           this.waiters.delete(w);
           reject(new CallControlError(CallControlErrorCode.Closed, 'call control closed'));

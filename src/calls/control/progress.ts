@@ -1,5 +1,5 @@
 /**
- * Progress of a long-running call-control request (click to dial, transfer), reported back to whoever
+ * Progress of a long-running call-control request (click to dial), reported back to whoever
  * asked: the admin API (`GET /api/requests/{id}`), a uaCSTA client, a REFER's sipfrag NOTIFYs, or an
  * embedding application listening to the {@link TrackedRequest}.
  */
@@ -28,7 +28,6 @@ export enum ProgressStep {
 /** What kind of request is tracked. */
 export enum RequestKind {
   Dial = 'dial',
-  Transfer = 'transfer',
 }
 
 /** One progress report. */
@@ -46,7 +45,7 @@ export interface ProgressEntry {
 /** Events of a {@link TrackedRequest}. */
 export interface TrackedRequestEvents {
   progress: [entry: ProgressEntry];
-  /** The last report: failed, cleared or transferred. */
+  /** The last report: cleared, transferred, or failed when the request ends early (link lost, closed). */
   done: [entry: ProgressEntry];
 }
 
@@ -90,7 +89,7 @@ export class TrackedRequest extends EventEmitter<TrackedRequestEvents> {
     const last = this.last;
     if (last && last.step === entry.step && last.hook === entry.hook) return;
     this.entries.push(entry);
-    const final = entry.step === ProgressStep.Cleared || entry.step === ProgressStep.Transferred || (entry.step === ProgressStep.Failed && this.kind === RequestKind.Transfer);
+    const final = entry.step === ProgressStep.Cleared || entry.step === ProgressStep.Transferred;
     this.emit('progress', entry);
     if (final) this.finish(entry);
   }

@@ -146,3 +146,40 @@ t.test('REFER: inside the uaCSTA dialog and outside a dialog; non-owner 403; PBX
   for (let i = 0; i < 200 && daemon.ua.dialogs.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(daemon.ua.dialogs.size, 0, 'REFER and uaCSTA dialogs all ended');
 });
+
+t.test('uaCSTA: an event INFO answered 481 ends the session; close() ends the rest with BYE', async (t) => {
+  const { rig, uacsta, uri, daemon, port } = await setup(t);
+  const { sim, model } = rig;
+  const gone = new SipStack({ listen: ['udp:127.0.0.1:0'], contactUser: 'alice' });
+  await gone.start();
+  t.teardown(() => gone.close());
+  gone.use('INFO', (_req, res) => res.send(481));
+  const a = await gone.request({ method: 'INVITE', uri, from: '<sip:alice@example.com>', to: `<${uri}>`, body: line('2000'), ...csta });
+  await gone.request({ method: 'INFO', dialog: a.dialog!, body: `<MonitorStart xmlns="${ns}"><monitorObject><deviceObject>2000</deviceObject></monitorObject></MonitorStart>`, ...csta });
+  const byes: string[] = [];
+  const other = new SipStack({ listen: ['udp:127.0.0.1:0'], contactUser: 'bob' });
+  await other.start();
+  t.teardown(() => other.close());
+  other.use('BYE', (req, _res, next) => {
+    byes.push(req.message.callId);
+    next();
+  });
+  const b = await other.request({ method: 'INVITE', uri: `sip:2001@127.0.0.1:${port}`, from: '<sip:bob@example.com>', body: line('2001'), ...csta });
+  t.equal(b.response.status, 200);
+  t.equal(uacsta.size, 2);
+  sim.core.offHook('2000');
+  await until(model, () => model.hookState('2000') === HookState.OffHook, 'off hook');
+  for (let i = 0; i < 200 && uacsta.size > 1; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(uacsta.size, 1, 'the 481 ended alice\'s uaCSTA session');
+  await uacsta.close();
+  for (let i = 0; i < 200 && byes.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(byes, [b.dialog!.callId], 'close() sent BYE to the remaining client');
+  t.equal(daemon.ua.dialogs.size, 0);
+});
+
+t.test('scanCstaXml: empty and oversized bodies', async (t) => {
+  t.throws(() => scanCstaXml(''), { code: 'CTI_ERR_XML' });
+  t.throws(() => scanCstaXml(Buffer.alloc(70_000, 0x20)), { code: 'CTI_ERR_FRAME_TOO_LARGE' });
+  t.throws(() => scanCstaXml('<a><b></a>'), { code: 'CTI_ERR_XML' });
+  t.equal(scanCstaXml('<RequestSystemStatus/>').root, 'RequestSystemStatus', 'the shared reader recovers after an error');
+});
