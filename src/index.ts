@@ -27,3 +27,19 @@ export { MetricsRegistry, Counter, Gauge } from './util/metrics.js';
 export { JsonHttpServer, HttpProblem } from './util/http.js';
 export { expandExtensions } from './util/extensions.js';
 export { createLogger, setLogSink, setLogLevel, type LogLevel } from './util/log.js';
+export {
+  CallControl,
+  CallControlError,
+  CallControlErrorCode,
+  OwnershipTable,
+  ProgressStep,
+  RequesterKind,
+  TrackedRequest,
+  TransferMode,
+  registerCallControlRoutes,
+  type CallControlOptions,
+  type OwnershipConfig,
+  type ProgressEntry,
+  type Requester,
+} from './calls/control/index.js';
+export { ReferTransfers, UaCstaServer, type ReferTransfersOptions, type UaCstaServerOptions } from './calls/uacsta/index.js';
