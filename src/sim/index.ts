@@ -4,3 +4,7 @@ export { SimSwitch, parseExtensions, type SimEvent, type SimConnectionId, type P
 export { SimCstaServer, SimBringUp, type SimClientInfo, type SimCstaServerOptions } from './csta-server.js';
 export { SimControlServer } from './control.js';
 export { SimError } from './errors.js';
+export { SimDigitalLines, LineShow, type SimDigitalLinesOptions } from './digital-lines.js';
+export { SimDigitalPhone, type SimDigitalPhoneOptions, type SimDigitalPhoneState } from './digital-phone.js';
+export { SimVoipGateway, GatewaySessionState, type SimVoipGatewayOptions } from './voip-gateway.js';
+export { RtpStream, patternPayload, type RtpStreamOptions, type RtpStreamStats } from './rtp-stream.js';
