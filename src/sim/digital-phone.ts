@@ -45,6 +45,7 @@ export class SimDigitalPhone {
   private voiceSeq = 0;
   private voiceTs = 0;
   private readonly st: SimDigitalPhoneState = { ringing: false, lamps: {}, display: '', offHook: false, voiceSent: 0, voiceReceived: 0, log: [] };
+  private closed = false;
   private waiters: Array<{ pred: (s: SimDigitalPhoneState) => boolean; resolve: () => void }> = [];
 
   constructor(private readonly o: SimDigitalPhoneOptions) {
@@ -74,7 +75,7 @@ export class SimDigitalPhone {
 
   /** Lifts the handset: hook signal, and voice starts. */
   offHook(): void {
-    if (this.st.offHook) return;
+    if (this.st.offHook || this.closed) return;
     this.st.offHook = true;
     this.signalling.sendSignal(this.o.line, { type: 'hook', state: PdsvHookState.OffHook });
     this.startVoice();
@@ -82,7 +83,7 @@ export class SimDigitalPhone {
 
   /** Puts the handset down. */
   onHook(): void {
-    if (!this.st.offHook) return;
+    if (!this.st.offHook || this.closed) return;
     this.st.offHook = false;
     this.stopVoice();
     this.signalling.sendSignal(this.o.line, { type: 'hook', state: PdsvHookState.OnHook });
@@ -106,6 +107,7 @@ export class SimDigitalPhone {
 
   /** Stops voice and closes both sockets. */
   async close(): Promise<void> {
+    this.closed = true;
     this.stopVoice();
     await this.signalling.close();
     const s = this.voiceSocket;
