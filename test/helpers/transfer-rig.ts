@@ -104,6 +104,8 @@ export interface TransferRigOptions {
   extensions?: string[];
   /** Extensions that get a digital phone (default: all). */
   digital?: string[];
+  /** Extensions whose user gets an in-process softphone (default: all). */
+  softphones?: string[];
   transfer?: Partial<SoftphoneTransferOptions>;
   simPorts?: [number, number];
   daemonPorts?: [number, number];
@@ -149,7 +151,7 @@ export async function startTransferRig(o: TransferRigOptions = {}): Promise<Tran
     await phone.start();
     phones.set(ext, phone);
   }
-  for (const ext of extensions) softphones.set(ext, await Softphone.start(`u${ext}`, daemonPort));
+  for (const ext of o.softphones ?? extensions) softphones.set(ext, await Softphone.start(`u${ext}`, daemonPort));
   return {
     cti,
     simEngine,
