@@ -5,6 +5,7 @@
  * peer, so it runs in JavaScript; the switchhook media path itself never does.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 
 /** What a {@link RtpStream} received. */
 export interface RtpStreamStats {
@@ -22,7 +23,7 @@ export interface RtpStreamStats {
   markers: number;
   /** Packets whose payload was not `packetSize` bytes. */
   badSize: number;
-  /** Time the first packet arrived (ms since the epoch), 0 before. */
+  /** Time the first packet arrived (ms since the epoch, sub-millisecond), 0 before. */
   firstAt: number;
 }
 
@@ -138,7 +139,7 @@ export class RtpStream {
     if (b.length < 12 || b[0]! >> 6 !== 2) return;
     const seq = b.readUInt16BE(2);
     const ssrc = b.readUInt32BE(8);
-    if (this.s.received === 0) this.s.firstAt = Date.now();
+    if (this.s.received === 0) this.s.firstAt = performance.timeOrigin + performance.now();
     this.s.received++;
     if (b[1]! & 0x80) this.s.markers++;
     if (b.length - 12 !== SAMPLES) this.s.badSize++;

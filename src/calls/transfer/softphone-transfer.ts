@@ -406,8 +406,60 @@ export class SoftphoneTransfer {
     }
     this.counters.invites.inc({ status: '200' });
     u.session = { gatewayLeg, softphoneLeg, bridge, gatewayDialog: req.dialog, softphoneDialog: answered.dialog };
+    // The transfer is done when the gateway confirmed our 2xx with its ACK (RFC 3261 §13.3.1.4): from then
+    // on the PBX holds the VoIP call as connected and may be asked to move it again.
+    await this.ackOf(req.dialog);
+    if (u.session?.gatewayDialog !== req.dialog) return;
     u.phase = TransferPhase.OnSoftphone;
     this.settle(u);
+  }
+
+  /** Resolves on the ACK for `dialog`'s 2xx, or when the dialog ends first (the UA's own 64*T1 limit). */
+  private ackOf(dialog: Dialog): Promise<void> {
+    return new Promise((resolve) => {
+      const ua = this.o.stack.ua;
+      const onAck = (e: { dialog: Dialog }): void => {
+        if (e.dialog === dialog) finish();
+      };
+      const onEnd = (d: Dialog): void => {
+        if (d === dialog) finish();
+      };
+      const finish = (): void => {
+        ua.off('ack', onAck);
+        ua.off('dialogTerminated', onEnd);
+        resolve();
+      };
+      ua.on('ack', onAck);
+      ua.on('dialogTerminated', onEnd);
+    });
+  }
+
+  /** Settles a transfer back once the model shows the desk phone connected (its CSTA events and the BYE race). */
+  private whenDeskConnected(u: UserState): void {
+    const connected = (): boolean => this.o.model.callsOf(u.cfg.device).some((c) => c.state === 'connected');
+    if (connected()) {
+      this.settle(u);
+      return;
+    }
+    const off = this.o.model.onChange((change) => {
+      if (change.device !== u.cfg.device || !connected()) return;
+      off();
+      this.settle(u);
+    });
+    const w = u.waiter;
+    if (w) {
+      const { resolve, reject } = w;
+      w.resolve = () => {
+        off();
+        resolve();
+      };
+      w.reject = (e) => {
+        off();
+        reject(e);
+      };
+    } else {
+      off();
+    }
   }
 
   /** Sends the call back to the desk phone: SingleStepTransferCall of the far party's connection. */
@@ -447,7 +499,7 @@ export class SoftphoneTransfer {
     s.gatewayLeg.dispose();
     s.softphoneLeg.dispose();
     const other = [s.gatewayDialog, s.softphoneDialog].filter((x) => x !== endedBy && this.o.stack.ua.dialogs.get(x.id) === x);
-    if (backOnDesk) this.settle(u);
+    if (backOnDesk) this.whenDeskConnected(u);
     else this.settle(u, new TransferError('TRANSFER_ERR_STATE', `${u.cfg.device}: the call ended`));
     await Promise.allSettled(other.map((x) => this.o.stack.bye(x)));
   }
