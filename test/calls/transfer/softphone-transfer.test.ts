@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 
 import { TransferError, TransferPhase } from '../../../src/calls/transfer/index.js';
 import { PdsvLampState } from '../../../src/native/pdsv.js';
+import { JsonHttpServer } from '../../../src/util/http.js';
 import { until } from '../../helpers/rtp.js';
 import { startTransferRig, type TransferRig } from '../../helpers/transfer-rig.js';
 
@@ -114,5 +115,29 @@ t.test('the softphone hangs up: the PBX call ends and nothing is left', async (t
   await sp.stack.bye(dialog!);
   await until(() => rig.cti.sim.core.calls().length === 0, 10_000, 'call cleared in the PBX');
   t.equal(far.stats().ssrcs.length, 1);
+  await assertClean(t, rig);
+});
+
+t.test('admin routes: list, move to the softphone and back, problem details on refusal', async (t) => {
+  const rig = await startTransferRig({ extensions: ['2000'] });
+  t.teardown(() => rig.close());
+  const http = new JsonHttpServer('admin');
+  rig.transfer.registerRoutes(http);
+  const addr = await http.listen('127.0.0.1', 0);
+  t.teardown(() => http.close());
+  const base = `http://127.0.0.1:${addr.port}`;
+  const list = (await (await fetch(`${base}/transfers`)).json()) as Array<{ device: string; phase: string }>;
+  t.same(list.map((v) => [v.device, v.phase]), [['2000', 'onDesk']]);
+  const refused = await fetch(`${base}/transfers/2000/softphone`, { method: 'POST' });
+  t.equal(refused.status, 409, 'no call: 409');
+  t.match(await refused.json(), { code: 'TRANSFER_ERR_NO_CALL' });
+  const { phone } = await callDesk(rig);
+  const moved = await fetch(`${base}/transfers/2000/softphone`, { method: 'POST' });
+  t.equal(moved.status, 200);
+  t.match(await moved.json(), { phase: 'onSoftphone', legs: { gateway: Number, softphone: Number } });
+  const back = await fetch(`${base}/transfers/2000/desk`, { method: 'POST' });
+  t.equal(back.status, 200);
+  t.match(await back.json(), { phase: 'onDesk' });
+  phone.onHook();
   await assertClean(t, rig);
 });
