@@ -6,15 +6,19 @@
  * captures only this rig's ports.
  * Run from the repository root: node --import @tapjs/typescript/import captures/calls/record-transfer.ts
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { PdsvLampState } from '../../src/native/pdsv.js';
 import { startTransferRig } from '../../test/helpers/transfer-rig.js';
 
 const file = 'captures/calls/desk-softphone-transfer.pcap';
-const SIM: [number, number] = [41000, 41999];
-const DAEMON: [number, number] = [46000, 46999];
+// Narrow media ranges, so that nobody else's traffic on this host falls into the capture.
+const SIM: [number, number] = [41000, 41039];
+const DAEMON: [number, number] = [46000, 46039];
+const raw = join(mkdtempSync(join(tmpdir(), 'sh-capture-')), 'raw.pcap');
 const rig = await startTransferRig({ extensions: ['2000'], simPorts: SIM, daemonPorts: DAEMON });
 const sp = rig.softphones.get('2000')!;
 const ports = {
@@ -33,7 +37,7 @@ const filter = [
   `udp portrange ${SIM[0]}-${SIM[1]}`,
   `udp portrange ${DAEMON[0]}-${DAEMON[1]}`,
 ].join(' or ');
-const tshark = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+const tshark = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', raw], { stdio: ['ignore', 'ignore', 'pipe'] });
 await new Promise<void>((resolve) => tshark.stderr.on('data', (d: Buffer) => d.toString().includes('Capturing on') && resolve()));
 
 const phone = rig.phones.get('2000')!;
@@ -52,6 +56,10 @@ phone.onHook();
 await new Promise((r) => setTimeout(r, 500));
 tshark.kill('SIGINT');
 await new Promise((r) => tshark.once('exit', r));
+// Keep only datagrams between this rig's own sockets (both ends known or in the rig's ranges).
+const known = [ports.csta, ports.daemonSip, ports.gatewaySip, ports.softphoneSip, ports.pdsvSignals].join(', ');
+const mine = `tcp.port in {${ports.csta}} or (udp.srcport in {${known}, ${SIM[0]}..${SIM[1]}, ${DAEMON[0]}..${DAEMON[1]}} or udp.dstport in {${known}, ${SIM[0]}..${SIM[1]}, ${DAEMON[0]}..${DAEMON[1]}}) and not (sip and not udp.port in {${known}})`;
+spawnSync('tshark', ['-r', raw, '-Y', mine, '-w', file], { stdio: 'inherit' });
 const summary = { ports, farEndPort: far.port, far: far.stats(), legs };
 writeFileSync('captures/calls/desk-softphone-transfer.json', `${JSON.stringify(summary, null, 2)}\n`);
 await rig.close();
