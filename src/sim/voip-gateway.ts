@@ -14,6 +14,7 @@ import type { RtpBridge } from '../media/rtp-bridge.js';
 import type { RtpEngine } from '../media/rtp-engine.js';
 import type { RtpLeg } from '../media/rtp-leg.js';
 import type { Dialog } from '../sip/dialog/dialog.js';
+import type { IncomingRequest, NextFunction, OutgoingResponse } from '../sip/ua/app.js';
 import type { SipStack } from '../sip/ua/stack.js';
 import { createLogger } from '../util/log.js';
 import { MetricsRegistry, type Counter } from '../util/metrics.js';
@@ -41,6 +42,8 @@ interface FarParty {
   bridge: RtpBridge | undefined;
   /** The leg the far end is joined to now. */
   peer: RtpLeg | undefined;
+  /** A SIP caller through the gateway: its INVITE, answered once a phone takes the call. */
+  inbound?: { req: IncomingRequest; res: OutgoingResponse; dialog: Dialog | undefined };
 }
 
 interface Session {
@@ -89,6 +92,49 @@ export class SimVoipGateway {
     this.core.setNetworkRoutes({ isNetwork: (to) => this.routes.has(to) });
     this.off = this.core.onEvent((ev) => this.onEvent(ev));
     this.stack.ua.on('dialogTerminated', (d: Dialog, reason: string) => this.onDialogEnded(d, reason));
+    this.stack.use('INVITE', (req, res, next) => this.onInvite(req, res, next));
+  }
+
+  /**
+   * A SIP call into the PBX (`sip:<extension>@gateway`): the caller becomes a trunk party whose RTP meets
+   * the phone's; 180 at once, 200 OK (with the far end leg's SDP) when a phone takes the call (RFC 3261
+   * §13.3.1), CANCEL or BYE clear its connection.
+   */
+  private onInvite(req: IncomingRequest, res: OutgoingResponse, next: NextFunction): void {
+    const ext = req.uri.user ?? '';
+    if (req.inDialog || this.closed || !this.core.hasDevice(ext)) {
+      next();
+      return;
+    }
+    let offer;
+    try {
+      offer = legOptionsFromSdp(req.body.toString('utf8'));
+    } catch (err) {
+      this.counters.failures.inc({ reason: 'sdp' });
+      res.send(488, (err as Error).message.slice(0, 60));
+      return;
+    }
+    const device = req.message.from.uri.user ?? 'anonymous';
+    if (this.farParties.has(device) || this.core.hasDevice(device)) {
+      res.send(486);
+      return;
+    }
+    const leg = this.engine.createLeg({ ...offer, strictSource: true });
+    const far: FarParty = { device, leg, stream: undefined, bridge: undefined, peer: undefined, inbound: { req, res, dialog: undefined } };
+    this.farParties.set(device, far);
+    try {
+      this.core.incomingNetworkCall(device, ext);
+    } catch (err) {
+      void this.dropFar(device);
+      res.send(404, (err as Error).message.slice(0, 60));
+      return;
+    }
+    req.onCancel = () => {
+      const call = this.core.calls().find((c) => c.connections[device] !== undefined);
+      if (call) this.core.clearConnection(device, call.callId);
+    };
+    if (!res.finalSent) res.send(180);
+    this.reconcile();
   }
 
   /** Adds or changes a route of the dial plan. */
@@ -226,6 +272,13 @@ export class SimVoipGateway {
         if (far.bridge && far.peer) far.bridge.move(far.peer, target);
         else far.bridge = this.engine.bridge(far.leg, target);
         far.peer = target;
+        if (far.inbound && !far.inbound.res.finalSent) {
+          far.inbound.res.send(200, {
+            body: Buffer.from(sdpForLeg({ address: '127.0.0.1', rtpPort: far.leg.rtpPort, payloadType: far.leg.options.payloadType ?? 0 })),
+            contentType: 'application/sdp',
+          });
+          far.inbound.dialog = far.inbound.req.dialog;
+        }
       } catch (err) {
         this.counters.failures.inc({ reason: 'media' });
         log.rateLimited('warn', 'media', `far end ${far.device}: ${(err as Error).message}`);
@@ -266,6 +319,14 @@ export class SimVoipGateway {
   /** BYE from the far side (RFC 3261 §15.1.2): the network connection leaves the call. */
   private onDialogEnded(d: Dialog, reason: string): void {
     if (reason !== 'bye' || this.closed) return;
+    for (const far of this.farParties.values()) {
+      if (far.inbound?.dialog !== d) continue;
+      far.inbound.dialog = undefined;
+      const call = this.core.calls().find((c) => c.connections[far.device] !== undefined);
+      if (call) this.core.clearConnection(far.device, call.callId);
+      else void this.dropFar(far.device);
+      return;
+    }
     for (const s of this.sessions.values()) {
       if (s.dialog !== d) continue;
       void this.endSession(s, 'remote BYE');
@@ -284,6 +345,9 @@ export class SimVoipGateway {
     this.farParties.delete(device);
     far.bridge?.dispose();
     far.leg.dispose();
+    if (far.inbound && !far.inbound.res.finalSent) far.inbound.res.send(480);
+    const dialog = far.inbound?.dialog;
+    if (dialog && this.stack.ua.dialogs.get(dialog.id) === dialog) await this.stack.bye(dialog).catch(() => undefined);
     await far.stream?.close();
   }
 }
