@@ -195,6 +195,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
       tsfn.NonBlockingCall([keep](Napi::Env env, Napi::Function cb) { DeliverEvents(env, cb, keep.get()); });
     }
   });
+  h->engine->set_coalesce_us(U32(opts, "coalesceUs", 0));
   std::string error;
   const Napi::Value nice = opts.Get("threadNice");
   if (!h->engine->Start(&error, nice.IsNumber() ? nice.As<Napi::Number>().Int32Value() : 0)) {

@@ -170,6 +170,7 @@ struct Engine::Impl {
   int wake_fd = -1;
   int timer_fd = -1;
   bool stop = false;
+  uint64_t coalesce_ns = 0;
   std::mt19937 rng;
   std::unordered_map<uint32_t, std::unique_ptr<Leg>> legs;
   std::vector<std::unique_ptr<Leg>> removed;  // freed at the end of the wake-up that removed them
@@ -258,6 +259,7 @@ bool Engine::Start(std::string* error, int thread_nice) {
   }
   im.out.reserve(kBatch * 2);
   running_ = true;
+  impl_->coalesce_ns = static_cast<uint64_t>(coalesce_us_) * 1000;
   thread_ = std::thread([this, thread_nice] {
     pthread_setname_np(pthread_self(), "switchhook-rtp");
     if (thread_nice != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), thread_nice) != 0) {
@@ -404,6 +406,7 @@ void Engine::Impl::Run() {
       break;
     }
     Bump(counters->wakeups);
+    const uint64_t batches_before = counters->batches.load(std::memory_order_relaxed);
     bool tick = false;
     // Commands first, so a packet sent after a command (a new bridge, a move) sees its effect. Legs
     // removed here are parked in `removed` until the end of the wake-up: `ready` may still point at them.
@@ -431,6 +434,10 @@ void Engine::Impl::Run() {
       Tick(NowNs());
     }
     removed.clear();
+    if (coalesce_ns != 0 && pending.empty() && counters->batches.load(std::memory_order_relaxed) != batches_before) {
+      timespec nap{0, static_cast<long>(coalesce_ns)};
+      nanosleep(&nap, nullptr);
+    }
     if (!events.empty()) {
       std::vector<Event> batch;
       batch.swap(events);

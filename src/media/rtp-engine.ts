@@ -20,6 +20,12 @@ export interface RtpEngineOptions {
    * ordinary work so that packets are not queued behind it. Default: inherited.
    */
   threadNice?: number;
+  /**
+   * Coalescing, in microseconds (0..10000, default 0 = off): after a wake-up that relayed packets the bridge
+   * thread naps this long, so the next wake-up finds more datagrams per socket. Fewer context switches and
+   * system calls per packet under load, at the price of at most this much added latency.
+   */
+  coalesceUs?: number;
   metrics?: MetricsRegistry;
 }
 
@@ -47,6 +53,10 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     if (!Number.isInteger(threadNice) || threadNice < -20 || threadNice > 19) {
       throw new MediaError('MEDIA_ERR_ARGUMENT', `threadNice must be an integer in [-20, 19], got ${threadNice}`);
     }
+    const coalesceUs = options.coalesceUs ?? 0;
+    if (!Number.isInteger(coalesceUs) || coalesceUs < 0 || coalesceUs > 10_000) {
+      throw new MediaError('MEDIA_ERR_ARGUMENT', `coalesceUs must be an integer in [0, 10000], got ${coalesceUs}`);
+    }
     const metrics = options.metrics ?? new MetricsRegistry();
     this.legsGauge = metrics.gauge('switchhook_rtp_legs', 'RTP legs open on the bridge.');
     this.eventsCounter = metrics.counter('switchhook_rtp_events_total', 'Events from the RTP bridge by type.');
@@ -56,7 +66,7 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
       'RTP packets relayed, by direction (counted when a leg is disposed).');
     try {
       this.handle = rtpAddon.rtpEngineCreate(
-        { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice },
+        { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice, coalesceUs },
         (events) => this.onEvents(events),
       );
     } catch (err) {

@@ -90,6 +90,8 @@ export interface NativeEngineOptions {
   portMax?: number;
   /** Nice value of the bridge thread (setpriority(2)); 0 leaves it as inherited. */
   threadNice?: number;
+  /** Nap after a busy wake-up, microseconds (0: off). */
+  coalesceUs?: number;
 }
 
 /** Receiver statistics of a packet sequence (RFC 3550 A.1, A.3, A.8). */

@@ -71,6 +71,7 @@ t.test('engine: port range, exhaustion, closed engine', async (t) => {
   t.throws(() => new RtpEngine({ portMin: 5000, portMax: 5000 }), { code: 'MEDIA_ERR_ARGUMENT' });
   t.throws(() => new RtpEngine({ bindAddress: 'nowhere' }), { code: 'MEDIA_ERR_ARGUMENT' });
   t.throws(() => new RtpEngine({ threadNice: 20 }), { code: 'MEDIA_ERR_ARGUMENT' });
+  t.throws(() => new RtpEngine({ coalesceUs: 20_000 }), { code: 'MEDIA_ERR_ARGUMENT' });
   // Find a free pair, then make a range of exactly that pair.
   const probe = new RtpEngine({ portMin: 50000, portMax: 59999 });
   const leg = probe.createLeg();
@@ -93,6 +94,22 @@ t.test('engine: port range, exhaustion, closed engine', async (t) => {
   t.equal(tiny.legCount, 1);
   t.throws(() => tiny.createLeg(), { code: 'MEDIA_ERR_NO_PORTS' });
   t.equal(port % 2, 0, 'RTP on an even port');
+});
+
+t.test('with coalescing on, packets still flow', async (t) => {
+  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, coalesceUs: 2000 });
+  const phone = await UdpPeer.open();
+  const far = await UdpPeer.open();
+  t.teardown(async () => {
+    engine.close();
+    await Promise.all([phone.close(), far.close()]);
+  });
+  const a = engine.createLeg({ payloadType: 8 });
+  const b = engine.createLeg({ payloadType: 8, remote: { address: '127.0.0.1', port: far.port } });
+  engine.bridge(a, b);
+  for (let seq = 0; seq < 30; seq++) await phone.send(rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 3 }), a.rtpPort);
+  await far.waitFor(30);
+  t.equal(b.stats().txPackets, 30);
 });
 
 t.test('the bridge thread takes the nice value it is given', async (t) => {
