@@ -101,6 +101,13 @@ t.test('refusals: unknown desk phone, no call, softphone not registered, wrong s
     headers: { Expires: '0' },
   });
   await t.rejects(rig.transfer.toSoftphone('2001'), { code: 'TRANSFER_ERR_NOT_REGISTERED' });
+  // An INVITE to a computer interface with an SDP we cannot bridge is refused with 488; the unregistered one with 480.
+  const daemon = `127.0.0.1:${rig.daemonStack.localAddress('udp')!.port}`;
+  const bad = await rig.gatewayStack.request({ method: 'INVITE', uri: `sip:u2000@${daemon}`, body: Buffer.from('v=0\r\nm=video 9 RTP/AVP 96\r\n'), contentType: 'application/sdp' });
+  t.equal(bad.response.status, 488);
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40998 RTP/AVP 0\r\n';
+  const unregistered = await rig.gatewayStack.request({ method: 'INVITE', uri: `sip:u2001@${daemon}`, body: Buffer.from(sdp), contentType: 'application/sdp' });
+  t.equal(unregistered.response.status, 480);
   await assertClean(t, rig);
 });
 
