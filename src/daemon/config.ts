@@ -70,12 +70,38 @@ export interface PresenceConfig {
   notifyRetryMs: number;
 }
 
+/** Who owns which phone, for call control (docs/call-control.md). */
+export interface CallControlConfig {
+  /** The principal the admin HTTP API acts as; must be listed in `admins`. */
+  adminPrincipal: string;
+  users: { user: string; phones: string[]; aors: string[] }[];
+  admins: string[];
+  /** VoIP client SIP URI -> the PBX number that reaches it (forwarding and deflection targets). */
+  voipTargets: { uri: string; number: string }[];
+}
+
+/** Moving calls between desk phones and softphones (docs/transfers.md). */
+export interface TransfersConfig {
+  /** Address written into the daemon's SDP; the RTP engine binds there. */
+  mediaAddress: string;
+  /** RTP/RTCP port range of the bridge. */
+  rtpPorts: [number, number];
+  softphoneAnswerMs: number;
+  gatewayInviteMs: number;
+  deskAnswerMs: number;
+  users: { device: string; user: string; softphoneAor: string }[];
+}
+
 /** The whole daemon configuration, after defaults are applied. */
 export interface SwitchhookConfig {
   /** Absent: a SIP-only daemon with no CTI link. */
   cti?: CtiConfig;
   sip: { listen: SipListenConfig[]; domain: string };
   presence: PresenceConfig;
+  /** Absent: no call control services (uaCSTA, REFER, admin call routes). */
+  callControl?: CallControlConfig;
+  /** Absent: no desk phone / softphone transfers. */
+  transfers?: TransfersConfig;
   admin: { host: string; port: number } | null;
   /** Folder for the SQLite store. */
   data: string;
@@ -190,6 +216,62 @@ export const configSchema = {
         notifyRetryMs: { type: 'integer', minimum: 10, maximum: 600000 },
       },
     },
+    callControl: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['users'],
+      properties: {
+        adminPrincipal: { type: 'string', minLength: 1 },
+        users: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['user', 'phones', 'aors'],
+            properties: {
+              user: { type: 'string', minLength: 1 },
+              phones: { type: 'array', minItems: 1, items: { type: 'string', pattern: deviceSpecPattern } },
+              aors: { type: 'array', items: { type: 'string', pattern: '^(sips?|tel):' } },
+            },
+          },
+        },
+        admins: { type: 'array', items: { type: 'string', minLength: 1 } },
+        voipTargets: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uri', 'number'],
+            properties: { uri: { type: 'string', pattern: '^(sips?|tel):' }, number: { type: 'string', pattern: '^\\+?[0-9*#]+$' } },
+          },
+        },
+      },
+    },
+    transfers: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['users'],
+      properties: {
+        mediaAddress: { type: 'string', pattern: '^[0-9.]+$' },
+        rtpPorts: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 1024, maximum: 65535 } },
+        softphoneAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
+        gatewayInviteMs: { type: 'integer', minimum: 500, maximum: 600000 },
+        deskAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
+        users: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['device', 'user', 'softphoneAor'],
+            properties: {
+              device: { type: 'string', pattern: deviceSpecPattern },
+              user: { type: 'string', pattern: '^[A-Za-z0-9._~-]+$' },
+              softphoneAor: { type: 'string', pattern: '^sips?:' },
+            },
+          },
+        },
+      },
+    },
     admin: {
       oneOf: [
         { type: 'null' },
@@ -261,6 +343,8 @@ export function validateConfig(raw: unknown, source?: string): SwitchhookConfig 
 }
 
 type RawConfig = {
+  callControl: Partial<CallControlConfig> & { users: CallControlConfig['users'] };
+  transfers: Partial<TransfersConfig> & { users: TransfersConfig['users'] };
   cti: Partial<CtiConfig> & { host: string; port: number };
   sip: Partial<SwitchhookConfig['sip']>;
   presence: Partial<Omit<PresenceConfig, 'im' | 'auth'>> & {
@@ -287,6 +371,26 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
     data: raw.data ?? './data',
     log: raw.log ?? 'info',
   };
+  if (raw.callControl) {
+    const cc = raw.callControl;
+    config.callControl = {
+      adminPrincipal: cc.adminPrincipal ?? 'admin',
+      users: cc.users,
+      admins: cc.admins ?? [cc.adminPrincipal ?? 'admin'],
+      voipTargets: cc.voipTargets ?? [],
+    };
+  }
+  if (raw.transfers) {
+    const t = raw.transfers;
+    config.transfers = {
+      mediaAddress: t.mediaAddress ?? '127.0.0.1',
+      rtpPorts: t.rtpPorts ?? [30000, 39999],
+      softphoneAnswerMs: t.softphoneAnswerMs ?? 20000,
+      gatewayInviteMs: t.gatewayInviteMs ?? 10000,
+      deskAnswerMs: t.deskAnswerMs ?? 30000,
+      users: t.users,
+    };
+  }
   if (raw.cti) {
     config.cti = {
       protocol: raw.cti.protocol ?? 'csta',
@@ -341,6 +445,15 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
       }
     });
   });
+  const cc = config.callControl;
+  if (cc && !cc.admins.includes(cc.adminPrincipal)) issues.push({ key: 'callControl.adminPrincipal', message: 'must be listed in callControl.admins' });
+  const t = config.transfers;
+  if (t) {
+    if (t.rtpPorts[1] - t.rtpPorts[0] < 3) issues.push({ key: 'transfers.rtpPorts', message: 'must span at least two RTP/RTCP pairs, low to high' });
+    if (!config.cti || config.cti.protocol !== 'csta') issues.push({ key: 'transfers', message: 'needs a CSTA link (cti.protocol: csta)' });
+    if (config.sip.listen.length === 0) issues.push({ key: 'transfers', message: 'needs a SIP listener (sip.listen)' });
+  }
+  if (cc && (!config.cti || config.cti.protocol !== 'csta')) issues.push({ key: 'callControl', message: 'needs a CSTA link (cti.protocol: csta)' });
   return issues;
 }
 

@@ -2,10 +2,15 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
+import { CallControl, OwnershipTable, registerCallControlRoutes } from '../calls/control/index.js';
+import { SoftphoneTransfer } from '../calls/transfer/index.js';
+import { ReferTransfers, UaCstaServer } from '../calls/uacsta/index.js';
 import { AdapterServer } from '../cti/adapter/index.js';
 import { BringUpVariant, CstaEdition, CtiLink, LinkState, type LinkDownInfo } from '../cti/index.js';
+import { RtpEngine } from '../media/index.js';
 import { bindLinkToModel, PbxModel, type DeviceChange, type DeviceSnapshot } from '../model/index.js';
 import { PresenceService } from '../presence/index.js';
+import { Registrar } from '../sip/registrar/index.js';
 import type { BoundAddress } from '../sip/transport/index.js';
 import { SipStack } from '../sip/ua/index.js';
 import { SqliteStore, type Store } from '../store/index.js';
@@ -59,6 +64,11 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   private storeInstance: Store | undefined;
   private sipStack: SipStack | undefined;
   private presenceService: PresenceService | undefined;
+  private registrarInstance: Registrar | undefined;
+  private callControlInstance: CallControl | undefined;
+  private uacsta: UaCstaServer | undefined;
+  private rtpEngine: RtpEngine | undefined;
+  private softphoneTransfer: SoftphoneTransfer | undefined;
   private lifecycle = DaemonState.Created;
   private readonly startedAt = Date.now();
   private addresses: SwitchhookAddresses = {};
@@ -110,6 +120,21 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return this.presenceService;
   }
 
+  /** The SIP registrar (location service of desktop clients and softphones), when the daemon has SIP listeners. */
+  get registrar(): Registrar | undefined {
+    return this.registrarInstance;
+  }
+
+  /** Call control services for users' phones (configured with `callControl`). */
+  get callControl(): CallControl | undefined {
+    return this.callControlInstance;
+  }
+
+  /** Desk phone / softphone transfers (configured with `transfers`). */
+  get transfers(): SoftphoneTransfer | undefined {
+    return this.softphoneTransfer;
+  }
+
   /** Every monitored device and its current state. */
   devices(): DeviceSnapshot[] {
     return this.model.devices();
@@ -137,6 +162,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       if (cti?.protocol === 'adapter') await this.startAdapterServer(cti);
       else if (cti) this.startCti(cti);
       else log.info('no CTI link configured: SIP-only daemon');
+      this.startCallServices();
       this.lifecycle = DaemonState.Running;
       return this.addresses;
     } catch (err) {
@@ -149,6 +175,16 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   async stop(): Promise<void> {
     if (this.lifecycle === DaemonState.Stopped || this.lifecycle === DaemonState.Stopping) return;
     this.lifecycle = DaemonState.Stopping;
+    await this.softphoneTransfer?.close();
+    this.softphoneTransfer = undefined;
+    this.rtpEngine?.close();
+    this.rtpEngine = undefined;
+    await this.uacsta?.close();
+    this.uacsta = undefined;
+    this.callControlInstance?.close();
+    this.callControlInstance = undefined;
+    this.registrarInstance?.close();
+    this.registrarInstance = undefined;
     this.unbindModel?.();
     this.unbindModel = undefined;
     await this.link?.stop();
@@ -186,6 +222,8 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const p = this.config.presence;
     const stack = new SipStack({ listen: this.config.sip.listen, metrics: this.metrics, userAgent: 'switchhook' });
     this.sipStack = stack;
+    this.registrarInstance = new Registrar();
+    stack.use('REGISTER', this.registrarInstance.middleware());
     this.addresses.sip = await stack.start();
     for (const b of this.addresses.sip) log.info(`SIP on ${b.protocol}:${b.host}:${b.port}`);
     // Devices known now and later (the model learns them from the CTI link) are in scope of the rules.
@@ -207,6 +245,41 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     if (this.presenceService.rules.open) log.info('presence: no rules configured, any watcher may subscribe to any monitored device');
     if (p.auth) log.info(`presence: SUBSCRIBE needs digest authentication (realm ${p.auth.realm})`);
     if (p.im.length) log.info(`presence: ${p.im.length} instant-message subscribers`);
+  }
+
+  /** Call control (uaCSTA, REFER, admin routes) and desk phone / softphone transfers, where configured. */
+  private startCallServices(): void {
+    const { callControl, transfers } = this.config;
+    const link = this.link;
+    const sip = this.sipStack;
+    if (callControl && link) {
+      const control = new CallControl({ link, model: this.model, ownership: new OwnershipTable(callControl), metrics: this.metrics });
+      this.callControlInstance = control;
+      if (this.admin) registerCallControlRoutes(this.admin, control, { principal: callControl.adminPrincipal });
+      if (sip && this.presenceService) {
+        this.uacsta = new UaCstaServer({ ua: sip.ua, control, model: this.model, metrics: this.metrics });
+        new ReferTransfers({ ua: sip.ua, notifier: this.presenceService.notifier, control, model: this.model, uacsta: this.uacsta });
+        log.info(`call control for ${callControl.users.length} users: uaCSTA (ECMA TR/87) and REFER on the SIP listeners`);
+      }
+    }
+    if (transfers && link && sip && this.registrarInstance) {
+      this.rtpEngine = new RtpEngine({ bindAddress: transfers.mediaAddress, portMin: transfers.rtpPorts[0], portMax: transfers.rtpPorts[1], metrics: this.metrics });
+      this.softphoneTransfer = new SoftphoneTransfer({
+        link,
+        model: this.model,
+        stack: sip,
+        registrar: this.registrarInstance,
+        engine: this.rtpEngine,
+        users: transfers.users,
+        mediaAddress: transfers.mediaAddress,
+        softphoneAnswerMs: transfers.softphoneAnswerMs,
+        gatewayInviteMs: transfers.gatewayInviteMs,
+        deskAnswerMs: transfers.deskAnswerMs,
+        metrics: this.metrics,
+      });
+      if (this.admin) this.softphoneTransfer.registerRoutes(this.admin);
+      log.info(`desk phone / softphone transfers for ${transfers.users.length} users, RTP on ${transfers.mediaAddress}:${transfers.rtpPorts[0]}-${transfers.rtpPorts[1]}`);
+    }
   }
 
   private async startAdapterServer(cti: NonNullable<SwitchhookConfig['cti']>): Promise<void> {

@@ -247,9 +247,9 @@ export class SoftphoneTransfer {
   /** Admin routes: `GET /transfers`, `POST /transfers/:device/softphone`, `POST /transfers/:device/desk`. */
   registerRoutes(http: JsonHttpServer): void {
     http
-      .route('GET', '/transfers', () => ({ json: this.list() }))
-      .route('POST', '/transfers/:device/softphone', async (req) => ({ json: await this.toSoftphone(req.params['device']!) }))
-      .route('POST', '/transfers/:device/desk', async (req) => ({ json: await this.toDesk(req.params['device']!) }));
+      .route('GET', '/api/transfers', () => ({ json: this.list() }))
+      .route('POST', '/api/transfers/:device/softphone', async (req) => ({ json: await this.toSoftphone(req.params['device']!) }))
+      .route('POST', '/api/transfers/:device/desk', async (req) => ({ json: await this.toDesk(req.params['device']!) }));
   }
 
   /** Ends every session (BYE both sides), releases legs, detaches. */
