@@ -103,8 +103,10 @@ export interface SwitchhookConfig {
   /** Absent: no desk phone / softphone transfers. */
   transfers?: TransfersConfig;
   admin: { host: string; port: number } | null;
-  /** Folder for the SQLite store. */
+  /** Folder for the SQLite store (and other local files). */
   data: string;
+  /** Where shared state lives: the SQLite file under `data` (default), or Redis for a cluster of daemons. */
+  store: { kind: 'sqlite' } | { kind: 'redis'; url: string; prefix: string };
   log: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -286,6 +288,14 @@ export const configSchema = {
         },
       ],
     },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        redis: { type: 'string', pattern: '^rediss?://' },
+        prefix: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+      },
+    },
     data: { type: 'string', minLength: 1 },
     log: { enum: ['debug', 'info', 'warn', 'error', 'silent'] },
   },
@@ -343,6 +353,7 @@ export function validateConfig(raw: unknown, source?: string): SwitchhookConfig 
 }
 
 type RawConfig = {
+  store: { redis?: string; prefix?: string };
   callControl: Partial<CallControlConfig> & { users: CallControlConfig['users'] };
   transfers: Partial<TransfersConfig> & { users: TransfersConfig['users'] };
   cti: Partial<CtiConfig> & { host: string; port: number };
@@ -369,6 +380,7 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
     },
     admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080 } : raw.admin,
     data: raw.data ?? './data',
+    store: raw.store?.redis ? { kind: 'redis', url: raw.store.redis, prefix: raw.store.prefix ?? 'switchhook' } : { kind: 'sqlite' },
     log: raw.log ?? 'info',
   };
   if (raw.callControl) {

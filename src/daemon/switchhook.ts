@@ -13,7 +13,7 @@ import { PresenceService } from '../presence/index.js';
 import { Registrar } from '../sip/registrar/index.js';
 import type { BoundAddress } from '../sip/transport/index.js';
 import { SipStack } from '../sip/ua/index.js';
-import { SqliteStore, type Store } from '../store/index.js';
+import { RedisStore, SqliteStore, type Store } from '../store/index.js';
 import { HttpProblem, JsonHttpServer } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
@@ -104,7 +104,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return 'none';
   }
 
-  /** The durable store (SQLite under the data folder), once started. */
+  /** The durable store (SQLite under the data folder, or the cluster's Redis), once started. */
   get store(): Store {
     if (!this.storeInstance) throw new Error('daemon not started');
     return this.storeInstance;
@@ -151,7 +151,8 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     this.lifecycle = DaemonState.Starting;
     setLogLevel(this.config.log);
     try {
-      this.storeInstance = new SqliteStore(this.config.data);
+      const store = this.config.store;
+      this.storeInstance = store.kind === 'redis' ? await new RedisStore(store.url, store.prefix).open() : new SqliteStore(this.config.data);
       if (this.config.admin) {
         this.admin = this.buildAdmin();
         this.addresses.admin = await this.admin.listen(this.config.admin.host, this.config.admin.port);
