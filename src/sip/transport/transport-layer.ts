@@ -274,11 +274,24 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         resolve();
       });
     });
+    this.sizeUdpBuffers(socket);
     const a = socket.address();
     const address: BoundAddress = { protocol: 'udp', host: a.address, port: a.port };
     this.wireUdp(socket);
     this.bound.push({ protocol: 'udp', address, socket });
     return { ...address };
+  }
+
+  /** Kernel buffers of a bound UDP socket (bursts at high rates); capped by net.core.[rw]mem_max. */
+  private sizeUdpBuffers(socket: UdpSocket): void {
+    const bytes = this.options.udpBufferBytes;
+    if (bytes === undefined) return;
+    try {
+      socket.setRecvBufferSize(bytes);
+      socket.setSendBufferSize(bytes);
+    } catch (err) {
+      log.warn(`cannot set UDP buffers to ${bytes} bytes: ${(err as Error).message}`);
+    }
   }
 
   private wireUdp(socket: UdpSocket): void {

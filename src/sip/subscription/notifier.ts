@@ -1,0 +1,414 @@
+/**
+ * The notifier side of RFC 6665 for any event package: SUBSCRIBE handling (Expires, 423 with Min-Expires,
+ * 489 Bad Event with Allow-Events, 200 then the immediate NOTIFY), refreshes, `Expires: 0` with a final
+ * NOTIFY, Subscription-State on every NOTIFY, termination reasons, expiry reaping, and one NOTIFY
+ * transaction in flight per subscription with a bounded queue. A failed NOTIFY (408, timeout, 5xx) is
+ * retried and only ends the subscription after the configured attempts; a 481 ends it at once.
+ * Emits `subscribed` (sub), `refreshed` (sub), `terminated` (sub, reason).
+ */
+import { EventEmitter } from 'node:events';
+
+import { createLogger } from '../../util/log.js';
+import type { Counter, Gauge } from '../../util/metrics.js';
+import { Dialog } from '../dialog/dialog.js';
+import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
+import type { IncomingRequest, Middleware, OutgoingResponse } from '../ua/app.js';
+import type { SipUserAgent } from '../ua/user-agent.js';
+import type { EventPackage, NotifyBody } from './event-package.js';
+import {
+  SubscriptionState,
+  formatEventHeader,
+  formatSubscriptionState,
+  parseEventHeader,
+  type TerminationReason,
+} from './subscription-state.js';
+
+const log = createLogger('sip.notifier');
+
+/** Options of a {@link Notifier}. */
+export interface NotifierOptions {
+  packages?: EventPackage[];
+  clock?: Clock;
+  /** NOTIFY attempts before a failing subscription is ended (default 3; OpenSIPS #380). */
+  notifyAttempts?: number;
+  /** Wait between NOTIFY attempts, ms (default 5000). */
+  notifyRetryMs?: number;
+  /** Queued NOTIFYs per subscription at most; the oldest non-final one is dropped beyond (default 32). */
+  maxQueue?: number;
+  /** Live subscriptions at most; new SUBSCRIBEs beyond get 503 (default 100,000). */
+  maxSubscriptions?: number;
+}
+
+interface QueuedNotify {
+  final: boolean;
+  reason?: TerminationReason;
+  retryAfter?: number;
+  body?: NotifyBody;
+}
+
+/** One subscription held by the notifier. */
+export class NotifierSubscription {
+  state: SubscriptionState;
+  /** Absolute expiry on the notifier's clock, ms. */
+  expiresAt = 0;
+  /** Consecutive failed NOTIFY attempts. */
+  failures = 0;
+  /** Application data (packages keep their per-subscription counters here, e.g. dialog-info version). */
+  readonly data = new Map<string, unknown>();
+  /** @internal */ inFlight = false;
+  /** @internal */ readonly queue: QueuedNotify[] = [];
+  /** @internal */ timer: TimerHandle | undefined;
+  /** @internal */ retryTimer: TimerHandle | undefined;
+  /** @internal */ finalQueued = false;
+  /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
+  ownsDialog = true;
+
+  constructor(
+    readonly dialog: Dialog,
+    readonly pkg: EventPackage,
+    readonly eventId: string | undefined,
+    /** The subscribed resource: the SUBSCRIBE Request-URI as `user@host` (or its full text). */
+    readonly resource: string,
+    /** The subscriber's address-of-record (From URI). */
+    readonly subscriber: string,
+    state: SubscriptionState,
+  ) {
+    this.state = state;
+  }
+
+  /** Event package name. */
+  get event(): string {
+    return this.pkg.name;
+  }
+
+  /** Key: dialog plus event and id (RFC 6665 section 4.1.2.5: several subscriptions may share a dialog). */
+  get key(): string {
+    return subscriptionKey(this.dialog.id, this.pkg.name, this.eventId);
+  }
+}
+
+function subscriptionKey(dialogId: string, event: string, id: string | undefined): string {
+  return `${dialogId}\u0000${event}\u0000${id ?? ''}`;
+}
+
+/** The resource name of a Request-URI: `user@host`, or the whole URI when it has no user. */
+export function resourceOf(uri: { user: string | undefined; host: string; toString(): string }): string {
+  return uri.user !== undefined ? `${decodeURIComponent(uri.user)}@${uri.host.toLowerCase()}` : uri.toString();
+}
+
+/** RFC 6665 notifier. */
+export class Notifier extends EventEmitter {
+  private readonly packages = new Map<string, EventPackage>();
+  private readonly subs = new Map<string, NotifierSubscription>();
+  private readonly byResource = new Map<string, Set<NotifierSubscription>>();
+  private readonly dialogUse = new Map<string, number>();
+  private readonly clock: Clock;
+  private readonly attempts: number;
+  private readonly retryMs: number;
+  private readonly maxQueue: number;
+  private readonly maxSubs: number;
+  private readonly m: { notifies: Counter; dropped: Counter; live: Gauge };
+
+  constructor(
+    private readonly ua: SipUserAgent,
+    o: NotifierOptions = {},
+  ) {
+    super();
+    this.clock = o.clock ?? ua.clock ?? systemClock;
+    this.attempts = o.notifyAttempts ?? 3;
+    this.retryMs = o.notifyRetryMs ?? 5000;
+    this.maxQueue = o.maxQueue ?? 32;
+    this.maxSubs = o.maxSubscriptions ?? 100_000;
+    for (const p of o.packages ?? []) this.addPackage(p);
+    this.m = {
+      notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
+      dropped: ua.metrics.counter('switchhook_sip_notify_coalesced_total', 'Queued NOTIFYs dropped because the queue was full.'),
+      live: ua.metrics.gauge('switchhook_sip_subscriptions', 'Live notifier subscriptions.'),
+    };
+    ua.use('SUBSCRIBE', this.middleware());
+  }
+
+  /** Register an event package. */
+  addPackage(p: EventPackage): void {
+    this.packages.set(p.name.toLowerCase(), p);
+  }
+
+  /** Allow-Events value (RFC 6665 section 8.2.2). */
+  get allowEvents(): string {
+    return [...this.packages.keys()].join(', ');
+  }
+
+  /** Live subscriptions, optionally of one resource and/or package. */
+  subscriptions(resource?: string, event?: string): NotifierSubscription[] {
+    const src = resource !== undefined ? [...(this.byResource.get(resource) ?? [])] : [...this.subs.values()];
+    return event === undefined ? src : src.filter((s) => s.event === event);
+  }
+
+  /** Number of live subscriptions. */
+  get size(): number {
+    return this.subs.size;
+  }
+
+  private middleware(): Middleware {
+    return (req, res) => {
+      const ev = parseEventHeader(req.get('event'));
+      if (!ev) {
+        res.send(400, 'Missing Event Header');
+        return;
+      }
+      const pkg = this.packages.get(ev.name);
+      if (!pkg) {
+        res.send(489, { headers: { 'Allow-Events': this.allowEvents } });
+        return;
+      }
+      if (req.dialog) this.refresh(req, res, pkg, ev.id);
+      else this.create(req, res, pkg, ev.id);
+    };
+  }
+
+  private expiresFor(req: IncomingRequest, res: OutgoingResponse, pkg: EventPackage): number | undefined {
+    const min = pkg.minExpires ?? 60;
+    const max = pkg.maxExpires ?? 3600;
+    let e = req.message.expires ?? pkg.defaultExpires ?? 3600;
+    // RFC 6665 section 4.2.1.1: too short -> 423 with Min-Expires; longer than allowed -> shortened.
+    if (e !== 0 && e < min) {
+      res.send(423, { headers: { 'Min-Expires': String(min) } });
+      return undefined;
+    }
+    if (e > max) e = max;
+    return e;
+  }
+
+  /** RFC 6665 section 4.2.1: a new subscription. */
+  private create(req: IncomingRequest, res: OutgoingResponse, pkg: EventPackage, id: string | undefined): void {
+    const accept = req.message.headers('accept');
+    if (accept.length > 0 && pkg.accept && !accept.some((a) => pkg.accept!.includes(a.split(';')[0]!.trim().toLowerCase()) || a.trim() === '*/*')) {
+      res.send(406, { headers: { Accept: pkg.accept.join(', ') } });
+      return;
+    }
+    const expires = this.expiresFor(req, res, pkg);
+    if (expires === undefined) return;
+    if (this.subs.size >= this.maxSubs) {
+      res.send(503, { headers: { 'Retry-After': '30' } });
+      return;
+    }
+    let dialog: Dialog;
+    try {
+      dialog = Dialog.fromRequest(req.message, res.localTag, this.ua.contactFor(req.source.protocol));
+    } catch {
+      res.send(400, 'Missing Contact');
+      return;
+    }
+    const sub = new NotifierSubscription(
+      dialog, pkg, id, resourceOf(req.message.uri), req.message.from.uri.toString(), SubscriptionState.Active,
+    );
+    const verdict = pkg.authorize ? pkg.authorize(req, sub) : 'active';
+    if (typeof verdict === 'object') {
+      res.send(verdict.reject, verdict.reason);
+      return;
+    }
+    sub.state = verdict === 'pending' ? SubscriptionState.Pending : SubscriptionState.Active;
+    try {
+      this.ua.addDialog(dialog);
+    } catch {
+      res.send(503, { headers: { 'Retry-After': '30' } });
+      return;
+    }
+    this.add(sub);
+    // RFC 6665 section 4.2.1.1: 200 (never 202) with the granted Expires, then the immediate NOTIFY.
+    res.send(200, { headers: { Expires: String(expires), Contact: dialog.localContact } });
+    this.emit('subscribed', sub);
+    if (expires === 0) {
+      this.enqueue(sub, { final: true, reason: 'timeout' });
+      return;
+    }
+    this.setExpiry(sub, expires);
+    this.enqueue(sub, { final: false });
+  }
+
+  /** RFC 6665 section 4.2.1.2: refresh or remove (Expires 0) an existing subscription. */
+  private refresh(req: IncomingRequest, res: OutgoingResponse, pkg: EventPackage, id: string | undefined): void {
+    const sub = this.subs.get(subscriptionKey(req.dialog!.id, pkg.name, id));
+    if (!sub || sub.finalQueued) {
+      res.send(481, 'Subscription Does Not Exist');
+      return;
+    }
+    const expires = this.expiresFor(req, res, pkg);
+    if (expires === undefined) return;
+    res.send(200, { headers: { Expires: String(expires), Contact: sub.dialog.localContact } });
+    if (expires === 0) {
+      this.terminate(sub, 'timeout');
+      return;
+    }
+    this.setExpiry(sub, expires);
+    this.emit('refreshed', sub);
+    this.enqueue(sub, { final: false });
+  }
+
+  /**
+   * Take over a subscription created by another mechanism (RFC 3515 REFER's implicit subscription): keep
+   * it for `expires` seconds and send its first NOTIFY (with `body`, else the package's).
+   */
+  adopt(sub: NotifierSubscription, expires: number, body?: NotifyBody): void {
+    this.add(sub);
+    this.setExpiry(sub, expires);
+    this.enqueue(sub, body ? { final: false, body } : { final: false });
+  }
+
+  /** Find the subscription of a dialog, package and id. */
+  find(dialogId: string, event: string, id?: string): NotifierSubscription | undefined {
+    return this.subs.get(subscriptionKey(dialogId, event, id));
+  }
+
+  private add(sub: NotifierSubscription): void {
+    this.subs.set(sub.key, sub);
+    let set = this.byResource.get(sub.resource);
+    if (!set) {
+      set = new Set();
+      this.byResource.set(sub.resource, set);
+    }
+    set.add(sub);
+    this.dialogUse.set(sub.dialog.id, (this.dialogUse.get(sub.dialog.id) ?? 0) + 1);
+    this.m.live.set(this.subs.size);
+  }
+
+  private setExpiry(sub: NotifierSubscription, seconds: number): void {
+    sub.expiresAt = this.clock.now() + seconds * 1000;
+    sub.timer?.cancel();
+    // RFC 6665 section 4.2.2: at expiry the notifier sends a final NOTIFY (reason=timeout) and forgets it.
+    sub.timer = this.clock.setTimer(seconds * 1000, () => {
+      sub.timer = undefined;
+      this.terminate(sub, 'timeout');
+    });
+  }
+
+  /** Send the current state to one subscription (body from its package unless given). */
+  notify(sub: NotifierSubscription, body?: NotifyBody): void {
+    if (sub.finalQueued || !this.subs.has(sub.key)) return;
+    this.enqueue(sub, body ? { final: false, body } : { final: false });
+  }
+
+  /** Notify every subscription to a resource (optionally of one package). */
+  notifyResource(resource: string, event?: string): number {
+    const list = this.subscriptions(resource, event);
+    for (const s of list) this.notify(s);
+    return list.length;
+  }
+
+  /** Move a pending subscription to active (RFC 6665 section 4.2.1.3) and tell the subscriber. */
+  activate(sub: NotifierSubscription): void {
+    if (sub.state !== SubscriptionState.Pending || sub.finalQueued) return;
+    sub.state = SubscriptionState.Active;
+    this.enqueue(sub, { final: false });
+  }
+
+  /** End a subscription with a final NOTIFY (RFC 6665 section 4.2.2). */
+  terminate(sub: NotifierSubscription, reason: TerminationReason = 'deactivated', retryAfter?: number, body?: NotifyBody): void {
+    if (sub.finalQueued || !this.subs.has(sub.key)) return;
+    sub.timer?.cancel();
+    sub.timer = undefined;
+    this.enqueue(sub, { final: true, reason, ...(retryAfter !== undefined ? { retryAfter } : {}), ...(body ? { body } : {}) });
+  }
+
+  private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
+    if (item.final) sub.finalQueued = true;
+    sub.queue.push(item);
+    if (sub.queue.length > this.maxQueue) {
+      // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
+      const i = sub.queue.findIndex((q) => !q.final);
+      if (i >= 0) {
+        sub.queue.splice(i, 1);
+        this.m.dropped.inc({ event: sub.event });
+      }
+    }
+    this.pump(sub);
+  }
+
+  private pump(sub: NotifierSubscription): void {
+    if (sub.inFlight || sub.retryTimer) return;
+    const item = sub.queue[0];
+    if (!item) return;
+    sub.inFlight = true;
+    const state = item.final
+      ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
+      : formatSubscriptionState({ state: sub.state, expires: Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000)) });
+    let body: NotifyBody | undefined;
+    try {
+      body = item.body ?? sub.pkg.body(sub);
+    } catch (err) {
+      log.warn(`event package ${sub.event} failed to render: ${String(err)}`);
+      body = undefined;
+    }
+    const event = formatEventHeader({ name: sub.event, ...(sub.eventId !== undefined ? { id: sub.eventId } : {}) });
+    this.ua
+      .request({
+        method: 'NOTIFY',
+        dialog: sub.dialog,
+        headers: { Event: event, 'Subscription-State': state },
+        ...(body ? { body: body.body, contentType: body.contentType } : {}),
+      })
+      .then(
+        ({ response }) => this.notifyDone(sub, item, response.status),
+        () => this.notifyDone(sub, item, 500),
+      );
+  }
+
+  private notifyDone(sub: NotifierSubscription, item: QueuedNotify, status: number): void {
+    sub.inFlight = false;
+    this.m.notifies.inc({ event: sub.event, status: String(status) });
+    if (!this.subs.has(sub.key)) return;
+    if (status >= 200 && status < 300) {
+      sub.failures = 0;
+      sub.queue.shift();
+      if (item.final) {
+        this.remove(sub, item.reason ?? 'deactivated');
+        return;
+      }
+      this.pump(sub);
+      return;
+    }
+    if (status === 481) {
+      // RFC 6665 section 4.2.2: the subscriber no longer knows it.
+      this.remove(sub, 'noresource');
+      return;
+    }
+    sub.failures++;
+    if (sub.failures >= this.attempts) {
+      log.rateLimited('info', 'notify-giveup', `subscription to ${sub.resource} (${sub.event}) ended after ${sub.failures} failed NOTIFYs`);
+      this.remove(sub, 'giveup');
+      return;
+    }
+    sub.retryTimer = this.clock.setTimer(this.retryMs, () => {
+      sub.retryTimer = undefined;
+      this.pump(sub);
+    });
+  }
+
+  private remove(sub: NotifierSubscription, reason: string): void {
+    if (this.subs.get(sub.key) !== sub) return;
+    this.subs.delete(sub.key);
+    sub.timer?.cancel();
+    sub.retryTimer?.cancel();
+    sub.timer = undefined;
+    sub.retryTimer = undefined;
+    sub.queue.length = 0;
+    sub.state = SubscriptionState.Terminated;
+    const set = this.byResource.get(sub.resource);
+    set?.delete(sub);
+    if (set && set.size === 0) this.byResource.delete(sub.resource);
+    // The dialog ends with its last usage (RFC 5057).
+    const uses = (this.dialogUse.get(sub.dialog.id) ?? 1) - 1;
+    if (uses > 0) this.dialogUse.set(sub.dialog.id, uses);
+    else {
+      this.dialogUse.delete(sub.dialog.id);
+      if (sub.ownsDialog) this.ua.removeDialog(sub.dialog, 'subscription-ended');
+    }
+    this.m.live.set(this.subs.size);
+    this.emit('terminated', sub, reason);
+  }
+
+  /** Forget every subscription without NOTIFYs (shutdown). */
+  close(): void {
+    for (const s of [...this.subs.values()]) this.remove(s, 'shutdown');
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Client transactions (RFC 3261 section 17.1): INVITE (17.1.1, with the Accepted state of RFC 6026
+ * section 7.2) and non-INVITE (17.1.2).
+ */
+import type { SipRequest, SipResponse } from '../message/index.js';
+import { buildNon2xxAck } from './builders.js';
+import { SipTransactionError } from './errors.js';
+import { Transaction, TransactionKind, type TransactionContext } from './transaction.js';
+import type { Destination } from './transport-port.js';
+
+/** What a client transaction reports to its transaction user. */
+export interface ClientTransactionUser {
+  /** Every response the TU must see (provisionals, the final response, 2xx retransmissions for INVITE). */
+  onResponse(response: SipResponse, tx: ClientTransaction): void;
+  /** Timer B or F fired: the request timed out (treated like a 408, RFC 3261 section 8.1.3.1). */
+  onTimeout(tx: ClientTransaction): void;
+  /** The transport could not send the request (treated like a 503, section 8.1.3.1). */
+  onTransportError(err: unknown, tx: ClientTransaction): void;
+}
+
+/** INVITE client transaction states (RFC 3261 figure 5, RFC 6026 figure 4). */
+export enum InviteClientState {
+  /** 17.1.1.2: request sent, Timer A retransmits over UDP, Timer B bounds the wait. */
+  Calling = 'Calling',
+  /** 17.1.1.2: a provisional response arrived. */
+  Proceeding = 'Proceeding',
+  /** 17.1.1.2: a 300-699 arrived and was ACKed; Timer D absorbs retransmissions. */
+  Completed = 'Completed',
+  /** RFC 6026 7.2: a 2xx arrived; Timer M passes 2xx retransmissions to the TU. */
+  Accepted = 'Accepted',
+  /** 17.1.1.2: done. */
+  Terminated = 'Terminated',
+}
+
+/** Non-INVITE client transaction states (RFC 3261 figure 6). */
+export enum NonInviteClientState {
+  /** 17.1.2.2: request sent, Timer E retransmits over UDP, Timer F bounds the transaction. */
+  Trying = 'Trying',
+  /** 17.1.2.2: a provisional response arrived. */
+  Proceeding = 'Proceeding',
+  /** 17.1.2.2: a final response arrived; Timer K absorbs retransmissions. */
+  Completed = 'Completed',
+  /** 17.1.2.2: done. */
+  Terminated = 'Terminated',
+}
+
+/** Either client transaction. */
+export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
+
+/** RFC 3261 section 17.1.1 INVITE client transaction. */
+export class InviteClientTransaction extends Transaction {
+  readonly kind = TransactionKind.InviteClient;
+  private s = InviteClientState.Calling;
+  private ack: SipRequest | undefined;
+
+  constructor(
+    id: string,
+    ctx: TransactionContext,
+    destination: Destination,
+    readonly request: SipRequest,
+    private readonly user: ClientTransactionUser,
+  ) {
+    super(id, ctx, destination);
+  }
+
+  get state(): InviteClientState {
+    return this.s;
+  }
+
+  /** Send the INVITE and start Timers A (unreliable only) and B. */
+  start(): void {
+    if (!this.transmit(this.request)) return;
+    if (!this.reliable) this.armTimerA(this.t.A);
+    this.startTimer('B', this.t.B, () => this.timerB());
+  }
+
+  private armTimerA(interval: number): void {
+    // 17.1.1.2: Timer A doubles on every firing (no T2 cap for INVITE).
+    this.startTimer('A', interval, () => {
+      switch (this.s) {
+        case InviteClientState.Calling:
+          if (this.transmit(this.request)) this.armTimerA(interval * 2);
+          break;
+        case InviteClientState.Proceeding:
+        case InviteClientState.Completed:
+        case InviteClientState.Accepted:
+        case InviteClientState.Terminated:
+          break;
+        default:
+          throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer A in ${String(this.s)}`);
+      }
+    });
+  }
+
+  private timerB(): void {
+    switch (this.s) {
+      case InviteClientState.Calling:
+        // 17.1.1.2: Timer B fires in Calling: inform the TU of the timeout.
+        this.s = InviteClientState.Terminated;
+        this.terminate();
+        this.user.onTimeout(this);
+        break;
+      case InviteClientState.Proceeding:
+      case InviteClientState.Completed:
+      case InviteClientState.Accepted:
+      case InviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer B in ${String(this.s)}`);
+    }
+  }
+
+  /** A response matched this transaction (17.1.3). */
+  receiveResponse(res: SipResponse): void {
+    const status = res.status;
+    switch (this.s) {
+      case InviteClientState.Calling:
+      case InviteClientState.Proceeding:
+        if (status < 200) {
+          // 17.1.1.2: provisional: stop retransmitting, go to Proceeding, pass it up.
+          this.stopTimer('A');
+          this.stopTimer('B');
+          this.s = InviteClientState.Proceeding;
+          this.user.onResponse(res, this);
+        } else if (status < 300) {
+          // RFC 6026 7.2: 2xx: Accepted, Timer M; the TU (dialog) ACKs it.
+          this.stopTimer('A');
+          this.stopTimer('B');
+          this.s = InviteClientState.Accepted;
+          this.startTimer('M', 64 * this.ctx.timers.T1, () => this.timerEnd(InviteClientState.Accepted));
+          this.user.onResponse(res, this);
+        } else {
+          // 17.1.1.2: 300-699: ACK it, Completed, Timer D.
+          this.stopTimer('A');
+          this.stopTimer('B');
+          this.s = InviteClientState.Completed;
+          this.ack = buildNon2xxAck(this.request, res);
+          if (!this.transmit(this.ack)) return;
+          this.startTimer('D', this.t.D, () => this.timerEnd(InviteClientState.Completed));
+          this.user.onResponse(res, this);
+        }
+        break;
+      case InviteClientState.Completed:
+        // 17.1.1.2: retransmitted final response: ACK again, not passed up.
+        if (status >= 300 && this.ack) this.transmit(this.ack);
+        break;
+      case InviteClientState.Accepted:
+        // RFC 6026 7.2: 2xx retransmissions go to the TU (which re-sends its ACK); others are dropped.
+        if (status >= 200 && status < 300) this.user.onResponse(res, this);
+        break;
+      case InviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `response in ${String(this.s)}`);
+    }
+  }
+
+  private timerEnd(expected: InviteClientState): void {
+    if (this.s !== expected) return;
+    this.s = InviteClientState.Terminated;
+    this.terminate();
+  }
+
+  transportError(err: unknown): void {
+    switch (this.s) {
+      case InviteClientState.Calling:
+      case InviteClientState.Proceeding:
+      case InviteClientState.Completed:
+      case InviteClientState.Accepted:
+        this.s = InviteClientState.Terminated;
+        this.terminate();
+        this.user.onTransportError(err, this);
+        break;
+      case InviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `transport error in ${String(this.s)}`);
+    }
+  }
+
+  override dispose(): void {
+    this.s = InviteClientState.Terminated;
+    super.dispose();
+  }
+}
+
+/** RFC 3261 section 17.1.2 non-INVITE client transaction. */
+export class NonInviteClientTransaction extends Transaction {
+  readonly kind = TransactionKind.NonInviteClient;
+  private s = NonInviteClientState.Trying;
+
+  constructor(
+    id: string,
+    ctx: TransactionContext,
+    destination: Destination,
+    readonly request: SipRequest,
+    private readonly user: ClientTransactionUser,
+  ) {
+    super(id, ctx, destination);
+  }
+
+  get state(): NonInviteClientState {
+    return this.s;
+  }
+
+  /** Send the request and start Timers E (unreliable only) and F. */
+  start(): void {
+    if (!this.transmit(this.request)) return;
+    if (!this.reliable) this.armTimerE(this.t.E);
+    this.startTimer('F', this.t.F, () => this.timerF());
+  }
+
+  private armTimerE(interval: number): void {
+    this.startTimer('E', interval, () => {
+      switch (this.s) {
+        case NonInviteClientState.Trying:
+          // 17.1.2.2: retransmit, interval MIN(2*T1... , T2).
+          if (this.transmit(this.request)) this.armTimerE(Math.min(interval * 2, this.ctx.timers.T2));
+          break;
+        case NonInviteClientState.Proceeding:
+          // 17.1.2.2: in Proceeding, retransmit every T2.
+          if (this.transmit(this.request)) this.armTimerE(this.ctx.timers.T2);
+          break;
+        case NonInviteClientState.Completed:
+        case NonInviteClientState.Terminated:
+          break;
+        default:
+          throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer E in ${String(this.s)}`);
+      }
+    });
+  }
+
+  private timerF(): void {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+      case NonInviteClientState.Proceeding:
+        // 17.1.2.2: Timer F: timeout reported to the TU.
+        this.s = NonInviteClientState.Terminated;
+        this.terminate();
+        this.user.onTimeout(this);
+        break;
+      case NonInviteClientState.Completed:
+      case NonInviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer F in ${String(this.s)}`);
+    }
+  }
+
+  /** A response matched this transaction (17.1.3). */
+  receiveResponse(res: SipResponse): void {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+      case NonInviteClientState.Proceeding:
+        if (res.status < 200) {
+          this.s = NonInviteClientState.Proceeding;
+          this.user.onResponse(res, this);
+        } else {
+          // 17.1.2.2: final response: Completed, Timer K (zero on reliable transports).
+          this.stopTimer('E');
+          this.stopTimer('F');
+          this.s = NonInviteClientState.Completed;
+          this.startTimer('K', this.t.K, () => {
+            if (this.s !== NonInviteClientState.Completed) return;
+            this.s = NonInviteClientState.Terminated;
+            this.terminate();
+          });
+          this.user.onResponse(res, this);
+        }
+        break;
+      case NonInviteClientState.Completed:
+      case NonInviteClientState.Terminated:
+        // 17.1.2.2: retransmissions are absorbed.
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `response in ${String(this.s)}`);
+    }
+  }
+
+  transportError(err: unknown): void {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+      case NonInviteClientState.Proceeding:
+      case NonInviteClientState.Completed:
+        this.s = NonInviteClientState.Terminated;
+        this.terminate();
+        this.user.onTransportError(err, this);
+        break;
+      case NonInviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `transport error in ${String(this.s)}`);
+    }
+  }
+
+  override dispose(): void {
+    this.s = NonInviteClientState.Terminated;
+    super.dispose();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Time for the SIP core. Every timer of RFC 3261 section 17 (A-K), dialog, registrar and subscription
+ * timers go through a {@link Clock}, so tests drive them with {@link ManualClock} instead of waiting.
+ */
+
+/** A scheduled callback; `cancel()` is idempotent. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Monotonic milliseconds and one-shot timers. */
+export interface Clock {
+  /** Milliseconds on a monotonic scale (only differences are meaningful). */
+  now(): number;
+  /** Run `fn` once after `ms` milliseconds unless cancelled. */
+  setTimer(ms: number, fn: () => void): TimerHandle;
+}
+
+class SystemTimer implements TimerHandle {
+  constructor(private readonly t: NodeJS.Timeout) {}
+  cancel(): void {
+    clearTimeout(this.t);
+  }
+}
+
+/** The process clock: `performance.now()` and unref'd Node timers (they never keep the process alive). */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimer(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return new SystemTimer(t);
+  },
+};
+
+interface ManualTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that moves only when told to. Timers due at the same instant fire in the order they were set.
+ * Used by tests to check timer values exactly (e.g. Timer A doubling up to T2).
+ */
+export class ManualClock implements Clock {
+  private time = 0;
+  private seq = 0;
+  private timers: ManualTimer[] = [];
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(ms: number, fn: () => void): TimerHandle {
+    const timer: ManualTimer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    this.timers.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+
+  /** Number of timers set and not yet fired or cancelled. */
+  get pending(): number {
+    return this.timers.filter((t) => !t.cancelled).length;
+  }
+
+  /** Milliseconds until the next live timer, or undefined when none is set. */
+  nextIn(): number | undefined {
+    const next = this.nextTimer();
+    return next ? next.at - this.time : undefined;
+  }
+
+  /** Move time forward by `ms`, firing every timer that falls due, in order (timers set while firing included). */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      const next = this.nextTimer();
+      if (!next || next.at > end) break;
+      this.time = next.at;
+      next.cancelled = true;
+      this.timers = this.timers.filter((t) => !t.cancelled);
+      next.fn();
+    }
+    this.time = end;
+  }
+
+  /** Fire timers until none is left or `limitMs` of clock time has passed. */
+  runAll(limitMs = 3_600_000): void {
+    const end = this.time + limitMs;
+    for (;;) {
+      const next = this.nextTimer();
+      if (!next || next.at > end) break;
+      this.advance(next.at - this.time);
+    }
+  }
+
+  private nextTimer(): ManualTimer | undefined {
+    let best: ManualTimer | undefined;
+    for (const t of this.timers) {
+      if (t.cancelled) continue;
+      if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    }
+    return best;
+  }
+}
+
+class QueueEntry implements TimerHandle {
+  live = true;
+  constructor(
+    readonly at: number,
+    readonly fn: () => void,
+    private readonly queue: DelayQueue,
+  ) {}
+  cancel(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.queue.cancelled();
+  }
+}
+
+/**
+ * Timers that all share one duration, kept in arrival order (which is also expiry order) under a single
+ * clock timer: how the transaction layer runs tens of thousands of Timer J/K instances without one
+ * runtime timer each. Cancelled entries are skipped when their time comes.
+ */
+export class DelayQueue {
+  private q: QueueEntry[] = [];
+  private head = 0;
+  private live = 0;
+  private firing = false;
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly delayMs: number,
+  ) {}
+
+  /** Live (not yet fired or cancelled) entries. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** @internal An entry was cancelled; with none left live, the clock timer goes too. */
+  cancelled(): void {
+    if (--this.live === 0) this.clear();
+  }
+
+  /** Run `fn` after the queue's delay. */
+  add(fn: () => void): TimerHandle {
+    const e = new QueueEntry(this.clock.now() + this.delayMs, fn, this);
+    this.q.push(e);
+    this.live++;
+    if (!this.timer && !this.firing) this.arm();
+    return e;
+  }
+
+  /** Drop every entry and the clock timer. */
+  clear(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (let i = this.head; i < this.q.length; i++) this.q[i]!.live = false;
+    this.q = [];
+    this.head = 0;
+    this.live = 0;
+  }
+
+  private arm(): void {
+    const e = this.q[this.head]!;
+    this.timer = this.clock.setTimer(Math.max(0, e.at - this.clock.now()), () => this.fire());
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    this.firing = true;
+    try {
+      while (this.head < this.q.length && this.q[this.head]!.at <= now) {
+        const e = this.q[this.head++]!;
+        if (e.live) {
+          e.live = false;
+          this.live--;
+          e.fn();
+        }
+      }
+    } finally {
+      this.firing = false;
+    }
+    if (this.timer) return;
+    if (this.head >= 1024 && this.head * 2 >= this.q.length) {
+      this.q = this.q.slice(this.head);
+      this.head = 0;
+    }
+    if (this.head < this.q.length) this.arm();
+    else {
+      this.q = [];
+      this.head = 0;
+    }
+  }
+}

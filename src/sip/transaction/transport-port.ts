@@ -1,0 +1,54 @@
+/**
+ * What the transaction layer needs from the transport layer (RFC 3261 section 18), as a small interface:
+ * the real `TransportLayer` satisfies it through the stack, tests pass a fake.
+ */
+import type { SipMessage } from '../message/index.js';
+import { isReliable, type SipProtocol } from '../transport/types.js';
+
+export type { SipProtocol };
+
+/** Where a message goes: an address, or an existing connection for connection-oriented transports. */
+export interface Destination {
+  protocol: SipProtocol;
+  host: string;
+  port: number;
+  /** For TCP/TLS/WS: the connection a request arrived on, so responses go back over it (18.2.2). */
+  connectionId?: string | number;
+}
+
+/** Where a message came from (the transport's receive event). */
+export interface Source {
+  protocol: SipProtocol;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress?: string;
+  localPort?: number;
+  connectionId?: string | number;
+}
+
+/** The sending half of the transport, as the transaction layer sees it. */
+export interface TransactionTransport {
+  /** Send one message; a throw or a rejected promise means it could not be sent (RFC 3261 section 18). */
+  send(message: SipMessage, destination: Destination): void | Promise<unknown>;
+}
+
+export { isReliable };
+
+/**
+ * Where responses to a request from `source` go (RFC 3261 section 18.2.2, RFC 3581 section 4): back over the
+ * same connection for reliable transports; for UDP to the source address, and to the source port when the
+ * request asked for `rport` (or to the port in the Via sent-by, default 5060).
+ */
+export function responseDestination(
+  via: { port?: number | undefined; rport?: number | boolean | null | undefined; params?: unknown } | undefined,
+  source: Source,
+): Destination {
+  if (isReliable(source.protocol)) {
+    const d: Destination = { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort };
+    if (source.connectionId !== undefined) d.connectionId = source.connectionId;
+    return d;
+  }
+  const rport = via?.rport;
+  const port = rport !== undefined && rport !== null && rport !== false ? source.remotePort : (via?.port ?? 5060);
+  return { protocol: 'udp', host: source.remoteAddress, port };
+}

@@ -1,0 +1,243 @@
+import t from 'tap';
+
+import { Notifier, type NotifierSubscription } from '../../../src/sip/subscription/notifier.js';
+import { Subscriber, ClientSubscriptionState } from '../../../src/sip/subscription/subscriber.js';
+import type { EventPackage } from '../../../src/sip/subscription/event-package.js';
+import { parseSubscriptionState, formatSubscriptionState, parseEventHeader } from '../../../src/sip/subscription/subscription-state.js';
+import type { SipRequest } from '../../../src/sip/message/index.js';
+import { Net } from '../ua/net.js';
+
+function testPackage(o: Partial<EventPackage> = {}): EventPackage {
+  let n = 0;
+  return {
+    name: 'x-test',
+    accept: ['text/plain'],
+    minExpires: 60,
+    maxExpires: 3600,
+    defaultExpires: 600,
+    body: (sub: NotifierSubscription) => ({ contentType: 'text/plain', body: `state ${sub.resource} #${n++}` }),
+    ...o,
+  };
+}
+
+function setup(pkg = testPackage(), notifierOpts = {}) {
+  const net = new Net();
+  const client = net.node('10.0.0.1');
+  const server = net.node('10.0.0.2');
+  const notifier = new Notifier(server, { packages: [pkg], ...notifierOpts });
+  const subscriber = new Subscriber(client, { refreshMarginSec: 30 });
+  // Distinct NOTIFY requests (UDP retransmissions counted once).
+  const notifies = (): SipRequest[] => {
+    const seen = new Set<string>();
+    return net.log
+      .filter((l) => l.msg.isRequest && (l.msg as SipRequest).method === 'NOTIFY')
+      .map((l) => l.msg as SipRequest)
+      .filter((m) => !seen.has(m.callId + m.cseq.seq) && seen.add(m.callId + m.cseq.seq) !== undefined);
+  };
+  return { net, client, server, notifier, subscriber, notifies };
+}
+
+t.test('header helpers', async (t) => {
+  t.same(parseSubscriptionState('active;expires=300'), { state: 'active', expires: 300 });
+  t.same(parseSubscriptionState('terminated; reason=Timeout; retry-after=5'), { state: 'terminated', reason: 'timeout', retryAfter: 5 });
+  t.equal(formatSubscriptionState({ state: 'terminated', reason: 'noresource', expires: 5 }), 'terminated;reason=noresource');
+  t.throws(() => parseSubscriptionState('@@'), { code: 'SIP_ERR_SUBSCRIPTION_STATE' });
+  t.same(parseEventHeader('Presence;id=7'), { name: 'presence', id: '7' });
+  t.equal(parseEventHeader(''), undefined);
+});
+
+t.test('subscribe, immediate NOTIFY, notify on change, refresh, unsubscribe; nothing left behind', async (t) => {
+  const { net, client, server, notifier, subscriber, notifies } = setup();
+  const sub = subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 300 });
+  const seen: string[] = [];
+  sub.on('notify', (req, st) => seen.push(`${st.state}:${req.body.toString()}`));
+  await net.settle();
+  t.same(net.summary().slice(0, 4), ['SUBSCRIBE', '200 SUBSCRIBE', 'NOTIFY', '200 NOTIFY']);
+  const ok = net.log[1]!.msg;
+  t.equal(ok.header('expires'), '300');
+  t.equal(notifies()[0]!.header('subscription-state'), 'active;expires=300');
+  t.equal(notifies()[0]!.header('event'), 'x-test');
+  t.equal(sub.state, ClientSubscriptionState.Active);
+  t.equal(notifier.size, 1);
+  t.equal(notifier.subscriptions('alice@10.0.0.2', 'x-test').length, 1);
+  t.equal(notifier.notifyResource('alice@10.0.0.2'), 1);
+  await net.settle();
+  t.same(seen, ['active:state alice@10.0.0.2 #0', 'active:state alice@10.0.0.2 #1']);
+  // Refresh happens 30 s before expiry.
+  await net.advance(271_000, 1000);
+  const subs = net.summary().filter((s) => s === 'SUBSCRIBE').length;
+  t.equal(subs, 2, 'refreshed before expiry');
+  t.equal(notifies().length, 3, 'refresh triggers a NOTIFY');
+  t.equal(notifier.size, 1);
+  await sub.unsubscribe();
+  await net.settle();
+  const last = notifies().at(-1)!;
+  t.equal(last.header('subscription-state'), 'terminated;reason=timeout');
+  t.equal(sub.state, ClientSubscriptionState.Terminated);
+  t.equal(notifier.size, 0);
+  t.equal(subscriber.size, 0);
+  t.equal(client.dialogs.size + server.dialogs.size, 0);
+  await net.advance(40_000, 1000);
+  t.equal(client.transactions.clientCount + client.transactions.serverCount + server.transactions.clientCount + server.transactions.serverCount, 0);
+  t.equal(net.clock.pending, 0, 'no timers left');
+  net.close();
+});
+
+t.test('489 with Allow-Events, 400 without Event, 423 with Min-Expires (subscriber retries), 406 on Accept', async (t) => {
+  const { net, client } = setup();
+  const ask = async (headers: Record<string, string>) => {
+    const p = client.request({ method: 'SUBSCRIBE', uri: 'sip:alice@10.0.0.2', headers });
+    await net.settle();
+    return (await p).response;
+  };
+  const bad = await ask({ Event: 'presence' });
+  t.equal(bad.status, 489);
+  t.equal(bad.header('allow-events'), 'x-test');
+  t.equal((await ask({})).status, 400);
+  const brief = await ask({ Event: 'x-test', Expires: '10' });
+  t.equal(brief.status, 423);
+  t.equal(brief.header('min-expires'), '60');
+  t.equal((await ask({ Event: 'x-test', Accept: 'application/pidf+xml' })).status, 406);
+  const long = await ask({ Event: 'x-test', Expires: '99999' });
+  t.equal(long.header('expires'), '3600', 'shortened to the maximum');
+  const sub = new Subscriber(client).subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 10 });
+  let notified = 0;
+  sub.on('notify', () => notified++);
+  await net.settle();
+  t.same(net.summary().filter((s) => s.endsWith('SUBSCRIBE')).slice(-3), ['423 SUBSCRIBE', 'SUBSCRIBE', '200 SUBSCRIBE'], 'retried with Min-Expires');
+  t.equal(notified, 1, 'NOTIFYs of the retried subscription reach the original object');
+  net.close();
+});
+
+t.test('stray NOTIFY and refresh of an unknown subscription get 481', async (t) => {
+  const { net, client, server } = setup();
+  const p = server.request({ method: 'NOTIFY', uri: 'sip:x@10.0.0.1', to: '<sip:x@10.0.0.1>;tag=zzz', headers: { Event: 'x-test', 'Subscription-State': 'active' } });
+  await net.settle();
+  t.equal((await p).response.status, 481);
+  const p2 = client.request({ method: 'SUBSCRIBE', uri: 'sip:alice@10.0.0.2', to: '<sip:alice@10.0.0.2>;tag=nope', headers: { Event: 'x-test' } });
+  await net.settle();
+  t.equal((await p2).response.status, 481);
+  net.close();
+});
+
+t.test('one NOTIFY in flight per subscription, the rest queued in order', async (t) => {
+  const { net, notifier, subscriber } = setup();
+  subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 600 });
+  await net.settle();
+  const s = notifier.subscriptions()[0]!;
+  let maxInFlight = 0;
+  const origRequest = net.nodes.get('10.0.0.2:5060')!.request.bind(net.nodes.get('10.0.0.2:5060')!);
+  let inFlight = 0;
+  net.nodes.get('10.0.0.2:5060')!.request = async (o) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      return await origRequest(o);
+    } finally {
+      inFlight--;
+    }
+  };
+  for (let i = 0; i < 5; i++) notifier.notify(s);
+  t.equal(s.queue.length, 5);
+  await net.settle(60);
+  t.equal(maxInFlight, 1);
+  t.equal(s.queue.length, 0);
+  const bodies = net.log.filter((l) => l.msg.isRequest && l.msg.cseq.method === 'NOTIFY').map((l) => l.msg.body.toString());
+  t.same(bodies.map((b) => Number(b.split('#')[1])), [0, 1, 2, 3, 4, 5], 'in order');
+  net.close();
+});
+
+t.test('a single lost NOTIFY (408) does not end the subscription; repeated failures do', async (t) => {
+  const { net, notifier, subscriber } = setup(testPackage(), { notifyAttempts: 2, notifyRetryMs: 5000 });
+  const sub = subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 3600 });
+  await net.settle();
+  let lose = true;
+  net.drop = (msg) => lose && msg.isRequest && msg.cseq.method === 'NOTIFY';
+  const s = notifier.subscriptions()[0]!;
+  notifier.notify(s);
+  await net.advance(33_000, 500);
+  t.equal(s.failures, 1, 'timed out once');
+  t.equal(notifier.size, 1, 'still subscribed');
+  lose = false;
+  await net.advance(6_000, 500);
+  t.equal(s.failures, 0, 'the retry went through');
+  t.equal(sub.state, ClientSubscriptionState.Active);
+  lose = true;
+  const ended: string[] = [];
+  notifier.on('terminated', (_s, reason) => ended.push(reason));
+  notifier.notify(s);
+  await net.advance(80_000, 1000);
+  t.same(ended, ['giveup'], 'ended after the configured attempts');
+  t.equal(notifier.size, 0);
+  net.close();
+});
+
+t.test('expiry reaping: final NOTIFY terminated;reason=timeout', async (t) => {
+  const { net, notifier, notifies, subscriber } = setup();
+  const sub = subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 60, refresh: false });
+  await net.settle();
+  t.equal(sub.state, ClientSubscriptionState.Active);
+  t.equal(notifies().length, 1);
+  await net.advance(61_000, 1000);
+  t.equal(notifier.size, 0);
+  t.equal(notifies().length, 2);
+  t.equal(notifies()[1]!.header('subscription-state'), 'terminated;reason=timeout');
+  t.equal(sub.state, ClientSubscriptionState.Terminated);
+  t.equal(sub.reason, 'timeout');
+  net.close();
+});
+
+t.test('481 to a NOTIFY ends the subscription; Expires 0 fetch; pending then activate; reject', async (t) => {
+  const { net, client, notifier, notifies, subscriber } = setup(
+    testPackage({ authorize: (req) => (req.get('subject') === 'ask' ? 'pending' : req.get('subject') === 'no' ? { reject: 403 } : 'active') }),
+  );
+  const fetch = client.request({ method: 'SUBSCRIBE', uri: 'sip:bob@10.0.0.2', headers: { Event: 'x-test', Expires: '0' } });
+  await net.settle();
+  t.equal((await fetch).response.header('expires'), '0');
+  t.equal(notifies().at(-1)!.header('subscription-state'), 'terminated;reason=timeout', 'fetch: one final NOTIFY');
+  t.equal(notifier.size, 0);
+  const carol = subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', headers: { Subject: 'ask' } });
+  await net.settle();
+  t.equal(carol.state, ClientSubscriptionState.Pending);
+  t.match(notifies().at(-1)!.header('subscription-state'), /^pending;expires=3600$/);
+  notifier.activate(notifier.subscriptions('carol@10.0.0.2')[0]!);
+  await net.settle();
+  t.match(notifies().at(-1)!.header('subscription-state'), /^active;expires=/);
+  t.equal(carol.state, ClientSubscriptionState.Active);
+  const rej = client.request({ method: 'SUBSCRIBE', uri: 'sip:dave@10.0.0.2', headers: { Event: 'x-test', Subject: 'no' } });
+  await net.settle();
+  t.equal((await rej).response.status, 403);
+  // A UA that answers its NOTIFY with 481 (no subscriber there): removed at once.
+  const raw = client.request({ method: 'SUBSCRIBE', uri: 'sip:erin@10.0.0.2', headers: { Event: 'x-test' } });
+  await net.settle();
+  t.equal((await raw).response.status, 200);
+  t.equal(notifier.subscriptions('erin@10.0.0.2').length, 0, 'a 481 to the NOTIFY removed it');
+  notifier.close();
+  subscriber.close();
+  t.equal(carol.state, ClientSubscriptionState.Terminated);
+  net.close();
+});
+
+t.test('NOTIFY arriving before the 2xx creates the dialog (RFC 6665 section 4.1.2.4); Timer N', async (t) => {
+  const { net, notifier, subscriber } = setup();
+  let dropOk = 1;
+  net.drop = (msg) => !msg.isRequest && msg.cseq.method === 'SUBSCRIBE' && dropOk-- > 0;
+  const sub = subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 600 });
+  await net.settle();
+  t.equal(sub.state, ClientSubscriptionState.Active, 'NOTIFY accepted before the 200');
+  await net.advance(1000, 100);
+  t.equal(notifier.size, 1);
+  t.ok(sub.dialog);
+  // Timer N: a notifier that never sends NOTIFY.
+  const net2 = new Net();
+  const c2 = net2.node('10.0.0.1');
+  const s2 = net2.node('10.0.0.2');
+  s2.use('SUBSCRIBE', (_req, res) => res.send(200, { headers: { Expires: '600', Contact: '<sip:s@10.0.0.2>' } }));
+  const lonely = new Subscriber(c2).subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test' });
+  await net2.settle();
+  await net2.advance(33_000, 1000);
+  t.equal(lonely.state, ClientSubscriptionState.Terminated);
+  t.equal(lonely.reason, 'timeout');
+  net.close();
+  net2.close();
+});

@@ -1,0 +1,57 @@
+import { createSocket } from 'node:dgram';
+
+import t from 'tap';
+
+import { SipStack, parseListenSpec } from '../../../src/sip/ua/stack.js';
+
+t.test('listen specs', async (t) => {
+  t.same(parseListenSpec('udp:127.0.0.1:5060'), { protocol: 'udp', host: '127.0.0.1', port: 5060 });
+  t.same(parseListenSpec('tcp:[::1]:0'), { protocol: 'tcp', host: '::1', port: 0 });
+  t.throws(() => parseListenSpec('sctp:1.2.3.4:5060'), { code: 'SIP_ERR_LISTEN_SPEC' });
+  t.throws(() => parseListenSpec('udp:127.0.0.1:70000'), { code: 'SIP_ERR_LISTEN_SPEC' });
+});
+
+t.test('a bare stack answers OPTIONS with 200 on UDP and TCP; a request between two stacks over TCP', async (t) => {
+  const server = new SipStack({ listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'], userAgent: 'switchhook' });
+  const [udp, tcp] = await server.start();
+  const client = new SipStack({ listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'] });
+  await client.start();
+  t.teardown(async () => {
+    await client.close();
+    await server.close();
+  });
+  t.equal(server.localAddress('tcp')!.port, tcp!.port);
+  const overUdp = await client.request({ method: 'OPTIONS', uri: `sip:ping@127.0.0.1:${udp!.port}` });
+  t.equal(overUdp.response.status, 200);
+  t.match(overUdp.response.header('allow'), /OPTIONS/);
+  t.equal(overUdp.response.header('server'), 'switchhook');
+  const overTcp = await client.request({ method: 'OPTIONS', uri: `sip:ping@127.0.0.1:${tcp!.port};transport=tcp` });
+  t.equal(overTcp.response.status, 200);
+  t.match(overTcp.request.headers('via')[0], /^SIP\/2\.0\/TCP /);
+  server.use('MESSAGE', (req, res) => res.send(200, { body: req.body, contentType: 'text/plain' }));
+  const echo = await client.request({ method: 'MESSAGE', uri: `sip:bob@127.0.0.1:${tcp!.port};transport=tcp`, body: 'hi', contentType: 'text/plain' });
+  t.equal(echo.response.body.toString(), 'hi');
+  t.equal(server.ua.transactions.serverCount, 1, 'TCP transactions ended at once (Timer J = 0); only the UDP one waits');
+});
+
+t.test('a malformed request over UDP is answered 400 naming the fault; garbage is dropped and counted', async (t) => {
+  const server = new SipStack({ listen: ['udp:127.0.0.1:0'] });
+  const [udp] = await server.start();
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.teardown(async () => {
+    sock.close();
+    await server.close();
+  });
+  const port = sock.address().port;
+  const got = new Promise<string>((resolve) => sock.once('message', (m) => resolve(m.toString())));
+  const bad = `OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: bad1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 99\r\n\r\n`;
+  sock.send(bad, udp!.port, '127.0.0.1');
+  const answer = await got;
+  t.match(answer, /^SIP\/2\.0 400 Content-Length larger than the message\r\n/);
+  sock.send('\x00\x01garbage\r\n\r\n', udp!.port, '127.0.0.1');
+  const counter = server.ua.metrics.counter('switchhook_sip_bad_requests_total', '');
+  for (let i = 0; i < 100 && counter.get({ action: 'dropped' }) < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(counter.get({ action: 'answered' }), 1);
+  t.equal(counter.get({ action: 'dropped' }), 1);
+});
