@@ -62,6 +62,7 @@ interface Waiter {
 export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
   private server: Server | undefined;
   private hostPort = '';
+  private bound: { host: string; port: number } | undefined;
   private readonly legs = new Map<string, { session: MsrpRelaySession; side: 0 | 1 }>();
   private readonly sessions = new Map<string, MsrpRelaySession>();
   private readonly waiting = new Map<string, Waiter[]>();
@@ -89,7 +90,14 @@ export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
     });
     const port = (server.address() as { port: number }).port;
     this.hostPort = `${this.o.advertiseHost ?? host}:${port}`;
-    return { host: this.o.advertiseHost ?? host, port };
+    this.bound = { host: this.o.advertiseHost ?? host, port };
+    return { ...this.bound };
+  }
+
+  /** The advertised address (after {@link start}). */
+  get address(): { host: string; port: number } {
+    if (!this.bound) throw new Error('MSRP relay not started');
+    return { ...this.bound };
   }
 
   /** A new session with two legs (their daemon URIs go into the SDP sent to each client). */
