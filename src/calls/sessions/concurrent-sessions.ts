@@ -20,12 +20,13 @@ import { EventEmitter } from 'node:events';
 import { ConnectionState } from '../../cti/index.js';
 import type { MsrpLeg, MsrpRelay, MsrpRelaySession } from '../../media/msrp/index.js';
 import { CallDirection, type DeviceChange, type PbxModel } from '../../model/index.js';
-import type { Dialog, Registrar, SipStack, IncomingRequest, OutgoingResponse, Destination, SipProtocol } from '../../sip/index.js';
+import type { Dialog, SipStack, IncomingRequest, OutgoingResponse } from '../../sip/index.js';
 import type { Store } from '../../store/store.js';
 import type { JsonHttpServer } from '../../util/http.js';
 import { HttpProblem } from '../../util/http.js';
 import { createLogger } from '../../util/log.js';
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
+import type { ClientTarget, ComputerInterfaces } from '../computer-interfaces.js';
 import { SessionError } from './errors.js';
 import { chatOffer, readClientSdp, rewriteForPeer, type RelayEndpoint } from './sdp.js';
 import { OpenMode, SessionSettingsStore } from './settings.js';
@@ -87,25 +88,15 @@ export interface ConcurrentSession {
   abort: AbortController;
 }
 
-/** A computer interface: where its INVITE goes. */
-export interface ClientTarget {
-  uri: string;
-  destination?: Destination;
-}
-
 /** Options of {@link ConcurrentSessions}. */
 export interface ConcurrentSessionsOptions {
   model: PbxModel;
   sip: SipStack;
-  /** The registrar whose location service knows the users' desktop clients (`sip:<ext>@<domain>`). */
-  registrar: Pick<Registrar, 'lookup'>;
+  /** The users' computer interfaces (registrar location service, or configured). */
+  clients: ComputerInterfaces;
   store: Store;
   relay: MsrpRelay;
-  /** Host part of the users' URIs, e.g. `pbx.example`. */
-  domain: string;
   metrics?: MetricsRegistry;
-  /** Configured computer interfaces, extension to SIP URI, used when the user has no registration. */
-  clients?: Record<string, string>;
   /** Default `connected`. */
   openOn?: OpenOn | `${OpenOn}`;
   /** CANCEL an unanswered INVITE after this (default 30 s); reported as 408. */
@@ -176,22 +167,11 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
   }
 
   private aor(user: string): string {
-    return `sip:${user}@${this.o.domain}`;
+    return this.o.clients.aor(user);
   }
 
-  /** Where a user's computer interface is: its registration (highest q), else the configured URI. */
-  clientOf(user: string): ClientTarget | undefined {
-    const b = this.o.registrar.lookup(this.aor(user).toLowerCase())[0];
-    if (b) {
-      const t: ClientTarget = { uri: b.contact };
-      if (b.received) {
-        t.destination = { protocol: b.received.protocol as SipProtocol, host: b.received.host, port: b.received.port };
-        if (b.received.connectionId !== undefined) t.destination.connectionId = b.received.connectionId;
-      }
-      return t;
-    }
-    const configured = this.o.clients?.[user];
-    return configured ? { uri: configured } : undefined;
+  private clientOf(user: string): ClientTarget | undefined {
+    return this.o.clients.find(user);
   }
 
   private onDeviceChange(c: DeviceChange): void {

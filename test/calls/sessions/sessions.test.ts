@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import t, { type Test } from 'tap';
 
-import { ConcurrentSessions, OpenOn, SessionState, type ConcurrentSession } from '../../../src/calls/sessions/index.js';
+import { ComputerInterfaces, ConcurrentSessions, OpenOn, SessionState, type ConcurrentSession } from '../../../src/calls/sessions/index.js';
 import { MsrpRelay } from '../../../src/media/msrp/index.js';
 import { Registrar, SipStack } from '../../../src/sip/index.js';
 import { SqliteStore } from '../../../src/store/sqlite-store.js';
@@ -36,7 +36,7 @@ async function daemon(t: Test, o: { openOn?: OpenOn; inviteTimeoutMs?: number } 
   sip.use('REGISTER', registrar.middleware());
   const relay = new MsrpRelay({ metrics });
   const sessions = new ConcurrentSessions({
-    model: rig.model, sip, registrar, store, relay, domain: 'pbx.example', metrics, openOn: o.openOn ?? OpenOn.Connected,
+    model: rig.model, sip, clients: new ComputerInterfaces({ domain: 'pbx.example', registrar }), store, relay, metrics, openOn: o.openOn ?? OpenOn.Connected,
     inviteTimeoutMs: o.inviteTimeoutMs ?? 20_000,
   });
   await sip.start();
