@@ -1,5 +1,4 @@
-import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,16 +13,11 @@ import { MetricsRegistry } from '../../../src/util/metrics.js';
 import { startRig, until } from '../../helpers/cti.js';
 import { freePort, runSipp } from '../../sip/helpers/sipp.js';
 
-/** Resolves once something (sipp) has bound `port` on 127.0.0.1 over UDP. */
+/** Resolves once something (sipp) has bound UDP `port` (read from /proc/net/udp, without touching the port). */
 async function udpBound(port: number): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   const deadline = Date.now() + 15_000;
-  for (;;) {
-    const inUse = await new Promise<boolean>((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(true));
-      s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
-    });
-    if (inUse) return;
+  while (!readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()))) {
     if (Date.now() > deadline) throw new Error(`nothing bound UDP ${port}`);
     await new Promise((r) => setTimeout(r, 20));
   }
