@@ -163,7 +163,7 @@ export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
           if (leg.connection === conn) leg.connection = undefined;
         });
         this.emit('bound', target.session, target.side);
-        this.flush(target.session.legs[target.side === 0 ? 1 : 0]);
+        this.flush(leg);
       } else if (bound.session !== target.session || bound.side !== target.side) {
         this.dropped.inc({ reason: 'wrongConnection' });
         conn.respond(m, 403, 'Wrong Connection');
