@@ -59,7 +59,8 @@ const METHOD_RE = /^[A-Z]+$/;
 
 /** A fresh transaction id or Message-ID (RFC 4975 section 7.1: hard to guess). */
 export function msrpId(): string {
-  return randomBytes(9).toString('base64url').replace(/[_]/g, '.');
+  // 80 random bits, alphanumeric only: an ident must start with an alphanumeric (RFC 4975 section 9).
+  return randomBytes(10).toString('hex');
 }
 
 /** First value of a header. */

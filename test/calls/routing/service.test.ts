@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,17 +11,8 @@ import { SipStack } from '../../../src/sip/index.js';
 import { SqliteStore } from '../../../src/store/sqlite-store.js';
 import { MetricsRegistry } from '../../../src/util/metrics.js';
 import { startRig, until } from '../../helpers/cti.js';
+import { udpBound } from '../../helpers/peers.js';
 import { freePort, runSipp } from '../../sip/helpers/sipp.js';
-
-/** Resolves once something (sipp) has bound UDP `port` (read from /proc/net/udp, without touching the port). */
-async function udpBound(port: number): Promise<void> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-  const deadline = Date.now() + 15_000;
-  while (!readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()))) {
-    if (Date.now() > deadline) throw new Error(`nothing bound UDP ${port}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const fixtures = new URL('../../fixtures/sipp/', import.meta.url).pathname;
 

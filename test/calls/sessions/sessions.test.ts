@@ -11,6 +11,8 @@ import { SqliteStore } from '../../../src/store/sqlite-store.js';
 import { JsonHttpServer } from '../../../src/util/http.js';
 import { MetricsRegistry } from '../../../src/util/metrics.js';
 import { startRig, type Rig } from '../../helpers/cti.js';
+import { udpBound } from '../../helpers/peers.js';
+import { freePort, runSipp } from '../../sip/helpers/sipp.js';
 import { ChatClient } from './chat-client.js';
 
 interface Daemon {
@@ -26,7 +28,7 @@ interface Daemon {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
 }
 
-async function daemon(t: Test, o: { openOn?: OpenOn; inviteTimeoutMs?: number } = {}): Promise<Daemon> {
+async function daemon(t: Test, o: { openOn?: OpenOn; inviteTimeoutMs?: number; configured?: Record<string, string>; register?: string[] } = {}): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'sessions-'));
   const store = new SqliteStore(dir);
   const rig = await startRig({ extensions: ['2000', '2001', '2002'] });
@@ -36,7 +38,7 @@ async function daemon(t: Test, o: { openOn?: OpenOn; inviteTimeoutMs?: number } 
   sip.use('REGISTER', registrar.middleware());
   const relay = new MsrpRelay({ metrics });
   const sessions = new ConcurrentSessions({
-    model: rig.model, sip, clients: new ComputerInterfaces({ domain: 'pbx.example', registrar }), store, relay, metrics, openOn: o.openOn ?? OpenOn.Connected,
+    model: rig.model, sip, clients: new ComputerInterfaces({ domain: 'pbx.example', registrar, ...(o.configured ? { configured: o.configured } : {}) }), store, relay, metrics, openOn: o.openOn ?? OpenOn.Connected,
     inviteTimeoutMs: o.inviteTimeoutMs ?? 20_000,
   });
   await sip.start();
@@ -46,7 +48,7 @@ async function daemon(t: Test, o: { openOn?: OpenOn; inviteTimeoutMs?: number } 
   sessions.registerRoutes(http);
   const { port: httpPort } = await http.listen('127.0.0.1', 0);
   const clients: Record<string, ChatClient> = {};
-  for (const ext of ['2000', '2001', '2002']) {
+  for (const ext of o.register ?? ['2000', '2001', '2002']) {
     const c = new ChatClient(ext);
     await c.start();
     t.equal(await c.register(sip.addresses[0]!.port), 200, `${ext} registered`);
@@ -200,4 +202,22 @@ t.test('a rejection and a timeout are reported to the inviting client', async (t
   t.match(d.metrics.render(), /switchhook_sessions_total\{outcome="rejected"\} 1/);
   t.match(d.metrics.render(), /switchhook_sessions_total\{outcome="timeout"\} 1/);
   t.match(d.metrics.render(), /switchhook_sessions_total\{outcome="noMsrp"\} 1/);
+});
+
+t.test('sipp as the caller\'s configured computer interface: INVITE with the MSRP offer, 180, 200, ACK, BYE with the call', async (t) => {
+  const sippPort = await freePort();
+  const d = await daemon(t, { configured: { '2001': `sip:2001@127.0.0.1:${sippPort}` }, register: ['2000'] });
+  const sipp = runSipp(['-sf', new URL('../../fixtures/sipp/session-uas.xml', import.meta.url).pathname, '-i', '127.0.0.1', '-p', String(sippPort), '-m', '1'], 30);
+  t.teardown(() => sipp.stop());
+  await udpBound(sippPort);
+  const sw = d.rig.sim.core;
+  sw.dial('2001', '2000');
+  sw.answer('2000');
+  const s = await untilState(d, (x) => x.state === SessionState.Established, 'established');
+  t.same(s.legs[1].media, ['message/TCP/MSRP']);
+  t.match(s.legs[1].relay.remotePath, /^msrp:\/\/127\.0\.0\.1:9\/sipp\d+;tcp$/, 'sipp\'s a=path is the leg\'s remote path');
+  sw.onHook('2000');
+  const r = await sipp.done;
+  t.equal(r.code, 0, `sipp saw the whole session: ${r.errors}`);
+  await untilState(d, (x) => x.state === SessionState.Ended, 'ended');
 });

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 
 import {
-  chunkBody, formatByteRange, MsrpConnection, MsrpContinuation, MsrpError, msrpHeader, MsrpParser, MsrpRelay, msrpSessionId, parseByteRange,
+  chunkBody, formatByteRange, MsrpConnection, MsrpContinuation, MsrpError, msrpHeader, msrpId, MsrpParser, MsrpRelay, msrpSessionId, parseByteRange,
   pathUris, serializeMsrp, setMsrpHeader, type MsrpMessage,
 } from '../../../src/media/msrp/index.js';
 import { MetricsRegistry } from '../../../src/util/metrics.js';
@@ -169,4 +169,14 @@ t.test('relay: chunks wait for the other client, then time out when it never com
   await t.rejects(a.sendMessage({ toPath: s.legs[0].localUri, fromPath: 'msrp://127.0.0.1:9/alice;tcp', body: 'late' }), { code: 'MSRP_ERR_SEND_FAILED' });
   t.equal(await a.sendMessage({ toPath: s.legs[0].localUri, fromPath: 'msrp://127.0.0.1:9/alice;tcp', body: 'x' }).catch((e: MsrpError) => e.status), 408);
   t.match(metrics.render(), /reason="peerAbsent"/);
+});
+
+t.test('regression: generated transaction ids are always valid idents (a leading "." or "-" broke framing)', async (t) => {
+  const p = new MsrpParser();
+  for (let i = 0; i < 2000; i++) {
+    const id = msrpId();
+    const [m] = p.push(serializeMsrp({ transactionId: id, method: 'SEND', headers: [['to-path', 'msrp://h:1/a;tcp']], continuation: MsrpContinuation.Complete }));
+    if (m?.transactionId !== id) t.fail(`id ${id} did not round-trip`);
+  }
+  t.equal(p.pending, 0);
 });
