@@ -15,6 +15,7 @@
  * `Answer-Mode` (RFC 5373) tells the invited client whether to accept at once (`Auto`) or ask its user
  * (`Manual`), from the per-contact setting of that client's user; `never` on either side opens nothing.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
 import { ConnectionState } from '../../cti/index.js';
@@ -29,7 +30,7 @@ import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js
 import type { ClientTarget, ComputerInterfaces } from '../computer-interfaces.js';
 import { SessionError } from './errors.js';
 import { chatOffer, readClientSdp, rewriteForPeer, type RelayEndpoint } from './sdp.js';
-import { OpenMode, SessionSettingsStore } from './settings.js';
+import { ChatMode, OpenMode, SessionSettingsStore } from './settings.js';
 
 const log = createLogger('sessions');
 
@@ -68,11 +69,15 @@ export interface SessionLeg {
   sdpVersion: number;
   /** Media lines the client accepted (`message/TCP/MSRP`, `audio/RTP/AVP`, ...). */
   media: string[];
+  /** MSRP through the relay, or page-mode MESSAGE (the user's `chat` setting). */
+  readonly chat: ChatMode;
 }
 
 /** A concurrent media session between the computer interfaces of A (called) and B (calling). */
 export interface ConcurrentSession {
   readonly id: string;
+  /** RFC 7989 Session-ID carried in every request of the session (ties page-mode MESSAGEs to it). */
+  readonly sessionId: string;
   /** The PBX call it runs beside. */
   readonly pbxCallId: string;
   state: SessionState;
@@ -128,7 +133,7 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
   private readonly byId = new Map<string, ConcurrentSession>();
   private readonly byDialog = new Map<string, { session: ConcurrentSession; side: 0 | 1 }>();
   private readonly unsubscribe: () => void;
-  private readonly m: { opened: Counter; skipped: Counter; escalations: Counter; reports: Counter; ended: Counter; live: Gauge };
+  private readonly m: { opened: Counter; skipped: Counter; escalations: Counter; reports: Counter; ended: Counter; live: Gauge; pages: Counter };
   private nextId = 1;
   private closed = false;
 
@@ -144,10 +149,12 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
       reports: metrics.counter('switchhook_sessions_reports_total', 'Failure reports (MESSAGE) sent to the inviting client, by status.'),
       ended: metrics.counter('switchhook_sessions_ended_total', 'Established sessions ended, by reason.'),
       live: metrics.gauge('switchhook_sessions_live', 'Concurrent media sessions in progress.'),
+      pages: metrics.counter('switchhook_sessions_page_messages_total', 'Page-mode MESSAGEs relayed for clients without MSRP, by direction and result.'),
     };
     this.unsubscribe = o.model.onChange((c) => this.onDeviceChange(c));
     o.sip.use('INVITE', (req, res, next) => this.onInDialog(req, res, next));
     o.sip.use('BYE', (req, res, next) => this.onInDialog(req, res, next));
+    o.sip.use('MESSAGE', (req, res, next) => this.onPageMessage(req, res, next));
     o.sip.ua.on('dialogTerminated', (d: Dialog) => this.byDialog.delete(d.id));
   }
 
@@ -208,9 +215,12 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
       return undefined;
     }
     const relay = this.o.relay.createSession();
-    const leg = (user: string, r: MsrpLeg): SessionLeg => ({ user, aor: this.aor(user), dialog: undefined, relay: r, sdpId: Math.floor(Math.random() * 1e9), sdpVersion: 1, media: [] });
+    const leg = (user: string, r: MsrpLeg): SessionLeg => ({
+      user, aor: this.aor(user), dialog: undefined, relay: r, sdpId: Math.floor(Math.random() * 1e9), sdpVersion: 1, media: [], chat: this.settings.get(user).chat as ChatMode,
+    });
     const s: ConcurrentSession = {
       id: `s${this.nextId++}`,
+      sessionId: randomBytes(16).toString('hex'),
       pbxCallId,
       state: SessionState.Inviting,
       legs: [leg(called, relay.legs[0]), leg(caller, relay.legs[1])],
@@ -219,18 +229,25 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
       escalating: false,
       abort: new AbortController(),
     };
+    for (const side of [0, 1] as const) {
+      const l = s.legs[side];
+      if (l.chat === ChatMode.Page) {
+        l.relay.sink = (msg) => this.sendPage(s, side, msg.body, msg.contentType, 'fromMsrp');
+        l.media.push('message/SIP');
+      }
+    }
     this.byCall.set(pbxCallId, s);
     this.byId.set(s.id, s);
     this.emit('state', s);
     // Claim 11: A's computer interface requests the session from B's.
     const b = await this.invite(s, 1, tb, modeB);
     if (!this.live(s, b)) return s;
-    if (b.status >= 300 || !b.dialog) {
+    if (b.status >= 300 || (s.legs[1].chat === ChatMode.Msrp && !b.dialog)) {
       this.fail(s, b.status === 487 && b.timedOut ? 408 : b.status, b.reason);
       await this.report(s, ta, b.status === 487 && b.timedOut ? '408 Request Timeout' : `${b.status} ${b.reason}`, b.callId);
       return s;
     }
-    if (!s.legs[1].relay.remotePath) {
+    if (b.dialog && !s.legs[1].relay.remotePath) {
       // 200 OK without an MSRP stream: the chat was refused (RFC 3264 section 6: port 0).
       this.fail(s, 488, 'No MSRP stream accepted');
       await this.o.sip.bye(b.dialog).catch(() => undefined);
@@ -240,10 +257,10 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
     this.setState(s, SessionState.Connecting);
     const a = await this.invite(s, 0, ta, modeA);
     if (!this.live(s, a)) return s;
-    if (a.status >= 300 || !a.dialog || !s.legs[0].relay.remotePath) {
+    if (a.status >= 300 || (s.legs[0].chat === ChatMode.Msrp && (!a.dialog || !s.legs[0].relay.remotePath))) {
       this.fail(s, a.status >= 300 ? a.status : 488, a.reason);
       if (a.dialog) await this.o.sip.bye(a.dialog).catch(() => undefined);
-      await this.o.sip.bye(b.dialog).catch(() => undefined);
+      if (b.dialog) await this.o.sip.bye(b.dialog).catch(() => undefined);
       return s;
     }
     s.establishedAt = Date.now();
@@ -274,6 +291,11 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
   private async invite(s: ConcurrentSession, side: 0 | 1, target: ClientTarget, mode: OpenMode): Promise<{ status: number; reason: string; dialog?: Dialog; callId: string; timedOut: boolean }> {
     const leg = s.legs[side];
     const peer = s.legs[side === 0 ? 1 : 0];
+    if (leg.chat === ChatMode.Page) {
+      // A client without MSRP: the session opens with a page-mode MESSAGE (RFC 3428) naming it.
+      const r = await this.page(s, side, target, Buffer.from(`Chat beside the call with ${peer.user}: reply to this message.`), 'text/plain;charset=UTF-8', { Subject: `Call ${peer.user} - ${leg.user}`, 'X-PBX-Call-ID': s.pbxCallId });
+      return { status: r.status, reason: r.reason, callId: r.callId, timedOut: r.status === 408 };
+    }
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -291,6 +313,7 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
           'Answer-Mode': mode === OpenMode.Prompt ? 'Manual' : 'Auto',
           Subject: `Call ${peer.user} - ${leg.user}`,
           'X-PBX-Call-ID': s.pbxCallId,
+          'Session-ID': s.sessionId,
         },
         body: chatOffer(this.endpoint(leg), leg.sdpId, leg.sdpVersion),
         contentType: 'application/sdp',
@@ -316,6 +339,72 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** One page-mode MESSAGE to a leg's client, From the other leg's user, with the session's Session-ID. */
+  private async page(s: ConcurrentSession, side: 0 | 1, target: ClientTarget, body: Buffer, contentType: string, headers: Record<string, string> = {}): Promise<{ status: number; reason: string; callId: string }> {
+    const leg = s.legs[side];
+    const peer = s.legs[side === 0 ? 1 : 0];
+    let callId = '';
+    try {
+      const r = await this.o.sip.request({
+        method: 'MESSAGE',
+        uri: target.uri,
+        from: `<${peer.aor}>`,
+        to: `<${leg.aor}>`,
+        ...(target.destination ? { destination: target.destination } : {}),
+        headers: { ...headers, 'Session-ID': s.sessionId },
+        body,
+        contentType,
+        onRequest: (req) => {
+          callId = req.callId;
+        },
+      });
+      return { status: r.response.status, reason: r.response.reason, callId };
+    } catch (err) {
+      log.warn(`session ${s.id}: MESSAGE to ${leg.aor} not sent: ${(err as Error).message}`);
+      return { status: 503, reason: 'Service Unavailable', callId };
+    }
+  }
+
+  /** Deliver a chat message to a page-mode leg (from the relay's sink, or from the other page client). */
+  private async sendPage(s: ConcurrentSession, side: 0 | 1, body: Buffer, contentType: string, direction: string): Promise<number> {
+    const target = this.clientOf(s.legs[side].user);
+    const status = target ? (await this.page(s, side, target, body, contentType)).status : 480;
+    this.m.pages.inc({ direction, result: status < 300 ? 'delivered' : 'failed' });
+    return status;
+  }
+
+  /**
+   * A MESSAGE from a page-mode client of an established session (matched by its Session-ID, else by the
+   * two users): relayed to the other client, over MSRP or as a MESSAGE; the answer carries the outcome.
+   */
+  private async onPageMessage(req: IncomingRequest, res: OutgoingResponse, next: (err?: unknown) => void): Promise<unknown> {
+    const sid = req.get('session-id')?.split(';')[0]?.trim().toLowerCase();
+    const fromUser = req.message.from.uri.user;
+    const toUser = req.message.to.uri.user ?? req.uri.user;
+    let found: { s: ConcurrentSession; side: 0 | 1 } | undefined;
+    for (const s of this.byId.values()) {
+      if (s.state !== SessionState.Established || (sid && s.sessionId !== sid)) continue;
+      const side = s.legs[0].user === fromUser && s.legs[1].user === toUser ? 0 : s.legs[1].user === fromUser && s.legs[0].user === toUser ? 1 : -1;
+      if (side >= 0 && s.legs[side as 0 | 1].chat === ChatMode.Page) {
+        found = { s, side: side as 0 | 1 };
+        break;
+      }
+    }
+    if (!found) return next();
+    const { s, side } = found;
+    const other = side === 0 ? 1 : 0;
+    const contentType = req.get('content-type') ?? 'text/plain';
+    let status: number;
+    if (s.legs[other].chat === ChatMode.Page) {
+      status = await this.sendPage(s, other, req.body, contentType, 'pageToPage');
+    } else {
+      status = await this.o.relay.inject(s.relay, other, req.body, contentType);
+      this.m.pages.inc({ direction: 'toMsrp', result: status < 300 ? 'delivered' : 'failed' });
+    }
+    res.send(status < 300 ? 200 : status >= 400 && status < 700 ? status : 500);
+    return undefined;
   }
 
   /**

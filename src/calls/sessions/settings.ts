@@ -16,6 +16,14 @@ export enum OpenMode {
   Never = 'never',
 }
 
+/** How the user's client chats. */
+export enum ChatMode {
+  /** An MSRP session (RFC 4975) through the daemon's relay, set up by INVITE. */
+  Msrp = 'msrp',
+  /** Page-mode MESSAGE requests (RFC 3428) carrying the session's `Session-ID` (RFC 7989). */
+  Page = 'page',
+}
+
 /** One user's settings. */
 export interface SessionSettings {
   /** Mode for contacts not listed in `contacts`; default `auto`. */
@@ -24,13 +32,15 @@ export interface SessionSettings {
   contacts: Record<string, OpenMode | `${OpenMode}`>;
   /** When false, the session outlives the phone call (it ends when a client hangs up). Default true. */
   endWithCall: boolean;
+  /** How the user's client chats; default `msrp`. */
+  chat: ChatMode | `${ChatMode}`;
 }
 
 export const SETTINGS_COLLECTION = 'sessions.settings';
 
 /** The settings of a user who never saved any. */
 export function defaultSettings(): SessionSettings {
-  return { open: OpenMode.Auto, contacts: {}, endWithCall: true };
+  return { open: OpenMode.Auto, contacts: {}, endWithCall: true, chat: ChatMode.Msrp };
 }
 
 const MODES = new Set<string>(Object.values(OpenMode));
@@ -43,7 +53,7 @@ export function validateSettings(v: unknown): SessionSettings {
   };
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('expected an object');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'open' && k !== 'contacts' && k !== 'endWithCall') bad(`unknown field '${k}'`);
+  for (const k of Object.keys(o)) if (k !== 'open' && k !== 'contacts' && k !== 'endWithCall' && k !== 'chat') bad(`unknown field '${k}'`);
   const out = defaultSettings();
   if (o.open !== undefined) {
     if (typeof o.open !== 'string' || !MODES.has(o.open)) bad(`open must be one of ${[...MODES].join(', ')}`);
@@ -56,6 +66,10 @@ export function validateSettings(v: unknown): SessionSettings {
       if (typeof mode !== 'string' || !MODES.has(mode)) bad(`contact ${ext}: mode must be one of ${[...MODES].join(', ')}`);
       out.contacts[ext] = mode as OpenMode;
     }
+  }
+  if (o.chat !== undefined) {
+    if (o.chat !== ChatMode.Msrp && o.chat !== ChatMode.Page) bad('chat must be msrp or page');
+    out.chat = o.chat as ChatMode;
   }
   if (o.endWithCall !== undefined) {
     if (typeof o.endWithCall !== 'boolean') bad('endWithCall must be a boolean');

@@ -39,6 +39,11 @@ export interface MsrpLeg {
   /** The client's `a=path` (last URI: the client itself), once its SDP is known. */
   remotePath: string | undefined;
   connection: MsrpConnection | undefined;
+  /**
+   * For a client without MSRP: complete messages addressed to this leg go to the sink (the application
+   * sends them by other means, e.g. SIP MESSAGE) instead of a connection; resolves with a SIP-like status.
+   */
+  sink?: (message: { body: Buffer; contentType: string; messageId: string }) => Promise<number>;
 }
 
 /** A relayed session: two legs. */
@@ -55,6 +60,7 @@ export interface MsrpRelayEvents {
 
 interface Waiter {
   run: () => void;
+  fail: (status: number, comment: string) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -67,6 +73,8 @@ export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
   private readonly sessions = new Map<string, MsrpRelaySession>();
   private readonly waiting = new Map<string, Waiter[]>();
   private readonly sockets = new Set<Socket>();
+  /** Chunks of messages on their way to a sink, by leg id and Message-ID. */
+  private readonly assembling = new Map<string, Buffer[]>();
   private readonly o: MsrpRelayOptions;
   private readonly relayed: Counter;
   private readonly dropped: Counter;
@@ -125,8 +133,13 @@ export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
     for (const leg of s.legs) {
       this.legs.delete(leg.id);
       leg.connection?.close();
-      for (const w of this.waiting.get(leg.id) ?? []) clearTimeout(w.timer);
+      const waiters = this.waiting.get(leg.id) ?? [];
       this.waiting.delete(leg.id);
+      for (const w of waiters) {
+        clearTimeout(w.timer);
+        w.fail(481, 'Session Closed');
+      }
+      for (const k of [...this.assembling.keys()]) if (k.startsWith(leg.id + ' ')) this.assembling.delete(k);
     }
   }
 
@@ -193,6 +206,10 @@ export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
       from.connection?.respond(m, 501, 'Not Implemented');
       return;
     }
+    if (to.sink) {
+      this.toSink(session, side, to, m);
+      return;
+    }
     const deliver = (): void => {
       const conn = to.connection;
       if (!conn || conn.isClosed || !to.remotePath) {
@@ -216,27 +233,91 @@ export class MsrpRelay extends EventEmitter<MsrpRelayEvents> {
         },
       );
     };
-    if (to.connection) {
-      deliver();
+    this.whenConnected(to, deliver, (status, comment) => from.connection?.respond(m, status, comment));
+  }
+
+  /** Run `run` once `leg`'s client is connected (at once if it is); `fail` after the wait or when the queue is full. */
+  private whenConnected(leg: MsrpLeg, run: () => void, fail: (status: number, comment: string) => void): void {
+    if (leg.connection) {
+      run();
       return;
     }
-    const queue = this.waiting.get(to.id) ?? [];
+    const queue = this.waiting.get(leg.id) ?? [];
     if (queue.length >= (this.o.maxQueued ?? 64)) {
       this.dropped.inc({ reason: 'queueFull' });
-      from.connection?.respond(m, 413, 'Queue Full');
+      fail(413, 'Queue Full');
       return;
     }
     const w: Waiter = {
-      run: deliver,
+      run,
+      fail,
       timer: setTimeout(() => {
-        const q = this.waiting.get(to.id);
+        const q = this.waiting.get(leg.id);
         if (q) q.splice(q.indexOf(w), 1);
         this.dropped.inc({ reason: 'peerAbsent' });
-        from.connection?.respond(m, 408, 'Peer Not Connected');
+        fail(408, 'Peer Not Connected');
       }, this.o.peerWaitMs ?? 10_000),
     };
     queue.push(w);
-    this.waiting.set(to.id, queue);
+    this.waiting.set(leg.id, queue);
+  }
+
+  /** Reassemble a message for a leg with a sink (RFC 4975 section 5.1 chunks, by Message-ID). */
+  private toSink(session: MsrpRelaySession, side: 0 | 1, to: MsrpLeg, m: MsrpMessage): void {
+    const from = session.legs[side];
+    if (m.method !== 'SEND') return; // REPORTs for a sink leg have nowhere to go
+    const messageId = msrpHeader(m, 'message-id') ?? '';
+    const key = `${to.id} ${messageId}`;
+    const parts = this.assembling.get(key) ?? [];
+    if (m.body) parts.push(m.body);
+    if (m.continuation === MsrpContinuation.More) {
+      if (parts.reduce((n, b) => n + b.length, 0) > (this.o.maxMessageBytes ?? 1 << 20)) {
+        this.assembling.delete(key);
+        this.dropped.inc({ reason: 'tooLarge' });
+        from.connection?.respond(m, 413, 'Message Too Large');
+        return;
+      }
+      this.assembling.set(key, parts);
+      from.connection?.respond(m, 200, 'OK');
+      return;
+    }
+    this.assembling.delete(key);
+    if (m.continuation === MsrpContinuation.Aborted) {
+      from.connection?.respond(m, 200, 'OK');
+      return;
+    }
+    this.relayed.inc({ method: 'SEND' });
+    to.sink!({ body: Buffer.concat(parts), contentType: msrpHeader(m, 'content-type') ?? 'text/plain', messageId }).then(
+      (status) => {
+        this.emit('message', session, side, m);
+        // SIP status to MSRP status (RFC 4975 section 10 codes).
+        const msrp = status < 300 ? 200 : status === 408 || status === 415 || status === 413 ? status : 403;
+        from.connection?.respond(m, msrp, msrp === 200 ? 'OK' : 'Not Delivered');
+      },
+      () => from.connection?.respond(m, 403, 'Not Delivered'),
+    );
+  }
+
+  /**
+   * Send a whole message to one leg's client as if from the other leg (a client without MSRP wrote it):
+   * one SEND, waiting for the client to connect. Resolves with the client's MSRP status.
+   */
+  inject(session: MsrpRelaySession, side: 0 | 1, body: Buffer, contentType: string): Promise<number> {
+    const leg = session.legs[side];
+    return new Promise((resolve) => {
+      this.whenConnected(leg, () => {
+        const conn = leg.connection;
+        if (!conn || conn.isClosed || !leg.remotePath) {
+          resolve(481);
+          return;
+        }
+        this.relayed.inc({ method: 'SEND' });
+        conn.sendMessage({ toPath: leg.remotePath, fromPath: leg.localUri, body, contentType }).then(
+          () => resolve(200),
+          (err: { status?: number }) => resolve(err.status ?? 408),
+        );
+      }, (status) => resolve(status));
+    });
   }
 
   private flush(leg: MsrpLeg): void {

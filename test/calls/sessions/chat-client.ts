@@ -32,7 +32,7 @@ export class ChatClient {
   private readonly partial = new Map<string, Buffer[]>();
   private waiters: Array<() => void> = [];
 
-  constructor(readonly ext: string) {
+  constructor(readonly ext: string, readonly domain = 'pbx.example') {
     this.stack = new SipStack({ listen: ['udp:127.0.0.1:0'], contactUser: ext, inviteTimeoutMs: 60_000 });
     this.myPath = `msrp://127.0.0.1:9/${ext}c${Math.floor(Math.random() * 1e6)};tcp`;
     this.stack.use('INVITE', (req, res) => {
@@ -98,9 +98,9 @@ export class ChatClient {
   async register(daemonPort: number): Promise<number> {
     const r = await this.stack.request({
       method: 'REGISTER',
-      uri: 'sip:pbx.example',
-      from: `<sip:${this.ext}@pbx.example>`,
-      to: `<sip:${this.ext}@pbx.example>`,
+      uri: `sip:${this.domain}`,
+      from: `<sip:${this.ext}@${this.domain}>`,
+      to: `<sip:${this.ext}@${this.domain}>`,
       headers: { Expires: '600' },
       destination: { protocol: 'udp', host: '127.0.0.1', port: daemonPort },
     });
