@@ -14,7 +14,7 @@ import { MetricsRegistry } from '../../../src/util/metrics.js';
 import { startRig } from '../../helpers/cti.js';
 import { freeTcpPort } from '../../helpers/peers.js';
 import { freePort } from '../../sip/helpers/sipp.js';
-import { ChatClient } from './chat-client.js';
+import { ChatClient } from '../helpers/chat-client.js';
 
 async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;

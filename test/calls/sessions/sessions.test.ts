@@ -13,7 +13,7 @@ import { MetricsRegistry } from '../../../src/util/metrics.js';
 import { startRig, type Rig } from '../../helpers/cti.js';
 import { udpBound } from '../../helpers/peers.js';
 import { freePort, runSipp } from '../../sip/helpers/sipp.js';
-import { ChatClient } from './chat-client.js';
+import { ChatClient } from '../helpers/chat-client.js';
 
 interface Daemon {
   rig: Rig;
