@@ -132,6 +132,8 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
   private readonly byCall = new Map<string, ConcurrentSession>();
   private readonly byId = new Map<string, ConcurrentSession>();
   private readonly byDialog = new Map<string, { session: ConcurrentSession; side: 0 | 1 }>();
+  /** PBX calls already considered (opened, skipped or failed): decided once per call, until it ends. */
+  private readonly considered = new Set<string>();
   private readonly unsubscribe: () => void;
   private readonly m: { opened: Counter; skipped: Counter; escalations: Counter; reports: Counter; ended: Counter; live: Gauge; pages: Counter };
   private nextId = 1;
@@ -186,14 +188,16 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
     for (const cc of c.calls) {
       const call = cc.call;
       if (cc.ended) {
+        this.considered.delete(call.callId);
         const s = this.byCall.get(call.callId);
         if (s && (s.legs[0].user === c.device || s.legs[1].user === c.device)) this.callEnded(s);
         continue;
       }
-      if (call.direction !== CallDirection.Incoming || !call.remote || this.byCall.has(call.callId)) continue;
+      if (call.direction !== CallDirection.Incoming || !call.remote || this.considered.has(call.callId)) continue;
       const at = (this.o.openOn ?? OpenOn.Connected) === OpenOn.Alerting ? ConnectionState.Alerting : ConnectionState.Connected;
       if (call.state !== at) continue;
-      this.open(c.device, call.remote, call.callId);
+      this.considered.add(call.callId);
+      void this.open(c.device, call.remote, call.callId);
     }
   }
 
@@ -589,6 +593,7 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
   /** End every session and stop listening to the model. */
   async close(): Promise<void> {
     this.unsubscribe();
+    this.considered.clear();
     const all = [...this.byId.values()];
     await Promise.all(all.map((s) => this.end(s, 'shutdown')));
     this.closed = true;

@@ -190,6 +190,7 @@ t.test('a rejection and a timeout are reported to the inviting client', async (t
   sw.answer('2000');
   await a.until(() => a.messages.length === 2, 'timeout report at A');
   t.equal(a.messages[1]!.body.toString(), 'SIP/2.0 408 Request Timeout\r\n');
+  t.equal(b.invites.length, 2, 'regression: a failed session is not reopened by later changes of the same call');
   sw.onHook('2001');
 
   b.answer = 'noMsrp';
