@@ -197,7 +197,7 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
       const at = (this.o.openOn ?? OpenOn.Connected) === OpenOn.Alerting ? ConnectionState.Alerting : ConnectionState.Connected;
       if (call.state !== at) continue;
       this.considered.add(call.callId);
-      void this.open(c.device, call.remote, call.callId);
+      this.open(c.device, call.remote, call.callId).catch((err: unknown) => log.warn(`session for call ${call.callId} failed: ${(err as Error).message}`));
     }
   }
 
@@ -340,6 +340,10 @@ export class ConcurrentSessions extends EventEmitter<ConcurrentSessionsEvents> {
         return { status: res.status, reason: res.reason, dialog: r.dialog, callId, timedOut };
       }
       return { status: res.status, reason: res.reason, callId, timedOut };
+    } catch (err) {
+      // A bad configured URI, or the stack closing: the INVITE never went out.
+      log.warn(`session ${s.id}: INVITE to ${leg.aor} not sent: ${(err as Error).message}`);
+      return { status: 500, reason: 'Not Sent', callId, timedOut };
     } finally {
       clearTimeout(timer);
     }

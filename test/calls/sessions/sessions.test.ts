@@ -156,9 +156,12 @@ t.test('settings: prompt signals Answer-Mode: Manual, never opens nothing; edite
   sw.dial('2001', '2000');
   await b.until(() => b.invites.length === 1, 'INVITE at B (while 2000 rings)');
   t.equal(b.invites[0]!.get('answer-mode'), 'Manual', 'the client is asked to prompt (RFC 5373)');
-  await untilState(d, (x) => x.state === SessionState.Established, 'established');
-  sw.onHook('2001');
+  const est = await untilState(d, (x) => x.state === SessionState.Established, 'established');
+  t.equal((await d.api('DELETE', `/api/sessions/${est.id}`)).status, 204, 'ended through the admin API');
   await b.until(() => b.byes.length > 0, 'BYE at B');
+  t.equal((await d.api('DELETE', `/api/sessions/${est.id}`)).status, 404);
+  t.match(d.metrics.render(), /switchhook_sessions_ended_total\{reason="admin"\} 1/);
+  sw.onHook('2001');
 
   sw.dial('2002', '2000');
   // The decision is taken on the CTI event (while 2000 rings): wait for it, then check nothing went out.
@@ -221,4 +224,14 @@ t.test('sipp as the caller\'s configured computer interface: INVITE with the MSR
   const r = await sipp.done;
   t.equal(r.code, 0, `sipp saw the whole session: ${r.errors}`);
   await untilState(d, (x) => x.state === SessionState.Ended, 'ended');
+});
+
+t.test('a configured computer interface with a bad URI: the INVITE is not sent and A\'s client hears of it', async (t) => {
+  const d = await daemon(t, { configured: { '2002': 'not a sip uri' }, register: ['2000'] });
+  const a = d.clients['2000']!;
+  d.rig.sim.core.dial('2002', '2000');
+  d.rig.sim.core.answer('2000');
+  await a.until(() => a.messages.length === 1, 'report at A');
+  t.equal(a.messages[0]!.body.toString(), 'SIP/2.0 500 Not Sent\r\n');
+  d.rig.sim.core.onHook('2002');
 });
