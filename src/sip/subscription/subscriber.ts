@@ -99,6 +99,8 @@ export interface SubscriberOptions {
 export class Subscriber {
   private readonly byDialog = new Map<string, ClientSubscription>();
   private readonly pending = new Map<string, ClientSubscription>();
+  /** Subscriptions per dialog: the dialog ends with its last usage (RFC 5057). */
+  private readonly dialogUse = new Map<string, number>();
   private readonly margin: number;
 
   constructor(
@@ -173,6 +175,7 @@ export class Subscriber {
           sub.id = String(req.cseq.seq);
           sub.dialog = o.dialog;
           this.byDialog.set(this.key(o.dialog!.id, 'refer', sub.id), sub);
+          this.dialogUse.set(o.dialog!.id, (this.dialogUse.get(o.dialog!.id) ?? 0) + 1);
         } else {
           this.pending.set(`${sub.callId}\u0000${sub.localTag}`, sub);
         }
@@ -214,6 +217,7 @@ export class Subscriber {
     sub.dialog = d;
     this.pending.delete(`${sub.callId}\u0000${sub.localTag}`);
     this.byDialog.set(this.key(d.id, sub.event, sub.id), sub);
+    this.dialogUse.set(d.id, (this.dialogUse.get(d.id) ?? 0) + 1);
   }
 
   private onInitialResponse(sub: ClientSubscription, r: RequestResult): void {
@@ -346,8 +350,12 @@ export class Subscriber {
     this.pending.delete(`${sub.callId}\u0000${sub.localTag}`);
     if (sub.dialog) {
       this.byDialog.delete(this.key(sub.dialog.id, sub.event, sub.id));
-      const stillUsed = [...this.byDialog.values()].some((s) => s.dialog === sub.dialog);
-      if (!stillUsed && sub.dialog.usage !== 'INVITE') this.ua.removeDialog(sub.dialog, 'subscription-ended');
+      const uses = (this.dialogUse.get(sub.dialog.id) ?? 1) - 1;
+      if (uses > 0) this.dialogUse.set(sub.dialog.id, uses);
+      else {
+        this.dialogUse.delete(sub.dialog.id);
+        if (sub.dialog.usage !== 'INVITE') this.ua.removeDialog(sub.dialog, 'subscription-ended');
+      }
     }
     sub.emit('terminated', reason);
   }

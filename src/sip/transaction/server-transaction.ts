@@ -15,6 +15,9 @@ export interface ServerTransactionUser {
   onTransportError?(err: unknown, tx: ServerTransaction): void;
 }
 
+/** The default transaction user: nothing to report to (shared, never mutated). */
+const NO_USER: ServerTransactionUser = Object.freeze({});
+
 /** INVITE server transaction states (RFC 3261 figure 7, RFC 6026 figure 5). */
 export enum InviteServerState {
   /** 17.2.1: request passed to the TU; provisionals sent. */
@@ -54,7 +57,7 @@ export class InviteServerTransaction extends Transaction {
   private lastResponse: SipResponse | undefined;
   /** The CANCEL that arrived for this INVITE, if any (RFC 3261 section 9.2). */
   cancelled = false;
-  user: ServerTransactionUser = {};
+  user: ServerTransactionUser = NO_USER;
 
   constructor(
     id: string,
@@ -216,7 +219,7 @@ export class NonInviteServerTransaction extends Transaction {
   /** In Completed only the bytes of the final response are kept (re-parsed for a retransmission). */
   private finalBytes: Buffer | undefined;
   private req: SipRequest | undefined;
-  user: ServerTransactionUser = {};
+  user: ServerTransactionUser = NO_USER;
 
   constructor(
     id: string,

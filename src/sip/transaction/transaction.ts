@@ -26,14 +26,20 @@ export enum TransactionKind {
   NonInviteServer = 'nist',
 }
 
+interface TimerSlot {
+  readonly name: string;
+  handle: TimerHandle | undefined;
+  next: TimerSlot | undefined;
+}
+
 export abstract class Transaction {
   abstract readonly kind: TransactionKind;
   abstract get state(): string;
   /** Retransmission and wait timers: zero-length on reliable transports. */
   protected readonly t: TimerValues;
   protected readonly reliable: boolean;
-  /** Running timers by name; created on first use (most transactions run one or two). */
-  private handles: Map<string, TimerHandle> | undefined;
+  /** Running timers, a short list (a transaction runs at most three at once). */
+  private slots: TimerSlot | undefined;
   /** Opaque slot for the transaction user (the UA keeps its request/response pair here). */
   owner: unknown;
   private ended = false;
@@ -56,7 +62,9 @@ export abstract class Transaction {
 
   /** Names of timers currently running (for tests and diagnostics). */
   get runningTimers(): string[] {
-    return this.handles ? [...this.handles.keys()].sort() : [];
+    const names: string[] = [];
+    for (let s = this.slots; s; s = s.next) names.push(s.name);
+    return names.sort();
   }
 
   /** Stop every timer and leave the table without telling the TU (stack shutdown). */
@@ -66,22 +74,35 @@ export abstract class Transaction {
 
   /** (Re)start the timer `name` (`A`...`M`) for `ms` milliseconds. */
   protected startTimer(name: string, ms: number, fire: () => void): void {
-    const handles = (this.handles ??= new Map());
-    handles.get(name)?.cancel();
-    handles.set(
-      name,
-      this.ctx.setTimer(ms, () => {
-        handles.delete(name);
-        fire();
-      }),
-    );
+    this.stopTimer(name);
+    const slot: TimerSlot = { name, handle: undefined, next: this.slots };
+    this.slots = slot;
+    slot.handle = this.ctx.setTimer(ms, () => {
+      this.unlink(slot);
+      fire();
+    });
   }
 
   protected stopTimer(name: string): void {
-    const h = this.handles?.get(name);
-    if (h) {
-      h.cancel();
-      this.handles!.delete(name);
+    for (let s = this.slots; s; s = s.next) {
+      if (s.name === name) {
+        s.handle?.cancel();
+        this.unlink(s);
+        return;
+      }
+    }
+  }
+
+  private unlink(slot: TimerSlot): void {
+    if (this.slots === slot) {
+      this.slots = slot.next;
+      return;
+    }
+    for (let s = this.slots; s; s = s.next) {
+      if (s.next === slot) {
+        s.next = slot.next;
+        return;
+      }
     }
   }
 
@@ -104,10 +125,8 @@ export abstract class Transaction {
   protected terminate(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.handles) {
-      for (const h of this.handles.values()) h.cancel();
-      this.handles.clear();
-    }
+    for (let s = this.slots; s; s = s.next) s.handle?.cancel();
+    this.slots = undefined;
     this.ctx.terminated(this);
   }
 }

@@ -115,3 +115,17 @@ t.test('REFER with sipfrag NOTIFYs (scenario refer.xml)', async (t) => {
   t.match(run.messages, /SIP\/2\.0 202 Accepted/);
   t.equal(notifier.size, 0);
 });
+
+t.test('sipp -sn uac over TCP (-t t1): no retransmissions, responses on the same connection', async (t) => {
+  const stack = new SipStack({ listen: ['tcp:127.0.0.1:0'] });
+  const [addr] = await stack.start();
+  t.teardown(() => stack.close());
+  stack.use('INVITE', (_req, res) => res.send(200, { body: 'v=0\r\n', contentType: 'application/sdp' }));
+  const { done } = runSipp(['-sn', 'uac', '-t', 't1', '-m', '3', '-r', '3', '-i', '127.0.0.1', `127.0.0.1:${addr!.port}`]);
+  const run = await done;
+  t.equal(run.code, 0, `sipp uac over TCP succeeded: ${run.stderr.slice(-400)}`);
+  t.match(run.messages, /TCP message received/);
+  t.notMatch(run.messages, /retransmission/i);
+  t.equal(stack.ua.dialogs.size, 0);
+  t.equal(stack.ua.transactions.serverCount, 3, 'BYE transactions ended at once (Timer J = 0 over TCP); the INVITEs wait out Timer L (RFC 6026)');
+});
