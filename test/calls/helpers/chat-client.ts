@@ -19,6 +19,8 @@ export interface Received {
 export class ChatClient {
   readonly stack: SipStack;
   answer: Answer = 'accept';
+  /** Status for re-INVITEs (200 accepts the offer as it is). */
+  reinviteStatus = 200;
   readonly invites: IncomingRequest[] = [];
   readonly reinvites: IncomingRequest[] = [];
   readonly messages: IncomingRequest[] = [];
@@ -38,6 +40,11 @@ export class ChatClient {
     this.stack.use('INVITE', (req, res) => {
       if (req.inDialog) {
         this.reinvites.push(req);
+        if (this.reinviteStatus !== 200) {
+          res.send(this.reinviteStatus);
+          this.wake();
+          return;
+        }
         const offer = sdpTransform.parse(req.body.toString());
         offer.origin!.username = this.ext;
         for (const m of offer.media) {

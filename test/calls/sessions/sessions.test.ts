@@ -131,6 +131,16 @@ t.test('a call between two extensions opens a chat session between their clients
   t.match(r.response.body.toString(), /m=audio 40000 RTP\/AVP 0/);
   t.same(d.sessions.sessions()[0]!.legs[1].media, ['message/TCP/MSRP', 'audio/RTP/AVP', 'video/RTP/AVP;content=slides']);
 
+  // A declines the next offer (video): the 488 goes back to B; an unparsable offer is refused by the daemon.
+  a.reinviteStatus = 488;
+  const declined = await b.stack.request({ method: 'INVITE', dialog: bDialog, body: offer.replace('o=2001 1 2', 'o=2001 1 3'), contentType: 'application/sdp' });
+  t.equal(declined.response.status, 488, 'the other client\'s refusal is relayed');
+  const bad = await b.stack.request({ method: 'INVITE', dialog: bDialog, body: 'not sdp', contentType: 'application/sdp' });
+  t.equal(bad.response.status, 488);
+  t.equal(a.reinvites.length, 2, 'the bad offer never reached A');
+  t.match(d.metrics.render(), /switchhook_sessions_escalations_total\{result="rejected"\} 1/);
+  t.match(d.metrics.render(), /switchhook_sessions_escalations_total\{result="badSdp"\} 1/);
+
   const list = await d.api('GET', '/api/sessions');
   t.match(list.json, [{ state: 'established', users: ['2000', '2001'] }]);
 
