@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
@@ -59,4 +60,14 @@ export async function startPeer(cmd: string, args: string[], ready: RegExp, time
     });
   });
   return peer;
+}
+
+/** Resolves once a process (sipp) has bound UDP `port` (read from /proc/net/udp, without touching the port). */
+export async function udpBound(port: number, timeoutMs = 15_000): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const deadline = Date.now() + timeoutMs;
+  while (!readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex))) {
+    if (Date.now() > deadline) throw new Error(`nothing bound UDP ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

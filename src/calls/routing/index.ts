@@ -13,3 +13,4 @@ export { messageTargetFor, type MessageTargetOptions } from './message-target.js
 export { zoneClock, ZoneClock, parseInstant, type LocalTime } from './zone-clock.js';
 export { parseDialPattern, matchDialPattern, type DialPattern } from './syntax.js';
 export { applyDecision, routingPresence, RoutingRequest, type RoutingCallControl, type ApplyDecisionOptions, type AppliedDecision } from './call-control.js';
+export { RoutingService, type RoutingServiceOptions, type RoutedCall, type RoutingServiceEvents } from './service.js';
