@@ -7,6 +7,8 @@
  * carries the caller's client in `Call-Info` (purpose `switchhook-client`), and the far site's service node
  * answers it. See docs/service-node.md.
  */
+import { EventEmitter } from 'node:events';
+
 import type { Binding, Registrar } from '../sip/registrar/index.js';
 import type { SipStack } from '../sip/ua/stack.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../sip/ua/app.js';
@@ -26,6 +28,8 @@ const log = createLogger('directory.node');
 export interface SitePbx {
   /** Places a call on the PBX (CSTA MakeCall, ECMA-269 §17.2.12), e.g. `CtiLink.makeCall`. */
   makeCall(calling: string, called: string): Promise<unknown>;
+  /** Clears every call of a device (the gateway port when the far site hangs up), e.g. CSTA ClearConnection. */
+  release(device: string): Promise<unknown>;
   /** The trunk gateway's port on the PBX: calls from the packet network are placed from it. */
   gatewayDevice: string;
   /** The attendant position that answers the main number (claim 10b). */
@@ -90,16 +94,22 @@ function userOf(uri: { user?: string | undefined }): string | undefined {
   return semi < 0 ? u : u.slice(0, semi);
 }
 
-/** The service node of one site. `close()` stops its timers; the stack and directory belong to the caller. */
-export class ServiceNode {
+/**
+ * The service node of one site. Emits `call` (OriginationResult) for every call it originated.
+ * `close()` stops its timers; the stack and directory belong to the caller.
+ */
+export class ServiceNode extends EventEmitter {
   private readonly o: ServiceNodeOptions;
   private readonly m: { calls: Counter; incoming: Counter; exchanges: Counter; errors: Counter; feed: Counter };
   private readonly calls = new Map<string, Dialog>();
   private readonly pending: PendingAttendant[] = [];
+  /** Calls from other sites placed on the PBX, by Call-ID. */
+  private readonly onPbx = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
   private closed = false;
 
   constructor(o: ServiceNodeOptions) {
+    super();
     this.o = o;
     const metrics = o.metrics ?? new MetricsRegistry();
     this.m = {
@@ -110,6 +120,9 @@ export class ServiceNode {
       feed: metrics.counter('switchhook_service_node_registrations_total', 'Registrar events fed to the directory, by result'),
     };
     o.stack.use('INVITE', this.inviteMiddleware());
+    const onEnded = (d: Dialog): void => this.incomingEnded(d);
+    o.stack.ua.on('dialogTerminated', onEnded);
+    this.unsubscribe.push(() => o.stack.ua.off('dialogTerminated', onEnded));
   }
 
   /** Calls this node originated that are up, by Call-ID. */
@@ -120,9 +133,10 @@ export class ServiceNode {
   /**
    * Feed the directory from a registrar: every binding of an AOR whose user part is a number of the plan
    * (`sip:2001@site`, `sip:+15551232001@site`) is registered with its remaining expiry; removal and expiry
-   * remove it (RFC 3261 §10.3). Returns the unsubscribe function.
+   * remove it (RFC 3261 §10.3). `now` is the registrar's clock (its `expiresAt` is on that clock; the
+   * default is the SIP stack's `performance.now()`). Returns the unsubscribe function.
    */
-  attachRegistrar(registrar: Registrar): () => void {
+  attachRegistrar(registrar: Registrar, now: () => number = () => performance.now()): () => void {
     const feed = (b: Binding, expires: number): void => {
       const user = /^sips?:([^@;]+)@/i.exec(b.aor)?.[1];
       const n = user === undefined ? undefined : this.o.directory.plan.tryNormalise(decodeURIComponent(user));
@@ -138,7 +152,7 @@ export class ServiceNode {
         this.count('DIR_ERR_REGISTRATION', `registration of ${b.aor} refused: ${(err as Error).message}`);
       }
     };
-    const onRegistered = (b: Binding): void => feed(b, Math.max(1, Math.ceil((b.expiresAt - Date.now()) / 1000)));
+    const onRegistered = (b: Binding): void => feed(b, Math.max(1, Math.ceil((b.expiresAt - now()) / 1000)));
     const onUnregistered = (b: Binding): void => feed(b, 0);
     registrar.on('registered', onRegistered);
     registrar.on('unregistered', onUnregistered);
@@ -186,10 +200,12 @@ export class ServiceNode {
     const decision = await this.o.router.decide(req);
     const done = (r: OriginationResult): OriginationResult => {
       this.m.calls.inc({ route: r.decision.route, outcome: r.outcome });
+      this.emit('call', r);
       return r;
     };
     if (decision.route === Route.Reject || !decision.target || !decision.trunk) return done({ decision, outcome: CallOutcome.Rejected });
-    const first = await this.invite(decision, decision.target, decision.callerAddress);
+    // The caller's address travels only to a call server on the packet network, never to the PSTN.
+    const first = await this.invite(decision, decision.target, decision.route === Route.Pstn ? undefined : decision.callerAddress);
     if (first.status >= 200 && first.status < 300) return done({ decision, outcome: CallOutcome.Connected, ...first.result });
     if (decision.route === Route.Pstn) return done({ decision, outcome: CallOutcome.Failed, status: first.status });
     this.count('DIR_ERR_FAR_SITE', `call server ${decision.trunk.name} answered ${first.status} for ${decision.target}: falling back to the PSTN`);
@@ -297,20 +313,28 @@ export class ServiceNode {
         this.count('DIR_ERR_ATTENDANT_TIMEOUT', `attendant recovered no extension for call ${callId}`);
       }, this.o.attendantTimeoutMs ?? 60_000);
       this.pending.push({ callId, callerNumber, callerAddress, timer });
-      this.placeOnPbx(pbx.attendantDevice);
+      this.placeOnPbx(callId, pbx.attendantDevice);
       res.send(200);
       return;
     }
     const calleeNumber = n.e164 ?? n.extension!;
     const clients = this.o.directory.lookupNormalised(n).map((b) => b.uri);
     this.m.incoming.inc({ result: clients.length > 0 ? 'client' : 'no-client' });
-    if (pbx && n.extension !== undefined) this.placeOnPbx(n.extension);
+    if (pbx && n.extension !== undefined) this.placeOnPbx(callId, n.extension);
     res.send(200, clients[0] ? { headers: { 'Call-Info': clientCallInfo(clients[0]) } } : {});
     void this.offer(callId, callerNumber, callerAddress, n, calleeNumber);
   }
 
-  private placeOnPbx(device: string): void {
+  /** A call from another site ended (BYE): release the gateway port's call on the PBX (claim 12). */
+  private incomingEnded(d: Dialog): void {
+    if (!this.onPbx.delete(d.callId)) return;
     const pbx = this.o.pbx!;
+    pbx.release(pbx.gatewayDevice).catch((err: unknown) => this.count('DIR_ERR_PBX', `releasing ${pbx.gatewayDevice} failed: ${(err as Error).message}`));
+  }
+
+  private placeOnPbx(callId: string, device: string): void {
+    const pbx = this.o.pbx!;
+    this.onPbx.add(callId);
     pbx.makeCall(pbx.gatewayDevice, device).catch((err: unknown) => this.count('DIR_ERR_PBX', `MakeCall ${pbx.gatewayDevice} -> ${device} failed: ${(err as Error).message}`));
   }
 
@@ -387,6 +411,7 @@ export class ServiceNode {
     this.closed = true;
     for (const off of this.unsubscribe.splice(0)) off();
     for (const p of this.pending.splice(0)) clearTimeout(p.timer);
+    this.onPbx.clear();
     this.calls.clear();
   }
 }
