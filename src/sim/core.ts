@@ -72,7 +72,15 @@ export interface SimSwitchOptions {
   readonly extensions: readonly string[];
   /** How long a call with forwardNoAns rings before it is diverted (ms). */
   readonly noAnswerMs?: number;
+  /**
+   * Dial prefixes that leave the switch through its trunk (e.g. the outside-line code `9`): such a call
+   * stays connected at the caller and is reported with NetworkReached (ECMA-269 §17.3.15).
+   */
+  readonly trunkPrefixes?: readonly string[];
 }
+
+/** The device name of the simulated switch's trunk (the `networkInterfaceUsed` of NetworkReached). */
+export const simTrunkDevice = 'trunk';
 
 const maxForwardHops = 5;
 
@@ -84,9 +92,11 @@ export class SimSwitch {
   private nextCall = 0x10000;
   private readonly noAnswerMs: number;
   private readonly noAnswerTimers = new Map<string, NodeJS.Timeout>();
+  private readonly trunkPrefixes: readonly string[];
 
   constructor(opts: SimSwitchOptions) {
     this.noAnswerMs = opts.noAnswerMs ?? 15_000;
+    this.trunkPrefixes = opts.trunkPrefixes ?? [];
     for (const ext of opts.extensions) this.phones.set(ext, { ext, offHook: false, dnd: false, forwarding: new Map() });
   }
 
@@ -392,6 +402,12 @@ export class SimSwitch {
    */
   private route(call: Call, from: string, dialled: string, to: string, cause: string, lastRedirection: string | undefined, hops: number): void {
     const target = this.phones.get(to);
+    if (!target && hops === 0 && this.trunkPrefixes.some((p) => to.startsWith(p))) {
+      // §17.3.15: the call left through the trunk; the far end is outside the switch.
+      call.called = to;
+      this.emit({ kind: CstaEventKind.NetworkReached, call, subject: from, cause, actingDevice: simTrunkDevice, callingDevice: from, calledDevice: dialled });
+      return;
+    }
     if (!target) {
       this.fail(call, from, to, 'destNotObtainable');
       return;

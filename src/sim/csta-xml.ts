@@ -79,10 +79,11 @@ export function encodeEvent(ns: string, ev: SimEvent, xref: string, monitored: s
     }
     case CstaEventKind.DoNotDisturb:
       return doc('DoNotDisturbEvent', ns, head + dev('device', ev.subject) + el('doNotDisturbOn', String(ev.doNotDisturb ?? false)));
+    case CstaEventKind.NetworkReached:
+      return doc('NetworkReachedEvent', ns, head + conn('outboundConnection') + acting('networkInterfaceUsed') + calling + called + tail);
     case CstaEventKind.CallCleared:
     case CstaEventKind.Conferenced:
     case CstaEventKind.Queued:
-    case CstaEventKind.NetworkReached:
       throw new Error(`the simulator does not emit ${ev.kind}`);
     default:
       throw new Error(`unknown event kind ${ev.kind as string}`);

@@ -83,7 +83,7 @@ async function startSite(o: {
   const directory = new Directory({ plan: planFor(o.block, o.servedPrefixes), database: ':memory:', reapIntervalMs: 0, metrics });
   const enumr = o.enumServer ? new EnumResolver({ servers: [o.enumServer], timeoutMs: o.enumTimeoutMs ?? 3000, tries: 1, metrics }) : undefined;
   const router = new OriginationRouter(directory, enumr, o.config(uri), metrics);
-  const rig = o.extensions ? await startRig({ extensions: o.extensions }) : undefined;
+  const rig = o.extensions ? await startRig({ extensions: o.extensions, sim: { trunkPrefixes: ['9'] } }) : undefined;
   const node = new ServiceNode({
     site: o.name,
     directory,
@@ -211,6 +211,9 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     const delivered = new Promise<void>((resolve) => b.rig!.sim.core.onEvent((ev) => ev.kind === CstaEventKind.Delivered && ev.subject === '2002' && resolve()));
     // Alice's phone dials the far number; the CTI Originated event drives the service node.
     const done = waitFor<OriginationResult>(a.node, 'call');
+    const trunkEvents: unknown[] = [];
+    const offTrunk = a.rig!.sim.core.onEvent((ev) => ev.kind === CstaEventKind.NetworkReached && trunkEvents.push(ev));
+    t.teardown(offTrunk);
     a.rig!.sim.core.makeCall('1001', '915552342002');
     const r = await done;
     t.equal(r.decision.route, Route.CallServer);
@@ -223,9 +226,12 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.match(ans, { role: 'answer', call: o.call, callee: { address: bob.address } });
     await delivered;
     t.pass('the call was placed on site B\'s PBX from the trunk gateway port');
+    t.match(a.rig!.sim.core.phone('1001').calls, [{ state: 'connected' }], 'alice\'s phone is connected through site A\'s trunk');
+    t.ok(trunkEvents.length > 0, 'site A\'s switch reported NetworkReached');
     t.equal(await bob.client.call(o.call), 200, 'bob opens a media session to alice');
     t.equal(await alice.client.call(o.call), 200, 'alice opens a media session to bob');
     t.ok(await a.node.hangup(r.callId!));
+    a.rig!.sim.core.onHook('1001');
   });
 
   await t.test('main number: the attendant recovers the extension', async (t) => {
