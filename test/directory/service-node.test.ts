@@ -299,6 +299,19 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.equal(pstnRun.code, 0, `PSTN scenario passed (no Call-Info): ${pstnRun.stderr.slice(-400)}`);
   });
 
+  await t.test('a sipp client receives the address offer; a bad body is refused with 400', async (t) => {
+    const port = await freeUdpPort();
+    b.directory.add({ number: '2004', client: `sip:dan@127.0.0.1:${port}` });
+    const sippClient = runSipp(['-sf', `${fixtures}client-message-uas.xml`, '-m', '1', '-i', '127.0.0.1', '-p', String(port)]);
+    const r = await a.node.originate({ caller: '1001', dialled: '915552342004' });
+    t.match(r, { outcome: CallOutcome.Connected, calleeAddress: `sip:dan@127.0.0.1:${port}` });
+    const run = await sippClient.done;
+    t.equal(run.code, 0, `sipp client got the offer: ${run.stderr.slice(-400)}`);
+    await a.node.hangup(r.callId!);
+    const badBody = await a.stack.request({ method: 'MESSAGE', uri: bob.address, body: '{"v":1,"role":"offer"}', contentType: 'application/vnd.switchhook.address+json' });
+    t.equal(badBody.response.status, 400, 'a client refuses a malformed address body');
+  });
+
   await t.test('unknown numbers are rejected without signalling', async (t) => {
     const r = await a.node.originate({ caller: '1001', dialled: '12' });
     t.match(r, { outcome: CallOutcome.Rejected, decision: { outcome: Outcome.CalleeInvalid } });
