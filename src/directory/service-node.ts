@@ -14,6 +14,7 @@ import type { SipStack } from '../sip/ua/stack.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../sip/ua/app.js';
 import type { Dialog } from '../sip/dialog/dialog.js';
 import type { RequestResult } from '../sip/ua/user-agent.js';
+import { CstaEventKind } from '../cti/events.js';
 import type { DeviceChange } from '../model/index.js';
 import { createLogger } from '../util/log.js';
 import { MetricsRegistry, type Counter } from '../util/metrics.js';
@@ -178,14 +179,15 @@ export class ServiceNode extends EventEmitter {
   private onDeviceChange(c: DeviceChange): void {
     const pbx = this.o.pbx;
     switch (c.reason) {
-      case 'originated':
+      case CstaEventKind.Originated:
         if (c.device === pbx?.gatewayDevice || c.remote === undefined) return;
         void this.originate({ caller: c.device, dialled: c.remote }).catch((err: unknown) => this.count('DIR_ERR_ORIGINATE', String(err)));
         return;
-      case 'delivered':
+      case CstaEventKind.Delivered:
         if (pbx && c.device === pbx.gatewayDevice && c.remote !== undefined && c.remote !== pbx.attendantDevice) this.attendantRecovered(c.remote);
         return;
       default:
+        // Other events change nothing the service node acts on.
         return;
     }
   }

@@ -202,6 +202,9 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
   const reg = await alice.stack.request({ method: 'REGISTER', uri: a.uri, to: `<sip:1001@127.0.0.1>`, from: `<sip:1001@127.0.0.1>`, headers: { Contact: `<${alice.address}>`, Expires: '300' }, contact: false });
   t.equal(reg.response.status, 200);
   t.same(a.directory.lookup('+15551231001')!.bindings.map((x) => x.uri), [alice.address], 'the registration reached the directory');
+  const notNumber = await alice.stack.request({ method: 'REGISTER', uri: a.uri, to: `<sip:alice@127.0.0.1>`, from: `<sip:alice@127.0.0.1>`, headers: { Contact: `<${alice.address}>`, Expires: '300' }, contact: false });
+  t.equal(notNumber.response.status, 200, 'the registrar takes any AOR');
+  t.equal(counter(a.metrics, 'switchhook_service_node_registrations_total', { result: 'not-a-number' }), 1, 'but only numbers reach the directory');
   b.directory.add({ number: '2002', client: bob.address });
   b.directory.add({ number: '2003', client: carol.address });
 
@@ -318,6 +321,13 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     const notServed = await a.stack.request({ method: 'INVITE', uri: `sip:+15559990000@${a.uri.slice(4)};user=phone` });
     t.equal(notServed.response.status, 404, 'a call server answers 404 for numbers it does not serve');
   });
+
+  await t.test('unregistration removes the client from the directory', async (t) => {
+    const r = await alice.stack.request({ method: 'REGISTER', uri: a.uri, to: `<sip:1001@127.0.0.1>`, from: `<sip:1001@127.0.0.1>`, headers: { Contact: `<${alice.address}>`, Expires: '0' }, contact: false });
+    t.equal(r.response.status, 200);
+    t.same(a.directory.lookup('1001')!.bindings, []);
+    t.equal(counter(a.metrics, 'switchhook_service_node_registrations_total', { result: 'removed' }), 1);
+  });
 });
 
 t.test('DNS timeout: a defined fallback, bounded, counted', async (t) => {
@@ -336,4 +346,7 @@ t.test('DNS timeout: a defined fallback, bounded, counted', async (t) => {
   const r = await a.node.originate({ caller: '1001', dialled: '+15559990000' });
   t.match(r, { outcome: CallOutcome.Rejected, decision: { route: Route.Reject, outcome: Outcome.EnumFailedReject } });
   t.equal(counter(a.metrics, 'switchhook_enum_errors_total', { code: 'ENUM_ERR_TIMEOUT' }), 1);
+  const main = await a.stack.request({ method: 'INVITE', uri: `sip:+15551230000@${a.uri.slice(4)};user=phone` });
+  t.equal(main.response.status, 480, 'a main number without an attendant position is refused');
+  t.equal(counter(a.metrics, 'switchhook_service_node_incoming_total', { result: 'no-attendant' }), 1);
 });
