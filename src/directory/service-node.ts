@@ -276,11 +276,16 @@ export class ServiceNode extends EventEmitter {
    * The call server side (claims 8 and 10): an INVITE from another site for a number served here is
    * answered 200 (its `Call-Info` names the callee's client when known), the call is placed on the PBX from
    * the trunk gateway's port, and the callee's client is offered the caller's address; for the main number
-   * the offer waits for the attendant to recover the extension. Numbers not served here get 404.
+   * the offer waits for the attendant to recover the extension. Numbers not served here get 404. Only
+   * INVITEs for telephone numbers (`user=phone`, or carrying a `switchhook-client` Call-Info) are taken;
+   * others go to the next middleware.
    */
   inviteMiddleware(): Middleware {
     return (req, res, next) => {
-      if (req.inDialog) {
+      // Telephone numbers only (RFC 3261 §19.1.1 `user=phone`, or a caller's client in Call-Info): INVITEs to
+      // other URIs belong to other handlers (concurrent media sessions, call transfers).
+      const forNumber = req.uri.param('user')?.toLowerCase() === 'phone' || clientFromCallInfo(req.message.headers('call-info')) !== undefined;
+      if (req.inDialog || !forNumber) {
         next();
         return;
       }

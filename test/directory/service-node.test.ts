@@ -320,6 +320,9 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.match(r, { outcome: CallOutcome.Rejected, decision: { outcome: Outcome.CalleeInvalid } });
     const notServed = await a.stack.request({ method: 'INVITE', uri: `sip:+15559990000@${a.uri.slice(4)};user=phone` });
     t.equal(notServed.response.status, 404, 'a call server answers 404 for numbers it does not serve');
+    const notServedCount = counter(a.metrics, 'switchhook_service_node_incoming_total', { result: 'not-served' });
+    await a.stack.request({ method: 'INVITE', uri: `sip:someone@${a.uri.slice(4)}` });
+    t.equal(counter(a.metrics, 'switchhook_service_node_incoming_total', { result: 'not-served' }), notServedCount, 'an INVITE for a non-number URI is left to other handlers');
   });
 
   await t.test('unregistration removes the client from the directory', async (t) => {
