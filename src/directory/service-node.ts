@@ -104,6 +104,8 @@ export class ServiceNode extends EventEmitter {
   private readonly m: { calls: Counter; incoming: Counter; exchanges: Counter; errors: Counter; feed: Counter };
   private readonly calls = new Map<string, Dialog>();
   private readonly pending: PendingAttendant[] = [];
+  /** The PBX call whose extension was last recovered (a transfer reports it more than once). */
+  private lastRecoveredCall: string | undefined;
   /** Calls from other sites placed on the PBX, by Call-ID. */
   private readonly onPbx = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -167,7 +169,7 @@ export class ServiceNode extends EventEmitter {
 
   /**
    * Listen to the PBX model: a device's `Originated` (ECMA-269 §17.3.14, the dialled digits in its remote
-   * party) starts {@link originate}; on the trunk gateway's port, a call the attendant passed on to an
+   * party) starts {@link originate}, unless the digits are a bare extension (an internal call); on the trunk gateway's port, a call the attendant passed on to an
    * extension (`Delivered` to a device other than the attendant) completes a waiting attendant exchange.
    */
   attachModel(model: { onChange(listener: (c: DeviceChange) => void): () => void }): () => void {
@@ -179,13 +181,27 @@ export class ServiceNode extends EventEmitter {
   private onDeviceChange(c: DeviceChange): void {
     const pbx = this.o.pbx;
     switch (c.reason) {
-      case CstaEventKind.Originated:
+      case CstaEventKind.Originated: {
         if (c.device === pbx?.gatewayDevice || c.remote === undefined) return;
+        // A bare extension is an internal call: the PBX connects it itself, no trunk, nothing to route.
+        if (this.o.directory.plan.tryNormalise(c.remote)?.kind === 'extension') {
+          this.m.calls.inc({ route: 'internal', outcome: 'ignored' });
+          return;
+        }
         void this.originate({ caller: c.device, dialled: c.remote }).catch((err: unknown) => this.count('DIR_ERR_ORIGINATE', String(err)));
         return;
+      }
+      // Single-step transfer rings the extension (Delivered); consultation + transfer after the extension
+      // answered moves the gateway's connection to it (Transferred, ECMA-269 §17.3.22). One recovery per call.
       case CstaEventKind.Delivered:
-        if (pbx && c.device === pbx.gatewayDevice && c.remote !== undefined && c.remote !== pbx.attendantDevice) this.attendantRecovered(c.remote);
+      case CstaEventKind.Transferred: {
+        if (!pbx || c.device !== pbx.gatewayDevice || c.remote === undefined || c.remote === pbx.attendantDevice) return;
+        const callId = c.call?.callId;
+        if (callId !== undefined && callId === this.lastRecoveredCall) return;
+        this.lastRecoveredCall = callId;
+        this.attendantRecovered(c.remote);
         return;
+      }
       default:
         // Other events change nothing the service node acts on.
         return;

@@ -177,7 +177,8 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     block: '123',
     extensions: ['0000', '1001', '1002', '9999'],
     enumServer: `127.0.0.1:${dns.port}`,
-    inviteTimeoutMs: 1500,
+    // Long enough for sipp to start on a loaded machine (its INVITEs are retransmitted until then).
+    inviteTimeoutMs: 6000,
     config: (self) => ({
       callServer: { name: 'east-cs', uri: self },
       pstn: { name: 'pstn', uri: `sip:127.0.0.1:${pstnPort}` },
@@ -259,6 +260,24 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.ok(await a.node.hangup(r.callId!));
   });
 
+  await t.test('main number: the attendant consults the extension, which answers, then transfers', async (t) => {
+    const core = b.rig!.sim.core;
+    const off = core.onEvent((ev) => {
+      if (ev.kind === CstaEventKind.Delivered && ev.subject === '0000') setImmediate(() => core.answer('0000', ev.callId));
+      if (ev.kind === CstaEventKind.Established && ev.subject === '0000') setImmediate(() => core.consultation('0000', ev.callId, '2002'));
+      if (ev.kind === CstaEventKind.Delivered && ev.subject === '2002' && ev.callingDevice === '0000') setImmediate(() => core.answer('2002', ev.callId));
+      if (ev.kind === CstaEventKind.Established && ev.subject === '2002' && ev.callingDevice === '0000') setImmediate(() => core.transfer('0000'));
+    });
+    t.teardown(off);
+    const offer = waitFor<AddressBody>(bob.client, 'offer');
+    const r = await a.node.originate({ caller: '1001', dialled: '+15552340000' });
+    t.match(r, { outcome: CallOutcome.Connected, decision: { outcome: Outcome.FarMainNumber } });
+    t.match(await offer, { caller: { address: alice.address }, callee: { number: '+15552342002', address: bob.address } });
+    t.ok(counter(b.metrics, 'switchhook_service_node_calls_total', { route: 'internal', outcome: 'ignored' }) >= 1, 'the consultation call to an extension is internal: not routed');
+    t.ok(await a.node.hangup(r.callId!));
+    core.onHook('2002');
+  });
+
   await t.test('callee served here with a client: the node is its own call server', async (t) => {
     a.directory.add({ number: '1002', client: carol.address });
     t.teardown(() => a.directory.remove('1002'));
@@ -300,6 +319,7 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     for (const x of [noClient, unknown, malformed, silentSite]) await a.node.hangup(x.callId!);
     const pstnRun = await pstn.done;
     t.equal(pstnRun.code, 0, `PSTN scenario passed (no Call-Info): ${pstnRun.stderr.slice(-400)}`);
+    if (pstnRun.code !== 0) console.error(pstnRun.messages.split("\n").filter((l) => /^(INVITE|SIP\/2.0|BYE|ACK|CANCEL|-----)/.test(l)).join("\n"));
   });
 
   await t.test('a sipp client receives the address offer; a bad body is refused with 400', async (t) => {
