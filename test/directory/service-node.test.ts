@@ -212,7 +212,11 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
   await t.test('caller with a client, callee at the far site with a client: addresses cross, media either way', async (t) => {
     const offer = waitFor<AddressBody>(bob.client, 'offer');
     const answer = waitFor<AddressBody>(alice.client, 'answer');
-    const delivered = new Promise<void>((resolve) => b.rig!.sim.core.onEvent((ev) => ev.kind === CstaEventKind.Delivered && ev.subject === '2002' && resolve()));
+    let offDelivered = (): void => undefined;
+    const delivered = new Promise<void>((resolve) => {
+      offDelivered = b.rig!.sim.core.onEvent((ev) => ev.kind === CstaEventKind.Delivered && ev.subject === '2002' && resolve());
+    });
+    t.teardown(() => offDelivered());
     // Alice's phone dials the far number; the CTI Originated event drives the service node.
     const done = waitFor<OriginationResult>(a.node, 'call');
     const trunkEvents: unknown[] = [];
