@@ -388,6 +388,11 @@ export class ServiceNode extends EventEmitter {
       this.m.exchanges.inc({ result: 'caller-no-address' });
       return;
     }
+    if (!/^\+?[0-9]{1,15}$/.test(callerNumber)) {
+      // The body carries numbers only (docs/service-node.md): an anonymous or non-numeric From is not offered.
+      this.m.exchanges.inc({ result: 'caller-no-number' });
+      return;
+    }
     const body: AddressBody = {
       v: 1,
       role: AddressRole.Offer,

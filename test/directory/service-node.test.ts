@@ -344,6 +344,17 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.match(r, { outcome: CallOutcome.Rejected, decision: { outcome: Outcome.CalleeInvalid } });
     const notServed = await a.stack.request({ method: 'INVITE', uri: `sip:+15559990000@${a.uri.slice(4)};user=phone` });
     t.equal(notServed.response.status, 404, 'a call server answers 404 for numbers it does not serve');
+    a.directory.add({ number: '1002', client: carol.address });
+    const anonymous = await a.stack.request({
+      method: 'INVITE',
+      uri: `sip:+15551231002@${a.uri.slice(4)};user=phone`,
+      from: '<sip:anonymous@anonymous.invalid>',
+      headers: { 'Call-Info': `<${alice.address}>;purpose=switchhook-client` },
+    });
+    t.equal(anonymous.response.status, 200, 'an anonymous caller still gets through');
+    if (anonymous.dialog) await a.stack.bye(anonymous.dialog);
+    a.directory.remove('1002');
+    t.equal(counter(a.metrics, 'switchhook_service_node_address_exchanges_total', { result: 'caller-no-number' }), 1, 'but no address offer names a non-number');
     const notServedCount = counter(a.metrics, 'switchhook_service_node_incoming_total', { result: 'not-served' });
     await a.stack.request({ method: 'INVITE', uri: `sip:someone@${a.uri.slice(4)}` });
     t.equal(counter(a.metrics, 'switchhook_service_node_incoming_total', { result: 'not-served' }), notServedCount, 'an INVITE for a non-number URI is left to other handlers');
