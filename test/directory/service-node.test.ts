@@ -77,6 +77,7 @@ async function startSite(o: {
   enumServer?: string;
   enumTimeoutMs?: number;
   inviteTimeoutMs?: number;
+  attendantTimeoutMs?: number;
 }): Promise<Site> {
   const metrics = new MetricsRegistry();
   const { stack, uri } = await startStack();
@@ -91,6 +92,7 @@ async function startSite(o: {
     stack,
     metrics,
     inviteTimeoutMs: o.inviteTimeoutMs ?? 8000,
+    attendantTimeoutMs: o.attendantTimeoutMs ?? 60_000,
     ...(rig
       ? {
           pbx: {
@@ -168,6 +170,7 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     block: '234',
     // +15553451234 was ported in from another carrier's block (ENUM gives rn=+15552349999).
     servedPrefixes: ['+15553451234'],
+    attendantTimeoutMs: 3000,
     extensions: ['0000', '2002', '2003', '9999'],
     config: (self) => ({ callServer: { name: 'west-cs', uri: self }, pstn: { name: 'pstn', uri: `sip:127.0.0.1:${pstnPort}` } }),
   });
@@ -280,6 +283,15 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.ok(counter(b.metrics, 'switchhook_service_node_calls_total', { route: 'internal', outcome: 'ignored' }) >= 1, 'the consultation call to an extension is internal: not routed');
     t.ok(await a.node.hangup(r.callId!));
     core.onHook('2002');
+  });
+
+  await t.test('main number: an attendant who passes the call nowhere ends the wait, counted', async (t) => {
+    const r = await a.node.originate({ caller: '1001', dialled: '915552340000' });
+    t.match(r, { outcome: CallOutcome.Connected, decision: { outcome: Outcome.FarMainNumber } });
+    const code = { code: 'DIR_ERR_ATTENDANT_TIMEOUT' };
+    for (let i = 0; i < 200 && counter(b.metrics, 'switchhook_service_node_errors_total', code) === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    t.equal(counter(b.metrics, 'switchhook_service_node_errors_total', code), 1);
+    t.ok(await a.node.hangup(r.callId!));
   });
 
   await t.test('callee served here with a client: the node is its own call server', async (t) => {
