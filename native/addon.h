@@ -10,5 +10,7 @@ Napi::Object InitCsta(Napi::Env env, Napi::Object exports);
 void InitG711(Napi::Env env, Napi::Object exports);
 // native/napi/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
 void InitPdsv(Napi::Env env, Napi::Object exports);
+// native/napi/rtp_binding.cpp: rtpEngine*, rtpLeg*, rtpAnalyze.
+void InitRtp(Napi::Env env, Napi::Object exports);
 
 }  // namespace switchhook

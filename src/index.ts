@@ -19,9 +19,27 @@ export * as sip from './sip/index.js';
 export * as sim from './sim/index.js';
 export * as store from './store/index.js';
 export * as native from './native/index.js';
+export * as media from './media/index.js';
+export * as directory from './directory/index.js';
 export * as routing from './calls/routing/index.js';
 export { SwitchhookError } from './util/errors.js';
 export { MetricsRegistry, Counter, Gauge } from './util/metrics.js';
 export { JsonHttpServer, HttpProblem } from './util/http.js';
 export { expandExtensions } from './util/extensions.js';
 export { createLogger, setLogSink, setLogLevel, type LogLevel } from './util/log.js';
+export {
+  CallControl,
+  CallControlError,
+  CallControlErrorCode,
+  OwnershipTable,
+  ProgressStep,
+  RequesterKind,
+  TrackedRequest,
+  TransferMode,
+  registerCallControlRoutes,
+  type CallControlOptions,
+  type OwnershipConfig,
+  type ProgressEntry,
+  type Requester,
+} from './calls/control/index.js';
+export { ReferTransfers, UaCstaServer, type ReferTransfersOptions, type UaCstaServerOptions } from './calls/uacsta/index.js';

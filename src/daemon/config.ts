@@ -37,14 +37,76 @@ export interface CtiConfig {
   reconnectMaxMs: number;
 }
 
+/** A presence rule: these watchers may subscribe to these devices (docs/presence.md). */
+export interface PresenceRuleConfig {
+  /** Watchers: digest user names or From URIs (`sip:alice@example.com`); `*` matches any run of characters. */
+  watchers: string[];
+  /** Devices (extensions or ranges `2000-2099`), or `*` for all. */
+  devices: string[];
+}
+
+/** A desktop client told of presence by SIP MESSAGE (RFC 3428) instead of a subscription. */
+export interface ImSubscriberConfig {
+  /** Where MESSAGEs go: a SIP URI with host and port (`sip:desk@192.0.2.7:5060`). */
+  uri: string;
+  /** Devices it watches (extensions or ranges). */
+  devices: string[];
+  /** Body: one `text/plain` line, or `application/pidf+xml` (default text). */
+  format: 'text' | 'pidf';
+}
+
+/** Presence: who may watch whom, digest credentials of watchers, instant-message subscribers. */
+export interface PresenceConfig {
+  /** Empty: anyone may watch any monitored device (quick start). */
+  rules: PresenceRuleConfig[];
+  /** Digest authentication of SUBSCRIBE (RFC 3261 section 22, RFC 7616), or none. */
+  auth: { realm: string; users: Record<string, string> } | null;
+  im: ImSubscriberConfig[];
+  /** Display names of extensions, shown as the remote identity in dialog-info. */
+  names: Record<string, string>;
+  /** NOTIFY attempts before a subscription that keeps failing is ended (a single 408 never ends it). */
+  notifyAttempts: number;
+  /** Wait between NOTIFY attempts, ms. */
+  notifyRetryMs: number;
+}
+
+/** Who owns which phone, for call control (docs/call-control.md). */
+export interface CallControlConfig {
+  /** The principal the admin HTTP API acts as; must be listed in `admins`. */
+  adminPrincipal: string;
+  users: { user: string; phones: string[]; aors: string[] }[];
+  admins: string[];
+  /** VoIP client SIP URI -> the PBX number that reaches it (forwarding and deflection targets). */
+  voipTargets: { uri: string; number: string }[];
+}
+
+/** Moving calls between desk phones and softphones (docs/transfers.md). */
+export interface TransfersConfig {
+  /** Address written into the daemon's SDP; the RTP engine binds there. */
+  mediaAddress: string;
+  /** RTP/RTCP port range of the bridge. */
+  rtpPorts: [number, number];
+  softphoneAnswerMs: number;
+  gatewayInviteMs: number;
+  deskAnswerMs: number;
+  users: { device: string; user: string; softphoneAor: string }[];
+}
+
 /** The whole daemon configuration, after defaults are applied. */
 export interface SwitchhookConfig {
   /** Absent: a SIP-only daemon with no CTI link. */
   cti?: CtiConfig;
   sip: { listen: SipListenConfig[]; domain: string };
+  presence: PresenceConfig;
+  /** Absent: no call control services (uaCSTA, REFER, admin call routes). */
+  callControl?: CallControlConfig;
+  /** Absent: no desk phone / softphone transfers. */
+  transfers?: TransfersConfig;
   admin: { host: string; port: number } | null;
-  /** Folder for the SQLite store. */
+  /** Folder for the SQLite store (and other local files). */
   data: string;
+  /** Where shared state lives: the SQLite file under `data` (default), or Redis for a cluster of daemons. */
+  store: { kind: 'sqlite' } | { kind: 'redis'; url: string; prefix: string };
   log: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -113,6 +175,105 @@ export const configSchema = {
         domain: { type: 'string', minLength: 1 },
       },
     },
+    presence: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rules: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['watchers', 'devices'],
+            properties: {
+              watchers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+              devices: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\*|[0-9A-Za-z+*#]+(-[0-9]+)?)$' } },
+            },
+          },
+        },
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['users'],
+          properties: {
+            realm: { type: 'string', minLength: 1 },
+            users: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+          },
+        },
+        im: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uri', 'devices'],
+            properties: {
+              uri: { type: 'string', pattern: '^sips?:' },
+              devices: { type: 'array', minItems: 1, items: { type: 'string', pattern: deviceSpecPattern } },
+              format: { enum: ['text', 'pidf'] },
+            },
+          },
+        },
+        names: { type: 'object', additionalProperties: { type: 'string' } },
+        notifyAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        notifyRetryMs: { type: 'integer', minimum: 10, maximum: 600000 },
+      },
+    },
+    callControl: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['users'],
+      properties: {
+        adminPrincipal: { type: 'string', minLength: 1 },
+        users: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['user', 'phones', 'aors'],
+            properties: {
+              user: { type: 'string', minLength: 1 },
+              phones: { type: 'array', minItems: 1, items: { type: 'string', pattern: deviceSpecPattern } },
+              aors: { type: 'array', items: { type: 'string', pattern: '^(sips?|tel):' } },
+            },
+          },
+        },
+        admins: { type: 'array', items: { type: 'string', minLength: 1 } },
+        voipTargets: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uri', 'number'],
+            properties: { uri: { type: 'string', pattern: '^(sips?|tel):' }, number: { type: 'string', pattern: '^\\+?[0-9*#]+$' } },
+          },
+        },
+      },
+    },
+    transfers: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['users'],
+      properties: {
+        mediaAddress: { type: 'string', pattern: '^[0-9.]+$' },
+        rtpPorts: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 1024, maximum: 65535 } },
+        softphoneAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
+        gatewayInviteMs: { type: 'integer', minimum: 500, maximum: 600000 },
+        deskAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
+        users: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['device', 'user', 'softphoneAor'],
+            properties: {
+              device: { type: 'string', pattern: deviceSpecPattern },
+              user: { type: 'string', pattern: '^[A-Za-z0-9._~-]+$' },
+              softphoneAor: { type: 'string', pattern: '^sips?:' },
+            },
+          },
+        },
+      },
+    },
     admin: {
       oneOf: [
         { type: 'null' },
@@ -126,6 +287,14 @@ export const configSchema = {
           },
         },
       ],
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        redis: { type: 'string', pattern: '^rediss?://' },
+        prefix: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+      },
     },
     data: { type: 'string', minLength: 1 },
     log: { enum: ['debug', 'info', 'warn', 'error', 'silent'] },
@@ -184,8 +353,15 @@ export function validateConfig(raw: unknown, source?: string): SwitchhookConfig 
 }
 
 type RawConfig = {
+  store: { redis?: string; prefix?: string };
+  callControl: Partial<CallControlConfig> & { users: CallControlConfig['users'] };
+  transfers: Partial<TransfersConfig> & { users: TransfersConfig['users'] };
   cti: Partial<CtiConfig> & { host: string; port: number };
   sip: Partial<SwitchhookConfig['sip']>;
+  presence: Partial<Omit<PresenceConfig, 'im' | 'auth'>> & {
+    im?: Array<Partial<ImSubscriberConfig> & { uri: string; devices: string[] }>;
+    auth?: { realm?: string; users: Record<string, string> };
+  };
   admin: SwitchhookConfig['admin'];
   data: string;
   log: SwitchhookConfig['log'];
@@ -194,10 +370,39 @@ type RawConfig = {
 function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
   const config: SwitchhookConfig = {
     sip: { listen: raw.sip?.listen ?? [], domain: raw.sip?.domain ?? 'switchhook.invalid' },
+    presence: {
+      rules: raw.presence?.rules ?? [],
+      auth: raw.presence?.auth ? { realm: raw.presence.auth.realm ?? 'switchhook', users: raw.presence.auth.users } : null,
+      im: (raw.presence?.im ?? []).map((i) => ({ uri: i.uri, devices: i.devices, format: i.format ?? 'text' })),
+      names: raw.presence?.names ?? {},
+      notifyAttempts: raw.presence?.notifyAttempts ?? 3,
+      notifyRetryMs: raw.presence?.notifyRetryMs ?? 5000,
+    },
     admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080 } : raw.admin,
     data: raw.data ?? './data',
+    store: raw.store?.redis ? { kind: 'redis', url: raw.store.redis, prefix: raw.store.prefix ?? 'switchhook' } : { kind: 'sqlite' },
     log: raw.log ?? 'info',
   };
+  if (raw.callControl) {
+    const cc = raw.callControl;
+    config.callControl = {
+      adminPrincipal: cc.adminPrincipal ?? 'admin',
+      users: cc.users,
+      admins: cc.admins ?? [cc.adminPrincipal ?? 'admin'],
+      voipTargets: cc.voipTargets ?? [],
+    };
+  }
+  if (raw.transfers) {
+    const t = raw.transfers;
+    config.transfers = {
+      mediaAddress: t.mediaAddress ?? '127.0.0.1',
+      rtpPorts: t.rtpPorts ?? [30000, 39999],
+      softphoneAnswerMs: t.softphoneAnswerMs ?? 20000,
+      gatewayInviteMs: t.gatewayInviteMs ?? 10000,
+      deskAnswerMs: t.deskAnswerMs ?? 30000,
+      users: t.users,
+    };
+  }
   if (raw.cti) {
     config.cti = {
       protocol: raw.cti.protocol ?? 'csta',
@@ -232,6 +437,35 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
       issues.push({ key: 'cti.reconnectMaxMs', message: 'must not be below cti.reconnectMinMs' });
     }
   }
+  config.presence.rules.forEach((rule, i) => {
+    rule.devices.forEach((spec, j) => {
+      if (spec === '*') return;
+      try {
+        expandExtensions([spec]);
+      } catch (err) {
+        issues.push({ key: `presence.rules[${i}].devices[${j}]`, message: (err as Error).message });
+      }
+    });
+  });
+  config.presence.im.forEach((im, i) => {
+    if (!/^sips?:[^@\s]+@[^\s;]+$|^sips?:[^\s@;]+:\d+/.test(im.uri)) issues.push({ key: `presence.im[${i}].uri`, message: 'must be a SIP URI with a host' });
+    im.devices.forEach((spec, j) => {
+      try {
+        expandExtensions([spec]);
+      } catch (err) {
+        issues.push({ key: `presence.im[${i}].devices[${j}]`, message: (err as Error).message });
+      }
+    });
+  });
+  const cc = config.callControl;
+  if (cc && !cc.admins.includes(cc.adminPrincipal)) issues.push({ key: 'callControl.adminPrincipal', message: 'must be listed in callControl.admins' });
+  const t = config.transfers;
+  if (t) {
+    if (t.rtpPorts[1] - t.rtpPorts[0] < 3) issues.push({ key: 'transfers.rtpPorts', message: 'must span at least two RTP/RTCP pairs, low to high' });
+    if (!config.cti || config.cti.protocol !== 'csta') issues.push({ key: 'transfers', message: 'needs a CSTA link (cti.protocol: csta)' });
+    if (config.sip.listen.length === 0) issues.push({ key: 'transfers', message: 'needs a SIP listener (sip.listen)' });
+  }
+  if (cc && (!config.cti || config.cti.protocol !== 'csta')) issues.push({ key: 'callControl', message: 'needs a CSTA link (cti.protocol: csta)' });
   return issues;
 }
 

@@ -2,10 +2,18 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
+import { CallControl, OwnershipTable, registerCallControlRoutes } from '../calls/control/index.js';
+import { SoftphoneTransfer } from '../calls/transfer/index.js';
+import { ReferTransfers, UaCstaServer } from '../calls/uacsta/index.js';
 import { AdapterServer } from '../cti/adapter/index.js';
 import { BringUpVariant, CstaEdition, CtiLink, LinkState, type LinkDownInfo } from '../cti/index.js';
+import { RtpEngine } from '../media/index.js';
 import { bindLinkToModel, PbxModel, type DeviceChange, type DeviceSnapshot } from '../model/index.js';
-import { SqliteStore, type Store } from '../store/index.js';
+import { PresenceService } from '../presence/index.js';
+import { Registrar } from '../sip/registrar/index.js';
+import type { BoundAddress } from '../sip/transport/index.js';
+import { SipStack } from '../sip/ua/index.js';
+import { RedisStore, SqliteStore, type Store } from '../store/index.js';
 import { HttpProblem, JsonHttpServer } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
@@ -29,6 +37,8 @@ export interface SwitchhookAddresses {
   admin?: AddressInfo;
   /** Where TAPI/TSAPI adapters connect (`cti.protocol: adapter`). */
   adapter?: AddressInfo;
+  /** SIP listeners, with the ports actually bound. */
+  sip?: BoundAddress[];
 }
 
 /** Daemon lifecycle states. */
@@ -52,6 +62,13 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   private unbindModel: (() => void) | undefined;
   private admin: JsonHttpServer | undefined;
   private storeInstance: Store | undefined;
+  private sipStack: SipStack | undefined;
+  private presenceService: PresenceService | undefined;
+  private registrarInstance: Registrar | undefined;
+  private callControlInstance: CallControl | undefined;
+  private uacsta: UaCstaServer | undefined;
+  private rtpEngine: RtpEngine | undefined;
+  private softphoneTransfer: SoftphoneTransfer | undefined;
   private lifecycle = DaemonState.Created;
   private readonly startedAt = Date.now();
   private addresses: SwitchhookAddresses = {};
@@ -87,10 +104,35 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return 'none';
   }
 
-  /** The durable store (SQLite under the data folder), once started. */
+  /** The durable store (SQLite under the data folder, or the cluster's Redis), once started. */
   get store(): Store {
     if (!this.storeInstance) throw new Error('daemon not started');
     return this.storeInstance;
+  }
+
+  /** The SIP stack, when the daemon has SIP listeners. */
+  get sip(): SipStack | undefined {
+    return this.sipStack;
+  }
+
+  /** The presence service (subscriptions, NOTIFY and MESSAGE fan-out), when the daemon has SIP listeners. */
+  get presence(): PresenceService | undefined {
+    return this.presenceService;
+  }
+
+  /** The SIP registrar (location service of desktop clients and softphones), when the daemon has SIP listeners. */
+  get registrar(): Registrar | undefined {
+    return this.registrarInstance;
+  }
+
+  /** Call control services for users' phones (configured with `callControl`). */
+  get callControl(): CallControl | undefined {
+    return this.callControlInstance;
+  }
+
+  /** Desk phone / softphone transfers (configured with `transfers`). */
+  get transfers(): SoftphoneTransfer | undefined {
+    return this.softphoneTransfer;
   }
 
   /** Every monitored device and its current state. */
@@ -109,16 +151,19 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     this.lifecycle = DaemonState.Starting;
     setLogLevel(this.config.log);
     try {
-      this.storeInstance = new SqliteStore(this.config.data);
+      const store = this.config.store;
+      this.storeInstance = store.kind === 'redis' ? await new RedisStore(store.url, store.prefix).open() : new SqliteStore(this.config.data);
       if (this.config.admin) {
         this.admin = this.buildAdmin();
         this.addresses.admin = await this.admin.listen(this.config.admin.host, this.config.admin.port);
         log.info(`admin API on http://${this.addresses.admin.address}:${this.addresses.admin.port}`);
       }
+      if (this.config.sip.listen.length) await this.startSip();
       const cti = this.config.cti;
       if (cti?.protocol === 'adapter') await this.startAdapterServer(cti);
       else if (cti) this.startCti(cti);
       else log.info('no CTI link configured: SIP-only daemon');
+      this.startCallServices();
       this.lifecycle = DaemonState.Running;
       return this.addresses;
     } catch (err) {
@@ -131,12 +176,26 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   async stop(): Promise<void> {
     if (this.lifecycle === DaemonState.Stopped || this.lifecycle === DaemonState.Stopping) return;
     this.lifecycle = DaemonState.Stopping;
+    await this.softphoneTransfer?.close();
+    this.softphoneTransfer = undefined;
+    this.rtpEngine?.close();
+    this.rtpEngine = undefined;
+    await this.uacsta?.close();
+    this.uacsta = undefined;
+    this.callControlInstance?.close();
+    this.callControlInstance = undefined;
+    this.registrarInstance?.close();
+    this.registrarInstance = undefined;
     this.unbindModel?.();
     this.unbindModel = undefined;
     await this.link?.stop();
     this.link = undefined;
     await this.adapterServer?.close();
     this.adapterServer = undefined;
+    await this.presenceService?.close();
+    this.presenceService = undefined;
+    await this.sipStack?.close();
+    this.sipStack = undefined;
     await this.admin?.close();
     this.admin = undefined;
     await this.storeInstance?.close();
@@ -158,6 +217,70 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       };
       this.once('linkUp', onUp);
     });
+  }
+
+  private async startSip(): Promise<void> {
+    const p = this.config.presence;
+    const stack = new SipStack({ listen: this.config.sip.listen, metrics: this.metrics, userAgent: 'switchhook' });
+    this.sipStack = stack;
+    this.registrarInstance = new Registrar();
+    stack.use('REGISTER', this.registrarInstance.middleware());
+    this.addresses.sip = await stack.start();
+    for (const b of this.addresses.sip) log.info(`SIP on ${b.protocol}:${b.host}:${b.port}`);
+    // Devices known now and later (the model learns them from the CTI link) are in scope of the rules.
+    const devices = this.config.cti ? expandExtensions(this.config.cti.devices) : [];
+    for (const d of devices) this.model.addDevice(d);
+    this.presenceService = new PresenceService({
+      stack,
+      model: this.model,
+      domain: this.config.sip.domain,
+      store: this.store,
+      rules: p.rules.map((r) => ({ watchers: r.watchers, devices: r.devices.includes('*') ? '*' : expandExtensions(r.devices) })),
+      ...(p.auth ? { auth: p.auth } : {}),
+      im: p.im.map((i) => ({ uri: i.uri, devices: expandExtensions(i.devices), format: i.format })),
+      names: p.names,
+      notifyAttempts: p.notifyAttempts,
+      notifyRetryMs: p.notifyRetryMs,
+    });
+    await this.presenceService.start();
+    if (this.presenceService.rules.open) log.info('presence: no rules configured, any watcher may subscribe to any monitored device');
+    if (p.auth) log.info(`presence: SUBSCRIBE needs digest authentication (realm ${p.auth.realm})`);
+    if (p.im.length) log.info(`presence: ${p.im.length} instant-message subscribers`);
+  }
+
+  /** Call control (uaCSTA, REFER, admin routes) and desk phone / softphone transfers, where configured. */
+  private startCallServices(): void {
+    const { callControl, transfers } = this.config;
+    const link = this.link;
+    const sip = this.sipStack;
+    if (callControl && link) {
+      const control = new CallControl({ link, model: this.model, ownership: new OwnershipTable(callControl), metrics: this.metrics });
+      this.callControlInstance = control;
+      if (this.admin) registerCallControlRoutes(this.admin, control, { principal: callControl.adminPrincipal });
+      if (sip && this.presenceService) {
+        this.uacsta = new UaCstaServer({ ua: sip.ua, control, model: this.model, metrics: this.metrics });
+        new ReferTransfers({ ua: sip.ua, notifier: this.presenceService.notifier, control, model: this.model, uacsta: this.uacsta });
+        log.info(`call control for ${callControl.users.length} users: uaCSTA (ECMA TR/87) and REFER on the SIP listeners`);
+      }
+    }
+    if (transfers && link && sip && this.registrarInstance) {
+      this.rtpEngine = new RtpEngine({ bindAddress: transfers.mediaAddress, portMin: transfers.rtpPorts[0], portMax: transfers.rtpPorts[1], metrics: this.metrics });
+      this.softphoneTransfer = new SoftphoneTransfer({
+        link,
+        model: this.model,
+        stack: sip,
+        registrar: this.registrarInstance,
+        engine: this.rtpEngine,
+        users: transfers.users,
+        mediaAddress: transfers.mediaAddress,
+        softphoneAnswerMs: transfers.softphoneAnswerMs,
+        gatewayInviteMs: transfers.gatewayInviteMs,
+        deskAnswerMs: transfers.deskAnswerMs,
+        metrics: this.metrics,
+      });
+      if (this.admin) this.softphoneTransfer.registerRoutes(this.admin);
+      log.info(`desk phone / softphone transfers for ${transfers.users.length} users, RTP on ${transfers.mediaAddress}:${transfers.rtpPorts[0]}-${transfers.rtpPorts[1]}`);
+    }
   }
 
   private async startAdapterServer(cti: NonNullable<SwitchhookConfig['cti']>): Promise<void> {
@@ -212,12 +335,15 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   }
 
   /**
-   * The address the daemon gives the PBX at registration (claim 9): its first SIP listener, else its admin
-   * listener, else the host name.
+   * The address the daemon gives the PBX at registration (claim 9): its first SIP listener (the port actually
+   * bound), else its admin listener, else the host name.
    */
-  private ownAddress(): string {
-    const sip = this.config.sip.listen[0];
-    if (sip) return `sip:switchhook@${sip.host}:${sip.port};transport=${sip.protocol}`;
+  ownAddress(): string {
+    const sip = this.addresses.sip?.[0];
+    if (sip) {
+      const host = sip.host === '0.0.0.0' || sip.host === '::' ? hostname() : sip.host.includes(':') ? `[${sip.host}]` : sip.host;
+      return `sip:switchhook@${host}:${sip.port};transport=${sip.protocol}`;
+    }
     if (this.addresses.admin) return `http://${this.addresses.admin.address}:${this.addresses.admin.port}`;
     return hostname();
   }
@@ -238,6 +364,10 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         if (!device) throw new HttpProblem(404, 'Not Found', `device ${req.params['device']} is not monitored`);
         return { json: device };
       })
-      .route('GET', '/metrics', () => ({ text: this.metrics.render(), contentType: 'text/plain; version=0.0.4' }));
+      .route('GET', '/api/subscriptions', () => ({ json: this.presenceService?.subscriptions() ?? [] }))
+      .route('GET', '/metrics', () => {
+        this.presenceService?.updateGauges();
+        return { text: this.metrics.render(), contentType: 'text/plain; version=0.0.4' };
+      });
   }
 }

@@ -2,12 +2,13 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { packageRoot } from '../util/package-root.js';
+import type { RtpAddon } from './rtp.js';
 
 /**
  * The raw exports of the compiled addon (`build/Release/switchhook.node`). Each native module adds its
  * functions here; only the typed wrappers in `src/native/` use this object directly.
  */
-export interface NativeAddon {
+export interface NativeAddon extends RtpAddon {
   readonly abiVersion: number;
   /**
    * native/csta: scans CSTA XML frames in `data` into the batch array `out` (layout in

@@ -718,3 +718,28 @@ export function encodeCstaFrame(invokeId: number, xml: string | Buffer): Buffer 
   else xml.copy(frame, 8);
   return frame;
 }
+
+/**
+ * Scans one unframed CSTA XML document (e.g. the `application/csta+xml` body of a SIP INFO, ECMA TR/87
+ * uaCSTA) with the same native scanner as the TCP link: the body is framed with invokeID 0 and pushed
+ * through a shared {@link CstaFrameReader} (each push is one whole frame, so the reader is back at a frame
+ * boundary after it; it is replaced after any error). Throws the scanner's {@link CstaFrameError}
+ * (`CTI_ERR_XML`, `CTI_ERR_FRAME_TOO_LARGE`) for a body it cannot read.
+ */
+let bodyReader: CstaFrameReader | undefined;
+
+export function scanCstaXml(xml: Buffer | string): CstaMessage {
+  const length = typeof xml === 'string' ? Buffer.byteLength(xml, 'utf8') : xml.length;
+  if (length === 0 || length + 8 > 0xffff) {
+    throw new CstaFrameError(length === 0 ? 'CTI_ERR_XML' : 'CTI_ERR_FRAME_TOO_LARGE', `CSTA XML body of ${length} bytes cannot be scanned`, { fatal: false, offset: 0 });
+  }
+  const reader = (bodyReader ??= new CstaFrameReader({ stringCacheSlots: 1024 }));
+  const { messages, errors } = reader.push(encodeCstaFrame(0, xml));
+  if (errors.length > 0) {
+    bodyReader = undefined;
+    throw errors[0]!;
+  }
+  const m = messages[0];
+  if (m === undefined) throw new CstaFrameError('CTI_ERR_XML', 'CSTA XML body holds no document', { fatal: false, offset: 0 });
+  return m;
+}

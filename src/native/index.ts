@@ -3,3 +3,15 @@ export { addon } from './addon.js';
 export * from './csta.js';
 export * from './g711.js';
 export * from './pdsv.js';
+export {
+  rtpAddon,
+  RTP_DROP_REASONS,
+  type RtpAddon,
+  type RtpDropReason,
+  type NativeLegSettings,
+  type NativeLegStats,
+  type NativeEngineStats,
+  type NativeEngineOptions,
+  type NativeRtpEvent,
+  type RtpAnalysis,
+} from './rtp.js';

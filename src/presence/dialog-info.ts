@@ -31,6 +31,31 @@ function dialogElement(device: string, call: PhoneCall, ctx: DialogInfoContext):
 }
 
 /**
+ * A dialog-info document split around its `version` attribute: `head + version + tail`. One template per
+ * phone state serves every subscriber of the phone; only the version differs between their NOTIFYs.
+ */
+export interface DialogInfoTemplate {
+  readonly head: string;
+  readonly tail: string;
+}
+
+/** The {@link DialogInfoTemplate} of a phone's state (see {@link buildDialogInfo}). */
+export function dialogInfoTemplate(
+  snapshot: PhoneSnapshot,
+  state: 'full' | 'partial',
+  ctx: DialogInfoContext,
+  calls: readonly PhoneCall[] = snapshot.calls,
+): DialogInfoTemplate {
+  return {
+    head: '<?xml version="1.0" encoding="UTF-8"?>\n<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="',
+    tail:
+      `" state="${state}" entity="${xmlEscape(uri(snapshot.device, ctx))}">\n` +
+      calls.map((c) => dialogElement(snapshot.device, c, ctx) + '\n').join('') +
+      '</dialog-info>\n',
+  };
+}
+
+/**
  * An RFC 4235 dialog-info document for busy-lamp fields. `version` is the subscription's counter
  * (section 4.1: it increases by one with every NOTIFY); `state="full"` lists every call of the phone,
  * `partial` only the calls given. Each dialog carries call-id, local and remote tags, direction and the
@@ -43,10 +68,6 @@ export function buildDialogInfo(
   ctx: DialogInfoContext,
   calls: readonly PhoneCall[] = snapshot.calls,
 ): string {
-  return (
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="${state}" entity="${xmlEscape(uri(snapshot.device, ctx))}">\n` +
-    calls.map((c) => dialogElement(snapshot.device, c, ctx) + '\n').join('') +
-    '</dialog-info>\n'
-  );
+  const t = dialogInfoTemplate(snapshot, state, ctx, calls);
+  return t.head + version + t.tail;
 }

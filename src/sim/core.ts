@@ -72,15 +72,17 @@ export interface SimSwitchOptions {
   readonly extensions: readonly string[];
   /** How long a call with forwardNoAns rings before it is diverted (ms). */
   readonly noAnswerMs?: number;
-  /**
-   * Dial prefixes that leave the switch through its trunk (e.g. the outside-line code `9`): such a call
-   * stays connected at the caller and is reported with NetworkReached (ECMA-269 §17.3.15).
-   */
-  readonly trunkPrefixes?: readonly string[];
 }
 
-/** The device name of the simulated switch's trunk (the `networkInterfaceUsed` of NetworkReached). */
-export const simTrunkDevice = 'trunk';
+/**
+ * The switch's dial plan beyond its own phones: destinations reached through a trunk (the VoIP gateway).
+ * A call routed there shows NetworkReached (ECMA-269 §17.3.15) and, once the far side answers,
+ * Established; a failure shows Failed.
+ */
+export interface SimNetworkRoutes {
+  /** Whether `to` (a normalised device identifier) leaves the switch through a trunk. */
+  isNetwork(to: string): boolean;
+}
 
 const maxForwardHops = 5;
 
@@ -92,11 +94,10 @@ export class SimSwitch {
   private nextCall = 0x10000;
   private readonly noAnswerMs: number;
   private readonly noAnswerTimers = new Map<string, NodeJS.Timeout>();
-  private readonly trunkPrefixes: readonly string[];
+  private network: SimNetworkRoutes | undefined;
 
   constructor(opts: SimSwitchOptions) {
     this.noAnswerMs = opts.noAnswerMs ?? 15_000;
-    this.trunkPrefixes = opts.trunkPrefixes ?? [];
     for (const ext of opts.extensions) this.phones.set(ext, { ext, offHook: false, dnd: false, forwarding: new Map() });
   }
 
@@ -106,6 +107,48 @@ export class SimSwitch {
     return () => {
       this.listeners = this.listeners.filter((l) => l !== listener);
     };
+  }
+
+  /** Sets the routes that leave the switch (the VoIP gateway registers itself here). */
+  setNetworkRoutes(routes: SimNetworkRoutes | undefined): void {
+    this.network = routes;
+  }
+
+  /** Whether `to` is reached through a trunk. */
+  isNetwork(to: string): boolean {
+    return !this.phones.has(to) && (this.network?.isNetwork(to) ?? false);
+  }
+
+  /**
+   * A call from outside (a trunk party `from`, already talking on its trunk) offered to `to`: Delivered
+   * at `to` as for an internal call; the trunk party's connection is connected from the start.
+   */
+  incomingNetworkCall(from: string, to: string): SimConnectionId {
+    if (this.phones.has(from)) throw new SimError(CstaErrorCategory.Operation, 'invalidCallingDevice', `${from} is a phone, not a trunk party`);
+    this.checkDestination(to);
+    const call: Call = { id: this.newCallId(), calling: from, called: to, connections: new Map([[from, ConnectionState.Connected]]), started: Date.now() };
+    this.callTable.set(call.id, call);
+    this.route(call, from, to, to, 'newCall', undefined, 0);
+    return { callId: call.id, deviceId: from };
+  }
+
+  /** The far side of a network connection answered (SIP 2xx): Established (ECMA-269 §17.3.8). */
+  networkAnswered(callId: string, device: string): void {
+    const call = this.callTable.get(callId);
+    if (!call || call.connections.get(device) !== ConnectionState.Alerting) throw invalidConnection(callId, device);
+    call.connections.set(device, ConnectionState.Connected);
+    this.emit({ kind: CstaEventKind.Established, call, subject: device, cause: 'newCall', actingDevice: device, callingDevice: call.calling, calledDevice: device });
+  }
+
+  /**
+   * The network could not reach `device` (SIP error or timeout): Failed (ECMA-269 §17.3.12), the network
+   * connection stays in the call in state `fail` until somebody clears or transfers the call.
+   */
+  networkFailed(callId: string, device: string, cause: string): void {
+    const call = this.callTable.get(callId);
+    if (!call || !call.connections.has(device)) throw invalidConnection(callId, device);
+    call.connections.set(device, ConnectionState.Fail);
+    this.emit({ kind: CstaEventKind.Failed, call, subject: device, cause, actingDevice: device, callingDevice: call.calling, calledDevice: device });
   }
 
   /** Whether `ext` is a phone of this switch. */
@@ -289,7 +332,8 @@ export class SimSwitch {
     const involved = [ext, other];
     call.connections.clear();
     this.callTable.delete(call.id);
-    this.phoneOf(ext).offHook = false;
+    const phone = this.phones.get(ext);
+    if (phone) phone.offHook = false;
     this.emit(
       {
         kind: CstaEventKind.Transferred,
@@ -393,7 +437,7 @@ export class SimSwitch {
 
   /** Rejects a destination that is not a phone of this switch. */
   private checkDestination(to: string): void {
-    if (!this.phones.has(to)) throw new SimError(CstaErrorCategory.Operation, 'invalidDestination', `no device ${to}`);
+    if (!this.phones.has(to) && !this.isNetwork(to)) throw new SimError(CstaErrorCategory.Operation, 'invalidDestination', `no device ${to}`);
   }
 
   /**
@@ -402,10 +446,11 @@ export class SimSwitch {
    */
   private route(call: Call, from: string, dialled: string, to: string, cause: string, lastRedirection: string | undefined, hops: number): void {
     const target = this.phones.get(to);
-    if (!target && hops === 0 && this.trunkPrefixes.some((p) => to.startsWith(p))) {
-      // §17.3.15: the call left through the trunk; the far end is outside the switch.
+    if (!target && this.isNetwork(to)) {
+      // §17.3.15: the call leaves through a trunk; the network connection alerts until the far side answers.
       call.called = to;
-      this.emit({ kind: CstaEventKind.NetworkReached, call, subject: from, cause, actingDevice: simTrunkDevice, callingDevice: from, calledDevice: dialled });
+      call.connections.set(to, ConnectionState.Alerting);
+      this.emit({ kind: CstaEventKind.NetworkReached, call, subject: to, cause, actingDevice: to, callingDevice: from, calledDevice: dialled });
       return;
     }
     if (!target) {
@@ -497,7 +542,7 @@ export class SimSwitch {
   }
 
   private connectionCall(ext: string, callId: string): Call {
-    this.phoneOf(ext);
+    if (!this.phones.has(ext) && ![...this.callTable.values()].some((c) => c.connections.has(ext))) this.phoneOf(ext);
     const call = this.callTable.get(callId);
     if (!call || !call.connections.has(ext)) throw invalidConnection(callId, ext);
     return call;

@@ -47,6 +47,8 @@ export function encodeEvent(ns: string, ev: SimEvent, xref: string, monitored: s
         ns,
         head + conn('connection') + acting('divertingDevice') + dev('newDestination', ev.newDestination ?? '') + calling + called + tail,
       );
+    case CstaEventKind.NetworkReached:
+      return doc('NetworkReachedEvent', ns, head + conn('outboundConnection') + acting('networkInterfaceUsed') + calling + called + lastRedirection + tail);
     case CstaEventKind.Failed:
       return doc('FailedEvent', ns, head + conn('failedConnection') + acting('failingDevice') + calling + called + tail);
     case CstaEventKind.Transferred: {
@@ -79,8 +81,6 @@ export function encodeEvent(ns: string, ev: SimEvent, xref: string, monitored: s
     }
     case CstaEventKind.DoNotDisturb:
       return doc('DoNotDisturbEvent', ns, head + dev('device', ev.subject) + el('doNotDisturbOn', String(ev.doNotDisturb ?? false)));
-    case CstaEventKind.NetworkReached:
-      return doc('NetworkReachedEvent', ns, head + conn('outboundConnection') + acting('networkInterfaceUsed') + calling + called + tail);
     case CstaEventKind.CallCleared:
     case CstaEventKind.Conferenced:
     case CstaEventKind.Queued:

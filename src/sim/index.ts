@@ -5,3 +5,7 @@ export { SimCstaServer, SimBringUp, type SimClientInfo, type SimCstaServerOption
 export { SimControlServer } from './control.js';
 export { SimError } from './errors.js';
 export { SimTraffic, seededRandom, type SimTrafficOptions } from './traffic.js';
+export { SimDigitalLines, LineShow, type SimDigitalLinesOptions } from './digital-lines.js';
+export { SimDigitalPhone, type SimDigitalPhoneOptions, type SimDigitalPhoneState } from './digital-phone.js';
+export { SimVoipGateway, GatewaySessionState, type SimVoipGatewayOptions } from './voip-gateway.js';
+export { RtpStream, patternPayload, type RtpStreamOptions, type RtpStreamStats } from './rtp-stream.js';

@@ -7,7 +7,7 @@ import type { TlsOptions } from 'node:tls';
 
 import { CstaEdition } from '../cti/editions.js';
 import { MetricsRegistry } from '../util/metrics.js';
-import { SimSwitch, type SimSwitchOptions } from './core.js';
+import { SimSwitch } from './core.js';
 import { SimBringUp, SimCstaServer } from './csta-server.js';
 import { SimControlServer } from './control.js';
 
@@ -30,8 +30,6 @@ export interface PbxSimulatorOptions {
   /** Most CTI applications registered at once. */
   readonly maxApplications?: number;
   readonly noAnswerMs?: number;
-  /** Dial prefixes routed to the trunk (see {@link SimSwitchOptions.trunkPrefixes}). */
-  readonly trunkPrefixes?: readonly string[];
   readonly metrics?: MetricsRegistry;
   /** Serve CSTA over TLS (key and certificate). */
   readonly tls?: TlsOptions;
@@ -73,11 +71,7 @@ export class PbxSimulator {
     if (this.sw) throw new Error('simulator already started');
     const metrics = opts.metrics ?? new MetricsRegistry();
     const host = opts.host ?? '127.0.0.1';
-    this.sw = new SimSwitch({
-      extensions: opts.extensions,
-      ...(opts.noAnswerMs === undefined ? {} : { noAnswerMs: opts.noAnswerMs }),
-      ...(opts.trunkPrefixes === undefined ? {} : { trunkPrefixes: opts.trunkPrefixes }),
-    });
+    this.sw = new SimSwitch(opts.noAnswerMs === undefined ? { extensions: opts.extensions } : { extensions: opts.extensions, noAnswerMs: opts.noAnswerMs });
     this.cstaServer = new SimCstaServer(this.sw, {
       edition: opts.edition ?? CstaEdition.Ed4,
       systemStatusIntervalMs: opts.systemStatusIntervalMs ?? 30_000,

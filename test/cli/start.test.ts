@@ -40,6 +40,7 @@ t.test('demo: simulator, daemon and calls, printing hook changes', async (t) => 
   const code = await runDemo(['--calls', '2', '--interval-ms', '100', '--admin', 'off', '--extensions', '2000-2003'], io, new AbortController().signal);
   t.equal(code, 0);
   t.match(c.out, /CTI link up, 4 devices monitored/);
+  t.match(c.out, /demo: presence on udp:127\.0\.0\.1:\d+: SUBSCRIBE sip:2000@/);
   t.match(c.out, /\d\d:\d\d:\d\d\.\d{3} 20\d\d idle -> offHook/);
   t.match(c.out, /-> ringing \(call \w+, incoming 20\d\d\)/);
   t.match(c.out, /demo: stopped/);

@@ -84,7 +84,9 @@ async function startSite(o: {
   const directory = new Directory({ plan: planFor(o.block, o.servedPrefixes), database: ':memory:', reapIntervalMs: 0, metrics });
   const enumr = o.enumServer ? new EnumResolver({ servers: [o.enumServer], timeoutMs: o.enumTimeoutMs ?? 3000, tries: 1, metrics }) : undefined;
   const router = new OriginationRouter(directory, enumr, o.config(uri), metrics);
-  const rig = o.extensions ? await startRig({ extensions: o.extensions, sim: { trunkPrefixes: ['9'] } }) : undefined;
+  const rig = o.extensions ? await startRig({ extensions: o.extensions }) : undefined;
+  // The outside-line prefix 9 leaves the PBX through its trunk (NetworkReached, ECMA-269 §17.3.15).
+  rig?.sim.core.setNetworkRoutes({ isNetwork: (to) => to.startsWith('9') && to.length > 4 });
   const node = new ServiceNode({
     site: o.name,
     directory,
@@ -237,7 +239,10 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     t.match(ans, { role: 'answer', call: o.call, callee: { address: bob.address } });
     await delivered;
     t.pass('the call was placed on site B\'s PBX from the trunk gateway port');
-    t.match(a.rig!.sim.core.phone('1001').calls, [{ state: 'connected' }], 'alice\'s phone is connected through site A\'s trunk');
+    // The trunk gateway answered on the packet network: the PBX's network connection is established.
+    const out = a.rig!.sim.core.phone('1001').calls[0]!;
+    a.rig!.sim.core.networkAnswered(out.callId, '915552342002');
+    t.match(a.rig!.sim.core.phone('1001').calls, [{ state: 'connected', parties: { '915552342002': 'connected' } }], 'alice\'s phone talks through site A\'s trunk');
     t.ok(trunkEvents.length > 0, 'site A\'s switch reported NetworkReached');
     t.equal(await bob.client.call(o.call), 200, 'bob opens a media session to alice');
     t.equal(await alice.client.call(o.call), 200, 'alice opens a media session to bob');

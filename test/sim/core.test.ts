@@ -147,18 +147,3 @@ t.test('retrieve clears a pending dial tone; single-step transfer and deflect ru
   t.equal(s.extensions().length, 4);
   t.ok(s.hasDevice('2003'));
 });
-
-t.test('a trunk prefix leaves the switch with NetworkReached (ECMA-269 §17.3.15); other unknown numbers fail', async (t) => {
-  const s = new SimSwitch({ extensions: ['2000', '2001'], trunkPrefixes: ['9'] });
-  const events: SimEvent[] = [];
-  s.onEvent((e) => events.push(e));
-  s.makeCall('2000', '915551234567');
-  t.same(kinds(events), ['serviceInitiated:2000', 'originated:2000', 'networkReached:2000']);
-  t.match(events[2], { actingDevice: 'trunk', callingDevice: '2000', calledDevice: '915551234567' });
-  t.equal(s.phone('2000').calls[0]!.state, ConnectionState.Connected, 'the caller stays connected through the trunk');
-  s.onHook('2000');
-  t.same(s.calls(), []);
-  events.length = 0;
-  s.makeCall('2001', '5555');
-  t.same(kinds(events).slice(-1), ['failed:2001']);
-});

@@ -23,6 +23,7 @@ options:
   --extensions SPEC        simulated phones (default 2000-2009)
   --calls N                stop after N calls (default: run until stopped)
   --interval-ms N          mean time between calls (default 2000)
+  --sip PROTO:HOST:PORT    SIP listener for presence watchers (default udp:127.0.0.1:0, a free port)
   --admin HOST:PORT|off    admin HTTP listener (default 127.0.0.1:8080)
   --data DIR               data folder (default: a new temporary folder)
 `;
@@ -60,6 +61,7 @@ export async function runDemo(args: string[], io: CommandIO, signal: AbortSignal
       calls: { type: 'string' },
       'interval-ms': { type: 'string', default: '2000' },
       admin: { type: 'string', default: '127.0.0.1:8080' },
+      sip: { type: 'string', default: 'udp:127.0.0.1:0' },
       data: { type: 'string' },
     },
     strict: true,
@@ -79,6 +81,7 @@ export async function runDemo(args: string[], io: CommandIO, signal: AbortSignal
       cti: `127.0.0.1:${simAddr.csta.port}`,
       devices: values.extensions,
       admin: values.admin,
+      sip: [values.sip],
       data: values.data ?? mkdtempSync(join(tmpdir(), 'switchhook-demo-')),
     }),
   );
@@ -89,11 +92,19 @@ export async function runDemo(args: string[], io: CommandIO, signal: AbortSignal
     if (change.oldState === change.newState) return;
     const call = change.call ? ` (call ${change.call.callId}${change.remote ? `, ${change.direction} ${change.remote}` : ''})` : '';
     io.out(`${time(change.at)} ${change.device} ${change.oldState} -> ${change.newState}${call}\n`);
+    const watchers = daemon.presence?.subscriptions().filter((s) => s.device === change.device) ?? [];
+    for (const w of watchers) io.out(`${time(change.at)}   NOTIFY ${w.event} of ${change.device} to ${w.subscriber}\n`);
   });
   let traffic: SimTraffic | undefined;
   try {
     const addr = await daemon.start();
-    if (addr.admin) io.out(`demo: daemon admin API on http://${addr.admin.address}:${addr.admin.port} (GET /api/devices, /metrics)\n`);
+    if (addr.admin) io.out(`demo: daemon admin API on http://${addr.admin.address}:${addr.admin.port} (GET /api/devices, /api/subscriptions, /metrics)\n`);
+    for (const b of addr.sip ?? []) {
+      io.out(`demo: presence on ${b.protocol}:${b.host}:${b.port}: SUBSCRIBE sip:${extensions[0]}@${b.host}:${b.port} (Event: presence or dialog)\n`);
+    }
+    daemon.presence?.notifier.on('subscribed', (sub: { subscriber: string; event: string; resource: string }) =>
+      io.out(`demo: ${sub.subscriber} subscribed to ${sub.resource} (${sub.event})\n`),
+    );
     await daemon.whenLinkUp();
     traffic = new SimTraffic(sim.core, { intervalMs, ...(calls === undefined ? {} : { calls }) }).start();
     await Promise.race([aborted(signal), traffic.done]);

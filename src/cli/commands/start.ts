@@ -40,6 +40,7 @@ export async function runStart(args: string[], io: CommandIO, signal: AbortSigna
   io.out(
     `switchhook: running` +
       (addr.admin ? `; admin http://${addr.admin.address}:${addr.admin.port}` : '') +
+      (addr.sip ?? []).map((b) => `; SIP ${b.protocol}:${b.host}:${b.port}`).join('') +
       (config.cti ? `; CTI ${config.cti.host}:${config.cti.port}` : '; no CTI link') +
       '\n',
   );

@@ -3,7 +3,7 @@
  * REFER) and its end. Built from a request at the UAS (12.1.1) or from a response at the UAC (12.1.2);
  * builds requests inside the dialog (12.2.1.1), checks and absorbs requests received in it (12.2.2).
  */
-import { SipError, SipRequest, type NameAddr, type SipResponse, type SipUri } from '../message/index.js';
+import { SipError, SipRequest, parseNameAddrList, parseUri, type NameAddr, type SipResponse, type SipUri } from '../message/index.js';
 
 /** Dialog states (RFC 3261 section 12; RFC 4235 naming). */
 export enum DialogState {
@@ -21,6 +21,27 @@ export type DialogRole = 'uac' | 'uas';
 /** The dialog ID of RFC 3261 section 12: Call-ID, local tag, remote tag. */
 export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
   return `${callId}\u0000${localTag}\u0000${remoteTag}`;
+}
+
+/**
+ * A dialog's state as plain JSON (RFC 3261 section 12: Call-ID, tags, URIs, remote target, route set,
+ * CSeq numbers), so a usage that must survive a restart (a persisted subscription) can be rebuilt.
+ */
+export interface DialogRecord {
+  state: DialogState;
+  role: DialogRole;
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  localUri: string;
+  remoteUri: string;
+  remoteTarget: string;
+  routeSet: string[];
+  localSeq: number;
+  remoteSeq?: number;
+  secure: boolean;
+  localContact: string;
+  usage: string;
 }
 
 /** Parameters of a request built inside the dialog. */
@@ -94,6 +115,50 @@ export class Dialog {
     this.remoteSeq = init.remoteSeq;
     this.secure = init.secure;
     this.localContact = init.localContact;
+  }
+
+  /** The dialog's state as JSON (see {@link DialogRecord}). */
+  toRecord(): DialogRecord {
+    return {
+      state: this.state,
+      role: this.role,
+      callId: this.callId,
+      localTag: this.localTag,
+      remoteTag: this.remoteTag,
+      localUri: this.localUri.toString(),
+      remoteUri: this.remoteUri.toString(),
+      remoteTarget: this.remoteTarget.toString(),
+      routeSet: this.routeSet.map(String),
+      localSeq: this.localSeq,
+      ...(this.remoteSeq !== undefined ? { remoteSeq: this.remoteSeq } : {}),
+      secure: this.secure,
+      localContact: this.localContact,
+      usage: this.usage,
+    };
+  }
+
+  /**
+   * Rebuild a dialog from {@link Dialog.toRecord}'s output.
+   * @throws SipError (`SIP_ERR_*` from the URI and name-addr parsers) on a corrupt record.
+   */
+  static fromRecord(r: DialogRecord): Dialog {
+    const d = new Dialog({
+      state: r.state,
+      role: r.role,
+      callId: r.callId,
+      localTag: r.localTag,
+      remoteTag: r.remoteTag,
+      localUri: parseNameAddrList([r.localUri], 'local URI')[0]!,
+      remoteUri: parseNameAddrList([r.remoteUri], 'remote URI')[0]!,
+      remoteTarget: parseUri(r.remoteTarget),
+      routeSet: parseNameAddrList(r.routeSet, 'Route'),
+      localSeq: r.localSeq,
+      remoteSeq: r.remoteSeq,
+      secure: r.secure,
+      localContact: r.localContact,
+    });
+    d.usage = r.usage;
+    return d;
   }
 
   /** Table key of this dialog. */

@@ -37,6 +37,18 @@ export interface NotifierOptions {
   maxQueue?: number;
   /** Live subscriptions at most; new SUBSCRIBEs beyond get 503 (default 100,000). */
   maxSubscriptions?: number;
+  /**
+   * Merge a {@link Notifier.notify} into a package-rendered NOTIFY still waiting in the queue (default
+   * false). Bodies are rendered when sent, so the waiting one carries the newest state: intermediate
+   * states may be skipped under load, the final state never is.
+   */
+  coalesce?: boolean;
+  /**
+   * NOTIFY transactions in flight over all subscriptions at most (default unlimited). A fan-out to many
+   * subscribers then goes out as a window instead of a burst that overflows receive buffers (and waits
+   * for Timer E retransmissions, RFC 3261 section 17.1.2.2); subscriptions wait for a slot in order.
+   */
+  maxInFlight?: number;
 }
 
 interface QueuedNotify {
@@ -107,7 +119,12 @@ export class Notifier extends EventEmitter {
   private readonly retryMs: number;
   private readonly maxQueue: number;
   private readonly maxSubs: number;
-  private readonly m: { notifies: Counter; dropped: Counter; live: Gauge };
+  private readonly coalesce: boolean;
+  private readonly maxInFlight: number;
+  private inFlightTotal = 0;
+  /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot. */
+  private readonly waiting = new Set<NotifierSubscription>();
+  private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
     private readonly ua: SipUserAgent,
@@ -119,10 +136,14 @@ export class Notifier extends EventEmitter {
     this.retryMs = o.notifyRetryMs ?? 5000;
     this.maxQueue = o.maxQueue ?? 32;
     this.maxSubs = o.maxSubscriptions ?? 100_000;
+    this.coalesce = o.coalesce ?? false;
+    this.maxInFlight = o.maxInFlight ?? Infinity;
     for (const p of o.packages ?? []) this.addPackage(p);
     this.m = {
       notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
       dropped: ua.metrics.counter('switchhook_sip_notify_coalesced_total', 'Queued NOTIFYs dropped because the queue was full.'),
+      coalesced: ua.metrics.counter('switchhook_sip_notify_merged_total', 'State changes merged into a NOTIFY already queued (its body is rendered when sent).'),
+      retries: ua.metrics.counter('switchhook_sip_notify_retries_total', 'NOTIFYs sent again after a failed attempt (408, timeout, 5xx).'),
       live: ua.metrics.gauge('switchhook_sip_subscriptions', 'Live notifier subscriptions.'),
     };
     ua.use('SUBSCRIBE', this.middleware());
@@ -131,6 +152,11 @@ export class Notifier extends EventEmitter {
   /** Register an event package. */
   addPackage(p: EventPackage): void {
     this.packages.set(p.name.toLowerCase(), p);
+  }
+
+  /** The registered event packages. */
+  eventPackages(): EventPackage[] {
+    return [...this.packages.values()];
   }
 
   /** Allow-Events value (RFC 6665 section 8.2.2). */
@@ -217,12 +243,14 @@ export class Notifier extends EventEmitter {
     this.add(sub);
     // RFC 6665 section 4.2.1.1: 200 (never 202) with the granted Expires, then the immediate NOTIFY.
     res.send(200, { headers: { Expires: String(expires), Contact: dialog.localContact } });
-    this.emit('subscribed', sub);
     if (expires === 0) {
+      this.emit('subscribed', sub);
       this.enqueue(sub, { final: true, reason: 'timeout' });
       return;
     }
     this.setExpiry(sub, expires);
+    // Emitted with the expiry set, so listeners (persistence) see the whole subscription.
+    this.emit('subscribed', sub);
     this.enqueue(sub, { final: false });
   }
 
@@ -255,6 +283,31 @@ export class Notifier extends EventEmitter {
     this.enqueue(sub, body ? { final: false, body } : { final: false });
   }
 
+  /**
+   * Put back a subscription saved before a restart (its dialog rebuilt with `Dialog.fromRecord`): it is
+   * live again until `expiresAt` (the notifier's clock, ms) without a NOTIFY; the next state change
+   * notifies it. An already expired one is not restored. Returns whether it was.
+   */
+  restore(sub: NotifierSubscription, expiresAt: number): boolean {
+    const left = expiresAt - this.clock.now();
+    if (left <= 0 || this.subs.has(sub.key)) return false;
+    try {
+      this.ua.addDialog(sub.dialog);
+    } catch {
+      return false;
+    }
+    this.add(sub);
+    this.setExpiry(sub, left / 1000);
+    return true;
+  }
+
+  /** NOTIFYs queued and not yet answered, over every subscription. */
+  get queueDepth(): number {
+    let n = 0;
+    for (const s of this.subs.values()) n += s.queue.length;
+    return n;
+  }
+
   /** Find the subscription of a dialog, package and id. */
   find(dialogId: string, event: string, id?: string): NotifierSubscription | undefined {
     return this.subs.get(subscriptionKey(dialogId, event, id));
@@ -285,6 +338,13 @@ export class Notifier extends EventEmitter {
   /** Send the current state to one subscription (body from its package unless given). */
   notify(sub: NotifierSubscription, body?: NotifyBody): void {
     if (sub.finalQueued || !this.subs.has(sub.key)) return;
+    // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
+    // a further change merges into it (the final state is always delivered, intermediate ones may not).
+    const last = this.coalesce ? sub.queue[sub.queue.length - 1] : undefined;
+    if (!body && last && !last.final && !last.body && (sub.queue.length > 1 || !sub.inFlight)) {
+      this.m.coalesced.inc({ event: sub.event });
+      return;
+    }
     this.enqueue(sub, body ? { final: false, body } : { final: false });
   }
 
@@ -328,6 +388,12 @@ export class Notifier extends EventEmitter {
     if (sub.inFlight || sub.retryTimer) return;
     const item = sub.queue[0];
     if (!item) return;
+    if (this.inFlightTotal >= this.maxInFlight) {
+      this.waiting.add(sub);
+      return;
+    }
+    this.waiting.delete(sub);
+    this.inFlightTotal++;
     sub.inFlight = true;
     const state = item.final
       ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
@@ -355,6 +421,8 @@ export class Notifier extends EventEmitter {
 
   private notifyDone(sub: NotifierSubscription, item: QueuedNotify, status: number): void {
     sub.inFlight = false;
+    this.inFlightTotal--;
+    this.releaseSlot();
     this.m.notifies.inc({ event: sub.event, status: String(status) });
     if (!this.subs.has(sub.key)) return;
     if (status >= 200 && status < 300) {
@@ -380,12 +448,22 @@ export class Notifier extends EventEmitter {
     }
     sub.retryTimer = this.clock.setTimer(this.retryMs, () => {
       sub.retryTimer = undefined;
+      this.m.retries.inc({ event: sub.event });
       this.pump(sub);
     });
   }
 
+  /** A slot is free: the longest-waiting subscription sends (RFC 6665 order per subscription is kept). */
+  private releaseSlot(): void {
+    const next = this.waiting.values().next();
+    if (next.done) return;
+    this.waiting.delete(next.value);
+    queueMicrotask(() => this.pump(next.value));
+  }
+
   private remove(sub: NotifierSubscription, reason: string): void {
     if (this.subs.get(sub.key) !== sub) return;
+    this.waiting.delete(sub);
     this.subs.delete(sub.key);
     sub.timer?.cancel();
     sub.retryTimer?.cancel();

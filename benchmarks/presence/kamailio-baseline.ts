@@ -1,0 +1,152 @@
+/**
+ * The Kamailio baseline of presence-fanout: kamailio with presence + presence_dialoginfo + presence_xml in
+ * memory (publ_cache=2, subs_db_mode=0, no db_url; kamailio-presence.cfg) serves the same subscriptions;
+ * each hook change is a PUBLISH (RFC 3903) of the phone's dialog-info (or PIDF for the receptionist),
+ * modifying the phone's one publication (SIP-If-Match with the last SIP-ETag).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { devicesA, receptionist, runShapes } from './presence-fanout.bench.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+
+/** Figures of the baseline. */
+export interface BaselineFigures {
+  notifyPerSec: number;
+  lossless: boolean;
+  p50Ms: number;
+  p99Ms: number;
+  fanout10kMs: number;
+}
+
+function freePort(): Promise<number> {
+  const s = createSocket('udp4');
+  return new Promise((resolve) => s.bind(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => resolve(p));
+  }));
+}
+
+function dialogInfo(device: string, version: number, busy: boolean, n: number): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="sip:${device}@127.0.0.1">\n` +
+    (busy ? `<dialog id="c${n}" call-id="c${n}@bench" local-tag="${device}" direction="initiator"><state>trying</state></dialog>\n` : `<dialog id="c${n}" call-id="c${n}@bench" local-tag="${device}" direction="initiator"><state>terminated</state></dialog>\n`) +
+    '</dialog-info>\n'
+  );
+}
+
+function pidf(device: string, busy: boolean): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="sip:${device}@127.0.0.1">\n` +
+    `<tuple id="t${device}"><status><basic>open</basic></status></tuple>\n` +
+    `<dm:person id="p${device}">${busy ? '<rpid:activities><rpid:on-the-phone/></rpid:activities>' : ''}</dm:person>\n</presence>\n`
+  );
+}
+
+/** Start kamailio, publish every phone once, run the shapes with PUBLISH as the hook change. */
+export async function kamailioBaseline(): Promise<BaselineFigures> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sh-kam-presence-'));
+  const cfg = join(root, 'benchmarks/presence/kamailio-presence.cfg');
+  let err = '';
+  const kam: ChildProcess = spawn('kamailio', ['-f', cfg, '-DD', '-E', '-m', '2048', '-M', '64', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-n', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  kam.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const pub = createSocket({ type: 'udp4', sendBufferSize: 8 * 1024 * 1024, recvBufferSize: 8 * 1024 * 1024 });
+  await new Promise<void>((r) => pub.bind(0, '127.0.0.1', () => r()));
+  const etags = new Map<string, string>();
+  const waiting = new Map<string, () => void>();
+  let status: Record<string, number> = {};
+  pub.on('message', (buf) => {
+    const text = buf.toString('latin1');
+    const code = text.slice(8, 11);
+    status[code] = (status[code] ?? 0) + 1;
+    const cid = /\r\nCall-ID: *([^\r\n]+)/i.exec(text)?.[1] ?? '';
+    const device = cid.split('-')[1] ?? '';
+    const etag = /\r\nSIP-ETag: *([^\r\n]+)/i.exec(text)?.[1];
+    if (etag) etags.set(device, etag);
+    waiting.get(cid)?.();
+    waiting.delete(cid);
+    // One PUBLISH per phone in flight (each modification needs the entity-tag of the last, RFC 3903
+    // section 4.4); changes meanwhile are merged into the next one, as switchhook merges NOTIFYs.
+    inFlight.delete(device);
+    if (dirty.delete(device)) publish(device);
+  });
+  const inFlight = new Set<string>();
+  const dirty = new Set<string>();
+  let seq = 0;
+  const busy = new Map<string, boolean>();
+  /** A hook change: the phone toggles; its state is published now or after the PUBLISH in flight. */
+  const send = (device: string): string => {
+    busy.set(device, !busy.get(device));
+    if (inFlight.has(device)) {
+      dirty.add(device);
+      return '';
+    }
+    return publish(device);
+  };
+  const publish = (device: string): string => {
+    inFlight.add(device);
+    const b = busy.get(device) ?? false;
+    seq++;
+    const isPresence = device === receptionist;
+    const body = isPresence ? pidf(device, b) : dialogInfo(device, seq, b, seq);
+    const cid = `p-${device}-${seq}`;
+    const etag = etags.get(device);
+    const msg =
+      `PUBLISH sip:${device}@127.0.0.1:${port} SIP/2.0\r\n` +
+      `Via: SIP/2.0/UDP 127.0.0.1:${pub.address().port};branch=z9hG4bKp${seq};rport\r\n` +
+      `From: <sip:${device}@127.0.0.1>;tag=p${seq}\r\nTo: <sip:${device}@127.0.0.1>\r\nCall-ID: ${cid}\r\nCSeq: 1 PUBLISH\r\nMax-Forwards: 70\r\n` +
+      `Event: ${isPresence ? 'presence' : 'dialog'}\r\nExpires: 3600\r\n` +
+      (etag ? `SIP-If-Match: ${etag}\r\n` : '') +
+      `Content-Type: ${isPresence ? 'application/pidf+xml' : 'application/dialog-info+xml'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    pub.send(msg, port, '127.0.0.1');
+    return cid;
+  };
+  try {
+    // Ready when kamailio answers a PUBLISH; then every phone gets its one publication.
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      inFlight.delete(receptionist);
+      const cid = publish(receptionist);
+      ready = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 100);
+        waiting.set(cid, () => {
+          clearTimeout(t);
+          r(true);
+        });
+      });
+    }
+    if (!ready) throw new Error(`kamailio did not answer: ${err.slice(-800)}`);
+    for (const d of devicesA) {
+      const cid = publish(d);
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          inFlight.delete(d);
+          r();
+        }, 1000);
+        waiting.set(cid, () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    status = {};
+    const figures = await runShapes(`127.0.0.1:${port}`, (d) => void send(d), 'kamailio');
+    process.stderr.write(`kamailio PUBLISH answers: ${JSON.stringify(status)}\n`);
+    return figures;
+  } finally {
+    pub.close();
+    if (kam.pid && kam.exitCode === null) process.kill(kam.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    if (kam.pid && kam.exitCode === null) process.kill(kam.pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

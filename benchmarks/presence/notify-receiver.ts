@@ -1,0 +1,210 @@
+/**
+ * The subscribers of benchmarks/presence/presence-fanout.bench.ts, in their own process: one UDP socket on
+ * loopback holds many subscriptions (one dialog each, told apart by Call-ID), sends their SUBSCRIBEs and
+ * answers every NOTIFY with 200 at once, recording arrival times. Commands arrive as JSON lines on stdin,
+ * answers leave as JSON lines on stdout:
+ *   {"cmd":"subscribe","target":"127.0.0.1:5060","event":"dialog","devices":["2000"],"per":10}
+ *   {"cmd":"record","on":true}   keep [device, version, arrival epoch ms] of every NOTIFY
+ *   {"cmd":"stats"}              NOTIFYs received, first and last arrival
+ *   {"cmd":"dump","file":"x"}    write the records (Float64 triplets) and clear them
+ *   {"cmd":"reset"}              zero the counters
+ */
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const sock = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024, sendBufferSize: 16 * 1024 * 1024 });
+const epoch = (): number => performance.timeOrigin + performance.now();
+
+let notifies = 0;
+let first = 0;
+let last = 0;
+let recording = false;
+let records = new Float64Array(3 * 1_000_000);
+let nrec = 0;
+/** Call-IDs waiting for their 200 and their first NOTIFY. */
+const pending = new Map<string, { msg: Buffer; acked: boolean; notified: boolean; sentAt: number }>();
+let onSettled: (() => void) | undefined;
+let localPort = 0;
+
+function header(text: string, names: readonly string[], from: number, end: number): string {
+  for (const n of names) {
+    let i = text.indexOf('\r\n' + n, from - 2);
+    while (i >= 0 && i < end) {
+      const lineEnd = text.indexOf('\r\n', i + 2);
+      return text.slice(i + 2, lineEnd);
+    }
+  }
+  return '';
+}
+
+function onMessage(buf: Buffer, rinfo: RemoteInfo): void {
+  const text = buf.toString('latin1');
+  const headEnd = text.indexOf('\r\n\r\n');
+  if (text.startsWith('NOTIFY ')) {
+    const now = epoch();
+    notifies++;
+    if (!first) first = now;
+    last = now;
+    // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
+    let vias = '';
+    let i = text.indexOf('\r\nVia:');
+    while (i >= 0 && i < headEnd) {
+      const e = text.indexOf('\r\n', i + 2);
+      vias += text.slice(i + 2, e) + '\r\n';
+      i = text.indexOf('\r\nVia:', e);
+    }
+    const callId = header(text, ['Call-ID:', 'i:'], 0, headEnd);
+    const res =
+      'SIP/2.0 200 OK\r\n' + vias +
+      header(text, ['From:', 'f:'], 0, headEnd) + '\r\n' +
+      header(text, ['To:', 't:'], 0, headEnd) + '\r\n' +
+      callId + '\r\n' +
+      header(text, ['CSeq:'], 0, headEnd) + '\r\nContent-Length: 0\r\n\r\n';
+    sock.send(res, rinfo.port, rinfo.address);
+    const id = callId.slice(callId.indexOf(':') + 1).trim();
+    const p = pending.get(id);
+    if (p) {
+      p.notified = true;
+      settle(id);
+    }
+    if (recording && nrec * 3 + 3 <= records.length) {
+      const v = text.indexOf(' version="', headEnd);
+      const en = text.indexOf('entity="sip:', headEnd);
+      const device = en >= 0 ? Number(text.slice(en + 12, text.indexOf('@', en))) : -1;
+      const version = v >= 0 ? Number(text.slice(v + 10, text.indexOf('"', v + 10))) : -1;
+      records[nrec * 3] = device;
+      records[nrec * 3 + 1] = version;
+      records[nrec * 3 + 2] = now;
+      nrec++;
+    }
+    return;
+  }
+  if (text.startsWith('SIP/2.0 ')) {
+    const status = Number(text.slice(8, 11));
+    const callId = header(text, ['Call-ID:', 'i:'], 0, headEnd);
+    const id = callId.slice(callId.indexOf(':') + 1).trim();
+    const p = pending.get(id);
+    if (p && status >= 200) {
+      p.acked = true;
+      settle(id);
+    }
+  }
+}
+
+function settle(id: string): void {
+  const p = pending.get(id);
+  if (p && p.acked && p.notified) {
+    pending.delete(id);
+    pump();
+  }
+}
+
+let queue: Array<{ id: string; msg: Buffer }> = [];
+const window = 256;
+let inWindow = new Set<string>();
+
+function pump(): void {
+  for (const id of inWindow) if (!pending.has(id)) inWindow.delete(id);
+  while (inWindow.size < window && queue.length) {
+    const s = queue.pop()!;
+    inWindow.add(s.id);
+    pending.set(s.id, { msg: s.msg, acked: false, notified: false, sentAt: Date.now() });
+    sock.send(s.msg, targetPort, targetHost);
+  }
+  if (pending.size === 0 && queue.length === 0 && onSettled) {
+    const f = onSettled;
+    onSettled = undefined;
+    f();
+  }
+}
+
+let targetHost = '127.0.0.1';
+let targetPort = 5060;
+let run = 0;
+
+function subscribe(target: string, event: string, devices: string[], per: number): Promise<void> {
+  const [host, port] = target.split(':');
+  targetHost = host!;
+  targetPort = Number(port);
+  run++;
+  const accept = event === 'dialog' ? 'application/dialog-info+xml' : 'application/pidf+xml';
+  queue = [];
+  for (const d of devices) {
+    for (let w = 0; w < per; w++) {
+      const id = `r${run}-${d}-${w}@bench`;
+      const msg = Buffer.from(
+        `SUBSCRIBE sip:${d}@${target} SIP/2.0\r\n` +
+          `Via: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK${run}x${d}x${w};rport\r\n` +
+          `From: <sip:w${w}@127.0.0.1>;tag=t${run}x${d}x${w}\r\n` +
+          `To: <sip:${d}@${target}>\r\n` +
+          `Call-ID: ${id}\r\nCSeq: 1 SUBSCRIBE\r\n` +
+          `Contact: <sip:w${w}@127.0.0.1:${localPort}>\r\nMax-Forwards: 70\r\n` +
+          `Event: ${event}\r\nAccept: ${accept}\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n`,
+      );
+      queue.push({ id, msg });
+    }
+  }
+  queue.reverse();
+  inWindow = new Set();
+  return new Promise((resolve) => {
+    onSettled = resolve;
+    pump();
+  });
+}
+
+// SUBSCRIBEs lost to a full socket buffer are sent again (RFC 3261 Timer E in spirit).
+setInterval(() => {
+  const now = Date.now();
+  for (const p of pending.values()) {
+    if (!p.acked && now - p.sentAt > 500) {
+      p.sentAt = now;
+      sock.send(p.msg, targetPort, targetHost);
+    }
+  }
+}, 250).unref();
+
+sock.on('message', onMessage);
+sock.bind(0, '127.0.0.1', () => {
+  localPort = sock.address().port;
+  process.stdout.write(JSON.stringify({ ready: true, port: localPort }) + '\n');
+});
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const c = JSON.parse(line) as { cmd: string; [k: string]: unknown };
+  const reply = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
+  switch (c.cmd) {
+    case 'subscribe': {
+      const t0 = Date.now();
+      void subscribe(c['target'] as string, c['event'] as string, c['devices'] as string[], c['per'] as number).then(() =>
+        reply({ subscribed: true, ms: Date.now() - t0 }),
+      );
+      break;
+    }
+    case 'record':
+      recording = Boolean(c['on']);
+      reply({ recording });
+      break;
+    case 'stats':
+      reply({ notifies, first, last });
+      break;
+    case 'reset':
+      notifies = 0;
+      first = 0;
+      last = 0;
+      reply({ reset: true });
+      break;
+    case 'dump':
+      writeFileSync(c['file'] as string, Buffer.from(records.buffer, 0, nrec * 3 * 8));
+      reply({ dumped: nrec });
+      nrec = 0;
+      records = new Float64Array(records.length);
+      break;
+    case 'exit':
+      process.exit(0);
+      break;
+    default:
+      reply({ error: `unknown command ${c.cmd}` });
+  }
+});

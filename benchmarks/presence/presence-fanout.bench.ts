@@ -1,0 +1,288 @@
+/**
+ * Presence fan-out: hook changes injected straight into the model (`PbxModel.apply`, CSTA
+ * ServiceInitiated / ConnectionCleared events) become NOTIFYs from the presence service over UDP on
+ * loopback, to subscribers held by a separate receiver process (notify-receiver.ts) that answers each.
+ *   (a) 1,000 phones x 10 dialog-package subscribers: latency at 1,000 hook events/s, then the highest
+ *       steady rate with no NOTIFY lost (delivered = events x 10);
+ *   (b) one phone x 10,000 presence subscribers, one hook change: time until the last NOTIFY arrives.
+ * Memory: heap growth per subscription (after GC) while the 10,000 subscriptions of (a) are made.
+ * Baseline in the same run: Kamailio presence + presence_dialoginfo, fed by PUBLISH (kamailio-presence.cfg).
+ * Last line: one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+import { ConnectionState, CstaEventKind, type CstaEvent } from '../../src/cti/index.js';
+import { PbxModel } from '../../src/model/index.js';
+import { PresenceService } from '../../src/presence/index.js';
+import { SipStack } from '../../src/sip/ua/index.js';
+import { SqliteStore } from '../../src/store/index.js';
+import { setLogLevel } from '../../src/util/log.js';
+import { MetricsRegistry } from '../../src/util/metrics.js';
+import { kamailioBaseline, type BaselineFigures } from './kamailio-baseline.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const epoch = (): number => performance.timeOrigin + performance.now();
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** A receiver child process and its JSON-line conversation. */
+export class Receiver {
+  readonly port: Promise<number>;
+  private readonly waiters: Array<(o: Record<string, unknown>) => void> = [];
+  constructor(private readonly proc: ChildProcess) {
+    const rl = createInterface({ input: proc.stdout! });
+    let ready: (p: number) => void;
+    this.port = new Promise((r) => (ready = r));
+    rl.on('line', (line) => {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      if (o['ready']) ready(o['port'] as number);
+      else this.waiters.shift()?.(o);
+    });
+  }
+
+  static start(): Receiver {
+    return new Receiver(spawn(process.execPath, [join(here, 'notify-receiver.js')], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  }
+
+  ask(o: object): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.proc.stdin!.write(JSON.stringify(o) + '\n');
+    });
+  }
+
+  stop(): void {
+    if (this.proc.exitCode === null && this.proc.pid) process.kill(this.proc.pid, 'SIGKILL');
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Drive `events` hook changes at `rate` per second over the devices, round robin: each change takes a
+ * device off hook (new call) or back on hook. `onEvent` sees each device and its injection time.
+ */
+async function drive(rate: number, seconds: number, next: (i: number) => void): Promise<number> {
+  const total = Math.round(rate * seconds);
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+    while (sent < due) next(sent++);
+    await new Promise((r) => setImmediate(r));
+  }
+  return sent;
+}
+
+/** Hook changes as CSTA events applied to the model. */
+class HookDriver {
+  private readonly offHook = new Map<string, string>();
+  private seq = 0;
+  constructor(private readonly model: PbxModel) {}
+
+  toggle(device: string): void {
+    const call = this.offHook.get(device);
+    if (call === undefined) {
+      const callId = `c${++this.seq}`;
+      this.offHook.set(device, callId);
+      this.model.apply(device, ev(CstaEventKind.ServiceInitiated, device, callId, ConnectionState.Initiated));
+    } else {
+      this.offHook.delete(device);
+      this.model.apply(device, ev(CstaEventKind.ConnectionCleared, device, call, ConnectionState.Null));
+    }
+  }
+}
+
+function ev(kind: CstaEventKind, device: string, callId: string, localState: ConnectionState): CstaEvent {
+  return { kind, monitorCrossRefId: device, callId, subjectDevice: device, localState, moved: [], ...(kind === CstaEventKind.ConnectionCleared ? { actingDevice: device, cause: 'normalClearing' } : {}) };
+}
+
+interface Figures {
+  notifyPerSec: number;
+  /** Every change of the reported step reached every subscriber (no merging). */
+  lossless: boolean;
+  p50Ms: number;
+  p99Ms: number;
+  fanout10kMs: number;
+  bytesPerSubscription: number;
+}
+
+/** Devices of shape (a) and the receptionist of shape (b). */
+export const devicesA = Array.from({ length: 1000 }, (_, i) => String(20000 + i));
+export const receptionist = '30000';
+
+/**
+ * Both shapes against a notifier at `target`: the receiver subscribes, `inject(device)` makes one hook
+ * change of a device (toggling it off and on hook). `afterSubscribe` runs once the 10,000 subscriptions of
+ * (a) exist (for the memory figure).
+ */
+export async function runShapes(target: string, inject: (device: string) => void, label: string, afterSubscribe?: () => void): Promise<Omit<Figures, 'bytesPerSubscription'>> {
+  const rx = Receiver.start();
+  await rx.port;
+  try {
+    await rx.ask({ cmd: 'subscribe', target, event: 'dialog', devices: devicesA, per: 10 });
+    if (afterSubscribe) {
+      // SUBSCRIBE server transactions linger for Timer J (64*T1 = 32 s, RFC 3261 section 17.2.2): wait them out.
+      await sleep(33_000);
+      afterSubscribe();
+    }
+
+    // (a) latency at 1,000 hook events/s: the k-th NOTIFY of a device in the window answers its k-th change.
+    const injected = new Map<string, number[]>();
+    const timed = (i: number): void => {
+      const d = devicesA[i % devicesA.length]!;
+      let list = injected.get(d);
+      if (!list) injected.set(d, (list = []));
+      list.push(epoch());
+      inject(d);
+    };
+    await drive(1000, 1, timed); // warm-up
+    await sleep(1000);
+    injected.clear();
+    await rx.ask({ cmd: 'record', on: true });
+    await drive(1000, 5, timed);
+    await sleep(1500);
+    await rx.ask({ cmd: 'record', on: false });
+    const dir = mkdtempSync(join(tmpdir(), 'sh-bench-rx-'));
+    const file = join(dir, 'arrivals.bin');
+    await rx.ask({ cmd: 'dump', file });
+    const rec = new Float64Array(readFileSync(file).buffer.slice(0));
+    rmSync(dir, { recursive: true, force: true });
+    const base = new Map<string, number>();
+    for (let i = 0; i + 2 < rec.length; i += 3) {
+      const d = String(rec[i]);
+      base.set(d, Math.min(base.get(d) ?? Infinity, rec[i + 1]!));
+    }
+    const lat: number[] = [];
+    for (let i = 0; i + 2 < rec.length; i += 3) {
+      const d = String(rec[i]);
+      const t0 = injected.get(d)?.[rec[i + 1]! - base.get(d)!];
+      if (t0 !== undefined) lat.push(rec[i + 2]! - t0);
+    }
+    lat.sort((x, y) => x - y);
+
+    // (a) throughput: raise the steady rate while every NOTIFY arrives (delivered = events x 10). The figure
+    // is the best lossless step; when even the lowest step merged some changes, its delivery rate is given
+    // and `lossless` is false.
+    let notifyPerSec = 0;
+    let lossless = false;
+    let bestLossy = 0;
+    for (const rate of [1000, 2000, 4000, 6000, 8000, 10000]) {
+      await rx.ask({ cmd: 'reset' });
+      const t0 = epoch();
+      const events = await drive(rate, 3, (i) => inject(devicesA[i % devicesA.length]!));
+      let st = await rx.ask({ cmd: 'stats' });
+      let stalled = 0;
+      for (let prev = -1; stalled < 10 && (st['notifies'] as number) < events * 10; ) {
+        await sleep(100);
+        st = await rx.ask({ cmd: 'stats' });
+        stalled = (st['notifies'] as number) === prev ? stalled + 1 : 0;
+        prev = st['notifies'] as number;
+      }
+      const delivered = st['notifies'] as number;
+      const spanMs = (st['last'] as number) - t0;
+      const achieved = Math.round(delivered / (spanMs / 1000));
+      process.stderr.write(`${label} at ${rate} hook events/s: ${delivered}/${events * 10} NOTIFYs in ${Math.round(spanMs)} ms = ${achieved}/s\n`);
+      if (delivered < events * 10) {
+        bestLossy = Math.max(bestLossy, achieved);
+        break;
+      }
+      lossless = true;
+      notifyPerSec = Math.max(notifyPerSec, achieved);
+      if (spanMs > 3000 * 1.25) break;
+      await sleep(500);
+    }
+    if (!lossless) notifyPerSec = bestLossy;
+    await sleep(1000);
+
+    // (b) one receptionist phone watched by 10,000 presence subscribers, one hook change.
+    await rx.ask({ cmd: 'subscribe', target, event: 'presence', devices: [receptionist], per: 10_000 });
+    await sleep(1000);
+    await rx.ask({ cmd: 'reset' });
+    const tb = epoch();
+    inject(receptionist);
+    let st = await rx.ask({ cmd: 'stats' });
+    for (let w = 0; w < 500 && (st['notifies'] as number) < 10_000; w++) {
+      await sleep(20);
+      st = await rx.ask({ cmd: 'stats' });
+    }
+    const fanout10kMs = (st['notifies'] as number) >= 10_000 ? (st['last'] as number) - tb : NaN;
+    return { notifyPerSec, lossless, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs };
+  } finally {
+    rx.stop();
+  }
+}
+
+async function switchhookRun(): Promise<Figures> {
+  const data = mkdtempSync(join(tmpdir(), 'sh-bench-presence-'));
+  const metrics = new MetricsRegistry();
+  const model = new PbxModel({ metrics, devices: [...devicesA, receptionist] });
+  for (const d of [...devicesA, receptionist]) model.resync(d, []);
+  const stack = new SipStack({ listen: ['udp:127.0.0.1:0'], metrics, transport: { udpBufferBytes: 16 * 1024 * 1024 } });
+  const [addr] = await stack.start();
+  const store = new SqliteStore(data);
+  const presence = new PresenceService({ stack, model, store, domain: 'bench.invalid', maxSubscriptions: 50_000 });
+  await presence.start();
+  const driver = new HookDriver(model);
+  try {
+    gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    let bytesPerSubscription = NaN;
+    const figures = await runShapes(`127.0.0.1:${addr!.port}`, (d) => driver.toggle(d), 'switchhook', () => {
+      gc();
+      bytesPerSubscription = Math.round((process.memoryUsage().heapUsed - heap0) / presence.notifier.size);
+    });
+    return { ...figures, bytesPerSubscription };
+  } finally {
+    await presence.close();
+    await stack.close();
+    await store.close();
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+const round = (x: number, d = 3): number => (Number.isFinite(x) ? Number(x.toFixed(d)) : x);
+
+/** Runs both shapes against switchhook, then against Kamailio; prints one JSON line last. */
+export default async function main(): Promise<void> {
+  setLogLevel('warn');
+  const sh = await switchhookRun();
+  process.stderr.write(`switchhook: ${JSON.stringify(sh)}\n`);
+  let k: BaselineFigures | undefined;
+  try {
+    k = await kamailioBaseline();
+    process.stderr.write(`kamailio: ${JSON.stringify(k)}\n`);
+  } catch (err) {
+    process.stderr.write(`kamailio baseline failed: ${(err as Error).message}\n`);
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'presence-fanout',
+      notifyPerSec: sh.notifyPerSec,
+      notifyLossless: sh.lossless,
+      p50Ms: round(sh.p50Ms),
+      p99Ms: round(sh.p99Ms),
+      fanout10kMs: round(sh.fanout10kMs, 1),
+      bytesPerSubscription: sh.bytesPerSubscription,
+      kamailioNotifyPerSec: k?.notifyPerSec ?? null,
+      kamailioLossless: k?.lossless ?? null,
+      kamailioP99Ms: k ? round(k.p99Ms) : null,
+      kamailioFanout10kMs: k ? round(k.fanout10kMs, 1) : null,
+      ratio: k && k.notifyPerSec > 0 ? round(sh.notifyPerSec / k.notifyPerSec, 2) : null,
+      injection: 'model.apply',
+    }),
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * The admin HTTP API of call control (docs/call-control.md): one POST route per service under
+ * `/api/phones/{ext}/...` and `GET /api/requests/{id}` for the progress of a click to dial. Failures are
+ * RFC 9457 problem details whose `cause` is the CSTA error behind them (category and value).
+ */
+import { HttpProblem, type HttpReply, type HttpRequest, type JsonHttpServer } from '../../util/http.js';
+import { CallControlError } from './errors.js';
+import { RequesterKind, TransferMode, type CallControl, type Requester } from './call-control.js';
+
+/** Options of {@link registerCallControlRoutes}. */
+export interface CallControlRoutesOptions {
+  /** The admin principal the HTTP API acts as (must be listed in the ownership table's `admins`). */
+  readonly principal: string;
+}
+
+type Body = Record<string, unknown>;
+
+function body(req: HttpRequest): Body {
+  if (req.body === undefined) return {};
+  if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw new HttpProblem(400, 'Bad Request', 'body must be a JSON object');
+  return req.body as Body;
+}
+
+function optString(b: Body, key: string): string | undefined {
+  const v = b[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new HttpProblem(400, 'Bad Request', `'${key}' must be a non-empty string`);
+  return v;
+}
+
+function needString(b: Body, key: string): string {
+  const v = optString(b, key);
+  if (v === undefined) throw new HttpProblem(400, 'Bad Request', `'${key}' is required`);
+  return v;
+}
+
+function needBool(b: Body, key: string): boolean {
+  const v = b[key];
+  if (typeof v !== 'boolean') throw new HttpProblem(400, 'Bad Request', `'${key}' must be true or false`);
+  return v;
+}
+
+/** A call-control failure as problem details; the CSTA error (if any) becomes the `cause`. */
+function problem(err: unknown): never {
+  if (err instanceof CallControlError) {
+    throw new HttpProblem(err.httpStatus, titleOf(err.httpStatus), err.message, { cause: err.cti ?? err, code: err.code });
+  }
+  throw err;
+}
+
+function titleOf(status: number): string {
+  switch (status) {
+    case 400:
+      return 'Bad Request';
+    case 403:
+      return 'Forbidden';
+    case 404:
+      return 'Not Found';
+    case 409:
+      return 'Conflict';
+    case 422:
+      return 'Unprocessable Content';
+    case 502:
+      return 'Bad Gateway';
+    case 503:
+      return 'Service Unavailable';
+    case 504:
+      return 'Gateway Timeout';
+    default:
+      return 'Request Failed';
+  }
+}
+
+/** Registers the call-control routes on the admin server. */
+export function registerCallControlRoutes(http: JsonHttpServer, control: CallControl, opts: CallControlRoutesOptions): void {
+  const who: Requester = { kind: RequesterKind.Admin, name: opts.principal };
+  const on = (path: string, fn: (ext: string, b: Body, req: HttpRequest) => Promise<HttpReply> | HttpReply): void => {
+    http.route('POST', `/api/phones/:ext/${path}`, async (req) => {
+      const b = body(req);
+      try {
+        return await fn(req.params['ext']!, b, req);
+      } catch (err) {
+        return problem(err);
+      }
+    });
+  };
+  http.route('GET', '/api/phones/:ext', (req) => {
+    try {
+      return { json: control.snapshot(who, req.params['ext']!) };
+    } catch (err) {
+      return problem(err);
+    }
+  });
+  on('hold', async (ext, b) => ({ json: await control.hold(who, ext, optString(b, 'callId')) }));
+  on('retrieve', async (ext, b) => ({ json: await control.retrieve(who, ext, optString(b, 'callId')) }));
+  on('clear', async (ext, b) => ({ json: await control.clear(who, ext, optString(b, 'callId')) }));
+  on('answer', async (ext, b) => {
+    const o: { on?: string; callId?: string } = {};
+    const onDevice = optString(b, 'on');
+    const callId = optString(b, 'callId');
+    if (onDevice !== undefined) o.on = onDevice;
+    if (callId !== undefined) o.callId = callId;
+    return { json: await control.answer(who, ext, o) };
+  });
+  on('deflect', async (ext, b) => ({ json: { to: await control.deflect(who, ext, needString(b, 'to'), optString(b, 'callId')) } }));
+  on('forward', async (ext, b) => {
+    const enable = needBool(b, 'on');
+    const to = optString(b, 'to');
+    const type = optString(b, 'type') ?? 'forwardImmediate';
+    return { json: await control.forward(who, ext, to === undefined ? { type, on: enable } : { type, on: enable, to }) };
+  });
+  on('dnd', async (ext, b) => {
+    const enable = needBool(b, 'on');
+    await control.doNotDisturb(who, ext, enable);
+    return { json: { doNotDisturb: enable } };
+  });
+  on('dial', async (ext, b) => {
+    const r = await control.dial(who, ext, needString(b, 'to'));
+    return { status: 202, json: { id: r.id, location: `/api/requests/${r.id}`, ...r.toJSON() } };
+  });
+  on('transfer', async (ext, b) => {
+    const mode = optString(b, 'mode') ?? TransferMode.SingleStep;
+    if (mode !== TransferMode.SingleStep && mode !== TransferMode.Consultation) throw new HttpProblem(400, 'Bad Request', `'mode' must be singleStep or consultation`);
+    const callId = optString(b, 'callId');
+    return { json: await control.transfer(who, ext, needString(b, 'to'), callId === undefined ? { mode } : { mode, callId }) };
+  });
+  http.route('GET', '/api/requests/:id', (req) => {
+    try {
+      return { json: control.request(req.params['id']!).toJSON() };
+    } catch (err) {
+      return problem(err);
+    }
+  });
+}

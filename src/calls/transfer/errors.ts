@@ -1,0 +1,44 @@
+import { SwitchhookError } from '../../util/errors.js';
+
+/** Stable codes of the transfer family. */
+export type TransferErrorCode =
+  /** No such user or desk phone in the configuration. */
+  | 'TRANSFER_ERR_USER'
+  /** The desk phone has no connected call to move. */
+  | 'TRANSFER_ERR_NO_CALL'
+  /** The user's softphone has no current registration. */
+  | 'TRANSFER_ERR_NOT_REGISTERED'
+  /** Another transfer of this user's call is in progress, or the call is not where the request assumes. */
+  | 'TRANSFER_ERR_STATE'
+  /** The softphone (or the desk phone) did not answer; the call stayed or went back where it was. */
+  | 'TRANSFER_ERR_NO_ANSWER'
+  /** The PBX's VoIP gateway never reached us; the CTI transfer was undone. */
+  | 'TRANSFER_ERR_GATEWAY'
+  /** The CTI request was refused or its outcome is unknown. */
+  | 'TRANSFER_ERR_CTI'
+  /** Closed. */
+  | 'TRANSFER_ERR_CLOSED';
+
+/** A failed transfer between a desk phone and a softphone; `httpStatus` for the admin API. */
+export class TransferError extends SwitchhookError {
+  declare readonly code: TransferErrorCode;
+
+  constructor(code: TransferErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+
+  get httpStatus(): number {
+    switch (this.code) {
+      case 'TRANSFER_ERR_USER':
+        return 404;
+      case 'TRANSFER_ERR_NO_CALL':
+      case 'TRANSFER_ERR_NOT_REGISTERED':
+      case 'TRANSFER_ERR_STATE':
+        return 409;
+      case 'TRANSFER_ERR_NO_ANSWER':
+        return 504;
+      default:
+        return 502;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/** The daemon wires call control, uaCSTA/REFER, the registrar and desk/softphone transfers from its configuration. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import t from 'tap';
+
+import { validateConfig, ConfigError } from '../../src/daemon/config.js';
+import { Switchhook } from '../../src/daemon/switchhook.js';
+import { PbxSimulator } from '../../src/sim/index.js';
+import { SipStack } from '../../src/sip/ua/index.js';
+import { setLogLevel } from '../../src/util/log.js';
+
+setLogLevel('silent');
+
+t.test('call control, registrar and transfers come up from the configuration', async (t) => {
+  const sim = new PbxSimulator();
+  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001', '2002'] });
+  t.teardown(() => sim.stop());
+  const daemon = new Switchhook(
+    validateConfig({
+      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2000-2002'] },
+      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
+      admin: { host: '127.0.0.1', port: 0 },
+      callControl: { adminPrincipal: 'ops', admins: ['ops'], users: [{ user: 'alice', phones: ['2000'], aors: ['sip:alice@pbx.example'] }] },
+      transfers: { rtpPorts: [47000, 47099], users: [{ device: '2000', user: 'alice', softphoneAor: 'sip:alice@pbx.example' }] },
+      data: mkdtempSync(join(tmpdir(), 'sh-services-')),
+      log: 'silent',
+    }),
+  );
+  t.teardown(() => daemon.stop());
+  const addr = await daemon.start();
+  await daemon.whenLinkUp();
+  const base = `http://127.0.0.1:${addr.admin!.port}`;
+  const sipPort = addr.sip![0]!.port;
+
+  // The softphone registers with the daemon's registrar.
+  const softphone = new SipStack({ listen: ['udp:127.0.0.1:0'] });
+  const [bound] = await softphone.start();
+  t.teardown(() => softphone.close());
+  const reg = await softphone.request({
+    method: 'REGISTER',
+    uri: `sip:pbx.example`,
+    from: 'sip:alice@pbx.example',
+    to: 'sip:alice@pbx.example',
+    destination: { protocol: 'udp', host: '127.0.0.1', port: sipPort },
+    headers: { Contact: `<sip:alice@127.0.0.1:${bound!.port}>`, Expires: '600' },
+  });
+  t.equal(reg.response.status, 200);
+  t.equal(daemon.registrar!.lookup('sip:alice@pbx.example').length, 1, 'binding stored');
+
+  // Click to dial through the admin API, as the configured admin principal.
+  sim.core.offHook('2001');
+  const dial = await fetch(`${base}/api/phones/2000/dial`, { method: 'POST', body: JSON.stringify({ to: '2002' }) });
+  t.equal(dial.status, 202, 'accepted; progress is reported under /api/requests');
+  const { id } = (await dial.json()) as { id: string };
+  const progress = await fetch(`${base}/api/requests/${id}`);
+  t.equal(progress.status, 200);
+  const refused = await fetch(`${base}/api/phones/2001/hold`, { method: 'POST' });
+  t.equal(refused.status, 409, 'no call to hold on 2001');
+
+  const transfers = (await (await fetch(`${base}/api/transfers`)).json()) as Array<{ device: string; phase: string }>;
+  t.same(transfers, [{ device: '2000', user: 'alice', phase: 'onDesk' }]);
+  t.ok(daemon.callControl);
+  t.ok(daemon.transfers);
+});
+
+t.test('call services need what they build on', async (t) => {
+  const issues = (raw: unknown): string[] => {
+    try {
+      validateConfig(raw);
+    } catch (err) {
+      return (err as ConfigError).issues.map((i) => `${i.key}: ${i.message}`);
+    }
+    return [];
+  };
+  t.same(issues({ transfers: { rtpPorts: [5000, 5001], users: [] } }), [
+    'transfers.rtpPorts: must span at least two RTP/RTCP pairs, low to high',
+    'transfers: needs a CSTA link (cti.protocol: csta)',
+    'transfers: needs a SIP listener (sip.listen)',
+  ]);
+  t.same(issues({ cti: { host: 'pbx', port: 1 }, callControl: { adminPrincipal: 'ops', admins: ['root'], users: [] } }), [
+    'callControl.adminPrincipal: must be listed in callControl.admins',
+  ]);
+  t.same(issues({ callControl: { users: [{ user: 'a', phones: [], aors: ['mailto:a'] }] } }).sort(), [
+    'callControl.users[0].aors[0]: has an invalid format',
+    'callControl.users[0].phones: must NOT have fewer than 1 items',
+  ]);
+});

@@ -1,0 +1,60 @@
+/**
+ * baresip as a headless softphone on loopback: registers to our registrar, answers every call at once
+ * (`answermode=auto`), G.711 only, and echoes what it hears (`aubridge` joins its player to its source), so
+ * RTP flows both ways without a sound card. Stopped by PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freeTcpPort, freeUdpPort } from '../sip/interop/peers.js';
+
+export class Baresip {
+  private out = '';
+  private constructor(private readonly child: ChildProcess, readonly sipPort: number) {
+    child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.out += d.toString()));
+  }
+
+  /** Starts baresip registering `user` at `registrarPort` (the caller waits for the binding). */
+  static async start(user: string, registrarPort: number): Promise<Baresip> {
+    const dir = mkdtempSync(join(tmpdir(), 'sh-baresip-'));
+    const sipPort = await freeUdpPort();
+    const ctrlPort = await freeTcpPort();
+    writeFileSync(join(dir, 'config'), [
+      'poll_method epoll',
+      `sip_listen 127.0.0.1:${sipPort}`,
+      'net_interface 127.0.0.1',
+      'net_prefer_ipv6 no',
+      'module_path /usr/lib/baresip/modules',
+      'module g711.so',
+      'module aubridge.so',
+      'module ctrl_tcp.so',
+      `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
+      'module_app account.so',
+      'module_app menu.so',
+      'audio_player aubridge,echo',
+      'audio_source aubridge,echo',
+      'audio_alert none',
+      'rtp_ports 50000-50999',
+      '',
+    ].join('\n'));
+    writeFileSync(join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${registrarPort}>;regint=600;pubint=0;answermode=auto;audio_codecs=PCMU,PCMA\n`);
+    writeFileSync(join(dir, 'contacts'), '');
+    const child = spawn('baresip', ['-f', dir, '-v'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return new Baresip(child, sipPort);
+  }
+
+  /** What baresip printed so far. */
+  get log(): string {
+    return this.out;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.pid === undefined || this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    process.kill(this.child.pid, 'SIGKILL');
+    await exited;
+  }
+}
