@@ -4,7 +4,8 @@ import { SwitchhookError } from '../util/errors.js';
  * A directory (service node) operation was refused: bad provisioning input, a number outside the numbering
  * plan, a bad configuration. `field` names the input field at fault, so the admin API can point at it.
  * Codes: `DIR_ERR_NUMBER`, `DIR_ERR_CLIENT`, `DIR_ERR_DISPLAY`, `DIR_ERR_SOURCE`, `DIR_ERR_EXPIRES`,
- * `DIR_ERR_NOT_FOUND`, `DIR_ERR_LIMIT`, `DIR_ERR_CONFIG`, `DIR_ERR_CSV`, `DIR_ERR_CLOSED`.
+ * `DIR_ERR_NOT_FOUND`, `DIR_ERR_LIMIT`, `DIR_ERR_CONFIG`, `DIR_ERR_CSV`, `DIR_ERR_CLOSED`, `DIR_ERR_ADDRESS_BODY`
+ * (a bad address exchange body, docs/service-node.md).
  */
 export class DirectoryError extends SwitchhookError {
   constructor(

@@ -1,7 +1,7 @@
 /**
  * The service node (second seed): a directory of telephone numbers and extensions to multimedia client
  * addresses, ENUM / number portability lookups, and the origination routing decision. Imports no SIP or CTI
- * code: a registrar feeds {@link Directory.register}, the call layer asks {@link OriginationRouter.decide}.
+ * code in its core; {@link ServiceNode} and {@link AddressExchangeClient} put it on SIP and CTI.
  */
 export { Directory, type DirectoryOptions, type DirectoryRecord, type DirectoryLookup, type ProvisionInput, type ImportIssue, type ImportReport } from './directory.js';
 export { DirectoryError, EnumError } from './errors.js';
@@ -25,3 +25,17 @@ export {
   type Reason,
   type Party,
 } from './origination.js';
+export {
+  ADDRESS_CONTENT_TYPE,
+  CLIENT_PURPOSE,
+  AddressRole,
+  parseAddressBody,
+  encodeAddressBody,
+  clientCallInfo,
+  clientFromCallInfo,
+  type AddressBody,
+  type AddressParty,
+} from './address-body.js';
+export { ServiceNode, CallOutcome, type ServiceNodeOptions, type SitePbx, type OriginationResult } from './service-node.js';
+export { AddressExchangeClient, type AddressExchangeClientOptions } from './client.js';
+export { registerDirectoryRoutes } from './provisioning-api.js';

@@ -290,6 +290,12 @@ export class OriginationRouter {
     }
   }
 
+  /** The PSTN Request-URI for a decided call: the fallback when its call server does not answer. */
+  pstnTarget(d: OriginationDecision): string {
+    const n = d.callee.e164 ?? d.callee.extension ?? d.callee.input;
+    return towards(this.config.pstn, n.startsWith('+') ? telUser(n, d.callee) : n);
+  }
+
   private pstn(outcome: Outcome, base: Omit<OriginationDecision, 'route' | 'outcome'>, number: string): OriginationDecision {
     const trunk = this.config.pstn;
     base.reasons.push({ step: 'route', detail: `PSTN via ${trunk.name}` });
