@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 
 import { SwitchhookError } from '../util/errors.js';
+import { NumberingPlan, type NumberingPlanConfig } from '../directory/numbering-plan.js';
 import { expandExtensions } from '../util/extensions.js';
 
 /** A SIP listener: protocol, address and port (0 picks a free port). */
@@ -92,6 +93,38 @@ export interface TransfersConfig {
   users: { device: string; user: string; softphoneAor: string }[];
 }
 
+/** Concurrent media sessions between computer interfaces (docs/sessions.md). */
+export interface SessionsConfig {
+  openOn: 'connected' | 'alerting';
+  inviteTimeoutMs: number;
+  msrp: { host: string; port: number; advertiseHost?: string };
+  /** Extensions whose computer interface is configured rather than registered. */
+  clients: Record<string, string>;
+}
+
+/** A SIP trunk or call server. */
+export interface TrunkConfig {
+  name: string;
+  uri: string;
+}
+
+/** The service node (docs/service-node.md). */
+export interface ServiceNodeConfig {
+  site: string;
+  numberingPlan: NumberingPlanConfig;
+  enum?: { servers: string[]; apex: string; timeoutMs: number; tries: number; fallback: 'pstn' | 'reject' | 'assume-not-ported' };
+  /** Default: this daemon's own SIP address. */
+  callServer?: TrunkConfig;
+  pstn: TrunkConfig;
+  attendant?: TrunkConfig;
+  unknownFarSite: 'pstn' | 'reject';
+  farSites: { name: string; domains: string[]; prefixes?: string[]; mainNumbers?: string[]; trunk?: TrunkConfig }[];
+  pbx?: { gatewayDevice: string; attendantDevice?: string };
+  inviteTimeoutMs: number;
+  messageTimeoutMs: number;
+  attendantTimeoutMs: number;
+}
+
 /** The whole daemon configuration, after defaults are applied. */
 export interface SwitchhookConfig {
   /** Absent: a SIP-only daemon with no CTI link. */
@@ -102,6 +135,12 @@ export interface SwitchhookConfig {
   callControl?: CallControlConfig;
   /** Absent: no desk phone / softphone transfers. */
   transfers?: TransfersConfig;
+  /** Absent: no concurrent media sessions. */
+  sessions?: SessionsConfig;
+  /** Routing of ringing calls by each user's rules (always on with a CSTA link). */
+  routing: { gatewayNumber?: string };
+  /** Absent: no service node. */
+  serviceNode?: ServiceNodeConfig;
   admin: { host: string; port: number } | null;
   /** Folder for the SQLite store (and other local files). */
   data: string;
@@ -136,6 +175,14 @@ const deviceSpecPattern = '^[0-9A-Za-z+*#]+(-[0-9]+)?$';
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
+  $defs: {
+    trunk: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'uri'],
+      properties: { name: { type: 'string', minLength: 1 }, uri: { type: 'string', pattern: '^sips?:' } },
+    },
+  },
   properties: {
     cti: {
       type: 'object',
@@ -274,6 +321,78 @@ export const configSchema = {
         },
       },
     },
+    sessions: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        openOn: { enum: ['connected', 'alerting'] },
+        inviteTimeoutMs: { type: 'integer', minimum: 1000, maximum: 600000 },
+        msrp: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            host: { type: 'string', pattern: hostPattern },
+            port: { type: 'integer', minimum: 0, maximum: 65535 },
+            advertiseHost: { type: 'string', pattern: hostPattern },
+          },
+        },
+        clients: { type: 'object', propertyNames: { pattern: deviceSpecPattern }, additionalProperties: { type: 'string', pattern: '^sips?:' } },
+      },
+    },
+    routing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { gatewayNumber: { type: 'string', pattern: '^[0-9*#+]{1,32}$' } },
+    },
+    serviceNode: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['site', 'numberingPlan', 'pstn'],
+      properties: {
+        site: { type: 'string', minLength: 1 },
+        numberingPlan: { type: 'object' },
+        enum: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['servers'],
+          properties: {
+            servers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$' } },
+            apex: { type: 'string', minLength: 1 },
+            timeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+            tries: { type: 'integer', minimum: 1, maximum: 10 },
+            fallback: { enum: ['pstn', 'reject', 'assume-not-ported'] },
+          },
+        },
+        callServer: { $ref: '#/$defs/trunk' },
+        pstn: { $ref: '#/$defs/trunk' },
+        attendant: { $ref: '#/$defs/trunk' },
+        unknownFarSite: { enum: ['pstn', 'reject'] },
+        farSites: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'domains'],
+            properties: {
+              name: { type: 'string', minLength: 1 },
+              domains: { type: 'array', items: { type: 'string', minLength: 1 } },
+              prefixes: { type: 'array', items: { type: 'string', pattern: '^\\+[0-9]+$' } },
+              mainNumbers: { type: 'array', items: { type: 'string', pattern: '^\\+[0-9]+$' } },
+              trunk: { $ref: '#/$defs/trunk' },
+            },
+          },
+        },
+        pbx: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['gatewayDevice'],
+          properties: { gatewayDevice: { type: 'string', pattern: deviceSpecPattern }, attendantDevice: { type: 'string', pattern: deviceSpecPattern } },
+        },
+        inviteTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+        messageTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+        attendantTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
+      },
+    },
     admin: {
       oneOf: [
         { type: 'null' },
@@ -353,6 +472,11 @@ export function validateConfig(raw: unknown, source?: string): SwitchhookConfig 
 }
 
 type RawConfig = {
+  sessions: Partial<Omit<SessionsConfig, 'msrp'>> & { msrp?: Partial<SessionsConfig['msrp']> };
+  routing: SwitchhookConfig['routing'];
+  serviceNode: Partial<ServiceNodeConfig> & Pick<ServiceNodeConfig, 'site' | 'numberingPlan' | 'pstn'> & {
+    enum?: Partial<NonNullable<ServiceNodeConfig['enum']>> & { servers: string[] };
+  };
   store: { redis?: string; prefix?: string };
   callControl: Partial<CallControlConfig> & { users: CallControlConfig['users'] };
   transfers: Partial<TransfersConfig> & { users: TransfersConfig['users'] };
@@ -380,6 +504,7 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
     },
     admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080 } : raw.admin,
     data: raw.data ?? './data',
+    routing: raw.routing ?? {},
     store: raw.store?.redis ? { kind: 'redis', url: raw.store.redis, prefix: raw.store.prefix ?? 'switchhook' } : { kind: 'sqlite' },
     log: raw.log ?? 'info',
   };
@@ -401,6 +526,34 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
       gatewayInviteMs: t.gatewayInviteMs ?? 10000,
       deskAnswerMs: t.deskAnswerMs ?? 30000,
       users: t.users,
+    };
+  }
+  if (raw.sessions) {
+    const x = raw.sessions;
+    config.sessions = {
+      openOn: x.openOn ?? 'connected',
+      inviteTimeoutMs: x.inviteTimeoutMs ?? 30000,
+      msrp: { host: x.msrp?.host ?? '127.0.0.1', port: x.msrp?.port ?? 2855, ...(x.msrp?.advertiseHost ? { advertiseHost: x.msrp.advertiseHost } : {}) },
+      clients: x.clients ?? {},
+    };
+  }
+  if (raw.serviceNode) {
+    const n = raw.serviceNode;
+    config.serviceNode = {
+      site: n.site,
+      numberingPlan: n.numberingPlan,
+      ...(n.enum
+        ? { enum: { servers: n.enum.servers, apex: n.enum.apex ?? 'e164.arpa', timeoutMs: n.enum.timeoutMs ?? 2000, tries: n.enum.tries ?? 2, fallback: n.enum.fallback ?? 'pstn' } }
+        : {}),
+      ...(n.callServer ? { callServer: n.callServer } : {}),
+      pstn: n.pstn,
+      ...(n.attendant ? { attendant: n.attendant } : {}),
+      unknownFarSite: n.unknownFarSite ?? 'pstn',
+      farSites: n.farSites ?? [],
+      ...(n.pbx ? { pbx: n.pbx } : {}),
+      inviteTimeoutMs: n.inviteTimeoutMs ?? 10000,
+      messageTimeoutMs: n.messageTimeoutMs ?? 5000,
+      attendantTimeoutMs: n.attendantTimeoutMs ?? 60000,
     };
   }
   if (raw.cti) {
@@ -466,6 +619,18 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
     if (config.sip.listen.length === 0) issues.push({ key: 'transfers', message: 'needs a SIP listener (sip.listen)' });
   }
   if (cc && (!config.cti || config.cti.protocol !== 'csta')) issues.push({ key: 'callControl', message: 'needs a CSTA link (cti.protocol: csta)' });
+  const sn = config.serviceNode;
+  if (sn) {
+    try {
+      new NumberingPlan(sn.numberingPlan);
+    } catch (err) {
+      const field = (err as { field?: string }).field;
+      issues.push({ key: `serviceNode.numberingPlan${field ? '.' + field : ''}`, message: (err as Error).message.replace(/^[^:]*: /, '') });
+    }
+    if (sn.pbx && (!config.cti || config.cti.protocol !== 'csta')) issues.push({ key: 'serviceNode.pbx', message: 'needs a CSTA link (cti.protocol: csta)' });
+    if (config.sip.listen.length === 0) issues.push({ key: 'serviceNode', message: 'needs a SIP listener (sip.listen)' });
+  }
+  if (config.sessions && config.sip.listen.length === 0) issues.push({ key: 'sessions', message: 'needs a SIP listener (sip.listen)' });
   return issues;
 }
 

@@ -2,19 +2,26 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
+import { join } from 'node:path';
+
 import { CallControl, OwnershipTable, registerCallControlRoutes } from '../calls/control/index.js';
+import { RoutingService, RoutingTable, type IncomingCall } from '../calls/routing/index.js';
+import { ComputerInterfaces, ConcurrentSessions } from '../calls/sessions/index.js';
 import { SoftphoneTransfer } from '../calls/transfer/index.js';
 import { ReferTransfers, UaCstaServer } from '../calls/uacsta/index.js';
 import { AdapterServer } from '../cti/adapter/index.js';
 import { BringUpVariant, CstaEdition, CtiLink, LinkState, type LinkDownInfo } from '../cti/index.js';
+import { Directory, EnumResolver, OriginationRouter, registerDirectoryRoutes, ServiceNode } from '../directory/index.js';
 import { RtpEngine } from '../media/index.js';
+import { MsrpRelay } from '../media/msrp/index.js';
 import { bindLinkToModel, PbxModel, type DeviceChange, type DeviceSnapshot } from '../model/index.js';
+import { PhonePresenceState } from '../presence/phone-state.js';
 import { PresenceService } from '../presence/index.js';
 import { Registrar } from '../sip/registrar/index.js';
 import type { BoundAddress } from '../sip/transport/index.js';
 import { SipStack } from '../sip/ua/index.js';
 import { RedisStore, SqliteStore, type Store } from '../store/index.js';
-import { HttpProblem, JsonHttpServer } from '../util/http.js';
+import { HttpProblem, JsonHttpServer, type HttpRequest } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
 import { expandExtensions } from '../util/extensions.js';
@@ -69,6 +76,14 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   private uacsta: UaCstaServer | undefined;
   private rtpEngine: RtpEngine | undefined;
   private softphoneTransfer: SoftphoneTransfer | undefined;
+  private routingTable: RoutingTable | undefined;
+  private routingService: RoutingService | undefined;
+  private msrpRelay: MsrpRelay | undefined;
+  private sessionsInstance: ConcurrentSessions | undefined;
+  private directoryInstance: Directory | undefined;
+  private enumResolver: EnumResolver | undefined;
+  private serviceNodeInstance: ServiceNode | undefined;
+  private readonly unbinds: Array<() => void> = [];
   private lifecycle = DaemonState.Created;
   private readonly startedAt = Date.now();
   private addresses: SwitchhookAddresses = {};
@@ -135,6 +150,26 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return this.softphoneTransfer;
   }
 
+  /** Users' call routing rules (stored; edited with `switchhook route` or the admin API). */
+  get routing(): RoutingTable | undefined {
+    return this.routingTable;
+  }
+
+  /** Concurrent media sessions between computer interfaces (configured with `sessions`). */
+  get sessions(): ConcurrentSessions | undefined {
+    return this.sessionsInstance;
+  }
+
+  /** The service node's directory (configured with `serviceNode`). */
+  get directory(): Directory | undefined {
+    return this.directoryInstance;
+  }
+
+  /** The service node (configured with `serviceNode`). */
+  get serviceNode(): ServiceNode | undefined {
+    return this.serviceNodeInstance;
+  }
+
   /** Every monitored device and its current state. */
   devices(): DeviceSnapshot[] {
     return this.model.devices();
@@ -164,6 +199,8 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       else if (cti) this.startCti(cti);
       else log.info('no CTI link configured: SIP-only daemon');
       this.startCallServices();
+      await this.startRoutingAndSessions();
+      this.startServiceNode();
       this.lifecycle = DaemonState.Running;
       return this.addresses;
     } catch (err) {
@@ -176,6 +213,21 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   async stop(): Promise<void> {
     if (this.lifecycle === DaemonState.Stopped || this.lifecycle === DaemonState.Stopping) return;
     this.lifecycle = DaemonState.Stopping;
+    for (const unbind of this.unbinds.splice(0)) unbind();
+    this.serviceNodeInstance?.close();
+    this.serviceNodeInstance = undefined;
+    this.enumResolver?.close();
+    this.enumResolver = undefined;
+    this.directoryInstance?.close();
+    this.directoryInstance = undefined;
+    this.routingService?.close();
+    this.routingService = undefined;
+    await this.routingTable?.close();
+    this.routingTable = undefined;
+    await this.sessionsInstance?.close();
+    this.sessionsInstance = undefined;
+    await this.msrpRelay?.close();
+    this.msrpRelay = undefined;
     await this.softphoneTransfer?.close();
     this.softphoneTransfer = undefined;
     this.rtpEngine?.close();
@@ -281,6 +333,151 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       if (this.admin) this.softphoneTransfer.registerRoutes(this.admin);
       log.info(`desk phone / softphone transfers for ${transfers.users.length} users, RTP on ${transfers.mediaAddress}:${transfers.rtpPorts[0]}-${transfers.rtpPorts[1]}`);
     }
+  }
+
+  /**
+   * Routing of ringing calls by the users' rules (with a CSTA link; rules take effect without a restart) and
+   * concurrent media sessions (configured with `sessions`).
+   */
+  private async startRoutingAndSessions(): Promise<void> {
+    const link = this.link;
+    const sip = this.sipStack;
+    const clients = new ComputerInterfaces({
+      domain: this.config.sip.domain,
+      ...(this.registrarInstance ? { registrar: this.registrarInstance } : {}),
+      configured: this.config.sessions?.clients ?? {},
+    });
+    if (link) {
+      const table = new RoutingTable(this.store, { metrics: this.metrics });
+      this.routingTable = table;
+      const users = await table.load();
+      table.watch(1000);
+      this.routingService = new RoutingService({
+        link,
+        model: this.model,
+        table,
+        clients,
+        ...(sip ? { sip } : {}),
+        ...(this.config.routing.gatewayNumber ? { gatewayNumber: this.config.routing.gatewayNumber } : {}),
+        ...(this.config.serviceNode ? { directory: (n: string) => this.directoryInstance?.firstClient(n) } : {}),
+        metrics: this.metrics,
+      });
+      this.routingService.start();
+      if (this.admin) this.registerRoutingRoutes(this.admin, table);
+      log.info(`call routing: rules of ${users} users loaded`);
+    }
+    const sessions = this.config.sessions;
+    if (sessions && sip) {
+      this.msrpRelay = new MsrpRelay({ host: sessions.msrp.host, port: sessions.msrp.port, ...(sessions.msrp.advertiseHost ? { advertiseHost: sessions.msrp.advertiseHost } : {}), metrics: this.metrics });
+      const msrp = await this.msrpRelay.start();
+      this.sessionsInstance = new ConcurrentSessions({
+        model: this.model,
+        sip,
+        clients,
+        store: this.store,
+        relay: this.msrpRelay,
+        openOn: sessions.openOn,
+        inviteTimeoutMs: sessions.inviteTimeoutMs,
+        metrics: this.metrics,
+      });
+      await this.sessionsInstance.start();
+      if (this.admin) this.sessionsInstance.registerRoutes(this.admin);
+      log.info(`concurrent media sessions open on ${sessions.openOn} calls; MSRP relay on ${msrp.host}:${msrp.port}`);
+    }
+  }
+
+  /** The service node: directory, ENUM / number portability, origination and address exchange. */
+  private startServiceNode(): void {
+    const sn = this.config.serviceNode;
+    const sip = this.sipStack;
+    if (!sn || !sip) return;
+    const directory = new Directory({ plan: sn.numberingPlan, database: join(this.config.data, 'directory.sqlite'), metrics: this.metrics });
+    this.directoryInstance = directory;
+    if (sn.enum) {
+      this.enumResolver = new EnumResolver({ servers: sn.enum.servers, apex: sn.enum.apex, timeoutMs: sn.enum.timeoutMs, tries: sn.enum.tries, metrics: this.metrics });
+    }
+    const self = this.addresses.sip?.[0];
+    const router = new OriginationRouter(
+      directory,
+      this.enumResolver,
+      {
+        callServer: sn.callServer ?? { name: sn.site, uri: `sip:${self?.host ?? '127.0.0.1'}:${self?.port ?? 5060}` },
+        pstn: sn.pstn,
+        ...(sn.attendant ? { attendant: sn.attendant } : {}),
+        farSites: sn.farSites,
+        enumFallback: sn.enum?.fallback ?? 'pstn',
+        unknownFarSite: sn.unknownFarSite,
+      },
+      this.metrics,
+    );
+    const link = this.link;
+    this.serviceNodeInstance = new ServiceNode({
+      site: sn.site,
+      directory,
+      router,
+      stack: sip,
+      metrics: this.metrics,
+      inviteTimeoutMs: sn.inviteTimeoutMs,
+      messageTimeoutMs: sn.messageTimeoutMs,
+      attendantTimeoutMs: sn.attendantTimeoutMs,
+      ...(link && sn.pbx
+        ? {
+            pbx: {
+              makeCall: (a: string, b: string) => link.makeCall(a, b),
+              release: async (device: string) => {
+                for (const c of this.model.callsOf(device)) await link.clearConnection({ callId: c.callId, deviceId: device });
+              },
+              gatewayDevice: sn.pbx.gatewayDevice,
+              ...(sn.pbx.attendantDevice ? { attendantDevice: sn.pbx.attendantDevice } : {}),
+            },
+          }
+        : {}),
+    });
+    if (this.registrarInstance) this.unbinds.push(this.serviceNodeInstance.attachRegistrar(this.registrarInstance));
+    this.unbinds.push(this.serviceNodeInstance.attachModel(this.model));
+    if (this.admin) registerDirectoryRoutes(this.admin, directory);
+    log.info(`service node '${sn.site}': ${directory.count()} numbers${sn.enum ? `, ENUM via ${sn.enum.servers.join(', ')}` : ''}`);
+  }
+
+  /** Admin routes over the users' routing rules (docs/routing.md); stale versions get 409. */
+  private registerRoutingRoutes(http: JsonHttpServer, table: RoutingTable): void {
+    const statusOf: Record<string, number> = { ROUTING_ERR_VERSION: 409, ROUTING_ERR_NOT_FOUND: 404 };
+    const routingCall = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        if (!e.code?.startsWith('ROUTING_ERR_')) throw err;
+        throw new HttpProblem(statusOf[e.code] ?? 400, 'Routing Rules Refused', e.message, { cause: err, code: e.code });
+      }
+    };
+    const version = (req: HttpRequest): number => {
+      const v = Number(req.query.get('version') ?? 0);
+      if (!Number.isInteger(v) || v < 0) throw new HttpProblem(400, 'Bad Request', 'version must be a whole number');
+      return v;
+    };
+    http
+      .route('GET', '/api/routing/:user', async (req) => {
+        const set = await table.get(req.params['user']!);
+        if (!set) throw new HttpProblem(404, 'Not Found', `user ${req.params['user']} has no rules`);
+        return { json: set };
+      })
+      .route('PUT', '/api/routing/:user', async (req) => ({ json: await routingCall(() => table.put(req.params['user']!, req.body, version(req))) }))
+      .route('DELETE', '/api/routing/:user', async (req) => {
+        await routingCall(() => table.delete(req.params['user']!, version(req)));
+        return {};
+      })
+      .route('POST', '/api/routing/validate', (req) => ({ json: { issues: table.validate(req.body) } }))
+      .route('GET', '/api/routing/:user/explain', async (req) => {
+        const at = req.query.get('at');
+        const when = at ? Date.parse(at) : Date.now();
+        if (Number.isNaN(when)) throw new HttpProblem(400, 'Bad Request', 'at must be an ISO 8601 time');
+        const presence = req.query.get('presence') ?? PhonePresenceState.Idle;
+        if (!(Object.values(PhonePresenceState) as string[]).includes(presence)) throw new HttpProblem(400, 'Bad Request', `presence must be one of ${Object.values(PhonePresenceState).join(', ')}`);
+        const from = req.query.get('from');
+        const call: IncomingCall = { at: when, presence: presence as PhonePresenceState, ...(from && from !== 'anonymous' ? { caller: from } : {}) };
+        return { json: await routingCall(() => table.explain(req.params['user']!, call)) };
+      });
   }
 
   private async startAdapterServer(cti: NonNullable<SwitchhookConfig['cti']>): Promise<void> {

@@ -87,3 +87,58 @@ t.test('call services need what they build on', async (t) => {
     'callControl.users[0].phones: must NOT have fewer than 1 items',
   ]);
 });
+
+t.test('routing rules, concurrent sessions and the service node come up with the daemon', async (t) => {
+  const sim = new PbxSimulator();
+  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001'] });
+  t.teardown(() => sim.stop());
+  const daemon = new Switchhook(
+    validateConfig({
+      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2000-2001'] },
+      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
+      admin: { host: '127.0.0.1', port: 0 },
+      sessions: { msrp: { port: 0 } },
+      serviceNode: {
+        site: 'east',
+        numberingPlan: { countryCode: '1', internationalPrefix: '011', trunkPrefix: '1', nationalNumberLength: 10, extensionLength: 4, didRanges: [{ first: '+15551230000', last: '+15551239999' }] },
+        pstn: { name: 'pstn', uri: 'sip:127.0.0.1:9' },
+      },
+      data: mkdtempSync(join(tmpdir(), 'sh-services-')),
+      log: 'silent',
+    }),
+  );
+  t.teardown(() => daemon.stop());
+  const addr = await daemon.start();
+  await daemon.whenLinkUp();
+  const base = `http://127.0.0.1:${addr.admin!.port}`;
+  const json = (method: string, body?: unknown) => ({ method, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  // A rule set written through the admin API takes effect at once: calls from 2001 to 2000 are rejected.
+  const ruleSet = { timeZone: 'Europe/Berlin', rules: [{ id: 'block', conditions: { caller: { exact: '2001' } }, action: { type: 'reject' } }] };
+  const put = await fetch(`${base}/api/routing/2000?version=0`, json('PUT', ruleSet));
+  t.equal(put.status, 200);
+  const stale = await fetch(`${base}/api/routing/2000?version=0`, json('PUT', ruleSet));
+  t.equal(stale.status, 409, 'a stale version is refused');
+  t.match(await stale.json(), { code: 'ROUTING_ERR_VERSION' });
+  const explained = (await (await fetch(`${base}/api/routing/2000/explain?from=2001&presence=idle`)).json()) as { decision?: { ruleId?: string } };
+  t.match(JSON.stringify(explained), /block/);
+  const rejected = new Promise<void>((resolve) => {
+    const on = (c: { device: string; newState: string; oldState: string }) => {
+      if (c.device === '2000' && c.oldState === 'ringing' && c.newState === 'idle') {
+        daemon.off('device', on);
+        resolve();
+      }
+    };
+    daemon.on('device', on);
+  });
+  sim.core.offHook('2001');
+  sim.core.dial('2001', '2000');
+  await rejected;
+  t.pass('the ringing call was rejected by the rule');
+
+  t.same(await (await fetch(`${base}/api/sessions`)).json(), []);
+  const provisioned = await fetch(`${base}/api/directory/numbers/+15551232000`, json('PUT', { client: 'sip:alice@client.example' }));
+  t.equal(provisioned.status, 201);
+  t.equal(daemon.directory!.firstClient('+15551232000'), 'sip:alice@client.example');
+  t.ok(daemon.serviceNode);
+});
