@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 
-import { CallControl, OwnershipTable, registerCallControlRoutes } from '../calls/control/index.js';
+import { CallControl, OwnershipTable, RequesterKind, registerCallControlRoutes } from '../calls/control/index.js';
 import { SoftphoneTransfer } from '../calls/transfer/index.js';
 import { ReferTransfers, UaCstaServer } from '../calls/uacsta/index.js';
 import { AdapterServer } from '../cti/adapter/index.js';
@@ -254,7 +254,14 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const link = this.link;
     const sip = this.sipStack;
     if (callControl && link) {
-      const control = new CallControl({ link, model: this.model, ownership: new OwnershipTable(callControl), metrics: this.metrics });
+      const control = new CallControl({
+        link,
+        model: this.model,
+        ownership: new OwnershipTable(callControl),
+        metrics: this.metrics,
+        // REFER/uaCSTA targets naming the user's own softphone or desk phone move the call (docs/transfers.md).
+        transferTargets: { resolveTransfer: (phone, target) => this.softphoneTransfer?.resolveTransfer(phone, target) },
+      });
       this.callControlInstance = control;
       if (this.admin) registerCallControlRoutes(this.admin, control, { principal: callControl.adminPrincipal });
       if (sip && this.presenceService) {
@@ -278,8 +285,13 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         deskAnswerMs: transfers.deskAnswerMs,
         metrics: this.metrics,
       });
-      if (this.admin) this.softphoneTransfer.registerRoutes(this.admin);
       log.info(`desk phone / softphone transfers for ${transfers.users.length} users, RTP on ${transfers.mediaAddress}:${transfers.rtpPorts[0]}-${transfers.rtpPorts[1]}`);
+    }
+    const moves = this.softphoneTransfer;
+    if (moves && this.admin) {
+      const control = this.callControlInstance;
+      const who = callControl ? { kind: RequesterKind.Admin as const, name: callControl.adminPrincipal } : undefined;
+      moves.registerRoutes(this.admin, control && who ? { authorize: (device) => control.authorize(who, device) } : {});
     }
   }
 
