@@ -35,7 +35,7 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-t.test('REFER moves the call desk -> baresip -> desk three times through the daemon; non-owners get 403; uaCSTA MakeCall', async (t) => {
+t.test('REFER moves the call desk -> baresip -> desk three times through the daemon, then uaCSTA and the admin API; non-owners get 403; uaCSTA MakeCall', async (t) => {
   const sim = new PbxSimulator();
   const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001', '2002'] });
   t.teardown(() => sim.stop());
@@ -162,6 +162,29 @@ t.test('REFER moves the call desk -> baresip -> desk three times through the dae
   }
   t.equal(daemon.transfers!.list()[0]!.phase, 'onDesk');
 
+  // Fourth round: alice's uaCSTA session (ECMA TR/87) asks for SingleStepTransferCall to her computer
+  // interface; the admin API (principal "ops") brings the call back.
+  const uri = `sip:2000@127.0.0.1:${sipPort}`;
+  const line = `<RequestSystemStatus xmlns="${ns}"><extensions><privateData><private><lcs:line xmlns:lcs="http://schemas.microsoft.com/Lcs/2005/04/RCCExtension">tel:2000;phone-context=dialstring</lcs:line></private></privateData></extensions></RequestSystemStatus>`;
+  client.use('INFO', (_req, res) => res.send(200));
+  const inv = await client.request({ method: 'INVITE', uri, from: '<sip:alice@pbx.example>', to: `<${uri}>`, body: line, ...csta });
+  t.equal(inv.response.status, 200, 'uaCSTA session open');
+  const info = (xml: string) => client.request({ method: 'INFO', dialog: inv.dialog!, body: xml, ...csta });
+  const callId = daemon.model.callsOf('2000').find((c) => c.state === 'connected')!.callId;
+  const sst = await info(
+    `<SingleStepTransferCall xmlns="${ns}"><activeCall><callID>${callId}</callID><deviceID>2000</deviceID></activeCall><transferredTo>sip:alice@127.0.0.1:${sipPort}</transferredTo></SingleStepTransferCall>`,
+  );
+  t.equal(sst.response.status, 200);
+  t.equal(scanCstaXml(sst.response.body).root, 'SingleStepTransferCallResponse');
+  t.equal(daemon.transfers!.list()[0]!.phase, 'onSoftphone', 'uaCSTA moved the call to the softphone');
+  const farBefore = far.stats().received;
+  await until(() => far.stats().received > farBefore + 25, 15_000, 'far end hears baresip again');
+  const deskBefore = phone.state().voiceReceived;
+  const back = await fetch(`${base}/api/transfers/2000/desk`, { method: 'POST' });
+  t.equal(back.status, 200);
+  t.match(await back.json(), { device: '2000', phase: 'onDesk' });
+  await phone.waitFor((s) => s.voiceReceived > deskBefore + 10, 'desk phone talking after the admin request');
+
   const farPort = far.port;
   phone.onHook();
   await until(() => daemon.transfers!.activeSessions === 0 && gateway.sessionCount() === 0, 10_000, 'released');
@@ -185,12 +208,7 @@ t.test('REFER moves the call desk -> baresip -> desk three times through the dae
   t.equal(backwards, 0, 'sequence numbers never go back');
   t.ok(gaps <= 2, `sequence numbers continuous (gaps: ${gaps})`);
 
-  // uaCSTA from alice's desktop client: open the session for line 2000, then MakeCall 2000 -> 2002.
-  const uri = `sip:2000@127.0.0.1:${sipPort}`;
-  const line = `<RequestSystemStatus xmlns="${ns}"><extensions><privateData><private><lcs:line xmlns:lcs="http://schemas.microsoft.com/Lcs/2005/04/RCCExtension">tel:2000;phone-context=dialstring</lcs:line></private></privateData></extensions></RequestSystemStatus>`;
-  client.use('INFO', (_req, res) => res.send(200));
-  const inv = await client.request({ method: 'INVITE', uri, from: '<sip:alice@pbx.example>', to: `<${uri}>`, body: line, ...csta });
-  t.equal(inv.response.status, 200, 'uaCSTA session open');
+  // uaCSTA MakeCall from alice's desktop client in the same session: 2000 -> 2002.
   const mc = await client.request({
     method: 'INFO',
     dialog: inv.dialog!,
