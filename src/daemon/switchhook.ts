@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 
 import { join } from 'node:path';
 
-import { CallControl, OwnershipTable, registerCallControlRoutes } from '../calls/control/index.js';
+import { CallControl, OwnershipTable, RequesterKind, registerCallControlRoutes } from '../calls/control/index.js';
 import { RoutingService, RoutingTable, type IncomingCall } from '../calls/routing/index.js';
 import { ComputerInterfaces, ConcurrentSessions } from '../calls/sessions/index.js';
 import { SoftphoneTransfer } from '../calls/transfer/index.js';
@@ -306,7 +306,14 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const link = this.link;
     const sip = this.sipStack;
     if (callControl && link) {
-      const control = new CallControl({ link, model: this.model, ownership: new OwnershipTable(callControl), metrics: this.metrics });
+      const control = new CallControl({
+        link,
+        model: this.model,
+        ownership: new OwnershipTable(callControl),
+        metrics: this.metrics,
+        // REFER/uaCSTA targets naming the user's own softphone or desk phone move the call (docs/transfers.md).
+        transferTargets: { resolveTransfer: (phone, target) => this.softphoneTransfer?.resolveTransfer(phone, target) },
+      });
       this.callControlInstance = control;
       if (this.admin) registerCallControlRoutes(this.admin, control, { principal: callControl.adminPrincipal });
       if (sip && this.presenceService) {
@@ -330,8 +337,13 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         deskAnswerMs: transfers.deskAnswerMs,
         metrics: this.metrics,
       });
-      if (this.admin) this.softphoneTransfer.registerRoutes(this.admin);
       log.info(`desk phone / softphone transfers for ${transfers.users.length} users, RTP on ${transfers.mediaAddress}:${transfers.rtpPorts[0]}-${transfers.rtpPorts[1]}`);
+    }
+    const moves = this.softphoneTransfer;
+    if (moves && this.admin) {
+      const control = this.callControlInstance;
+      const who = callControl ? { kind: RequesterKind.Admin as const, name: callControl.adminPrincipal } : undefined;
+      moves.registerRoutes(this.admin, control && who ? { authorize: (device) => control.authorize(who, device) } : {});
     }
   }
 

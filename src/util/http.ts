@@ -150,11 +150,37 @@ export class JsonHttpServer {
   }
 }
 
+/** The reason phrase a problem's `title` uses for a status (RFC 9110 §15). */
+export function statusTitle(status: number): string {
+  switch (status) {
+    case 400:
+      return 'Bad Request';
+    case 403:
+      return 'Forbidden';
+    case 404:
+      return 'Not Found';
+    case 409:
+      return 'Conflict';
+    case 422:
+      return 'Unprocessable Content';
+    case 500:
+      return 'Internal Server Error';
+    case 502:
+      return 'Bad Gateway';
+    case 503:
+      return 'Service Unavailable';
+    case 504:
+      return 'Gateway Timeout';
+    default:
+      return 'Request Failed';
+  }
+}
+
 function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
   const e = err as { status?: unknown; httpStatus?: unknown; message?: string; code?: string };
   const status = typeof e.httpStatus === 'number' ? e.httpStatus : 500;
-  return new HttpProblem(status, status === 500 ? 'Internal Server Error' : 'Request Failed', e.message ?? String(err), { cause: err, code: e.code });
+  return new HttpProblem(status, statusTitle(status), e.message ?? String(err), { cause: err, code: e.code });
 }
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {

@@ -56,9 +56,33 @@ export interface ForwardRequest {
   readonly to?: string;
 }
 
+/**
+ * A transfer another feature carries out instead of a SingleStepTransferCall: moving the user's call between
+ * their desk phone and their softphone (docs/transfers.md). `run()` resolves once media flows on the new side
+ * and rejects with an error carrying `sipStatus` and `httpStatus` (or any error: 500/502).
+ */
+export interface TransferTargetMove {
+  /** `toSoftphone` or `toDesk`, for the result and logs. */
+  readonly direction: string;
+  /** The SIP AOR the call goes to (a softphone); it must belong to the phone's owner (403 otherwise). */
+  readonly aor?: string;
+  run(): Promise<void>;
+}
+
+/**
+ * Resolves a transfer target that names the user's own other device (their computer-interface URI or
+ * softphone AOR from the desk phone; the desk extension while the call is on the softphone) to a
+ * {@link TransferTargetMove}; `undefined` for every other target (a plain PBX transfer).
+ */
+export interface TransferTargetResolver {
+  resolveTransfer(phone: string, target: string): TransferTargetMove | undefined;
+}
+
 /** Result of a transfer. */
 export interface TransferResult {
   readonly mode: TransferMode;
+  /** Set when the call moved between the desk phone and the softphone ({@link TransferTargetMove}). */
+  readonly moved?: string;
   /** The number the call went to. */
   readonly to: string;
   /** The resulting call, when the switch said it. */
@@ -71,6 +95,8 @@ export interface CallControlOptions {
   readonly model: PbxModel;
   readonly ownership: OwnershipTable;
   readonly metrics?: MetricsRegistry;
+  /** Transfers to the user's own softphone or desk phone (e.g. `SoftphoneTransfer`). */
+  readonly transferTargets?: TransferTargetResolver;
   /** How long to wait for a call state the switch should reach after a request (ms, default 10 s). */
   readonly stateTimeoutMs?: number;
   /** Tracked requests kept at most (default 1000); finished ones are dropped first. */
@@ -91,6 +117,7 @@ export class CallControl {
   private readonly maxRequests: number;
   private readonly retainMs: number;
   private readonly now: () => number;
+  private readonly transferTargets: TransferTargetResolver | undefined;
   private readonly requests = new Map<string, TrackedRequest>();
   private readonly unsubscribe: () => void;
   /** Listeners of every model change (undefined: the control is closing). */
@@ -106,6 +133,7 @@ export class CallControl {
     this.maxRequests = opts.maxRequests ?? 1000;
     this.retainMs = opts.retainMs ?? 600_000;
     this.now = opts.now ?? Date.now;
+    this.transferTargets = opts.transferTargets;
     const metrics = opts.metrics ?? new MetricsRegistry();
     this.counter = metrics.counter('switchhook_call_control_requests_total', 'Call-control requests, by service and result code.');
     this.unsubscribe = this.model.onChange((c) => this.onChange(c));
@@ -262,10 +290,20 @@ export class CallControl {
    * Transfers the phone's call (connected, else held) to a PBX number or mapped VoIP client. Single step:
    * SingleStepTransferCall. Consultation: ConsultationCall, wait until the consulted party rings or answers,
    * TransferCall; when the consultation or the transfer fails, the consultation is cleared and the held call
-   * retrieved, so the call stays where it was.
+   * retrieved, so the call stays where it was. A target naming the user's own softphone (or, while the call
+   * is there, the desk phone) is handed to the {@link TransferTargetResolver}, after checking that the
+   * softphone's AOR belongs to the phone's owner.
    */
   async transfer(who: Requester, phone: string, to: string, opts: { mode?: TransferMode; callId?: string } = {}): Promise<TransferResult> {
     return this.run('transfer', who, phone, async () => {
+      const move = this.transferTargets?.resolveTransfer(phone, to);
+      if (move) {
+        if (move.aor !== undefined && !this.ownership.aorOwns(move.aor, phone)) {
+          throw new CallControlError(CallControlErrorCode.NotOwner, `${move.aor} does not belong to the owner of ${phone}`);
+        }
+        await move.run();
+        return { mode: TransferMode.SingleStep, to, moved: move.direction };
+      }
       const number = this.ownership.numberFor(to);
       const mode = opts.mode ?? TransferMode.SingleStep;
       switch (mode) {

@@ -105,6 +105,14 @@ export function statusOfCtiError(e: CtiError): StatusPair {
   }
 }
 
+/** Statuses of a refusal: the CSTA mapping, the statuses an error carries itself (a failed softphone move), else 500/502. */
+function refusalStatus(cause: unknown): StatusPair {
+  if (cause instanceof CtiError) return statusOfCtiError(cause);
+  const c = cause as { sipStatus?: unknown; httpStatus?: unknown } | undefined;
+  if (typeof c?.sipStatus === 'number' && typeof c.httpStatus === 'number') return { sip: c.sipStatus, http: c.httpStatus };
+  return { sip: 500, http: 502 };
+}
+
 /** One failed call-control request. `sipStatus`/`httpStatus` follow {@link statusOfCtiError} for refusals. */
 export class CallControlError extends SwitchhookError {
   declare readonly code: CallControlErrorCode;
@@ -114,7 +122,7 @@ export class CallControlError extends SwitchhookError {
   constructor(code: CallControlErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     const cause = options?.cause;
-    const pair = code === CallControlErrorCode.Refused ? (cause instanceof CtiError ? statusOfCtiError(cause) : { sip: 500, http: 502 }) : statusByCode[code];
+    const pair = code === CallControlErrorCode.Refused ? refusalStatus(cause) : statusByCode[code];
     this.sipStatus = pair.sip;
     this.httpStatus = pair.http;
   }

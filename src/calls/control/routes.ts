@@ -3,7 +3,8 @@
  * `/api/phones/{ext}/...` and `GET /api/requests/{id}` for the progress of a click to dial. Failures are
  * RFC 9457 problem details whose `cause` is the CSTA error behind them (category and value).
  */
-import { HttpProblem, type HttpReply, type HttpRequest, type JsonHttpServer } from '../../util/http.js';
+import { HttpProblem, statusTitle, type HttpReply, type HttpRequest, type JsonHttpServer } from '../../util/http.js';
+import { SwitchhookError } from '../../util/errors.js';
 import { CallControlError } from './errors.js';
 import { RequesterKind, TransferMode, type CallControl, type Requester } from './call-control.js';
 
@@ -43,32 +44,10 @@ function needBool(b: Body, key: string): boolean {
 /** A call-control failure as problem details; the CSTA error (if any) becomes the `cause`. */
 function problem(err: unknown): never {
   if (err instanceof CallControlError) {
-    throw new HttpProblem(err.httpStatus, titleOf(err.httpStatus), err.message, { cause: err.cti ?? err, code: err.code });
+    const cause = err.cti ?? (err.cause instanceof SwitchhookError ? err.cause : err);
+    throw new HttpProblem(err.httpStatus, statusTitle(err.httpStatus), err.message, { cause, code: err.code });
   }
   throw err;
-}
-
-function titleOf(status: number): string {
-  switch (status) {
-    case 400:
-      return 'Bad Request';
-    case 403:
-      return 'Forbidden';
-    case 404:
-      return 'Not Found';
-    case 409:
-      return 'Conflict';
-    case 422:
-      return 'Unprocessable Content';
-    case 502:
-      return 'Bad Gateway';
-    case 503:
-      return 'Service Unavailable';
-    case 504:
-      return 'Gateway Timeout';
-    default:
-      return 'Request Failed';
-  }
 }
 
 /** Registers the call-control routes on the admin server. */

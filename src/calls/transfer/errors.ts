@@ -19,7 +19,10 @@ export type TransferErrorCode =
   /** Closed. */
   | 'TRANSFER_ERR_CLOSED';
 
-/** A failed transfer between a desk phone and a softphone; `httpStatus` for the admin API. */
+/**
+ * A failed transfer between a desk phone and a softphone; `httpStatus` for the admin API (RFC 9110 §15),
+ * `sipStatus` for the final sipfrag NOTIFY of a REFER (RFC 3515 §2.4.5, RFC 3261 §21).
+ */
 export class TransferError extends SwitchhookError {
   declare readonly code: TransferErrorCode;
 
@@ -39,6 +42,26 @@ export class TransferError extends SwitchhookError {
         return 504;
       default:
         return 502;
+    }
+  }
+
+  get sipStatus(): number {
+    switch (this.code) {
+      case 'TRANSFER_ERR_USER':
+        return 404;
+      case 'TRANSFER_ERR_NO_CALL':
+        return 481;
+      case 'TRANSFER_ERR_STATE':
+        return 491;
+      case 'TRANSFER_ERR_NOT_REGISTERED':
+      case 'TRANSFER_ERR_NO_ANSWER':
+        return 480;
+      case 'TRANSFER_ERR_CLOSED':
+        return 503;
+      case 'TRANSFER_ERR_GATEWAY':
+        return 502;
+      default:
+        return 500;
     }
   }
 }

@@ -6,5 +6,6 @@ export {
   type SoftphoneTransferOptions,
   type SoftphoneUser,
   type TransferLink,
+  type TransferRoutesOptions,
   type TransferView,
 } from './softphone-transfer.js';

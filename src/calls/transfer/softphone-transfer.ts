@@ -9,6 +9,7 @@
  * A transfer that fails halfway leaves the call where it was: no softphone answer or no gateway INVITE
  * undoes the CTI transfer towards the desk phone.
  */
+import type { TransferTargetMove, TransferTargetResolver } from '../control/call-control.js';
 import type { ConnectionId, CstaEvent } from '../../cti/index.js';
 import { CstaEventKind, normaliseDeviceId } from '../../cti/events.js';
 import type { RtpBridge } from '../../media/rtp-bridge.js';
@@ -32,6 +33,31 @@ export interface TransferLink {
   singleStepTransferCall(c: ConnectionId, to: string): Promise<ConnectionId | undefined>;
   on(event: 'event', listener: (device: string, event: CstaEvent) => void): unknown;
   off(event: 'event', listener: (device: string, event: CstaEvent) => void): unknown;
+}
+
+/** Options of {@link SoftphoneTransfer.registerRoutes}. */
+export interface TransferRoutesOptions {
+  /**
+   * Checks that the admin principal may move `device`'s call (call control's ownership table); throws an
+   * error with `httpStatus` (rendered as problem details) when not.
+   */
+  readonly authorize?: (device: string) => void;
+}
+
+/** The user part of a `sip:`/`sips:`/`tel:` URI or name-addr (RFC 3261 §19.1.1), percent-decoded; bare digits as they are. */
+function userPart(target: string): string | undefined {
+  let s = target.trim();
+  const lt = s.indexOf('<');
+  if (lt >= 0) s = s.slice(lt + 1);
+  if (/^\+?[0-9*#]+$/.test(s)) return s;
+  const m = /^(?:sips?:([^@;>?]+)@|tel:([^;>?]+))/i.exec(s);
+  const raw = m?.[1] ?? m?.[2];
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 /** One user: desk phone, computer-interface name and softphone AOR. */
@@ -115,7 +141,7 @@ interface UserState {
 }
 
 /** The transfer feature: compose with a CTI link, the model, a SIP stack with a registrar, and an RTP engine. */
-export class SoftphoneTransfer {
+export class SoftphoneTransfer implements TransferTargetResolver {
   private readonly byDevice = new Map<string, UserState>();
   private readonly byUser = new Map<string, UserState>();
   private readonly softphoneAnswerMs: number;
@@ -245,11 +271,38 @@ export class SoftphoneTransfer {
   }
 
   /** Admin routes: `GET /transfers`, `POST /transfers/:device/softphone`, `POST /transfers/:device/desk`. */
-  registerRoutes(http: JsonHttpServer): void {
+  registerRoutes(http: JsonHttpServer, opts: TransferRoutesOptions = {}): void {
+    const check = opts.authorize ?? ((): void => undefined);
     http
       .route('GET', '/api/transfers', () => ({ json: this.list() }))
-      .route('POST', '/api/transfers/:device/softphone', async (req) => ({ json: await this.toSoftphone(req.params['device']!) }))
-      .route('POST', '/api/transfers/:device/desk', async (req) => ({ json: await this.toDesk(req.params['device']!) }));
+      .route('POST', '/api/transfers/:device/softphone', async (req) => {
+        check(req.params['device']!);
+        return { json: await this.toSoftphone(req.params['device']!) };
+      })
+      .route('POST', '/api/transfers/:device/desk', async (req) => {
+        check(req.params['device']!);
+        return { json: await this.toDesk(req.params['device']!) };
+      });
+  }
+
+  /**
+   * The transfer target resolver of call control (REFER, uaCSTA SingleStepTransferCall, the embedding API):
+   * from the desk phone, a target naming the user's computer interface or softphone (`sip:alice@...`) moves
+   * the call to the softphone; while the call is on the softphone, a target naming the desk extension moves
+   * it back. Any other target is left to a plain PBX transfer (`undefined`).
+   */
+  resolveTransfer(phone: string, target: string): TransferTargetMove | undefined {
+    const u = this.closed ? undefined : this.byDevice.get(phone);
+    if (!u) return undefined;
+    const user = userPart(target);
+    if (user === undefined) return undefined;
+    if (user === u.cfg.user || user === userPart(u.cfg.softphoneAor)) {
+      return { direction: TransferPhase.ToSoftphone, aor: u.cfg.softphoneAor, run: async () => void (await this.toSoftphone(phone)) };
+    }
+    if (user === u.cfg.device && u.phase !== TransferPhase.OnDesk) {
+      return { direction: TransferPhase.ToDesk, run: async () => void (await this.toDesk(phone)) };
+    }
+    return undefined;
   }
 
   /** Ends every session (BYE both sides), releases legs, detaches. */

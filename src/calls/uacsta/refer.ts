@@ -1,9 +1,10 @@
 /**
  * Transfers asked for by a user's desktop SIP client with REFER (RFC 3515), inside a dialog (e.g. the
  * uaCSTA dialog) or outside one, `Refer-To` naming the target (a PBX number as `sip:`/`tel:` URI, or a VoIP
- * client URI mapped to its PBX number). The daemon makes a SingleStepTransferCall of the user's call and
- * reports the outcome in `message/sipfrag` NOTIFYs (100 Trying at once, then 200 OK or the mapped failure
- * status), the final one ending the implicit subscription. A REFER from a client that does not own the
+ * client URI mapped to its PBX number). The daemon makes a SingleStepTransferCall of the user's call (or, for
+ * a target naming the user's own softphone or desk phone, moves it through call control's transfer target
+ * resolver, docs/transfers.md) and reports the outcome in `message/sipfrag` NOTIFYs (100 Trying at once,
+ * then 200 OK or the mapped failure status), the final one ending the implicit subscription. A REFER from a client that does not own the
  * phone gets 403 and one for an unknown phone 404, before any subscription exists.
  */
 import { ConnectionState, normaliseDeviceId } from '../../cti/index.js';
