@@ -10,6 +10,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   switchhook::InitCsta(env, exports);
   switchhook::InitG711(env, exports);
   switchhook::InitPdsv(env, exports);
+  switchhook::InitSip(env, exports);
   return exports;
 }
 

@@ -1,0 +1,74 @@
+// N-API surface of the SIP scanner (native/sip). src/sip/message/native-scan.ts owns the arguments: it
+// registers the header name table and the shared output record once per thread, then scans one message
+// per call.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "addon.h"
+#include "sip/scanner.h"
+
+namespace switchhook {
+namespace {
+
+// Per-environment state (one per JS thread): the name table and the output record, kept alive here.
+struct SipState {
+  sip::NameTable names;
+  Napi::Reference<Napi::Int32Array> out_ref;
+  int32_t* out = nullptr;
+  size_t cap = 0;
+};
+
+SipState* State(Napi::Env env) { return env.GetInstanceData<SipState>(); }
+
+// sipInit(names: string[], single: Uint8Array, roles: Uint8Array, out: Int32Array) -> undefined
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Int32Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto names = info[0].As<Napi::Array>();
+  auto single = info[1].As<Napi::Uint8Array>();
+  auto roles = info[2].As<Napi::Uint8Array>();
+  auto out = info[3].As<Napi::Int32Array>();
+  auto state = std::make_unique<SipState>();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    Napi::Value v = names.Get(i);
+    if (!v.IsString()) continue;
+    bool one = i < single.ElementLength() && single[i] != 0;
+    auto role = static_cast<sip::Role>(i < roles.ElementLength() ? roles[i] : 0);
+    state->names.Add(v.As<Napi::String>().Utf8Value(), one, role);
+  }
+  state->out_ref = Napi::Persistent(out);
+  state->out = out.Data();
+  state->cap = out.ElementLength();
+  env.SetInstanceData(state.release());
+  return env.Undefined();
+}
+
+// sipScan(buf: Uint8Array, maxHeaderBytes, maxBodyBytes, maxHeaders) -> 1 scanned / 0 not scanned
+Napi::Value Scan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(env);
+  if (state == nullptr || info.Length() < 4 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "sipScan(Uint8Array, number, number, number) after sipInit").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto buf = info[0].As<Napi::Uint8Array>();
+  sip::Limits limits{info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
+                     info[3].As<Napi::Number>().Int32Value()};
+  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, limits, state->out, state->cap);
+  return Napi::Number::New(env, r);
+}
+
+}  // namespace
+
+void InitSip(Napi::Env env, Napi::Object exports) {
+  exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
+  exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
+}
+
+}  // namespace switchhook

@@ -1,0 +1,514 @@
+// SIP message scanner: see scanner.h. The canonical forms accepted here are exactly those of the fast paths
+// the TypeScript grammar used before (src/sip/message/via.ts VIA_RE, name-addr.ts NAME_ADDR_RE and
+// ADDR_SPEC_RE, message.ts CSeq), so a value either scans here or goes to the grammar with the same result.
+#include "sip/scanner.h"
+
+#include <cstring>
+
+namespace switchhook {
+namespace sip {
+namespace {
+
+// RFC 3261 25.1 token characters.
+struct Tables {
+  bool token[256];
+  bool host[256];       // Via sent-by host of the canonical form: ALPHA DIGIT . - _
+  bool gen_value[256];  // token plus ':' '[' ']' (unquoted generic-param value)
+  bool scheme[256];     // ALPHA DIGIT + - .
+  constexpr Tables() : token(), host(), gen_value(), scheme() {
+    for (int c = '0'; c <= '9'; ++c) token[c] = host[c] = scheme[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) token[c] = host[c] = scheme[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) token[c] = host[c] = scheme[c] = true;
+    const char* marks = "-.!%*_+`'~";
+    for (const char* m = marks; *m != 0; ++m) token[static_cast<unsigned char>(*m)] = true;
+    host['.'] = host['-'] = host['_'] = true;
+    scheme['+'] = scheme['-'] = scheme['.'] = true;
+    for (int c = 0; c < 256; ++c) gen_value[c] = token[c];
+    gen_value[':'] = gen_value['['] = gen_value[']'] = true;
+  }
+};
+constexpr Tables kT;
+
+inline uint8_t Lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c; }
+inline bool IsWs(uint8_t c) { return c == ' ' || c == '\t'; }
+inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+// The bytes of a value the canonical forms allow: printable ASCII (tabs, controls and non-ASCII go to the
+// grammar, which knows LWS and UTF-8).
+bool Printable(const uint8_t* p, size_t a, size_t b) {
+  for (size_t i = a; i < b; ++i) {
+    if (p[i] < 0x20 || p[i] >= 0x7f) return false;
+  }
+  return true;
+}
+
+size_t SpanToken(const uint8_t* p, size_t i, size_t end) {
+  while (i < end && kT.token[p[i]]) ++i;
+  return i;
+}
+
+// `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` up to `end` exactly; quoted values
+// only when `quoted_ok` and without backslash, ';' or '='.
+bool Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok) {
+  while (i < end) {
+    if (p[i] != ';') return false;
+    size_t n = SpanToken(p, i + 1, end);
+    if (n == i + 1) return false;
+    i = n;
+    if (i < end && p[i] == '=') {
+      ++i;
+      if (quoted_ok && i < end && p[i] == '"') {
+        ++i;
+        while (i < end && p[i] != '"') {
+          if (p[i] == '\\' || p[i] == ';' || p[i] == '=') return false;
+          ++i;
+        }
+        if (i >= end) return false;
+        ++i;
+      } else {
+        size_t s = i;
+        while (i < end && kT.gen_value[p[i]]) ++i;
+        if (i == s) return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Finds the parameter named exactly `name` (case as written) in `[a, b)`; its value range in *vs, *ve
+// (equal when a flag). Returns false when absent.
+bool FindParam(const uint8_t* p, size_t a, size_t b, const char* name, size_t* vs, size_t* ve) {
+  size_t nlen = std::strlen(name);
+  size_t i = a;
+  while (i < b) {
+    size_t s = i + 1;
+    size_t e = s;
+    while (e < b && p[e] != ';') ++e;
+    size_t eq = s;
+    while (eq < e && p[eq] != '=') ++eq;
+    if (eq - s == nlen && std::memcmp(p + s, name, nlen) == 0) {
+      *vs = eq < e ? eq + 1 : e;
+      *ve = e;
+      return true;
+    }
+    i = e;
+  }
+  return false;
+}
+
+bool Contains(const uint8_t* p, size_t a, size_t b, const char* s) {
+  size_t n = std::strlen(s);
+  for (size_t i = a; i + n <= b; ++i) {
+    if (std::memcmp(p + i, s, n) == 0) return true;
+  }
+  return false;
+}
+
+struct Out {
+  int32_t* w;
+  size_t cap;
+  size_t item_base;
+  size_t items = 0;
+  // A new zeroed item record, or nullptr when the item region is full.
+  int32_t* Item(int header, int id, ItemKind kind) {
+    size_t at = item_base + items * kItemWords;
+    if (at + kItemWords > cap) return nullptr;
+    ++items;
+    int32_t* r = w + at;
+    for (int k = 0; k < kItemWords; ++k) r[k] = 0;
+    r[0] = header;
+    r[1] = id;
+    r[2] = kind;
+    return r;
+  }
+};
+
+// Canonical Via: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE), with rport digits and no
+// `ttl` (which the grammar range-checks). Offsets relative to `base`.
+void ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  static const char kProto[] = "SIP/2.0/";
+  if (b - a < 8 || std::memcmp(p + a, kProto, 8) != 0) return;
+  size_t ts = a + 8;
+  size_t te = SpanToken(p, ts, b);
+  if (te == ts || te >= b || p[te] != ' ') return;
+  size_t hs = te + 1;
+  size_t he = hs;
+  while (he < b && kT.host[p[he]]) ++he;
+  if (he == hs) return;
+  size_t i = he;
+  int32_t port = -1;
+  if (i < b && p[i] == ':') {
+    size_t ds = ++i;
+    int32_t v = 0;
+    while (i < b && IsDigit(p[i]) && i - ds < 5) v = v * 10 + (p[i++] - '0');
+    if (i == ds || (i < b && IsDigit(p[i])) || v > 65535) return;
+    port = v;
+  }
+  if (!Params(p, i, b, false)) return;
+  size_t vs = 0;
+  size_t ve = 0;
+  if (FindParam(p, i, b, "rport", &vs, &ve) && vs < ve) {
+    if (ve - vs > 5) return;
+    for (size_t k = vs; k < ve; ++k) {
+      if (!IsDigit(p[k])) return;
+    }
+  }
+  if (Contains(p, i, b, "ttl")) return;
+  r[3] = 1;
+  r[4] = static_cast<int32_t>(ts - base);
+  r[5] = static_cast<int32_t>(te - base);
+  r[6] = static_cast<int32_t>(hs - base);
+  r[7] = static_cast<int32_t>(he - base);
+  r[8] = port;
+  r[9] = static_cast<int32_t>(i - base);
+  r[10] = static_cast<int32_t>(b - base);
+}
+
+// Canonical name-addr / addr-spec with parameters (the former NAME_ADDR_RE, then ADDR_SPEC_RE).
+void ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  int kind = 0;
+  size_t ds = a;
+  size_t de = a;
+  size_t i = a;
+  bool bracket = false;
+  if (p[i] == '"') {
+    ds = ++i;
+    while (i < b && p[i] != '"' && p[i] != '\\') ++i;
+    if (i >= b || p[i] != '"') return;
+    de = i++;
+    if (i < b && p[i] == ' ') ++i;
+    if (i >= b || p[i] != '<') return;
+    kind = 2;
+    bracket = true;
+  } else if (p[i] == '<') {
+    bracket = true;
+  } else {
+    // 1*token *(SP 1*token) [SP] "<"
+    size_t k = SpanToken(p, i, b);
+    if (k > i) {
+      for (;;) {
+        if (k < b && p[k] == ' ' && k + 1 < b && kT.token[p[k + 1]]) {
+          k = SpanToken(p, k + 1, b);
+          continue;
+        }
+        break;
+      }
+      size_t end_tokens = k;
+      if (k < b && p[k] == ' ') ++k;
+      if (k < b && p[k] == '<') {
+        kind = 1;
+        ds = i;
+        de = end_tokens;
+        i = k;
+        bracket = true;
+      }
+    }
+  }
+  size_t us;
+  size_t ue;
+  size_t ps;
+  if (bracket) {
+    us = i + 1;
+    ue = us;
+    while (ue < b && p[ue] != '>') {
+      uint8_t c = p[ue];
+      if (c == '<' || c == ' ' || c == '"') return;
+      ++ue;
+    }
+    if (ue >= b || ue == us) return;
+    ps = ue + 1;
+  } else {
+    // addr-spec: scheme ":" 1*[^\s;,?<>"]
+    us = a;
+    size_t k = a;
+    if (!((p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= 'a' && p[k] <= 'z'))) return;
+    ++k;
+    while (k < b && kT.scheme[p[k]]) ++k;
+    if (k >= b || p[k] != ':') return;
+    ++k;
+    size_t rs = k;
+    while (k < b) {
+      uint8_t c = p[k];
+      if (c == ' ' || c == ';' || c == ',' || c == '?' || c == '<' || c == '>' || c == '"') break;
+      ++k;
+    }
+    if (k == rs) return;
+    ue = k;
+    ps = k;
+  }
+  if (!Params(p, ps, b, true)) return;
+  r[3] = 1;
+  r[4] = kind;
+  r[5] = static_cast<int32_t>(ds - base);
+  r[6] = static_cast<int32_t>(de - base);
+  r[7] = static_cast<int32_t>(us - base);
+  r[8] = static_cast<int32_t>(ue - base);
+  r[9] = static_cast<int32_t>(ps - base);
+  r[10] = static_cast<int32_t>(b - base);
+}
+
+// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path).
+void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  size_t i = a;
+  uint64_t v = 0;
+  while (i < b && IsDigit(p[i]) && i - a < 10) v = v * 10 + (p[i++] - '0');
+  if (i == a || i >= b || p[i] != ' ' || v > 0xffffffffULL) return;
+  size_t ms = i + 1;
+  size_t me = SpanToken(p, ms, b);
+  if (me == ms || me != b) return;
+  r[3] = 1;
+  r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
+  r[5] = static_cast<int32_t>(ms - base);
+  r[6] = static_cast<int32_t>(me - base);
+}
+
+// Splits `[a, b)` at commas outside quotes and angle brackets (src/sip/message/scanner.ts splitList) and
+// calls `fn(start, end)` with each part trimmed of spaces.
+template <typename Fn>
+bool SplitList(const uint8_t* p, size_t a, size_t b, Fn fn) {
+  int depth = 0;
+  bool quoted = false;
+  size_t from = a;
+  for (size_t i = a; i <= b; ++i) {
+    if (i < b) {
+      uint8_t c = p[i];
+      if (quoted) {
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          quoted = false;
+        }
+        continue;
+      }
+      if (c == '"') {
+        quoted = true;
+        continue;
+      }
+      if (c == '<') {
+        ++depth;
+        continue;
+      }
+      if (c == '>') {
+        if (depth > 0) --depth;
+        continue;
+      }
+      if (c != ',' || depth != 0) continue;
+    }
+    size_t s = from;
+    size_t e = i < b ? i : b;
+    while (s < e && p[s] == ' ') ++s;
+    while (e > s && p[e - 1] == ' ') --e;
+    if (!fn(s, e)) return false;
+    from = i + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+size_t NameTable::Slot(size_t n, uint8_t first, uint8_t last) {
+  return (n * 31u + first * 7u + last * 131u) & (kSlots - 1);
+}
+
+void NameTable::Add(const std::string& lower, bool single, Role role) {
+  if (!ready_) {
+    for (size_t i = 0; i < kSlots; ++i) slots_[i] = 0;
+    ready_ = true;
+  }
+  if (lower.empty() || lower.size() > 255 || names_.size() >= 1024) return;
+  const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
+  if (Find(s, lower.size()) >= 0) return;
+  size_t slot = Slot(lower.size(), Lower(s[0]), Lower(s[lower.size() - 1]));
+  while (slots_[slot] != 0) slot = (slot + 1) & (kSlots - 1);
+  names_.push_back(lower);
+  single_.push_back(single);
+  roles_.push_back(role);
+  slots_[slot] = static_cast<int16_t>(names_.size());
+}
+
+int NameTable::Find(const uint8_t* p, size_t n) const {
+  if (!ready_ || n == 0) return -1;
+  size_t slot = Slot(n, Lower(p[0]), Lower(p[n - 1]));
+  while (slots_[slot] != 0) {
+    size_t id = static_cast<size_t>(slots_[slot] - 1);
+    const std::string& name = names_[id];
+    if (name.size() == n) {
+      size_t k = 0;
+      while (k < n && Lower(p[k]) == static_cast<uint8_t>(name[k])) ++k;
+      if (k == n) return static_cast<int>(id);
+    }
+    slot = (slot + 1) & (kSlots - 1);
+  }
+  return -1;
+}
+
+int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, const Limits& limits, int32_t* out,
+                    size_t cap) {
+  if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
+  out[kStatus] = 0;
+  if (len > 0x7fffffffu) return 0;
+  const size_t max_head = limits.max_header_bytes > 0 ? static_cast<size_t>(limits.max_header_bytes) : 0;
+  size_t pos = 0;
+  while (pos < len && (data[pos] == '\r' || data[pos] == '\n')) ++pos;
+  if (pos >= len) return 0;
+  const size_t base = pos;
+  const auto* lfp = static_cast<const uint8_t*>(std::memchr(data + base, '\n', len - base));
+  if (lfp == nullptr) return 0;
+  size_t lf = static_cast<size_t>(lfp - data);
+  if (lf - base > max_head) return 0;
+  size_t le = (lf > base && data[lf - 1] == '\r') ? lf - 1 : lf;
+  size_t ll = le - base;
+  const uint8_t* line = data + base;
+  if (ll >= 4 && std::memcmp(line, "SIP/", 4) == 0) {
+    // Status-Line: "SIP/2.0 " 3DIGIT [SP reason]
+    if (ll < 11 || std::memcmp(line, "SIP/2.0 ", 8) != 0 || (ll > 11 && line[11] != ' ')) return 0;
+    if (!IsDigit(line[8]) || !IsDigit(line[9]) || !IsDigit(line[10])) return 0;
+    int status = (line[8] - '0') * 100 + (line[9] - '0') * 10 + (line[10] - '0');
+    if (status < 100 || status > 699) return 0;
+    out[kKind] = 2;
+    out[kLine0] = status;
+    out[kLine1] = static_cast<int32_t>(ll < 12 ? ll : 12);
+    out[kLine2] = static_cast<int32_t>(ll);
+  } else {
+    // Request-Line: method SP URI SP "SIP/2.0", no other whitespace, URI not in <>.
+    size_t sp1 = SpanToken(line, 0, ll);
+    if (sp1 == 0 || sp1 >= ll || line[sp1] != ' ') return 0;
+    if (ll < 8 || std::memcmp(line + ll - 8, " SIP/2.0", 8) != 0) return 0;
+    size_t us = sp1 + 1;
+    size_t ue = ll - 8;
+    if (ue <= us || line[us] == '<') return 0;
+    for (size_t i = us; i < ue; ++i) {
+      if (line[i] == ' ' || line[i] == '\t') return 0;
+    }
+    out[kKind] = 1;
+    out[kLine0] = static_cast<int32_t>(sp1);
+    out[kLine1] = static_cast<int32_t>(us);
+    out[kLine2] = static_cast<int32_t>(ue);
+  }
+  // Header records in the first half of the free words, items in the second.
+  const size_t header_cap = (cap - kFirstHeader) / 2 / kHeaderWords;
+  Out o{out, cap, kFirstHeader + header_cap * kHeaderWords};
+  size_t count = 0;
+  uint64_t seen_single = 0;
+  int64_t content_length = -1;
+  size_t p = lf + 1;
+  size_t body_start = 0;
+  for (;;) {
+    if (p >= len) return 0;
+    lfp = static_cast<const uint8_t*>(std::memchr(data + p, '\n', len - p));
+    if (lfp == nullptr) return 0;
+    lf = static_cast<size_t>(lfp - data);
+    if (lf + 1 - base > max_head) return 0;
+    le = (lf > p && data[lf - 1] == '\r') ? lf - 1 : lf;
+    if (le == p) {
+      body_start = lf + 1;
+      break;
+    }
+    if (IsWs(data[p])) return 0;  // folding: the grammar path joins the lines
+    const auto* cp = static_cast<const uint8_t*>(std::memchr(data + p, ':', le - p));
+    if (cp == nullptr) return 0;
+    size_t colon = static_cast<size_t>(cp - data);
+    size_t ne = colon;
+    while (ne > p && IsWs(data[ne - 1])) --ne;
+    if (ne == p || SpanToken(data, p, ne) != ne) return 0;
+    int id = names.Find(data + p, ne - p);
+    size_t vs = colon + 1;
+    while (vs < le && IsWs(data[vs])) ++vs;
+    size_t ve = le;
+    while (ve > vs && IsWs(data[ve - 1])) --ve;
+    if (++count > static_cast<size_t>(limits.max_headers) || count > header_cap) return 0;
+    int32_t* h = out + kFirstHeader + (count - 1) * kHeaderWords;
+    h[0] = id;
+    h[1] = static_cast<int32_t>(p - base);
+    h[2] = static_cast<int32_t>(ne - base);
+    h[3] = static_cast<int32_t>(vs - base);
+    h[4] = static_cast<int32_t>(le - base);
+    if (id >= 0) {
+      if (names.Single(id)) {
+        // Repeats are judged by the grammar path (same value allowed, RFC 4475 3.3.8).
+        uint64_t bit = 1ULL << (static_cast<unsigned>(id) & 63u);
+        if ((seen_single & bit) != 0) return 0;
+        seen_single |= bit;
+      }
+      const int hi = static_cast<int>(count - 1);
+      const bool printable = Printable(data, vs, ve);
+      switch (names.RoleOf(id)) {
+        case kRoleOther:
+          break;
+        case kRoleContentLength: {
+          if (ve == vs || ve - vs > 10) return 0;
+          int64_t v = 0;
+          for (size_t i = vs; i < ve; ++i) {
+            if (!IsDigit(data[i])) return 0;
+            v = v * 10 + (data[i] - '0');
+          }
+          content_length = v;
+          break;
+        }
+        case kRoleCallId: {
+          int32_t* r = o.Item(hi, id, kItemCallId);
+          if (r == nullptr) return 0;
+          if (printable && ve > vs) {
+            bool ws = false;
+            for (size_t i = vs; i < ve && !ws; ++i) ws = data[i] == ' ';
+            if (!ws) {
+              r[3] = 1;
+              r[4] = static_cast<int32_t>(vs - base);
+              r[5] = static_cast<int32_t>(ve - base);
+            }
+          }
+          break;
+        }
+        case kRoleCSeq: {
+          int32_t* r = o.Item(hi, id, kItemCSeq);
+          if (r == nullptr) return 0;
+          if (printable) ScanCSeq(data, vs, ve, base, r);
+          break;
+        }
+        case kRoleNameAddr: {
+          int32_t* r = o.Item(hi, id, kItemNameAddr);
+          if (r == nullptr) return 0;
+          if (printable && ve > vs) ScanNameAddr(data, vs, ve, base, r);
+          break;
+        }
+        case kRoleVia:
+        case kRoleNameAddrList: {
+          const bool via = names.RoleOf(id) == kRoleVia;
+          bool ok = SplitList(data, vs, ve, [&](size_t s, size_t e) {
+            int32_t* r = o.Item(hi, id, via ? kItemVia : kItemNameAddr);
+            if (r == nullptr) return false;
+            if (printable && e > s) {
+              if (via) {
+                ScanVia(data, s, e, base, r);
+              } else {
+                ScanNameAddr(data, s, e, base, r);
+              }
+            }
+            return true;
+          });
+          if (!ok) return 0;
+          break;
+        }
+      }
+    }
+    p = lf + 1;
+  }
+  size_t body_end = len;
+  if (content_length >= 0) {
+    if (content_length > limits.max_body_bytes || body_start + static_cast<size_t>(content_length) > len) return 0;
+    body_end = body_start + static_cast<size_t>(content_length);
+  } else if (len - body_start > static_cast<size_t>(limits.max_body_bytes)) {
+    return 0;
+  }
+  out[kBase] = static_cast<int32_t>(base);
+  out[kBodyStart] = static_cast<int32_t>(body_start);
+  out[kBodyEnd] = static_cast<int32_t>(body_end);
+  out[kHeaderCount] = static_cast<int32_t>(count);
+  out[kItemCount] = static_cast<int32_t>(o.items);
+  out[kItemBase] = static_cast<int32_t>(o.item_base);
+  out[kStatus] = 1;
+  return 1;
+}
+
+}  // namespace sip
+}  // namespace switchhook
