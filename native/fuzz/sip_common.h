@@ -7,25 +7,25 @@ namespace switchhook {
 namespace sip {
 
 inline void FuzzNameTable(NameTable* t) {
-  t->Add("via", false, kRoleVia);
-  t->Add("v", false, kRoleVia);
-  t->Add("from", true, kRoleNameAddr);
-  t->Add("f", true, kRoleNameAddr);
-  t->Add("to", true, kRoleNameAddr);
-  t->Add("t", true, kRoleNameAddr);
-  t->Add("call-id", true, kRoleCallId);
-  t->Add("i", true, kRoleCallId);
-  t->Add("cseq", true, kRoleCSeq);
-  t->Add("contact", false, kRoleNameAddrList);
-  t->Add("m", false, kRoleNameAddrList);
-  t->Add("route", false, kRoleNameAddrList);
-  t->Add("record-route", false, kRoleNameAddrList);
-  t->Add("content-length", true, kRoleContentLength);
-  t->Add("l", true, kRoleContentLength);
-  t->Add("max-forwards", true, kRoleOther);
-  t->Add("content-type", true, kRoleOther);
-  t->Add("expires", true, kRoleOther);
-  t->Add("event", false, kRoleOther);
+  t->Add("via", 0, kRoleVia);
+  t->Add("v", 0, kRoleVia);
+  t->Add("from", 1, kRoleNameAddr);
+  t->Add("f", 1, kRoleNameAddr);
+  t->Add("to", 2, kRoleNameAddr);
+  t->Add("t", 2, kRoleNameAddr);
+  t->Add("call-id", 3, kRoleCallId);
+  t->Add("i", 3, kRoleCallId);
+  t->Add("cseq", 4, kRoleCSeq);
+  t->Add("contact", 0, kRoleNameAddrList);
+  t->Add("m", 0, kRoleNameAddrList);
+  t->Add("route", 0, kRoleNameAddrList);
+  t->Add("record-route", 0, kRoleNameAddrList);
+  t->Add("content-length", 5, kRoleContentLength);
+  t->Add("l", 5, kRoleContentLength);
+  t->Add("max-forwards", 6, kRoleOther);
+  t->Add("content-type", 7, kRoleOther);
+  t->Add("expires", 8, kRoleOther);
+  t->Add("event", 0, kRoleOther);
 }
 
 }  // namespace sip

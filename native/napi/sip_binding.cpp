@@ -22,7 +22,7 @@ struct SipState {
 
 SipState* State(Napi::Env env) { return env.GetInstanceData<SipState>(); }
 
-// sipInit(names: string[], single: Uint8Array, roles: Uint8Array, out: Int32Array) -> undefined
+// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> undefined
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
@@ -38,7 +38,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < names.Length(); ++i) {
     Napi::Value v = names.Get(i);
     if (!v.IsString()) continue;
-    bool one = i < single.ElementLength() && single[i] != 0;
+    uint8_t one = i < single.ElementLength() ? single[i] : 0;
     auto role = static_cast<sip::Role>(i < roles.ElementLength() ? roles[i] : 0);
     state->names.Add(v.As<Napi::String>().Utf8Value(), one, role);
   }

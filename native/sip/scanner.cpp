@@ -310,19 +310,21 @@ size_t NameTable::Slot(size_t n, uint8_t first, uint8_t last) {
   return (n * 31u + first * 7u + last * 131u) & (kSlots - 1);
 }
 
-void NameTable::Add(const std::string& lower, bool single, Role role) {
+void NameTable::Add(const std::string& lower, uint8_t single, Role role) {
   if (!ready_) {
     for (size_t i = 0; i < kSlots; ++i) slots_[i] = 0;
     ready_ = true;
   }
-  if (lower.empty() || lower.size() > 255 || names_.size() >= 1024) return;
-  const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
-  if (Find(s, lower.size()) >= 0) return;
-  size_t slot = Slot(lower.size(), Lower(s[0]), Lower(s[lower.size() - 1]));
-  while (slots_[slot] != 0) slot = (slot + 1) & (kSlots - 1);
+  if (names_.size() >= 1024) return;
+  // Ids follow the caller's order, so every name takes one even when it cannot be found (empty, too long
+  // or a repeat: the first spelling wins).
   names_.push_back(lower);
   single_.push_back(single);
   roles_.push_back(role);
+  const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
+  if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
+  size_t slot = Slot(lower.size(), Lower(s[0]), Lower(s[lower.size() - 1]));
+  while (slots_[slot] != 0) slot = (slot + 1) & (kSlots - 1);
   slots_[slot] = static_cast<int16_t>(names_.size());
 }
 
@@ -424,9 +426,9 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     h[3] = static_cast<int32_t>(vs - base);
     h[4] = static_cast<int32_t>(le - base);
     if (id >= 0) {
-      if (names.Single(id)) {
+      if (uint8_t group = names.Single(id); group != 0) {
         // Repeats are judged by the grammar path (same value allowed, RFC 4475 3.3.8).
-        uint64_t bit = 1ULL << (static_cast<unsigned>(id) & 63u);
+        uint64_t bit = 1ULL << ((group - 1u) & 63u);
         if ((seen_single & bit) != 0) return 0;
         seen_single |= bit;
       }

@@ -59,14 +59,15 @@ struct Limits {
   int32_t max_headers;
 };
 
-// Header name table: names in lower case; `single[i]` marks headers that may appear once (RFC 3261 7.3.1).
+// Header name table: names in lower case; a non-zero `single` group marks headers that may appear once
+// (RFC 3261 7.3.1), the same group for every spelling of one header (`to` and `t`).
 class NameTable {
  public:
-  // Names longer than 255 bytes are ignored. Up to 1024 names.
-  void Add(const std::string& lower, bool single, Role role);
+  // Name ids are given in call order. Names longer than 255 bytes are never found. Up to 1024 names.
+  void Add(const std::string& lower, uint8_t single, Role role);
   // Index of the name `p[0, n)` compared case-insensitively, or -1.
   int Find(const uint8_t* p, size_t n) const;
-  bool Single(int id) const { return single_[static_cast<size_t>(id)]; }
+  uint8_t Single(int id) const { return single_[static_cast<size_t>(id)]; }
   Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
   size_t Size() const { return names_.size(); }
 
@@ -74,7 +75,7 @@ class NameTable {
   static constexpr size_t kSlots = 4096;
   static size_t Slot(size_t n, uint8_t first, uint8_t last);
   std::vector<std::string> names_;
-  std::vector<bool> single_;
+  std::vector<uint8_t> single_;
   std::vector<Role> roles_;
   int16_t slots_[kSlots];
   bool ready_ = false;

@@ -68,6 +68,14 @@ export interface NativeAddon {
     status: number,
     interval: number,
   ): Buffer | null;
+  /**
+   * native/sip: registers the header name table (lower-case names, single-valued groups, roles) and the
+   * output record `out` of this thread's SIP scans. Use src/native/sip.ts.
+   */
+  sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, out: Int32Array): void;
+  /** native/sip: scans one SIP message into the registered record; 1 when scanned, 0 when not. */
+  sipScan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): number;
+
   /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
   readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;
 }

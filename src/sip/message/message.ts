@@ -5,6 +5,8 @@ import { type ContactValue, NameAddr, WILDCARD, parseNameAddrList, parseNameAddr
 import { Scanner, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 import { Via, parseViaList, parseViaValue } from './via.js';
+import { SIP_HEADER_WORDS, SIP_ITEM_WORDS, SipScanWord } from '../../native/sip.js';
+import { Hot, NAME_HOT, NAME_KEYS, scanner } from './scan.js';
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
@@ -87,6 +89,11 @@ export abstract class SipMessage {
   private rawEnd = 0;
   private dirty = true;
   private typedSlots: TypedSlots | undefined;
+  /**
+   * Item records of the native scan (src/native/sip.ts): the pre-split values of the hot headers, valid
+   * while the headers and `head` are those received.
+   */
+  private items: Int32Array | undefined;
 
   /** True for requests. */
   abstract readonly isRequest: boolean;
@@ -199,6 +206,10 @@ export abstract class SipMessage {
   get via(): Via[] {
     const slots = this.slots();
     if (slots.via !== undefined) return slots.via;
+    if (this.items !== undefined) {
+      const scanned = this.scannedVias(this.items);
+      if (scanned !== undefined) return (slots.via = scanned);
+    }
     let single: HeaderEntry | undefined;
     let n = 0;
     for (const e of this.entries) {
@@ -226,7 +237,7 @@ export abstract class SipMessage {
   /** From (RFC 3261 20.20); throws when missing or malformed. */
   get from(): NameAddr {
     const slots = this.slots();
-    return (slots.from ??= parseNameAddrText(this.required('from'), 'From'));
+    return (slots.from ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
   }
 
   set from(v: NameAddr) {
@@ -236,7 +247,7 @@ export abstract class SipMessage {
   /** To (RFC 3261 20.39); throws when missing or malformed. */
   get to(): NameAddr {
     const slots = this.slots();
-    return (slots.to ??= parseNameAddrText(this.required('to'), 'To'));
+    return (slots.to ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
   }
 
   set to(v: NameAddr) {
@@ -246,6 +257,12 @@ export abstract class SipMessage {
   /** Call-ID (RFC 3261 20.8); throws when missing. */
   get callId(): string {
     return (this.slots().callId ??= (() => {
+      const it = this.items;
+      if (it !== undefined) {
+        for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+          if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
+        }
+      }
       const v = this.required('call-id');
       if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
       return v;
@@ -255,6 +272,14 @@ export abstract class SipMessage {
   /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
   get cseq(): CSeq {
     return (this.slots().cseq ??= (() => {
+      const it = this.items;
+      if (it !== undefined) {
+        for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+          if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
+            return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
+          }
+        }
+      }
       const text = this.required('cseq');
       const sp = text.indexOf(' ');
       if (sp > 0 && sp <= 10 && isDigits(text.slice(0, sp))) {
@@ -283,6 +308,8 @@ export abstract class SipMessage {
   /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
   get contact(): ContactValue[] {
     return (this.slots().contact ??= (() => {
+      const scanned = this.scannedNameAddrs(Hot.Contact, 'Contact');
+      if (scanned !== undefined) return scanned;
       const values = this.rawValues('contact');
       if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
       return parseNameAddrList(values, 'Contact');
@@ -291,12 +318,13 @@ export abstract class SipMessage {
 
   /** Route values (RFC 3261 20.34). */
   get route(): NameAddr[] {
-    return (this.slots().route ??= parseNameAddrList(this.rawValues('route'), 'Route'));
+    return (this.slots().route ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
   }
 
   /** Record-Route values (RFC 3261 20.30). */
   get recordRoute(): NameAddr[] {
-    return (this.slots().recordRoute ??= parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
+    return (this.slots().recordRoute ??=
+      this.scannedNameAddrs(Hot.RecordRoute, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
   }
 
   /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
@@ -398,6 +426,7 @@ export abstract class SipMessage {
     head += '\r\n';
     const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
     this.rebase();
+    this.items = undefined;
     this.raw = out;
     this.src = undefined;
     this.head = undefined;
@@ -441,6 +470,73 @@ export abstract class SipMessage {
     e.end = end;
     e.folded = true;
     return true;
+  }
+
+  /**
+   * @internal Called by the parser with a native scan record (src/native/sip.ts) of `src`: header lines
+   * from the record, item records copied for the typed accessors.
+   */
+  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array): void {
+    SipMessage.attach(m, src, head, w[SipScanWord.Base]!, w[SipScanWord.BodyEnd]!, w[SipScanWord.BodyStart]!, w[SipScanWord.BodyEnd]!);
+    const n = w[SipScanWord.HeaderCount]!;
+    const entries = m.entries;
+    for (let i = 0, h = SipScanWord.FirstHeader; i < n; i++, h += SIP_HEADER_WORDS) {
+      const id = w[h]!;
+      const ns = w[h + 1]!;
+      const ne = w[h + 2]!;
+      const key = id >= 0 ? NAME_KEYS[id]! : headerKey(head.slice(ns, ne));
+      entries.push({ key, name: undefined, ns, ne, start: w[h + 3]!, end: w[h + 4]!, folded: false, value: undefined });
+    }
+    const at = w[SipScanWord.ItemBase]!;
+    m.items = w.slice(at, at + w[SipScanWord.ItemCount]! * SIP_ITEM_WORDS);
+  }
+
+  /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
+  private scannedVias(it: Int32Array): Via[] | undefined {
+    const head = this.head!;
+    const out: Via[] = [];
+    for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
+      if (it[i + 3] !== 1) return undefined;
+      const port = it[i + 8]!;
+      out.push(
+        new Via(
+          { transport: head.slice(it[i + 4], it[i + 5]), host: head.slice(it[i + 6], it[i + 7]), port: port < 0 ? undefined : port },
+          head.slice(it[i + 9], it[i + 10]),
+        ),
+      );
+    }
+    return out;
+  }
+
+  /** The name-addr of item record `i` (canonical). */
+  private nameAddrAt(it: Int32Array, i: number, what: string): NameAddr {
+    const head = this.head!;
+    const display = it[i + 4] === 0 ? undefined : head.slice(it[i + 5], it[i + 6]);
+    return new NameAddr(head.slice(it[i + 7], it[i + 8]), display, undefined, what, head.slice(it[i + 9], it[i + 10]));
+  }
+
+  /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
+  private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
+    const it = this.items;
+    if (it === undefined) return undefined;
+    for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] === hot) return it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
+    }
+    return undefined;
+  }
+
+  /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
+  private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
+    const it = this.items;
+    if (it === undefined) return undefined;
+    const out: NameAddr[] = [];
+    for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] !== hot) continue;
+      if (it[i + 3] !== 1) return undefined;
+      out.push(this.nameAddrAt(it, i, what));
+    }
+    return out;
   }
 
   private nameOf(e: HeaderEntry): string {
@@ -496,6 +592,7 @@ export abstract class SipMessage {
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
     this.typedSlots = undefined;
+    this.items = undefined;
     this.dirty = true;
   }
 
@@ -622,10 +719,30 @@ function isDigits(t: string): boolean {
  * Throws {@link SipParseError} naming the first fault; when the start line was readable the error's
  * `partial` holds the message with every header line, so a 400 (or 505, 513, 413) can be addressed.
  */
-export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipMessage {
+export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_LIMITS): SipMessage {
   const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
+  if (scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders)) return fromScan(buf, scanner.record);
+  return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+}
+
+/** Builds the message the native scanner described in `w` (src/native/sip.ts): no fault was found. */
+function fromScan(buf: Buffer, w: Int32Array): SipMessage {
+  const head = latin1(buf, w[SipScanWord.Base]!, w[SipScanWord.BodyStart]!);
+  const msg =
+    w[SipScanWord.Kind] === 1
+      ? new SipRequest(head.slice(0, w[SipScanWord.Line0]), head.slice(w[SipScanWord.Line1], w[SipScanWord.Line2]))
+      : new SipResponse(w[SipScanWord.Line0]!, head.slice(w[SipScanWord.Line1], w[SipScanWord.Line2]));
+  SipMessage.attachScanned(msg, buf, head, w);
+  return msg;
+}
+
+/**
+ * The RFC 3261 25.1 grammar path for what the native scanner leaves (folding, repeated single headers,
+ * unusual start lines, every fault): it finds the first fault, its reason and status.
+ */
+function parseGrammar(buf: Buffer, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): SipMessage {
   const len = buf.length;
   let pos = 0;
   while (pos < len && (buf[pos] === 0x0d || buf[pos] === 0x0a)) pos++;

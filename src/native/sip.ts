@@ -1,0 +1,96 @@
+/**
+ * The SIP message scanner of the native core (`native/sip/`), typed. One call per message checks the
+ * framing of the common well-formed case (RFC 3261 7, 25.1) and writes offsets into one shared record:
+ * start line, every header line with its name id, and the pre-split structure of the hot headers (each
+ * Via value, From/To/Contact/Route/Record-Route name-addrs, CSeq, Call-ID). It never decides a fault: a
+ * message it does not scan is parsed by the TypeScript grammar, which owns every verdict and error reason.
+ *
+ * Record layout (int32 words; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
+ * `[status, base, bodyStart, bodyEnd, kind (1 request, 2 response), line0, line1, line2, headers, items,
+ * itemBase]`; request line0 = method end, line1/line2 = Request-URI (rel); response line0 = status code,
+ * line1/line2 = reason phrase (rel). Header records from word 16, 5 words each: `[id, nameStart, nameEnd,
+ * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase`,
+ * 12 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
+ */
+import { addon } from './addon.js';
+
+/** Word indexes of the record header. */
+export enum SipScanWord {
+  Status = 0,
+  Base = 1,
+  BodyStart = 2,
+  BodyEnd = 3,
+  Kind = 4,
+  Line0 = 5,
+  Line1 = 6,
+  Line2 = 7,
+  HeaderCount = 8,
+  ItemCount = 9,
+  ItemBase = 10,
+  FirstHeader = 16,
+}
+
+/** Words per header record and per item record. */
+export const SIP_HEADER_WORDS = 5;
+export const SIP_ITEM_WORDS = 12;
+
+/** Item kinds (native/sip/scanner.h `ItemKind`). */
+export enum SipItemKind {
+  Via = 1,
+  NameAddr = 2,
+  CSeq = 3,
+  CallId = 4,
+}
+
+/** Roles of named headers (native/sip/scanner.h `Role`). */
+export enum SipHeaderRole {
+  Other = 0,
+  Via = 1,
+  NameAddr = 2,
+  NameAddrList = 3,
+  CSeq = 4,
+  CallId = 5,
+  ContentLength = 6,
+}
+
+/** One entry of the name table given to the scanner. */
+export interface SipNameEntry {
+  /** Lower-case name as written (compact letter or full name). */
+  readonly lower: string;
+  /**
+   * 0 when the header may repeat; else its group (1-64), the same for every spelling of one header, for
+   * headers that may appear at most once (RFC 3261 7.3.1).
+   */
+  readonly single: number;
+  readonly role: SipHeaderRole;
+}
+
+/** Words of the shared record: room for 256 header lines and as many list items. */
+const RECORD_WORDS = SipScanWord.FirstHeader + 2 * 1024 * SIP_ITEM_WORDS;
+
+/**
+ * The scanner of this thread, bound to one name table; `record` is overwritten by each {@link scan}, so
+ * read what you need before the next call.
+ */
+export class SipScanner {
+  readonly record = new Int32Array(RECORD_WORDS);
+
+  constructor(names: readonly SipNameEntry[]) {
+    addon.sipInit(
+      names.map((n) => n.lower),
+      Uint8Array.from(names, (n) => n.single),
+      Uint8Array.from(names, (n) => n.role),
+      this.record,
+    );
+  }
+
+  /** Scans `buf`; true when the record describes it, false when the grammar path must parse it. */
+  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): boolean {
+    return addon.sipScan(buf, clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders)) === 1;
+  }
+}
+
+/** Limits beyond int32 mean "no limit" to the scanner. */
+function clamp(n: number): number {
+  return n >= 0x7fffffff ? 0x7fffffff : n < 0 ? 0 : Math.floor(n);
+}
