@@ -33,75 +33,58 @@ inline uint8_t Lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<ui
 inline bool IsWs(uint8_t c) { return c == ' ' || c == '\t'; }
 inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
 
-// The bytes of a value the canonical forms allow: printable ASCII (tabs, controls and non-ASCII go to the
-// grammar, which knows LWS and UTF-8).
-bool Printable(const uint8_t* p, size_t a, size_t b) {
-  for (size_t i = a; i < b; ++i) {
-    if (p[i] < 0x20 || p[i] >= 0x7f) return false;
-  }
-  return true;
-}
+constexpr size_t kFail = static_cast<size_t>(-1);
+
+// Bytes allowed where the canonical forms take "anything but" a few delimiters: visible ASCII and space
+// (tabs, controls and non-ASCII go to the grammar, which knows LWS and UTF-8).
+inline bool Visible(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
 size_t SpanToken(const uint8_t* p, size_t i, size_t end) {
   while (i < end && kT.token[p[i]]) ++i;
   return i;
 }
 
-// `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` up to `end` exactly; quoted values
-// only when `quoted_ok` and without backslash, ';' or '='.
-bool Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok) {
-  while (i < end) {
-    if (p[i] != ';') return false;
-    size_t n = SpanToken(p, i + 1, end);
-    if (n == i + 1) return false;
-    i = n;
+inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
+  while (i < end && p[i] == ' ') ++i;
+  return i;
+}
+
+// `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` from `i`; quoted values only when
+// `quoted_ok`, visible and without backslash, ';' or '='. With `via`, the first `rport` value must be
+// 1-5 digits. Returns where the parameters end, or kFail on a malformed parameter.
+size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via) {
+  bool rport_seen = false;
+  while (i < end && p[i] == ';') {
+    size_t ns = i + 1;
+    i = SpanToken(p, ns, end);
+    if (i == ns) return kFail;
+    bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
+    rport_seen = rport_seen || rport;
     if (i < end && p[i] == '=') {
       ++i;
       if (quoted_ok && i < end && p[i] == '"') {
         ++i;
         while (i < end && p[i] != '"') {
-          if (p[i] == '\\' || p[i] == ';' || p[i] == '=') return false;
+          uint8_t c = p[i];
+          if (c == '\\' || c == ';' || c == '=' || !Visible(c)) return kFail;
           ++i;
         }
-        if (i >= end) return false;
+        if (i >= end) return kFail;
         ++i;
       } else {
         size_t s = i;
         while (i < end && kT.gen_value[p[i]]) ++i;
-        if (i == s) return false;
+        if (i == s) return kFail;
+        if (rport) {
+          if (i - s > 5) return kFail;
+          for (size_t k = s; k < i; ++k) {
+            if (!IsDigit(p[k])) return kFail;
+          }
+        }
       }
     }
   }
-  return true;
-}
-
-// Finds the parameter named exactly `name` (case as written) in `[a, b)`; its value range in *vs, *ve
-// (equal when a flag). Returns false when absent.
-bool FindParam(const uint8_t* p, size_t a, size_t b, const char* name, size_t* vs, size_t* ve) {
-  size_t nlen = std::strlen(name);
-  size_t i = a;
-  while (i < b) {
-    size_t s = i + 1;
-    size_t e = s;
-    while (e < b && p[e] != ';') ++e;
-    size_t eq = s;
-    while (eq < e && p[eq] != '=') ++eq;
-    if (eq - s == nlen && std::memcmp(p + s, name, nlen) == 0) {
-      *vs = eq < e ? eq + 1 : e;
-      *ve = e;
-      return true;
-    }
-    i = e;
-  }
-  return false;
-}
-
-bool Contains(const uint8_t* p, size_t a, size_t b, const char* s) {
-  size_t n = std::strlen(s);
-  for (size_t i = a; i + n <= b; ++i) {
-    if (std::memcmp(p + i, s, n) == 0) return true;
-  }
-  return false;
+  return i;
 }
 
 struct Out {
@@ -109,63 +92,62 @@ struct Out {
   size_t cap;
   size_t item_base;
   size_t items = 0;
-  // A new zeroed item record, or nullptr when the item region is full.
+  // A new item record (words 3.. zeroed), or nullptr when the item region is full.
   int32_t* Item(int header, int id, ItemKind kind) {
     size_t at = item_base + items * kItemWords;
     if (at + kItemWords > cap) return nullptr;
     ++items;
     int32_t* r = w + at;
-    for (int k = 0; k < kItemWords; ++k) r[k] = 0;
     r[0] = header;
     r[1] = id;
     r[2] = kind;
+    for (int k = 3; k < kItemWords; ++k) r[k] = 0;
     return r;
   }
 };
 
-// Canonical Via: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE), with rport digits and no
-// `ttl` (which the grammar range-checks). Offsets relative to `base`.
-void ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
-  static const char kProto[] = "SIP/2.0/";
-  if (b - a < 8 || std::memcmp(p + a, kProto, 8) != 0) return;
+inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - base); }
+
+// Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE), rport digits,
+// no `ttl` anywhere in the parameters (the grammar range-checks it). Returns the end of the value or kFail.
+size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
   size_t te = SpanToken(p, ts, b);
-  if (te == ts || te >= b || p[te] != ' ') return;
+  if (te == ts || te >= b || p[te] != ' ') return kFail;
   size_t hs = te + 1;
   size_t he = hs;
   while (he < b && kT.host[p[he]]) ++he;
-  if (he == hs) return;
+  if (he == hs) return kFail;
   size_t i = he;
   int32_t port = -1;
   if (i < b && p[i] == ':') {
     size_t ds = ++i;
     int32_t v = 0;
     while (i < b && IsDigit(p[i]) && i - ds < 5) v = v * 10 + (p[i++] - '0');
-    if (i == ds || (i < b && IsDigit(p[i])) || v > 65535) return;
+    if (i == ds || (i < b && IsDigit(p[i])) || v > 65535) return kFail;
     port = v;
   }
-  if (!Params(p, i, b, false)) return;
-  size_t vs = 0;
-  size_t ve = 0;
-  if (FindParam(p, i, b, "rport", &vs, &ve) && vs < ve) {
-    if (ve - vs > 5) return;
-    for (size_t k = vs; k < ve; ++k) {
-      if (!IsDigit(p[k])) return;
-    }
+  size_t pe = Params(p, i, b, false, true);
+  if (pe == kFail) return kFail;
+  for (size_t k = i; k + 3 <= pe; ++k) {
+    if (p[k] == 't' && p[k + 1] == 't' && p[k + 2] == 'l') return kFail;
   }
-  if (Contains(p, i, b, "ttl")) return;
   r[3] = 1;
-  r[4] = static_cast<int32_t>(ts - base);
-  r[5] = static_cast<int32_t>(te - base);
-  r[6] = static_cast<int32_t>(hs - base);
-  r[7] = static_cast<int32_t>(he - base);
+  r[4] = Rel(ts, base);
+  r[5] = Rel(te, base);
+  r[6] = Rel(hs, base);
+  r[7] = Rel(he, base);
   r[8] = port;
-  r[9] = static_cast<int32_t>(i - base);
-  r[10] = static_cast<int32_t>(b - base);
+  r[9] = Rel(i, base);
+  r[10] = Rel(pe, base);
+  return pe;
 }
 
-// Canonical name-addr / addr-spec with parameters (the former NAME_ADDR_RE, then ADDR_SPEC_RE).
-void ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+// Canonical name-addr / addr-spec with parameters at `a` (the former NAME_ADDR_RE, then ADDR_SPEC_RE).
+// Returns the end of the value or kFail.
+size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  if (a >= b) return kFail;
   int kind = 0;
   size_t ds = a;
   size_t de = a;
@@ -173,11 +155,14 @@ void ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r)
   bool bracket = false;
   if (p[i] == '"') {
     ds = ++i;
-    while (i < b && p[i] != '"' && p[i] != '\\') ++i;
-    if (i >= b || p[i] != '"') return;
+    while (i < b && p[i] != '"') {
+      if (p[i] == '\\' || !Visible(p[i])) return kFail;
+      ++i;
+    }
+    if (i >= b) return kFail;
     de = i++;
     if (i < b && p[i] == ' ') ++i;
-    if (i >= b || p[i] != '<') return;
+    if (i >= b || p[i] != '<') return kFail;
     kind = 2;
     bracket = true;
   } else if (p[i] == '<') {
@@ -186,13 +171,7 @@ void ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r)
     // 1*token *(SP 1*token) [SP] "<"
     size_t k = SpanToken(p, i, b);
     if (k > i) {
-      for (;;) {
-        if (k < b && p[k] == ' ' && k + 1 < b && kT.token[p[k + 1]]) {
-          k = SpanToken(p, k + 1, b);
-          continue;
-        }
-        break;
-      }
+      while (k + 1 < b && p[k] == ' ' && kT.token[p[k + 1]]) k = SpanToken(p, k + 1, b);
       size_t end_tokens = k;
       if (k < b && p[k] == ' ') ++k;
       if (k < b && p[k] == '<') {
@@ -212,42 +191,44 @@ void ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r)
     ue = us;
     while (ue < b && p[ue] != '>') {
       uint8_t c = p[ue];
-      if (c == '<' || c == ' ' || c == '"') return;
+      if (c == '<' || c == '"' || c <= 0x20 || c >= 0x7f) return kFail;
       ++ue;
     }
-    if (ue >= b || ue == us) return;
+    if (ue >= b || ue == us) return kFail;
     ps = ue + 1;
   } else {
     // addr-spec: scheme ":" 1*[^\s;,?<>"]
     us = a;
     size_t k = a;
-    if (!((p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= 'a' && p[k] <= 'z'))) return;
+    if (!((p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= 'a' && p[k] <= 'z'))) return kFail;
     ++k;
     while (k < b && kT.scheme[p[k]]) ++k;
-    if (k >= b || p[k] != ':') return;
+    if (k >= b || p[k] != ':') return kFail;
     ++k;
     size_t rs = k;
     while (k < b) {
       uint8_t c = p[k];
-      if (c == ' ' || c == ';' || c == ',' || c == '?' || c == '<' || c == '>' || c == '"') break;
+      if (c == ';' || c == ',' || c == '?' || c == '<' || c == '>' || c == '"' || c <= 0x20 || c >= 0x7f) break;
       ++k;
     }
-    if (k == rs) return;
+    if (k == rs) return kFail;
     ue = k;
     ps = k;
   }
-  if (!Params(p, ps, b, true)) return;
+  size_t pe = Params(p, ps, b, true, false);
+  if (pe == kFail) return kFail;
   r[3] = 1;
   r[4] = kind;
-  r[5] = static_cast<int32_t>(ds - base);
-  r[6] = static_cast<int32_t>(de - base);
-  r[7] = static_cast<int32_t>(us - base);
-  r[8] = static_cast<int32_t>(ue - base);
-  r[9] = static_cast<int32_t>(ps - base);
-  r[10] = static_cast<int32_t>(b - base);
+  r[5] = Rel(ds, base);
+  r[6] = Rel(de, base);
+  r[7] = Rel(us, base);
+  r[8] = Rel(ue, base);
+  r[9] = Rel(ps, base);
+  r[10] = Rel(pe, base);
+  return pe;
 }
 
-// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path).
+// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`.
 void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   size_t i = a;
   uint64_t v = 0;
@@ -258,50 +239,30 @@ void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   if (me == ms || me != b) return;
   r[3] = 1;
   r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
-  r[5] = static_cast<int32_t>(ms - base);
-  r[6] = static_cast<int32_t>(me - base);
+  r[5] = Rel(ms, base);
+  r[6] = Rel(me, base);
 }
 
-// Splits `[a, b)` at commas outside quotes and angle brackets (src/sip/message/scanner.ts splitList) and
-// calls `fn(start, end)` with each part trimmed of spaces.
-template <typename Fn>
-bool SplitList(const uint8_t* p, size_t a, size_t b, Fn fn) {
-  int depth = 0;
-  bool quoted = false;
-  size_t from = a;
-  for (size_t i = a; i <= b; ++i) {
-    if (i < b) {
-      uint8_t c = p[i];
-      if (quoted) {
-        if (c == '\\') {
-          ++i;
-        } else if (c == '"') {
-          quoted = false;
-        }
+// The values of a comma-separated Via or name-addr list `[a, b)` (b already trimmed), one item each, as
+// src/sip/message/scanner.ts splitList would cut them. At the first value that is not canonical one item
+// with canonical = 0 ends the list (the grammar then parses the whole header). False when out of room.
+bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, Out* o) {
+  size_t i = a;
+  for (;;) {
+    int32_t* r = o->Item(hi, id, via ? kItemVia : kItemNameAddr);
+    if (r == nullptr) return false;
+    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
+    if (e != kFail) {
+      e = SkipSpaces(p, e, b);
+      if (e == b) return true;
+      if (p[e] == ',') {
+        i = SkipSpaces(p, e + 1, b);
         continue;
       }
-      if (c == '"') {
-        quoted = true;
-        continue;
-      }
-      if (c == '<') {
-        ++depth;
-        continue;
-      }
-      if (c == '>') {
-        if (depth > 0) --depth;
-        continue;
-      }
-      if (c != ',' || depth != 0) continue;
     }
-    size_t s = from;
-    size_t e = i < b ? i : b;
-    while (s < e && p[s] == ' ') ++s;
-    while (e > s && p[e - 1] == ' ') --e;
-    if (!fn(s, e)) return false;
-    from = i + 1;
+    r[3] = 0;
+    return true;
   }
-  return true;
 }
 
 }  // namespace
@@ -433,7 +394,6 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         seen_single |= bit;
       }
       const int hi = static_cast<int>(count - 1);
-      const bool printable = Printable(data, vs, ve);
       switch (names.RoleOf(id)) {
         case kRoleOther:
           break;
@@ -450,47 +410,32 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCallId: {
           int32_t* r = o.Item(hi, id, kItemCallId);
           if (r == nullptr) return 0;
-          if (printable && ve > vs) {
-            bool ws = false;
-            for (size_t i = vs; i < ve && !ws; ++i) ws = data[i] == ' ';
-            if (!ws) {
-              r[3] = 1;
-              r[4] = static_cast<int32_t>(vs - base);
-              r[5] = static_cast<int32_t>(ve - base);
-            }
+          size_t i = vs;
+          while (i < ve && data[i] > 0x20 && data[i] < 0x7f) ++i;
+          if (i == ve && ve > vs) {
+            r[3] = 1;
+            r[4] = Rel(vs, base);
+            r[5] = Rel(ve, base);
           }
           break;
         }
         case kRoleCSeq: {
           int32_t* r = o.Item(hi, id, kItemCSeq);
           if (r == nullptr) return 0;
-          if (printable) ScanCSeq(data, vs, ve, base, r);
+          ScanCSeq(data, vs, ve, base, r);
           break;
         }
         case kRoleNameAddr: {
           int32_t* r = o.Item(hi, id, kItemNameAddr);
           if (r == nullptr) return 0;
-          if (printable && ve > vs) ScanNameAddr(data, vs, ve, base, r);
+          size_t e = ScanNameAddr(data, vs, ve, base, r);
+          if (e != kFail && SkipSpaces(data, e, ve) != ve) r[3] = 0;
           break;
         }
         case kRoleVia:
-        case kRoleNameAddrList: {
-          const bool via = names.RoleOf(id) == kRoleVia;
-          bool ok = SplitList(data, vs, ve, [&](size_t s, size_t e) {
-            int32_t* r = o.Item(hi, id, via ? kItemVia : kItemNameAddr);
-            if (r == nullptr) return false;
-            if (printable && e > s) {
-              if (via) {
-                ScanVia(data, s, e, base, r);
-              } else {
-                ScanNameAddr(data, s, e, base, r);
-              }
-            }
-            return true;
-          });
-          if (!ok) return 0;
+        case kRoleNameAddrList:
+          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, &o)) return 0;
           break;
-        }
       }
     }
     p = lf + 1;
