@@ -23,6 +23,15 @@ void CheckRange(int32_t s, int32_t e, size_t base, size_t len) {
   Check(s >= 0 && e >= s && base + static_cast<size_t>(e) <= len);
 }
 
+// The branch/tag value, when found, lies inside the parameters.
+void CheckFound(const int32_t* r) {
+  if (r[11] == -1) {
+    Check(r[12] == -1);
+    return;
+  }
+  Check(r[11] > r[9] && r[12] >= r[11] && r[12] <= r[10]);
+}
+
 void Verify(const int32_t* w, size_t len, size_t cap) {
   if (w[kStatus] == 0) return;
   Check(w[kStatus] == 1);
@@ -62,6 +71,7 @@ void Verify(const int32_t* w, size_t len, size_t cap) {
         Check(r[8] >= -1 && r[8] <= 65535);
         CheckRange(r[9], r[10], base, len);
         Check(r[4] >= h[3] && r[10] <= h[4]);
+        CheckFound(r);
         break;
       case kItemNameAddr:
         Check(r[4] >= 0 && r[4] <= 2);
@@ -70,6 +80,7 @@ void Verify(const int32_t* w, size_t len, size_t cap) {
         Check(r[8] > r[7]);
         CheckRange(r[9], r[10], base, len);
         Check(r[7] >= h[3] && r[10] <= h[4]);
+        CheckFound(r);
         break;
       case kItemCSeq:
         CheckRange(r[5], r[6], base, len);

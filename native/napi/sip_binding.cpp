@@ -18,6 +18,7 @@ struct SipState {
   Napi::Reference<Napi::Int32Array> out_ref;
   int32_t* out = nullptr;
   size_t cap = 0;
+  sip::Limits limits{32 * 1024, 64 * 1024, 256};
 };
 
 SipState* State(Napi::Env env) { return env.GetInstanceData<SipState>(); }
@@ -49,18 +50,29 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sipScan(buf: Uint8Array, maxHeaderBytes, maxBodyBytes, maxHeaders) -> 1 scanned / 0 not scanned
+// sipLimits(maxHeaderBytes, maxBodyBytes, maxHeaders) -> undefined: the limits of the following scans.
+Napi::Value SetLimits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(env);
+  if (state == nullptr || info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "sipLimits(number, number, number) after sipInit").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  state->limits = {info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
+                   info[2].As<Napi::Number>().Int32Value()};
+  return env.Undefined();
+}
+
+// sipScan(buf: Uint8Array) -> 1 scanned / 0 not scanned
 Napi::Value Scan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SipState* state = State(env);
-  if (state == nullptr || info.Length() < 4 || !info[0].IsTypedArray()) {
-    Napi::TypeError::New(env, "sipScan(Uint8Array, number, number, number) after sipInit").ThrowAsJavaScriptException();
+  if (state == nullptr || info.Length() < 1 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "sipScan(Uint8Array) after sipInit").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto buf = info[0].As<Napi::Uint8Array>();
-  sip::Limits limits{info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
-                     info[3].As<Napi::Number>().Int32Value()};
-  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, limits, state->out, state->cap);
+  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out, state->cap);
   return Napi::Number::New(env, r);
 }
 
@@ -68,6 +80,7 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
 
 void InitSip(Napi::Env env, Napi::Object exports) {
   exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
+  exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
   exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
 }
 

@@ -51,13 +51,22 @@ inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
 
 // `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` from `i`; quoted values only when
 // `quoted_ok`, visible and without backslash, ';' or '='. With `via`, the first `rport` value must be
-// 1-5 digits. Returns where the parameters end, or kFail on a malformed parameter.
-size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via) {
+// 1-5 digits. The value of the first parameter named exactly `want` (as written, lower case) goes to
+// found[0..1] (start, end), left untouched when there is none. Returns where the parameters end, or kFail
+// on a malformed parameter.
+size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, const char* want, size_t want_len,
+              size_t* found) {
   bool rport_seen = false;
+  bool want_seen = false;
   while (i < end && p[i] == ';') {
     size_t ns = i + 1;
     i = SpanToken(p, ns, end);
     if (i == ns) return kFail;
+    bool wanted = !want_seen && i - ns == want_len && std::memcmp(p + ns, want, want_len) == 0;
+    if (wanted) {
+      want_seen = true;
+      found[0] = found[1] = i;
+    }
     bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
     rport_seen = rport_seen || rport;
     if (i < end && p[i] == '=') {
@@ -71,10 +80,18 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via) 
         }
         if (i >= end) return kFail;
         ++i;
+        if (wanted) {
+          found[0] = ns + want_len + 1;
+          found[1] = i;
+        }
       } else {
         size_t s = i;
         while (i < end && kT.gen_value[p[i]]) ++i;
         if (i == s) return kFail;
+        if (wanted) {
+          found[0] = s;
+          found[1] = i;
+        }
         if (rport) {
           if (i - s > 5) return kFail;
           for (size_t k = s; k < i; ++k) {
@@ -128,7 +145,8 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
     if (i == ds || (i < b && IsDigit(p[i])) || v > 65535) return kFail;
     port = v;
   }
-  size_t pe = Params(p, i, b, false, true);
+  size_t branch[2] = {kFail, kFail};
+  size_t pe = Params(p, i, b, false, true, "branch", 6, branch);
   if (pe == kFail) return kFail;
   for (size_t k = i; k + 3 <= pe; ++k) {
     if (p[k] == 't' && p[k + 1] == 't' && p[k + 2] == 'l') return kFail;
@@ -141,6 +159,8 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   r[8] = port;
   r[9] = Rel(i, base);
   r[10] = Rel(pe, base);
+  r[11] = branch[0] == kFail ? -1 : Rel(branch[0], base);
+  r[12] = branch[0] == kFail ? -1 : Rel(branch[1], base);
   return pe;
 }
 
@@ -215,7 +235,8 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
     ue = k;
     ps = k;
   }
-  size_t pe = Params(p, ps, b, true, false);
+  size_t tag[2] = {kFail, kFail};
+  size_t pe = Params(p, ps, b, true, false, "tag", 3, tag);
   if (pe == kFail) return kFail;
   r[3] = 1;
   r[4] = kind;
@@ -225,6 +246,8 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
   r[8] = Rel(ue, base);
   r[9] = Rel(ps, base);
   r[10] = Rel(pe, base);
+  r[11] = tag[0] == kFail ? -1 : Rel(tag[0], base);
+  r[12] = tag[0] == kFail ? -1 : Rel(tag[1], base);
   return pe;
 }
 

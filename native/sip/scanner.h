@@ -33,11 +33,12 @@ constexpr int kHeaderWords = 5;
 
 // Item record: one value of a hot header. Word 0 header index, 1 header id, 2 item kind, 3 1 when the value
 // is in the canonical form (the remaining words valid), 0 when the grammar path must parse it; 4.. below.
-constexpr int kItemWords = 12;
+constexpr int kItemWords = 14;
 enum ItemKind : int {
-  kItemVia = 1,       // 4,5 transport; 6,7 host; 8 port or -1; 9,10 params (";a=b;c", may be empty)
+  kItemVia = 1,       // 4,5 transport; 6,7 host; 8 port or -1; 9,10 params (";a=b;c", may be empty);
+                      // 11,12 value of the first `branch` parameter (-1 when none; equal for a flag)
   kItemNameAddr = 2,  // 4 display kind (0 none, 1 tokens, 2 quoted: offsets exclude the quotes); 5,6 display;
-                      // 7,8 URI; 9,10 params
+                      // 7,8 URI; 9,10 params; 11,12 value of the first `tag` parameter (as for Via)
   kItemCSeq = 3,      // 4 sequence number (uint32 bits); 5,6 method
   kItemCallId = 4,    // 4,5 value
 };

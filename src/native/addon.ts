@@ -73,8 +73,10 @@ export interface NativeAddon {
    * output record `out` of this thread's SIP scans. Use src/native/sip.ts.
    */
   sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, out: Int32Array): void;
+  /** native/sip: the limits of this thread's following scans (int32 values). */
+  sipLimits(maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;
   /** native/sip: scans one SIP message into the registered record; 1 when scanned, 0 when not. */
-  sipScan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): number;
+  sipScan(buf: Uint8Array): number;
 
   /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
   readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;

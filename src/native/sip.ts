@@ -10,7 +10,7 @@
  * itemBase]`; request line0 = method end, line1/line2 = Request-URI (rel); response line0 = status code,
  * line1/line2 = reason phrase (rel). Header records from word 16, 5 words each: `[id, nameStart, nameEnd,
  * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase`,
- * 12 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
+ * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
  */
 import { addon } from './addon.js';
 
@@ -32,7 +32,7 @@ export enum SipScanWord {
 
 /** Words per header record and per item record. */
 export const SIP_HEADER_WORDS = 5;
-export const SIP_ITEM_WORDS = 12;
+export const SIP_ITEM_WORDS = 14;
 
 /** Item kinds (native/sip/scanner.h `ItemKind`). */
 export enum SipItemKind {
@@ -74,6 +74,9 @@ const RECORD_WORDS = SipScanWord.FirstHeader + 2 * 1024 * SIP_ITEM_WORDS;
  */
 export class SipScanner {
   readonly record = new Int32Array(RECORD_WORDS);
+  private maxHeaderBytes = 32 * 1024;
+  private maxBodyBytes = 64 * 1024;
+  private maxHeaders = 256;
 
   constructor(names: readonly SipNameEntry[]) {
     addon.sipInit(
@@ -86,7 +89,13 @@ export class SipScanner {
 
   /** Scans `buf`; true when the record describes it, false when the grammar path must parse it. */
   scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): boolean {
-    return addon.sipScan(buf, clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders)) === 1;
+    if (maxHeaderBytes !== this.maxHeaderBytes || maxBodyBytes !== this.maxBodyBytes || maxHeaders !== this.maxHeaders) {
+      this.maxHeaderBytes = maxHeaderBytes;
+      this.maxBodyBytes = maxBodyBytes;
+      this.maxHeaders = maxHeaders;
+      addon.sipLimits(clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
+    }
+    return addon.sipScan(buf) === 1;
   }
 }
 

@@ -93,7 +93,7 @@ export abstract class SipMessage {
    * Item records of the native scan (src/native/sip.ts): the pre-split values of the hot headers, valid
    * while the headers and `head` are those received.
    */
-  private items: Int32Array | undefined;
+  private items: number[] | undefined;
 
   /** True for requests. */
   abstract readonly isRequest: boolean;
@@ -487,12 +487,16 @@ export abstract class SipMessage {
       const key = id >= 0 ? NAME_KEYS[id]! : headerKey(head.slice(ns, ne));
       entries.push({ key, name: undefined, ns, ne, start: w[h + 3]!, end: w[h + 4]!, folded: false, value: undefined });
     }
+    // A plain array: copying a few dozen words is far cheaper than allocating a typed array.
     const at = w[SipScanWord.ItemBase]!;
-    m.items = w.slice(at, at + w[SipScanWord.ItemCount]! * SIP_ITEM_WORDS);
+    const words = w[SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    const items: number[] = new Array<number>(words);
+    for (let i = 0; i < words; i++) items[i] = w[at + i]!;
+    m.items = items;
   }
 
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
-  private scannedVias(it: Int32Array): Via[] | undefined {
+  private scannedVias(it: readonly number[]): Via[] | undefined {
     const head = this.head!;
     const out: Via[] = [];
     for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
@@ -510,7 +514,7 @@ export abstract class SipMessage {
   }
 
   /** The name-addr of item record `i` (canonical). */
-  private nameAddrAt(it: Int32Array, i: number, what: string): NameAddr {
+  private nameAddrAt(it: readonly number[], i: number, what: string): NameAddr {
     const head = this.head!;
     const display = it[i + 4] === 0 ? undefined : head.slice(it[i + 5], it[i + 6]);
     return new NameAddr(head.slice(it[i + 7], it[i + 8]), display, undefined, what, head.slice(it[i + 9], it[i + 10]));
