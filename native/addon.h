@@ -11,7 +11,7 @@ void InitG711(Napi::Env env, Napi::Object exports);
 // native/napi/pdsv_binding.cpp: pdsvCrc16, pdsvBuild*, pdsvErrorCodes, class PdsvDecoder.
 void InitPdsv(Napi::Env env, Napi::Object exports);
 
-// native/napi/sip_binding.cpp: sipInit, sipLimits, sipScan (SIP message scanner).
+// native/napi/sip_binding.cpp: sipInit, sipRecord, sipLimits, sipScan (SIP message scanner).
 void InitSip(Napi::Env env, Napi::Object exports);
 
 }  // namespace switchhook

@@ -23,11 +23,30 @@ struct SipState {
 
 SipState* State(Napi::Env env) { return env.GetInstanceData<SipState>(); }
 
+bool IsInt32Array(const Napi::Value& v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
+}
+
+// sipRecord(out: Int32Array) -> undefined: the array the following scans write into.
+Napi::Value SetRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(env);
+  if (state == nullptr || info.Length() < 1 || !IsInt32Array(info[0])) {
+    Napi::TypeError::New(env, "sipRecord(Int32Array) after sipInit").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto out = info[0].As<Napi::Int32Array>();
+  state->out_ref = Napi::Persistent(out);
+  state->out = out.Data();
+  state->cap = out.ElementLength();
+  return env.Undefined();
+}
+
 // sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> undefined
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      !info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      !IsInt32Array(info[3])) {
     Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Int32Array)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -63,16 +82,19 @@ Napi::Value SetLimits(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sipScan(buf: Uint8Array) -> 1 scanned / 0 not scanned
+// sipScan(buf: Uint8Array, at: number) -> 1 scanned / 0 not scanned; the record starts at word `at`.
 Napi::Value Scan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SipState* state = State(env);
-  if (state == nullptr || info.Length() < 1 || !info[0].IsTypedArray()) {
-    Napi::TypeError::New(env, "sipScan(Uint8Array) after sipInit").ThrowAsJavaScriptException();
+  if (state == nullptr || info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "sipScan(Uint8Array, number) after sipInit").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto buf = info[0].As<Napi::Uint8Array>();
-  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out, state->cap);
+  int64_t at = info[1].As<Napi::Number>().Int64Value();
+  if (at < 0 || static_cast<size_t>(at) >= state->cap) return Napi::Number::New(env, 0);
+  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out + at,
+                               state->cap - static_cast<size_t>(at));
   return Napi::Number::New(env, r);
 }
 
@@ -80,6 +102,7 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
 
 void InitSip(Napi::Env env, Napi::Object exports) {
   exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
+  exports.Set("sipRecord", Napi::Function::New(env, SetRecord, "sipRecord"));
   exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
   exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
 }

@@ -4,6 +4,7 @@
 #include "sip/scanner.h"
 
 #include <cstring>
+#include <utility>
 
 namespace switchhook {
 namespace sip {
@@ -104,15 +105,24 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
   return i;
 }
 
+// The record while scanning: header records grow up from kFirstHeader, item records down from the end;
+// Finish() moves the items right after the headers.
 struct Out {
   int32_t* w;
   size_t cap;
-  size_t item_base;
+  size_t headers = 0;
   size_t items = 0;
-  // A new item record (words 3.. zeroed), or nullptr when the item region is full.
+  size_t HeaderEnd() const { return kFirstHeader + headers * kHeaderWords; }
+  size_t ItemStart() const { return cap - items * kItemWords; }
+  // The next header record, or nullptr when the record is full.
+  int32_t* Header() {
+    if (HeaderEnd() + kHeaderWords > ItemStart()) return nullptr;
+    return w + kFirstHeader + (headers++) * kHeaderWords;
+  }
+  // A new item record (words 3.. zeroed), or nullptr when the record is full.
   int32_t* Item(int header, int id, ItemKind kind) {
-    size_t at = item_base + items * kItemWords;
-    if (at + kItemWords > cap) return nullptr;
+    if (ItemStart() < HeaderEnd() + kItemWords) return nullptr;
+    size_t at = ItemStart() - kItemWords;
     ++items;
     int32_t* r = w + at;
     r[0] = header;
@@ -120,6 +130,15 @@ struct Out {
     r[2] = kind;
     for (int k = 3; k < kItemWords; ++k) r[k] = 0;
     return r;
+  }
+  // Puts the items in order right after the headers; returns where they start.
+  size_t Finish() {
+    int32_t* lo = w + ItemStart();
+    for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
+      for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
+    }
+    std::memmove(w + HeaderEnd(), lo, items * kItemWords * sizeof(int32_t));
+    return HeaderEnd();
   }
 };
 
@@ -371,9 +390,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     out[kLine1] = static_cast<int32_t>(us);
     out[kLine2] = static_cast<int32_t>(ue);
   }
-  // Header records in the first half of the free words, items in the second.
-  const size_t header_cap = (cap - kFirstHeader) / 2 / kHeaderWords;
-  Out o{out, cap, kFirstHeader + header_cap * kHeaderWords};
+  Out o{out, cap};
   size_t count = 0;
   uint64_t seen_single = 0;
   int64_t content_length = -1;
@@ -402,8 +419,9 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     while (vs < le && IsWs(data[vs])) ++vs;
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
-    if (++count > static_cast<size_t>(limits.max_headers) || count > header_cap) return 0;
-    int32_t* h = out + kFirstHeader + (count - 1) * kHeaderWords;
+    if (++count > static_cast<size_t>(limits.max_headers)) return 0;
+    int32_t* h = o.Header();
+    if (h == nullptr) return 0;
     h[0] = id;
     h[1] = static_cast<int32_t>(p - base);
     h[2] = static_cast<int32_t>(ne - base);
@@ -475,7 +493,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   out[kBodyEnd] = static_cast<int32_t>(body_end);
   out[kHeaderCount] = static_cast<int32_t>(count);
   out[kItemCount] = static_cast<int32_t>(o.items);
-  out[kItemBase] = static_cast<int32_t>(o.item_base);
+  out[kItemBase] = static_cast<int32_t>(o.Finish());
   out[kStatus] = 1;
   return 1;
 }

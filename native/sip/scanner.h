@@ -24,7 +24,7 @@ enum Word : int {
   kLine2 = 7,       // request: URI end; response: reason end (rel)
   kHeaderCount = 8,
   kItemCount = 9,
-  kItemBase = 10,   // word index of the first item record
+  kItemBase = 10,   // word index of the first item record (right after the header records)
   kFirstHeader = 16,
 };
 
@@ -82,8 +82,8 @@ class NameTable {
   bool ready_ = false;
 };
 
-// Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]. Never reads outside
-// `data`, never writes outside `out[0, cap)`.
+// Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]; when 1, the record uses
+// kItemBase + items * kItemWords words. Never reads outside `data`, never writes outside `out[0, cap)`.
 int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, const Limits& limits, int32_t* out,
                     size_t cap);
 

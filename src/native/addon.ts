@@ -70,13 +70,15 @@ export interface NativeAddon {
   ): Buffer | null;
   /**
    * native/sip: registers the header name table (lower-case names, single-valued groups, roles) and the
-   * output record `out` of this thread's SIP scans. Use src/native/sip.ts.
+   * first record arena `out` of this thread's SIP scans. Use src/native/sip.ts.
    */
   sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, out: Int32Array): void;
+  /** native/sip: the arena the following scans write their records into. */
+  sipRecord(out: Int32Array): void;
   /** native/sip: the limits of this thread's following scans (int32 values). */
   sipLimits(maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;
-  /** native/sip: scans one SIP message into the registered record; 1 when scanned, 0 when not. */
-  sipScan(buf: Uint8Array): number;
+  /** native/sip: scans one SIP message into the arena at word `at`; 1 when scanned, 0 when not. */
+  sipScan(buf: Uint8Array, at: number): number;
 
   /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
   readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;

@@ -5,11 +5,11 @@
  * Via value, From/To/Contact/Route/Record-Route name-addrs, CSeq, Call-ID). It never decides a fault: a
  * message it does not scan is parsed by the TypeScript grammar, which owns every verdict and error reason.
  *
- * Record layout (int32 words; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
+ * Record layout (int32 words from the record's start; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
  * `[status, base, bodyStart, bodyEnd, kind (1 request, 2 response), line0, line1, line2, headers, items,
  * itemBase]`; request line0 = method end, line1/line2 = Request-URI (rel); response line0 = status code,
  * line1/line2 = reason phrase (rel). Header records from word 16, 5 words each: `[id, nameStart, nameEnd,
- * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase`,
+ * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
  * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
  */
 import { addon } from './addon.js';
@@ -65,15 +65,23 @@ export interface SipNameEntry {
   readonly role: SipHeaderRole;
 }
 
-/** Words of the shared record: room for 256 header lines and as many list items. */
-const RECORD_WORDS = SipScanWord.FirstHeader + 2 * 1024 * SIP_ITEM_WORDS;
+/** Words of one record arena (128 KiB): records are written one after another, each message keeps its own. */
+const ARENA_WORDS = 32 * 1024;
+/**
+ * Room left for one record before a fresh arena is taken: 256 header lines and a few hundred list values.
+ * A message that needs more is left to the grammar path.
+ */
+const RECORD_ROOM = 8 * 1024;
 
 /**
- * The scanner of this thread, bound to one name table; `record` is overwritten by each {@link scan}, so
- * read what you need before the next call.
+ * The scanner of this thread, bound to one name table. Each scanned message gets its own record in an
+ * arena (no copy, no allocation per message): {@link scan} returns where it starts in {@link record}, and
+ * that record stays valid as long as the caller keeps the arena. A full arena is replaced, never reused.
  */
 export class SipScanner {
-  readonly record = new Int32Array(RECORD_WORDS);
+  /** The current arena. */
+  record = new Int32Array(ARENA_WORDS);
+  private next = 0;
   private maxHeaderBytes = 32 * 1024;
   private maxBodyBytes = 64 * 1024;
   private maxHeaders = 256;
@@ -87,15 +95,27 @@ export class SipScanner {
     );
   }
 
-  /** Scans `buf`; true when the record describes it, false when the grammar path must parse it. */
-  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): boolean {
+  /**
+   * Scans `buf`; the word index of its record in {@link record}, or -1 when the grammar path must parse
+   * it.
+   */
+  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): number {
     if (maxHeaderBytes !== this.maxHeaderBytes || maxBodyBytes !== this.maxBodyBytes || maxHeaders !== this.maxHeaders) {
       this.maxHeaderBytes = maxHeaderBytes;
       this.maxBodyBytes = maxBodyBytes;
       this.maxHeaders = maxHeaders;
       addon.sipLimits(clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
     }
-    return addon.sipScan(buf) === 1;
+    if (this.next > ARENA_WORDS - RECORD_ROOM) {
+      this.record = new Int32Array(ARENA_WORDS);
+      this.next = 0;
+      addon.sipRecord(this.record);
+    }
+    const at = this.next;
+    if (addon.sipScan(buf, at) !== 1) return -1;
+    const w = this.record;
+    this.next = at + w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    return at;
   }
 }
 

@@ -82,7 +82,7 @@ export abstract class SipMessage {
   private head: string | undefined;
   /** Byte offset of `head` in `src`. */
   private base = 0;
-  protected readonly entries: HeaderEntry[] = [];
+  private entryList: HeaderEntry[] | undefined = undefined;
   private bodyBuf: Buffer | undefined = EMPTY;
   private bodyStart = 0;
   private bodyEnd = 0;
@@ -90,10 +90,16 @@ export abstract class SipMessage {
   private dirty = true;
   private typedSlots: TypedSlots | undefined;
   /**
-   * Item records of the native scan (src/native/sip.ts): the pre-split values of the hot headers, valid
-   * while the headers and `head` are those received.
+   * The header and item records of the native scan (src/native/sip.ts): header lines not yet made into
+   * entries, and the pre-split values of the hot headers, valid while the headers and `head` are those
+   * received.
    */
-  private items: number[] | undefined;
+  private scan: Int32Array | undefined;
+  /** Word range of the header records in `scan`. */
+  private headersAt = 0;
+  /** Word range of the item records in `scan` (right after the header records). */
+  private itemsAt = 0;
+  private itemsEnd = 0;
 
   /** True for requests. */
   abstract readonly isRequest: boolean;
@@ -101,6 +107,24 @@ export abstract class SipMessage {
   abstract startLine(): string;
 
   // --- generic header access -------------------------------------------------------------------------
+
+  /** Header lines in order; made from the scan's header records when first needed. */
+  protected get entries(): HeaderEntry[] {
+    if (this.entryList !== undefined) return this.entryList;
+    const list: HeaderEntry[] = [];
+    const w = this.scan;
+    if (w !== undefined) {
+      const head = this.head!;
+      for (let h = this.headersAt; h < this.itemsAt; h += SIP_HEADER_WORDS) {
+        const id = w[h]!;
+        const ns = w[h + 1]!;
+        const ne = w[h + 2]!;
+        const key = id >= 0 ? NAME_KEYS[id]! : headerKey(head.slice(ns, ne));
+        list.push({ key, name: undefined, ns, ne, start: w[h + 3]!, end: w[h + 4]!, folded: false, value: undefined });
+      }
+    }
+    return (this.entryList = list);
+  }
 
   /** First value of a header (name case-insensitive, compact forms accepted), or `undefined`. */
   header(name: string): string | undefined {
@@ -206,8 +230,8 @@ export abstract class SipMessage {
   get via(): Via[] {
     const slots = this.slots();
     if (slots.via !== undefined) return slots.via;
-    if (this.items !== undefined) {
-      const scanned = this.scannedVias(this.items);
+    if (this.scan !== undefined) {
+      const scanned = this.scannedVias(this.scan);
       if (scanned !== undefined) return (slots.via = scanned);
     }
     let single: HeaderEntry | undefined;
@@ -257,9 +281,9 @@ export abstract class SipMessage {
   /** Call-ID (RFC 3261 20.8); throws when missing. */
   get callId(): string {
     return (this.slots().callId ??= (() => {
-      const it = this.items;
+      const it = this.scan;
       if (it !== undefined) {
-        for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+        for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
           if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
         }
       }
@@ -272,9 +296,9 @@ export abstract class SipMessage {
   /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
   get cseq(): CSeq {
     return (this.slots().cseq ??= (() => {
-      const it = this.items;
+      const it = this.scan;
       if (it !== undefined) {
-        for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+        for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
           if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
             return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
           }
@@ -426,7 +450,7 @@ export abstract class SipMessage {
     head += '\r\n';
     const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
     this.rebase();
-    this.items = undefined;
+    this.scan = undefined;
     this.raw = out;
     this.src = undefined;
     this.head = undefined;
@@ -474,39 +498,34 @@ export abstract class SipMessage {
 
   /**
    * @internal Called by the parser with a native scan record (src/native/sip.ts) of `src`: header lines
-   * from the record, item records copied for the typed accessors.
+   * made into entries when first needed, item records read in place by the typed accessors.
    */
-  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array): void {
-    SipMessage.attach(m, src, head, w[SipScanWord.Base]!, w[SipScanWord.BodyEnd]!, w[SipScanWord.BodyStart]!, w[SipScanWord.BodyEnd]!);
-    const n = w[SipScanWord.HeaderCount]!;
-    const entries = m.entries;
-    for (let i = 0, h = SipScanWord.FirstHeader; i < n; i++, h += SIP_HEADER_WORDS) {
-      const id = w[h]!;
-      const ns = w[h + 1]!;
-      const ne = w[h + 2]!;
-      const key = id >= 0 ? NAME_KEYS[id]! : headerKey(head.slice(ns, ne));
-      entries.push({ key, name: undefined, ns, ne, start: w[h + 3]!, end: w[h + 4]!, folded: false, value: undefined });
-    }
-    // A plain array: copying a few dozen words is far cheaper than allocating a typed array.
-    const at = w[SipScanWord.ItemBase]!;
-    const words = w[SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
-    const items: number[] = new Array<number>(words);
-    for (let i = 0; i < words; i++) items[i] = w[at + i]!;
-    m.items = items;
+  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number): void {
+    const end = w[at + SipScanWord.BodyEnd]!;
+    SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
+    m.scan = w;
+    m.headersAt = at + SipScanWord.FirstHeader;
+    m.itemsAt = at + w[at + SipScanWord.ItemBase]!;
+    m.itemsEnd = m.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    m.entryList = undefined;
   }
 
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
-  private scannedVias(it: readonly number[]): Via[] | undefined {
+  private scannedVias(it: Int32Array): Via[] | undefined {
     const head = this.head!;
     const out: Via[] = [];
-    for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
       if (it[i + 3] !== 1) return undefined;
       const port = it[i + 8]!;
+      const b = it[i + 11]!;
       out.push(
-        new Via(
-          { transport: head.slice(it[i + 4], it[i + 5]), host: head.slice(it[i + 6], it[i + 7]), port: port < 0 ? undefined : port },
+        Via.scanned(
+          head.slice(it[i + 4], it[i + 5]),
+          head.slice(it[i + 6], it[i + 7]),
+          port < 0 ? undefined : port,
           head.slice(it[i + 9], it[i + 10]),
+          b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
         ),
       );
     }
@@ -514,17 +533,19 @@ export abstract class SipMessage {
   }
 
   /** The name-addr of item record `i` (canonical). */
-  private nameAddrAt(it: readonly number[], i: number, what: string): NameAddr {
+  private nameAddrAt(it: Int32Array, i: number, what: string): NameAddr {
     const head = this.head!;
     const display = it[i + 4] === 0 ? undefined : head.slice(it[i + 5], it[i + 6]);
-    return new NameAddr(head.slice(it[i + 7], it[i + 8]), display, undefined, what, head.slice(it[i + 9], it[i + 10]));
+    const t = it[i + 11]!;
+    const tag = t < 0 ? undefined : t === it[i + 12] ? null : head.slice(t, it[i + 12]);
+    return NameAddr.scanned(head.slice(it[i + 7], it[i + 8]), display, what, head.slice(it[i + 9], it[i + 10]), tag);
   }
 
   /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
   private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
-    const it = this.items;
+    const it = this.scan;
     if (it === undefined) return undefined;
-    for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] === hot) return it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
     }
     return undefined;
@@ -532,10 +553,10 @@ export abstract class SipMessage {
 
   /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
   private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
-    const it = this.items;
+    const it = this.scan;
     if (it === undefined) return undefined;
     const out: NameAddr[] = [];
-    for (let i = 0; i < it.length; i += SIP_ITEM_WORDS) {
+    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] !== hot) continue;
       if (it[i + 3] !== 1) return undefined;
       out.push(this.nameAddrAt(it, i, what));
@@ -596,7 +617,10 @@ export abstract class SipMessage {
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
     this.typedSlots = undefined;
-    this.items = undefined;
+    if (this.scan !== undefined) {
+      void this.entries;
+      this.scan = undefined;
+    }
     this.dirty = true;
   }
 
@@ -727,18 +751,21 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_L
   const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
-  if (scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders)) return fromScan(buf, scanner.record);
+  const at = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+  if (at >= 0) return fromScan(buf, scanner.record, at);
   return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
 }
 
-/** Builds the message the native scanner described in `w` (src/native/sip.ts): no fault was found. */
-function fromScan(buf: Buffer, w: Int32Array): SipMessage {
-  const head = latin1(buf, w[SipScanWord.Base]!, w[SipScanWord.BodyStart]!);
+/** Builds the message the native scanner described in record `w[at...]` (src/native/sip.ts): no fault was found. */
+function fromScan(buf: Buffer, w: Int32Array, at: number): SipMessage {
+  const head = latin1(buf, w[at + SipScanWord.Base]!, w[at + SipScanWord.BodyStart]!);
+  const l1 = w[at + SipScanWord.Line1];
+  const l2 = w[at + SipScanWord.Line2];
   const msg =
-    w[SipScanWord.Kind] === 1
-      ? new SipRequest(head.slice(0, w[SipScanWord.Line0]), head.slice(w[SipScanWord.Line1], w[SipScanWord.Line2]))
-      : new SipResponse(w[SipScanWord.Line0]!, head.slice(w[SipScanWord.Line1], w[SipScanWord.Line2]));
-  SipMessage.attachScanned(msg, buf, head, w);
+    w[at + SipScanWord.Kind] === 1
+      ? new SipRequest(head.slice(0, w[at + SipScanWord.Line0]), head.slice(l1, l2))
+      : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
+  SipMessage.attachScanned(msg, buf, head, w, at);
   return msg;
 }
 
