@@ -310,7 +310,11 @@ bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id,
 }  // namespace
 
 size_t NameTable::Slot(size_t n, uint8_t first, uint8_t last) {
-  return (n * 31u + first * 7u + last * 131u) & (kSlots - 1);
+  uint32_t h = static_cast<uint32_t>(n) * 0x9E3779B1u ^ first * 0x85EBCA77u ^ last * 0xC2B2AE3Du;
+  h ^= h >> 15;
+  h *= 0x2C1B3C6Du;
+  h ^= h >> 12;
+  return h & (kSlots - 1);
 }
 
 void NameTable::Add(const std::string& lower, uint8_t single, Role role) {
@@ -408,12 +412,11 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
       break;
     }
     if (IsWs(data[p])) return 0;  // folding: the grammar path joins the lines
-    const auto* cp = static_cast<const uint8_t*>(std::memchr(data + p, ':', le - p));
-    if (cp == nullptr) return 0;
-    size_t colon = static_cast<size_t>(cp - data);
-    size_t ne = colon;
-    while (ne > p && IsWs(data[ne - 1])) --ne;
-    if (ne == p || SpanToken(data, p, ne) != ne) return 0;
+    // name = token, then optional whitespace and the colon (a token holds neither).
+    size_t ne = SpanToken(data, p, le);
+    size_t colon = ne;
+    while (colon < le && IsWs(data[colon])) ++colon;
+    if (ne == p || colon >= le || data[colon] != ':') return 0;
     int id = names.Find(data + p, ne - p);
     size_t vs = colon + 1;
     while (vs < le && IsWs(data[vs])) ++vs;
