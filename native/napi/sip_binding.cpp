@@ -1,6 +1,5 @@
-// N-API surface of the SIP scanner (native/sip). src/sip/message/native-scan.ts owns the arguments: it
-// registers the header name table and the shared output record once per thread, then scans one message
-// per call.
+// N-API surface of the SIP scanner (native/sip). src/native/sip.ts (SipScanner) owns the arguments: it
+// creates a scanner (name table + record arena) behind an external handle, then scans one message per call.
 #include <napi.h>
 
 #include <memory>
@@ -12,7 +11,7 @@
 namespace switchhook {
 namespace {
 
-// Per-environment state (one per JS thread): the name table and the output record, kept alive here.
+// One scanner (src/native/sip.ts SipScanner): the name table and the record arena, kept alive here.
 struct SipState {
   sip::NameTable names;
   Napi::Reference<Napi::Int32Array> out_ref;
@@ -21,28 +20,32 @@ struct SipState {
   sip::Limits limits{32 * 1024, 64 * 1024, 256};
 };
 
-SipState* State(Napi::Env env) { return env.GetInstanceData<SipState>(); }
+// The scanner behind the handle in argument 0, or nullptr.
+SipState* State(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) return nullptr;
+  return info[0].As<Napi::External<SipState>>().Data();
+}
 
 bool IsInt32Array(const Napi::Value& v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
 }
 
-// sipRecord(out: Int32Array) -> undefined: the array the following scans write into.
+// sipRecord(handle, out: Int32Array) -> undefined: the array the following scans write into.
 Napi::Value SetRecord(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SipState* state = State(env);
-  if (state == nullptr || info.Length() < 1 || !IsInt32Array(info[0])) {
-    Napi::TypeError::New(env, "sipRecord(Int32Array) after sipInit").ThrowAsJavaScriptException();
+  SipState* state = State(info);
+  if (state == nullptr || info.Length() < 2 || !IsInt32Array(info[1])) {
+    Napi::TypeError::New(env, "sipRecord(handle, Int32Array)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto out = info[0].As<Napi::Int32Array>();
+  auto out = info[1].As<Napi::Int32Array>();
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();
   state->cap = out.ElementLength();
   return env.Undefined();
 }
 
-// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> undefined
+// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> handle
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
@@ -65,33 +68,32 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();
   state->cap = out.ElementLength();
-  env.SetInstanceData(state.release());
-  return env.Undefined();
+  return Napi::External<SipState>::New(env, state.release(), [](Napi::Env, SipState* s) { delete s; });
 }
 
-// sipLimits(maxHeaderBytes, maxBodyBytes, maxHeaders) -> undefined: the limits of the following scans.
+// sipLimits(handle, maxHeaderBytes, maxBodyBytes, maxHeaders) -> undefined: the limits of the following scans.
 Napi::Value SetLimits(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SipState* state = State(env);
-  if (state == nullptr || info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "sipLimits(number, number, number) after sipInit").ThrowAsJavaScriptException();
+  SipState* state = State(info);
+  if (state == nullptr || info.Length() < 4 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "sipLimits(handle, number, number, number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  state->limits = {info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
-                   info[2].As<Napi::Number>().Int32Value()};
+  state->limits = {info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
+                   info[3].As<Napi::Number>().Int32Value()};
   return env.Undefined();
 }
 
-// sipScan(buf: Uint8Array, at: number) -> 1 scanned / 0 not scanned; the record starts at word `at`.
+// sipScan(handle, buf: Uint8Array, at: number) -> 1 scanned / 0 not scanned; the record starts at word `at`.
 Napi::Value Scan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SipState* state = State(env);
-  if (state == nullptr || info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "sipScan(Uint8Array, number) after sipInit").ThrowAsJavaScriptException();
+  SipState* state = State(info);
+  if (state == nullptr || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "sipScan(handle, Uint8Array, number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto buf = info[0].As<Napi::Uint8Array>();
-  int64_t at = info[1].As<Napi::Number>().Int64Value();
+  auto buf = info[1].As<Napi::Uint8Array>();
+  int64_t at = info[2].As<Napi::Number>().Int64Value();
   if (at < 0 || static_cast<size_t>(at) >= state->cap) return Napi::Number::New(env, 0);
   int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out + at,
                                state->cap - static_cast<size_t>(at));

@@ -12,7 +12,7 @@
  * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
  * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
  */
-import { addon } from './addon.js';
+import { addon, type SipScannerHandle } from './addon.js';
 
 /** Word indexes of the record header. */
 export enum SipScanWord {
@@ -74,7 +74,7 @@ const ARENA_WORDS = 32 * 1024;
 const RECORD_ROOM = 8 * 1024;
 
 /**
- * The scanner of this thread, bound to one name table. Each scanned message gets its own record in an
+ * A scanner bound to one name table (one per thread is enough: see src/sip/message/scan.ts). Each scanned message gets its own record in an
  * arena (no copy, no allocation per message): {@link scan} returns where it starts in {@link record}, and
  * that record stays valid as long as the caller keeps the arena. A full arena is replaced, never reused.
  */
@@ -85,9 +85,10 @@ export class SipScanner {
   private maxHeaderBytes = 32 * 1024;
   private maxBodyBytes = 64 * 1024;
   private maxHeaders = 256;
+  private readonly handle: SipScannerHandle;
 
   constructor(names: readonly SipNameEntry[]) {
-    addon.sipInit(
+    this.handle = addon.sipInit(
       names.map((n) => n.lower),
       Uint8Array.from(names, (n) => n.single),
       Uint8Array.from(names, (n) => n.role),
@@ -104,15 +105,15 @@ export class SipScanner {
       this.maxHeaderBytes = maxHeaderBytes;
       this.maxBodyBytes = maxBodyBytes;
       this.maxHeaders = maxHeaders;
-      addon.sipLimits(clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
+      addon.sipLimits(this.handle, clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
     }
     if (this.next > ARENA_WORDS - RECORD_ROOM) {
       this.record = new Int32Array(ARENA_WORDS);
       this.next = 0;
-      addon.sipRecord(this.record);
+      addon.sipRecord(this.handle, this.record);
     }
     const at = this.next;
-    if (addon.sipScan(buf, at) !== 1) return -1;
+    if (addon.sipScan(this.handle, buf, at) !== 1) return -1;
     const w = this.record;
     this.next = at + w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
     return at;

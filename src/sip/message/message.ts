@@ -280,64 +280,26 @@ export abstract class SipMessage {
 
   /** Call-ID (RFC 3261 20.8); throws when missing. */
   get callId(): string {
-    return (this.slots().callId ??= (() => {
-      const it = this.scan;
-      if (it !== undefined) {
-        for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-          if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
-        }
-      }
-      const v = this.required('call-id');
-      if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
-      return v;
-    })());
+    const slots = this.slots();
+    return (slots.callId ??= this.readCallId());
   }
 
   /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
   get cseq(): CSeq {
-    return (this.slots().cseq ??= (() => {
-      const it = this.scan;
-      if (it !== undefined) {
-        for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-          if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
-            return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
-          }
-        }
-      }
-      const text = this.required('cseq');
-      const sp = text.indexOf(' ');
-      if (sp > 0 && sp <= 10 && isDigits(text.slice(0, sp))) {
-        const method = text.slice(sp + 1);
-        let ok = method.length > 0;
-        for (let i = 0; ok && i < method.length; i++) {
-          const c = method.charCodeAt(i);
-          if (c >= 128 || TOKEN[c] !== 1) ok = false;
-        }
-        const seq = Number(text.slice(0, sp));
-        if (ok && seq <= MAX_UINT32) return { seq, method };
-      }
-      const sc = new Scanner(text, 'CSeq');
-      sc.ws();
-      const digits = sc.span(DIGITS);
-      if (digits === '') sc.fail('missing sequence number');
-      const seq = Number(digits);
-      if (digits.length > 10 || seq > MAX_UINT32) sc.fail('sequence number out of range');
-      if (!sc.ws()) sc.fail('expected whitespace after the sequence number');
-      const method = sc.token('method');
-      sc.end('CSeq');
-      return { seq, method };
-    })());
+    const slots = this.slots();
+    return (slots.cseq ??= this.readCSeq());
   }
 
   /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
   get contact(): ContactValue[] {
-    return (this.slots().contact ??= (() => {
-      const scanned = this.scannedNameAddrs(Hot.Contact, 'Contact');
-      if (scanned !== undefined) return scanned;
-      const values = this.rawValues('contact');
-      if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
-      return parseNameAddrList(values, 'Contact');
-    })());
+    const slots = this.slots();
+    return (slots.contact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
+  }
+
+  private readContact(): ContactValue[] {
+    const values = this.rawValues('contact');
+    if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
+    return parseNameAddrList(values, 'Contact');
   }
 
   /** Route values (RFC 3261 20.34). */
@@ -562,6 +524,51 @@ export abstract class SipMessage {
       out.push(this.nameAddrAt(it, i, what));
     }
     return out;
+  }
+
+  private readCallId(): string {
+    const it = this.scan;
+    if (it !== undefined) {
+      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+        if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
+      }
+    }
+    const v = this.required('call-id');
+    if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
+    return v;
+  }
+
+  private readCSeq(): CSeq {
+    const it = this.scan;
+    if (it !== undefined) {
+      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+        if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
+          return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
+        }
+      }
+    }
+    const text = this.required('cseq');
+    const sp = text.indexOf(' ');
+    if (sp > 0 && sp <= 10 && isDigits(text.slice(0, sp))) {
+      const method = text.slice(sp + 1);
+      let ok = method.length > 0;
+      for (let i = 0; ok && i < method.length; i++) {
+        const c = method.charCodeAt(i);
+        if (c >= 128 || TOKEN[c] !== 1) ok = false;
+      }
+      const seq = Number(text.slice(0, sp));
+      if (ok && seq <= MAX_UINT32) return { seq, method };
+    }
+    const sc = new Scanner(text, 'CSeq');
+    sc.ws();
+    const digits = sc.span(DIGITS);
+    if (digits === '') sc.fail('missing sequence number');
+    const seq = Number(digits);
+    if (digits.length > 10 || seq > MAX_UINT32) sc.fail('sequence number out of range');
+    if (!sc.ws()) sc.fail('expected whitespace after the sequence number');
+    const method = sc.token('method');
+    sc.end('CSeq');
+    return { seq, method };
   }
 
   private nameOf(e: HeaderEntry): string {
