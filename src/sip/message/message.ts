@@ -748,8 +748,10 @@ function isDigits(t: string): boolean {
  * Leading CRLFs are skipped (RFC 3261 7.5). The body is what Content-Length says; bytes after it are
  * ignored (RFC 4475 3.1.1.11); with no Content-Length the rest of the buffer is the body (RFC 3261 18.3).
  *
- * The start line and headers are viewed once as a latin1 string (offsets equal byte offsets); header values
- * are slices of it, decoded when first read; the body is a view of `buf`.
+ * The native scanner (src/native/sip.ts) reads the framing and the structure of the hot headers in one
+ * call; what it leaves (folding, LWS, faults...) goes to the RFC 3261 25.1 grammar below, which gives every
+ * verdict. The start line and headers are viewed once as a latin1 string (offsets equal byte offsets);
+ * header values are slices of it, decoded when first read; the body is a view of `buf`.
  *
  * Throws {@link SipParseError} naming the first fault; when the start line was readable the error's
  * `partial` holds the message with every header line, so a 400 (or 505, 513, 413) can be addressed.
