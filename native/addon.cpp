@@ -11,6 +11,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   switchhook::InitG711(env, exports);
   switchhook::InitPdsv(env, exports);
   switchhook::InitRtp(env, exports);
+  switchhook::InitSip(env, exports);
   return exports;
 }
 

@@ -69,8 +69,25 @@ export interface NativeAddon extends RtpAddon {
     status: number,
     interval: number,
   ): Buffer | null;
+  /**
+   * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles)
+   * writing into the record arena `out`; returns its handle. Use SipScanner (src/native/sip.ts).
+   */
+  sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, out: Int32Array): SipScannerHandle;
+  /** native/sip: the arena the scanner's following scans write their records into. */
+  sipRecord(handle: SipScannerHandle, out: Int32Array): void;
+  /** native/sip: the limits of the scanner's following scans (int32 values). */
+  sipLimits(handle: SipScannerHandle, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;
+  /** native/sip: scans one SIP message into the arena at word `at`; 1 when scanned, 0 when not. */
+  sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): number;
+
   /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
   readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;
+}
+
+/** Opaque handle of a native SIP scanner. */
+export interface SipScannerHandle {
+  readonly __sipScanner: never;
 }
 
 /**

@@ -96,8 +96,14 @@ function shapeOf(length: number, first: number, last: number): number {
   return (length << 16) | ((first | 0x20) << 8) | (last | 0x20);
 }
 
+/** Every name the parser recognises (common full names, then compact letters), with its key. */
+export const KNOWN_NAMES: ReadonlyArray<{ readonly lower: string; readonly key: string }> = [
+  ...COMMON.map((n) => ({ lower: n, key: n })),
+  ...Object.entries(COMPACT).map(([lower, key]) => ({ lower, key })),
+];
+
 const BY_SHAPE = new Map<number, KnownHeader>();
-for (const [lower, key] of [...COMMON.map((n) => [n, n] as const), ...Object.entries(COMPACT)]) {
+for (const { lower, key } of KNOWN_NAMES) {
   const k = shapeOf(lower.length, lower.charCodeAt(0), lower.charCodeAt(lower.length - 1));
   if (!BY_SHAPE.has(k)) BY_SHAPE.set(k, { lower, key, single: SINGLE_INDEX.get(key) ?? 0 });
 }

@@ -5,6 +5,8 @@ import { type ContactValue, NameAddr, WILDCARD, parseNameAddrList, parseNameAddr
 import { Scanner, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 import { Via, parseViaList, parseViaValue } from './via.js';
+import { SIP_HEADER_WORDS, SIP_ITEM_WORDS, SipScanWord } from '../../native/sip.js';
+import { Hot, NAME_HOT, NAME_KEYS, scanner } from './scan.js';
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
@@ -80,13 +82,24 @@ export abstract class SipMessage {
   private head: string | undefined;
   /** Byte offset of `head` in `src`. */
   private base = 0;
-  protected readonly entries: HeaderEntry[] = [];
+  private entryList: HeaderEntry[] | undefined = undefined;
   private bodyBuf: Buffer | undefined = EMPTY;
   private bodyStart = 0;
   private bodyEnd = 0;
   private rawEnd = 0;
   private dirty = true;
   private typedSlots: TypedSlots | undefined;
+  /**
+   * The header and item records of the native scan (src/native/sip.ts): header lines not yet made into
+   * entries, and the pre-split values of the hot headers, valid while the headers and `head` are those
+   * received.
+   */
+  private scan: Int32Array | undefined;
+  /** Word range of the header records in `scan`. */
+  private headersAt = 0;
+  /** Word range of the item records in `scan` (right after the header records). */
+  private itemsAt = 0;
+  private itemsEnd = 0;
 
   /** True for requests. */
   abstract readonly isRequest: boolean;
@@ -94,6 +107,24 @@ export abstract class SipMessage {
   abstract startLine(): string;
 
   // --- generic header access -------------------------------------------------------------------------
+
+  /** Header lines in order; made from the scan's header records when first needed. */
+  protected get entries(): HeaderEntry[] {
+    if (this.entryList !== undefined) return this.entryList;
+    const list: HeaderEntry[] = [];
+    const w = this.scan;
+    if (w !== undefined) {
+      const head = this.head!;
+      for (let h = this.headersAt; h < this.itemsAt; h += SIP_HEADER_WORDS) {
+        const id = w[h]!;
+        const ns = w[h + 1]!;
+        const ne = w[h + 2]!;
+        const key = id >= 0 ? NAME_KEYS[id]! : headerKey(head.slice(ns, ne));
+        list.push({ key, name: undefined, ns, ne, start: w[h + 3]!, end: w[h + 4]!, folded: false, value: undefined });
+      }
+    }
+    return (this.entryList = list);
+  }
 
   /** First value of a header (name case-insensitive, compact forms accepted), or `undefined`. */
   header(name: string): string | undefined {
@@ -199,6 +230,10 @@ export abstract class SipMessage {
   get via(): Via[] {
     const slots = this.slots();
     if (slots.via !== undefined) return slots.via;
+    if (this.scan !== undefined) {
+      const scanned = this.scannedVias(this.scan);
+      if (scanned !== undefined) return (slots.via = scanned);
+    }
     let single: HeaderEntry | undefined;
     let n = 0;
     for (const e of this.entries) {
@@ -226,7 +261,7 @@ export abstract class SipMessage {
   /** From (RFC 3261 20.20); throws when missing or malformed. */
   get from(): NameAddr {
     const slots = this.slots();
-    return (slots.from ??= parseNameAddrText(this.required('from'), 'From'));
+    return (slots.from ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
   }
 
   set from(v: NameAddr) {
@@ -236,7 +271,7 @@ export abstract class SipMessage {
   /** To (RFC 3261 20.39); throws when missing or malformed. */
   get to(): NameAddr {
     const slots = this.slots();
-    return (slots.to ??= parseNameAddrText(this.required('to'), 'To'));
+    return (slots.to ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
   }
 
   set to(v: NameAddr) {
@@ -245,58 +280,37 @@ export abstract class SipMessage {
 
   /** Call-ID (RFC 3261 20.8); throws when missing. */
   get callId(): string {
-    return (this.slots().callId ??= (() => {
-      const v = this.required('call-id');
-      if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
-      return v;
-    })());
+    const slots = this.slots();
+    return (slots.callId ??= this.readCallId());
   }
 
   /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
   get cseq(): CSeq {
-    return (this.slots().cseq ??= (() => {
-      const text = this.required('cseq');
-      const sp = text.indexOf(' ');
-      if (sp > 0 && sp <= 10 && isDigits(text.slice(0, sp))) {
-        const method = text.slice(sp + 1);
-        let ok = method.length > 0;
-        for (let i = 0; ok && i < method.length; i++) {
-          const c = method.charCodeAt(i);
-          if (c >= 128 || TOKEN[c] !== 1) ok = false;
-        }
-        const seq = Number(text.slice(0, sp));
-        if (ok && seq <= MAX_UINT32) return { seq, method };
-      }
-      const sc = new Scanner(text, 'CSeq');
-      sc.ws();
-      const digits = sc.span(DIGITS);
-      if (digits === '') sc.fail('missing sequence number');
-      const seq = Number(digits);
-      if (digits.length > 10 || seq > MAX_UINT32) sc.fail('sequence number out of range');
-      if (!sc.ws()) sc.fail('expected whitespace after the sequence number');
-      const method = sc.token('method');
-      sc.end('CSeq');
-      return { seq, method };
-    })());
+    const slots = this.slots();
+    return (slots.cseq ??= this.readCSeq());
   }
 
   /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
   get contact(): ContactValue[] {
-    return (this.slots().contact ??= (() => {
-      const values = this.rawValues('contact');
-      if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
-      return parseNameAddrList(values, 'Contact');
-    })());
+    const slots = this.slots();
+    return (slots.contact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
+  }
+
+  private readContact(): ContactValue[] {
+    const values = this.rawValues('contact');
+    if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
+    return parseNameAddrList(values, 'Contact');
   }
 
   /** Route values (RFC 3261 20.34). */
   get route(): NameAddr[] {
-    return (this.slots().route ??= parseNameAddrList(this.rawValues('route'), 'Route'));
+    return (this.slots().route ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
   }
 
   /** Record-Route values (RFC 3261 20.30). */
   get recordRoute(): NameAddr[] {
-    return (this.slots().recordRoute ??= parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
+    return (this.slots().recordRoute ??=
+      this.scannedNameAddrs(Hot.RecordRoute, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
   }
 
   /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
@@ -398,6 +412,7 @@ export abstract class SipMessage {
     head += '\r\n';
     const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
     this.rebase();
+    this.scan = undefined;
     this.raw = out;
     this.src = undefined;
     this.head = undefined;
@@ -441,6 +456,119 @@ export abstract class SipMessage {
     e.end = end;
     e.folded = true;
     return true;
+  }
+
+  /**
+   * @internal Called by the parser with a native scan record (src/native/sip.ts) of `src`: header lines
+   * made into entries when first needed, item records read in place by the typed accessors.
+   */
+  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number): void {
+    const end = w[at + SipScanWord.BodyEnd]!;
+    SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
+    m.scan = w;
+    m.headersAt = at + SipScanWord.FirstHeader;
+    m.itemsAt = at + w[at + SipScanWord.ItemBase]!;
+    m.itemsEnd = m.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    m.entryList = undefined;
+  }
+
+  /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
+  private scannedVias(it: Int32Array): Via[] | undefined {
+    const head = this.head!;
+    const out: Via[] = [];
+    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
+      if (it[i + 3] !== 1) return undefined;
+      const port = it[i + 8]!;
+      const b = it[i + 11]!;
+      out.push(
+        Via.scanned(
+          head.slice(it[i + 4], it[i + 5]),
+          head.slice(it[i + 6], it[i + 7]),
+          port < 0 ? undefined : port,
+          head.slice(it[i + 9], it[i + 10]),
+          b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
+        ),
+      );
+    }
+    return out;
+  }
+
+  /** The name-addr of item record `i` (canonical). */
+  private nameAddrAt(it: Int32Array, i: number, what: string): NameAddr {
+    const head = this.head!;
+    const display = it[i + 4] === 0 ? undefined : head.slice(it[i + 5], it[i + 6]);
+    const t = it[i + 11]!;
+    const tag = t < 0 ? undefined : t === it[i + 12] ? null : head.slice(t, it[i + 12]);
+    return NameAddr.scanned(head.slice(it[i + 7], it[i + 8]), display, what, head.slice(it[i + 9], it[i + 10]), tag);
+  }
+
+  /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
+  private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
+    const it = this.scan;
+    if (it === undefined) return undefined;
+    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] === hot) return it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
+    }
+    return undefined;
+  }
+
+  /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
+  private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
+    const it = this.scan;
+    if (it === undefined) return undefined;
+    const out: NameAddr[] = [];
+    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] !== hot) continue;
+      if (it[i + 3] !== 1) return undefined;
+      out.push(this.nameAddrAt(it, i, what));
+    }
+    return out;
+  }
+
+  private readCallId(): string {
+    const it = this.scan;
+    if (it !== undefined) {
+      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+        if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
+      }
+    }
+    const v = this.required('call-id');
+    if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
+    return v;
+  }
+
+  private readCSeq(): CSeq {
+    const it = this.scan;
+    if (it !== undefined) {
+      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+        if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
+          return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
+        }
+      }
+    }
+    const text = this.required('cseq');
+    const sp = text.indexOf(' ');
+    if (sp > 0 && sp <= 10 && isDigits(text.slice(0, sp))) {
+      const method = text.slice(sp + 1);
+      let ok = method.length > 0;
+      for (let i = 0; ok && i < method.length; i++) {
+        const c = method.charCodeAt(i);
+        if (c >= 128 || TOKEN[c] !== 1) ok = false;
+      }
+      const seq = Number(text.slice(0, sp));
+      if (ok && seq <= MAX_UINT32) return { seq, method };
+    }
+    const sc = new Scanner(text, 'CSeq');
+    sc.ws();
+    const digits = sc.span(DIGITS);
+    if (digits === '') sc.fail('missing sequence number');
+    const seq = Number(digits);
+    if (digits.length > 10 || seq > MAX_UINT32) sc.fail('sequence number out of range');
+    if (!sc.ws()) sc.fail('expected whitespace after the sequence number');
+    const method = sc.token('method');
+    sc.end('CSeq');
+    return { seq, method };
   }
 
   private nameOf(e: HeaderEntry): string {
@@ -496,6 +624,10 @@ export abstract class SipMessage {
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
     this.typedSlots = undefined;
+    if (this.scan !== undefined) {
+      void this.entries;
+      this.scan = undefined;
+    }
     this.dirty = true;
   }
 
@@ -616,16 +748,41 @@ function isDigits(t: string): boolean {
  * Leading CRLFs are skipped (RFC 3261 7.5). The body is what Content-Length says; bytes after it are
  * ignored (RFC 4475 3.1.1.11); with no Content-Length the rest of the buffer is the body (RFC 3261 18.3).
  *
- * The start line and headers are viewed once as a latin1 string (offsets equal byte offsets); header values
- * are slices of it, decoded when first read; the body is a view of `buf`.
+ * The native scanner (src/native/sip.ts) reads the framing and the structure of the hot headers in one
+ * call; what it leaves (folding, LWS, faults...) goes to the RFC 3261 25.1 grammar below, which gives every
+ * verdict. The start line and headers are viewed once as a latin1 string (offsets equal byte offsets);
+ * header values are slices of it, decoded when first read; the body is a view of `buf`.
  *
  * Throws {@link SipParseError} naming the first fault; when the start line was readable the error's
  * `partial` holds the message with every header line, so a 400 (or 505, 513, 413) can be addressed.
  */
-export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = {}): SipMessage {
+export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_LIMITS): SipMessage {
   const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
+  const at = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+  if (at >= 0) return fromScan(buf, scanner.record, at);
+  return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+}
+
+/** Builds the message the native scanner described in record `w[at...]` (src/native/sip.ts): no fault was found. */
+function fromScan(buf: Buffer, w: Int32Array, at: number): SipMessage {
+  const head = latin1(buf, w[at + SipScanWord.Base]!, w[at + SipScanWord.BodyStart]!);
+  const l1 = w[at + SipScanWord.Line1];
+  const l2 = w[at + SipScanWord.Line2];
+  const msg =
+    w[at + SipScanWord.Kind] === 1
+      ? new SipRequest(head.slice(0, w[at + SipScanWord.Line0]), head.slice(l1, l2))
+      : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
+  SipMessage.attachScanned(msg, buf, head, w, at);
+  return msg;
+}
+
+/**
+ * The RFC 3261 25.1 grammar path for what the native scanner leaves (folding, repeated single headers,
+ * unusual start lines, every fault): it finds the first fault, its reason and status.
+ */
+function parseGrammar(buf: Buffer, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): SipMessage {
   const len = buf.length;
   let pos = 0;
   while (pos < len && (buf[pos] === 0x0d || buf[pos] === 0x0a)) pos++;

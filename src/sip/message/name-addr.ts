@@ -13,6 +13,8 @@ export class NameAddr {
   private paramMap: Map<string, string | null> | undefined;
   /** Parameters as received (fast path), until the Map is needed. */
   private rawParams: string | undefined;
+  /** With `rawParams`: the first `tag` value found by the native scan (null: a flag), if it found one. */
+  private scannedTag: string | null | undefined = undefined;
   private uriParsed: SipUri | undefined;
   private text: string;
   private readonly what: string;
@@ -34,6 +36,16 @@ export class NameAddr {
     if (typeof adoptParams === 'string') this.rawParams = adoptParams;
     else this.paramMap = adoptParams ?? new Map(params ?? []);
     this.what = what;
+  }
+
+  /**
+   * @internal A name-addr from the native scan's offsets (src/native/sip.ts): URI text, display name,
+   * parameters as received and the value of the first `tag` parameter when there is one.
+   */
+  static scanned(uri: string, displayName: string | undefined, what: string, rawParams: string, tag: string | null | undefined): NameAddr {
+    const na = new NameAddr(uri, displayName, undefined, what, rawParams);
+    na.scannedTag = tag;
+    return na;
   }
 
   /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
@@ -74,6 +86,7 @@ export class NameAddr {
 
   /** `tag` parameter (RFC 3261 19.3). */
   get tag(): string | undefined {
+    if (this.rawParams !== undefined && this.scannedTag !== undefined) return this.scannedTag ?? undefined;
     if (this.rawParams !== undefined) {
       const v = findParam(this.rawParams, 'tag');
       if (v !== undefined) return v ?? undefined;

@@ -16,6 +16,8 @@ export class Via {
   private paramMap: Map<string, string | null> | undefined;
   /** Parameters as received (fast path), until the Map is needed. */
   private rawParams: string | undefined;
+  /** With `rawParams`: the first `branch` value found by the native scan (null: a flag), if it found one. */
+  private scannedBranch: string | null | undefined = undefined;
 
   constructor(init: {
     transport: string;
@@ -32,6 +34,16 @@ export class Via {
     this.port = init.port;
     if (typeof adoptParams === 'string') this.rawParams = adoptParams;
     else this.paramMap = adoptParams ?? new Map(init.params ?? []);
+  }
+
+  /**
+   * @internal A Via from the native scan's offsets (src/native/sip.ts): the canonical form, parameters as
+   * received and the value of the first `branch` parameter when there is one.
+   */
+  static scanned(transport: string, host: string, port: number | undefined, rawParams: string, branch: string | null | undefined): Via {
+    const via = new Via({ transport, host, port }, rawParams);
+    via.scannedBranch = branch;
+    return via;
   }
 
   /** Via parameters, lower-case names. */
@@ -52,6 +64,7 @@ export class Via {
   }
 
   get branch(): string | undefined {
+    if (this.rawParams !== undefined && this.scannedBranch !== undefined) return this.scannedBranch ?? undefined;
     return this.param('branch') ?? undefined;
   }
 

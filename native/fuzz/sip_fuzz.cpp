@@ -1,0 +1,131 @@
+// libFuzzer target for the SIP scanner (docs/fuzzing.md). Properties: every offset it reports lies inside
+// the input and ranges are ordered; scanning a fresh copy of the input (at another address) gives the same
+// record; small output capacities and limits never write past the record.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "fuzz/sip_common.h"
+#include "sip/scanner.h"
+
+using namespace switchhook::sip;
+
+namespace {
+
+constexpr size_t kCap = 4096;
+
+void Check(bool ok) {
+  if (!ok) abort();
+}
+
+void CheckRange(int32_t s, int32_t e, size_t base, size_t len) {
+  Check(s >= 0 && e >= s && base + static_cast<size_t>(e) <= len);
+}
+
+// The branch/tag value, when found, lies inside the parameters.
+void CheckFound(const int32_t* r) {
+  if (r[11] == -1) {
+    Check(r[12] == -1);
+    return;
+  }
+  Check(r[11] > r[9] && r[12] >= r[11] && r[12] <= r[10]);
+}
+
+void Verify(const int32_t* w, size_t len, size_t cap) {
+  if (w[kStatus] == 0) return;
+  Check(w[kStatus] == 1);
+  size_t base = static_cast<size_t>(w[kBase]);
+  Check(w[kBase] >= 0 && base < len);
+  Check(w[kBodyStart] >= w[kBase] && w[kBodyEnd] >= w[kBodyStart] && static_cast<size_t>(w[kBodyEnd]) <= len);
+  Check(w[kKind] == 1 || w[kKind] == 2);
+  if (w[kKind] == 1) {
+    CheckRange(0, w[kLine0], base, len);
+    CheckRange(w[kLine1], w[kLine2], base, len);
+  } else {
+    Check(w[kLine0] >= 100 && w[kLine0] <= 699);
+    CheckRange(w[kLine1], w[kLine2], base, len);
+  }
+  int32_t n = w[kHeaderCount];
+  Check(n >= 0 && kFirstHeader + static_cast<size_t>(n) * kHeaderWords <= static_cast<size_t>(w[kItemBase]));
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t* h = w + kFirstHeader + i * kHeaderWords;
+    Check(h[0] >= -1);
+    CheckRange(h[1], h[2], base, len);
+    Check(h[2] > h[1] && h[3] > h[2]);
+    CheckRange(h[3], h[4], base, len);
+  }
+  int32_t m = w[kItemCount];
+  Check(m >= 0 && static_cast<size_t>(w[kItemBase]) + static_cast<size_t>(m) * kItemWords <= cap);
+  for (int32_t i = 0; i < m; ++i) {
+    const int32_t* r = w + w[kItemBase] + i * kItemWords;
+    Check(r[0] >= 0 && r[0] < n);
+    const int32_t* h = w + kFirstHeader + r[0] * kHeaderWords;
+    Check(r[1] == h[0]);
+    if (r[3] == 0) continue;
+    Check(r[3] == 1);
+    switch (r[2]) {
+      case kItemVia:
+        CheckRange(r[4], r[5], base, len);
+        CheckRange(r[6], r[7], base, len);
+        Check(r[8] >= -1 && r[8] <= 65535);
+        CheckRange(r[9], r[10], base, len);
+        Check(r[4] >= h[3] && r[10] <= h[4]);
+        CheckFound(r);
+        break;
+      case kItemNameAddr:
+        Check(r[4] >= 0 && r[4] <= 2);
+        CheckRange(r[5], r[6], base, len);
+        CheckRange(r[7], r[8], base, len);
+        Check(r[8] > r[7]);
+        CheckRange(r[9], r[10], base, len);
+        Check(r[7] >= h[3] && r[10] <= h[4]);
+        CheckFound(r);
+        break;
+      case kItemCSeq:
+        CheckRange(r[5], r[6], base, len);
+        Check(r[6] > r[5] && r[6] <= h[4]);
+        break;
+      case kItemCallId:
+        CheckRange(r[4], r[5], base, len);
+        break;
+      default:
+        abort();
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static NameTable* names = [] {
+    auto* t = new NameTable();
+    FuzzNameTable(t);
+    return t;
+  }();
+  Limits limits{32 * 1024, 64 * 1024, 256};
+  std::vector<int32_t> a(kCap, 0x5a5a5a5a);
+  ScanMessage(data, size, *names, limits, a.data(), a.size());
+  Verify(a.data(), size, a.size());
+  // The same bytes at another address, after other garbage in the record: the same result.
+  std::vector<uint8_t> copy(data, data + size);
+  std::vector<int32_t> b(kCap, -7);
+  ScanMessage(copy.data(), copy.size(), *names, limits, b.data(), b.size());
+  Check(a[kStatus] == b[kStatus]);
+  if (a[kStatus] == 1) {
+    size_t used = static_cast<size_t>(a[kItemBase]) + static_cast<size_t>(a[kItemCount]) * kItemWords;
+    for (size_t i = 0; i <= kItemBase; ++i) Check(a[i] == b[i]);
+    for (size_t i = kFirstHeader; i < kFirstHeader + static_cast<size_t>(a[kHeaderCount]) * kHeaderWords; ++i) {
+      Check(a[i] == b[i]);
+    }
+    for (size_t i = static_cast<size_t>(a[kItemBase]); i < used; ++i) Check(a[i] == b[i]);
+  }
+  // A small record and tight limits (chosen from the input length): never past the end of the record.
+  size_t small = 40 + size % 64;
+  std::vector<int32_t> c(small + 8, 0x11111111);
+  Limits tight{static_cast<int32_t>(size % 300), static_cast<int32_t>(size % 50), static_cast<int32_t>(size % 7)};
+  ScanMessage(data, size, *names, tight, c.data(), small);
+  for (size_t i = small; i < c.size(); ++i) Check(c[i] == 0x11111111);
+  Verify(c.data(), size, small);
+  return 0;
+}

@@ -1,0 +1,112 @@
+// N-API surface of the SIP scanner (native/sip). src/native/sip.ts (SipScanner) owns the arguments: it
+// creates a scanner (name table + record arena) behind an external handle, then scans one message per call.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "addon.h"
+#include "sip/scanner.h"
+
+namespace switchhook {
+namespace {
+
+// One scanner (src/native/sip.ts SipScanner): the name table and the record arena, kept alive here.
+struct SipState {
+  sip::NameTable names;
+  Napi::Reference<Napi::Int32Array> out_ref;
+  int32_t* out = nullptr;
+  size_t cap = 0;
+  sip::Limits limits{32 * 1024, 64 * 1024, 256};
+};
+
+// The scanner behind the handle in argument 0, or nullptr.
+SipState* State(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) return nullptr;
+  return info[0].As<Napi::External<SipState>>().Data();
+}
+
+bool IsInt32Array(const Napi::Value& v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
+}
+
+// sipRecord(handle, out: Int32Array) -> undefined: the array the following scans write into.
+Napi::Value SetRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(info);
+  if (state == nullptr || info.Length() < 2 || !IsInt32Array(info[1])) {
+    Napi::TypeError::New(env, "sipRecord(handle, Int32Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto out = info[1].As<Napi::Int32Array>();
+  state->out_ref = Napi::Persistent(out);
+  state->out = out.Data();
+  state->cap = out.ElementLength();
+  return env.Undefined();
+}
+
+// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> handle
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !IsInt32Array(info[3])) {
+    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Int32Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto names = info[0].As<Napi::Array>();
+  auto single = info[1].As<Napi::Uint8Array>();
+  auto roles = info[2].As<Napi::Uint8Array>();
+  auto out = info[3].As<Napi::Int32Array>();
+  auto state = std::make_unique<SipState>();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    Napi::Value v = names.Get(i);
+    if (!v.IsString()) continue;
+    uint8_t one = i < single.ElementLength() ? single[i] : 0;
+    auto role = static_cast<sip::Role>(i < roles.ElementLength() ? roles[i] : 0);
+    state->names.Add(v.As<Napi::String>().Utf8Value(), one, role);
+  }
+  state->out_ref = Napi::Persistent(out);
+  state->out = out.Data();
+  state->cap = out.ElementLength();
+  return Napi::External<SipState>::New(env, state.release(), [](Napi::Env, SipState* s) { delete s; });
+}
+
+// sipLimits(handle, maxHeaderBytes, maxBodyBytes, maxHeaders) -> undefined: the limits of the following scans.
+Napi::Value SetLimits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(info);
+  if (state == nullptr || info.Length() < 4 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "sipLimits(handle, number, number, number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  state->limits = {info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
+                   info[3].As<Napi::Number>().Int32Value()};
+  return env.Undefined();
+}
+
+// sipScan(handle, buf: Uint8Array, at: number) -> 1 scanned / 0 not scanned; the record starts at word `at`.
+Napi::Value Scan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(info);
+  if (state == nullptr || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "sipScan(handle, Uint8Array, number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto buf = info[1].As<Napi::Uint8Array>();
+  int64_t at = info[2].As<Napi::Number>().Int64Value();
+  if (at < 0 || static_cast<size_t>(at) >= state->cap) return Napi::Number::New(env, 0);
+  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out + at,
+                               state->cap - static_cast<size_t>(at));
+  return Napi::Number::New(env, r);
+}
+
+}  // namespace
+
+void InitSip(Napi::Env env, Napi::Object exports) {
+  exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
+  exports.Set("sipRecord", Napi::Function::New(env, SetRecord, "sipRecord"));
+  exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
+  exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
+}
+
+}  // namespace switchhook

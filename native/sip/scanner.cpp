@@ -1,0 +1,505 @@
+// SIP message scanner: see scanner.h. The canonical forms accepted here are exactly those of the fast paths
+// the TypeScript grammar used before (src/sip/message/via.ts VIA_RE, name-addr.ts NAME_ADDR_RE and
+// ADDR_SPEC_RE, message.ts CSeq), so a value either scans here or goes to the grammar with the same result.
+#include "sip/scanner.h"
+
+#include <cstring>
+#include <utility>
+
+namespace switchhook {
+namespace sip {
+namespace {
+
+// RFC 3261 25.1 token characters.
+struct Tables {
+  bool token[256];
+  bool host[256];       // Via sent-by host of the canonical form: ALPHA DIGIT . - _
+  bool gen_value[256];  // token plus ':' '[' ']' (unquoted generic-param value)
+  bool scheme[256];     // ALPHA DIGIT + - .
+  constexpr Tables() : token(), host(), gen_value(), scheme() {
+    for (int c = '0'; c <= '9'; ++c) token[c] = host[c] = scheme[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) token[c] = host[c] = scheme[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) token[c] = host[c] = scheme[c] = true;
+    const char* marks = "-.!%*_+`'~";
+    for (const char* m = marks; *m != 0; ++m) token[static_cast<unsigned char>(*m)] = true;
+    host['.'] = host['-'] = host['_'] = true;
+    scheme['+'] = scheme['-'] = scheme['.'] = true;
+    for (int c = 0; c < 256; ++c) gen_value[c] = token[c];
+    gen_value[':'] = gen_value['['] = gen_value[']'] = true;
+  }
+};
+constexpr Tables kT;
+
+inline uint8_t Lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c; }
+inline bool IsWs(uint8_t c) { return c == ' ' || c == '\t'; }
+inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+constexpr size_t kFail = static_cast<size_t>(-1);
+
+// Bytes allowed where the canonical forms take "anything but" a few delimiters: visible ASCII and space
+// (tabs, controls and non-ASCII go to the grammar, which knows LWS and UTF-8).
+inline bool Visible(uint8_t c) { return c >= 0x20 && c < 0x7f; }
+
+size_t SpanToken(const uint8_t* p, size_t i, size_t end) {
+  while (i < end && kT.token[p[i]]) ++i;
+  return i;
+}
+
+inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
+  while (i < end && p[i] == ' ') ++i;
+  return i;
+}
+
+// `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` from `i`; quoted values only when
+// `quoted_ok`, visible and without backslash, ';' or '='. With `via`, the first `rport` value must be
+// 1-5 digits. The value of the first parameter named exactly `want` (as written, lower case) goes to
+// found[0..1] (start, end), left untouched when there is none. Returns where the parameters end, or kFail
+// on a malformed parameter.
+size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, const char* want, size_t want_len,
+              size_t* found) {
+  bool rport_seen = false;
+  bool want_seen = false;
+  while (i < end && p[i] == ';') {
+    size_t ns = i + 1;
+    i = SpanToken(p, ns, end);
+    if (i == ns) return kFail;
+    bool wanted = !want_seen && i - ns == want_len && std::memcmp(p + ns, want, want_len) == 0;
+    if (wanted) {
+      want_seen = true;
+      found[0] = found[1] = i;
+    }
+    bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
+    rport_seen = rport_seen || rport;
+    if (i < end && p[i] == '=') {
+      ++i;
+      if (quoted_ok && i < end && p[i] == '"') {
+        ++i;
+        while (i < end && p[i] != '"') {
+          uint8_t c = p[i];
+          if (c == '\\' || c == ';' || c == '=' || !Visible(c)) return kFail;
+          ++i;
+        }
+        if (i >= end) return kFail;
+        ++i;
+        if (wanted) {
+          found[0] = ns + want_len + 1;
+          found[1] = i;
+        }
+      } else {
+        size_t s = i;
+        while (i < end && kT.gen_value[p[i]]) ++i;
+        if (i == s) return kFail;
+        if (wanted) {
+          found[0] = s;
+          found[1] = i;
+        }
+        if (rport) {
+          if (i - s > 5) return kFail;
+          for (size_t k = s; k < i; ++k) {
+            if (!IsDigit(p[k])) return kFail;
+          }
+        }
+      }
+    }
+  }
+  return i;
+}
+
+// The record while scanning: header records grow up from kFirstHeader, item records down from the end;
+// Finish() moves the items right after the headers.
+struct Out {
+  int32_t* w;
+  size_t cap;
+  size_t headers = 0;
+  size_t items = 0;
+  size_t HeaderEnd() const { return kFirstHeader + headers * kHeaderWords; }
+  size_t ItemStart() const { return cap - items * kItemWords; }
+  // The next header record, or nullptr when the record is full.
+  int32_t* Header() {
+    if (HeaderEnd() + kHeaderWords > ItemStart()) return nullptr;
+    return w + kFirstHeader + (headers++) * kHeaderWords;
+  }
+  // A new item record (words 3.. zeroed), or nullptr when the record is full.
+  int32_t* Item(int header, int id, ItemKind kind) {
+    if (ItemStart() < HeaderEnd() + kItemWords) return nullptr;
+    size_t at = ItemStart() - kItemWords;
+    ++items;
+    int32_t* r = w + at;
+    r[0] = header;
+    r[1] = id;
+    r[2] = kind;
+    for (int k = 3; k < kItemWords; ++k) r[k] = 0;
+    return r;
+  }
+  // Puts the items in order right after the headers; returns where they start.
+  size_t Finish() {
+    int32_t* lo = w + ItemStart();
+    for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
+      for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
+    }
+    std::memmove(w + HeaderEnd(), lo, items * kItemWords * sizeof(int32_t));
+    return HeaderEnd();
+  }
+};
+
+inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - base); }
+
+// Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE), rport digits,
+// no `ttl` anywhere in the parameters (the grammar range-checks it). Returns the end of the value or kFail.
+size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
+  size_t ts = a + 8;
+  size_t te = SpanToken(p, ts, b);
+  if (te == ts || te >= b || p[te] != ' ') return kFail;
+  size_t hs = te + 1;
+  size_t he = hs;
+  while (he < b && kT.host[p[he]]) ++he;
+  if (he == hs) return kFail;
+  size_t i = he;
+  int32_t port = -1;
+  if (i < b && p[i] == ':') {
+    size_t ds = ++i;
+    int32_t v = 0;
+    while (i < b && IsDigit(p[i]) && i - ds < 5) v = v * 10 + (p[i++] - '0');
+    if (i == ds || (i < b && IsDigit(p[i])) || v > 65535) return kFail;
+    port = v;
+  }
+  size_t branch[2] = {kFail, kFail};
+  size_t pe = Params(p, i, b, false, true, "branch", 6, branch);
+  if (pe == kFail) return kFail;
+  for (size_t k = i; k + 3 <= pe; ++k) {
+    if (p[k] == 't' && p[k + 1] == 't' && p[k + 2] == 'l') return kFail;
+  }
+  r[3] = 1;
+  r[4] = Rel(ts, base);
+  r[5] = Rel(te, base);
+  r[6] = Rel(hs, base);
+  r[7] = Rel(he, base);
+  r[8] = port;
+  r[9] = Rel(i, base);
+  r[10] = Rel(pe, base);
+  r[11] = branch[0] == kFail ? -1 : Rel(branch[0], base);
+  r[12] = branch[0] == kFail ? -1 : Rel(branch[1], base);
+  return pe;
+}
+
+// Canonical name-addr / addr-spec with parameters at `a` (the former NAME_ADDR_RE, then ADDR_SPEC_RE).
+// Returns the end of the value or kFail.
+size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  if (a >= b) return kFail;
+  int kind = 0;
+  size_t ds = a;
+  size_t de = a;
+  size_t i = a;
+  bool bracket = false;
+  if (p[i] == '"') {
+    ds = ++i;
+    while (i < b && p[i] != '"') {
+      if (p[i] == '\\' || !Visible(p[i])) return kFail;
+      ++i;
+    }
+    if (i >= b) return kFail;
+    de = i++;
+    if (i < b && p[i] == ' ') ++i;
+    if (i >= b || p[i] != '<') return kFail;
+    kind = 2;
+    bracket = true;
+  } else if (p[i] == '<') {
+    bracket = true;
+  } else {
+    // 1*token *(SP 1*token) [SP] "<"
+    size_t k = SpanToken(p, i, b);
+    if (k > i) {
+      while (k + 1 < b && p[k] == ' ' && kT.token[p[k + 1]]) k = SpanToken(p, k + 1, b);
+      size_t end_tokens = k;
+      if (k < b && p[k] == ' ') ++k;
+      if (k < b && p[k] == '<') {
+        kind = 1;
+        ds = i;
+        de = end_tokens;
+        i = k;
+        bracket = true;
+      }
+    }
+  }
+  size_t us;
+  size_t ue;
+  size_t ps;
+  if (bracket) {
+    us = i + 1;
+    ue = us;
+    while (ue < b && p[ue] != '>') {
+      uint8_t c = p[ue];
+      if (c == '<' || c == '"' || c <= 0x20 || c >= 0x7f) return kFail;
+      ++ue;
+    }
+    if (ue >= b || ue == us) return kFail;
+    ps = ue + 1;
+  } else {
+    // addr-spec: scheme ":" 1*[^\s;,?<>"]
+    us = a;
+    size_t k = a;
+    if (!((p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= 'a' && p[k] <= 'z'))) return kFail;
+    ++k;
+    while (k < b && kT.scheme[p[k]]) ++k;
+    if (k >= b || p[k] != ':') return kFail;
+    ++k;
+    size_t rs = k;
+    while (k < b) {
+      uint8_t c = p[k];
+      if (c == ';' || c == ',' || c == '?' || c == '<' || c == '>' || c == '"' || c <= 0x20 || c >= 0x7f) break;
+      ++k;
+    }
+    if (k == rs) return kFail;
+    ue = k;
+    ps = k;
+  }
+  size_t tag[2] = {kFail, kFail};
+  size_t pe = Params(p, ps, b, true, false, "tag", 3, tag);
+  if (pe == kFail) return kFail;
+  r[3] = 1;
+  r[4] = kind;
+  r[5] = Rel(ds, base);
+  r[6] = Rel(de, base);
+  r[7] = Rel(us, base);
+  r[8] = Rel(ue, base);
+  r[9] = Rel(ps, base);
+  r[10] = Rel(pe, base);
+  r[11] = tag[0] == kFail ? -1 : Rel(tag[0], base);
+  r[12] = tag[0] == kFail ? -1 : Rel(tag[1], base);
+  return pe;
+}
+
+// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`.
+void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+  size_t i = a;
+  uint64_t v = 0;
+  while (i < b && IsDigit(p[i]) && i - a < 10) v = v * 10 + (p[i++] - '0');
+  if (i == a || i >= b || p[i] != ' ' || v > 0xffffffffULL) return;
+  size_t ms = i + 1;
+  size_t me = SpanToken(p, ms, b);
+  if (me == ms || me != b) return;
+  r[3] = 1;
+  r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
+  r[5] = Rel(ms, base);
+  r[6] = Rel(me, base);
+}
+
+// The values of a comma-separated Via or name-addr list `[a, b)` (b already trimmed), one item each, as
+// src/sip/message/scanner.ts splitList would cut them. At the first value that is not canonical one item
+// with canonical = 0 ends the list (the grammar then parses the whole header). False when out of room.
+bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, Out* o) {
+  size_t i = a;
+  for (;;) {
+    int32_t* r = o->Item(hi, id, via ? kItemVia : kItemNameAddr);
+    if (r == nullptr) return false;
+    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
+    if (e != kFail) {
+      e = SkipSpaces(p, e, b);
+      if (e == b) return true;
+      if (p[e] == ',') {
+        i = SkipSpaces(p, e + 1, b);
+        continue;
+      }
+    }
+    r[3] = 0;
+    return true;
+  }
+}
+
+}  // namespace
+
+size_t NameTable::Slot(size_t n, uint8_t first, uint8_t last) {
+  uint32_t h = static_cast<uint32_t>(n) * 0x9E3779B1u ^ first * 0x85EBCA77u ^ last * 0xC2B2AE3Du;
+  h ^= h >> 15;
+  h *= 0x2C1B3C6Du;
+  h ^= h >> 12;
+  return h & (kSlots - 1);
+}
+
+void NameTable::Add(const std::string& lower, uint8_t single, Role role) {
+  if (!ready_) {
+    for (size_t i = 0; i < kSlots; ++i) slots_[i] = 0;
+    ready_ = true;
+  }
+  if (names_.size() >= 1024) return;
+  // Ids follow the caller's order, so every name takes one even when it cannot be found (empty, too long
+  // or a repeat: the first spelling wins).
+  names_.push_back(lower);
+  single_.push_back(single);
+  roles_.push_back(role);
+  const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
+  if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
+  size_t slot = Slot(lower.size(), Lower(s[0]), Lower(s[lower.size() - 1]));
+  while (slots_[slot] != 0) slot = (slot + 1) & (kSlots - 1);
+  slots_[slot] = static_cast<int16_t>(names_.size());
+}
+
+int NameTable::Find(const uint8_t* p, size_t n) const {
+  if (!ready_ || n == 0) return -1;
+  size_t slot = Slot(n, Lower(p[0]), Lower(p[n - 1]));
+  while (slots_[slot] != 0) {
+    size_t id = static_cast<size_t>(slots_[slot] - 1);
+    const std::string& name = names_[id];
+    if (name.size() == n) {
+      size_t k = 0;
+      while (k < n && Lower(p[k]) == static_cast<uint8_t>(name[k])) ++k;
+      if (k == n) return static_cast<int>(id);
+    }
+    slot = (slot + 1) & (kSlots - 1);
+  }
+  return -1;
+}
+
+int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, const Limits& limits, int32_t* out,
+                    size_t cap) {
+  if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
+  out[kStatus] = 0;
+  if (len > 0x7fffffffu) return 0;
+  const size_t max_head = limits.max_header_bytes > 0 ? static_cast<size_t>(limits.max_header_bytes) : 0;
+  size_t pos = 0;
+  while (pos < len && (data[pos] == '\r' || data[pos] == '\n')) ++pos;
+  if (pos >= len) return 0;
+  const size_t base = pos;
+  const auto* lfp = static_cast<const uint8_t*>(std::memchr(data + base, '\n', len - base));
+  if (lfp == nullptr) return 0;
+  size_t lf = static_cast<size_t>(lfp - data);
+  if (lf - base > max_head) return 0;
+  size_t le = (lf > base && data[lf - 1] == '\r') ? lf - 1 : lf;
+  size_t ll = le - base;
+  const uint8_t* line = data + base;
+  if (ll >= 4 && std::memcmp(line, "SIP/", 4) == 0) {
+    // Status-Line: "SIP/2.0 " 3DIGIT [SP reason]
+    if (ll < 11 || std::memcmp(line, "SIP/2.0 ", 8) != 0 || (ll > 11 && line[11] != ' ')) return 0;
+    if (!IsDigit(line[8]) || !IsDigit(line[9]) || !IsDigit(line[10])) return 0;
+    int status = (line[8] - '0') * 100 + (line[9] - '0') * 10 + (line[10] - '0');
+    if (status < 100 || status > 699) return 0;
+    out[kKind] = 2;
+    out[kLine0] = status;
+    out[kLine1] = static_cast<int32_t>(ll < 12 ? ll : 12);
+    out[kLine2] = static_cast<int32_t>(ll);
+  } else {
+    // Request-Line: method SP URI SP "SIP/2.0", no other whitespace, URI not in <>.
+    size_t sp1 = SpanToken(line, 0, ll);
+    if (sp1 == 0 || sp1 >= ll || line[sp1] != ' ') return 0;
+    if (ll < 8 || std::memcmp(line + ll - 8, " SIP/2.0", 8) != 0) return 0;
+    size_t us = sp1 + 1;
+    size_t ue = ll - 8;
+    if (ue <= us || line[us] == '<') return 0;
+    for (size_t i = us; i < ue; ++i) {
+      if (line[i] == ' ' || line[i] == '\t') return 0;
+    }
+    out[kKind] = 1;
+    out[kLine0] = static_cast<int32_t>(sp1);
+    out[kLine1] = static_cast<int32_t>(us);
+    out[kLine2] = static_cast<int32_t>(ue);
+  }
+  Out o{out, cap};
+  size_t count = 0;
+  uint64_t seen_single = 0;
+  int64_t content_length = -1;
+  size_t p = lf + 1;
+  size_t body_start = 0;
+  for (;;) {
+    if (p >= len) return 0;
+    lfp = static_cast<const uint8_t*>(std::memchr(data + p, '\n', len - p));
+    if (lfp == nullptr) return 0;
+    lf = static_cast<size_t>(lfp - data);
+    if (lf + 1 - base > max_head) return 0;
+    le = (lf > p && data[lf - 1] == '\r') ? lf - 1 : lf;
+    if (le == p) {
+      body_start = lf + 1;
+      break;
+    }
+    if (IsWs(data[p])) return 0;  // folding: the grammar path joins the lines
+    // name = token, then optional whitespace and the colon (a token holds neither).
+    size_t ne = SpanToken(data, p, le);
+    size_t colon = ne;
+    while (colon < le && IsWs(data[colon])) ++colon;
+    if (ne == p || colon >= le || data[colon] != ':') return 0;
+    int id = names.Find(data + p, ne - p);
+    size_t vs = colon + 1;
+    while (vs < le && IsWs(data[vs])) ++vs;
+    size_t ve = le;
+    while (ve > vs && IsWs(data[ve - 1])) --ve;
+    if (++count > static_cast<size_t>(limits.max_headers)) return 0;
+    int32_t* h = o.Header();
+    if (h == nullptr) return 0;
+    h[0] = id;
+    h[1] = static_cast<int32_t>(p - base);
+    h[2] = static_cast<int32_t>(ne - base);
+    h[3] = static_cast<int32_t>(vs - base);
+    h[4] = static_cast<int32_t>(le - base);
+    if (id >= 0) {
+      if (uint8_t group = names.Single(id); group != 0) {
+        // Repeats are judged by the grammar path (same value allowed, RFC 4475 3.3.8).
+        uint64_t bit = 1ULL << ((group - 1u) & 63u);
+        if ((seen_single & bit) != 0) return 0;
+        seen_single |= bit;
+      }
+      const int hi = static_cast<int>(count - 1);
+      switch (names.RoleOf(id)) {
+        case kRoleOther:
+          break;
+        case kRoleContentLength: {
+          if (ve == vs || ve - vs > 10) return 0;
+          int64_t v = 0;
+          for (size_t i = vs; i < ve; ++i) {
+            if (!IsDigit(data[i])) return 0;
+            v = v * 10 + (data[i] - '0');
+          }
+          content_length = v;
+          break;
+        }
+        case kRoleCallId: {
+          int32_t* r = o.Item(hi, id, kItemCallId);
+          if (r == nullptr) return 0;
+          size_t i = vs;
+          while (i < ve && data[i] > 0x20 && data[i] < 0x7f) ++i;
+          if (i == ve && ve > vs) {
+            r[3] = 1;
+            r[4] = Rel(vs, base);
+            r[5] = Rel(ve, base);
+          }
+          break;
+        }
+        case kRoleCSeq: {
+          int32_t* r = o.Item(hi, id, kItemCSeq);
+          if (r == nullptr) return 0;
+          ScanCSeq(data, vs, ve, base, r);
+          break;
+        }
+        case kRoleNameAddr: {
+          int32_t* r = o.Item(hi, id, kItemNameAddr);
+          if (r == nullptr) return 0;
+          size_t e = ScanNameAddr(data, vs, ve, base, r);
+          if (e != kFail && SkipSpaces(data, e, ve) != ve) r[3] = 0;
+          break;
+        }
+        case kRoleVia:
+        case kRoleNameAddrList:
+          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, &o)) return 0;
+          break;
+      }
+    }
+    p = lf + 1;
+  }
+  size_t body_end = len;
+  if (content_length >= 0) {
+    if (content_length > limits.max_body_bytes || body_start + static_cast<size_t>(content_length) > len) return 0;
+    body_end = body_start + static_cast<size_t>(content_length);
+  } else if (len - body_start > static_cast<size_t>(limits.max_body_bytes)) {
+    return 0;
+  }
+  out[kBase] = static_cast<int32_t>(base);
+  out[kBodyStart] = static_cast<int32_t>(body_start);
+  out[kBodyEnd] = static_cast<int32_t>(body_end);
+  out[kHeaderCount] = static_cast<int32_t>(count);
+  out[kItemCount] = static_cast<int32_t>(o.items);
+  out[kItemBase] = static_cast<int32_t>(o.Finish());
+  out[kStatus] = 1;
+  return 1;
+}
+
+}  // namespace sip
+}  // namespace switchhook

@@ -1,0 +1,91 @@
+// SIP message scanner (RFC 3261 7, 25.1): one pass over a datagram or framed stream message that checks
+// the framing of the common well-formed case and writes offsets into an int32 record. No allocation, no
+// copies: every offset points into the caller's buffer. Anything it does not accept (folding, duplicate
+// single headers, faults of any kind) is reported as "not scanned" and the TypeScript grammar takes over,
+// so verdicts and error reasons stay those of src/sip/message/.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace switchhook {
+namespace sip {
+
+// Layout of the output record (int32 words). Offsets marked "rel" are from `base` (start of the start line).
+enum Word : int {
+  kStatus = 0,      // 1 scanned, 0 not scanned (use the grammar path)
+  kBase = 1,        // absolute offset of the start line (leading CRLFs skipped)
+  kBodyStart = 2,   // absolute offset of the body
+  kBodyEnd = 3,     // absolute end of the message (Content-Length applied)
+  kKind = 4,        // 1 request, 2 response
+  kLine0 = 5,       // request: method end (rel); response: status code
+  kLine1 = 6,       // request: URI start; response: reason start (rel)
+  kLine2 = 7,       // request: URI end; response: reason end (rel)
+  kHeaderCount = 8,
+  kItemCount = 9,
+  kItemBase = 10,   // word index of the first item record (right after the header records)
+  kFirstHeader = 16,
+};
+
+// Header record: id (index in the name table, -1 unknown), name start/end, value start, line end (rel).
+constexpr int kHeaderWords = 5;
+
+// Item record: one value of a hot header. Word 0 header index, 1 header id, 2 item kind, 3 1 when the value
+// is in the canonical form (the remaining words valid), 0 when the grammar path must parse it; 4.. below.
+constexpr int kItemWords = 14;
+enum ItemKind : int {
+  kItemVia = 1,       // 4,5 transport; 6,7 host; 8 port or -1; 9,10 params (";a=b;c", may be empty);
+                      // 11,12 value of the first `branch` parameter (-1 when none; equal for a flag)
+  kItemNameAddr = 2,  // 4 display kind (0 none, 1 tokens, 2 quoted: offsets exclude the quotes); 5,6 display;
+                      // 7,8 URI; 9,10 params; 11,12 value of the first `tag` parameter (as for Via)
+  kItemCSeq = 3,      // 4 sequence number (uint32 bits); 5,6 method
+  kItemCallId = 4,    // 4,5 value
+};
+
+// Roles of the named headers, given by the caller with the name table.
+enum Role : uint8_t {
+  kRoleOther = 0,
+  kRoleVia = 1,
+  kRoleNameAddr = 2,      // From, To: one name-addr per line
+  kRoleNameAddrList = 3,  // Contact, Route, Record-Route: comma-separated
+  kRoleCSeq = 4,
+  kRoleCallId = 5,
+  kRoleContentLength = 6,
+};
+
+struct Limits {
+  int32_t max_header_bytes;
+  int32_t max_body_bytes;
+  int32_t max_headers;
+};
+
+// Header name table: names in lower case; a non-zero `single` group marks headers that may appear once
+// (RFC 3261 7.3.1), the same group for every spelling of one header (`to` and `t`).
+class NameTable {
+ public:
+  // Name ids are given in call order. Names longer than 255 bytes are never found. Up to 1024 names.
+  void Add(const std::string& lower, uint8_t single, Role role);
+  // Index of the name `p[0, n)` compared case-insensitively, or -1.
+  int Find(const uint8_t* p, size_t n) const;
+  uint8_t Single(int id) const { return single_[static_cast<size_t>(id)]; }
+  Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
+  size_t Size() const { return names_.size(); }
+
+ private:
+  static constexpr size_t kSlots = 4096;
+  static size_t Slot(size_t n, uint8_t first, uint8_t last);
+  std::vector<std::string> names_;
+  std::vector<uint8_t> single_;
+  std::vector<Role> roles_;
+  int16_t slots_[kSlots];
+  bool ready_ = false;
+};
+
+// Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]; when 1, the record uses
+// kItemBase + items * kItemWords words. Never reads outside `data`, never writes outside `out[0, cap)`.
+int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, const Limits& limits, int32_t* out,
+                    size_t cap);
+
+}  // namespace sip
+}  // namespace switchhook

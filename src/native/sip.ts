@@ -1,0 +1,126 @@
+/**
+ * The SIP message scanner of the native core (`native/sip/`), typed. One call per message checks the
+ * framing of the common well-formed case (RFC 3261 7, 25.1) and writes offsets into one shared record:
+ * start line, every header line with its name id, and the pre-split structure of the hot headers (each
+ * Via value, From/To/Contact/Route/Record-Route name-addrs, CSeq, Call-ID). It never decides a fault: a
+ * message it does not scan is parsed by the TypeScript grammar, which owns every verdict and error reason.
+ *
+ * Record layout (int32 words from the record's start; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
+ * `[status, base, bodyStart, bodyEnd, kind (1 request, 2 response), line0, line1, line2, headers, items,
+ * itemBase]`; request line0 = method end, line1/line2 = Request-URI (rel); response line0 = status code,
+ * line1/line2 = reason phrase (rel). Header records from word 16, 5 words each: `[id, nameStart, nameEnd,
+ * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
+ * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
+ */
+import { addon, type SipScannerHandle } from './addon.js';
+
+/** Word indexes of the record header. */
+export enum SipScanWord {
+  Status = 0,
+  Base = 1,
+  BodyStart = 2,
+  BodyEnd = 3,
+  Kind = 4,
+  Line0 = 5,
+  Line1 = 6,
+  Line2 = 7,
+  HeaderCount = 8,
+  ItemCount = 9,
+  ItemBase = 10,
+  FirstHeader = 16,
+}
+
+/** Words per header record and per item record. */
+export const SIP_HEADER_WORDS = 5;
+export const SIP_ITEM_WORDS = 14;
+
+/** Item kinds (native/sip/scanner.h `ItemKind`). */
+export enum SipItemKind {
+  Via = 1,
+  NameAddr = 2,
+  CSeq = 3,
+  CallId = 4,
+}
+
+/** Roles of named headers (native/sip/scanner.h `Role`). */
+export enum SipHeaderRole {
+  Other = 0,
+  Via = 1,
+  NameAddr = 2,
+  NameAddrList = 3,
+  CSeq = 4,
+  CallId = 5,
+  ContentLength = 6,
+}
+
+/** One entry of the name table given to the scanner. */
+export interface SipNameEntry {
+  /** Lower-case name as written (compact letter or full name). */
+  readonly lower: string;
+  /**
+   * 0 when the header may repeat; else its group (1-64), the same for every spelling of one header, for
+   * headers that may appear at most once (RFC 3261 7.3.1).
+   */
+  readonly single: number;
+  readonly role: SipHeaderRole;
+}
+
+/** Words of one record arena (128 KiB): records are written one after another, each message keeps its own. */
+const ARENA_WORDS = 32 * 1024;
+/**
+ * Room left for one record before a fresh arena is taken: 256 header lines and a few hundred list values.
+ * A message that needs more is left to the grammar path.
+ */
+const RECORD_ROOM = 8 * 1024;
+
+/**
+ * A scanner bound to one name table (one per thread is enough: see src/sip/message/scan.ts). Each scanned message gets its own record in an
+ * arena (no copy, no allocation per message): {@link scan} returns where it starts in {@link record}, and
+ * that record stays valid as long as the caller keeps the arena. A full arena is replaced, never reused.
+ */
+export class SipScanner {
+  /** The current arena. */
+  record = new Int32Array(ARENA_WORDS);
+  private next = 0;
+  private maxHeaderBytes = 32 * 1024;
+  private maxBodyBytes = 64 * 1024;
+  private maxHeaders = 256;
+  private readonly handle: SipScannerHandle;
+
+  constructor(names: readonly SipNameEntry[]) {
+    this.handle = addon.sipInit(
+      names.map((n) => n.lower),
+      Uint8Array.from(names, (n) => n.single),
+      Uint8Array.from(names, (n) => n.role),
+      this.record,
+    );
+  }
+
+  /**
+   * Scans `buf`; the word index of its record in {@link record}, or -1 when the grammar path must parse
+   * it.
+   */
+  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): number {
+    if (maxHeaderBytes !== this.maxHeaderBytes || maxBodyBytes !== this.maxBodyBytes || maxHeaders !== this.maxHeaders) {
+      this.maxHeaderBytes = maxHeaderBytes;
+      this.maxBodyBytes = maxBodyBytes;
+      this.maxHeaders = maxHeaders;
+      addon.sipLimits(this.handle, clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
+    }
+    if (this.next > ARENA_WORDS - RECORD_ROOM) {
+      this.record = new Int32Array(ARENA_WORDS);
+      this.next = 0;
+      addon.sipRecord(this.handle, this.record);
+    }
+    const at = this.next;
+    if (addon.sipScan(this.handle, buf, at) !== 1) return -1;
+    const w = this.record;
+    this.next = at + w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    return at;
+  }
+}
+
+/** Limits beyond int32 mean "no limit" to the scanner. */
+function clamp(n: number): number {
+  return n >= 0x7fffffff ? 0x7fffffff : n < 0 ? 0 : Math.floor(n);
+}

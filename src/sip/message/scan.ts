@@ -1,0 +1,46 @@
+import { SipHeaderRole, SipScanner } from '../../native/sip.js';
+import { KNOWN_NAMES, SINGLE_INDEX } from './header-names.js';
+
+/**
+ * The native scanner's view of the header names: the table it is given and, per name id, the header key
+ * and which hot header it is.
+ */
+
+/** Hot headers whose values the scanner pre-splits. */
+export enum Hot {
+  None = 0,
+  Via = 1,
+  From = 2,
+  To = 3,
+  Contact = 4,
+  Route = 5,
+  RecordRoute = 6,
+  CSeq = 7,
+  CallId = 8,
+}
+
+const HOT_BY_KEY: Record<string, [Hot, SipHeaderRole]> = {
+  via: [Hot.Via, SipHeaderRole.Via],
+  from: [Hot.From, SipHeaderRole.NameAddr],
+  to: [Hot.To, SipHeaderRole.NameAddr],
+  contact: [Hot.Contact, SipHeaderRole.NameAddrList],
+  route: [Hot.Route, SipHeaderRole.NameAddrList],
+  'record-route': [Hot.RecordRoute, SipHeaderRole.NameAddrList],
+  cseq: [Hot.CSeq, SipHeaderRole.CSeq],
+  'call-id': [Hot.CallId, SipHeaderRole.CallId],
+  'content-length': [Hot.None, SipHeaderRole.ContentLength],
+};
+
+/** Header key of each name id. */
+export const NAME_KEYS: readonly string[] = KNOWN_NAMES.map((n) => n.key);
+/** Hot header of each name id. */
+export const NAME_HOT: Uint8Array = Uint8Array.from(KNOWN_NAMES, (n) => HOT_BY_KEY[n.key]?.[0] ?? Hot.None);
+
+/** The scanner of this thread (its record is shared by every parse on the thread). */
+export const scanner = new SipScanner(
+  KNOWN_NAMES.map((n) => ({
+    lower: n.lower,
+    single: SINGLE_INDEX.has(n.key) ? Math.log2(SINGLE_INDEX.get(n.key)!) + 1 : 0,
+    role: HOT_BY_KEY[n.key]?.[1] ?? SipHeaderRole.Other,
+  })),
+);
