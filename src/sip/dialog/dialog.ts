@@ -60,6 +60,24 @@ export class SipDialogError extends SipError {
   }
 }
 
+/** Request header values derived from the dialog state, cached while that state is unchanged. */
+interface RequestHeads {
+  readonly target: SipUri;
+  readonly remoteTag: string;
+  /** The route entries the values were made from (the route set may be reordered in place). */
+  readonly routeSet: readonly NameAddr[];
+  readonly uri: string;
+  readonly routes: readonly string[];
+  readonly from: string;
+  readonly to: string;
+}
+
+function sameEntries<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** One dialog (RFC 3261 section 12). */
 export class Dialog {
   state: DialogState;
@@ -86,6 +104,7 @@ export class Dialog {
   usage = 'INVITE';
   /** Application data attached by usages (subscription, call). */
   readonly data = new Map<string, unknown>();
+  private headCache: RequestHeads | undefined;
 
   private constructor(init: {
     state: DialogState;
@@ -251,22 +270,12 @@ export class Dialog {
       this.localSeq += 1;
       seq = this.localSeq;
     }
-    let uri: string;
-    let routes: string[];
-    const first = this.routeSet[0];
-    if (first && !first.uri.params.has('lr')) {
-      // 12.2.1.1 strict routing: first route becomes the Request-URI, remote target goes last.
-      uri = first.uri.toString();
-      routes = [...this.routeSet.slice(1).map(String), `<${this.remoteTarget.toString()}>`];
-    } else {
-      uri = this.remoteTarget.toString();
-      routes = this.routeSet.map(String);
-    }
-    const req = new SipRequest(method, uri);
+    const h = this.heads();
+    const req = new SipRequest(method, h.uri);
     req.setHeader('Max-Forwards', '70');
-    if (routes.length > 0) req.setHeader('Route', routes);
-    req.setHeader('From', `${this.localUri.toString()};tag=${this.localTag}`);
-    req.setHeader('To', this.remoteTag ? `${this.remoteUri.toString()};tag=${this.remoteTag}` : this.remoteUri.toString());
+    if (h.routes.length > 0) req.setHeader('Route', [...h.routes]);
+    req.setHeader('From', h.from);
+    req.setHeader('To', h.to);
     req.setHeader('Call-ID', this.callId);
     req.setHeader('CSeq', `${seq} ${method}`);
     if (isTargetRefresh(method) || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER') {
@@ -278,6 +287,31 @@ export class Dialog {
       if (o.contentType) req.setHeader('Content-Type', o.contentType);
     }
     return req;
+  }
+
+  /**
+   * The serialised Request-URI, Route, From and To of requests in this dialog (RFC 3261 section 12.2.1.1),
+   * made once and again only when the remote target, remote tag or route set changes: a presence subscription sends
+   * thousands of NOTIFYs with the same four values.
+   */
+  private heads(): RequestHeads {
+    const c = this.headCache;
+    if (c && c.target === this.remoteTarget && c.remoteTag === this.remoteTag && sameEntries(c.routeSet, this.routeSet)) return c;
+    let uri: string;
+    let routes: string[];
+    const first = this.routeSet[0];
+    if (first && !first.uri.params.has('lr')) {
+      // 12.2.1.1 strict routing: first route becomes the Request-URI, remote target goes last.
+      uri = first.uri.toString();
+      routes = [...this.routeSet.slice(1).map(String), `<${this.remoteTarget.toString()}>`];
+    } else {
+      uri = this.remoteTarget.toString();
+      routes = this.routeSet.map(String);
+    }
+    const from = `${this.localUri.toString()};tag=${this.localTag}`;
+    const to = this.remoteTag ? `${this.remoteUri.toString()};tag=${this.remoteTag}` : this.remoteUri.toString();
+    this.headCache = { target: this.remoteTarget, remoteTag: this.remoteTag, routeSet: [...this.routeSet], uri, routes, from, to };
+    return this.headCache;
   }
 
   /**
