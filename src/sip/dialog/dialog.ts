@@ -60,24 +60,6 @@ export class SipDialogError extends SipError {
   }
 }
 
-/** Request header values derived from the dialog state, cached while that state is unchanged. */
-interface RequestHeads {
-  readonly target: SipUri;
-  readonly remoteTag: string;
-  /** The route entries the values were made from (the route set may be reordered in place). */
-  readonly routeSet: readonly NameAddr[];
-  readonly uri: string;
-  readonly routes: readonly string[];
-  readonly from: string;
-  readonly to: string;
-}
-
-function sameEntries<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** One dialog (RFC 3261 section 12). */
 export class Dialog {
   state: DialogState;
@@ -104,7 +86,6 @@ export class Dialog {
   usage = 'INVITE';
   /** Application data attached by usages (subscription, call). */
   readonly data = new Map<string, unknown>();
-  private headCache: RequestHeads | undefined;
 
   private constructor(init: {
     state: DialogState;
@@ -270,33 +251,6 @@ export class Dialog {
       this.localSeq += 1;
       seq = this.localSeq;
     }
-    const h = this.heads();
-    const req = new SipRequest(method, h.uri);
-    req.setHeader('Max-Forwards', '70');
-    if (h.routes.length > 0) req.setHeader('Route', [...h.routes]);
-    req.setHeader('From', h.from);
-    req.setHeader('To', h.to);
-    req.setHeader('Call-ID', this.callId);
-    req.setHeader('CSeq', `${seq} ${method}`);
-    if (isTargetRefresh(method) || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER') {
-      req.setHeader('Contact', this.localContact);
-    }
-    for (const [k, v] of Object.entries(o.headers ?? {})) req.setHeader(k, v);
-    if (o.body !== undefined) {
-      req.body = o.body;
-      if (o.contentType) req.setHeader('Content-Type', o.contentType);
-    }
-    return req;
-  }
-
-  /**
-   * The serialised Request-URI, Route, From and To of requests in this dialog (RFC 3261 section 12.2.1.1),
-   * made once and again only when the remote target, remote tag or route set changes: a presence subscription sends
-   * thousands of NOTIFYs with the same four values.
-   */
-  private heads(): RequestHeads {
-    const c = this.headCache;
-    if (c && c.target === this.remoteTarget && c.remoteTag === this.remoteTag && sameEntries(c.routeSet, this.routeSet)) return c;
     let uri: string;
     let routes: string[];
     const first = this.routeSet[0];
@@ -308,10 +262,22 @@ export class Dialog {
       uri = this.remoteTarget.toString();
       routes = this.routeSet.map(String);
     }
-    const from = `${this.localUri.toString()};tag=${this.localTag}`;
-    const to = this.remoteTag ? `${this.remoteUri.toString()};tag=${this.remoteTag}` : this.remoteUri.toString();
-    this.headCache = { target: this.remoteTarget, remoteTag: this.remoteTag, routeSet: [...this.routeSet], uri, routes, from, to };
-    return this.headCache;
+    const req = new SipRequest(method, uri);
+    req.setHeader('Max-Forwards', '70');
+    if (routes.length > 0) req.setHeader('Route', routes);
+    req.setHeader('From', `${this.localUri.toString()};tag=${this.localTag}`);
+    req.setHeader('To', this.remoteTag ? `${this.remoteUri.toString()};tag=${this.remoteTag}` : this.remoteUri.toString());
+    req.setHeader('Call-ID', this.callId);
+    req.setHeader('CSeq', `${seq} ${method}`);
+    if (isTargetRefresh(method) || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER') {
+      req.setHeader('Contact', this.localContact);
+    }
+    for (const [k, v] of Object.entries(o.headers ?? {})) req.setHeader(k, v);
+    if (o.body !== undefined) {
+      req.body = o.body;
+      if (o.contentType) req.setHeader('Content-Type', o.contentType);
+    }
+    return req;
   }
 
   /**
