@@ -56,8 +56,15 @@ interface UdpSender {
 }
 
 /** Label sets of the per-datagram counters, made once. */
-const PROTOCOL_UDP = Object.freeze({ protocol: 'udp' });
+const PROTOCOL_UDP = Object.freeze({ protocol: 'udp' as SipProtocol });
 const KIND_SEND = Object.freeze({ kind: 'send' });
+const PROTOCOL_LABELS: Readonly<Record<SipProtocol, Readonly<{ protocol: SipProtocol }>>> = Object.freeze({
+  udp: PROTOCOL_UDP,
+  tcp: Object.freeze({ protocol: 'tcp' }),
+  tls: Object.freeze({ protocol: 'tls' }),
+  ws: Object.freeze({ protocol: 'ws' }),
+  wss: Object.freeze({ protocol: 'wss' }),
+});
 
 type Listener =
   | { readonly protocol: 'udp'; readonly address: BoundAddress; readonly socket: UdpSocket; readonly sender: UdpSender }
@@ -566,7 +573,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       this.errors.inc(KIND_SEND);
       throw new SipTransportError('SIP_ERR_TRANSPORT_SEND', `send on ${conn.id} failed: ${(err as Error).message}`, { cause: err });
     }
-    this.sent.inc({ protocol: conn.protocol });
+    this.sent.inc(PROTOCOL_LABELS[conn.protocol]);
     return { protocol: conn.protocol, local: { ...conn.local }, remote: { ...conn.remote }, connectionId: conn.id };
   }
 
@@ -636,7 +643,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       else this.fail('SIP_ERR_TRANSPORT_PROTOCOL', `parser failure: ${(err as Error).message}`, err);
       return;
     }
-    this.received.inc({ protocol: source.protocol });
+    this.received.inc(PROTOCOL_LABELS[source.protocol]);
     if (msg.isRequest) this.stampVia(msg, source, conn);
     this.safeEmit('message', msg, source);
   }
