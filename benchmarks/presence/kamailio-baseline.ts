@@ -70,15 +70,24 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
     status[code] = (status[code] ?? 0) + 1;
     const cid = /\r\nCall-ID: *([^\r\n]+)/i.exec(text)?.[1] ?? '';
     const device = cid.split('-')[1] ?? '';
+    if (!inFlight.has(device) || cid !== lastCid.get(device)) return; // a late answer to a superseded PUBLISH
+    inFlight.delete(device);
+    if (code === '412') {
+      // RFC 3903 section 6: the entity-tag is unknown (e.g. kamailio answered the previous modification
+      // before its other worker saw the new tag): the publication is made again with an initial PUBLISH.
+      etags.delete(device);
+      publish(device);
+      return;
+    }
     const etag = /\r\nSIP-ETag: *([^\r\n]+)/i.exec(text)?.[1];
     if (etag) etags.set(device, etag);
     waiting.get(cid)?.();
     waiting.delete(cid);
     // One PUBLISH per phone in flight (each modification needs the entity-tag of the last, RFC 3903
     // section 4.4); changes meanwhile are merged into the next one, as switchhook merges NOTIFYs.
-    inFlight.delete(device);
     if (dirty.delete(device)) publish(device);
   });
+  const lastCid = new Map<string, string>();
   const inFlight = new Set<string>();
   const dirty = new Set<string>();
   let seq = 0;
@@ -99,6 +108,7 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
     const isPresence = device === receptionist;
     const body = isPresence ? pidf(device, b) : dialogInfo(device, seq, b, seq);
     const cid = `p-${device}-${seq}`;
+    lastCid.set(device, cid);
     const etag = etags.get(device);
     const msg =
       `PUBLISH sip:${device}@127.0.0.1:${port} SIP/2.0\r\n` +

@@ -6,8 +6,20 @@
 
 type Labels = Readonly<Record<string, string>>;
 
+/** Series keys of label sets seen before, by object identity (callers on hot paths pass constant objects). */
+const keyCache = new WeakMap<Labels, string>();
+
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return '';
+  let key = keyCache.get(labels);
+  if (key === undefined) {
+    key = computeLabelKey(labels);
+    if (Object.isFrozen(labels)) keyCache.set(labels, key);
+  }
+  return key;
+}
+
+function computeLabelKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   if (keys.length === 0) return '';
   return '{' + keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',') + '}';

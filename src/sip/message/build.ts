@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 import { SipRequest, SipResponse, type SipMessage } from './message.js';
 import { NameAddr } from './name-addr.js';
@@ -23,8 +23,23 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable',
 };
 
+/**
+ * Random bytes for branches and tags, drawn from the CSPRNG 4 KiB at a time: one fill serves hundreds of
+ * requests instead of one crypto call each (a third of the cost of building a NOTIFY before). Every byte
+ * is used once.
+ */
+const pool = Buffer.allocUnsafe(4096);
+let poolOffset = pool.length;
+
+/** `bytes` fresh random bytes as base64url. */
 function token(bytes: number): string {
-  return randomBytes(bytes).toString('base64url');
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const start = poolOffset;
+  poolOffset += bytes;
+  return pool.toString('base64url', start, poolOffset);
 }
 
 /** A branch parameter with the RFC 3261 8.1.1.7 magic cookie, unique in space and time. */

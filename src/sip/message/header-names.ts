@@ -64,8 +64,14 @@ export function headerKey(name: string): string {
 
 /** The spelling switchhook writes for a header key (`call-id` -> `Call-ID`). */
 export function headerSpelling(key: string): string {
-  return SPELLING[key] ?? key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  let spelt = spellingCache.get(key);
+  if (spelt !== undefined) return spelt;
+  spelt = Object.hasOwn(SPELLING, key) ? SPELLING[key]! : key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  if (spellingCache.size < 4096) spellingCache.set(key, spelt);
+  return spelt;
 }
+
+const spellingCache = new Map<string, string>();
 
 /** Bit of each single-valued header, for duplicate detection while parsing. */
 export const SINGLE_INDEX: ReadonlyMap<string, number> = new Map(SINGLE_HEADERS.map((k, i) => [k, 1 << i]));

@@ -122,6 +122,7 @@ export class Notifier extends EventEmitter {
   private readonly coalesce: boolean;
   private readonly maxInFlight: number;
   private inFlightTotal = 0;
+  private readonly labelSets = new Map<string, Readonly<Record<string, string>>>();
   /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot. */
   private readonly waiting = new Set<NotifierSubscription>();
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
@@ -423,7 +424,7 @@ export class Notifier extends EventEmitter {
     sub.inFlight = false;
     this.inFlightTotal--;
     this.releaseSlot();
-    this.m.notifies.inc({ event: sub.event, status: String(status) });
+    this.m.notifies.inc(this.outcomeLabels(sub.event, status));
     if (!this.subs.has(sub.key)) return;
     if (status >= 200 && status < 300) {
       sub.failures = 0;
@@ -451,6 +452,17 @@ export class Notifier extends EventEmitter {
       this.m.retries.inc({ event: sub.event });
       this.pump(sub);
     });
+  }
+
+  /** The label set of a NOTIFY outcome, made once per event and status (a frozen object the metrics cache by). */
+  private outcomeLabels(event: string, status: number): Readonly<Record<string, string>> {
+    const k = `${event} ${status}`;
+    let labels = this.labelSets.get(k);
+    if (!labels) {
+      labels = Object.freeze({ event, status: String(status) });
+      this.labelSets.set(k, labels);
+    }
+    return labels;
   }
 
   /** A slot is free: the longest-waiting subscription sends (RFC 6665 order per subscription is kept). */

@@ -153,7 +153,7 @@ export class TransactionLayer {
   receiveRequest(req: SipRequest, source: Source): void {
     let labels = this.methodLabels.get(req.method);
     if (!labels) {
-      labels = { method: req.method.length <= 16 ? req.method : 'other' };
+      labels = Object.freeze({ method: req.method.length <= 16 ? req.method : 'other' });
       if (this.methodLabels.size < 64) this.methodLabels.set(req.method, labels);
     }
     this.m.requests.inc(labels);

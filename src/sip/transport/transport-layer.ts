@@ -48,8 +48,26 @@ interface Connection {
   destroy(): void;
 }
 
+/** A bound UDP socket with its local address, read once. */
+interface UdpSender {
+  readonly socket: UdpSocket;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Label sets of the per-datagram counters, made once. */
+const PROTOCOL_UDP = Object.freeze({ protocol: 'udp' as SipProtocol });
+const KIND_SEND = Object.freeze({ kind: 'send' });
+const PROTOCOL_LABELS: Readonly<Record<SipProtocol, Readonly<{ protocol: SipProtocol }>>> = Object.freeze({
+  udp: PROTOCOL_UDP,
+  tcp: Object.freeze({ protocol: 'tcp' }),
+  tls: Object.freeze({ protocol: 'tls' }),
+  ws: Object.freeze({ protocol: 'ws' }),
+  wss: Object.freeze({ protocol: 'wss' }),
+});
+
 type Listener =
-  | { readonly protocol: 'udp'; readonly address: BoundAddress; readonly socket: UdpSocket }
+  | { readonly protocol: 'udp'; readonly address: BoundAddress; readonly socket: UdpSocket; readonly sender: UdpSender }
   | { readonly protocol: 'tcp' | 'tls'; readonly address: BoundAddress; readonly server: NetServer }
   | { readonly protocol: 'ws' | 'wss'; readonly address: BoundAddress; readonly server: HttpServer; readonly wss: WebSocketServer };
 
@@ -110,7 +128,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private readonly connections = new Map<string, Connection>();
   private readonly byKey = new Map<string, Connection>();
   private readonly connecting = new Map<string, Promise<Connection>>();
-  private readonly ephemeralUdp = new Map<4 | 6, UdpSocket>();
+  private readonly ephemeralUdp = new Map<4 | 6, Promise<UdpSender>>();
+  /** The socket each address family sends from (a listener's, else the ephemeral one). */
+  private readonly udpSenders = new Map<4 | 6, UdpSender>();
   private nextId = 1;
   private closed = false;
   private readonly limits: SipLimits;
@@ -258,8 +278,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
           throw new TypeError('unknown listener');
       }
     }
-    for (const s of this.ephemeralUdp.values()) waits.push(new Promise((r) => s.close(() => r())));
+    for (const p of this.ephemeralUdp.values()) waits.push(p.then((s) => new Promise((r) => s.socket.close(() => r()))));
     this.ephemeralUdp.clear();
+    this.udpSenders.clear();
     await Promise.all(waits);
   }
 
@@ -275,10 +296,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       });
     });
     this.sizeUdpBuffers(socket);
-    const a = socket.address();
-    const address: BoundAddress = { protocol: 'udp', host: a.address, port: a.port };
-    this.wireUdp(socket);
-    this.bound.push({ protocol: 'udp', address, socket });
+    const sender = this.wireUdp(socket);
+    const address: BoundAddress = { protocol: 'udp', host: sender.host, port: sender.port };
+    this.bound.push({ protocol: 'udp', address, socket, sender });
     return { ...address };
   }
 
@@ -294,16 +314,19 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     }
   }
 
-  private wireUdp(socket: UdpSocket): void {
+  /** Wires a bound UDP socket: its local address is read once here, not per datagram. */
+  private wireUdp(socket: UdpSocket): UdpSender {
+    const a = socket.address();
+    const sender: UdpSender = { socket, host: a.address, port: a.port };
     socket.on('message', (buf, rinfo) => {
-      const a = socket.address();
       this.receive(buf, {
         protocol: 'udp',
-        local: { host: a.address, port: a.port },
+        local: { host: sender.host, port: sender.port },
         remote: { host: normalizeHost(rinfo.address), port: rinfo.port },
       });
     });
     socket.on('error', (err) => this.fail('SIP_ERR_TRANSPORT_SOCKET', `UDP socket: ${err.message}`, err));
+    return sender;
   }
 
   private async listenStream(protocol: 'tcp' | 'tls', host: string, port: number, opts: ListenOptions): Promise<BoundAddress> {
@@ -547,39 +570,61 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     try {
       conn.write(buf);
     } catch (err) {
-      this.errors.inc({ kind: 'send' });
+      this.errors.inc(KIND_SEND);
       throw new SipTransportError('SIP_ERR_TRANSPORT_SEND', `send on ${conn.id} failed: ${(err as Error).message}`, { cause: err });
     }
-    this.sent.inc({ protocol: conn.protocol });
+    this.sent.inc(PROTOCOL_LABELS[conn.protocol]);
     return { protocol: conn.protocol, local: { ...conn.local }, remote: { ...conn.remote }, connectionId: conn.id };
   }
 
-  private async sendUdp(buf: Buffer, target: AddressTarget): Promise<SendResult> {
+  /**
+   * UDP send: synchronous down to the socket once a socket of the family exists (the listener's, else an
+   * ephemeral one), with no per-datagram address query; the promise settles from the send callback.
+   */
+  private sendUdp(buf: Buffer, target: AddressTarget): Promise<SendResult> {
     const host = normalizeHost(target.host);
-    const family: 4 | 6 = isIP(host) === 6 ? 6 : 4;
-    const socket = await this.udpSocketFor(family);
-    await new Promise<void>((resolve, reject) => {
-      socket.send(buf, target.port, host, (err) => (err ? reject(err) : resolve()));
-    }).catch((err: Error) => {
-      this.errors.inc({ kind: 'send' });
-      throw new SipTransportError('SIP_ERR_TRANSPORT_SEND', `UDP send to ${host}:${target.port} failed: ${err.message}`, { cause: err });
-    });
-    this.sent.inc({ protocol: 'udp' });
-    const a = socket.address();
-    return { protocol: 'udp', local: { host: a.address, port: a.port }, remote: { host, port: target.port } };
+    // After normalizeHost only IPv6 literals contain ':' (host names and IPv4 never do).
+    const family: 4 | 6 = host.includes(':') ? 6 : 4;
+    const sender = this.udpSenders.get(family) ?? this.listenerSender(family);
+    if (sender) return this.sendOn(sender, buf, host, target.port);
+    return this.ephemeralSender(family).then((s) => this.sendOn(s, buf, host, target.port));
   }
 
-  private async udpSocketFor(family: 4 | 6): Promise<UdpSocket> {
+  private sendOn(sender: UdpSender, buf: Buffer, host: string, port: number): Promise<SendResult> {
+    return new Promise<SendResult>((resolve, reject) => {
+      sender.socket.send(buf, port, host, (err) => {
+        if (err) {
+          this.errors.inc(KIND_SEND);
+          reject(new SipTransportError('SIP_ERR_TRANSPORT_SEND', `UDP send to ${host}:${port} failed: ${err.message}`, { cause: err }));
+          return;
+        }
+        this.sent.inc(PROTOCOL_UDP);
+        resolve({ protocol: 'udp', local: { host: sender.host, port: sender.port }, remote: { host, port } });
+      });
+    });
+  }
+
+  /** The first UDP listener of the family, remembered for later sends. */
+  private listenerSender(family: 4 | 6): UdpSender | undefined {
     for (const l of this.bound) {
-      if (l.protocol === 'udp' && (isIP(l.address.host) === 6) === (family === 6)) return l.socket;
+      if (l.protocol === 'udp' && (isIP(l.address.host) === 6) === (family === 6)) {
+        this.udpSenders.set(family, l.sender);
+        return l.sender;
+      }
     }
-    let s = this.ephemeralUdp.get(family);
-    if (s) return s;
-    s = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-    this.ephemeralUdp.set(family, s);
-    await new Promise<void>((resolve) => s!.bind(0, family === 6 ? '::' : '0.0.0.0', () => resolve()));
-    this.wireUdp(s);
-    return s;
+    return undefined;
+  }
+
+  private async ephemeralSender(family: 4 | 6): Promise<UdpSender> {
+    let pending = this.ephemeralUdp.get(family);
+    if (!pending) {
+      const s = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+      pending = new Promise<UdpSender>((resolve) => s.bind(0, family === 6 ? '::' : '0.0.0.0', () => resolve(this.wireUdp(s))));
+      this.ephemeralUdp.set(family, pending);
+    }
+    const sender = await pending;
+    if (!this.udpSenders.has(family)) this.udpSenders.set(family, sender);
+    return sender;
   }
 
   // --- receipt ---------------------------------------------------------------------------------------
@@ -598,7 +643,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       else this.fail('SIP_ERR_TRANSPORT_PROTOCOL', `parser failure: ${(err as Error).message}`, err);
       return;
     }
-    this.received.inc({ protocol: source.protocol });
+    this.received.inc(PROTOCOL_LABELS[source.protocol]);
     if (msg.isRequest) this.stampVia(msg, source, conn);
     this.safeEmit('message', msg, source);
   }

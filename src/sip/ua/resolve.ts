@@ -36,6 +36,12 @@ export function uriTarget(uri: SipUri): { protocol: SipProtocol; host: string; p
   return { protocol, host, port };
 }
 
+/** The destination of a URI whose host is an IP literal, found without a lookup; undefined for a name. */
+export function literalTarget(uri: SipUri): Destination | undefined {
+  const t = uriTarget(uri);
+  return isIP(t.host) ? t : undefined;
+}
+
 /** Resolve a URI to a destination; numeric hosts without a lookup. */
 export async function resolveUri(uri: SipUri): Promise<Destination> {
   const t = uriTarget(uri);

@@ -40,7 +40,7 @@ import {
   type TransactionTransport,
 } from '../transaction/transport-port.js';
 import { IncomingRequest, OutgoingResponse, applyOptions, type MessageOptions, type Middleware } from './app.js';
-import { resolveUri } from './resolve.js';
+import { literalTarget, resolveUri } from './resolve.js';
 import { viaTransport } from '../transport/types.js';
 
 const log = createLogger('sip.ua');
@@ -528,7 +528,9 @@ export class SipUserAgent extends EventEmitter {
   async request(o: RequestOptions): Promise<RequestResult> {
     if (this.closed) throw new SipError('SIP_ERR_CLOSED', 'user agent closed');
     let req = this.buildRequest(o);
-    const dest = o.destination ?? (await resolveUri(o.dialog ? o.dialog.nextHopUri() : firstHop(req)));
+    const hop = o.destination ? undefined : o.dialog ? o.dialog.nextHopUri() : firstHop(req);
+    // An IP-literal next hop (every in-dialog request to a phone) goes out without a lookup or an await.
+    const dest = o.destination ?? literalTarget(hop!) ?? (await resolveUri(hop!));
     this.addVia(req, dest.protocol);
     o.onRequest?.(req);
     let result = await this.runClient(req, dest, o);
