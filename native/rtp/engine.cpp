@@ -39,6 +39,9 @@ constexpr size_t kFrameSamples = 160;  // 20 ms of G.711 at 8 kHz: one RTP packe
 constexpr int kScratch = 2 * kBatch;   // built datagrams (PDSV <-> RTP) per flush
 constexpr size_t kGsoMaxSegments = 64;  // UDP_MAX_SEGMENTS of older kernels (newer allow 128)
 constexpr size_t kGsoMaxBytes = 60000;  // below the 64 KiB IP datagram limit of one GSO message
+// Segments must fit the route's MTU or the kernel refuses the message: Ethernet's 1500 minus IPv4 and UDP
+// headers. Larger datagrams (rare for RTP) go out plainly rather than turning GSO off.
+constexpr size_t kGsoMaxSegment = 1472;
 
 uint64_t NowNs() {
   timespec ts;
@@ -1008,6 +1011,10 @@ bool Engine::Impl::GsoRun(size_t i, size_t end, size_t* j) const {
   // route, IP output and loopback/driver work is paid once per run instead of once per datagram.
   const Outgoing& first = out[i];
   size_t k = i + 1;
+  if (first.len > kGsoMaxSegment) {
+    *j = k;
+    return false;
+  }
   size_t total = first.len;
   while (k < end && k - i < kGsoMaxSegments && SameAddr(*out[k].to, *first.to) && out[k].len <= first.len &&
          total + out[k].len <= kGsoMaxBytes) {
