@@ -387,7 +387,11 @@ function combine(trials: Trial[]): Trial {
     cpuNs: sum((t) => t.cpuNs),
     relayedPps: Math.round((received * 1000) / ms),
     lossPct: sent === 0 ? 100 : (100 * (sent - received)) / sent,
-    cpuNsPerPacket: median(trials.map((t) => t.cpuNsPerPacket)),
+    // Rounds where the relay stopped relaying (rtpengine throttles streams it saw queue) say nothing about
+    // its cost per packet; the median is over the rounds that relayed at most 1% loss, when there are any.
+    cpuNsPerPacket: median((trials.some((t) => t.lossPct <= 1) ? trials.filter((t) => t.lossPct <= 1) : trials).map(
+      (t) => t.cpuNsPerPacket,
+    )),
     p50Us: median(trials.map((t) => t.p50Us)),
     p99Us: median(trials.map((t) => t.p99Us)),
   };
@@ -469,7 +473,7 @@ export default async function rtpRelay(args: string[]): Promise<void> {
   PIN = args.includes('--pin') && os.cpus().length >= 2 && hasTaskset();
   const stepMs = quick ? 1000 : 3000;
   const longMs = quick ? 2000 : 10_000;
-  const rounds = quick ? 3 : 5;
+  const rounds = 3;
   const rates = [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 700_000, 1_000_000];
   const counts = quick ? [500, 1000] : [500, 1000, 2000, 4000];
   const load = await Load.start(buildLoad());
