@@ -196,6 +196,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
     }
   });
   h->engine->set_coalesce_us(U32(opts, "coalesceUs", 0));
+  const Napi::Value gso = opts.Get("gso");
+  h->engine->set_gso(!gso.IsBoolean() || gso.As<Napi::Boolean>().Value());
   std::string error;
   const Napi::Value nice = opts.Get("threadNice");
   if (!h->engine->Start(&error, nice.IsNumber() ? nice.As<Napi::Number>().Int32Value() : 0)) {
@@ -225,6 +227,7 @@ Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   o.Set("wakeups", static_cast<double>(h->engine->counters().wakeups.load(std::memory_order_relaxed)));
   o.Set("batches", static_cast<double>(h->engine->counters().batches.load(std::memory_order_relaxed)));
   o.Set("commands", static_cast<double>(h->engine->counters().commands.load(std::memory_order_relaxed)));
+  o.Set("gsoMessages", static_cast<double>(h->engine->counters().gso_messages.load(std::memory_order_relaxed)));
   o.Set("legs", static_cast<double>(h->legs.size()));
   return o;
 }

@@ -96,6 +96,7 @@ using EventSink = std::function<void(std::vector<Event>&&)>;
 
 struct EngineCounters {
   std::atomic<uint64_t> wakeups{0}, batches{0}, commands{0};
+  std::atomic<uint64_t> gso_messages{0};  // sendmmsg messages that carried several datagrams (UDP_SEGMENT)
 };
 
 class Engine {
@@ -118,6 +119,13 @@ class Engine {
    * most this much added latency). 0 (default): off. Set before Start.
    */
   void set_coalesce_us(uint32_t us) { coalesce_us_ = us; }
+  /**
+   * Segmentation offload on send (UDP_SEGMENT, udp(7), Linux >= 4.18): datagrams of one flush leaving one
+   * socket for one destination with equal sizes (G.711 packets) go out as one message that the kernel splits,
+   * instead of one per datagram. Same datagrams and counters either way; it turns itself off if the kernel
+   * refuses it. Default on. Set before Start.
+   */
+  void set_gso(bool on) { gso_ = on; }
   /** Stops the thread (joins it) and closes every leg's sockets. Safe to call twice. */
   void Stop();
 
@@ -141,6 +149,7 @@ class Engine {
 
   EngineCounters counters_;
   uint32_t coalesce_us_ = 0;
+  bool gso_ = true;
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
   bool running_ = false;

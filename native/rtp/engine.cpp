@@ -2,6 +2,8 @@
 // public methods runs on the bridge thread only, except Post() and the atomics in LegCounters.
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -35,6 +37,11 @@ constexpr uint64_t kTickNs = 100'000'000;  // idle and RTCP timer resolution
 constexpr uint64_t kNtpEpochOffset = 2208988800ull;  // 1900-01-01 to 1970-01-01 (RFC 3550 §4)
 constexpr size_t kFrameSamples = 160;  // 20 ms of G.711 at 8 kHz: one RTP packet from PDSV voice
 constexpr int kScratch = 2 * kBatch;   // built datagrams (PDSV <-> RTP) per flush
+constexpr size_t kGsoMaxSegments = 64;  // UDP_MAX_SEGMENTS of older kernels (newer allow 128)
+constexpr size_t kGsoMaxBytes = 60000;  // below the 64 KiB IP datagram limit of one GSO message
+// Segments must fit the route's MTU or the kernel refuses the message: Ethernet's 1500 minus IPv4 and UDP
+// headers. Larger datagrams (rare for RTP) go out plainly rather than turning GSO off.
+constexpr size_t kGsoMaxSegment = 1472;
 
 uint64_t NowNs() {
   timespec ts;
@@ -185,7 +192,11 @@ struct Engine::Impl {
   mmsghdr recv_msgs[kBatch];
   std::vector<Outgoing> out;
   mmsghdr send_msgs[kBatch];
-  iovec send_iov[kBatch];
+  iovec send_iov[kBatch * kGsoMaxSegments];
+  alignas(cmsghdr) uint8_t send_cmsg[kBatch][CMSG_SPACE(sizeof(uint16_t))];
+  size_t send_first[kBatch];  // index in `out` of each message's first datagram
+  size_t send_count[kBatch];  // datagrams in each message (more than one: a GSO message)
+  bool gso_enabled = false;
   uint8_t rtcp_buffer[1500];
   uint8_t scratch[kScratch][pdsv::kMaxFrame];
   int scratch_used = 0;
@@ -215,6 +226,7 @@ struct Engine::Impl {
   void SendReport(Leg* leg, uint64_t now);
   void Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data, size_t len, bool rtp);
   void Flush();
+  bool GsoRun(size_t i, size_t end, size_t* j) const;
   void Drop(Leg* leg, DropReason reason) { Bump(leg->c->drops[static_cast<size_t>(reason)]); }
   void Emit(Event&& e) { events.push_back(std::move(e)); }
   uint64_t Jittered(uint32_t interval_ms) {
@@ -260,6 +272,7 @@ bool Engine::Start(std::string* error, int thread_nice) {
   im.out.reserve(kBatch * 2);
   running_ = true;
   impl_->coalesce_ns = static_cast<uint64_t>(coalesce_us_) * 1000;
+  impl_->gso_enabled = gso_;
   thread_ = std::thread([this, thread_nice] {
     pthread_setname_np(pthread_self(), "switchhook-rtp");
     if (thread_nice != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), thread_nice) != 0) {
@@ -992,43 +1005,96 @@ void Engine::Impl::Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data,
   out.push_back(Outgoing{fd, to, leg, data, len, rtp});
 }
 
+bool Engine::Impl::GsoRun(size_t i, size_t end, size_t* j) const {
+  // UDP_SEGMENT (Linux >= 4.18, udp(7)): datagrams to one destination of equal size (the last may be
+  // shorter) travel the stack as one message and are split into separate datagrams on the way out, so the
+  // route, IP output and loopback/driver work is paid once per run instead of once per datagram.
+  const Outgoing& first = out[i];
+  size_t k = i + 1;
+  if (first.len > kGsoMaxSegment) {
+    *j = k;
+    return false;
+  }
+  size_t total = first.len;
+  while (k < end && k - i < kGsoMaxSegments && SameAddr(*out[k].to, *first.to) && out[k].len <= first.len &&
+         total + out[k].len <= kGsoMaxBytes) {
+    total += out[k].len;
+    const bool shorter = out[k].len < first.len;
+    ++k;
+    if (shorter) break;  // only the last segment may be shorter than the segment size
+  }
+  *j = k;
+  return k - i > 1;
+}
+
 void Engine::Impl::Flush() {
   size_t i = 0;
   while (i < out.size()) {
-    // One sendmmsg per run of datagrams leaving through the same socket.
-    size_t j = i;
+    // One sendmmsg per run of datagrams leaving through the same socket; within it, one message per run of
+    // equal-size datagrams to one destination when GSO is on.
+    size_t end = i;
+    while (end < out.size() && out[end].fd == out[i].fd) ++end;
     int count = 0;
-    while (j < out.size() && out[j].fd == out[i].fd && count < kBatch) {
-      send_iov[count].iov_base = out[j].data;
-      send_iov[count].iov_len = out[j].len;
+    size_t at = i;
+    while (at < end && count < kBatch) {
+      size_t next = at + 1;
+      const bool gso = gso_enabled && GsoRun(at, end, &next);
       mmsghdr& m = send_msgs[count];
       memset(&m, 0, sizeof m);
-      m.msg_hdr.msg_name = const_cast<sockaddr_in*>(out[j].to);
+      m.msg_hdr.msg_name = const_cast<sockaddr_in*>(out[at].to);
       m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
-      m.msg_hdr.msg_iov = &send_iov[count];
-      m.msg_hdr.msg_iovlen = 1;
-      ++j;
+      m.msg_hdr.msg_iov = &send_iov[at - i];
+      m.msg_hdr.msg_iovlen = next - at;
+      for (size_t k = at; k < next; ++k) {
+        send_iov[k - i].iov_base = out[k].data;
+        send_iov[k - i].iov_len = out[k].len;
+      }
+      if (gso) {
+        cmsghdr* cm = reinterpret_cast<cmsghdr*>(send_cmsg[count]);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        const uint16_t segment = static_cast<uint16_t>(out[at].len);
+        memcpy(CMSG_DATA(cm), &segment, sizeof segment);
+        m.msg_hdr.msg_control = cm;
+        m.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      }
+      send_first[count] = at;
+      send_count[count] = next - at;
+      at = next;
       ++count;
     }
     int sent = 0;
     while (sent < count) {
       const int r = sendmmsg(out[i].fd, send_msgs + sent, count - sent, MSG_DONTWAIT);
       if (r <= 0) {
-        // Count the failed datagram and go on with the rest (EAGAIN on a full buffer, ECONNREFUSED, ...).
-        Drop(out[i + sent].leg, DropReason::kSendFailed);
+        const int err = errno;
+        if (send_count[sent] > 1 && (err == EINVAL || err == EIO || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
+          // The kernel or the route has no UDP GSO: send plainly from now on, starting with this flush.
+          gso_enabled = false;
+          Emit(Event(EventType::kError, out[i].leg->id, static_cast<uint32_t>(err), 0, 0, "UDP_SEGMENT off"));
+          break;
+        }
+        // Count the failed message's datagrams and go on with the rest (EAGAIN on a full buffer,
+        // ECONNREFUSED, ...).
+        for (size_t k = 0; k < send_count[sent]; ++k) Drop(out[send_first[sent] + k].leg, DropReason::kSendFailed);
         ++sent;
         continue;
       }
-      for (int k = 0; k < r; ++k) {
-        const Outgoing& o = out[i + sent + k];
-        if (o.rtp) {
-          Bump<uint64_t>(o.leg->c->tx_packets);
-          Bump<uint64_t>(o.leg->c->tx_bytes, o.len);
+      for (int q = sent; q < sent + r; ++q) {
+        if (send_count[q] > 1) Bump(counters->gso_messages);
+        for (size_t k = 0; k < send_count[q]; ++k) {
+          const Outgoing& o = out[send_first[q] + k];
+          if (o.rtp) {
+            Bump<uint64_t>(o.leg->c->tx_packets);
+            Bump<uint64_t>(o.leg->c->tx_bytes, o.len);
+          }
         }
       }
       sent += r;
     }
-    i = j;
+    // What is left after a GSO refusal goes again (plainly) from where it stopped.
+    i = sent < count ? send_first[sent] : at;
   }
   out.clear();
   scratch_used = 0;

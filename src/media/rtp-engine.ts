@@ -26,6 +26,12 @@ export interface RtpEngineOptions {
    * system calls per packet under load, at the price of at most this much added latency.
    */
   coalesceUs?: number;
+  /**
+   * UDP segmentation offload on send (udp(7) UDP_SEGMENT, default true): equal-size datagrams of one wake-up
+   * for one destination leave as one message the kernel splits. The datagrams on the wire are the same; the
+   * bridge turns it off by itself (with an error event) where the kernel refuses it.
+   */
+  gso?: boolean;
   metrics?: MetricsRegistry;
 }
 
@@ -66,7 +72,8 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
       'RTP packets relayed, by direction (counted when a leg is disposed).');
     try {
       this.handle = rtpAddon.rtpEngineCreate(
-        { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice, coalesceUs },
+        { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice, coalesceUs,
+          gso: options.gso ?? true },
         (events) => this.onEvents(events),
       );
     } catch (err) {

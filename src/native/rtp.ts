@@ -81,6 +81,8 @@ export interface NativeEngineStats {
   wakeups: number;
   batches: number;
   commands: number;
+  /** Messages sent with UDP segmentation offload (several datagrams each). */
+  gsoMessages: number;
   legs: number;
 }
 
@@ -92,6 +94,8 @@ export interface NativeEngineOptions {
   threadNice?: number;
   /** Nap after a busy wake-up, microseconds (0: off). */
   coalesceUs?: number;
+  /** UDP segmentation offload on send (default true). */
+  gso?: boolean;
 }
 
 /** Receiver statistics of a packet sequence (RFC 3550 A.1, A.3, A.8). */
