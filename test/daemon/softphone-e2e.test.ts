@@ -70,7 +70,8 @@ t.test('REFER moves the call desk -> baresip -> desk three times through the dae
   const sipPort = addr.sip![0]!.port;
 
   // The simulator's VoIP gateway routes the computer interface "alice" to the daemon; 2000 is a PDSV phone.
-  const simEngine = new RtpEngine({ portMin: SIM_PORTS[0], portMax: SIM_PORTS[1] });
+  // The switch side sends one datagram per packet (no GSO), so the tshark capture sees each RTP packet.
+  const simEngine = new RtpEngine({ portMin: SIM_PORTS[0], portMax: SIM_PORTS[1], gso: false });
   t.teardown(() => simEngine.close());
   const lines = new SimDigitalLines(sim.core, simEngine);
   await lines.start();

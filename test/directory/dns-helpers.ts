@@ -82,16 +82,33 @@ export interface FakeDns {
   close(): Promise<void>;
 }
 
+/**
+ * A TCP listener and a UDP socket on the same free port of 127.0.0.1. The UDP port can be taken by another
+ * process between the two binds, so a clash closes both and tries another port (at most 20 times).
+ */
+async function bindTcpAndUdp(): Promise<{ tcp: net.Server; udp: dgram.Socket; port: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const tcp = net.createServer();
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    const port = (tcp.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(port, '127.0.0.1', () => resolve());
+      });
+      return { tcp, udp, port };
+    } catch (err) {
+      udp.close();
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      if (attempt >= 19) throw err;
+    }
+  }
+}
+
 export async function startFakeDns(handler: (query: Buffer, transport: 'udp' | 'tcp') => Buffer[] | Buffer | undefined): Promise<FakeDns> {
-  const tcp = net.createServer();
   const conns = new Set<net.Socket>();
-  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-  const port = (tcp.address() as net.AddressInfo).port;
-  const udp = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(port, '127.0.0.1', () => resolve());
-  });
+  const { tcp, udp, port } = await bindTcpAndUdp();
   const received: FakeDns['received'] = [];
   const asList = (r: Buffer[] | Buffer | undefined): Buffer[] => (r === undefined ? [] : Array.isArray(r) ? r : [r]);
   udp.on('message', (msg, rinfo) => {

@@ -117,7 +117,8 @@ export async function startTransferRig(o: TransferRigOptions = {}): Promise<Tran
   const cti = await startRig({ extensions });
   const [sMin, sMax] = o.simPorts ?? [40000, 44999];
   const [dMin, dMax] = o.daemonPorts ?? [45000, 49999];
-  const simEngine = new RtpEngine({ portMin: sMin, portMax: sMax });
+  // The switch side sends one datagram per packet (no GSO), so a tshark capture on lo sees each RTP packet.
+  const simEngine = new RtpEngine({ portMin: sMin, portMax: sMax, gso: false });
   const daemonEngine = new RtpEngine({ portMin: dMin, portMax: dMax });
   const lines = new SimDigitalLines(cti.sim.core, simEngine);
   await lines.start();
