@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 
 import { DnsClient, RrType } from '../../src/directory/index.js';
-import { startPeer, type Peer } from '../helpers/peers.js';
+import { freeUdpPort, startPeer, type Peer } from '../helpers/peers.js';
 
 /** A NAPTR record for dnsmasq's `--naptr-record`. */
 export interface NaptrSpec {
@@ -18,14 +18,6 @@ export interface NaptrSpec {
 /** `--naptr-record=<name>,<order>,<preference>,<flags>,<service>,<regexp>[,<replacement>]` (man dnsmasq). */
 export function naptrArg(r: NaptrSpec): string {
   return `--naptr-record=${[r.name, r.order, r.preference, r.flags, r.service, r.regexp, ...(r.replacement ? [r.replacement] : [])].join(',')}`;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** A running dnsmasq, authoritative for the apex (so negative answers carry an SOA with minimum `ttl`). */

@@ -27,8 +27,9 @@ import { SipStack } from '../../src/sip/ua/stack.js';
 import { CstaEventKind } from '../../src/cti/events.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
 import { startRig, type Rig } from '../helpers/cti.js';
-import { fixtures, freeUdpPort, killPeers, runSipp } from '../sip/interop/peers.js';
+import { fixtures, killPeers, runSipp } from '../sip/interop/peers.js';
 import { startDnsmasq } from './dns-helpers.js';
+import { freeUdpPort } from '../helpers/peers.js';
 
 t.teardown(killPeers);
 

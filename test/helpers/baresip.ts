@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeTcpPort, freeUdpPort } from './peers.js';
 
-import { freeTcpPort, freeUdpPort } from '../sip/interop/peers.js';
 
 export class Baresip {
   private out = '';

@@ -15,7 +15,7 @@ import { validateConfig } from '../../src/daemon/config.js';
 import { Switchhook } from '../../src/daemon/switchhook.js';
 import { PbxSimulator } from '../../src/sim/index.js';
 import { setLogLevel } from '../../src/util/log.js';
-import { freeTcpPort, freeUdpPort } from '../sip/interop/peers.js';
+import { freeTcpPort, freeUdpPort } from '../helpers/peers.js';
 
 setLogLevel('silent');
 

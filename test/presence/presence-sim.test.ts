@@ -13,8 +13,9 @@ import { validateConfig } from '../../src/daemon/config.js';
 import { Switchhook } from '../../src/daemon/switchhook.js';
 import { PbxSimulator } from '../../src/sim/index.js';
 import { setLogLevel } from '../../src/util/log.js';
-import { fixtures, freeUdpPort, killPeers, runSipp } from '../sip/interop/peers.js';
+import { fixtures, killPeers, runSipp } from '../sip/interop/peers.js';
 import { decodeSip, startCapture } from './helpers/capture.js';
+import { freeUdpPort } from '../helpers/peers.js';
 
 setLogLevel('silent');
 t.teardown(killPeers);

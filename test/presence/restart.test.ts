@@ -13,7 +13,7 @@ import { PbxSimulator } from '../../src/sim/index.js';
 import { Subscriber } from '../../src/sip/subscription/index.js';
 import { SipStack } from '../../src/sip/ua/index.js';
 import { setLogLevel } from '../../src/util/log.js';
-import { freeUdpPort } from '../sip/interop/peers.js';
+import { freeUdpPort } from '../helpers/peers.js';
 
 setLogLevel('silent');
 

@@ -4,7 +4,8 @@ import { TransferPhase } from '../../../src/calls/transfer/index.js';
 import { PdsvLampState } from '../../../src/native/pdsv.js';
 import { until } from '../../helpers/rtp.js';
 import { startTransferRig } from '../../helpers/transfer-rig.js';
-import { freeUdpPort, killPeers, runSipp } from '../../sip/interop/peers.js';
+import { killPeers, runSipp } from '../../sip/interop/peers.js';
+import { freeUdpPort } from '../../helpers/peers.js';
 
 t.teardown(() => killPeers());
 

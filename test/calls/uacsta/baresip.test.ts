@@ -12,7 +12,7 @@ import { HookState } from '../../../src/model/index.js';
 import { Notifier } from '../../../src/sip/subscription/notifier.js';
 import { SipStack } from '../../../src/sip/ua/stack.js';
 import { startRig, until } from '../../helpers/cti.js';
-import { freeTcpPort, freeUdpPort } from '../../sip/interop/peers.js';
+import { freeTcpPort, freeUdpPort } from '../../helpers/peers.js';
 
 /** ctrl_tcp: netstring-framed JSON commands (baresip modules/ctrl_tcp). */
 function ctrlCommand(sock: Socket, command: string, params = ''): void {

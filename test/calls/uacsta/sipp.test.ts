@@ -1,8 +1,9 @@
 import t from 'tap';
 
 import { HookState } from '../../../src/model/index.js';
-import { fixtures, freeUdpPort, killPeers, runSipp } from '../../sip/interop/peers.js';
+import { fixtures, killPeers, runSipp } from '../../sip/interop/peers.js';
 import { startSipControlRig, until } from '../control/helpers.js';
+import { freeUdpPort } from '../../helpers/peers.js';
 
 t.teardown(killPeers);
 

@@ -10,7 +10,7 @@ import { DigestServer } from '../../../src/sip/auth/digest.js';
 import { Registrar } from '../../../src/sip/registrar/registrar.js';
 import { Notifier } from '../../../src/sip/subscription/notifier.js';
 import { SipStack } from '../../../src/sip/ua/stack.js';
-import { freeTcpPort, freeUdpPort } from './peers.js';
+import { freeTcpPort, freeUdpPort } from '../../helpers/peers.js';
 
 /** Wait until `check` is true, polling; fails the wait after `ms`. */
 async function until(check: () => boolean, ms: number): Promise<boolean> {

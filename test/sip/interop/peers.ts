@@ -1,28 +1,8 @@
-/** Helpers to run real peers (sipp, baresip) on loopback in tests: free ports, bounded runs, cleanup by PID. */
+/** Helpers to run sipp on loopback in tests: bounded runs, traces, cleanup by PID (free ports: test/helpers/peers.ts). */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** A UDP port free right now on 127.0.0.1. */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** A TCP port free right now on 127.0.0.1. */
-export async function freeTcpPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 export interface PeerRun {
   code: number | null;

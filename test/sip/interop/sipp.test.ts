@@ -5,7 +5,8 @@ import { Registrar } from '../../../src/sip/registrar/registrar.js';
 import { Notifier } from '../../../src/sip/subscription/notifier.js';
 import { ReferHandler, type ReferRequest } from '../../../src/sip/subscription/refer.js';
 import { SipStack } from '../../../src/sip/ua/stack.js';
-import { fixtures, freeUdpPort, killPeers, runSipp } from './peers.js';
+import { fixtures, killPeers, runSipp } from './peers.js';
+import { freeUdpPort } from '../../helpers/peers.js';
 
 t.teardown(killPeers);
 
