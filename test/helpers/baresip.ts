@@ -9,6 +9,40 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, freeUdpPort } from './peers.js';
 
+/** What a headless baresip on loopback loads and where it listens. */
+export interface BaresipConfig {
+  sipPort: number;
+  /** The `ctrl_tcp` port (netstring JSON commands). */
+  ctrlPort: number;
+  /** Modules (`module X.so`) besides ctrl_tcp. */
+  modules?: string[];
+  /** Application modules (`module_app X.so`). */
+  appModules: string[];
+  /** Echo what it hears (aubridge) instead of having no audio device. */
+  echo?: boolean;
+  rtpPorts?: string;
+}
+
+/** Writes baresip's `config` for a headless run on 127.0.0.1 into `dir`. */
+export function writeBaresipConfig(dir: string, c: BaresipConfig): void {
+  const audio = c.echo ? 'aubridge,echo' : 'none';
+  writeFileSync(join(dir, 'config'), [
+    'poll_method epoll',
+    `sip_listen 127.0.0.1:${c.sipPort}`,
+    'net_interface 127.0.0.1',
+    'net_prefer_ipv6 no',
+    'module_path /usr/lib/baresip/modules',
+    ...(c.modules ?? []).map((m) => `module ${m}.so`),
+    'module ctrl_tcp.so',
+    `ctrl_tcp_listen 127.0.0.1:${c.ctrlPort}`,
+    ...c.appModules.map((m) => `module_app ${m}.so`),
+    `audio_player ${audio}`,
+    `audio_source ${audio}`,
+    'audio_alert none',
+    ...(c.rtpPorts ? [`rtp_ports ${c.rtpPorts}`] : []),
+    '',
+  ].join('\n'));
+}
 
 export class Baresip {
   private out = '';
@@ -22,24 +56,7 @@ export class Baresip {
     const dir = mkdtempSync(join(tmpdir(), 'sh-baresip-'));
     const sipPort = await freeUdpPort();
     const ctrlPort = await freeTcpPort();
-    writeFileSync(join(dir, 'config'), [
-      'poll_method epoll',
-      `sip_listen 127.0.0.1:${sipPort}`,
-      'net_interface 127.0.0.1',
-      'net_prefer_ipv6 no',
-      'module_path /usr/lib/baresip/modules',
-      'module g711.so',
-      'module aubridge.so',
-      'module ctrl_tcp.so',
-      `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
-      'module_app account.so',
-      'module_app menu.so',
-      'audio_player aubridge,echo',
-      'audio_source aubridge,echo',
-      'audio_alert none',
-      'rtp_ports 50000-50999',
-      '',
-    ].join('\n'));
+    writeBaresipConfig(dir, { sipPort, ctrlPort, modules: ['g711', 'aubridge'], appModules: ['account', 'menu'], echo: true, rtpPorts: '50000-50999' });
     writeFileSync(join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${registrarPort}>;regint=600;pubint=0;answermode=auto;audio_codecs=PCMU,PCMA\n`);
     writeFileSync(join(dir, 'contacts'), '');
     const child = spawn('baresip', ['-f', dir, '-v'], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -16,6 +16,7 @@ import { Switchhook } from '../../src/daemon/switchhook.js';
 import { PbxSimulator } from '../../src/sim/index.js';
 import { setLogLevel } from '../../src/util/log.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/peers.js';
+import { writeBaresipConfig } from '../helpers/baresip.js';
 
 setLogLevel('silent');
 
@@ -55,23 +56,7 @@ t.test('baresip shows extension 2001 busy and free', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sh-baresip-presence-'));
   const sipPort = await freeUdpPort();
   const ctrlPort = await freeTcpPort();
-  writeFileSync(join(dir, 'config'), [
-    'poll_method epoll',
-    `sip_listen 127.0.0.1:${sipPort}`,
-    'net_interface 127.0.0.1',
-    'net_prefer_ipv6 no',
-    'module_path /usr/lib/baresip/modules',
-    'module ctrl_tcp.so',
-    `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
-    'module_app account.so',
-    'module_app contact.so',
-    'module_app menu.so',
-    'module_app presence.so',
-    'audio_player none',
-    'audio_source none',
-    'audio_alert none',
-    '',
-  ].join('\n'));
+  writeBaresipConfig(dir, { sipPort, ctrlPort, appModules: ['account', 'contact', 'menu', 'presence'] });
   writeFileSync(join(dir, 'accounts'), `<sip:watcher@127.0.0.1:${sipPort}>;regint=0;pubint=0\n`);
   writeFileSync(join(dir, 'contacts'), `"Desk 2001" <sip:2001@127.0.0.1:${port}>;presence=p2p\n`);
   const child = spawn('baresip', ['-f', dir, '-v'], { stdio: ['pipe', 'pipe', 'pipe'] });

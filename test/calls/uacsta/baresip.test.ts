@@ -13,6 +13,7 @@ import { Notifier } from '../../../src/sip/subscription/notifier.js';
 import { SipStack } from '../../../src/sip/ua/stack.js';
 import { startRig, until } from '../../helpers/cti.js';
 import { freeTcpPort, freeUdpPort } from '../../helpers/peers.js';
+import { writeBaresipConfig } from '../../helpers/baresip.js';
 
 /** ctrl_tcp: netstring-framed JSON commands (baresip modules/ctrl_tcp). */
 function ctrlCommand(sock: Socket, command: string, params = ''): void {
@@ -57,22 +58,7 @@ t.test('baresip /transfer: REFER inside its call to the daemon transfers the des
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const sipPort = await freeUdpPort();
   const ctrlPort = await freeTcpPort();
-  writeFileSync(join(dir, 'config'), [
-    'poll_method epoll',
-    `sip_listen 127.0.0.1:${sipPort}`,
-    'net_interface 127.0.0.1',
-    'net_prefer_ipv6 no',
-    'module_path /usr/lib/baresip/modules',
-    'module ctrl_tcp.so',
-    `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
-    'module g711.so',
-    'module_app account.so',
-    'module_app menu.so',
-    'audio_player none',
-    'audio_source none',
-    'audio_alert none',
-    '',
-  ].join('\n'));
+  writeBaresipConfig(dir, { sipPort, ctrlPort, modules: ['g711'], appModules: ['account', 'menu'] });
   writeFileSync(join(dir, 'accounts'), `<sip:alice@127.0.0.1>;regint=0;pubint=0\n`);
   const child = spawn('baresip', ['-f', dir, '-v'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';

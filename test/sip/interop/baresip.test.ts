@@ -11,6 +11,7 @@ import { Registrar } from '../../../src/sip/registrar/registrar.js';
 import { Notifier } from '../../../src/sip/subscription/notifier.js';
 import { SipStack } from '../../../src/sip/ua/stack.js';
 import { freeTcpPort, freeUdpPort } from '../../helpers/peers.js';
+import { writeBaresipConfig } from '../../helpers/baresip.js';
 
 /** Wait until `check` is true, polling; fails the wait after `ms`. */
 async function until(check: () => boolean, ms: number): Promise<boolean> {
@@ -60,23 +61,7 @@ t.test('baresip registers (digest), subscribes to presence and sends MESSAGE', a
   const dir = mkdtempSync(join(tmpdir(), 'sh-baresip-'));
   const sipPort = await freeUdpPort();
   const ctrlPort = await freeTcpPort();
-  writeFileSync(join(dir, 'config'), [
-    'poll_method epoll',
-    `sip_listen 127.0.0.1:${sipPort}`,
-    'net_interface 127.0.0.1',
-    'net_prefer_ipv6 no',
-    'module_path /usr/lib/baresip/modules',
-    'module ctrl_tcp.so',
-    `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
-    'module_app account.so',
-    'module_app contact.so',
-    'module_app menu.so',
-    'module_app presence.so',
-    'audio_player none',
-    'audio_source none',
-    'audio_alert none',
-    '',
-  ].join('\n'));
+  writeBaresipConfig(dir, { sipPort, ctrlPort, appModules: ['account', 'contact', 'menu', 'presence'] });
   writeFileSync(join(dir, 'accounts'), `<sip:alice@127.0.0.1:${port}>;auth_pass=s3cret;regint=600;pubint=0\n`);
   writeFileSync(join(dir, 'contacts'), `"Bob" <sip:bob@127.0.0.1:${port}>;presence=p2p\n`);
   writeFileSync(join(dir, 'current_contact'), `sip:bob@127.0.0.1:${port}`);
