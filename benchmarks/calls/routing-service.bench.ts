@@ -8,7 +8,6 @@
  * is baseline p99 / service p99 (1 = the service adds nothing).
  * Options: `--rate N`, `--seconds N`, `--users N`, `--rules N`.
  */
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,19 +15,12 @@ import { performance } from 'node:perf_hooks';
 
 import { ComputerInterfaces } from '../../src/calls/computer-interfaces.js';
 import { applyDecision, routingPresence, RoutingService, RoutingTable, type IncomingCall } from '../../src/calls/routing/index.js';
-import { BringUpVariant, ConnectionState, CstaEventKind, CtiLink } from '../../src/cti/index.js';
-import { bindLinkToModel, PbxModel } from '../../src/model/index.js';
-import { PbxSimulator } from '../../src/sim/index.js';
+import { ConnectionState, CstaEventKind } from '../../src/cti/index.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
+import { option, round } from '../args.js';
+import { CtiTraffic, gatewayNumber } from './cti-traffic.js';
 import { makeRuleSets } from './routing-workload.js';
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
-
-const round = (x: number, digits = 4): number => Number(x.toPrecision(digits));
 
 function percentile(v: number[], p: number): number {
   const s = Float64Array.from(v).sort();
@@ -38,23 +30,13 @@ function percentile(v: number[], p: number): number {
 type Mode = 'service' | 'baseline';
 
 async function run(mode: Mode, table: RoutingTable, users: string[], rate: number, seconds: number): Promise<{ latencies: number[]; routed: number }> {
-  const callers = Array.from({ length: 200 }, (_, i) => String(3000 + i));
-  const sim = new PbxSimulator();
-  const addr = await sim.start({ cstaPort: 0, extensions: [...users, ...callers, '3999'], systemStatusIntervalMs: 0 });
-  const link = new CtiLink({
-    host: '127.0.0.1', port: addr.csta.port, devices: users, bringUp: BringUpVariant.SystemRegister,
-    registration: { address: 'sip:switchhook@127.0.0.1:5060' }, requestTimeoutMs: 10_000, heartbeatIntervalMs: 0,
-  });
-  const model = new PbxModel();
-  bindLinkToModel(link, model);
-  const up = once(link, 'up');
-  link.start();
-  await up;
+  const traffic = await CtiTraffic.start(users);
+  const { link, model } = traffic;
   let measuring = false;
   const latencies: number[] = [];
   let service: RoutingService | undefined;
   if (mode === 'service') {
-    service = new RoutingService({ link, model, table, clients: new ComputerInterfaces({ domain: 'pbx.example' }), gatewayNumber: '3999', metrics: new MetricsRegistry() });
+    service = new RoutingService({ link, model, table, clients: new ComputerInterfaces({ domain: 'pbx.example' }), gatewayNumber, metrics: new MetricsRegistry() });
     service.on('routed', (r) => {
       r.applied.done.catch(() => undefined);
       if (measuring) latencies.push(r.requestAt - r.eventAt);
@@ -67,53 +49,18 @@ async function run(mode: Mode, table: RoutingTable, users: string[], rate: numbe
       const t0 = performance.now();
       const call: IncomingCall = { at: Date.now(), presence: routingPresence(model.device(device)) };
       if (ev.callingDevice) call.caller = ev.callingDevice;
-      const applied = applyDecision(link, table.decide(device, call), { callId: ev.callId, deviceId: device }, { voipDestination: () => '3999' });
+      const applied = applyDecision(link, table.decide(device, call), { callId: ev.callId, deviceId: device }, { voipDestination: () => gatewayNumber });
       const t1 = performance.now();
       applied.done.catch(() => undefined);
       if (measuring) latencies.push(t1 - t0);
     });
   }
-  const sw = sim.core;
-  let next = 0;
-  const timers = new Set<NodeJS.Timeout>();
-  const dialOne = (): void => {
-    const caller = callers[next++ % callers.length]!;
-    try {
-      sw.dial(caller, users[Math.floor(Math.random() * users.length)]!);
-    } catch {
-      return;
-    }
-    const t = setTimeout(() => {
-      timers.delete(t);
-      try {
-        sw.onHook(caller);
-      } catch {
-        // already on hook
-      }
-    }, 100);
-    timers.add(t);
-  };
-  const drive = async (ms: number): Promise<void> => {
-    const start = performance.now();
-    let sent = 0;
-    while (performance.now() - start < ms) {
-      const due = Math.floor(((performance.now() - start) * rate) / 1000);
-      while (sent < due) {
-        dialOne();
-        sent++;
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  };
-  await drive(1000); // warm-up
+  await traffic.drive(rate, 1000); // warm-up
   measuring = true;
-  await drive(seconds * 1000);
+  await traffic.drive(rate, seconds * 1000);
   measuring = false;
-  await new Promise((r) => setTimeout(r, 300));
-  for (const t of timers) clearTimeout(t);
   service?.close();
-  await link.stop();
-  await sim.stop();
+  await traffic.stop(300);
   return { latencies, routed: latencies.length };
 }
 

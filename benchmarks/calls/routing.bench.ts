@@ -13,7 +13,6 @@
  * The same run with the baseline evaluator deciding gives the ratio.
  * Options: `--calls N` (default 200000), `--users N` (100), `--rules N` (50), `--rate N`, `--cti-seconds N`.
  */
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,22 +22,15 @@ import {
   applyDecision, interpretRuleSet, routingPresence, RoutingRequest, RoutingTable, validateRuleSet, type IncomingCall, type RoutingDecision,
   type VersionedRuleSet,
 } from '../../src/calls/routing/index.js';
-import { BringUpVariant, ConnectionState, CstaEventKind, CtiLink } from '../../src/cti/index.js';
-import { bindLinkToModel, PbxModel } from '../../src/model/index.js';
-import { PbxSimulator } from '../../src/sim/index.js';
+import { ConnectionState, CstaEventKind } from '../../src/cti/index.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { option, round } from '../args.js';
+import { CtiTraffic, gatewayNumber } from './cti-traffic.js';
 import { makeCalls, makeRuleSets } from './routing-workload.js';
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
-
-const round = (x: number, digits = 4): number => Number(x.toPrecision(digits));
 
 interface CtiFigures {
   offered: number;
@@ -52,19 +44,8 @@ interface CtiFigures {
 
 /** Drive the simulator at `rate` calls/s for `seconds`; route every Delivered at a user with `decide`. */
 async function ctiRun(users: readonly string[], decide: (user: string, call: IncomingCall) => RoutingDecision, rate: number, seconds: number): Promise<CtiFigures> {
-  const callers = Array.from({ length: 200 }, (_, i) => String(3000 + i));
-  const extensions = [...Array.from({ length: 1000 }, (_, i) => String(2000 + i)), ...callers, '3999'];
-  const sim = new PbxSimulator();
-  const addr = await sim.start({ cstaPort: 0, extensions, systemStatusIntervalMs: 0 });
-  const link = new CtiLink({
-    host: '127.0.0.1', port: addr.csta.port, devices: users, bringUp: BringUpVariant.SystemRegister,
-    registration: { address: 'sip:switchhook@127.0.0.1:5060' }, requestTimeoutMs: 10_000, heartbeatIntervalMs: 0,
-  });
-  const model = new PbxModel();
-  bindLinkToModel(link, model);
-  const up = once(link, 'up');
-  link.start();
-  await up;
+  const traffic = await CtiTraffic.start(users);
+  const { link, model } = traffic;
   const monitored = new Set(users);
   const dialledAt = new Map<string, number>();
   const eventToRequest: number[] = [];
@@ -79,7 +60,7 @@ async function ctiRun(users: readonly string[], decide: (user: string, call: Inc
     const call: IncomingCall = { at: Date.now(), presence: routingPresence(model.device(device)) };
     if (ev.callingDevice) call.caller = ev.callingDevice;
     const decision = decide(device, call);
-    const applied = applyDecision(link, decision, { callId: ev.callId, deviceId: device }, { voipDestination: () => '3999' });
+    const applied = applyDecision(link, decision, { callId: ev.callId, deviceId: device }, { voipDestination: () => gatewayNumber });
     const t1 = performance.now();
     if (!measuring) {
       applied.done.catch(() => undefined); // a race with the caller's hang-up: the call is already gone
@@ -94,54 +75,17 @@ async function ctiRun(users: readonly string[], decide: (user: string, call: Inc
     }
     if (applied.request !== RoutingRequest.None) applied.done.then(() => roundTrip.push(performance.now() - t1), () => errors++);
   });
-  const sw = sim.core;
   let offered = 0;
-  let next = 0;
-  const timers = new Set<NodeJS.Timeout>();
-  const dialOne = (): void => {
-    const caller = callers[next++ % callers.length]!;
-    try {
-      const at = performance.now();
-      const c = sw.dial(caller, users[Math.floor(Math.random() * users.length)]!);
-      if (measuring) {
-        offered++;
-        dialledAt.set(c.callId, at);
-      }
-    } catch {
-      return; // the caller's previous call is still up: skip this slot
-    }
-    const hangUp = setTimeout(() => {
-      timers.delete(hangUp);
-      try {
-        sw.onHook(caller);
-      } catch {
-        // already on hook: the call was rejected or failed
-      }
-    }, 100);
-    timers.add(hangUp);
-  };
-  const drive = async (ms: number): Promise<void> => {
-    const start = performance.now();
-    let sent = 0;
-    while (performance.now() - start < ms) {
-      const due = Math.floor(((performance.now() - start) * rate) / 1000);
-      while (sent < due) {
-        dialOne();
-        sent++;
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  };
-  await drive(1000);
+  await traffic.drive(rate, 1000);
   measuring = true;
   const t0 = performance.now();
-  await drive(seconds * 1000);
+  await traffic.drive(rate, seconds * 1000, (callId, at) => {
+    offered++;
+    dialledAt.set(callId, at);
+  });
   measuring = false;
   const elapsed = performance.now() - t0;
-  await new Promise((r) => setTimeout(r, 500));
-  for (const timer of timers) clearTimeout(timer);
-  await link.stop();
-  await sim.stop();
+  await traffic.stop(500);
   const sorted = (xs: number[]) => Float64Array.from(xs).sort();
   return { offered: (offered * 1000) / elapsed, deliveredPerSec: (decided * 1000) / elapsed, decided, errors, eventToRequest: sorted(eventToRequest), dialToRequest: sorted(dialToRequest), roundTrip: sorted(roundTrip) };
 }

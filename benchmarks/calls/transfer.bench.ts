@@ -18,11 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { PdsvLampState } from '../../src/native/pdsv.js';
 import { RtpStream } from '../../src/sim/index.js';
 import { startTransferRig, type TransferRig } from '../../test/helpers/transfer-rig.js';
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
+import { option } from '../args.js';
 
 function pct(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);

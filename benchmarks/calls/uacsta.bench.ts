@@ -20,6 +20,7 @@ import { bindLinkToModel, HookState, PbxModel } from '../../src/model/index.js';
 import { scanCstaXml } from '../../src/native/csta.js';
 import { PbxSimulator } from '../../src/sim/index.js';
 import { SipStack } from '../../src/sip/ua/stack.js';
+import { option, round } from '../args.js';
 
 const ns = 'http://www.ecma-international.org/standards/ecma-323/csta/ed3';
 const bodies = [
@@ -29,13 +30,6 @@ const bodies = [
   `<DeflectCall xmlns="${ns}"><callToBeDiverted><callID>0000000A</callID><deviceID>2000</deviceID></callToBeDiverted><newDestination>2005</newDestination></DeflectCall>`,
   `<SingleStepTransferCall xmlns="${ns}"><activeCall><callID>0000000B</callID><deviceID>2000</deviceID></activeCall><transferredTo>tel:2002</transferredTo></SingleStepTransferCall>`,
 ].map((b) => Buffer.from(b));
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
-
-const round = (x: number, digits = 4): number => Number(x.toPrecision(digits));
 
 /** Native: root + every device/connection text length, as a checksum. */
 function nativePass(n: number): number {
