@@ -1,17 +1,13 @@
 /** A daemon of a cluster keeps its presence subscriptions in the shared Redis (store.redis). */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import t from 'tap';
 
 import { validateConfig } from '../../src/daemon/config.js';
 import { Switchhook } from '../../src/daemon/switchhook.js';
-import { PbxSimulator } from '../../src/sim/index.js';
 import { RedisStore } from '../../src/store/index.js';
 import { Subscriber } from '../../src/sip/subscription/index.js';
 import { SipStack } from '../../src/sip/ua/index.js';
 import { setLogLevel } from '../../src/util/log.js';
+import { daemonOnSimulator, dataDir } from '../helpers/daemon.js';
 import { freeTcpPort, startPeer } from '../helpers/peers.js';
 
 setLogLevel('silent');
@@ -20,24 +16,13 @@ t.test('presence subscriptions are stored in the cluster Redis', async (t) => {
   const redisPort = await freeTcpPort();
   const redis = await startPeer('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
   t.teardown(() => redis.stop());
-  const sim = new PbxSimulator();
-  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2001'] });
-  t.teardown(() => sim.stop());
   const url = `redis://127.0.0.1:${redisPort}`;
-  const daemon = new Switchhook(
-    validateConfig({
-      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2001'] },
-      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }] },
-      admin: null,
-      store: { redis: url, prefix: 'site1' },
-      data: mkdtempSync(join(tmpdir(), 'sh-redis-')),
-      log: 'silent',
-    }),
-  );
-  t.teardown(() => daemon.stop());
-  const addr = await daemon.start();
+  const { daemon, addr } = await daemonOnSimulator(t, ['2001'], {
+    sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }] },
+    admin: null,
+    store: { redis: url, prefix: 'site1' },
+  });
   t.equal(daemon.store.kind, 'redis');
-  await daemon.whenLinkUp();
 
   const client = new SipStack({ listen: ['udp:127.0.0.1:0'] });
   await client.start();
@@ -53,6 +38,6 @@ t.test('presence subscriptions are stored in the cluster Redis', async (t) => {
 
 t.test('an unreachable Redis stops the start with a clear error', async (t) => {
   const port = await freeTcpPort();
-  const daemon = new Switchhook(validateConfig({ admin: null, store: { redis: `redis://127.0.0.1:${port}` }, data: mkdtempSync(join(tmpdir(), 'sh-redis-')), log: 'silent' }));
+  const daemon = new Switchhook(validateConfig({ admin: null, store: { redis: `redis://127.0.0.1:${port}` }, data: dataDir(), log: 'silent' }));
   await t.rejects(daemon.start(), { code: 'STORE_ERR_CONNECT' });
 });

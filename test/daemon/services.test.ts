@@ -1,37 +1,20 @@
 /** The daemon wires call control, uaCSTA/REFER, the registrar and desk/softphone transfers from its configuration. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import t from 'tap';
 
 import { validateConfig, ConfigError } from '../../src/daemon/config.js';
-import { Switchhook } from '../../src/daemon/switchhook.js';
-import { PbxSimulator } from '../../src/sim/index.js';
 import { SipStack } from '../../src/sip/ua/index.js';
 import { setLogLevel } from '../../src/util/log.js';
+import { daemonOnSimulator, nextChange } from '../helpers/daemon.js';
 
 setLogLevel('silent');
 
 t.test('call control, registrar and transfers come up from the configuration', async (t) => {
-  const sim = new PbxSimulator();
-  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001', '2002'] });
-  t.teardown(() => sim.stop());
-  const daemon = new Switchhook(
-    validateConfig({
-      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2000-2002'] },
-      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
-      admin: { host: '127.0.0.1', port: 0 },
-      callControl: { adminPrincipal: 'ops', admins: ['ops'], users: [{ user: 'alice', phones: ['2000'], aors: ['sip:alice@pbx.example'] }] },
-      transfers: { rtpPorts: [47000, 47099], users: [{ device: '2000', user: 'alice', softphoneAor: 'sip:alice@pbx.example' }] },
-      data: mkdtempSync(join(tmpdir(), 'sh-services-')),
-      log: 'silent',
-    }),
-  );
-  t.teardown(() => daemon.stop());
-  const addr = await daemon.start();
-  await daemon.whenLinkUp();
-  const base = `http://127.0.0.1:${addr.admin!.port}`;
+  const { sim, daemon, addr, base } = await daemonOnSimulator(t, ['2000', '2001', '2002'], {
+    sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
+    admin: { host: '127.0.0.1', port: 0 },
+    callControl: { adminPrincipal: 'ops', admins: ['ops'], users: [{ user: 'alice', phones: ['2000'], aors: ['sip:alice@pbx.example'] }] },
+    transfers: { rtpPorts: [47000, 47099], users: [{ device: '2000', user: 'alice', softphoneAor: 'sip:alice@pbx.example' }] },
+  });
   const sipPort = addr.sip![0]!.port;
 
   // The softphone registers with the daemon's registrar.
@@ -89,28 +72,16 @@ t.test('call services need what they build on', async (t) => {
 });
 
 t.test('routing rules, concurrent sessions and the service node come up with the daemon', async (t) => {
-  const sim = new PbxSimulator();
-  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001'] });
-  t.teardown(() => sim.stop());
-  const daemon = new Switchhook(
-    validateConfig({
-      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2000-2001'] },
-      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
-      admin: { host: '127.0.0.1', port: 0 },
-      sessions: { msrp: { port: 0 } },
-      serviceNode: {
-        site: 'east',
-        numberingPlan: { countryCode: '1', internationalPrefix: '011', trunkPrefix: '1', nationalNumberLength: 10, extensionLength: 4, didRanges: [{ first: '+15551230000', last: '+15551239999' }] },
-        pstn: { name: 'pstn', uri: 'sip:127.0.0.1:9' },
-      },
-      data: mkdtempSync(join(tmpdir(), 'sh-services-')),
-      log: 'silent',
-    }),
-  );
-  t.teardown(() => daemon.stop());
-  const addr = await daemon.start();
-  await daemon.whenLinkUp();
-  const base = `http://127.0.0.1:${addr.admin!.port}`;
+  const { sim, daemon, base } = await daemonOnSimulator(t, ['2000', '2001'], {
+    sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
+    admin: { host: '127.0.0.1', port: 0 },
+    sessions: { msrp: { port: 0 } },
+    serviceNode: {
+      site: 'east',
+      numberingPlan: { countryCode: '1', internationalPrefix: '011', trunkPrefix: '1', nationalNumberLength: 10, extensionLength: 4, didRanges: [{ first: '+15551230000', last: '+15551239999' }] },
+      pstn: { name: 'pstn', uri: 'sip:127.0.0.1:9' },
+    },
+  });
   const json = (method: string, body?: unknown) => ({ method, body: body === undefined ? undefined : JSON.stringify(body) });
 
   // A rule set written through the admin API takes effect at once: calls from 2001 to 2000 are rejected.
@@ -122,15 +93,7 @@ t.test('routing rules, concurrent sessions and the service node come up with the
   t.match(await stale.json(), { code: 'ROUTING_ERR_VERSION' });
   const explained = (await (await fetch(`${base}/api/routing/2000/explain?from=2001&presence=idle`)).json()) as { decision?: { ruleId?: string } };
   t.match(JSON.stringify(explained), /block/);
-  const rejected = new Promise<void>((resolve) => {
-    const on = (c: { device: string; newState: string; oldState: string }) => {
-      if (c.device === '2000' && c.oldState === 'ringing' && c.newState === 'idle') {
-        daemon.off('device', on);
-        resolve();
-      }
-    };
-    daemon.on('device', on);
-  });
+  const rejected = nextChange(daemon, (c) => c.device === '2000' && c.oldState === 'ringing' && c.newState === 'idle');
   sim.core.offHook('2001');
   sim.core.dial('2001', '2000');
   await rejected;

@@ -12,16 +12,15 @@ import { join } from 'node:path';
 
 import t from 'tap';
 
-import { validateConfig } from '../../src/daemon/config.js';
-import { Switchhook } from '../../src/daemon/switchhook.js';
 import { RtpEngine } from '../../src/media/rtp-engine.js';
 import { scanCstaXml } from '../../src/native/csta.js';
 import { PdsvLampState } from '../../src/native/pdsv.js';
-import { PbxSimulator, SimDigitalLines, SimDigitalPhone, SimVoipGateway } from '../../src/sim/index.js';
+import { SimDigitalLines, SimDigitalPhone, SimVoipGateway } from '../../src/sim/index.js';
 import { ClientSubscriptionState, Subscriber } from '../../src/sip/subscription/subscriber.js';
 import { SipStack } from '../../src/sip/ua/index.js';
 import { setLogLevel } from '../../src/util/log.js';
 import { Baresip } from '../helpers/baresip.js';
+import { daemonOnSimulator } from '../helpers/daemon.js';
 import { until, UdpPeer } from '../helpers/rtp.js';
 
 setLogLevel('silent');
@@ -36,37 +35,25 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 t.test('REFER moves the call desk -> baresip -> desk three times through the daemon, then uaCSTA and the admin API; non-owners get 403; uaCSTA MakeCall', async (t) => {
-  const sim = new PbxSimulator();
-  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001', '2002'] });
-  t.teardown(() => sim.stop());
-  const daemon = new Switchhook(
-    validateConfig({
-      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2000-2002'] },
-      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
-      admin: { host: '127.0.0.1', port: 0 },
-      callControl: {
-        adminPrincipal: 'ops',
-        admins: ['ops'],
-        users: [
-          { user: 'alice', phones: ['2000'], aors: ['sip:alice@pbx.example', 'sip:alicesp@127.0.0.1'] },
-          { user: 'bob', phones: ['2001'], aors: ['sip:bob@pbx.example'] },
-        ],
-      },
-      transfers: {
-        rtpPorts: [47500, 47999],
-        softphoneAnswerMs: 10_000,
-        gatewayInviteMs: 10_000,
-        deskAnswerMs: 15_000,
-        users: [{ device: '2000', user: 'alice', softphoneAor: 'sip:alicesp@127.0.0.1' }],
-      },
-      data: mkdtempSync(join(tmpdir(), 'sh-e2e-')),
-      log: 'silent',
-    }),
-  );
-  t.teardown(() => daemon.stop());
-  const addr = await daemon.start();
-  await daemon.whenLinkUp();
-  const base = `http://127.0.0.1:${addr.admin!.port}`;
+  const { sim, daemon, addr, base } = await daemonOnSimulator(t, ['2000', '2001', '2002'], {
+    sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }], domain: 'pbx.example' },
+    admin: { host: '127.0.0.1', port: 0 },
+    callControl: {
+      adminPrincipal: 'ops',
+      admins: ['ops'],
+      users: [
+        { user: 'alice', phones: ['2000'], aors: ['sip:alice@pbx.example', 'sip:alicesp@127.0.0.1'] },
+        { user: 'bob', phones: ['2001'], aors: ['sip:bob@pbx.example'] },
+      ],
+    },
+    transfers: {
+      rtpPorts: [47500, 47999],
+      softphoneAnswerMs: 10_000,
+      gatewayInviteMs: 10_000,
+      deskAnswerMs: 15_000,
+      users: [{ device: '2000', user: 'alice', softphoneAor: 'sip:alicesp@127.0.0.1' }],
+    },
+  });
   const sipPort = addr.sip![0]!.port;
 
   // The simulator's VoIP gateway routes the computer interface "alice" to the daemon; 2000 is a PDSV phone.

@@ -1,55 +1,18 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import t from 'tap';
 
 import { validateConfig } from '../../src/daemon/config.js';
 import { DaemonState, Switchhook } from '../../src/daemon/switchhook.js';
-import type { DeviceChange } from '../../src/model/index.js';
-import { PbxSimulator } from '../../src/sim/index.js';
 import { setLogLevel } from '../../src/util/log.js';
+import { daemonOnSimulator, dataDir, nextChange } from '../helpers/daemon.js';
 
 setLogLevel('silent');
 
-function dataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'switchhook-daemon-'));
-}
-
-/** Resolves with the first change for which `pred` holds. */
-function nextChange(daemon: Switchhook, pred: (c: DeviceChange) => boolean, timeoutMs = 20000): Promise<DeviceChange> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      daemon.off('device', on);
-      reject(new Error('no matching device change'));
-    }, timeoutMs);
-    const on = (c: DeviceChange): void => {
-      if (!pred(c)) return;
-      clearTimeout(timer);
-      daemon.off('device', on);
-      resolve(c);
-    };
-    daemon.on('device', on);
-  });
-}
-
 t.test('daemon against the simulator: devices, hook changes, admin API, link loss and resync', async (t) => {
-  const sim = new PbxSimulator();
-  const simAddr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001', '2002'] });
-  t.teardown(() => sim.stop());
-  const daemon = new Switchhook(
-    validateConfig({
-      cti: { host: '127.0.0.1', port: simAddr.csta.port, devices: ['2000-2002'], reconnectMinMs: 50, reconnectMaxMs: 200 },
-      admin: { host: '127.0.0.1', port: 0 },
-      data: dataDir(),
-      log: 'silent',
-    }),
-  );
-  t.teardown(() => daemon.stop());
-  const addr = await daemon.start();
+  const { sim, daemon, base } = await daemonOnSimulator(t, ['2000', '2001', '2002'], {
+    cti: { reconnectMinMs: 50, reconnectMaxMs: 200 },
+    admin: { host: '127.0.0.1', port: 0 },
+  });
   t.equal(daemon.state, DaemonState.Running);
-  await daemon.whenLinkUp();
-  const base = `http://127.0.0.1:${addr.admin!.port}`;
 
   t.same(
     daemon.devices().map((d) => [d.device, d.state]),
