@@ -20,8 +20,8 @@ import {
 } from '../../../src/cti/adapter/index.js';
 import { validateConfig } from '../../../src/daemon/config.js';
 import { Switchhook } from '../../../src/daemon/switchhook.js';
-import type { DeviceChange } from '../../../src/model/index.js';
 import { setLogLevel } from '../../../src/util/log.js';
+import { dataDir, nextChange } from '../../helpers/daemon.js';
 
 setLogLevel('silent');
 
@@ -29,28 +29,15 @@ async function adapterDaemon(t: Test): Promise<{ daemon: Switchhook; port: numbe
   const daemon = new Switchhook(
     validateConfig({
       cti: { protocol: 'adapter', host: '127.0.0.1', port: 0, devices: ['2001', '2002'] },
-      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 5999 }] },
+      sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }] },
       admin: null,
-      data: mkdtempSync(join(tmpdir(), 'switchhook-adapter-')),
+      data: dataDir(),
       log: 'silent',
     }),
   );
   t.teardown(() => daemon.stop());
   const addr = await daemon.start();
   return { daemon, port: addr.adapter!.port };
-}
-
-function waitFor(daemon: Switchhook, pred: (c: DeviceChange) => boolean): Promise<DeviceChange> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no such change')), 20000);
-    const on = (c: DeviceChange): void => {
-      if (!pred(c)) return;
-      clearTimeout(timer);
-      daemon.off('device', on);
-      resolve(c);
-    };
-    daemon.on('device', on);
-  });
 }
 
 const tapiCall: TapiCallStateRecord[] = [
@@ -144,8 +131,8 @@ t.test('a TAPI adapter drives the daemon model; its loss makes every device unkn
   t.same(client.welcome.devices, ['2001', '2002']);
   t.equal(client.welcome.daemonAddress, 'sip:switchhook@127.0.0.1:5999;transport=udp', 'claim 9: the daemon tells its own address');
   const up = daemon.whenLinkUp();
-  const talking = waitFor(daemon, (c) => c.device === '2002' && c.newState === 'talking');
-  const callerTalking = waitFor(daemon, (c) => c.device === '2001' && c.newState === 'talking');
+  const talking = nextChange(daemon, (c) => c.device === '2002' && c.newState === 'talking');
+  const callerTalking = nextChange(daemon, (c) => c.device === '2001' && c.newState === 'talking');
   const lines = tapiCall.slice(0, 8).map((r) => JSON.stringify(r));
   const stats = await runReferenceAdapter(client, 'tapi', Readable.from([lines.join('\n'), '\n{bad json\n']));
   await up;
@@ -158,7 +145,7 @@ t.test('a TAPI adapter drives the daemon model; its loss makes every device unkn
   const second = AdapterClient.connect('127.0.0.1', port, { adapter: 'late', source: 'SOURCE_TSAPI', devices: [] });
   await t.rejects(second, /CTI_ERR_ADAPTER_BUSY/);
 
-  const unknown = waitFor(daemon, (c) => c.device === '2001' && c.newState === 'unknown');
+  const unknown = nextChange(daemon, (c) => c.device === '2001' && c.newState === 'unknown');
   await client.close();
   await unknown;
   t.equal(daemon.model.hookState('2002'), 'unknown');
@@ -188,7 +175,7 @@ t.test('protocol violations close the adapter with a Failure and are counted', a
   client.send({ snapshot: { device: '9999', calls: [] } });
   client.send({ event: { ...(translateTsapi({ device: '9999', event: 57, callId: '1' }) as AdapterDeviceEvent) } });
   client.send({ event: { ...(translateTsapi({ device: '2001', event: 57 }) as AdapterDeviceEvent) } });
-  const ringing = waitFor(daemon, (c) => c.device === '2002' && c.newState === 'ringing');
+  const ringing = nextChange(daemon, (c) => c.device === '2002' && c.newState === 'ringing');
   client.send({ event: translateTsapi({ device: '2002', event: 'CSTA_DELIVERED', callId: '1', alertingDevice: '2002', callingDevice: '2001', calledDevice: '2002', localConnectionInfo: 'csAlerting' }) as AdapterDeviceEvent });
   await ringing;
   t.equal(errors.get({ reason: 'unknownDevice' }), 2);
@@ -209,7 +196,7 @@ t.test('switchhook adapter replays a TSAPI file', async (t) => {
       .map((r) => JSON.stringify(r))
       .join('\n') + '\n',
   );
-  const offHook = waitFor(daemon, (c) => c.device === '2001' && c.newState === 'offHook');
+  const offHook = nextChange(daemon, (c) => c.device === '2001' && c.newState === 'offHook');
   let out = '';
   const code = await runAdapter(['--connect', `127.0.0.1:${port}`, '--source', 'tsapi', file], { out: (s) => void (out += s), err: () => undefined });
   t.equal(code, 0);
