@@ -25,7 +25,7 @@ import { dataDir, nextChange } from '../../helpers/daemon.js';
 
 setLogLevel('silent');
 
-async function adapterDaemon(t: Test): Promise<{ daemon: Switchhook; port: number }> {
+async function adapterDaemon(t: Test): Promise<{ daemon: Switchhook; port: number; sipPort: number }> {
   const daemon = new Switchhook(
     validateConfig({
       cti: { protocol: 'adapter', host: '127.0.0.1', port: 0, devices: ['2001', '2002'] },
@@ -37,7 +37,7 @@ async function adapterDaemon(t: Test): Promise<{ daemon: Switchhook; port: numbe
   );
   t.teardown(() => daemon.stop());
   const addr = await daemon.start();
-  return { daemon, port: addr.adapter!.port };
+  return { daemon, port: addr.adapter!.port, sipPort: addr.sip![0]!.port };
 }
 
 const tapiCall: TapiCallStateRecord[] = [
@@ -126,10 +126,10 @@ t.test('envelope framing: split anywhere, oversize and garbage refused', async (
 });
 
 t.test('a TAPI adapter drives the daemon model; its loss makes every device unknown', async (t) => {
-  const { daemon, port } = await adapterDaemon(t);
+  const { daemon, port, sipPort } = await adapterDaemon(t);
   const client = await AdapterClient.connect('127.0.0.1', port, { adapter: 'test', source: 'SOURCE_TAPI', devices: ['2001', '2002'] });
   t.same(client.welcome.devices, ['2001', '2002']);
-  t.equal(client.welcome.daemonAddress, 'sip:switchhook@127.0.0.1:5999;transport=udp', 'claim 9: the daemon tells its own address');
+  t.equal(client.welcome.daemonAddress, `sip:switchhook@127.0.0.1:${sipPort};transport=udp`, 'claim 9: the daemon tells its own address');
   const up = daemon.whenLinkUp();
   const talking = nextChange(daemon, (c) => c.device === '2002' && c.newState === 'talking');
   const callerTalking = nextChange(daemon, (c) => c.device === '2001' && c.newState === 'talking');
