@@ -229,36 +229,28 @@ export class NumberIndex {
    * Remove the binding of `uri` (or every binding when `uri` is undefined); resolves how many were removed.
    */
   remove(key: number, digits: string, uri?: string): number {
-    const slot = this.slotOf(key);
-    if (this.keys[slot] === emptyKey) return 0;
     const uriT = uri === undefined ? undefined : templateOf(uri, digits);
-    let removed = 0;
-    let prev = -1;
-    for (let c = this.heads[slot]!; c !== -1; ) {
-      const next = this.cNext[c]!;
-      if (uriT === undefined || this.strings.get(this.cAddr[c]!) === uriT) {
-        if (prev === -1) this.heads[slot] = next;
-        else this.cNext[prev] = next;
-        this.freeContact(c);
-        removed++;
-      } else prev = c;
-      c = next;
-    }
-    if (this.heads[slot] === -1) this.deleteSlot(slot);
-    return removed;
+    return this.removeWhere(key, (c) => uriT === undefined || this.strings.get(this.cAddr[c]!) === uriT);
   }
 
   /** Remove every registered binding that expired at or before `nowMs`; returns how many. */
   removeExpired(key: number, nowMs: number): number {
+    const now = nowMs / 1000;
+    return this.removeWhere(key, (c) => {
+      const exp = this.cExpires[c]!;
+      return exp !== 0 && exp <= now;
+    });
+  }
+
+  /** Unlink and free the contacts of `key` for which `doomed` holds; drops the slot when none is left. */
+  private removeWhere(key: number, doomed: (contact: number) => boolean): number {
     const slot = this.slotOf(key);
     if (this.keys[slot] === emptyKey) return 0;
-    const now = nowMs / 1000;
     let removed = 0;
     let prev = -1;
     for (let c = this.heads[slot]!; c !== -1; ) {
       const next = this.cNext[c]!;
-      const exp = this.cExpires[c]!;
-      if (exp !== 0 && exp <= now) {
+      if (doomed(c)) {
         if (prev === -1) this.heads[slot] = next;
         else this.cNext[prev] = next;
         this.freeContact(c);
