@@ -4,18 +4,11 @@ import { join } from 'node:path';
 
 import t from 'tap';
 
-import { Directory, NumberIndex, readCsv, type CsvRow, type NumberingPlanConfig } from '../../src/directory/index.js';
+import { Directory, NumberIndex, readCsv, type CsvRow } from '../../src/directory/index.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
+import { nanpPlan } from './plans.js';
 
-const plan: NumberingPlanConfig = {
-  countryCode: '1',
-  internationalPrefix: '011',
-  trunkPrefix: '1',
-  nationalNumberLength: 10,
-  extensionLength: 4,
-  mainNumber: '+15551230000',
-  didRanges: [{ first: '+15551230000', last: '+15551239999' }],
-};
+const plan = nanpPlan();
 
 t.test('provisioning and lookups', async (t) => {
   let now = 1_700_000_000_000;

@@ -3,17 +3,9 @@ import t from 'tap';
 import { Directory, EnumResolver, OriginationRouter, Outcome, Route, encodeResponse, type EnumFallback, type OriginationConfig } from '../../src/directory/index.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
 import { questionOf, startDnsmasq, startFakeDns } from './dns-helpers.js';
+import { nanpPlan } from './plans.js';
 
-const plan = {
-  countryCode: '1',
-  internationalPrefix: '011',
-  trunkPrefix: '1',
-  nationalNumberLength: 10,
-  extensionLength: 4,
-  outsideLinePrefix: '9',
-  mainNumber: '+15551230000',
-  didRanges: [{ first: '+15551230000', last: '+15551239999' }],
-};
+const plan = nanpPlan();
 
 const config: OriginationConfig = {
   callServer: { name: 'cs1', uri: 'sip:cs1.example.net:5060' },

@@ -11,17 +11,9 @@ import {
   registerDirectoryRoutes,
 } from '../../src/directory/index.js';
 import { JsonHttpServer } from '../../src/util/http.js';
+import { nanpPlan } from './plans.js';
 
-const plan = {
-  countryCode: '1',
-  internationalPrefix: '011',
-  trunkPrefix: '1',
-  nationalNumberLength: 10,
-  extensionLength: 4,
-  outsideLinePrefix: '9',
-  mainNumber: '+15551230000',
-  didRanges: [{ first: '+15551230000', last: '+15551239999' }],
-};
+const plan = nanpPlan();
 
 t.test('provisioning routes', async (t) => {
   const dir = new Directory({ plan, database: ':memory:', reapIntervalMs: 0 });

@@ -19,7 +19,6 @@ import {
   ServiceNode,
   type AddressBody,
   type OriginationResult,
-  type NumberingPlanConfig,
   type OriginationConfig,
 } from '../../src/directory/index.js';
 import { Registrar } from '../../src/sip/registrar/registrar.js';
@@ -29,25 +28,12 @@ import { MetricsRegistry } from '../../src/util/metrics.js';
 import { startRig, type Rig } from '../helpers/cti.js';
 import { fixtures, killPeers, runSipp } from '../sip/interop/peers.js';
 import { startDnsmasq } from './dns-helpers.js';
+import { nanpPlan } from './plans.js';
 import { freeUdpPort } from '../helpers/peers.js';
 
 t.teardown(killPeers);
 
 const rev = (e164: string) => e164.slice(1).split('').reverse().join('.') + '.e164.arpa';
-
-function planFor(block: string, servedPrefixes: string[] = []): NumberingPlanConfig {
-  return {
-    servedPrefixes,
-    countryCode: '1',
-    internationalPrefix: '011',
-    trunkPrefix: '1',
-    nationalNumberLength: 10,
-    extensionLength: 4,
-    outsideLinePrefix: '9',
-    mainNumber: `+1555${block}0000`,
-    didRanges: [{ first: `+1555${block}0000`, last: `+1555${block}9999` }],
-  };
-}
 
 interface Site {
   name: string;
@@ -82,7 +68,7 @@ async function startSite(o: {
 }): Promise<Site> {
   const metrics = new MetricsRegistry();
   const { stack, uri } = await startStack();
-  const directory = new Directory({ plan: planFor(o.block, o.servedPrefixes), database: ':memory:', reapIntervalMs: 0, metrics });
+  const directory = new Directory({ plan: nanpPlan(o.block, o.servedPrefixes), database: ':memory:', reapIntervalMs: 0, metrics });
   const enumr = o.enumServer ? new EnumResolver({ servers: [o.enumServer], timeoutMs: o.enumTimeoutMs ?? 3000, tries: 1, metrics }) : undefined;
   const router = new OriginationRouter(directory, enumr, o.config(uri), metrics);
   const rig = o.extensions ? await startRig({ extensions: o.extensions }) : undefined;
