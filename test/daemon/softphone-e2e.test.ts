@@ -5,7 +5,6 @@
  * REFER gets 403, the admin transfer routes check the admin principal, and the desktop client dials with
  * uaCSTA MakeCall.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,19 +19,15 @@ import { ClientSubscriptionState, Subscriber } from '../../src/sip/subscription/
 import { SipStack } from '../../src/sip/ua/index.js';
 import { setLogLevel } from '../../src/util/log.js';
 import { Baresip } from '../helpers/baresip.js';
+import { requireCapture, rtpStreamTo } from '../helpers/capture.js';
 import { daemonOnSimulator } from '../helpers/daemon.js';
-import { until, UdpPeer } from '../helpers/rtp.js';
+import { until } from '../helpers/rtp.js';
 
 setLogLevel('silent');
 
 const SIM_PORTS: [number, number] = [42500, 42999];
 const ns = 'http://www.ecma-international.org/standards/ecma-323/csta/ed3';
 const csta = { contentType: 'application/csta+xml', headers: { 'Content-Disposition': 'signal;handling=required' } };
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 t.test('REFER moves the call desk -> baresip -> desk three times through the daemon, then uaCSTA and the admin API; non-owners get 403; uaCSTA MakeCall', async (t) => {
   const { sim, daemon, addr, base } = await daemonOnSimulator(t, ['2000', '2001', '2002'], {
@@ -96,22 +91,9 @@ t.test('REFER moves the call desk -> baresip -> desk three times through the dae
     return { status, frags };
   };
 
-  // tshark on lo for the simulator's media range; a probe datagram proves it is capturing.
-  const dir = mkdtempSync(join(tmpdir(), 'sh-e2e-pcap-'));
-  const pcap = join(dir, 'far.pcap');
-  const probe = await UdpPeer.open();
-  t.teardown(() => probe.close());
-  const tshark = spawn('tshark', ['-i', 'lo', '-f', `udp portrange ${SIM_PORTS[0]}-${SIM_PORTS[1]} or udp port ${probe.port}`, '-w', pcap], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let tsErr = '';
-  tshark.stderr!.on('data', (d: Buffer) => (tsErr += d.toString()));
-  t.teardown(async () => {
-    if (tshark.exitCode === null) tshark.kill('SIGINT');
-    await exited(tshark);
-  });
-  await until(() => /Capturing on/.test(tsErr) || tshark.exitCode !== null, 30_000, 'tshark started');
-  await probe.send(Buffer.from('probe'), probe.port);
+  // A capture on lo of the simulator's media range.
+  const pcap = join(mkdtempSync(join(tmpdir(), 'sh-e2e-pcap-')), 'far.pcap');
+  const capture = await requireCapture(t, `udp portrange ${SIM_PORTS[0]}-${SIM_PORTS[1]}`, pcap);
 
   const { far } = await gateway.externalCall('5550100', '2000');
   await phone.waitFor((s) => s.lamps[1] === PdsvLampState.On && s.voiceReceived >= 10, 'desk phone talking');
@@ -177,24 +159,13 @@ t.test('REFER moves the call desk -> baresip -> desk three times through the dae
   phone.onHook();
   await until(() => daemon.transfers!.activeSessions === 0 && gateway.sessionCount() === 0, 10_000, 'released');
   await new Promise((r) => setTimeout(r, 300));
-  tshark.kill('SIGINT');
-  await exited(tshark);
+  await capture.stop();
 
-  const fields = spawnSync('tshark', ['-r', pcap, '-d', `udp.port==${farPort},rtp`, '-Y', `udp.dstport==${farPort}`, '-T', 'fields', '-e', 'rtp.ssrc', '-e', 'rtp.seq'], {
-    encoding: 'utf8',
-  });
-  const rows = fields.stdout.trim().split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-  t.ok(rows.length > 100, `tshark saw the far end's stream (${rows.length} packets)`);
-  t.equal(new Set(rows.map((r) => r[0])).size, 1, 'one SSRC towards the far end');
-  let gaps = 0;
-  let backwards = 0;
-  for (let i = 1; i < rows.length; i++) {
-    const d = (Number(rows[i]![1]) - Number(rows[i - 1]![1]) - 1) & 0xffff;
-    if (d >= 0x8000) backwards++;
-    else gaps += d;
-  }
-  t.equal(backwards, 0, 'sequence numbers never go back');
-  t.ok(gaps <= 2, `sequence numbers continuous (gaps: ${gaps})`);
+  const stream = rtpStreamTo(pcap, farPort);
+  t.ok(stream.packets > 100, `tshark saw the far end's stream (${stream.packets} packets)`);
+  t.equal(stream.ssrcs, 1, 'one SSRC towards the far end');
+  t.equal(stream.backwards, 0, 'sequence numbers never go back');
+  t.ok(stream.gaps <= 2, `sequence numbers continuous (gaps: ${stream.gaps})`);
 
   // uaCSTA MakeCall from alice's desktop client in the same session: 2000 -> 2002.
   const mc = await client.request({

@@ -14,7 +14,8 @@ import { Switchhook } from '../../src/daemon/switchhook.js';
 import { PbxSimulator } from '../../src/sim/index.js';
 import { setLogLevel } from '../../src/util/log.js';
 import { fixtures, killPeers, runSipp } from '../sip/interop/peers.js';
-import { decodeSip, startCapture } from './helpers/capture.js';
+import { decodeSip } from './helpers/capture.js';
+import { startCapture } from '../helpers/capture.js';
 import { freeUdpPort } from '../helpers/peers.js';
 
 setLogLevel('silent');
