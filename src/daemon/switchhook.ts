@@ -18,6 +18,7 @@ import { bindLinkToModel, PbxModel, type DeviceChange, type DeviceSnapshot } fro
 import { PhonePresenceState } from '../presence/phone-state.js';
 import { PresenceService } from '../presence/index.js';
 import { Registrar } from '../sip/registrar/index.js';
+import { systemClock } from '../sip/transaction/clock.js';
 import type { BoundAddress } from '../sip/transport/index.js';
 import { SipStack } from '../sip/ua/index.js';
 import { RedisStore, SqliteStore, type Store } from '../store/index.js';
@@ -26,6 +27,7 @@ import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
 import { expandExtensions } from '../util/extensions.js';
 import type { SwitchhookConfig } from './config.js';
+import { PersistedLocationStore } from './persisted-locations.js';
 
 const log = createLogger('daemon');
 
@@ -72,6 +74,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
   private sipStack: SipStack | undefined;
   private presenceService: PresenceService | undefined;
   private registrarInstance: Registrar | undefined;
+  private locations: PersistedLocationStore | undefined;
   private callControlInstance: CallControl | undefined;
   private uacsta: UaCstaServer | undefined;
   private rtpEngine: RtpEngine | undefined;
@@ -250,6 +253,8 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     this.sipStack = undefined;
     await this.admin?.close();
     this.admin = undefined;
+    await this.locations?.flush();
+    this.locations = undefined;
     await this.storeInstance?.close();
     this.lifecycle = DaemonState.Stopped;
   }
@@ -275,7 +280,10 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const p = this.config.presence;
     const stack = new SipStack({ listen: this.config.sip.listen, metrics: this.metrics, userAgent: 'switchhook' });
     this.sipStack = stack;
-    this.registrarInstance = new Registrar();
+    this.locations = new PersistedLocationStore(this.store, systemClock, this.metrics);
+    const restored = await this.locations.load();
+    if (restored) log.info(`registrar: ${restored} bindings restored from the store`);
+    this.registrarInstance = new Registrar({ store: this.locations });
     stack.use('REGISTER', this.registrarInstance.middleware());
     this.addresses.sip = await stack.start();
     for (const b of this.addresses.sip) log.info(`SIP on ${b.protocol}:${b.host}:${b.port}`);
