@@ -125,6 +125,13 @@ export interface ServiceNodeConfig {
   attendantTimeoutMs: number;
 }
 
+/** A bearer token of the admin API and the principal it stands for; the token inline or in a file. */
+export interface AdminToken {
+  principal: string;
+  token?: string;
+  tokenFile?: string;
+}
+
 /** The whole daemon configuration, after defaults are applied. */
 export interface SwitchhookConfig {
   /** Absent: a SIP-only daemon with no CTI link. */
@@ -141,7 +148,8 @@ export interface SwitchhookConfig {
   routing: { gatewayNumber?: string };
   /** Absent: no service node. */
   serviceNode?: ServiceNodeConfig;
-  admin: { host: string; port: number } | null;
+  /** The admin HTTP API; `tokens` (RFC 6750 bearer tokens, one per principal) make it authenticate requests. */
+  admin: { host: string; port: number; tokens: AdminToken[] } | null;
   /** Folder for the SQLite store (and other local files). */
   data: string;
   /** Where shared state lives: the SQLite file under `data` (default), or Redis for a cluster of daemons. */
@@ -403,6 +411,19 @@ export const configSchema = {
           properties: {
             host: { type: 'string', pattern: hostPattern },
             port: { type: 'integer', minimum: 0, maximum: 65535 },
+            tokens: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['principal'],
+                properties: {
+                  principal: { type: 'string', minLength: 1 },
+                  token: { type: 'string', pattern: '^[A-Za-z0-9._~+/-]{16,}=*$' },
+                  tokenFile: { type: 'string', minLength: 1 },
+                },
+              },
+            },
           },
         },
       ],
@@ -486,7 +507,7 @@ type RawConfig = {
     im?: Array<Partial<ImSubscriberConfig> & { uri: string; devices: string[] }>;
     auth?: { realm?: string; users: Record<string, string> };
   };
-  admin: SwitchhookConfig['admin'];
+  admin: { host: string; port: number; tokens?: AdminToken[] } | null;
   data: string;
   log: SwitchhookConfig['log'];
 };
@@ -502,7 +523,7 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
       notifyAttempts: raw.presence?.notifyAttempts ?? 3,
       notifyRetryMs: raw.presence?.notifyRetryMs ?? 5000,
     },
-    admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080 } : raw.admin,
+    admin: raw.admin === undefined ? { host: '127.0.0.1', port: 8080, tokens: [] } : raw.admin && { ...raw.admin, tokens: raw.admin.tokens ?? [] },
     data: raw.data ?? './data',
     routing: raw.routing ?? {},
     store: raw.store?.redis ? { kind: 'redis', url: raw.store.redis, prefix: raw.store.prefix ?? 'switchhook' } : { kind: 'sqlite' },
@@ -612,6 +633,15 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
   });
   const cc = config.callControl;
   if (cc && !cc.admins.includes(cc.adminPrincipal)) issues.push({ key: 'callControl.adminPrincipal', message: 'must be listed in callControl.admins' });
+  const principals = new Set<string>();
+  config.admin?.tokens.forEach((tk, i) => {
+    if (principals.has(tk.principal)) issues.push({ key: `admin.tokens[${i}].principal`, message: `'${tk.principal}' has another token already` });
+    principals.add(tk.principal);
+    if ((tk.token === undefined) === (tk.tokenFile === undefined)) issues.push({ key: `admin.tokens[${i}]`, message: 'needs either token or tokenFile' });
+    if (cc && !cc.admins.includes(tk.principal) && !cc.users.some((u) => u.user === tk.principal)) {
+      issues.push({ key: `admin.tokens[${i}].principal`, message: 'must be listed in callControl.admins or be a callControl user' });
+    }
+  });
   const t = config.transfers;
   if (t) {
     if (t.rtpPorts[1] - t.rtpPorts[0] < 3) issues.push({ key: 'transfers.rtpPorts', message: 'must span at least two RTP/RTCP pairs, low to high' });
@@ -678,7 +708,10 @@ export function applyFlags(raw: Record<string, unknown>, flags: ConfigFlags): Re
       }),
     };
   }
-  if (flags.admin !== undefined) out['admin'] = flags.admin === 'off' ? null : splitHostPort(flags.admin, '--admin');
+  if (flags.admin !== undefined) {
+    const file = out['admin'];
+    out['admin'] = flags.admin === 'off' ? null : { ...(typeof file === 'object' && file !== null ? file : {}), ...splitHostPort(flags.admin, '--admin') };
+  }
   if (flags.data !== undefined) out['data'] = flags.data;
   return out;
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-
 import { join } from 'node:path';
 
 import { CallControl, OwnershipTable, RequesterKind, registerCallControlRoutes } from '../calls/control/index.js';
@@ -26,7 +26,7 @@ import { HttpProblem, JsonHttpServer, type HttpRequest } from '../util/http.js';
 import { createLogger, setLogLevel } from '../util/log.js';
 import { MetricsRegistry } from '../util/metrics.js';
 import { expandExtensions } from '../util/extensions.js';
-import type { SwitchhookConfig } from './config.js';
+import { ConfigError, type AdminToken, type SwitchhookConfig } from './config.js';
 import { PersistedLocationStore } from './persisted-locations.js';
 
 const log = createLogger('daemon');
@@ -192,7 +192,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       const store = this.config.store;
       this.storeInstance = store.kind === 'redis' ? await new RedisStore(store.url, store.prefix).open() : new SqliteStore(this.config.data);
       if (this.config.admin) {
-        this.admin = this.buildAdmin();
+        this.admin = this.buildAdmin(this.config.admin);
         this.addresses.admin = await this.admin.listen(this.config.admin.host, this.config.admin.port);
         log.info(`admin API on http://${this.addresses.admin.address}:${this.addresses.admin.port}`);
       }
@@ -350,8 +350,10 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     const moves = this.softphoneTransfer;
     if (moves && this.admin) {
       const control = this.callControlInstance;
-      const who = callControl ? { kind: RequesterKind.Admin as const, name: callControl.adminPrincipal } : undefined;
-      moves.registerRoutes(this.admin, control && who ? { authorize: (device) => control.authorize(who, device) } : {});
+      moves.registerRoutes(
+        this.admin,
+        control && callControl ? { authorize: (device, principal) => control.authorize({ kind: RequesterKind.Admin, name: principal ?? callControl.adminPrincipal }, device) } : {},
+      );
     }
   }
 
@@ -565,8 +567,20 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
     return hostname();
   }
 
-  private buildAdmin(): JsonHttpServer {
-    return new JsonHttpServer('admin', this.metrics)
+  /**
+   * The admin API: with `admin.tokens`, every route but `/healthz` needs a bearer token; admins (all
+   * principals when call control is off) use every route, users only the call routes of their own phones.
+   */
+  private buildAdmin(admin: NonNullable<SwitchhookConfig['admin']>): JsonHttpServer {
+    const http = new JsonHttpServer('admin', this.metrics);
+    if (admin.tokens.length) {
+      const admins = this.config.callControl?.admins;
+      http.requireTokens({ tokens: admin.tokens.map(readAdminToken), isAdmin: (p) => admins === undefined || admins.includes(p), open: ['/healthz'] });
+      log.info(`admin API: bearer tokens for ${admin.tokens.map((t) => t.principal).join(', ')}`);
+    } else if (!/^(127\.|::1$|localhost$)/.test(admin.host)) {
+      log.warn(`admin API on ${admin.host} without tokens: anyone who reaches it acts as the admin principal (set admin.tokens)`);
+    }
+    return http
       .route('GET', '/healthz', () => ({
         json: {
           status: this.ctiState !== 'none' && this.ctiState !== LinkState.Up ? 'degraded' : 'ok',
@@ -587,4 +601,19 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
         return { text: this.metrics.render(), contentType: 'text/plain; version=0.0.4' };
       });
   }
+}
+
+/** An admin token as the HTTP server takes it: read from its file (trimmed) when not inline. */
+function readAdminToken(t: AdminToken): { principal: string; token: string } {
+  if (t.token !== undefined) return { principal: t.principal, token: t.token };
+  let token: string;
+  try {
+    token = readFileSync(t.tokenFile!, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError([{ key: 'admin.tokens', message: `cannot read the token file of '${t.principal}': ${(err as Error).message}` }]);
+  }
+  if (!/^[A-Za-z0-9._~+/-]{16,}=*$/.test(token)) {
+    throw new ConfigError([{ key: 'admin.tokens', message: `the token file of '${t.principal}' must hold one token of at least 16 characters` }]);
+  }
+  return { principal: t.principal, token };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,6 +17,8 @@ export interface HttpRequest {
   query: URLSearchParams;
   /** The parsed JSON body (undefined when there is none). */
   body: unknown;
+  /** Who sent it, from its bearer token (only when the server requires tokens, see {@link JsonHttpServer.requireTokens}). */
+  principal?: string;
 }
 
 /** What a handler returns: JSON (default), or text with its content type. */
@@ -24,6 +27,7 @@ export interface HttpReply {
   json?: unknown;
   text?: string;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
@@ -38,17 +42,40 @@ export class HttpProblem extends SwitchhookError {
     readonly status: number,
     readonly title: string,
     readonly detail?: string,
-    options?: { cause?: unknown; code?: string },
+    options?: { cause?: unknown; code?: string; headers?: Record<string, string> },
   ) {
     super(options?.code ?? `HTTP_ERR_${status}`, detail ?? title, options);
+    this.headers = options?.headers;
   }
+
+  /** Extra response headers (e.g. `WWW-Authenticate` of a 401). */
+  readonly headers: Record<string, string> | undefined;
+}
+
+/** Who may use a route when the server requires tokens: admin principals only (default) or any principal. */
+export interface RouteOptions {
+  /** `any`: every authenticated principal; the handler checks what it may do with `req.principal`. */
+  principals?: 'admin' | 'any';
 }
 
 interface Route {
   method: string;
   segments: string[];
   handler: HttpHandler;
+  anyPrincipal: boolean;
 }
+
+/** Bearer-token authentication of a {@link JsonHttpServer} (RFC 6750). */
+export interface TokenAuth {
+  /** Token -> principal. */
+  tokens: ReadonlyArray<{ token: string; principal: string }>;
+  /** Whether a principal may use every route. */
+  isAdmin(principal: string): boolean;
+  /** Paths answered without a token (liveness probes). */
+  open?: readonly string[];
+}
+
+const tokenDigest = (token: string): string => createHash('sha256').update(token).digest('base64');
 
 /** Largest request body accepted. */
 const maxBodyBytes = 1 << 20;
@@ -60,6 +87,7 @@ const maxBodyBytes = 1 << 20;
 export class JsonHttpServer {
   private readonly routes: Route[] = [];
   private server: Server | undefined;
+  private auth: { principals: Map<string, string>; isAdmin: (principal: string) => boolean; open: Set<string> } | undefined;
 
   constructor(
     private readonly name: string,
@@ -67,8 +95,22 @@ export class JsonHttpServer {
   ) {}
 
   /** Add a route; `pattern` segments starting with `:` capture a parameter. */
-  route(method: string, pattern: string, handler: HttpHandler): this {
-    this.routes.push({ method: method.toUpperCase(), segments: pattern.split('/').filter(Boolean), handler });
+  route(method: string, pattern: string, handler: HttpHandler, options: RouteOptions = {}): this {
+    this.routes.push({ method: method.toUpperCase(), segments: pattern.split('/').filter(Boolean), handler, anyPrincipal: options.principals === 'any' });
+    return this;
+  }
+
+  /**
+   * Require `Authorization: Bearer TOKEN` (RFC 6750 section 2.1) on every path but the open ones: a missing
+   * or unknown token is answered 401 with a `WWW-Authenticate: Bearer` challenge (section 3), a principal
+   * that is not an admin 403 on routes not open to any principal. Tokens are kept as SHA-256 digests.
+   */
+  requireTokens(auth: TokenAuth): this {
+    this.auth = {
+      principals: new Map(auth.tokens.map((t) => [tokenDigest(t.token), t.principal])),
+      isAdmin: auth.isAdmin,
+      open: new Set(auth.open ?? []),
+    };
     return this;
   }
 
@@ -124,8 +166,11 @@ export class JsonHttpServer {
       if (!route) {
         throw pathKnown ? new HttpProblem(405, 'Method Not Allowed', `${method} is not allowed on ${url.pathname}`) : new HttpProblem(404, 'Not Found', `no resource at ${url.pathname}`);
       }
+      const principal = this.authenticate(req, route, url.pathname);
       const body = await readJsonBody(req);
-      const reply = await route.handler({ method, path: url.pathname, params, query: url.searchParams, body });
+      const request: HttpRequest = { method, path: url.pathname, params, query: url.searchParams, body };
+      if (principal !== undefined) request.principal = principal;
+      const reply = await route.handler(request);
       send(res, reply);
     } catch (err) {
       const problem = toProblem(err);
@@ -135,6 +180,7 @@ export class JsonHttpServer {
       send(res, {
         status: problem.status,
         contentType: 'application/problem+json',
+        ...(problem.headers ? { headers: problem.headers } : {}),
         json: {
           type: 'about:blank',
           title: problem.title,
@@ -148,6 +194,30 @@ export class JsonHttpServer {
       });
     }
   }
+
+  /** The principal of an authenticated request (undefined when the server or the path needs no token). */
+  private authenticate(req: IncomingMessage, route: Route, path: string): string | undefined {
+    const auth = this.auth;
+    if (!auth || auth.open.has(path)) return undefined;
+    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(req.headers.authorization ?? '');
+    if (!m) {
+      throw new HttpProblem(401, 'Unauthorized', 'a bearer token is required (Authorization: Bearer TOKEN)', {
+        code: 'HTTP_ERR_NO_TOKEN',
+        headers: { 'www-authenticate': `Bearer realm="${this.name}"` },
+      });
+    }
+    const principal = auth.principals.get(tokenDigest(m[1]!));
+    if (principal === undefined) {
+      throw new HttpProblem(401, 'Unauthorized', 'the bearer token is not valid', {
+        code: 'HTTP_ERR_BAD_TOKEN',
+        headers: { 'www-authenticate': `Bearer realm="${this.name}", error="invalid_token"` },
+      });
+    }
+    if (!route.anyPrincipal && !auth.isAdmin(principal)) {
+      throw new HttpProblem(403, 'Forbidden', `'${principal}' is not an admin principal`, { code: 'HTTP_ERR_NOT_ADMIN' });
+    }
+    return principal;
+  }
 }
 
 /** The reason phrase a problem's `title` uses for a status (RFC 9110 §15). */
@@ -155,6 +225,8 @@ export function statusTitle(status: number): string {
   switch (status) {
     case 400:
       return 'Bad Request';
+    case 401:
+      return 'Unauthorized';
     case 403:
       return 'Forbidden';
     case 404:
@@ -202,16 +274,17 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 
 function send(res: ServerResponse, reply: HttpReply): void {
   const status = reply.status ?? 200;
+  const headers = reply.headers ?? {};
   if (reply.text !== undefined) {
-    res.writeHead(status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8' });
+    res.writeHead(status, { ...headers, 'content-type': reply.contentType ?? 'text/plain; charset=utf-8' });
     res.end(reply.text);
     return;
   }
   if (reply.json === undefined) {
-    res.writeHead(status === 200 ? 204 : status);
+    res.writeHead(status === 200 ? 204 : status, headers);
     res.end();
     return;
   }
-  res.writeHead(status, { 'content-type': reply.contentType ?? 'application/json' });
+  res.writeHead(status, { ...headers, 'content-type': reply.contentType ?? 'application/json' });
   res.end(JSON.stringify(reply.json));
 }

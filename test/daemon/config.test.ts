@@ -20,7 +20,7 @@ t.test('defaults fill a minimal file', async (t) => {
   const c = validateConfig({ cti: { host: '127.0.0.1', port: 7001, devices: ['2000-2002'] } });
   t.equal(c.cti?.bringUp, 'systemRegister');
   t.equal(c.cti?.edition, 'ed4');
-  t.same(c.admin, { host: '127.0.0.1', port: 8080 });
+  t.same(c.admin, { host: '127.0.0.1', port: 8080, tokens: [] });
   t.equal(c.data, './data');
   t.same(c.sip.listen, []);
 });
@@ -90,4 +90,31 @@ t.test('files: YAML and JSON, unreadable and malformed', async (t) => {
   writeFileSync(empty, '');
   t.same(readRawConfig(empty), {});
   t.same(readRawConfig(undefined), {});
+});
+
+t.test('admin tokens: one per principal, inline or from a file, principals known to call control', async (t) => {
+  const cti = { host: 'pbx', port: 1, devices: ['2000'] };
+  const callControl = { adminPrincipal: 'ops', admins: ['ops'], users: [{ user: 'alice', phones: ['2000'], aors: ['sip:alice@pbx.example'] }] };
+  const ok = validateConfig({
+    cti,
+    callControl,
+    admin: { host: '127.0.0.1', port: 0, tokens: [{ principal: 'ops', token: 'a'.repeat(32) }, { principal: 'alice', tokenFile: '/etc/switchhook/alice.token' }] },
+  });
+  t.equal(ok.admin?.tokens.length, 2);
+  const short = issuesOf(() => validateConfig({ cti, callControl, admin: { host: '127.0.0.1', port: 0, tokens: [{ principal: 'ops', token: 'short' }] } }));
+  t.match(Object.fromEntries(short.map((i) => [i.key, i.message]))['admin.tokens[0].token'], /invalid format/, 'a token is 16 characters or more');
+  const later = issuesOf(() =>
+    validateConfig({
+      cti,
+      callControl,
+      admin: { host: '127.0.0.1', port: 0, tokens: [{ principal: 'ops', token: 'b'.repeat(20) }, { principal: 'ops', token: 'd'.repeat(20) }, { principal: 'mallory', token: 'c'.repeat(20) }, { principal: 'alice' }] },
+    }),
+  );
+  t.same(later, [
+    { key: 'admin.tokens[1].principal', message: "'ops' has another token already" },
+    { key: 'admin.tokens[2].principal', message: 'must be listed in callControl.admins or be a callControl user' },
+    { key: 'admin.tokens[3]', message: 'needs either token or tokenFile' },
+  ]);
+  const flagged = validateConfig(applyFlags({ admin: { host: '127.0.0.1', port: 1, tokens: [{ principal: 'ops', token: 'a'.repeat(16) }] } }, { admin: '0.0.0.0:8443' }));
+  t.same(flagged.admin, { host: '0.0.0.0', port: 8443, tokens: [{ principal: 'ops', token: 'a'.repeat(16) }] }, '--admin keeps the tokens of the file');
 });

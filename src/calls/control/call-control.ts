@@ -27,7 +27,7 @@ import { ProgressStep, RequestKind, TrackedRequest, type ProgressEntry } from '.
 export enum RequesterKind {
   /** A user's desktop SIP client, identified by its AOR (uaCSTA INFO, REFER). */
   Sip = 'sip',
-  /** A principal of the admin HTTP API. */
+  /** A principal of the admin HTTP API: an admin (every phone) or a user (that user's phones). */
   Admin = 'admin',
   /** The embedding application; `user` restricts it to that user's phones. */
   Embedded = 'embedded',
@@ -154,7 +154,7 @@ export class CallControl {
         ok = this.ownership.aorOwns(who.aor, phone);
         break;
       case RequesterKind.Admin:
-        ok = this.ownership.isAdmin(who.name);
+        ok = this.ownership.isAdmin(who.name) || this.ownership.ownerOf(phone)?.user === who.name;
         break;
       case RequesterKind.Embedded:
         ok = who.user === undefined || this.ownership.ownerOf(phone)?.user === who.user;

@@ -10,7 +10,10 @@ import { RequesterKind, TransferMode, type CallControl, type Requester } from '.
 
 /** Options of {@link registerCallControlRoutes}. */
 export interface CallControlRoutesOptions {
-  /** The admin principal the HTTP API acts as (must be listed in the ownership table's `admins`). */
+  /**
+   * The admin principal the HTTP API acts as when the server does not authenticate requests (must be listed
+   * in the ownership table's `admins`); an authenticated request acts as its own principal.
+   */
   readonly principal: string;
 }
 
@@ -52,28 +55,39 @@ function problem(err: unknown): never {
 
 /** Registers the call-control routes on the admin server. */
 export function registerCallControlRoutes(http: JsonHttpServer, control: CallControl, opts: CallControlRoutesOptions): void {
-  const who: Requester = { kind: RequesterKind.Admin, name: opts.principal };
-  const on = (path: string, fn: (ext: string, b: Body, req: HttpRequest) => Promise<HttpReply> | HttpReply): void => {
-    http.route('POST', `/api/phones/:ext/${path}`, async (req) => {
-      const b = body(req);
+  const fallback: Requester = { kind: RequesterKind.Admin, name: opts.principal };
+  const requester = (req: HttpRequest): Requester => (req.principal === undefined ? fallback : { kind: RequesterKind.Admin, name: req.principal });
+  const on = (path: string, fn: (ext: string, b: Body, who: Requester) => Promise<HttpReply> | HttpReply): void => {
+    http.route(
+      'POST',
+      `/api/phones/:ext/${path}`,
+      async (req) => {
+        const b = body(req);
+        try {
+          return await fn(req.params['ext']!, b, requester(req));
+        } catch (err) {
+          return problem(err);
+        }
+      },
+      { principals: 'any' },
+    );
+  };
+  http.route(
+    'GET',
+    '/api/phones/:ext',
+    (req) => {
       try {
-        return await fn(req.params['ext']!, b, req);
+        return { json: control.snapshot(requester(req), req.params['ext']!) };
       } catch (err) {
         return problem(err);
       }
-    });
-  };
-  http.route('GET', '/api/phones/:ext', (req) => {
-    try {
-      return { json: control.snapshot(who, req.params['ext']!) };
-    } catch (err) {
-      return problem(err);
-    }
-  });
-  on('hold', async (ext, b) => ({ json: await control.hold(who, ext, optString(b, 'callId')) }));
-  on('retrieve', async (ext, b) => ({ json: await control.retrieve(who, ext, optString(b, 'callId')) }));
-  on('clear', async (ext, b) => ({ json: await control.clear(who, ext, optString(b, 'callId')) }));
-  on('answer', async (ext, b) => {
+    },
+    { principals: 'any' },
+  );
+  on('hold', async (ext, b, who) => ({ json: await control.hold(who, ext, optString(b, 'callId')) }));
+  on('retrieve', async (ext, b, who) => ({ json: await control.retrieve(who, ext, optString(b, 'callId')) }));
+  on('clear', async (ext, b, who) => ({ json: await control.clear(who, ext, optString(b, 'callId')) }));
+  on('answer', async (ext, b, who) => {
     const o: { on?: string; callId?: string } = {};
     const onDevice = optString(b, 'on');
     const callId = optString(b, 'callId');
@@ -81,33 +95,40 @@ export function registerCallControlRoutes(http: JsonHttpServer, control: CallCon
     if (callId !== undefined) o.callId = callId;
     return { json: await control.answer(who, ext, o) };
   });
-  on('deflect', async (ext, b) => ({ json: { to: await control.deflect(who, ext, needString(b, 'to'), optString(b, 'callId')) } }));
-  on('forward', async (ext, b) => {
+  on('deflect', async (ext, b, who) => ({ json: { to: await control.deflect(who, ext, needString(b, 'to'), optString(b, 'callId')) } }));
+  on('forward', async (ext, b, who) => {
     const enable = needBool(b, 'on');
     const to = optString(b, 'to');
     const type = optString(b, 'type') ?? 'forwardImmediate';
     return { json: await control.forward(who, ext, to === undefined ? { type, on: enable } : { type, on: enable, to }) };
   });
-  on('dnd', async (ext, b) => {
+  on('dnd', async (ext, b, who) => {
     const enable = needBool(b, 'on');
     await control.doNotDisturb(who, ext, enable);
     return { json: { doNotDisturb: enable } };
   });
-  on('dial', async (ext, b) => {
+  on('dial', async (ext, b, who) => {
     const r = await control.dial(who, ext, needString(b, 'to'));
     return { status: 202, json: { id: r.id, location: `/api/requests/${r.id}`, ...r.toJSON() } };
   });
-  on('transfer', async (ext, b) => {
+  on('transfer', async (ext, b, who) => {
     const mode = optString(b, 'mode') ?? TransferMode.SingleStep;
     if (mode !== TransferMode.SingleStep && mode !== TransferMode.Consultation) throw new HttpProblem(400, 'Bad Request', `'mode' must be singleStep or consultation`);
     const callId = optString(b, 'callId');
     return { json: await control.transfer(who, ext, needString(b, 'to'), callId === undefined ? { mode } : { mode, callId }) };
   });
-  http.route('GET', '/api/requests/:id', (req) => {
-    try {
-      return { json: control.request(req.params['id']!).toJSON() };
-    } catch (err) {
-      return problem(err);
-    }
-  });
+  http.route(
+    'GET',
+    '/api/requests/:id',
+    (req) => {
+      try {
+        const tracked = control.request(req.params['id']!);
+        control.authorize(requester(req), tracked.phone);
+        return { json: tracked.toJSON() };
+      } catch (err) {
+        return problem(err);
+      }
+    },
+    { principals: 'any' },
+  );
 }

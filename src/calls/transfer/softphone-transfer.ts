@@ -38,10 +38,11 @@ export interface TransferLink {
 /** Options of {@link SoftphoneTransfer.registerRoutes}. */
 export interface TransferRoutesOptions {
   /**
-   * Checks that the admin principal may move `device`'s call (call control's ownership table); throws an
-   * error with `httpStatus` (rendered as problem details) when not.
+   * Checks that the requester may move `device`'s call (call control's ownership table): `principal` is the
+   * request's authenticated principal, undefined when the admin API does not authenticate. Throws an error
+   * with `httpStatus` (rendered as problem details) when not.
    */
-  readonly authorize?: (device: string) => void;
+  readonly authorize?: (device: string, principal: string | undefined) => void;
 }
 
 /** The user part of a `sip:`/`sips:`/`tel:` URI or name-addr (RFC 3261 §19.1.1), percent-decoded; bare digits as they are. */
@@ -275,14 +276,24 @@ export class SoftphoneTransfer implements TransferTargetResolver {
     const check = opts.authorize ?? ((): void => undefined);
     http
       .route('GET', '/api/transfers', () => ({ json: this.list() }))
-      .route('POST', '/api/transfers/:device/softphone', async (req) => {
-        check(req.params['device']!);
-        return { json: await this.toSoftphone(req.params['device']!) };
-      })
-      .route('POST', '/api/transfers/:device/desk', async (req) => {
-        check(req.params['device']!);
-        return { json: await this.toDesk(req.params['device']!) };
-      });
+      .route(
+        'POST',
+        '/api/transfers/:device/softphone',
+        async (req) => {
+          check(req.params['device']!, req.principal);
+          return { json: await this.toSoftphone(req.params['device']!) };
+        },
+        { principals: 'any' },
+      )
+      .route(
+        'POST',
+        '/api/transfers/:device/desk',
+        async (req) => {
+          check(req.params['device']!, req.principal);
+          return { json: await this.toDesk(req.params['device']!) };
+        },
+        { principals: 'any' },
+      );
   }
 
   /**
