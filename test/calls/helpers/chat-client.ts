@@ -25,6 +25,8 @@ export class ChatClient {
   readonly reinvites: IncomingRequest[] = [];
   readonly messages: IncomingRequest[] = [];
   readonly byes: string[] = [];
+  /** MSRP connections that failed while binding (the session ended first). */
+  readonly msrpFailures: Error[] = [];
   readonly received: Received[] = [];
   readonly chunks: MsrpMessage[] = [];
   msrp: MsrpConnection | undefined;
@@ -86,7 +88,13 @@ export class ChatClient {
       res.send(200);
       this.wake();
     });
-    this.stack.ua.on('ack', () => void this.connectMsrp());
+    // The session may end while the client binds (the call hangs up at once): that failure is kept, not thrown.
+    this.stack.ua.on('ack', () =>
+      this.connectMsrp().catch((err: unknown) => {
+        this.msrpFailures.push(err as Error);
+        this.wake();
+      }),
+    );
     this.stack.ua.on('dialogTerminated', (_d: unknown, reason: string) => {
       this.byes.push(reason);
       this.wake();
