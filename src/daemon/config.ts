@@ -119,7 +119,7 @@ export interface ServiceNodeConfig {
   attendant?: TrunkConfig;
   unknownFarSite: 'pstn' | 'reject';
   farSites: { name: string; domains: string[]; prefixes?: string[]; mainNumbers?: string[]; trunk?: TrunkConfig }[];
-  pbx?: { gatewayDevice: string; attendantDevice?: string };
+  pbx?: { gatewayDevices: string[]; attendantDevice?: string };
   inviteTimeoutMs: number;
   messageTimeoutMs: number;
   attendantTimeoutMs: number;
@@ -393,8 +393,11 @@ export const configSchema = {
         pbx: {
           type: 'object',
           additionalProperties: false,
-          required: ['gatewayDevice'],
-          properties: { gatewayDevice: { type: 'string', pattern: deviceSpecPattern }, attendantDevice: { type: 'string', pattern: deviceSpecPattern } },
+          required: ['gatewayDevices'],
+          properties: {
+            gatewayDevices: { type: 'array', minItems: 1, items: { type: 'string', pattern: deviceSpecPattern } },
+            attendantDevice: { type: 'string', pattern: deviceSpecPattern },
+          },
         },
         inviteTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
         messageTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
@@ -658,6 +661,23 @@ function crossCheck(config: SwitchhookConfig): ConfigIssue[] {
       issues.push({ key: `serviceNode.numberingPlan${field ? '.' + field : ''}`, message: (err as Error).message.replace(/^[^:]*: /, '') });
     }
     if (sn.pbx && (!config.cti || config.cti.protocol !== 'csta')) issues.push({ key: 'serviceNode.pbx', message: 'needs a CSTA link (cti.protocol: csta)' });
+    else if (sn.pbx && config.cti) {
+      // The link must monitor the gateway ports: their Delivered/Transferred events complete attendant exchanges.
+      let monitored: Set<string> | undefined;
+      try {
+        monitored = new Set(expandExtensions(config.cti.devices));
+      } catch {
+        monitored = undefined; // reported under cti.devices
+      }
+      sn.pbx.gatewayDevices.forEach((spec, i) => {
+        try {
+          const missing = expandExtensions([spec]).filter((d) => monitored && !monitored.has(d));
+          if (missing.length) issues.push({ key: `serviceNode.pbx.gatewayDevices[${i}]`, message: `not monitored (add ${missing[0]} to cti.devices)` });
+        } catch (err) {
+          issues.push({ key: `serviceNode.pbx.gatewayDevices[${i}]`, message: (err as Error).message });
+        }
+      });
+    }
     if (config.sip.listen.length === 0) issues.push({ key: 'serviceNode', message: 'needs a SIP listener (sip.listen)' });
   }
   if (config.sessions && config.sip.listen.length === 0) issues.push({ key: 'sessions', message: 'needs a SIP listener (sip.listen)' });

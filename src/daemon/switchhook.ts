@@ -449,7 +449,7 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
               release: async (device: string) => {
                 for (const c of this.model.callsOf(device)) await link.clearConnection({ callId: c.callId, deviceId: device });
               },
-              gatewayDevice: sn.pbx.gatewayDevice,
+              gatewayDevices: expandExtensions(sn.pbx.gatewayDevices),
               ...(sn.pbx.attendantDevice ? { attendantDevice: sn.pbx.attendantDevice } : {}),
             },
           }

@@ -31,8 +31,11 @@ export interface SitePbx {
   makeCall(calling: string, called: string): Promise<unknown>;
   /** Clears every call of a device (the gateway port when the far site hangs up), e.g. CSTA ClearConnection. */
   release(device: string): Promise<unknown>;
-  /** The trunk gateway's port on the PBX: calls from the packet network are placed from it. */
-  gatewayDevice: string;
+  /**
+   * The trunk gateway's ports (channels) on the PBX: each call from the packet network is placed from a free
+   * one and holds it until the far site hangs up.
+   */
+  gatewayDevices: readonly string[];
   /** The attendant position that answers the main number (claim 10b). */
   attendantDevice?: string;
 }
@@ -83,6 +86,8 @@ export interface OriginationResult {
 /** A call from another site waiting for the attendant to recover the extension (claim 10). */
 interface PendingAttendant {
   callId: string;
+  /** The gateway port the call was placed from. */
+  port: string;
   callerNumber: string;
   callerAddress: string | undefined;
   timer: NodeJS.Timeout;
@@ -104,10 +109,10 @@ export class ServiceNode extends EventEmitter {
   private readonly m: { calls: Counter; incoming: Counter; exchanges: Counter; errors: Counter; feed: Counter };
   private readonly calls = new Map<string, Dialog>();
   private readonly pending: PendingAttendant[] = [];
-  /** The PBX call whose extension was last recovered (a transfer reports it more than once). */
-  private lastRecoveredCall: string | undefined;
-  /** Calls from other sites placed on the PBX, by Call-ID. */
-  private readonly onPbx = new Set<string>();
+  /** The gateway ports, each with the Call-ID of the call from another site it carries (undefined: free). */
+  private readonly ports = new Map<string, string | undefined>();
+  /** Calls from other sites placed on the PBX: their gateway port, by Call-ID. */
+  private readonly onPbx = new Map<string, string>();
   private readonly unsubscribe: Array<() => void> = [];
   private closed = false;
 
@@ -122,6 +127,7 @@ export class ServiceNode extends EventEmitter {
       errors: metrics.counter('switchhook_service_node_errors_total', 'Service node failures, by code'),
       feed: metrics.counter('switchhook_service_node_registrations_total', 'Registrar events fed to the directory, by result'),
     };
+    for (const port of o.pbx?.gatewayDevices ?? []) this.ports.set(port, undefined);
     o.stack.use('INVITE', this.inviteMiddleware());
     const onEnded = (d: Dialog): void => this.incomingEnded(d);
     o.stack.ua.on('dialogTerminated', onEnded);
@@ -169,8 +175,9 @@ export class ServiceNode extends EventEmitter {
 
   /**
    * Listen to the PBX model: a device's `Originated` (ECMA-269 §17.3.14, the dialled digits in its remote
-   * party) starts {@link originate}, unless the digits are a bare extension (an internal call); on the trunk gateway's port, a call the attendant passed on to an
-   * extension (`Delivered` to a device other than the attendant) completes a waiting attendant exchange.
+   * party) starts {@link originate}, unless the digits are a bare extension (an internal call); on a trunk
+   * gateway port, a call the attendant passed on to an extension (`Delivered` to a device other than the
+   * attendant) completes the attendant exchange waiting on that port.
    */
   attachModel(model: { onChange(listener: (c: DeviceChange) => void): () => void }): () => void {
     const off = model.onChange((c) => this.onDeviceChange(c));
@@ -182,7 +189,7 @@ export class ServiceNode extends EventEmitter {
     const pbx = this.o.pbx;
     switch (c.reason) {
       case CstaEventKind.Originated: {
-        if (c.device === pbx?.gatewayDevice || c.remote === undefined) return;
+        if (this.ports.has(c.device) || c.remote === undefined) return;
         // A bare extension is an internal call: the PBX connects it itself, no trunk, nothing to route.
         if (this.o.directory.plan.tryNormalise(c.remote)?.kind === 'extension') {
           this.m.calls.inc({ route: 'internal', outcome: 'ignored' });
@@ -192,14 +199,12 @@ export class ServiceNode extends EventEmitter {
         return;
       }
       // Single-step transfer rings the extension (Delivered); consultation + transfer after the extension
-      // answered moves the gateway's connection to it (Transferred, ECMA-269 §17.3.22). One recovery per call.
+      // answered moves the gateway's connection to it (Transferred, ECMA-269 §17.3.22). The first report
+      // completes the port's exchange; later ones find none waiting.
       case CstaEventKind.Delivered:
       case CstaEventKind.Transferred: {
-        if (!pbx || c.device !== pbx.gatewayDevice || c.remote === undefined || c.remote === pbx.attendantDevice) return;
-        const callId = c.call?.callId;
-        if (callId !== undefined && callId === this.lastRecoveredCall) return;
-        this.lastRecoveredCall = callId;
-        this.attendantRecovered(c.remote);
+        if (!pbx || !this.ports.has(c.device) || c.remote === undefined || c.remote === pbx.attendantDevice) return;
+        this.attendantRecovered(c.device, c.remote);
         return;
       }
       default:
@@ -291,8 +296,9 @@ export class ServiceNode extends EventEmitter {
   /**
    * The call server side (claims 8 and 10): an INVITE from another site for a number served here is
    * answered 200 (its `Call-Info` names the callee's client when known), the call is placed on the PBX from
-   * the trunk gateway's port, and the callee's client is offered the caller's address; for the main number
-   * the offer waits for the attendant to recover the extension. Numbers not served here get 404. Only
+   * a free trunk gateway port, and the callee's client is offered the caller's address; for the main number
+   * the offer waits for the attendant to recover the extension. Numbers not served here get 404; with every
+   * gateway port busy the call gets 503 with Retry-After (RFC 3261 §21.5.4). Only
    * INVITEs for telephone numbers (`user=phone`, or carrying a `switchhook-client` Call-Info) are taken;
    * others go to the next middleware.
    */
@@ -322,12 +328,20 @@ export class ServiceNode extends EventEmitter {
     const callerAddress = clientFromCallInfo(req.message.headers('call-info'));
     const callId = req.message.callId;
     const pbx = this.o.pbx;
-    if (plan.isMainNumber(n)) {
-      if (!pbx?.attendantDevice) {
-        this.m.incoming.inc({ result: 'no-attendant' });
-        res.send(480, 'No Attendant');
-        return;
-      }
+    const main = plan.isMainNumber(n);
+    if (main && !pbx?.attendantDevice) {
+      this.m.incoming.inc({ result: 'no-attendant' });
+      res.send(480, 'No Attendant');
+      return;
+    }
+    const needsPort = pbx !== undefined && (main || n.extension !== undefined);
+    const port = needsPort ? this.freePort() : undefined;
+    if (needsPort && port === undefined) {
+      this.m.incoming.inc({ result: 'ports-busy' });
+      res.send(503, 'All Gateway Ports Busy', { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    if (main) {
       this.m.incoming.inc({ result: 'attendant' });
       const timer = setTimeout(() => {
         const i = this.pending.findIndex((p) => p.callId === callId);
@@ -335,36 +349,59 @@ export class ServiceNode extends EventEmitter {
         this.pending.splice(i, 1);
         this.count('DIR_ERR_ATTENDANT_TIMEOUT', `attendant recovered no extension for call ${callId}`);
       }, this.o.attendantTimeoutMs ?? 60_000);
-      this.pending.push({ callId, callerNumber, callerAddress, timer });
-      this.placeOnPbx(callId, pbx.attendantDevice);
+      this.pending.push({ callId, port: port!, callerNumber, callerAddress, timer });
+      this.placeOnPbx(callId, port!, pbx!.attendantDevice!);
       res.send(200);
       return;
     }
     const calleeNumber = n.e164 ?? n.extension!;
     const clients = this.o.directory.lookupNormalised(n).map((b) => b.uri);
     this.m.incoming.inc({ result: clients.length > 0 ? 'client' : 'no-client' });
-    if (pbx && n.extension !== undefined) this.placeOnPbx(callId, n.extension);
+    if (port !== undefined) this.placeOnPbx(callId, port, n.extension!);
     res.send(200, clients[0] ? { headers: { 'Call-Info': clientCallInfo(clients[0]) } } : {});
     void this.offer(callId, callerNumber, callerAddress, n, calleeNumber);
   }
 
-  /** A call from another site ended (BYE): release the gateway port's call on the PBX (claim 12). */
+  /** The first gateway port that carries no call. */
+  private freePort(): string | undefined {
+    for (const [port, callId] of this.ports) if (callId === undefined) return port;
+    return undefined;
+  }
+
+  /** Gateway ports in use, of all. */
+  get gatewayPorts(): { busy: number; total: number } {
+    let busy = 0;
+    for (const callId of this.ports.values()) if (callId !== undefined) busy++;
+    return { busy, total: this.ports.size };
+  }
+
+  /**
+   * A call from another site ended (BYE): release its gateway port's call on the PBX (claim 12); the port
+   * is free again once the release is answered.
+   */
   private incomingEnded(d: Dialog): void {
-    if (!this.onPbx.delete(d.callId)) return;
-    const pbx = this.o.pbx!;
-    pbx.release(pbx.gatewayDevice).catch((err: unknown) => this.count('DIR_ERR_PBX', `releasing ${pbx.gatewayDevice} failed: ${(err as Error).message}`));
+    const port = this.onPbx.get(d.callId);
+    if (port === undefined) return;
+    this.onPbx.delete(d.callId);
+    const i = this.pending.findIndex((p) => p.callId === d.callId);
+    if (i >= 0) clearTimeout(this.pending.splice(i, 1)[0]!.timer);
+    this.o.pbx!
+      .release(port)
+      .catch((err: unknown) => this.count('DIR_ERR_PBX', `releasing ${port} failed: ${(err as Error).message}`))
+      .finally(() => this.ports.set(port, undefined));
   }
 
-  private placeOnPbx(callId: string, device: string): void {
-    const pbx = this.o.pbx!;
-    this.onPbx.add(callId);
-    pbx.makeCall(pbx.gatewayDevice, device).catch((err: unknown) => this.count('DIR_ERR_PBX', `MakeCall ${pbx.gatewayDevice} -> ${device} failed: ${(err as Error).message}`));
+  private placeOnPbx(callId: string, port: string, device: string): void {
+    this.ports.set(port, callId);
+    this.onPbx.set(callId, port);
+    this.o.pbx!.makeCall(port, device).catch((err: unknown) => this.count('DIR_ERR_PBX', `MakeCall ${port} -> ${device} failed: ${(err as Error).message}`));
   }
 
-  /** The attendant passed the oldest waiting call to `extension`: offer the addresses (claim 10c-d). */
-  private attendantRecovered(extension: string): void {
-    const p = this.pending.shift();
-    if (!p) return;
+  /** The attendant passed the call waiting on `port` to `extension`: offer the addresses (claim 10c-d). */
+  private attendantRecovered(port: string, extension: string): void {
+    const i = this.pending.findIndex((p) => p.port === port);
+    if (i < 0) return;
+    const p = this.pending.splice(i, 1)[0]!;
     clearTimeout(p.timer);
     const n = this.o.directory.plan.tryNormalise(extension);
     if (!n) {

@@ -118,3 +118,18 @@ t.test('admin tokens: one per principal, inline or from a file, principals known
   const flagged = validateConfig(applyFlags({ admin: { host: '127.0.0.1', port: 1, tokens: [{ principal: 'ops', token: 'a'.repeat(16) }] } }, { admin: '0.0.0.0:8443' }));
   t.same(flagged.admin, { host: '0.0.0.0', port: 8443, tokens: [{ principal: 'ops', token: 'a'.repeat(16) }] }, '--admin keeps the tokens of the file');
 });
+
+t.test('service node gateway ports: a range of trunk channels, each monitored by the CTI link', async (t) => {
+  const serviceNode = (gatewayDevices: string[]) => ({
+    site: 'east',
+    numberingPlan: { countryCode: '1', internationalPrefix: '011', trunkPrefix: '1', nationalNumberLength: 10, extensionLength: 4, didRanges: [{ first: '+15551230000', last: '+15551239999' }] },
+    pstn: { name: 'pstn', uri: 'sip:127.0.0.1:9' },
+    pbx: { gatewayDevices, attendantDevice: '2000' },
+  });
+  const base = { cti: { host: 'pbx', port: 1, devices: ['2000-2099', '9990-9999'] }, sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 0 }] } };
+  t.same(validateConfig({ ...base, serviceNode: serviceNode(['9990-9999']) }).serviceNode?.pbx?.gatewayDevices, ['9990-9999']);
+  t.same(issuesOf(() => validateConfig({ ...base, serviceNode: serviceNode(['9998-9999', '8000', '7005-7001']) })), [
+    { key: 'serviceNode.pbx.gatewayDevices[1]', message: 'not monitored (add 8000 to cti.devices)' },
+    { key: 'serviceNode.pbx.gatewayDevices[2]', message: "range '7005-7001' ends before it starts" },
+  ]);
+});

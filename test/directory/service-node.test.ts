@@ -89,7 +89,7 @@ async function startSite(o: {
             release: async (d: string) => {
               for (const c of rig.model.callsOf(d)) await rig.link.clearConnection({ callId: c.callId, deviceId: d });
             },
-            gatewayDevice: '9999',
+            gatewayDevices: ['9998', '9999'],
             attendantDevice: '0000',
           },
         }
@@ -160,14 +160,14 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     // +15553451234 was ported in from another carrier's block (ENUM gives rn=+15552349999).
     servedPrefixes: ['+15553451234'],
     attendantTimeoutMs: 3000,
-    extensions: ['0000', '2002', '2003', '9999'],
+    extensions: ['0000', '2002', '2003', '9998', '9999'],
     config: (self) => ({ callServer: { name: 'west-cs', uri: self }, pstn: { name: 'pstn', uri: `sip:127.0.0.1:${pstnPort}` } }),
   });
   t.teardown(() => b.close());
   const a = await startSite({
     name: 'east',
     block: '123',
-    extensions: ['0000', '1001', '1002', '9999'],
+    extensions: ['0000', '1001', '1002', '9998', '9999'],
     enumServer: `127.0.0.1:${dns.port}`,
     // Long enough for sipp to start on a loaded machine (its INVITEs are retransmitted until then).
     inviteTimeoutMs: 6000,
@@ -284,6 +284,28 @@ t.test('two sites: origination, address exchange, attendant, fallbacks', async (
     for (let i = 0; i < 200 && counter(b.metrics, 'switchhook_service_node_errors_total', code) === 0; i++) await new Promise((res) => setTimeout(res, 50));
     t.equal(counter(b.metrics, 'switchhook_service_node_errors_total', code), 1);
     t.ok(await a.node.hangup(r.callId!));
+  });
+
+  await t.test('each call from another site holds a gateway port: with both busy the next gets 503, a hang-up frees one', async (t) => {
+    const until = async (pred: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 300 && !pred(); i++) await new Promise((res) => setTimeout(res, 50));
+      t.ok(pred(), what);
+    };
+    await until(() => b.node.gatewayPorts.busy === 0, 'earlier calls released their ports');
+    const first = await a.node.originate({ caller: '1001', dialled: '915552342002' });
+    const second = await a.node.originate({ caller: '1001', dialled: '915552342003' });
+    t.match([first.outcome, second.outcome], [CallOutcome.Connected, CallOutcome.Connected]);
+    t.same(b.node.gatewayPorts, { busy: 2, total: 2 });
+    await until(() => b.rig!.model.callsOf('9998').length === 1 && b.rig!.model.callsOf('9999').length === 1, 'one PBX call from each port');
+    const third = await carol.stack.request({ method: 'INVITE', uri: `${b.uri.replace('sip:', 'sip:+15552342003@')};user=phone`, from: '<sip:+15551231002@127.0.0.1;user=phone>', to: '<sip:+15552342003@127.0.0.1;user=phone>' });
+    t.equal(third.response.status, 503);
+    t.equal(third.response.reason, 'All Gateway Ports Busy');
+    t.equal(third.response.headers('retry-after')[0], '5');
+    t.equal(counter(b.metrics, 'switchhook_service_node_incoming_total', { result: 'ports-busy' }), 1);
+    t.ok(await a.node.hangup(first.callId!));
+    await until(() => b.node.gatewayPorts.busy === 1, 'the hang-up freed its port');
+    t.ok(await a.node.hangup(second.callId!));
+    await until(() => b.node.gatewayPorts.busy === 0 && b.rig!.model.callsOf('9998').length === 0 && b.rig!.model.callsOf('9999').length === 0, 'both ports free, their PBX calls cleared');
   });
 
   await t.test('callee served here with a client: the node is its own call server', async (t) => {
