@@ -246,6 +246,7 @@ void UdpSocket::CountError(int err) {
 bool UdpSocket::Enqueue(const uint8_t* bytes, uint32_t len, const sockaddr* addr, socklen_t addr_len) {
   if (backlog_.size() >= options_.max_queue || backlog_bytes_ + len > options_.max_queue_bytes) {
     regions_.counters[kQueueDrops] += 1;
+    regions_.counters[kLastErrno] = EAGAIN;
     return false;
   }
   Queued q;
@@ -300,8 +301,10 @@ uint32_t UdpSocket::Flush(uint32_t count) {
     // Keep the order: everything waits behind the backlog.
     for (; i < valid; ++i) {
       const msghdr& h = send_msgs_[i].msg_hdr;
-      Enqueue(static_cast<const uint8_t*>(h.msg_iov->iov_base), static_cast<uint32_t>(h.msg_iov->iov_len),
-              static_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+      if (!Enqueue(static_cast<const uint8_t*>(h.msg_iov->iov_base), static_cast<uint32_t>(h.msg_iov->iov_len),
+                   static_cast<const sockaddr*>(h.msg_name), h.msg_namelen)) {
+        ++failed;
+      }
     }
     return failed;
   }
@@ -319,8 +322,10 @@ uint32_t UdpSocket::Flush(uint32_t count) {
       c[kWouldBlock] += 1;
       for (; i < valid; ++i) {
         const msghdr& h = send_msgs_[i].msg_hdr;
-        Enqueue(static_cast<const uint8_t*>(h.msg_iov->iov_base), static_cast<uint32_t>(h.msg_iov->iov_len),
-                static_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+        if (!Enqueue(static_cast<const uint8_t*>(h.msg_iov->iov_base), static_cast<uint32_t>(h.msg_iov->iov_len),
+                     static_cast<const sockaddr*>(h.msg_name), h.msg_namelen)) {
+          ++failed;
+        }
       }
       break;
     }

@@ -100,8 +100,8 @@ class UdpSocket {
 
   /**
    * Sends the `count` datagrams staged in send_slab/send_meta (sendmmsg); what the kernel does not take
-   * (EAGAIN) is copied to the backlog (bounded) and waits for POLLOUT. Returns the datagrams that failed;
-   * the last errno is in counters[kLastErrno].
+   * (EAGAIN) is copied to the backlog (bounded) and waits for POLLOUT. Returns the datagrams that failed,
+   * those dropped at the backlog bound included (as EAGAIN); the last errno is in counters[kLastErrno].
    */
   uint32_t Flush(uint32_t count);
 

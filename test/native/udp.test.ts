@@ -166,6 +166,7 @@ t.test('the backlog is bounded: drops are counted', async (t) => {
   let c = a.socket.counters();
   t.equal(c.queued, 5);
   t.equal(c.queueDrops, 3);
+  t.match(a.failures, [{ code: 'EAGAIN', count: 3 }], 'drops are reported as failures');
   await b.until(() => b.got.length === 5);
   t.same(
     b.got.map((g) => g.data.toString()),
