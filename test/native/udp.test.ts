@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, readdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 import t from 'tap';
@@ -304,6 +305,15 @@ t.test('RFC 5952 text of IPv6 addresses', async (t) => {
   t.equal(formatIpv6(bytes('00000000000000000000000000000000'), 0), '::');
   t.equal(errnoName(11), 'EAGAIN');
   t.equal(errnoName(99999), 'E99999');
+});
+
+t.test('close releases every fd', { skip: !existsSync('/proc/self/fd') && 'no /proc' }, async (t) => {
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const sockets = Array.from({ length: 20 }, () => new UdpSocket({ host: '127.0.0.1' }, () => {}, () => {}));
+  t.equal(fds(), before + 20);
+  await Promise.all(sockets.map((s) => s.close()));
+  t.equal(fds(), before);
 });
 
 t.test('close releases the fd and the poll handle: the process exits', async (t) => {

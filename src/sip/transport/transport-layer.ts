@@ -645,11 +645,12 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   /** One native receive batch: each datagram is copied out of the reused slab and parsed (RFC 3261 18.3). */
   private receiveUdp(sender: UdpSender, batch: UdpBatch): void {
     for (let i = 0; i < batch.count; i++) {
-      if (isBlank(batch.view(i))) {
+      const buf = batch.copy(i);
+      if (isBlank(buf)) {
         this.keepalives.inc({ kind: 'udp-crlf' });
         continue;
       }
-      this.receive(batch.copy(i), { protocol: 'udp', local: sender.local, remote: { host: batch.host(i), port: batch.port(i) } });
+      this.receive(buf, { protocol: 'udp', local: sender.local, remote: { host: batch.host(i), port: batch.port(i) } });
     }
   }
 
