@@ -261,9 +261,13 @@ export class UdpSocket {
    * Stages one datagram for `host` (an address literal of this socket's family; IPv4 also on an IPv6
    * socket) and `port`; it leaves at the end of this event-loop turn, or sooner when the stage is full.
    * False when `host` is not such a literal (resolve it first). The bytes are copied.
+   * @throws RangeError `ERR_SOCKET_BAD_PORT` unless 1 <= port <= 65535; Error when the socket is closed.
    */
   send(bytes: Uint8Array, host: string, port: number): boolean {
     if (this.closing) throw Object.assign(new Error('UDP socket is closed'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw Object.assign(new RangeError(`bad UDP port ${port}`), { code: 'ERR_SOCKET_BAD_PORT' });
+    }
     let index = this.addresses.get(host);
     if (index === undefined) {
       if (this.addresses.size >= MAX_ADDRESSES) {

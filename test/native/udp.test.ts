@@ -117,6 +117,7 @@ t.test('sends are staged and flushed once per turn with sendmmsg', async (t) => 
   t.equal(a.failures.length, 0);
   t.equal(a.socket.send(Buffer.from('x'), 'example.com', 5060), false, 'a host name is not sent');
   t.equal(a.socket.send(Buffer.from('x'), '::1', 5060), false, 'IPv6 on an IPv4 socket is not sent');
+  for (const port of [0, 65536, -1, 1.5, NaN]) t.throws(() => a.socket.send(Buffer.from('x'), '127.0.0.1', port), { code: 'ERR_SOCKET_BAD_PORT' });
   await a.socket.close();
   await b.socket.close();
 });

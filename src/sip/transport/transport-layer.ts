@@ -252,7 +252,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     if (message.isRequest && buf.length > this.udpMax && target.allowTcp !== false) return false;
     const host = normalizeHost(target.host);
     const sender = this.udpSender(host);
-    if (!sender.socket.send(buf, host, target.port)) return false;
+    if (!this.stageUdp(sender, buf, host, target.port)) return false;
     this.sent.inc(PROTOCOL_UDP);
     return true;
   }
@@ -593,7 +593,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
    */
   private async sendUdp(buf: Buffer, host: string, port: number): Promise<SendResult> {
     let sender = this.udpSender(host);
-    if (!sender.socket.send(buf, host, port)) {
+    if (!this.stageUdp(sender, buf, host, port)) {
       let address: string;
       try {
         ({ address } = await lookup(host, { family: 4 }));
@@ -603,7 +603,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       }
       if (this.closed) throw new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'transport layer is closed');
       sender = this.udpSender(address);
-      sender.socket.send(buf, address, port);
+      this.stageUdp(sender, buf, address, port);
     }
     this.sent.inc(PROTOCOL_UDP);
     return { protocol: 'udp', local: { ...sender.local }, remote: { host, port } };
@@ -630,6 +630,16 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     }
     this.udpSenders.set(family, sender);
     return sender;
+  }
+
+  /** Stages a datagram; false when `host` is not an address literal. A bad port is counted and thrown. */
+  private stageUdp(sender: UdpSender, buf: Buffer, host: string, port: number): boolean {
+    try {
+      return sender.socket.send(buf, host, port);
+    } catch (err) {
+      this.errors.inc(KIND_SEND);
+      throw new SipTransportError('SIP_ERR_TRANSPORT_SEND', `UDP send to ${host}:${port} failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Send failures of one socket in one event-loop turn: counted, logged (rate-limited), reported. */

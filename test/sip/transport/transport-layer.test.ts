@@ -262,6 +262,9 @@ t.test('sendNow: UDP without a promise, batched per loop turn; false where send(
   const big = options(a.port, 'UDP', { body: 'x'.repeat(1500), contentType: 'text/plain' });
   t.equal(client.sendNow(big, target), false, 'a large request may go over TCP');
   t.equal(client.sendNow(big, { ...target, allowTcp: false }), true, 'unless the target says UDP');
+  t.throws(() => client.sendNow(options(a.port), { ...target, port: 70000 }), { code: 'SIP_ERR_TRANSPORT_SEND', message: /bad UDP port/ });
+  await t.rejects(client.send(options(a.port), { ...target, port: 0 }), { code: 'SIP_ERR_TRANSPORT_SEND' });
+  t.equal(metrics.counter('sip_transport_errors_total', '').get({ kind: 'send' }), 2);
   await client.close();
   t.throws(() => client.sendNow(options(a.port), target), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
 });
@@ -305,4 +308,28 @@ t.test('a UDP listen on a taken port fails as SIP_ERR_TRANSPORT_LISTEN', async (
   t.teardown(() => tl.close());
   const a = await tl.listen({ protocol: 'udp' });
   await t.rejects(tl.listen({ protocol: 'udp', port: a.port }), { code: 'SIP_ERR_TRANSPORT_LISTEN', message: /EADDRINUSE|in use/ });
+});
+
+t.test('UDP over IPv6: a listener on ::1 and an ephemeral IPv6 sender', async (t) => {
+  const server = new TransportLayer();
+  const client = new TransportLayer();
+  t.teardown(() => Promise.all([server.close(), client.close()]));
+  let a;
+  try {
+    a = await server.listen({ protocol: 'udp', host: '::1' });
+  } catch {
+    t.skip('no IPv6 loopback');
+    return;
+  }
+  t.equal(a.host, '::1');
+  const got = nextMessage(server);
+  t.equal(client.sendNow(options(a.port), { protocol: 'udp', host: '[::1]', port: a.port }), true);
+  const [req, src] = await got;
+  t.equal(src.remote.host, '::1');
+  t.equal(src.local.host, '::1');
+  const back = nextMessage(client);
+  await server.send(createResponse(req as SipRequest, 200), responseTarget(req.topVia!, src));
+  const [res, resSrc] = await back;
+  t.equal((res as { status?: number }).status, 200);
+  t.equal(resSrc.local.host, '::');
 });
