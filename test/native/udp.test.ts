@@ -317,15 +317,8 @@ t.test('close releases every fd', { skip: !existsSync('/proc/self/fd') && 'no /p
   t.equal(fds(), before);
 });
 
-t.test('close releases the fd and the poll handle: the process exits', async (t) => {
-  const modUrl = new URL('../../src/native/udp.ts', import.meta.url).href;
-  const script = `
-    const { UdpSocket } = await import(${JSON.stringify(modUrl)});
-    const s = new UdpSocket({ host: '127.0.0.1' }, () => {}, () => {});
-    s.send(Buffer.from('x'), '127.0.0.1', s.port);
-    await s.close();
-    console.log('closed');
-  `;
+/** Runs an ES module script in a fresh process; resolves with its exit code and output (bounded). */
+async function runScript(script: string): Promise<{ code: number | null; out: string }> {
   const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -339,6 +332,43 @@ t.test('close releases the fd and the poll handle: the process exits', async (t)
       resolve(c);
     });
   });
+  return { code, out };
+}
+
+const modUrl = new URL('../../src/native/udp.ts', import.meta.url).href;
+
+t.test('close releases the fd and the poll handle: the process exits', async (t) => {
+  const { code, out } = await runScript(`
+    const { UdpSocket } = await import(${JSON.stringify(modUrl)});
+    const s = new UdpSocket({ host: '127.0.0.1' }, () => {}, () => {});
+    s.send(Buffer.from('x'), '127.0.0.1', s.port);
+    await s.close();
+    console.log('closed');
+  `);
   t.equal(code, 0, out);
   t.match(out, /closed/);
+});
+
+t.test('a throwing batch callback reaches uncaughtException; close from inside a callback', async (t) => {
+  const { code, out } = await runScript(`
+    const { UdpSocket } = await import(${JSON.stringify(modUrl)});
+    process.on('uncaughtException', (e) => console.log('caught ' + e.message));
+    let n = 0;
+    const s = new UdpSocket({ host: '127.0.0.1' }, (b) => {
+      n += b.count;
+      if (n === 1) {
+        setImmediate(() => {
+          for (const m of ['b', 'c', 'd']) p.send(Buffer.from(m), '127.0.0.1', s.port);
+          void p.close();
+        });
+        throw new Error('boom');
+      }
+      if (n >= 3) void s.close().then(() => console.log('closed ' + n));
+    }, () => {});
+    const p = new UdpSocket({ host: '127.0.0.1' }, () => {}, () => {});
+    p.send(Buffer.from('a'), '127.0.0.1', s.port);
+  `);
+  t.equal(code, 0, out);
+  t.match(out, /caught boom/);
+  t.match(out, /closed [34]/);
 });
