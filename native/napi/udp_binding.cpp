@@ -19,19 +19,25 @@ using net::UdpHooks;
 using net::UdpOptions;
 using net::UdpRegions;
 
-/** Frees a socket abandoned at environment teardown once libuv has closed its handle. */
+/**
+ * Frees a socket abandoned at environment teardown once libuv has closed its handle, then lets the
+ * teardown go on (the addon may be unloaded right after: a worker's, for one).
+ */
 class OrphanHooks : public UdpHooks {
  public:
-  explicit OrphanHooks(net::UdpSocket* socket) : socket_(socket) {}
+  OrphanHooks(net::UdpSocket* socket, napi_async_cleanup_hook_handle done) : socket_(socket), done_(done) {}
   void OnBatch(uint32_t) override {}
   void OnSendErrors(int, uint32_t) override {}
   void OnClosed() override {
+    napi_async_cleanup_hook_handle done = done_;
     delete socket_;
     delete this;
+    if (done != nullptr) napi_remove_async_cleanup_hook(done);
   }
 
  private:
   net::UdpSocket* socket_;
+  napi_async_cleanup_hook_handle done_;
 };
 
 uint32_t OptionU32(const Napi::Object& o, const char* name, uint32_t fallback, uint32_t min, uint32_t max) {
@@ -121,13 +127,16 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle>, public UdpHooks {
     on_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
     on_closed_ = Napi::Persistent(info[3].As<Napi::Function>());
     Ref();  // alive while the socket is open, whatever JavaScript holds
-    napi_add_env_cleanup_hook(env, &UdpHandle::Teardown, this);
-    hooked_ = true;
+    hooked_ = napi_add_async_cleanup_hook(env, &UdpHandle::Teardown, this, &cleanup_) == napi_ok;
   }
 
   ~UdpHandle() override {
-    if (hooked_) napi_remove_env_cleanup_hook(Env(), &UdpHandle::Teardown, this);
-    if (socket_) Teardown(this);
+    if (hooked_) napi_remove_async_cleanup_hook(cleanup_);
+    if (socket_) {
+      net::UdpSocket* socket = socket_.release();
+      socket->set_hooks(new OrphanHooks(socket, nullptr));
+      socket->Abandon();
+    }
   }
 
   void OnBatch(uint32_t count) override {
@@ -143,7 +152,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle>, public UdpHooks {
   void OnClosed() override {
     socket_.reset();
     if (hooked_) {
-      napi_remove_env_cleanup_hook(Env(), &UdpHandle::Teardown, this);
+      napi_remove_async_cleanup_hook(cleanup_);
       hooked_ = false;
     }
     Napi::HandleScope scope(Env());
@@ -152,13 +161,19 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle>, public UdpHooks {
   }
 
  private:
-  /** Environment teardown: the socket outlives this object until libuv closes its handle. */
-  static void Teardown(void* arg) {
+  /**
+   * Environment teardown with the socket still open: it outlives this object until libuv closes its
+   * handle, and the teardown waits for that (an asynchronous cleanup hook).
+   */
+  static void Teardown(napi_async_cleanup_hook_handle done, void* arg) {
     auto* self = static_cast<UdpHandle*>(arg);
     self->hooked_ = false;
     net::UdpSocket* socket = self->socket_.release();
-    if (socket == nullptr) return;
-    socket->set_hooks(new OrphanHooks(socket));
+    if (socket == nullptr) {
+      napi_remove_async_cleanup_hook(done);
+      return;
+    }
+    socket->set_hooks(new OrphanHooks(socket, done));
     socket->Abandon();
   }
 
@@ -224,6 +239,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle>, public UdpHooks {
   Napi::FunctionReference on_batch_;
   Napi::FunctionReference on_errors_;
   Napi::FunctionReference on_closed_;
+  napi_async_cleanup_hook_handle cleanup_ = nullptr;
   bool hooked_ = false;
 };
 

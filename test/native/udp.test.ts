@@ -1,11 +1,17 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, readdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import t from 'tap';
 
-import { UdpBatch, UdpSocket, errnoName, formatIpv6, type UdpSendFailure } from '../../src/native/udp.js';
+import { UDP_COUNTERS, UdpBatch, UdpSocket, errnoName, formatIpv6, type UdpSendFailure } from '../../src/native/udp.js';
+import { packageRoot } from '../../src/util/package-root.js';
+
+const addonPath = join(packageRoot(), 'build', 'Release', 'switchhook.node');
 
 interface Received {
   data: Buffer;
@@ -371,4 +377,26 @@ t.test('a throwing batch callback reaches uncaughtException; close from inside a
   t.equal(code, 0, out);
   t.match(out, /caught boom/);
   t.match(out, /closed [34]/);
+});
+
+t.test('a worker that ends with sockets open (one with a backlog) tears down cleanly', async (t) => {
+  for (let i = 0; i < 3; i++) {
+    const w = new Worker(
+      // The addon itself (workers do not get the test's TypeScript loader): staged by hand as udp.ts does.
+      `const { UdpSocket } = require(${JSON.stringify(addonPath)});
+      const open = () => new UdpSocket({ family: 4, host: '127.0.0.1', port: 0 }, () => {}, () => {}, () => {});
+      const s = open();
+      open();
+      s.injectSendFault(11, 1000);
+      const index = s.addAddress('127.0.0.1');
+      new Uint8Array(s.sendSlab)[0] = 0x78;
+      new Int32Array(s.sendMeta).set([0, 1, index, s.port]);
+      s.flush(1);
+      require('node:worker_threads').parentPort.postMessage(new Float64Array(s.counters)[${UDP_COUNTERS.indexOf('queued')}]);`,
+      { eval: true },
+    );
+    const [queued] = (await once(w, 'message')) as [number];
+    t.equal(queued, 1);
+    await w.terminate();
+  }
 });
