@@ -123,6 +123,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle>, public UdpHooks {
     }
     self.Set("host", Napi::String::New(env, socket_->host()));
     self.Set("port", Napi::Number::New(env, socket_->port()));
+    self.Set("recvBufferBytes", Napi::Number::New(env, socket_->recv_buffer_bytes()));
+    self.Set("sendBufferBytes", Napi::Number::New(env, socket_->send_buffer_bytes()));
     on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
     on_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
     on_closed_ = Napi::Persistent(info[3].As<Napi::Function>());

@@ -62,14 +62,8 @@ int UdpSocket::Open(const char** where) {
   fd_ = ::socket(options_.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return errno;
   *where = "setsockopt";
-  if (options_.recv_buffer_bytes > 0 &&
-      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options_.recv_buffer_bytes, sizeof(int)) != 0) {
-    return errno;
-  }
-  if (options_.send_buffer_bytes > 0 &&
-      setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &options_.send_buffer_bytes, sizeof(int)) != 0) {
-    return errno;
-  }
+  if (options_.recv_buffer_bytes > 0 && !SizeBuffer(SO_RCVBUF, SO_RCVBUFFORCE, options_.recv_buffer_bytes)) return errno;
+  if (options_.send_buffer_bytes > 0 && !SizeBuffer(SO_SNDBUF, SO_SNDBUFFORCE, options_.send_buffer_bytes)) return errno;
   *where = "bind";
   sockaddr_storage ss{};
   socklen_t len;
@@ -113,6 +107,24 @@ int UdpSocket::Open(const char** where) {
   polling_ = true;
   UpdatePoll();
   return 0;
+}
+
+bool UdpSocket::SizeBuffer(int option, int force_option, int bytes) {
+  if (setsockopt(fd_, SOL_SOCKET, option, &bytes, sizeof(int)) != 0) return false;
+  int got = 0;
+  socklen_t len = sizeof(got);
+  // The kernel caps the size at net.core.[rw]mem_max (and reports it doubled); with CAP_NET_ADMIN the
+  // FORCE variant goes beyond the cap, without it the capped size stays.
+  if (getsockopt(fd_, SOL_SOCKET, option, &got, &len) == 0 && got / 2 < bytes) {
+    setsockopt(fd_, SOL_SOCKET, force_option, &bytes, sizeof(int));
+  }
+  return true;
+}
+
+int UdpSocket::BufferBytes(int option) const {
+  int got = 0;
+  socklen_t len = sizeof(got);
+  return getsockopt(fd_, SOL_SOCKET, option, &got, &len) == 0 ? got : 0;
 }
 
 int UdpSocket::AddAddress(const char* literal) {

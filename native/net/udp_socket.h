@@ -50,8 +50,8 @@ struct UdpOptions {
   int family = AF_INET;
   std::string host;
   uint16_t port = 0;
-  int recv_buffer_bytes = 0;  // SO_RCVBUF; 0 keeps the kernel's
-  int send_buffer_bytes = 0;  // SO_SNDBUF; 0 keeps the kernel's
+  int recv_buffer_bytes = 0;  // SO_RCVBUF (SO_RCVBUFFORCE beyond rmem_max where permitted); 0 keeps the kernel's
+  int send_buffer_bytes = 0;  // SO_SNDBUF (SO_SNDBUFFORCE beyond wmem_max where permitted); 0 keeps the kernel's
   uint32_t recv_slots = 16;
   uint32_t slot_bytes = 65536;
   uint32_t send_capacity = 1024;
@@ -93,6 +93,9 @@ class UdpSocket {
   /** Bound address (after Open). */
   const std::string& host() const { return bound_host_; }
   uint16_t port() const { return bound_port_; }
+  /** SO_RCVBUF / SO_SNDBUF as the kernel reports them (twice the usable payload room). */
+  int recv_buffer_bytes() const { return BufferBytes(SO_RCVBUF); }
+  int send_buffer_bytes() const { return BufferBytes(SO_SNDBUF); }
 
   /** Registers a destination address literal; its index, or -1 when it is not an address of this family. */
   int AddAddress(const char* literal);
@@ -136,6 +139,8 @@ class UdpSocket {
   void WriteReady();
   int SendMany(mmsghdr* msgs, uint32_t n);
   void CountError(int err);
+  bool SizeBuffer(int option, int force_option, int bytes);
+  int BufferBytes(int option) const;
   bool Enqueue(const uint8_t* bytes, uint32_t len, const sockaddr* addr, socklen_t addr_len);
   void UpdatePoll();
 

@@ -121,6 +121,9 @@ export interface NativeUdpOptions {
 export interface NativeUdpSocket {
   readonly host: string;
   readonly port: number;
+  /** SO_RCVBUF / SO_SNDBUF as the kernel reports them after opening. */
+  readonly recvBufferBytes: number;
+  readonly sendBufferBytes: number;
   readonly recvSlab: ArrayBuffer;
   readonly recvMeta: ArrayBuffer;
   readonly sendSlab: ArrayBuffer;

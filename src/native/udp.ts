@@ -60,9 +60,12 @@ export interface UdpSocketOptions {
   host: string;
   /** Port; 0 (default) picks a free one. */
   port?: number;
-  /** SO_RCVBUF in bytes (default: the kernel's; capped by net.core.rmem_max). */
+  /**
+   * SO_RCVBUF in bytes (default: the kernel's). Beyond net.core.rmem_max it takes SO_RCVBUFFORCE, which
+   * needs CAP_NET_ADMIN; without it the size stays capped.
+   */
   recvBufferBytes?: number;
-  /** SO_SNDBUF in bytes (default: the kernel's; capped by net.core.wmem_max). */
+  /** SO_SNDBUF in bytes (default: the kernel's), as `recvBufferBytes` with net.core.wmem_max. */
   sendBufferBytes?: number;
   /** Datagrams per `recvmmsg` (default 16). */
   recvBatch?: number;
@@ -190,6 +193,10 @@ export class UdpSocket {
   readonly host: string;
   readonly port: number;
   readonly family: 4 | 6;
+  /** SO_RCVBUF as the kernel reports it (Linux: twice the usable room). */
+  readonly recvBufferBytes: number;
+  /** SO_SNDBUF as the kernel reports it. */
+  readonly sendBufferBytes: number;
   private readonly native: NativeUdpSocket;
   private readonly stage: Uint8Array;
   private readonly stageMeta: Int32Array;
@@ -247,6 +254,8 @@ export class UdpSocket {
     this.family = family;
     this.host = this.native.host;
     this.port = this.native.port;
+    this.recvBufferBytes = this.native.recvBufferBytes;
+    this.sendBufferBytes = this.native.sendBufferBytes;
     this.stage = new Uint8Array(this.native.sendSlab);
     this.stageMeta = new Int32Array(this.native.sendMeta);
     this.capacity = this.stageMeta.length / SEND_WORDS;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -73,6 +73,18 @@ t.test('binds port 0 and reports the bound address', async (t) => {
   t.ok(a.socket.port > 0);
   t.equal(a.socket.family, 4);
   await a.socket.close();
+});
+
+t.test('socket buffer sizes are set (beyond net.core.*mem_max where permitted)', async (t) => {
+  const plain = open();
+  const big = open('127.0.0.1', { recvBufferBytes: 1 << 20, sendBufferBytes: 1 << 20 });
+  t.ok(plain.socket.recvBufferBytes > 0 && plain.socket.sendBufferBytes > 0);
+  const capR = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  const capW = Number(readFileSync('/proc/sys/net/core/wmem_max', 'utf8'));
+  t.ok(big.socket.recvBufferBytes >= 2 * Math.min(1 << 20, capR), `SO_RCVBUF ${big.socket.recvBufferBytes}`);
+  t.ok(big.socket.sendBufferBytes >= 2 * Math.min(1 << 20, capW), `SO_SNDBUF ${big.socket.sendBufferBytes}`);
+  await plain.socket.close();
+  await big.socket.close();
 });
 
 t.test('a taken port fails with its errno name', async (t) => {

@@ -114,7 +114,7 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /**
    * SO_RCVBUF / SO_SNDBUF of the UDP sockets (listeners and ephemeral senders), bytes (default: the
-   * kernel's; capped by net.core.[rw]mem_max).
+   * kernel's). Beyond net.core.[rw]mem_max it takes SO_[RCV|SND]BUFFORCE (CAP_NET_ADMIN), else stays capped.
    */
   udpBufferBytes?: number;
 }
