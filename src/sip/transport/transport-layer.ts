@@ -317,7 +317,10 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   // --- listeners -------------------------------------------------------------------------------------
 
   private async listenUdp(host: string, port: number): Promise<BoundAddress> {
-    const sender = this.openUdp(normalizeHost(host), port);
+    // A host name binds its first IPv4 address, as a udp4 socket of node:dgram did.
+    const address4 = isIP(normalizeHost(host)) === 0 ? (await lookup(host, { family: 4 })).address : normalizeHost(host);
+    if (this.closed) throw new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'transport layer is closed');
+    const sender = this.openUdp(address4, port);
     const address: BoundAddress = { protocol: 'udp', host: sender.local.host, port: sender.local.port };
     this.bound.push({ protocol: 'udp', address, sender });
     return { ...address };
@@ -325,7 +328,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   /**
    * Opens a native UDP socket (src/native/udp.ts) with the configured kernel buffers (bursts at high
-   * rates; capped by net.core.[rw]mem_max). Its local address is read once here, not per datagram.
+   * rates; see `udpBufferBytes`). Its local address is read once here, not per datagram.
    */
   private openUdp(host: string, port: number): UdpSender {
     const bytes = this.options.udpBufferBytes;

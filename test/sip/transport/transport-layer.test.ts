@@ -309,6 +309,9 @@ t.test('a UDP listen on a taken port fails as SIP_ERR_TRANSPORT_LISTEN', async (
   t.teardown(() => tl.close());
   const a = await tl.listen({ protocol: 'udp' });
   await t.rejects(tl.listen({ protocol: 'udp', port: a.port }), { code: 'SIP_ERR_TRANSPORT_LISTEN', message: /EADDRINUSE|in use/ });
+  const named = await tl.listen({ protocol: 'udp', host: 'localhost' });
+  t.equal(named.host, '127.0.0.1', 'a host name binds its IPv4 address');
+  await t.rejects(tl.listen({ protocol: 'udp', host: 'no-such-host.invalid' }), { code: 'SIP_ERR_TRANSPORT_LISTEN' });
 });
 
 const ipv6Loopback = Object.values(networkInterfaces()).some((l) => l?.some((a) => a.family === 'IPv6' && a.address === '::1'));
