@@ -140,6 +140,17 @@ t.test('sends are staged and flushed once per turn with sendmmsg', async (t) => 
   await b.socket.close();
 });
 
+t.test('the destination table starts again after 4096 addresses, sends go on', async (t) => {
+  const a = open();
+  const b = open();
+  const far = b.socket.port === 65535 ? 65534 : b.socket.port + 1;
+  for (let i = 0; i < 4100; i++) a.socket.send(Buffer.from('x'), `127.1.${i >> 8}.${i & 255}`, far);
+  a.socket.send(Buffer.from('last'), '127.0.0.1', b.socket.port);
+  await b.until(() => b.got.length === 1);
+  t.equal(b.got[0]!.data.toString(), 'last');
+  t.equal(a.socket.counters().sentDatagrams, 4101);
+});
+
 t.test('a staged send with an explicit flush leaves at once', async (t) => {
   const a = open();
   const b = open();
