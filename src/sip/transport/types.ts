@@ -112,6 +112,9 @@ export interface TransportOptions {
   udpMaxRequestBytes?: number;
   /** Milliseconds allowed to open a connection (default 10 s). */
   connectTimeoutMs?: number;
-  /** SO_RCVBUF / SO_SNDBUF of UDP listeners, bytes (default: the kernel's; capped by net.core.[rw]mem_max). */
+  /**
+   * SO_RCVBUF / SO_SNDBUF of the UDP sockets (listeners and ephemeral senders), bytes (default: the
+   * kernel's). Beyond net.core.[rw]mem_max it takes SO_[RCV|SND]BUFFORCE (CAP_NET_ADMIN), else stays capped.
+   */
   udpBufferBytes?: number;
 }
