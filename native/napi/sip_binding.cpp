@@ -45,25 +45,29 @@ Napi::Value SetRecord(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> handle
+// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array)
+// -> handle
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      !IsInt32Array(info[3])) {
-    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Int32Array)").ThrowAsJavaScriptException();
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || !IsInt32Array(info[4])) {
+    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Uint8Array, Int32Array)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto names = info[0].As<Napi::Array>();
   auto single = info[1].As<Napi::Uint8Array>();
   auto roles = info[2].As<Napi::Uint8Array>();
-  auto out = info[3].As<Napi::Int32Array>();
+  auto slots = info[3].As<Napi::Uint8Array>();
+  auto out = info[4].As<Napi::Int32Array>();
   auto state = std::make_unique<SipState>();
   for (uint32_t i = 0; i < names.Length(); ++i) {
     Napi::Value v = names.Get(i);
     if (!v.IsString()) continue;
     uint8_t one = i < single.ElementLength() ? single[i] : 0;
     auto role = static_cast<sip::Role>(i < roles.ElementLength() ? roles[i] : 0);
-    state->names.Add(v.As<Napi::String>().Utf8Value(), one, role);
+    uint8_t slot = i < slots.ElementLength() ? slots[i] : 0;
+    state->names.Add(v.As<Napi::String>().Utf8Value(), one, role, slot);
   }
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();
@@ -84,7 +88,9 @@ Napi::Value SetLimits(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sipScan(handle, buf: Uint8Array, at: number) -> 1 scanned / 0 not scanned; the record starts at word `at`.
+// sipScan(handle, buf: Uint8Array, at: number) -> the start line and headers as a latin1 string (offsets in
+// it are the record's "rel" offsets) when scanned, undefined when not; the record starts at word `at`.
+// Returning the head from here saves the caller a second native call to decode it.
 Napi::Value Scan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SipState* state = State(info);
@@ -94,10 +100,20 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
   }
   auto buf = info[1].As<Napi::Uint8Array>();
   int64_t at = info[2].As<Napi::Number>().Int64Value();
-  if (at < 0 || static_cast<size_t>(at) >= state->cap) return Napi::Number::New(env, 0);
-  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out + at,
-                               state->cap - static_cast<size_t>(at));
-  return Napi::Number::New(env, r);
+  if (at < 0 || static_cast<size_t>(at) >= state->cap) return env.Undefined();
+  int32_t* w = state->out + at;
+  const uint8_t* data = buf.Data();
+  if (sip::ScanMessage(data, buf.ElementLength(), state->names, state->limits, w,
+                       state->cap - static_cast<size_t>(at)) != 1) {
+    return env.Undefined();
+  }
+  napi_value head;
+  const int32_t base = w[sip::kBase];
+  if (napi_create_string_latin1(env, reinterpret_cast<const char*>(data + base),
+                                static_cast<size_t>(w[sip::kBodyStart] - base), &head) != napi_ok) {
+    return env.Undefined();
+  }
+  return Napi::Value(env, head);
 }
 
 }  // namespace

@@ -6,6 +6,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace switchhook {
 namespace sip {
 namespace {
@@ -42,6 +46,21 @@ inline bool Visible(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
 size_t SpanToken(const uint8_t* p, size_t i, size_t end) {
   while (i < end && kT.token[p[i]]) ++i;
+  return i;
+}
+
+// Index of the first '\n' in `p[i, end)`, or `end`.
+inline size_t FindLf(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i lf = _mm_set1_epi8('\n');
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)));
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#endif
+  while (i < end && p[i] != '\n') ++i;
   return i;
 }
 
@@ -131,14 +150,22 @@ struct Out {
     for (int k = 3; k < kItemWords; ++k) r[k] = 0;
     return r;
   }
-  // Puts the items in order right after the headers; returns where they start.
-  size_t Finish() {
+  // Puts the items in order right after the headers and indexes the first item of each slot; returns
+  // where the items start.
+  size_t Finish(const NameTable& names) {
     int32_t* lo = w + ItemStart();
     for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
       for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
     }
-    std::memmove(w + HeaderEnd(), lo, items * kItemWords * sizeof(int32_t));
-    return HeaderEnd();
+    const size_t at = HeaderEnd();
+    std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+    for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
+    for (size_t i = 0; i < items; ++i) {
+      const size_t r = at + i * kItemWords;
+      const uint8_t slot = names.SlotOf(w[r + 1]);
+      if (slot != 0 && w[kSlotBase + slot - 1] == 0) w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
+    }
+    return at;
   }
 };
 
@@ -309,44 +336,35 @@ bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id,
 
 }  // namespace
 
-size_t NameTable::Slot(size_t n, uint8_t first, uint8_t last) {
-  uint32_t h = static_cast<uint32_t>(n) * 0x9E3779B1u ^ first * 0x85EBCA77u ^ last * 0xC2B2AE3Du;
-  h ^= h >> 15;
-  h *= 0x2C1B3C6Du;
-  h ^= h >> 12;
-  return h & (kSlots - 1);
-}
-
-void NameTable::Add(const std::string& lower, uint8_t single, Role role) {
-  if (!ready_) {
-    for (size_t i = 0; i < kSlots; ++i) slots_[i] = 0;
-    ready_ = true;
-  }
+void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t slot) {
   if (names_.size() >= 1024) return;
   // Ids follow the caller's order, so every name takes one even when it cannot be found (empty, too long
   // or a repeat: the first spelling wins).
+  std::string folded(lower);
+  for (char& c : folded) c = static_cast<char>(Fold(static_cast<uint8_t>(c)));
   names_.push_back(lower);
+  folded_.push_back(folded);
   single_.push_back(single);
   roles_.push_back(role);
+  slots_of_.push_back(slot <= kMaxSlot ? slot : 0);
   const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
   if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
-  size_t slot = Slot(lower.size(), Lower(s[0]), Lower(s[lower.size() - 1]));
-  while (slots_[slot] != 0) slot = (slot + 1) & (kSlots - 1);
-  slots_[slot] = static_cast<int16_t>(names_.size());
+  uint32_t h = FoldHash(s, lower.size());
+  size_t at = h & (kSlots - 1);
+  while (slots_[at].id != 0) at = (at + 1) & (kSlots - 1);
+  slots_[at] = {h, static_cast<int16_t>(names_.size())};
 }
 
-int NameTable::Find(const uint8_t* p, size_t n) const {
-  if (!ready_ || n == 0) return -1;
-  size_t slot = Slot(n, Lower(p[0]), Lower(p[n - 1]));
-  while (slots_[slot] != 0) {
-    size_t id = static_cast<size_t>(slots_[slot] - 1);
-    const std::string& name = names_[id];
-    if (name.size() == n) {
-      size_t k = 0;
-      while (k < n && Lower(p[k]) == static_cast<uint8_t>(name[k])) ++k;
-      if (k == n) return static_cast<int>(id);
-    }
-    slot = (slot + 1) & (kSlots - 1);
+int NameTable::Find(const uint8_t* p, size_t n, uint32_t hash) const {
+  if (n == 0 || n > 255) return -1;
+  for (size_t slot = hash & (kSlots - 1); slots_[slot].id != 0; slot = (slot + 1) & (kSlots - 1)) {
+    if (slots_[slot].hash != hash) continue;
+    size_t id = static_cast<size_t>(slots_[slot].id - 1);
+    const std::string& name = folded_[id];
+    if (name.size() != n) continue;
+    size_t k = 0;
+    while (k < n && Fold(p[k]) == static_cast<uint8_t>(name[k])) ++k;
+    if (k == n) return static_cast<int>(id);
   }
   return -1;
 }
@@ -402,24 +420,26 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   size_t body_start = 0;
   for (;;) {
     if (p >= len) return 0;
-    lfp = static_cast<const uint8_t*>(std::memchr(data + p, '\n', len - p));
-    if (lfp == nullptr) return 0;
-    lf = static_cast<size_t>(lfp - data);
-    if (lf + 1 - base > max_head) return 0;
-    le = (lf > p && data[lf - 1] == '\r') ? lf - 1 : lf;
-    if (le == p) {
-      body_start = lf + 1;
+    // name = token (hashed as it is read for the name table), then optional whitespace and the colon.
+    uint32_t hash = NameTable::kHashSeed;
+    size_t ne = p;
+    while (ne < len && kT.token[data[ne]]) hash = NameTable::HashStep(hash, data[ne++]);
+    if (ne == p) {
+      // The empty line ends the headers; anything else here (folding, junk) goes to the grammar path.
+      size_t eol = data[p] == '\r' && p + 1 < len ? p + 1 : p;
+      if (data[eol] != '\n' || eol + 1 - base > max_head) return 0;
+      body_start = eol + 1;
       break;
     }
-    if (IsWs(data[p])) return 0;  // folding: the grammar path joins the lines
-    // name = token, then optional whitespace and the colon (a token holds neither).
-    size_t ne = SpanToken(data, p, le);
     size_t colon = ne;
-    while (colon < le && IsWs(data[colon])) ++colon;
-    if (ne == p || colon >= le || data[colon] != ':') return 0;
-    int id = names.Find(data + p, ne - p);
+    while (colon < len && IsWs(data[colon])) ++colon;
+    if (colon >= len || data[colon] != ':') return 0;
     size_t vs = colon + 1;
-    while (vs < le && IsWs(data[vs])) ++vs;
+    while (vs < len && IsWs(data[vs])) ++vs;
+    lf = FindLf(data, vs, len);
+    if (lf >= len || lf + 1 - base > max_head) return 0;
+    le = (lf > vs && data[lf - 1] == '\r') ? lf - 1 : lf;
+    int id = names.Find(data + p, ne - p, hash);
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
     if (++count > static_cast<size_t>(limits.max_headers)) return 0;
@@ -496,7 +516,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   out[kBodyEnd] = static_cast<int32_t>(body_end);
   out[kHeaderCount] = static_cast<int32_t>(count);
   out[kItemCount] = static_cast<int32_t>(o.items);
-  out[kItemBase] = static_cast<int32_t>(o.Finish());
+  out[kItemBase] = static_cast<int32_t>(o.Finish(names));
   out[kStatus] = 1;
   return 1;
 }

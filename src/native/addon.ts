@@ -70,16 +70,19 @@ export interface NativeAddon extends RtpAddon {
     interval: number,
   ): Buffer | null;
   /**
-   * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles)
+   * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles, slots)
    * writing into the record arena `out`; returns its handle. Use SipScanner (src/native/sip.ts).
    */
-  sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, out: Int32Array): SipScannerHandle;
+  sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array): SipScannerHandle;
   /** native/sip: the arena the scanner's following scans write their records into. */
   sipRecord(handle: SipScannerHandle, out: Int32Array): void;
   /** native/sip: the limits of the scanner's following scans (int32 values). */
   sipLimits(handle: SipScannerHandle, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;
-  /** native/sip: scans one SIP message into the arena at word `at`; 1 when scanned, 0 when not. */
-  sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): number;
+  /**
+   * native/sip: scans one SIP message into the arena at word `at`; when scanned, its start line and headers
+   * as a latin1 string, else `undefined`.
+   */
+  sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): string | undefined;
 
   /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
   readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;

@@ -7,8 +7,9 @@
  *
  * Record layout (int32 words from the record's start; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
  * `[status, base, bodyStart, bodyEnd, kind (1 request, 2 response), line0, line1, line2, headers, items,
- * itemBase]`; request line0 = method end, line1/line2 = Request-URI (rel); response line0 = status code,
- * line1/line2 = reason phrase (rel). Header records from word 16, 5 words each: `[id, nameStart, nameEnd,
+ * itemBase, slot 1 ... slot 12]`; request line0 = method end, line1/line2 = Request-URI (rel); response
+ * line0 = status code, line1/line2 = reason phrase (rel); slot s = word index of the first item of the
+ * names given slot s, 0 when none. Header records from word 24, 5 words each: `[id, nameStart, nameEnd,
  * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
  * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
  */
@@ -27,8 +28,13 @@ export enum SipScanWord {
   HeaderCount = 8,
   ItemCount = 9,
   ItemBase = 10,
-  FirstHeader = 16,
+  /** `SlotBase + s - 1`: word index (from the record's start) of the first item of slot `s`, 0 when none. */
+  SlotBase = 11,
+  FirstHeader = 24,
 }
+
+/** Highest slot number a name can be given (native/sip/scanner.h `kMaxSlot`). */
+export const SIP_MAX_SLOT = 12;
 
 /** Words per header record and per item record. */
 export const SIP_HEADER_WORDS = 5;
@@ -63,6 +69,11 @@ export interface SipNameEntry {
    */
   readonly single: number;
   readonly role: SipHeaderRole;
+  /**
+   * 0, or 1 to {@link SIP_MAX_SLOT}: the record then holds where the first item of the headers of this slot
+   * is (word `SlotBase + slot - 1`), so a reader finds e.g. the first Via item without a search.
+   */
+  readonly slot?: number;
 }
 
 /** Words of one record arena (128 KiB): records are written one after another, each message keeps its own. */
@@ -92,15 +103,19 @@ export class SipScanner {
       names.map((n) => n.lower),
       Uint8Array.from(names, (n) => n.single),
       Uint8Array.from(names, (n) => n.role),
+      Uint8Array.from(names, (n) => n.slot ?? 0),
       this.record,
     );
   }
 
+  /** Word index in {@link record} of the record of the last successful {@link scan}. */
+  at = 0;
+
   /**
-   * Scans `buf`; the word index of its record in {@link record}, or -1 when the grammar path must parse
-   * it.
+   * Scans `buf`. When scanned, returns its start line and headers as a latin1 string (string offsets are the
+   * record's "rel" offsets) and sets {@link at}; `undefined` when the grammar path must parse it.
    */
-  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): number {
+  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): string | undefined {
     if (maxHeaderBytes !== this.maxHeaderBytes || maxBodyBytes !== this.maxBodyBytes || maxHeaders !== this.maxHeaders) {
       this.maxHeaderBytes = maxHeaderBytes;
       this.maxBodyBytes = maxBodyBytes;
@@ -113,10 +128,12 @@ export class SipScanner {
       addon.sipRecord(this.handle, this.record);
     }
     const at = this.next;
-    if (addon.sipScan(this.handle, buf, at) !== 1) return -1;
+    const head = addon.sipScan(this.handle, buf, at);
+    if (head === undefined) return undefined;
     const w = this.record;
     this.next = at + w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
-    return at;
+    this.at = at;
+    return head;
   }
 }
 

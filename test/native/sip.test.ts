@@ -22,22 +22,22 @@ const INVITE = msg(
 );
 
 const TABLE = [
-  { lower: 'via', single: 0, role: SipHeaderRole.Via },
-  { lower: 'from', single: 1, role: SipHeaderRole.NameAddr },
-  { lower: 'f', single: 1, role: SipHeaderRole.NameAddr },
-  { lower: 'to', single: 2, role: SipHeaderRole.NameAddr },
-  { lower: 'call-id', single: 3, role: SipHeaderRole.CallId },
+  { lower: 'via', single: 0, role: SipHeaderRole.Via, slot: 1 },
+  { lower: 'from', single: 1, role: SipHeaderRole.NameAddr, slot: 2 },
+  { lower: 'f', single: 1, role: SipHeaderRole.NameAddr, slot: 2 },
+  { lower: 'to', single: 2, role: SipHeaderRole.NameAddr, slot: 3 },
+  { lower: 'call-id', single: 3, role: SipHeaderRole.CallId, slot: 12 },
   { lower: 'cseq', single: 4, role: SipHeaderRole.CSeq },
-  { lower: 'm', single: 0, role: SipHeaderRole.NameAddrList },
+  { lower: 'm', single: 0, role: SipHeaderRole.NameAddrList, slot: 4 },
   { lower: 'l', single: 5, role: SipHeaderRole.ContentLength },
 ];
 
 t.test('the record: start line, header lines with name ids, hot values pre-split (RFC 3261 7, 25.1)', async (t) => {
   const sc = new SipScanner(TABLE);
-  const at = sc.scan(INVITE, 32768, 65536, 256);
-  t.ok(at >= 0);
+  const head = sc.scan(INVITE, 32768, 65536, 256)!;
+  const at = sc.at;
   const w = sc.record;
-  const head = INVITE.toString('latin1', w[at + SipScanWord.Base], w[at + SipScanWord.BodyStart]);
+  t.equal(head, INVITE.toString('latin1', w[at + SipScanWord.Base], w[at + SipScanWord.BodyStart]), 'the head as latin1');
   t.equal(w[at + SipScanWord.Kind], 1);
   t.equal(head.slice(0, w[at + SipScanWord.Line0]), 'INVITE');
   t.equal(head.slice(w[at + SipScanWord.Line1], w[at + SipScanWord.Line2]), 'sip:bob@example.com');
@@ -50,6 +50,12 @@ t.test('the record: start line, header lines with name ids, hot values pre-split
     names.push(`${w[h]}:${head.slice(w[h + 1], w[h + 2])}`);
   }
   t.same(names, ['0:Via', '-1:Max-Forwards', '3:To', '2:f', '4:Call-ID', '5:CSeq', '6:m', '-1:X-Custom', '7:l']);
+  // Slots: the first item of each slot's headers (Via, From, To, Contact, Call-ID), 0 for an unused slot.
+  const firstOf = (slot: number) => {
+    const i = w[at + SipScanWord.SlotBase + slot - 1]!;
+    return i === 0 ? '-' : `${w[at + i + 2]}@${(i - w[at + SipScanWord.ItemBase]!) / SIP_ITEM_WORDS}`;
+  };
+  t.same([1, 2, 3, 4, 5, 12].map(firstOf), ['1@0', '2@3', '2@2', '2@6', '-', '4@4']);
   const items: string[] = [];
   const base = at + w[at + SipScanWord.ItemBase]!;
   for (let i = 0; i < w[at + SipScanWord.ItemCount]!; i++) {
@@ -98,11 +104,11 @@ t.test('faults and the unusual are left to the grammar path', async (t) => {
     ['status', msg(['SIP/2.0 99 Odd'])],
     ['no colon', msg(['OPTIONS sip:a SIP/2.0', 'Via SIP/2.0/UDP h'])],
   ];
-  for (const [what, buf] of cases) t.equal(sc.scan(buf, 32768, 65536, 256), -1, what);
-  t.equal(sc.scan(INVITE, 100, 65536, 256), -1, 'headers above the limit');
-  t.equal(sc.scan(INVITE, 32768, 2, 256), -1, 'body above the limit');
-  t.equal(sc.scan(INVITE, 32768, 65536, 3), -1, 'too many header lines');
-  t.ok(sc.scan(INVITE, 32768, 65536, 256) >= 0, 'limits restored');
+  for (const [what, buf] of cases) t.equal(sc.scan(buf, 32768, 65536, 256), undefined, what);
+  t.equal(sc.scan(INVITE, 100, 65536, 256), undefined, 'headers above the limit');
+  t.equal(sc.scan(INVITE, 32768, 2, 256), undefined, 'body above the limit');
+  t.equal(sc.scan(INVITE, 32768, 65536, 3), undefined, 'too many header lines');
+  t.type(sc.scan(INVITE, 32768, 65536, 256), 'string', 'limits restored');
 });
 
 t.test('values outside the canonical forms are flagged, not split', async (t) => {
@@ -114,8 +120,8 @@ t.test('values outside the canonical forms are flagged, not split', async (t) =>
     'CSeq: 12345678901 OPTIONS',
     'Call-ID: a\tb',
   ]);
-  const at = sc.scan(buf, 32768, 65536, 256);
-  t.ok(at >= 0);
+  t.type(sc.scan(buf, 32768, 65536, 256), 'string');
+  const at = sc.at;
   const w = sc.record;
   const base = at + w[at + SipScanWord.ItemBase]!;
   const flags: number[] = [];

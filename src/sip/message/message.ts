@@ -95,6 +95,8 @@ export abstract class SipMessage {
    * received.
    */
   private scan: Int32Array | undefined;
+  /** Word index of the record in `scan`. */
+  private recAt = 0;
   /** Word range of the header records in `scan`. */
   private headersAt = 0;
   /** Word range of the item records in `scan` (right after the header records). */
@@ -466,17 +468,26 @@ export abstract class SipMessage {
     const end = w[at + SipScanWord.BodyEnd]!;
     SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
     m.scan = w;
+    m.recAt = at;
     m.headersAt = at + SipScanWord.FirstHeader;
     m.itemsAt = at + w[at + SipScanWord.ItemBase]!;
     m.itemsEnd = m.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
     m.entryList = undefined;
   }
 
+  /** Word index in `scan` of the first item of a hot header (its slot in the record), or -1 when none. */
+  private firstItem(it: Int32Array, hot: Hot): number {
+    const i = it[this.recAt + SipScanWord.SlotBase + hot - 1]!;
+    return i === 0 ? -1 : this.recAt + i;
+  }
+
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
   private scannedVias(it: Int32Array): Via[] | undefined {
     const head = this.head!;
     const out: Via[] = [];
-    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+    const first = this.firstItem(it, Hot.Via);
+    if (first < 0) return out;
+    for (let i = first; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
       if (it[i + 3] !== 1) return undefined;
       const port = it[i + 8]!;
@@ -507,10 +518,8 @@ export abstract class SipMessage {
   private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
     const it = this.scan;
     if (it === undefined) return undefined;
-    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] === hot) return it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
-    }
-    return undefined;
+    const i = this.firstItem(it, hot);
+    return i >= 0 && it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
   }
 
   /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
@@ -518,7 +527,9 @@ export abstract class SipMessage {
     const it = this.scan;
     if (it === undefined) return undefined;
     const out: NameAddr[] = [];
-    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+    const first = this.firstItem(it, hot);
+    if (first < 0) return out;
+    for (let i = first; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] !== hot) continue;
       if (it[i + 3] !== 1) return undefined;
       out.push(this.nameAddrAt(it, i, what));
@@ -529,9 +540,8 @@ export abstract class SipMessage {
   private readCallId(): string {
     const it = this.scan;
     if (it !== undefined) {
-      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-        if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
-      }
+      const i = this.firstItem(it, Hot.CallId);
+      if (i >= 0 && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
     }
     const v = this.required('call-id');
     if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
@@ -541,11 +551,8 @@ export abstract class SipMessage {
   private readCSeq(): CSeq {
     const it = this.scan;
     if (it !== undefined) {
-      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-        if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
-          return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
-        }
-      }
+      const i = this.firstItem(it, Hot.CSeq);
+      if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
     }
     const text = this.required('cseq');
     const sp = text.indexOf(' ');
@@ -760,14 +767,13 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_L
   const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
-  const at = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
-  if (at >= 0) return fromScan(buf, scanner.record, at);
+  const head = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+  if (head !== undefined) return fromScan(buf, head, scanner.record, scanner.at);
   return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
 }
 
 /** Builds the message the native scanner described in record `w[at...]` (src/native/sip.ts): no fault was found. */
-function fromScan(buf: Buffer, w: Int32Array, at: number): SipMessage {
-  const head = latin1(buf, w[at + SipScanWord.Base]!, w[at + SipScanWord.BodyStart]!);
+function fromScan(buf: Buffer, head: string, w: Int32Array, at: number): SipMessage {
   const l1 = w[at + SipScanWord.Line1];
   const l2 = w[at + SipScanWord.Line2];
   const msg =
