@@ -1,7 +1,8 @@
 // N-API surface of the SIP scanner (native/sip). src/native/sip.ts (SipScanner) owns the arguments: it
-// creates a scanner (name table + record arena) behind an external handle, then scans one message per call.
+// creates a scanner (name table + record ring) behind an external handle, then scans one message per call.
 #include <napi.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -11,12 +12,13 @@
 namespace switchhook {
 namespace {
 
-// One scanner (src/native/sip.ts SipScanner): the name table and the record arena, kept alive here.
+// One scanner (src/native/sip.ts SipScanner): the name table and the record ring, kept alive here.
 struct SipState {
   sip::NameTable names;
   Napi::Reference<Napi::Int32Array> out_ref;
   int32_t* out = nullptr;
   size_t cap = 0;
+  size_t room = 0;  // words one scan may write from its start
   sip::Limits limits{32 * 1024, 64 * 1024, 256};
 };
 
@@ -30,28 +32,14 @@ bool IsInt32Array(const Napi::Value& v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
 }
 
-// sipRecord(handle, out: Int32Array) -> undefined: the array the following scans write into.
-Napi::Value SetRecord(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SipState* state = State(info);
-  if (state == nullptr || info.Length() < 2 || !IsInt32Array(info[1])) {
-    Napi::TypeError::New(env, "sipRecord(handle, Int32Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto out = info[1].As<Napi::Int32Array>();
-  state->out_ref = Napi::Persistent(out);
-  state->out = out.Data();
-  state->cap = out.ElementLength();
-  return env.Undefined();
-}
-
-// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array)
-// -> handle
+// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array,
+// room: number) -> handle. Every scan writes its record into `out` from the word it is given and within
+// `room` words of it, so the caller can use `out` as a ring.
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      !info[3].IsTypedArray() || !IsInt32Array(info[4])) {
-    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Uint8Array, Int32Array)")
+  if (info.Length() < 6 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || !IsInt32Array(info[4]) || !info[5].IsNumber()) {
+    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Uint8Array, Int32Array, number)")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -72,6 +60,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();
   state->cap = out.ElementLength();
+  const int64_t room = info[5].As<Napi::Number>().Int64Value();
+  state->room = room > 0 ? static_cast<size_t>(room) : 0;
   return Napi::External<SipState>::New(env, state.release(), [](Napi::Env, SipState* s) { delete s; });
 }
 
@@ -103,8 +93,8 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
   if (at < 0 || static_cast<size_t>(at) >= state->cap) return env.Undefined();
   int32_t* w = state->out + at;
   const uint8_t* data = buf.Data();
-  if (sip::ScanMessage(data, buf.ElementLength(), state->names, state->limits, w,
-                       state->cap - static_cast<size_t>(at)) != 1) {
+  const size_t cap = std::min(state->cap - static_cast<size_t>(at), state->room);
+  if (sip::ScanMessage(data, buf.ElementLength(), state->names, state->limits, w, cap) != 1) {
     return env.Undefined();
   }
   napi_value head;
@@ -120,7 +110,6 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
 
 void InitSip(Napi::Env env, Napi::Object exports) {
   exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
-  exports.Set("sipRecord", Napi::Function::New(env, SetRecord, "sipRecord"));
   exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
   exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
 }

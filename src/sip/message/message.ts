@@ -90,16 +90,18 @@ export abstract class SipMessage {
   private dirty = true;
   private typedSlots: TypedSlots | undefined;
   /**
-   * The header and item records of the native scan (src/native/sip.ts): header lines not yet made into
-   * entries, and the pre-split values of the hot headers, valid while the headers and `head` are those
-   * received.
+   * The message has a record of the native scan (src/native/sip.ts, in the scanner's ring): header lines not
+   * yet made into entries, and the pre-split values of the hot headers, valid while the headers and `head`
+   * are those received.
    */
-  private scan: Int32Array | undefined;
-  /** Word index of the record in `scan`. */
+  private scanned = false;
+  /** Position of the record in the ring's history (to tell whether the ring has come round to it). */
+  private recPos = 0;
+  /** Word index of the record in the ring. */
   private recAt = 0;
-  /** Word range of the header records in `scan`. */
+  /** Word range of the header records in the ring. */
   private headersAt = 0;
-  /** Word range of the item records in `scan` (right after the header records). */
+  /** Word range of the item records in the ring (right after the header records). */
   private itemsAt = 0;
   private itemsEnd = 0;
 
@@ -114,7 +116,7 @@ export abstract class SipMessage {
   protected get entries(): HeaderEntry[] {
     if (this.entryList !== undefined) return this.entryList;
     const list: HeaderEntry[] = [];
-    const w = this.scan;
+    const w = this.record();
     if (w !== undefined) {
       const head = this.head!;
       for (let h = this.headersAt; h < this.itemsAt; h += SIP_HEADER_WORDS) {
@@ -232,8 +234,9 @@ export abstract class SipMessage {
   get via(): Via[] {
     const slots = this.slots();
     if (slots.via !== undefined) return slots.via;
-    if (this.scan !== undefined) {
-      const scanned = this.scannedVias(this.scan);
+    const w = this.record();
+    if (w !== undefined) {
+      const scanned = this.scannedVias(w);
       if (scanned !== undefined) return (slots.via = scanned);
     }
     let single: HeaderEntry | undefined;
@@ -414,7 +417,7 @@ export abstract class SipMessage {
     head += '\r\n';
     const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
     this.rebase();
-    this.scan = undefined;
+    this.scanned = false;
     this.raw = out;
     this.src = undefined;
     this.head = undefined;
@@ -464,15 +467,35 @@ export abstract class SipMessage {
    * @internal Called by the parser with a native scan record (src/native/sip.ts) of `src`: header lines
    * made into entries when first needed, item records read in place by the typed accessors.
    */
-  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number): void {
+  static attachScanned(m: SipMessage, src: Buffer, head: string, at: number, pos: number): void {
+    const w = scanner.record;
     const end = w[at + SipScanWord.BodyEnd]!;
     SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
-    m.scan = w;
-    m.recAt = at;
-    m.headersAt = at + SipScanWord.FirstHeader;
-    m.itemsAt = at + w[at + SipScanWord.ItemBase]!;
-    m.itemsEnd = m.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    m.scanned = true;
+    m.place(w, at, pos);
     m.entryList = undefined;
+  }
+
+  /** Takes the record at word `at` of the ring, position `pos` in its history. */
+  private place(w: Int32Array, at: number, pos: number): void {
+    this.recAt = at;
+    this.recPos = pos;
+    this.headersAt = at + SipScanWord.FirstHeader;
+    this.itemsAt = at + w[at + SipScanWord.ItemBase]!;
+    this.itemsEnd = this.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+  }
+
+  /**
+   * The ring holding this message's scan record, or `undefined` when it has none. When the ring has come
+   * round to the record, the received bytes are scanned again: the same record, at a new place.
+   */
+  private record(): Int32Array | undefined {
+    if (!this.scanned) return undefined;
+    if (!scanner.intact(this.recPos)) {
+      if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
+      this.place(scanner.record, scanner.at, scanner.pos);
+    }
+    return scanner.record;
   }
 
   /** Word index in `scan` of the first item of a hot header (its slot in the record), or -1 when none. */
@@ -516,7 +539,7 @@ export abstract class SipMessage {
 
   /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
   private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
-    const it = this.scan;
+    const it = this.record();
     if (it === undefined) return undefined;
     const i = this.firstItem(it, hot);
     return i >= 0 && it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
@@ -524,7 +547,7 @@ export abstract class SipMessage {
 
   /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
   private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
-    const it = this.scan;
+    const it = this.record();
     if (it === undefined) return undefined;
     const out: NameAddr[] = [];
     const first = this.firstItem(it, hot);
@@ -538,7 +561,7 @@ export abstract class SipMessage {
   }
 
   private readCallId(): string {
-    const it = this.scan;
+    const it = this.record();
     if (it !== undefined) {
       const i = this.firstItem(it, Hot.CallId);
       if (i >= 0 && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
@@ -549,7 +572,7 @@ export abstract class SipMessage {
   }
 
   private readCSeq(): CSeq {
-    const it = this.scan;
+    const it = this.record();
     if (it !== undefined) {
       const i = this.firstItem(it, Hot.CSeq);
       if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
@@ -631,9 +654,9 @@ export abstract class SipMessage {
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
     this.typedSlots = undefined;
-    if (this.scan !== undefined) {
+    if (this.scanned) {
       void this.entries;
-      this.scan = undefined;
+      this.scanned = false;
     }
     this.dirty = true;
   }
@@ -768,19 +791,19 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_L
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
   const head = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
-  if (head !== undefined) return fromScan(buf, head, scanner.record, scanner.at);
+  if (head !== undefined) return fromScan(buf, head, scanner.record, scanner.at, scanner.pos);
   return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
 }
 
 /** Builds the message the native scanner described in record `w[at...]` (src/native/sip.ts): no fault was found. */
-function fromScan(buf: Buffer, head: string, w: Int32Array, at: number): SipMessage {
+function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: number): SipMessage {
   const l1 = w[at + SipScanWord.Line1];
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
       ? new SipRequest(head.slice(0, w[at + SipScanWord.Line0]), head.slice(l1, l2))
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
-  SipMessage.attachScanned(msg, buf, head, w, at);
+  SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
 }
 
