@@ -37,6 +37,7 @@ constexpr Tables kT;
 inline uint8_t Lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c; }
 inline bool IsWs(uint8_t c) { return c == ' ' || c == '\t'; }
 inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
+inline bool IsHex(uint8_t c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 constexpr size_t kFail = static_cast<size_t>(-1);
 
@@ -171,7 +172,8 @@ struct Out {
 
 inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - base); }
 
-// Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE), rport digits,
+// Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
+// references `[...]` of hex digits, colons and dots), rport digits,
 // no `ttl` anywhere in the parameters (the grammar range-checks it). Returns the end of the value or kFail.
 size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
@@ -180,8 +182,16 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   if (te == ts || te >= b || p[te] != ' ') return kFail;
   size_t hs = te + 1;
   size_t he = hs;
-  while (he < b && kT.host[p[he]]) ++he;
-  if (he == hs) return kFail;
+  if (he < b && p[he] == '[') {
+    // IPv6 reference (RFC 3261 25.1): the host keeps its brackets, as the grammar path gives it.
+    ++he;
+    while (he < b && (IsHex(p[he]) || p[he] == ':' || p[he] == '.')) ++he;
+    if (he >= b || p[he] != ']' || he == hs + 1) return kFail;
+    ++he;
+  } else {
+    while (he < b && kT.host[p[he]]) ++he;
+    if (he == hs) return kFail;
+  }
   size_t i = he;
   int32_t port = -1;
   if (i < b && p[i] == ':') {
@@ -336,12 +346,49 @@ bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id,
 
 }  // namespace
 
+namespace {
+
+// Case fold of token characters, 8 at a time: `c | 0x20` maps A-Z to a-z and no two other token characters
+// together (`_` becomes 0x7f, which is no token character).
+constexpr uint64_t kFold = 0x2020202020202020ULL;
+
+// `p[0, n)` (n <= 8) as a little-endian word, zero-padded, case-folded.
+inline uint64_t Word(const uint8_t* p, size_t n) {
+  uint64_t w = 0;
+  if (n == 8) {
+    std::memcpy(&w, p, 8);
+  } else {
+    for (size_t i = 0; i < n; ++i) w |= static_cast<uint64_t>(p[i]) << (8 * i);
+  }
+  return w | (kFold & (n == 8 ? ~0ULL : (1ULL << (8 * n)) - 1));
+}
+
+struct NameKey {
+  uint64_t head;
+  uint64_t tail;
+};
+
+inline NameKey KeyOf(const uint8_t* p, size_t n) {
+  if (n <= 8) {
+    uint64_t w = Word(p, n);
+    return {w, w};
+  }
+  return {Word(p, 8), Word(p + n - 8, 8)};
+}
+
+inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
+  uint64_t h = (k.head ^ (k.tail << 7 | k.tail >> 57) ^ n) * 0x9E3779B97F4A7C15ULL;
+  return static_cast<size_t>(h >> 40) & (slots - 1);
+}
+
+}  // namespace
+
 void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t slot) {
   if (names_.size() >= 1024) return;
   // Ids follow the caller's order, so every name takes one even when it cannot be found (empty, too long
   // or a repeat: the first spelling wins).
   std::string folded(lower);
-  for (char& c : folded) c = static_cast<char>(Fold(static_cast<uint8_t>(c)));
+  for (char& c : folded) c = static_cast<char>(static_cast<uint8_t>(c) | 0x20);
   names_.push_back(lower);
   folded_.push_back(folded);
   single_.push_back(single);
@@ -349,22 +396,27 @@ void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t
   slots_of_.push_back(slot <= kMaxSlot ? slot : 0);
   const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
   if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
-  uint32_t h = FoldHash(s, lower.size());
-  size_t at = h & (kSlots - 1);
+  NameKey k = KeyOf(s, lower.size());
+  size_t at = SlotOfKey(k, lower.size(), kSlots);
   while (slots_[at].id != 0) at = (at + 1) & (kSlots - 1);
-  slots_[at] = {h, static_cast<int16_t>(names_.size())};
+  slots_[at] = {k.head, k.tail, static_cast<uint16_t>(lower.size()), static_cast<int16_t>(names_.size())};
 }
 
-int NameTable::Find(const uint8_t* p, size_t n, uint32_t hash) const {
+int NameTable::Find(const uint8_t* p, size_t n) const {
   if (n == 0 || n > 255) return -1;
-  for (size_t slot = hash & (kSlots - 1); slots_[slot].id != 0; slot = (slot + 1) & (kSlots - 1)) {
-    if (slots_[slot].hash != hash) continue;
-    size_t id = static_cast<size_t>(slots_[slot].id - 1);
-    const std::string& name = folded_[id];
-    if (name.size() != n) continue;
-    size_t k = 0;
-    while (k < n && Fold(p[k]) == static_cast<uint8_t>(name[k])) ++k;
-    if (k == n) return static_cast<int>(id);
+  const NameKey k = KeyOf(p, n);
+  for (size_t at = SlotOfKey(k, n, kSlots); slots_[at].id != 0; at = (at + 1) & (kSlots - 1)) {
+    const Slot& e = slots_[at];
+    if (e.len != n || e.head != k.head || e.tail != k.tail) continue;
+    const size_t id = static_cast<size_t>(e.id - 1);
+    // Up to 16 bytes the two words are the whole name; longer names compare their middle too.
+    if (n > 16) {
+      const std::string& name = folded_[id];
+      size_t i = 8;
+      while (i < n - 8 && (p[i] | 0x20) == static_cast<uint8_t>(name[i])) ++i;
+      if (i < n - 8) continue;
+    }
+    return static_cast<int>(id);
   }
   return -1;
 }
@@ -420,10 +472,8 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   size_t body_start = 0;
   for (;;) {
     if (p >= len) return 0;
-    // name = token (hashed as it is read for the name table), then optional whitespace and the colon.
-    uint32_t hash = NameTable::kHashSeed;
-    size_t ne = p;
-    while (ne < len && kT.token[data[ne]]) hash = NameTable::HashStep(hash, data[ne++]);
+    // name = token, then optional whitespace and the colon.
+    size_t ne = SpanToken(data, p, len);
     if (ne == p) {
       // The empty line ends the headers; anything else here (folding, junk) goes to the grammar path.
       size_t eol = data[p] == '\r' && p + 1 < len ? p + 1 : p;
@@ -439,7 +489,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     lf = FindLf(data, vs, len);
     if (lf >= len || lf + 1 - base > max_head) return 0;
     le = (lf > vs && data[lf - 1] == '\r') ? lf - 1 : lf;
-    int id = names.Find(data + p, ne - p, hash);
+    int id = names.Find(data + p, ne - p);
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
     if (++count > static_cast<size_t>(limits.max_headers)) return 0;

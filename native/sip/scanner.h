@@ -65,43 +65,31 @@ struct Limits {
 };
 
 // Header name table: names in lower case; a non-zero `single` group marks headers that may appear once
-// (RFC 3261 7.3.1), the same group for every spelling of one header (`to` and `t`). Names are matched by a
-// hash of their case-folded bytes (FoldHash, computed by the scanner while it reads the name) and then
-// compared byte for byte.
+// (RFC 3261 7.3.1), the same group for every spelling of one header (`to` and `t`). A name is looked up by
+// a hash of its length and of its first and last 8 bytes case-folded (one multiplication, no per-byte
+// work), then compared word by word.
 class NameTable {
  public:
   // Name ids are given in call order. Names longer than 255 bytes are never found. Up to 1024 names.
   // `slot` (0 or 1 to kMaxSlot) is recorded with the first item of the name's values.
   void Add(const std::string& lower, uint8_t single, Role role, uint8_t slot = 0);
-  // Index of the name `p[0, n)` compared case-insensitively, or -1.
-  int Find(const uint8_t* p, size_t n) const { return Find(p, n, FoldHash(p, n)); }
-  // The same with `hash` = FoldHash(p, n), already computed.
-  int Find(const uint8_t* p, size_t n, uint32_t hash) const;
+  // Index of the token `p[0, n)` compared case-insensitively, or -1.
+  int Find(const uint8_t* p, size_t n) const;
   uint8_t Single(int id) const { return single_[static_cast<size_t>(id)]; }
   Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
   uint8_t SlotOf(int id) const { return slots_of_[static_cast<size_t>(id)]; }
   size_t Size() const { return names_.size(); }
 
-  // Case fold of a token character: `c | 0x20` maps A-Z to a-z and no two other token characters together
-  // (`_` becomes 0x7f, which is no token character), so folded bytes compare names case-insensitively.
-  static uint8_t Fold(uint8_t c) { return static_cast<uint8_t>(c | 0x20); }
-  // FNV-1a over the folded bytes; HashStep is one step of it, for callers that hash while scanning.
-  static constexpr uint32_t kHashSeed = 2166136261u;
-  static uint32_t HashStep(uint32_t h, uint8_t c) { return (h ^ Fold(c)) * 16777619u; }
-  static uint32_t FoldHash(const uint8_t* p, size_t n) {
-    uint32_t h = kHashSeed;
-    for (size_t i = 0; i < n; ++i) h = HashStep(h, p[i]);
-    return h;
-  }
-
  private:
   static constexpr size_t kSlots = 4096;
   struct Slot {
-    uint32_t hash;
-    int16_t id;  // name id + 1; 0 for an empty slot
+    uint64_t head;  // first 8 bytes folded (zero-padded)
+    uint64_t tail;  // last 8 bytes folded (zero-padded; the name when shorter)
+    uint16_t len;
+    int16_t id;     // name id + 1; 0 for an empty slot
   };
   std::vector<std::string> names_;   // as given (lower case)
-  std::vector<std::string> folded_;  // Fold() of each byte, for the comparison
+  std::vector<std::string> folded_;  // case-folded, for names longer than 16 bytes
   std::vector<uint8_t> single_;
   std::vector<Role> roles_;
   std::vector<uint8_t> slots_of_;

@@ -115,7 +115,7 @@ t.test('values outside the canonical forms are flagged, not split', async (t) =>
   const sc = new SipScanner(TABLE);
   const buf = msg([
     'OPTIONS sip:a SIP/2.0',
-    'Via: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1',
+    'Via: SIP/2.0/UDP host.example.com ;branch=z9hG4bK1',
     'To: <sip:a>;tag="q;x"',
     'CSeq: 12345678901 OPTIONS',
     'Call-ID: a\tb',
@@ -127,9 +127,10 @@ t.test('values outside the canonical forms are flagged, not split', async (t) =>
   const flags: number[] = [];
   for (let i = 0; i < w[at + SipScanWord.ItemCount]!; i++) flags.push(w[base + i * SIP_ITEM_WORDS + 3]!);
   t.same(flags, [0, 0, 0, 0]);
-  // The grammar path still reads them (RFC 4475 3.1.1.1 style LWS and IPv6 references).
+  // The grammar path still reads them (RFC 4475 3.1.1.1 style LWS, quoted parameter values).
   const m = parseMessage(buf);
-  t.equal(m.topVia?.host, '[::1]');
+  t.equal(m.topVia?.host, 'host.example.com');
+  t.equal(m.topVia?.branch, 'z9hG4bK1');
   t.equal(m.to.tag, '"q;x"');
   t.throws(() => m.cseq, /out of range/);
   t.throws(() => m.callId, /whitespace/);
@@ -168,4 +169,33 @@ t.test('a scanned message edited before its headers are read keeps every header'
   t.equal(m.header('x-custom'), 'value');
   t.equal(m.via.length, 2);
   t.match(m.toString(), /^INVITE sip:carol@example.com SIP\/2.0\r\n/);
+});
+
+t.test('IPv6 references in Via are split natively, brackets kept as the grammar keeps them', async (t) => {
+  const buf = msg([
+    'OPTIONS sip:a SIP/2.0',
+    'Via: SIP/2.0/UDP [fd17:625c::1]:5062;branch=z9hG4bK-1;received=fd17:625c::2,SIP/2.0/TCP [::1];branch=z9hG4bK-2',
+    'Via: SIP/2.0/UDP [::1;branch=z9hG4bK-3',
+  ]);
+  const sc = new SipScanner(TABLE);
+  t.type(sc.scan(buf, 32768, 65536, 256), 'string');
+  const w = sc.record;
+  const base = sc.at + w[sc.at + SipScanWord.ItemBase]!;
+  const flags: number[] = [];
+  for (let i = 0; i < w[sc.at + SipScanWord.ItemCount]!; i++) flags.push(w[base + i * SIP_ITEM_WORDS + 3]!);
+  t.same(flags, [1, 1, 0], 'an unterminated reference is left to the grammar');
+  const ok = parseMessage(msg(['OPTIONS sip:a SIP/2.0', 'Via: SIP/2.0/UDP [fd17:625c::1]:5062;branch=z9hG4bK-1;received=fd17:625c::2,SIP/2.0/TCP [::1];branch=z9hG4bK-2']));
+  t.same(
+    ok.via.map((v) => [v.transport, v.host, v.port, v.branch, v.received]),
+    [
+      ['UDP', '[fd17:625c::1]', 5062, 'z9hG4bK-1', 'fd17:625c::2'],
+      ['TCP', '[::1]', undefined, 'z9hG4bK-2', undefined],
+    ],
+  );
+});
+
+t.test('a lone Contact wildcard is read from the scan (RFC 3261 10.2.2)', async (t) => {
+  const m = parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact:  * ', 'Expires: 0']));
+  t.same(m.contact, ['*']);
+  t.throws(() => parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact: *', 'Contact: <sip:a@b>'])).contact, /Contact/);
 });

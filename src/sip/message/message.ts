@@ -302,6 +302,8 @@ export abstract class SipMessage {
   }
 
   private readContact(): ContactValue[] {
+    const it = this.record();
+    if (it !== undefined && this.scannedWildcard(it)) return [WILDCARD];
     const values = this.rawValues('contact');
     if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
     return parseNameAddrList(values, 'Contact');
@@ -558,6 +560,15 @@ export abstract class SipMessage {
       out.push(this.nameAddrAt(it, i, what));
     }
     return out;
+  }
+
+  /** True when the scan found one Contact value and it is the wildcard `*` (RFC 3261 10.2.2). */
+  private scannedWildcard(it: Int32Array): boolean {
+    const first = this.firstItem(it, Hot.Contact);
+    if (first < 0) return false;
+    for (let i = first + SIP_ITEM_WORDS; i < this.itemsEnd; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Contact) return false;
+    const h = this.headersAt + it[first]! * SIP_HEADER_WORDS;
+    return this.head!.slice(it[h + 3], it[h + 4]).trim() === WILDCARD;
   }
 
   private readCallId(): string {
