@@ -80,30 +80,38 @@ Napi::Value SetLimits(const Napi::CallbackInfo& info) {
 
 // sipScan(handle, buf: Uint8Array, at: number) -> the start line and headers as a latin1 string (offsets in
 // it are the record's "rel" offsets) when scanned, undefined when not; the record starts at word `at`.
-// Returning the head from here saves the caller a second native call to decode it.
-Napi::Value Scan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SipState* state = State(info);
-  if (state == nullptr || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "sipScan(handle, Uint8Array, number)").ThrowAsJavaScriptException();
-    return env.Undefined();
+// Returning the head from here saves the caller a second native call to decode it. Called once per
+// received message, so written against the C API: each argument is checked by the call that reads it.
+napi_value Scan(napi_env env, napi_callback_info cbi) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void* handle = nullptr;
+  napi_typedarray_type type = napi_int8_array;
+  size_t len = 0;
+  void* bytes = nullptr;
+  int64_t at = -1;
+  if (napi_get_cb_info(env, cbi, &argc, argv, nullptr, nullptr) != napi_ok || argc < 3 ||
+      napi_get_value_external(env, argv[0], &handle) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &type, &len, &bytes, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_int64(env, argv[2], &at) != napi_ok || handle == nullptr) {
+    napi_throw_type_error(env, nullptr, "sipScan(handle, Uint8Array, number)");
+    return nullptr;
   }
-  auto buf = info[1].As<Napi::Uint8Array>();
-  int64_t at = info[2].As<Napi::Number>().Int64Value();
-  if (at < 0 || static_cast<size_t>(at) >= state->cap) return env.Undefined();
+  auto* state = static_cast<SipState*>(handle);
+  napi_value result = nullptr;
+  if (at < 0 || static_cast<size_t>(at) >= state->cap) {
+    napi_get_undefined(env, &result);
+    return result;
+  }
   int32_t* w = state->out + at;
-  const uint8_t* data = buf.Data();
+  const auto* data = static_cast<const uint8_t*>(bytes);
   const size_t cap = std::min(state->cap - static_cast<size_t>(at), state->room);
-  if (sip::ScanMessage(data, buf.ElementLength(), state->names, state->limits, w, cap) != 1) {
-    return env.Undefined();
+  if (sip::ScanMessage(data, len, state->names, state->limits, w, cap) != 1 ||
+      napi_create_string_latin1(env, reinterpret_cast<const char*>(data + w[sip::kBase]),
+                                static_cast<size_t>(w[sip::kBodyStart] - w[sip::kBase]), &result) != napi_ok) {
+    napi_get_undefined(env, &result);
   }
-  napi_value head;
-  const int32_t base = w[sip::kBase];
-  if (napi_create_string_latin1(env, reinterpret_cast<const char*>(data + base),
-                                static_cast<size_t>(w[sip::kBodyStart] - base), &head) != napi_ok) {
-    return env.Undefined();
-  }
-  return Napi::Value(env, head);
+  return result;
 }
 
 }  // namespace
@@ -111,7 +119,10 @@ Napi::Value Scan(const Napi::CallbackInfo& info) {
 void InitSip(Napi::Env env, Napi::Object exports) {
   exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
   exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
-  exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
+  napi_value scan;
+  if (napi_create_function(env, "sipScan", NAPI_AUTO_LENGTH, Scan, nullptr, &scan) == napi_ok) {
+    exports.Set("sipScan", Napi::Value(env, scan));
+  }
 }
 
 }  // namespace switchhook

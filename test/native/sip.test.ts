@@ -199,3 +199,9 @@ t.test('a lone Contact wildcard is read from the scan (RFC 3261 10.2.2)', async 
   t.same(m.contact, ['*']);
   t.throws(() => parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact: *', 'Contact: <sip:a@b>'])).contact, /Contact/);
 });
+
+t.test('the scan call checks its arguments', async (t) => {
+  const { addon } = await import('../../src/native/addon.js');
+  const bad: unknown[][] = [[], [1, INVITE, 0], [{}, INVITE, 0], [null, new Int32Array(1), 0]];
+  for (const args of bad) t.throws(() => (addon.sipScan as (...a: unknown[]) => unknown)(...args), TypeError);
+});
