@@ -49,20 +49,6 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const MAX_UINT32 = 0xffffffff;
 const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
 
-/** Typed header values parsed so far (undefined: not parsed yet; null: header absent). */
-class TypedSlots {
-  via: Via[] | undefined = undefined;
-  from: NameAddr | undefined = undefined;
-  to: NameAddr | undefined = undefined;
-  callId: string | undefined = undefined;
-  cseq: CSeq | undefined = undefined;
-  contact: ContactValue[] | undefined = undefined;
-  route: NameAddr[] | undefined = undefined;
-  recordRoute: NameAddr[] | undefined = undefined;
-  maxForwards: number | null | undefined = undefined;
-  expires: number | null | undefined = undefined;
-}
-
 /**
  * A SIP message (RFC 3261 7). Parsed messages keep the receive buffer and header offsets; a header value
  * becomes a string when first read and a typed value (Via, From, CSeq...) when its accessor is first used.
@@ -88,7 +74,17 @@ export abstract class SipMessage {
   private bodyEnd = 0;
   private rawEnd = 0;
   private dirty = true;
-  private typedSlots: TypedSlots | undefined;
+  // Typed header values parsed so far (undefined: not parsed yet; null: header absent).
+  private typedVia: Via[] | undefined = undefined;
+  private typedFrom: NameAddr | undefined = undefined;
+  private typedTo: NameAddr | undefined = undefined;
+  private typedCallId: string | undefined = undefined;
+  private typedCseq: CSeq | undefined = undefined;
+  private typedContact: ContactValue[] | undefined = undefined;
+  private typedRoute: NameAddr[] | undefined = undefined;
+  private typedRecordRoute: NameAddr[] | undefined = undefined;
+  private typedMaxForwards: number | null | undefined = undefined;
+  private typedExpires: number | null | undefined = undefined;
   /**
    * The message has a record of the native scan (src/native/sip.ts, in the scanner's ring): header lines not
    * yet made into entries, and the pre-split values of the hot headers, valid while the headers and `head`
@@ -232,12 +228,11 @@ export abstract class SipMessage {
 
   /** Every Via value, topmost first (RFC 3261 20.42). */
   get via(): Via[] {
-    const slots = this.slots();
-    if (slots.via !== undefined) return slots.via;
+    if (this.typedVia !== undefined) return this.typedVia;
     const w = this.record();
     if (w !== undefined) {
       const scanned = this.scannedVias(w);
-      if (scanned !== undefined) return (slots.via = scanned);
+      if (scanned !== undefined) return (this.typedVia = scanned);
     }
     let single: HeaderEntry | undefined;
     let n = 0;
@@ -249,9 +244,9 @@ export abstract class SipMessage {
     }
     if (n === 1) {
       const v = this.valueOf(single!);
-      if (v.indexOf(',') < 0) return (slots.via = [parseViaValue(v)]);
+      if (v.indexOf(',') < 0) return (this.typedVia = [parseViaValue(v)]);
     }
-    return (slots.via = parseViaList(this.rawValues('via')));
+    return (this.typedVia = parseViaList(this.rawValues('via')));
   }
 
   set via(vias: readonly Via[]) {
@@ -265,8 +260,7 @@ export abstract class SipMessage {
 
   /** From (RFC 3261 20.20); throws when missing or malformed. */
   get from(): NameAddr {
-    const slots = this.slots();
-    return (slots.from ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
+    return (this.typedFrom ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
   }
 
   set from(v: NameAddr) {
@@ -275,8 +269,7 @@ export abstract class SipMessage {
 
   /** To (RFC 3261 20.39); throws when missing or malformed. */
   get to(): NameAddr {
-    const slots = this.slots();
-    return (slots.to ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
+    return (this.typedTo ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
   }
 
   set to(v: NameAddr) {
@@ -285,20 +278,17 @@ export abstract class SipMessage {
 
   /** Call-ID (RFC 3261 20.8); throws when missing. */
   get callId(): string {
-    const slots = this.slots();
-    return (slots.callId ??= this.readCallId());
+    return (this.typedCallId ??= this.readCallId());
   }
 
   /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
   get cseq(): CSeq {
-    const slots = this.slots();
-    return (slots.cseq ??= this.readCSeq());
+    return (this.typedCseq ??= this.readCSeq());
   }
 
   /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
   get contact(): ContactValue[] {
-    const slots = this.slots();
-    return (slots.contact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
+    return (this.typedContact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
   }
 
   private readContact(): ContactValue[] {
@@ -311,27 +301,25 @@ export abstract class SipMessage {
 
   /** Route values (RFC 3261 20.34). */
   get route(): NameAddr[] {
-    return (this.slots().route ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
+    return (this.typedRoute ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
   }
 
   /** Record-Route values (RFC 3261 20.30). */
   get recordRoute(): NameAddr[] {
-    return (this.slots().recordRoute ??=
+    return (this.typedRecordRoute ??=
       this.scannedNameAddrs(Hot.RecordRoute, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
   }
 
   /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
   get maxForwards(): number | undefined {
-    const slots = this.slots();
-    if (slots.maxForwards === undefined) slots.maxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
-    return slots.maxForwards ?? undefined;
+    if (this.typedMaxForwards === undefined) this.typedMaxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
+    return this.typedMaxForwards ?? undefined;
   }
 
   /** Expires in seconds (RFC 3261 20.19); `undefined` when absent. */
   get expires(): number | undefined {
-    const slots = this.slots();
-    if (slots.expires === undefined) slots.expires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
-    return slots.expires ?? undefined;
+    if (this.typedExpires === undefined) this.typedExpires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
+    return this.typedExpires ?? undefined;
   }
 
   /** Content-Type as written (RFC 3261 20.15). */
@@ -647,10 +635,6 @@ export abstract class SipMessage {
     return n;
   }
 
-  private slots(): TypedSlots {
-    return (this.typedSlots ??= new TypedSlots());
-  }
-
   private removeEntries(key: string): number {
     let n = 0;
     for (let i = this.entries.length - 1; i >= 0; i--) {
@@ -664,7 +648,8 @@ export abstract class SipMessage {
 
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
-    this.typedSlots = undefined;
+    this.typedVia = this.typedFrom = this.typedTo = this.typedContact = this.typedRoute = this.typedRecordRoute = undefined;
+    this.typedCallId = this.typedCseq = this.typedMaxForwards = this.typedExpires = undefined;
     if (this.scanned) {
       void this.entries;
       this.scanned = false;
