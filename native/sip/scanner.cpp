@@ -45,10 +45,15 @@ constexpr size_t kFail = static_cast<size_t>(-1);
 // (tabs, controls and non-ASCII go to the grammar, which knows LWS and UTF-8).
 inline bool Visible(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
-size_t SpanToken(const uint8_t* p, size_t i, size_t end) {
-  while (i < end && kT.token[p[i]]) ++i;
+// The end of the run of bytes of class `cls` from `i`: four bytes per step while they all belong, then one
+// at a time (fewer branches on the runs of names, tokens and hosts that make up most of a head).
+inline size_t Span(const bool* cls, const uint8_t* p, size_t i, size_t end) {
+  while (i + 4 <= end && (cls[p[i]] & cls[p[i + 1]] & cls[p[i + 2]] & cls[p[i + 3]])) i += 4;
+  while (i < end && cls[p[i]]) ++i;
   return i;
 }
+
+inline size_t SpanToken(const uint8_t* p, size_t i, size_t end) { return Span(kT.token, p, i, end); }
 
 // Index of the first '\n' in `p[i, end)`, or `end`.
 inline size_t FindLf(const uint8_t* p, size_t i, size_t end) {
@@ -65,6 +70,34 @@ inline size_t FindLf(const uint8_t* p, size_t i, size_t end) {
   return i;
 }
 
+// The first byte of `p[i, end)` that cannot be in a URI between `<` and `>` in the canonical form: `>`
+// (where the URI ends), `<`, `"`, a control, space or non-ASCII byte; `end` when none.
+inline size_t UriEnd(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i gt = _mm_set1_epi8('>');
+  const __m128i lt = _mm_set1_epi8('<');
+  const __m128i dq = _mm_set1_epi8('"');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  const __m128i sp = _mm_set1_epi8(0x21);
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed: bytes 0x80-0xff are negative, so `v < 0x21` also catches non-ASCII.
+    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, lt)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, del)));
+    bad = _mm_or_si128(bad, _mm_cmplt_epi8(v, sp));
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(bad));
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#endif
+  while (i < end) {
+    uint8_t c = p[i];
+    if (c == '>' || c == '<' || c == '"' || c <= 0x20 || c >= 0x7f) return i;
+    ++i;
+  }
+  return end;
+}
+
 inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
   while (i < end && p[i] == ' ') ++i;
   return i;
@@ -72,7 +105,7 @@ inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
 
 // `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` from `i`; quoted values only when
 // `quoted_ok`, visible and without backslash, ';' or '='. With `via`, the first `rport` value must be
-// 1-5 digits. The value of the first parameter named exactly `want` (as written, lower case) goes to
+// 1-5 digits and there must be no `ttl` parameter. The value of the first parameter named exactly `want` (as written, lower case) goes to
 // found[0..1] (start, end), left untouched when there is none. Returns where the parameters end, or kFail
 // on a malformed parameter.
 size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, const char* want, size_t want_len,
@@ -90,6 +123,10 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
     }
     bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
     rport_seen = rport_seen || rport;
+    // `ttl` in any case: its range is checked by the grammar path.
+    if (via && i - ns == 3 && (p[ns] | 0x20) == 't' && (p[ns + 1] | 0x20) == 't' && (p[ns + 2] | 0x20) == 'l') {
+      return kFail;
+    }
     if (i < end && p[i] == '=') {
       ++i;
       if (quoted_ok && i < end && p[i] == '"') {
@@ -107,7 +144,7 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
         }
       } else {
         size_t s = i;
-        while (i < end && kT.gen_value[p[i]]) ++i;
+        i = Span(kT.gen_value, p, i, end);
         if (i == s) return kFail;
         if (wanted) {
           found[0] = s;
@@ -174,7 +211,7 @@ inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - ba
 
 // Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
 // references `[...]` of hex digits, colons and dots), rport digits,
-// no `ttl` anywhere in the parameters (the grammar range-checks it). Returns the end of the value or kFail.
+// no `ttl` parameter (the grammar range-checks it). Returns the end of the value or kFail.
 size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
@@ -189,7 +226,7 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
     if (he >= b || p[he] != ']' || he == hs + 1) return kFail;
     ++he;
   } else {
-    while (he < b && kT.host[p[he]]) ++he;
+    he = Span(kT.host, p, he, b);
     if (he == hs) return kFail;
   }
   size_t i = he;
@@ -204,9 +241,6 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   size_t branch[2] = {kFail, kFail};
   size_t pe = Params(p, i, b, false, true, "branch", 6, branch);
   if (pe == kFail) return kFail;
-  for (size_t k = i; k + 3 <= pe; ++k) {
-    if (p[k] == 't' && p[k + 1] == 't' && p[k + 2] == 'l') return kFail;
-  }
   r[3] = 1;
   r[4] = Rel(ts, base);
   r[5] = Rel(te, base);
@@ -265,12 +299,8 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
   if (bracket) {
     us = i + 1;
     ue = us;
-    while (ue < b && p[ue] != '>') {
-      uint8_t c = p[ue];
-      if (c == '<' || c == '"' || c <= 0x20 || c >= 0x7f) return kFail;
-      ++ue;
-    }
-    if (ue >= b || ue == us) return kFail;
+    ue = UriEnd(p, us, b);
+    if (ue >= b || p[ue] != '>' || ue == us) return kFail;
     ps = ue + 1;
   } else {
     // addr-spec: scheme ":" 1*[^\s;,?<>"]
