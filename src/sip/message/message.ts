@@ -95,11 +95,6 @@ export abstract class SipMessage {
   private recPos = 0;
   /** Word index of the record in the ring. */
   private recAt = 0;
-  /** Word range of the header records in the ring. */
-  private headersAt = 0;
-  /** Word range of the item records in the ring (right after the header records). */
-  private itemsAt = 0;
-  private itemsEnd = 0;
 
   /** True for requests. */
   abstract readonly isRequest: boolean;
@@ -115,7 +110,8 @@ export abstract class SipMessage {
     const w = this.record();
     if (w !== undefined) {
       const head = this.head!;
-      for (let h = this.headersAt; h < this.itemsAt; h += SIP_HEADER_WORDS) {
+      const end = this.recAt + w[this.recAt + SipScanWord.ItemBase]!;
+      for (let h = this.recAt + SipScanWord.FirstHeader; h < end; h += SIP_HEADER_WORDS) {
         const id = w[h]!;
         const ns = w[h + 1]!;
         const ne = w[h + 2]!;
@@ -462,17 +458,14 @@ export abstract class SipMessage {
     const end = w[at + SipScanWord.BodyEnd]!;
     SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
     m.scanned = true;
-    m.place(w, at, pos);
+    m.place(at, pos);
     m.entryList = undefined;
   }
 
   /** Takes the record at word `at` of the ring, position `pos` in its history. */
-  private place(w: Int32Array, at: number, pos: number): void {
+  private place(at: number, pos: number): void {
     this.recAt = at;
     this.recPos = pos;
-    this.headersAt = at + SipScanWord.FirstHeader;
-    this.itemsAt = at + w[at + SipScanWord.ItemBase]!;
-    this.itemsEnd = this.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
   }
 
   /**
@@ -483,9 +476,15 @@ export abstract class SipMessage {
     if (!this.scanned) return undefined;
     if (!scanner.intact(this.recPos)) {
       if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
-      this.place(scanner.record, scanner.at, scanner.pos);
+      this.place(scanner.at, scanner.pos);
     }
     return scanner.record;
+  }
+
+  /** Word index in the ring just past the record's last item. */
+  private itemsEnd(it: Int32Array): number {
+    const at = this.recAt;
+    return at + it[at + SipScanWord.ItemBase]! + it[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
   }
 
   /** Word index in `scan` of the first item of a hot header (its slot in the record), or -1 when none. */
@@ -500,7 +499,7 @@ export abstract class SipMessage {
     const out: Via[] = [];
     const first = this.firstItem(it, Hot.Via);
     if (first < 0) return out;
-    for (let i = first; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+    for (let i = first, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
       if (it[i + 3] !== 1) return undefined;
       const port = it[i + 8]!;
@@ -542,7 +541,7 @@ export abstract class SipMessage {
     const out: NameAddr[] = [];
     const first = this.firstItem(it, hot);
     if (first < 0) return out;
-    for (let i = first; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
+    for (let i = first, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
       if (NAME_HOT[it[i + 1]!] !== hot) continue;
       if (it[i + 3] !== 1) return undefined;
       out.push(this.nameAddrAt(it, i, what));
@@ -554,8 +553,8 @@ export abstract class SipMessage {
   private scannedWildcard(it: Int32Array): boolean {
     const first = this.firstItem(it, Hot.Contact);
     if (first < 0) return false;
-    for (let i = first + SIP_ITEM_WORDS; i < this.itemsEnd; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Contact) return false;
-    const h = this.headersAt + it[first]! * SIP_HEADER_WORDS;
+    for (let i = first + SIP_ITEM_WORDS, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Contact) return false;
+    const h = this.recAt + SipScanWord.FirstHeader + it[first]! * SIP_HEADER_WORDS;
     return this.head!.slice(it[h + 3], it[h + 4]).trim() === WILDCARD;
   }
 
