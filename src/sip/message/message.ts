@@ -493,28 +493,45 @@ export abstract class SipMessage {
     return i === 0 ? -1 : this.recAt + i;
   }
 
+  /**
+   * How many items a hot header has from its first one `first`, or -1 when one is not in the canonical
+   * form (the arrays are then made at their size: most messages have one Via, one Contact).
+   */
+  private countItems(it: Int32Array, first: number, hot: Hot): number {
+    if (it[first + 3] !== 1) return -1;
+    let n = 1;
+    for (let i = first + SIP_ITEM_WORDS, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] !== hot) continue;
+      if (it[i + 3] !== 1) return -1;
+      n++;
+    }
+    return n;
+  }
+
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
   private scannedVias(it: Int32Array): Via[] | undefined {
-    const head = this.head!;
-    const out: Via[] = [];
     const first = this.firstItem(it, Hot.Via);
-    if (first < 0) return out;
-    for (let i = first, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
-      if (it[i + 3] !== 1) return undefined;
-      const port = it[i + 8]!;
-      const b = it[i + 11]!;
-      out.push(
-        Via.scanned(
-          head.slice(it[i + 4], it[i + 5]),
-          head.slice(it[i + 6], it[i + 7]),
-          port < 0 ? undefined : port,
-          head.slice(it[i + 9], it[i + 10]),
-          b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
-        ),
-      );
-    }
+    if (first < 0) return [];
+    const n = this.countItems(it, first, Hot.Via);
+    if (n < 0) return undefined;
+    if (n === 1) return [this.viaAt(it, first)];
+    const out = new Array<Via>(n);
+    for (let i = first, k = 0; k < n; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Via) out[k++] = this.viaAt(it, i);
     return out;
+  }
+
+  /** The Via of item record `i` (canonical). */
+  private viaAt(it: Int32Array, i: number): Via {
+    const head = this.head!;
+    const port = it[i + 8]!;
+    const b = it[i + 11]!;
+    return Via.scanned(
+      head.slice(it[i + 4], it[i + 5]),
+      head.slice(it[i + 6], it[i + 7]),
+      port < 0 ? undefined : port,
+      head.slice(it[i + 9], it[i + 10]),
+      b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
+    );
   }
 
   /** The name-addr of item record `i` (canonical). */
@@ -538,14 +555,13 @@ export abstract class SipMessage {
   private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
     const it = this.record();
     if (it === undefined) return undefined;
-    const out: NameAddr[] = [];
     const first = this.firstItem(it, hot);
-    if (first < 0) return out;
-    for (let i = first, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] !== hot) continue;
-      if (it[i + 3] !== 1) return undefined;
-      out.push(this.nameAddrAt(it, i, what));
-    }
+    if (first < 0) return [];
+    const n = this.countItems(it, first, hot);
+    if (n < 0) return undefined;
+    if (n === 1) return [this.nameAddrAt(it, first, what)];
+    const out = new Array<NameAddr>(n);
+    for (let i = first, k = 0; k < n; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === hot) out[k++] = this.nameAddrAt(it, i, what);
     return out;
   }
 
