@@ -526,7 +526,7 @@ export abstract class SipMessage {
     const port = it[i + 8]!;
     const b = it[i + 11]!;
     return Via.scanned(
-      head.slice(it[i + 4], it[i + 5]),
+      commonToken(head, it[i + 4]!, it[i + 5]!),
       head.slice(it[i + 6], it[i + 7]),
       port < 0 ? undefined : port,
       head.slice(it[i + 9], it[i + 10]),
@@ -589,7 +589,7 @@ export abstract class SipMessage {
     const it = this.record();
     if (it !== undefined) {
       const i = this.firstItem(it, Hot.CSeq);
-      if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
+      if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: commonToken(this.head!, it[i + 5]!, it[i + 6]!) };
     }
     const text = this.required('cseq');
     const sp = text.indexOf(' ');
@@ -755,6 +755,31 @@ export function isRequest(m: SipMessage): m is SipRequest {
   return m.isRequest;
 }
 
+/**
+ * Methods (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086) and Via transports, by length and first
+ * letter: {@link commonToken} returns these strings instead of new ones.
+ */
+const COMMON_TOKENS: Array<string[] | undefined> = [];
+for (const t of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'INFO', 'PRACK', 'UPDATE', 'PUBLISH', 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP']) {
+  (COMMON_TOKENS[t.length * 32 + (t.charCodeAt(0) & 31)] ??= []).push(t);
+}
+
+/** `head.slice(start, end)`, without allocating when it is one of the common methods or transports. */
+function commonToken(head: string, start: number, end: number): string {
+  const n = end - start;
+  if (n < 10) {
+    const list = COMMON_TOKENS[n * 32 + (head.charCodeAt(start) & 31)];
+    if (list !== undefined) {
+      for (const t of list) {
+        let k = 1;
+        while (k < n && head.charCodeAt(start + k) === t.charCodeAt(k)) k++;
+        if (k === n && head.charCodeAt(start) === t.charCodeAt(0)) return t;
+      }
+    }
+  }
+  return head.slice(start, end);
+}
+
 /** Buffer#latin1Slice: the same decoding as `toString('latin1')` without its argument handling. */
 const latin1 = (buf: Buffer, start: number, end: number): string =>
   (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
@@ -812,7 +837,7 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
-      ? new SipRequest(head.slice(0, w[at + SipScanWord.Line0]), head.slice(l1, l2))
+      ? new SipRequest(commonToken(head, 0, w[at + SipScanWord.Line0]!), head.slice(l1, l2))
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
