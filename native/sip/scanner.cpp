@@ -453,8 +453,9 @@ int NameTable::Find(const uint8_t* p, size_t n) const {
 
 int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, const Limits& limits, int32_t* out,
                     size_t cap) {
-  if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
+  if (cap == 0) return 0;
   out[kStatus] = 0;
+  if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
   if (len > 0x7fffffffu) return 0;
   // The head is read line by line; asking for its first cache lines at once overlaps their loads when the
   // message is not in the cache yet (a datagram just received, or one of many).

@@ -205,3 +205,15 @@ t.test('the scan call checks its arguments', async (t) => {
   const bad: unknown[][] = [[], [1, INVITE, 0], [{}, INVITE, 0], [null, new Int32Array(1), 0]];
   for (const args of bad) t.throws(() => (addon.sipScan as (...a: unknown[]) => unknown)(...args), TypeError);
 });
+
+t.test('a ttl Via parameter, in any case, goes to the grammar, which range-checks it (RFC 3261 20.42)', async (t) => {
+  const via = (p: string) => msg(['OPTIONS sip:a SIP/2.0', `Via: SIP/2.0/UDP h;branch=z9hG4bK1;${p}`]);
+  const sc = new SipScanner(TABLE);
+  for (const p of ['ttl=1', 'TTL=300']) {
+    t.type(sc.scan(via(p), 32768, 65536, 256), 'string');
+    t.equal(sc.record[sc.at + sc.record[sc.at + SipScanWord.ItemBase]! + 3], 0, p);
+  }
+  t.equal(parseMessage(via('TtL=7')).topVia?.params.get('ttl'), '7');
+  t.throws(() => parseMessage(via('TTL=300')).via, /ttl/);
+  t.equal(parseMessage(via('x=ttl')).topVia?.params.get('x'), 'ttl', 'a value spelled ttl is no ttl parameter');
+});

@@ -134,6 +134,9 @@ const T = "!%'*+\\-.0-9A-Z_`a-z~";
 /** The canonical form: `SIP/2.0/UDP host[:port]` then `;name[=value]` parameters, no whitespace. */
 const VIA_RE = new RegExp(`^SIP/2\\.0/([${T}]+) ([A-Za-z0-9.\\-_]+)(?::([0-9]{1,5}))?((?:;[${T}]+(?:=[${T}:\\[\\]]+)?)*)$`);
 
+/** A `ttl` parameter in any case (RFC 3261 7.3.1: parameter names are case-insensitive); the grammar range-checks it. */
+const TTL_PARAM = /;ttl(?:=|;|$)/i;
+
 /**
  * The common canonical form in one compiled regular expression; `undefined` sends anything else (LWS,
  * IPv6 references, extension parameters with quoted values) to the full grammar.
@@ -143,7 +146,7 @@ function fastVia(v: string): Via | undefined {
   if (m === null) return undefined;
   const ps = m[4]!;
   const rport = findParam(ps, 'rport');
-  if ((rport != null && !/^[0-9]{1,5}$/.test(rport)) || ps.indexOf('ttl') >= 0) return undefined;
+  if ((rport != null && !/^[0-9]{1,5}$/.test(rport)) || TTL_PARAM.test(ps)) return undefined;
   const port = m[3] === undefined ? undefined : Number(m[3]);
   if (port !== undefined && port > 65535) return undefined;
   return new Via({ transport: m[1]!, host: m[2]!, port }, ps);
