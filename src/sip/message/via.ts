@@ -7,17 +7,19 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 
 /** One Via header value (RFC 3261 20.42, 18.2.1; RFC 3581 `rport`). */
 export class Via {
-  protocolName: string;
-  protocolVersion: string;
+  // Declared here, set in the constructor in this order (assignments rather than class-field definitions:
+  // one Via is made per received message, and V8 creates objects faster this way).
+  declare protocolName: string;
+  declare protocolVersion: string;
   /** Upper-case transport: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension. */
-  transport: string;
-  host: string;
-  port: number | undefined;
-  private paramMap: Map<string, string | null> | undefined;
+  declare transport: string;
+  declare host: string;
+  declare port: number | undefined;
+  private declare paramMap: Map<string, string | null> | undefined;
   /** Parameters as received (fast path), until the Map is needed. */
-  private rawParams: string | undefined;
+  private declare rawParams: string | undefined;
   /** With `rawParams`: the first `branch` value found by the native scan (null: a flag), if it found one. */
-  private scannedBranch: string | null | undefined = undefined;
+  private declare scannedBranch: string | null | undefined;
 
   constructor(init: {
     transport: string;
@@ -32,8 +34,14 @@ export class Via {
     this.transport = isUpper(init.transport) ? init.transport : init.transport.toUpperCase();
     this.host = init.host;
     this.port = init.port;
-    if (typeof adoptParams === 'string') this.rawParams = adoptParams;
-    else this.paramMap = adoptParams ?? new Map(init.params ?? []);
+    if (typeof adoptParams === 'string') {
+      this.paramMap = undefined;
+      this.rawParams = adoptParams;
+    } else {
+      this.paramMap = adoptParams ?? new Map(init.params ?? []);
+      this.rawParams = undefined;
+    }
+    this.scannedBranch = undefined;
   }
 
   /**
