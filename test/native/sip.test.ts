@@ -221,3 +221,11 @@ t.test('a ttl Via parameter, in any case, goes to the grammar, which range-check
   t.throws(() => parseMessage(via('TTL=300')).via, /ttl/);
   t.equal(parseMessage(via('x=ttl')).topVia?.params.get('x'), 'ttl', 'a value spelled ttl is no ttl parameter');
 });
+
+t.test('a receive buffer changed after parsing is reported when the message scans it again', async (t) => {
+  const buf = Buffer.from(INVITE);
+  const m = parseMessage(buf);
+  buf.write('XXXXXX', 0, 'latin1');
+  for (let i = 0; i < 400; i++) parseMessage(INVITE);
+  t.throws(() => m.via, /receive buffer changed/);
+});
