@@ -1,5 +1,5 @@
 // The header name table the SIP fuzz target and its seed writer share (a subset of
-// src/sip/message/header-names.ts with the same roles).
+// src/sip/message/header-names.ts with the same roles and slots as src/sip/message/scan.ts).
 #pragma once
 #include "sip/scanner.h"
 
@@ -7,19 +7,19 @@ namespace switchhook {
 namespace sip {
 
 inline void FuzzNameTable(NameTable* t) {
-  t->Add("via", 0, kRoleVia);
-  t->Add("v", 0, kRoleVia);
-  t->Add("from", 1, kRoleNameAddr);
-  t->Add("f", 1, kRoleNameAddr);
-  t->Add("to", 2, kRoleNameAddr);
-  t->Add("t", 2, kRoleNameAddr);
-  t->Add("call-id", 3, kRoleCallId);
-  t->Add("i", 3, kRoleCallId);
-  t->Add("cseq", 4, kRoleCSeq);
-  t->Add("contact", 0, kRoleNameAddrList);
-  t->Add("m", 0, kRoleNameAddrList);
-  t->Add("route", 0, kRoleNameAddrList);
-  t->Add("record-route", 0, kRoleNameAddrList);
+  t->Add("via", 0, kRoleVia, 1);
+  t->Add("v", 0, kRoleVia, 1);
+  t->Add("from", 1, kRoleNameAddr, 2);
+  t->Add("f", 1, kRoleNameAddr, 2);
+  t->Add("to", 2, kRoleNameAddr, 3);
+  t->Add("t", 2, kRoleNameAddr, 3);
+  t->Add("call-id", 3, kRoleCallId, 8);
+  t->Add("i", 3, kRoleCallId, 8);
+  t->Add("cseq", 4, kRoleCSeq, 7);
+  t->Add("contact", 0, kRoleNameAddrList, 4);
+  t->Add("m", 0, kRoleNameAddrList, 4);
+  t->Add("route", 0, kRoleNameAddrList, 5);
+  t->Add("record-route", 0, kRoleNameAddrList, 6);
   t->Add("content-length", 5, kRoleContentLength);
   t->Add("l", 5, kRoleContentLength);
   t->Add("max-forwards", 6, kRoleOther);

@@ -1,5 +1,5 @@
 // libFuzzer target for the SIP scanner (docs/fuzzing.md). Properties: every offset it reports lies inside
-// the input and ranges are ordered; scanning a fresh copy of the input (at another address) gives the same
+// the input and ranges are ordered; slot words point at the first item of their slot; scanning a fresh copy of the input (at another address) gives the same
 // record; small output capacities and limits never write past the record.
 #include <cstdint>
 #include <cstdlib>
@@ -32,7 +32,7 @@ void CheckFound(const int32_t* r) {
   Check(r[11] > r[9] && r[12] >= r[11] && r[12] <= r[10]);
 }
 
-void Verify(const int32_t* w, size_t len, size_t cap) {
+void Verify(const NameTable* names, const int32_t* w, size_t len, size_t cap) {
   if (w[kStatus] == 0) return;
   Check(w[kStatus] == 1);
   size_t base = static_cast<size_t>(w[kBase]);
@@ -57,6 +57,14 @@ void Verify(const int32_t* w, size_t len, size_t cap) {
   }
   int32_t m = w[kItemCount];
   Check(m >= 0 && static_cast<size_t>(w[kItemBase]) + static_cast<size_t>(m) * kItemWords <= cap);
+  // Each slot word is 0 or the first item whose header name has that slot.
+  for (int s = 1; s <= kMaxSlot; ++s) {
+    const int32_t at = w[kSlotBase + s - 1];
+    if (at == 0) continue;
+    Check(at >= w[kItemBase] && (at - w[kItemBase]) % kItemWords == 0 && at < w[kItemBase] + m * kItemWords);
+    Check(names->SlotOf(w[at + 1]) == s);
+    for (int32_t k = w[kItemBase]; k < at; k += kItemWords) Check(names->SlotOf(w[k + 1]) != s);
+  }
   for (int32_t i = 0; i < m; ++i) {
     const int32_t* r = w + w[kItemBase] + i * kItemWords;
     Check(r[0] >= 0 && r[0] < n);
@@ -106,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Limits limits{32 * 1024, 64 * 1024, 256};
   std::vector<int32_t> a(kCap, 0x5a5a5a5a);
   ScanMessage(data, size, *names, limits, a.data(), a.size());
-  Verify(a.data(), size, a.size());
+  Verify(names, a.data(), size, a.size());
   // The same bytes at another address, after other garbage in the record: the same result.
   std::vector<uint8_t> copy(data, data + size);
   std::vector<int32_t> b(kCap, -7);
@@ -126,6 +134,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Limits tight{static_cast<int32_t>(size % 300), static_cast<int32_t>(size % 50), static_cast<int32_t>(size % 7)};
   ScanMessage(data, size, *names, tight, c.data(), small);
   for (size_t i = small; i < c.size(); ++i) Check(c[i] == 0x11111111);
-  Verify(c.data(), size, small);
+  Verify(names, c.data(), size, small);
   return 0;
 }

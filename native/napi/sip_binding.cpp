@@ -1,7 +1,8 @@
 // N-API surface of the SIP scanner (native/sip). src/native/sip.ts (SipScanner) owns the arguments: it
-// creates a scanner (name table + record arena) behind an external handle, then scans one message per call.
+// creates a scanner (name table + record ring) behind an external handle, then scans one message per call.
 #include <napi.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -11,12 +12,13 @@
 namespace switchhook {
 namespace {
 
-// One scanner (src/native/sip.ts SipScanner): the name table and the record arena, kept alive here.
+// One scanner (src/native/sip.ts SipScanner): the name table and the record ring, kept alive here.
 struct SipState {
   sip::NameTable names;
   Napi::Reference<Napi::Int32Array> out_ref;
   int32_t* out = nullptr;
   size_t cap = 0;
+  size_t room = 0;  // words one scan may write from its start
   sip::Limits limits{32 * 1024, 64 * 1024, 256};
 };
 
@@ -30,44 +32,36 @@ bool IsInt32Array(const Napi::Value& v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
 }
 
-// sipRecord(handle, out: Int32Array) -> undefined: the array the following scans write into.
-Napi::Value SetRecord(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SipState* state = State(info);
-  if (state == nullptr || info.Length() < 2 || !IsInt32Array(info[1])) {
-    Napi::TypeError::New(env, "sipRecord(handle, Int32Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto out = info[1].As<Napi::Int32Array>();
-  state->out_ref = Napi::Persistent(out);
-  state->out = out.Data();
-  state->cap = out.ElementLength();
-  return env.Undefined();
-}
-
-// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, out: Int32Array) -> handle
+// sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array,
+// room: number) -> handle. Every scan writes its record into `out` from the word it is given and within
+// `room` words of it, so the caller can use `out` as a ring.
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      !IsInt32Array(info[3])) {
-    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Int32Array)").ThrowAsJavaScriptException();
+  if (info.Length() < 6 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || !IsInt32Array(info[4]) || !info[5].IsNumber()) {
+    Napi::TypeError::New(env, "sipInit(string[], Uint8Array, Uint8Array, Uint8Array, Int32Array, number)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto names = info[0].As<Napi::Array>();
   auto single = info[1].As<Napi::Uint8Array>();
   auto roles = info[2].As<Napi::Uint8Array>();
-  auto out = info[3].As<Napi::Int32Array>();
+  auto slots = info[3].As<Napi::Uint8Array>();
+  auto out = info[4].As<Napi::Int32Array>();
   auto state = std::make_unique<SipState>();
   for (uint32_t i = 0; i < names.Length(); ++i) {
     Napi::Value v = names.Get(i);
     if (!v.IsString()) continue;
     uint8_t one = i < single.ElementLength() ? single[i] : 0;
     auto role = static_cast<sip::Role>(i < roles.ElementLength() ? roles[i] : 0);
-    state->names.Add(v.As<Napi::String>().Utf8Value(), one, role);
+    uint8_t slot = i < slots.ElementLength() ? slots[i] : 0;
+    state->names.Add(v.As<Napi::String>().Utf8Value(), one, role, slot);
   }
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();
   state->cap = out.ElementLength();
+  const int64_t room = info[5].As<Napi::Number>().Int64Value();
+  state->room = room > 0 ? static_cast<size_t>(room) : 0;
   return Napi::External<SipState>::New(env, state.release(), [](Napi::Env, SipState* s) { delete s; });
 }
 
@@ -84,29 +78,51 @@ Napi::Value SetLimits(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sipScan(handle, buf: Uint8Array, at: number) -> 1 scanned / 0 not scanned; the record starts at word `at`.
-Napi::Value Scan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SipState* state = State(info);
-  if (state == nullptr || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "sipScan(handle, Uint8Array, number)").ThrowAsJavaScriptException();
-    return env.Undefined();
+// sipScan(handle, buf: Uint8Array, at: number) -> the start line and headers as a latin1 string (offsets in
+// it are the record's "rel" offsets) when scanned, undefined when not; the record starts at word `at`.
+// Returning the head from here saves the caller a second native call to decode it. Called once per
+// received message, so written against the C API: each argument is checked by the call that reads it.
+napi_value Scan(napi_env env, napi_callback_info cbi) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void* handle = nullptr;
+  napi_typedarray_type type = napi_int8_array;
+  size_t len = 0;
+  void* bytes = nullptr;
+  int64_t at = -1;
+  if (napi_get_cb_info(env, cbi, &argc, argv, nullptr, nullptr) != napi_ok || argc < 3 ||
+      napi_get_value_external(env, argv[0], &handle) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &type, &len, &bytes, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_int64(env, argv[2], &at) != napi_ok || handle == nullptr) {
+    napi_throw_type_error(env, nullptr, "sipScan(handle, Uint8Array, number)");
+    return nullptr;
   }
-  auto buf = info[1].As<Napi::Uint8Array>();
-  int64_t at = info[2].As<Napi::Number>().Int64Value();
-  if (at < 0 || static_cast<size_t>(at) >= state->cap) return Napi::Number::New(env, 0);
-  int32_t r = sip::ScanMessage(buf.Data(), buf.ElementLength(), state->names, state->limits, state->out + at,
-                               state->cap - static_cast<size_t>(at));
-  return Napi::Number::New(env, r);
+  auto* state = static_cast<SipState*>(handle);
+  napi_value result = nullptr;
+  if (at < 0 || static_cast<size_t>(at) >= state->cap) {
+    napi_get_undefined(env, &result);
+    return result;
+  }
+  int32_t* w = state->out + at;
+  const auto* data = static_cast<const uint8_t*>(bytes);
+  const size_t cap = std::min(state->cap - static_cast<size_t>(at), state->room);
+  if (sip::ScanMessage(data, len, state->names, state->limits, w, cap) != 1 ||
+      napi_create_string_latin1(env, reinterpret_cast<const char*>(data + w[sip::kBase]),
+                                static_cast<size_t>(w[sip::kBodyStart] - w[sip::kBase]), &result) != napi_ok) {
+    napi_get_undefined(env, &result);
+  }
+  return result;
 }
 
 }  // namespace
 
 void InitSip(Napi::Env env, Napi::Object exports) {
   exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
-  exports.Set("sipRecord", Napi::Function::New(env, SetRecord, "sipRecord"));
   exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
-  exports.Set("sipScan", Napi::Function::New(env, Scan, "sipScan"));
+  napi_value scan;
+  if (napi_create_function(env, "sipScan", NAPI_AUTO_LENGTH, Scan, nullptr, &scan) == napi_ok) {
+    exports.Set("sipScan", Napi::Value(env, scan));
+  }
 }
 
 }  // namespace switchhook

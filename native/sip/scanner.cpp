@@ -6,6 +6,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace switchhook {
 namespace sip {
 namespace {
@@ -33,6 +37,7 @@ constexpr Tables kT;
 inline uint8_t Lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c; }
 inline bool IsWs(uint8_t c) { return c == ' ' || c == '\t'; }
 inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
+inline bool IsHex(uint8_t c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 constexpr size_t kFail = static_cast<size_t>(-1);
 
@@ -40,9 +45,57 @@ constexpr size_t kFail = static_cast<size_t>(-1);
 // (tabs, controls and non-ASCII go to the grammar, which knows LWS and UTF-8).
 inline bool Visible(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
-size_t SpanToken(const uint8_t* p, size_t i, size_t end) {
-  while (i < end && kT.token[p[i]]) ++i;
+// The end of the run of bytes of class `cls` from `i`: four bytes per step while they all belong, then one
+// at a time (fewer branches on the runs of names, tokens and hosts that make up most of a head).
+inline size_t Span(const bool* cls, const uint8_t* p, size_t i, size_t end) {
+  while (i + 4 <= end && (cls[p[i]] & cls[p[i + 1]] & cls[p[i + 2]] & cls[p[i + 3]])) i += 4;
+  while (i < end && cls[p[i]]) ++i;
   return i;
+}
+
+inline size_t SpanToken(const uint8_t* p, size_t i, size_t end) { return Span(kT.token, p, i, end); }
+
+// Index of the first '\n' in `p[i, end)`, or `end`.
+inline size_t FindLf(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i lf = _mm_set1_epi8('\n');
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)));
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#endif
+  while (i < end && p[i] != '\n') ++i;
+  return i;
+}
+
+// The first byte of `p[i, end)` that cannot be in a URI between `<` and `>` in the canonical form: `>`
+// (where the URI ends), `<`, `"`, a control, space or non-ASCII byte; `end` when none.
+inline size_t UriEnd(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i gt = _mm_set1_epi8('>');
+  const __m128i lt = _mm_set1_epi8('<');
+  const __m128i dq = _mm_set1_epi8('"');
+  const __m128i del = _mm_set1_epi8(0x7f);
+  const __m128i sp = _mm_set1_epi8(0x21);
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed: bytes 0x80-0xff are negative, so `v < 0x21` also catches non-ASCII.
+    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, gt), _mm_cmpeq_epi8(v, lt)),
+                               _mm_or_si128(_mm_cmpeq_epi8(v, dq), _mm_cmpeq_epi8(v, del)));
+    bad = _mm_or_si128(bad, _mm_cmplt_epi8(v, sp));
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(bad));
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#endif
+  while (i < end) {
+    uint8_t c = p[i];
+    if (c == '>' || c == '<' || c == '"' || c <= 0x20 || c >= 0x7f) return i;
+    ++i;
+  }
+  return end;
 }
 
 inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
@@ -52,7 +105,7 @@ inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
 
 // `*( ";" token [ "=" ( 1*(token / ":" / "[" / "]") / quoted ) ] )` from `i`; quoted values only when
 // `quoted_ok`, visible and without backslash, ';' or '='. With `via`, the first `rport` value must be
-// 1-5 digits. The value of the first parameter named exactly `want` (as written, lower case) goes to
+// 1-5 digits and there must be no `ttl` parameter. The value of the first parameter named exactly `want` (as written, lower case) goes to
 // found[0..1] (start, end), left untouched when there is none. Returns where the parameters end, or kFail
 // on a malformed parameter.
 size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, const char* want, size_t want_len,
@@ -70,6 +123,10 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
     }
     bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
     rport_seen = rport_seen || rport;
+    // `ttl` in any case: its range is checked by the grammar path.
+    if (via && i - ns == 3 && (p[ns] | 0x20) == 't' && (p[ns + 1] | 0x20) == 't' && (p[ns + 2] | 0x20) == 'l') {
+      return kFail;
+    }
     if (i < end && p[i] == '=') {
       ++i;
       if (quoted_ok && i < end && p[i] == '"') {
@@ -87,7 +144,7 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
         }
       } else {
         size_t s = i;
-        while (i < end && kT.gen_value[p[i]]) ++i;
+        i = Span(kT.gen_value, p, i, end);
         if (i == s) return kFail;
         if (wanted) {
           found[0] = s;
@@ -131,21 +188,30 @@ struct Out {
     for (int k = 3; k < kItemWords; ++k) r[k] = 0;
     return r;
   }
-  // Puts the items in order right after the headers; returns where they start.
-  size_t Finish() {
+  // Puts the items in order right after the headers and indexes the first item of each slot; returns
+  // where the items start.
+  size_t Finish(const NameTable& names) {
     int32_t* lo = w + ItemStart();
     for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
       for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
     }
-    std::memmove(w + HeaderEnd(), lo, items * kItemWords * sizeof(int32_t));
-    return HeaderEnd();
+    const size_t at = HeaderEnd();
+    std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+    for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
+    for (size_t i = 0; i < items; ++i) {
+      const size_t r = at + i * kItemWords;
+      const uint8_t slot = names.SlotOf(w[r + 1]);
+      if (slot != 0 && w[kSlotBase + slot - 1] == 0) w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
+    }
+    return at;
   }
 };
 
 inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - base); }
 
-// Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE), rport digits,
-// no `ttl` anywhere in the parameters (the grammar range-checks it). Returns the end of the value or kFail.
+// Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
+// references `[...]` of hex digits, colons and dots), rport digits,
+// no `ttl` parameter (the grammar range-checks it). Returns the end of the value or kFail.
 size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
@@ -153,8 +219,16 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   if (te == ts || te >= b || p[te] != ' ') return kFail;
   size_t hs = te + 1;
   size_t he = hs;
-  while (he < b && kT.host[p[he]]) ++he;
-  if (he == hs) return kFail;
+  if (he < b && p[he] == '[') {
+    // IPv6 reference (RFC 3261 25.1): the host keeps its brackets, as the grammar path gives it.
+    ++he;
+    while (he < b && (IsHex(p[he]) || p[he] == ':' || p[he] == '.')) ++he;
+    if (he >= b || p[he] != ']' || he == hs + 1) return kFail;
+    ++he;
+  } else {
+    he = Span(kT.host, p, he, b);
+    if (he == hs) return kFail;
+  }
   size_t i = he;
   int32_t port = -1;
   if (i < b && p[i] == ':') {
@@ -167,9 +241,6 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   size_t branch[2] = {kFail, kFail};
   size_t pe = Params(p, i, b, false, true, "branch", 6, branch);
   if (pe == kFail) return kFail;
-  for (size_t k = i; k + 3 <= pe; ++k) {
-    if (p[k] == 't' && p[k + 1] == 't' && p[k + 2] == 'l') return kFail;
-  }
   r[3] = 1;
   r[4] = Rel(ts, base);
   r[5] = Rel(te, base);
@@ -228,12 +299,8 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
   if (bracket) {
     us = i + 1;
     ue = us;
-    while (ue < b && p[ue] != '>') {
-      uint8_t c = p[ue];
-      if (c == '<' || c == '"' || c <= 0x20 || c >= 0x7f) return kFail;
-      ++ue;
-    }
-    if (ue >= b || ue == us) return kFail;
+    ue = UriEnd(p, us, b);
+    if (ue >= b || p[ue] != '>' || ue == us) return kFail;
     ps = ue + 1;
   } else {
     // addr-spec: scheme ":" 1*[^\s;,?<>"]
@@ -309,53 +376,90 @@ bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id,
 
 }  // namespace
 
-size_t NameTable::Slot(size_t n, uint8_t first, uint8_t last) {
-  uint32_t h = static_cast<uint32_t>(n) * 0x9E3779B1u ^ first * 0x85EBCA77u ^ last * 0xC2B2AE3Du;
-  h ^= h >> 15;
-  h *= 0x2C1B3C6Du;
-  h ^= h >> 12;
-  return h & (kSlots - 1);
+namespace {
+
+// Case fold of token characters, 8 at a time: `c | 0x20` maps A-Z to a-z and no two other token characters
+// together (`_` becomes 0x7f, which is no token character).
+constexpr uint64_t kFold = 0x2020202020202020ULL;
+
+// `p[0, n)` (n <= 8) as a little-endian word, zero-padded, case-folded.
+inline uint64_t Word(const uint8_t* p, size_t n) {
+  uint64_t w = 0;
+  if (n == 8) {
+    std::memcpy(&w, p, 8);
+  } else {
+    for (size_t i = 0; i < n; ++i) w |= static_cast<uint64_t>(p[i]) << (8 * i);
+  }
+  return w | (kFold & (n == 8 ? ~0ULL : (1ULL << (8 * n)) - 1));
 }
 
-void NameTable::Add(const std::string& lower, uint8_t single, Role role) {
-  if (!ready_) {
-    for (size_t i = 0; i < kSlots; ++i) slots_[i] = 0;
-    ready_ = true;
+struct NameKey {
+  uint64_t head;
+  uint64_t tail;
+};
+
+inline NameKey KeyOf(const uint8_t* p, size_t n) {
+  if (n <= 8) {
+    uint64_t w = Word(p, n);
+    return {w, w};
   }
+  return {Word(p, 8), Word(p + n - 8, 8)};
+}
+
+inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
+  uint64_t h = (k.head ^ (k.tail << 7 | k.tail >> 57) ^ n) * 0x9E3779B97F4A7C15ULL;
+  return static_cast<size_t>(h >> 40) & (slots - 1);
+}
+
+}  // namespace
+
+void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t slot) {
   if (names_.size() >= 1024) return;
   // Ids follow the caller's order, so every name takes one even when it cannot be found (empty, too long
   // or a repeat: the first spelling wins).
+  std::string folded(lower);
+  for (char& c : folded) c = static_cast<char>(static_cast<uint8_t>(c) | 0x20);
   names_.push_back(lower);
+  folded_.push_back(folded);
   single_.push_back(single);
   roles_.push_back(role);
+  slots_of_.push_back(slot <= kMaxSlot ? slot : 0);
   const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
   if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
-  size_t slot = Slot(lower.size(), Lower(s[0]), Lower(s[lower.size() - 1]));
-  while (slots_[slot] != 0) slot = (slot + 1) & (kSlots - 1);
-  slots_[slot] = static_cast<int16_t>(names_.size());
+  NameKey k = KeyOf(s, lower.size());
+  size_t at = SlotOfKey(k, lower.size(), kSlots);
+  while (slots_[at].id != 0) at = (at + 1) & (kSlots - 1);
+  slots_[at] = {k.head, k.tail, static_cast<uint16_t>(lower.size()), static_cast<int16_t>(names_.size())};
 }
 
 int NameTable::Find(const uint8_t* p, size_t n) const {
-  if (!ready_ || n == 0) return -1;
-  size_t slot = Slot(n, Lower(p[0]), Lower(p[n - 1]));
-  while (slots_[slot] != 0) {
-    size_t id = static_cast<size_t>(slots_[slot] - 1);
-    const std::string& name = names_[id];
-    if (name.size() == n) {
-      size_t k = 0;
-      while (k < n && Lower(p[k]) == static_cast<uint8_t>(name[k])) ++k;
-      if (k == n) return static_cast<int>(id);
+  if (n == 0 || n > 255) return -1;
+  const NameKey k = KeyOf(p, n);
+  for (size_t at = SlotOfKey(k, n, kSlots); slots_[at].id != 0; at = (at + 1) & (kSlots - 1)) {
+    const Slot& e = slots_[at];
+    if (e.len != n || e.head != k.head || e.tail != k.tail) continue;
+    const size_t id = static_cast<size_t>(e.id - 1);
+    // Up to 16 bytes the two words are the whole name; longer names compare their middle too.
+    if (n > 16) {
+      const std::string& name = folded_[id];
+      size_t i = 8;
+      while (i < n - 8 && (p[i] | 0x20) == static_cast<uint8_t>(name[i])) ++i;
+      if (i < n - 8) continue;
     }
-    slot = (slot + 1) & (kSlots - 1);
+    return static_cast<int>(id);
   }
   return -1;
 }
 
 int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, const Limits& limits, int32_t* out,
                     size_t cap) {
-  if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
+  if (cap == 0) return 0;
   out[kStatus] = 0;
+  if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
   if (len > 0x7fffffffu) return 0;
+  // The head is read line by line; asking for its first cache lines at once overlaps their loads when the
+  // message is not in the cache yet (a datagram just received, or one of many).
+  for (size_t off = 0; off < len && off < 1024; off += 64) __builtin_prefetch(data + off);
   const size_t max_head = limits.max_header_bytes > 0 ? static_cast<size_t>(limits.max_header_bytes) : 0;
   size_t pos = 0;
   while (pos < len && (data[pos] == '\r' || data[pos] == '\n')) ++pos;
@@ -402,24 +506,24 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   size_t body_start = 0;
   for (;;) {
     if (p >= len) return 0;
-    lfp = static_cast<const uint8_t*>(std::memchr(data + p, '\n', len - p));
-    if (lfp == nullptr) return 0;
-    lf = static_cast<size_t>(lfp - data);
-    if (lf + 1 - base > max_head) return 0;
-    le = (lf > p && data[lf - 1] == '\r') ? lf - 1 : lf;
-    if (le == p) {
-      body_start = lf + 1;
+    // name = token, then optional whitespace and the colon.
+    size_t ne = SpanToken(data, p, len);
+    if (ne == p) {
+      // The empty line ends the headers; anything else here (folding, junk) goes to the grammar path.
+      size_t eol = data[p] == '\r' && p + 1 < len ? p + 1 : p;
+      if (data[eol] != '\n' || eol + 1 - base > max_head) return 0;
+      body_start = eol + 1;
       break;
     }
-    if (IsWs(data[p])) return 0;  // folding: the grammar path joins the lines
-    // name = token, then optional whitespace and the colon (a token holds neither).
-    size_t ne = SpanToken(data, p, le);
     size_t colon = ne;
-    while (colon < le && IsWs(data[colon])) ++colon;
-    if (ne == p || colon >= le || data[colon] != ':') return 0;
-    int id = names.Find(data + p, ne - p);
+    while (colon < len && IsWs(data[colon])) ++colon;
+    if (colon >= len || data[colon] != ':') return 0;
     size_t vs = colon + 1;
-    while (vs < le && IsWs(data[vs])) ++vs;
+    while (vs < len && IsWs(data[vs])) ++vs;
+    lf = FindLf(data, vs, len);
+    if (lf >= len || lf + 1 - base > max_head) return 0;
+    le = (lf > vs && data[lf - 1] == '\r') ? lf - 1 : lf;
+    int id = names.Find(data + p, ne - p);
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
     if (++count > static_cast<size_t>(limits.max_headers)) return 0;
@@ -496,7 +600,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   out[kBodyEnd] = static_cast<int32_t>(body_end);
   out[kHeaderCount] = static_cast<int32_t>(count);
   out[kItemCount] = static_cast<int32_t>(o.items);
-  out[kItemBase] = static_cast<int32_t>(o.Finish());
+  out[kItemBase] = static_cast<int32_t>(o.Finish(names));
   out[kStatus] = 1;
   return 1;
 }

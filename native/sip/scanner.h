@@ -25,8 +25,12 @@ enum Word : int {
   kHeaderCount = 8,
   kItemCount = 9,
   kItemBase = 10,   // word index of the first item record (right after the header records)
-  kFirstHeader = 16,
+  kSlotBase = 11,   // kSlotBase + s - 1: word index of the first item of a header of slot s (1-12), 0 when none
+  kFirstHeader = 24,
 };
+
+// Slots are numbered 1 to kMaxSlot; the caller gives each header name one (or 0 for none).
+constexpr int kMaxSlot = kFirstHeader - kSlotBase - 1;
 
 // Header record: id (index in the name table, -1 unknown), name start/end, value start, line end (rel).
 constexpr int kHeaderWords = 5;
@@ -61,25 +65,35 @@ struct Limits {
 };
 
 // Header name table: names in lower case; a non-zero `single` group marks headers that may appear once
-// (RFC 3261 7.3.1), the same group for every spelling of one header (`to` and `t`).
+// (RFC 3261 7.3.1), the same group for every spelling of one header (`to` and `t`). A name is looked up by
+// a hash of its length and of its first and last 8 bytes case-folded (one multiplication, no per-byte
+// work), then compared word by word.
 class NameTable {
  public:
   // Name ids are given in call order. Names longer than 255 bytes are never found. Up to 1024 names.
-  void Add(const std::string& lower, uint8_t single, Role role);
-  // Index of the name `p[0, n)` compared case-insensitively, or -1.
+  // `slot` (0 or 1 to kMaxSlot) is recorded with the first item of the name's values.
+  void Add(const std::string& lower, uint8_t single, Role role, uint8_t slot = 0);
+  // Index of the token `p[0, n)` compared case-insensitively, or -1.
   int Find(const uint8_t* p, size_t n) const;
   uint8_t Single(int id) const { return single_[static_cast<size_t>(id)]; }
   Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
+  uint8_t SlotOf(int id) const { return slots_of_[static_cast<size_t>(id)]; }
   size_t Size() const { return names_.size(); }
 
  private:
   static constexpr size_t kSlots = 4096;
-  static size_t Slot(size_t n, uint8_t first, uint8_t last);
-  std::vector<std::string> names_;
+  struct Slot {
+    uint64_t head;  // first 8 bytes folded (zero-padded)
+    uint64_t tail;  // last 8 bytes folded (zero-padded; the name when shorter)
+    uint16_t len;
+    int16_t id;     // name id + 1; 0 for an empty slot
+  };
+  std::vector<std::string> names_;   // as given (lower case)
+  std::vector<std::string> folded_;  // case-folded, for names longer than 16 bytes
   std::vector<uint8_t> single_;
   std::vector<Role> roles_;
-  int16_t slots_[kSlots];
-  bool ready_ = false;
+  std::vector<uint8_t> slots_of_;
+  Slot slots_[kSlots] = {};
 };
 
 // Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]; when 1, the record uses

@@ -70,16 +70,25 @@ export interface NativeAddon extends RtpAddon {
     interval: number,
   ): Buffer | null;
   /**
-   * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles)
-   * writing into the record arena `out`; returns its handle. Use SipScanner (src/native/sip.ts).
+   * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles, slots)
+   * writing into the record ring `out`, each record within `room` words of where it starts; returns its
+   * handle. Use SipScanner (src/native/sip.ts).
    */
-  sipInit(names: readonly string[], single: Uint8Array, roles: Uint8Array, out: Int32Array): SipScannerHandle;
-  /** native/sip: the arena the scanner's following scans write their records into. */
-  sipRecord(handle: SipScannerHandle, out: Int32Array): void;
+  sipInit(
+    names: readonly string[],
+    single: Uint8Array,
+    roles: Uint8Array,
+    slots: Uint8Array,
+    out: Int32Array,
+    room: number,
+  ): SipScannerHandle;
   /** native/sip: the limits of the scanner's following scans (int32 values). */
   sipLimits(handle: SipScannerHandle, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;
-  /** native/sip: scans one SIP message into the arena at word `at`; 1 when scanned, 0 when not. */
-  sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): number;
+  /**
+   * native/sip: scans one SIP message into the ring at word `at`; when scanned, its start line and headers
+   * as a latin1 string, else `undefined`.
+   */
+  sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): string | undefined;
 
   /**
    * native/net: a UDP socket polled by this thread's libuv loop. `onBatch(count)` runs once per received

@@ -7,8 +7,9 @@
  *
  * Record layout (int32 words from the record's start; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
  * `[status, base, bodyStart, bodyEnd, kind (1 request, 2 response), line0, line1, line2, headers, items,
- * itemBase]`; request line0 = method end, line1/line2 = Request-URI (rel); response line0 = status code,
- * line1/line2 = reason phrase (rel). Header records from word 16, 5 words each: `[id, nameStart, nameEnd,
+ * itemBase, slot 1 ... slot 12]`; request line0 = method end, line1/line2 = Request-URI (rel); response
+ * line0 = status code, line1/line2 = reason phrase (rel); slot s = word index of the first item of the
+ * names given slot s, 0 when none. Header records from word 24, 5 words each: `[id, nameStart, nameEnd,
  * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
  * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
  */
@@ -27,8 +28,13 @@ export enum SipScanWord {
   HeaderCount = 8,
   ItemCount = 9,
   ItemBase = 10,
-  FirstHeader = 16,
+  /** `SlotBase + s - 1`: word index (from the record's start) of the first item of slot `s`, 0 when none. */
+  SlotBase = 11,
+  FirstHeader = 24,
 }
+
+/** Highest slot number a name can be given (native/sip/scanner.h `kMaxSlot`). */
+export const SIP_MAX_SLOT = 12;
 
 /** Words per header record and per item record. */
 export const SIP_HEADER_WORDS = 5;
@@ -63,25 +69,42 @@ export interface SipNameEntry {
    */
   readonly single: number;
   readonly role: SipHeaderRole;
+  /**
+   * 0, or 1 to {@link SIP_MAX_SLOT}: the record then holds where the first item of the headers of this slot
+   * is (word `SlotBase + slot - 1`), so a reader finds e.g. the first Via item without a search.
+   */
+  readonly slot?: number;
 }
 
-/** Words of one record arena (128 KiB): records are written one after another, each message keeps its own. */
-const ARENA_WORDS = 32 * 1024;
+/** Words of the record ring (128 KiB, so it stays in the CPU cache): records are written one after another. */
+const RING_WORDS = 32 * 1024;
 /**
- * Room left for one record before a fresh arena is taken: 256 header lines and a few hundred list values.
- * A message that needs more is left to the grammar path.
+ * Words one scan may write from its start: 256 header lines and a few hundred list values. A message that
+ * needs more is left to the grammar path.
  */
 const RECORD_ROOM = 8 * 1024;
+/** Limits of {@link SipScanner.rescan}: none (the message was accepted under the limits of its first scan). */
+const NO_LIMIT = 0x7fffffff;
 
 /**
- * A scanner bound to one name table (one per thread is enough: see src/sip/message/scan.ts). Each scanned message gets its own record in an
- * arena (no copy, no allocation per message): {@link scan} returns where it starts in {@link record}, and
- * that record stays valid as long as the caller keeps the arena. A full arena is replaced, never reused.
+ * A scanner bound to one name table (one per thread is enough: see src/sip/message/scan.ts). Records are
+ * written one after another into a ring ({@link record}, no allocation per message): {@link scan} returns
+ * where the record starts ({@link at}) and its position in the ring's history ({@link pos}); a record stays
+ * intact until the ring has come round to it, which {@link intact} tells. A reader holding an older record
+ * scans the same bytes again ({@link rescan}), which gives the same record at a new place.
  */
 export class SipScanner {
-  /** The current arena. */
-  record = new Int32Array(ARENA_WORDS);
+  /** The ring the records are written into. */
+  readonly record = new Int32Array(RING_WORDS);
+  /** Word index in {@link record} of the record of the last successful {@link scan}. */
+  at = 0;
+  /** Position in the ring's history (words written since it was created) of that record. */
+  pos = 0;
+  /** Where the next scan writes: ring index and history position. */
   private next = 0;
+  private nextPos = 0;
+  /** History position of the last scan's start, successful or not (it may have written up to RECORD_ROOM). */
+  private lastPos = -RING_WORDS;
   private maxHeaderBytes = 32 * 1024;
   private maxBodyBytes = 64 * 1024;
   private maxHeaders = 256;
@@ -92,31 +115,59 @@ export class SipScanner {
       names.map((n) => n.lower),
       Uint8Array.from(names, (n) => n.single),
       Uint8Array.from(names, (n) => n.role),
+      Uint8Array.from(names, (n) => n.slot ?? 0),
       this.record,
+      RECORD_ROOM,
     );
   }
 
   /**
-   * Scans `buf`; the word index of its record in {@link record}, or -1 when the grammar path must parse
-   * it.
+   * Scans `buf`. When scanned, returns its start line and headers as a latin1 string (string offsets are the
+   * record's "rel" offsets) and sets {@link at} and {@link pos}; `undefined` when the grammar path must
+   * parse it.
    */
-  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): number {
+  scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): string | undefined {
     if (maxHeaderBytes !== this.maxHeaderBytes || maxBodyBytes !== this.maxBodyBytes || maxHeaders !== this.maxHeaders) {
-      this.maxHeaderBytes = maxHeaderBytes;
-      this.maxBodyBytes = maxBodyBytes;
-      this.maxHeaders = maxHeaders;
-      addon.sipLimits(this.handle, clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
+      this.limits(maxHeaderBytes, maxBodyBytes, maxHeaders);
     }
-    if (this.next > ARENA_WORDS - RECORD_ROOM) {
-      this.record = new Int32Array(ARENA_WORDS);
-      this.next = 0;
-      addon.sipRecord(this.handle, this.record);
+    let at = this.next;
+    if (at > RING_WORDS - RECORD_ROOM) {
+      this.nextPos += RING_WORDS - at;
+      at = this.next = 0;
     }
-    const at = this.next;
-    if (addon.sipScan(this.handle, buf, at) !== 1) return -1;
+    this.lastPos = this.nextPos;
+    const head = addon.sipScan(this.handle, buf, at);
+    if (head === undefined) return undefined;
     const w = this.record;
-    this.next = at + w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
-    return at;
+    const used = w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    this.at = at;
+    this.pos = this.nextPos;
+    this.next = at + used;
+    this.nextPos += used;
+    return head;
+  }
+
+  /** True while the record that {@link scan} placed at history position `pos` has not been written over. */
+  intact(pos: number): boolean {
+    return this.lastPos + RECORD_ROOM <= pos + RING_WORDS;
+  }
+
+  /**
+   * Scans again bytes that an earlier {@link scan} accepted, with no limits (those of the first scan were
+   * met): the same record, now at {@link at}; `undefined` only if `buf` changed since.
+   */
+  rescan(buf: Uint8Array): string | undefined {
+    const { maxHeaderBytes, maxBodyBytes, maxHeaders } = this;
+    const head = this.scan(buf, NO_LIMIT, NO_LIMIT, NO_LIMIT);
+    this.limits(maxHeaderBytes, maxBodyBytes, maxHeaders);
+    return head;
+  }
+
+  private limits(maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void {
+    this.maxHeaderBytes = maxHeaderBytes;
+    this.maxBodyBytes = maxBodyBytes;
+    this.maxHeaders = maxHeaders;
+    addon.sipLimits(this.handle, clamp(maxHeaderBytes), clamp(maxBodyBytes), clamp(maxHeaders));
   }
 }
 

@@ -22,22 +22,22 @@ const INVITE = msg(
 );
 
 const TABLE = [
-  { lower: 'via', single: 0, role: SipHeaderRole.Via },
-  { lower: 'from', single: 1, role: SipHeaderRole.NameAddr },
-  { lower: 'f', single: 1, role: SipHeaderRole.NameAddr },
-  { lower: 'to', single: 2, role: SipHeaderRole.NameAddr },
-  { lower: 'call-id', single: 3, role: SipHeaderRole.CallId },
+  { lower: 'via', single: 0, role: SipHeaderRole.Via, slot: 1 },
+  { lower: 'from', single: 1, role: SipHeaderRole.NameAddr, slot: 2 },
+  { lower: 'f', single: 1, role: SipHeaderRole.NameAddr, slot: 2 },
+  { lower: 'to', single: 2, role: SipHeaderRole.NameAddr, slot: 3 },
+  { lower: 'call-id', single: 3, role: SipHeaderRole.CallId, slot: 12 },
   { lower: 'cseq', single: 4, role: SipHeaderRole.CSeq },
-  { lower: 'm', single: 0, role: SipHeaderRole.NameAddrList },
+  { lower: 'm', single: 0, role: SipHeaderRole.NameAddrList, slot: 4 },
   { lower: 'l', single: 5, role: SipHeaderRole.ContentLength },
 ];
 
 t.test('the record: start line, header lines with name ids, hot values pre-split (RFC 3261 7, 25.1)', async (t) => {
   const sc = new SipScanner(TABLE);
-  const at = sc.scan(INVITE, 32768, 65536, 256);
-  t.ok(at >= 0);
+  const head = sc.scan(INVITE, 32768, 65536, 256)!;
+  const at = sc.at;
   const w = sc.record;
-  const head = INVITE.toString('latin1', w[at + SipScanWord.Base], w[at + SipScanWord.BodyStart]);
+  t.equal(head, INVITE.toString('latin1', w[at + SipScanWord.Base], w[at + SipScanWord.BodyStart]), 'the head as latin1');
   t.equal(w[at + SipScanWord.Kind], 1);
   t.equal(head.slice(0, w[at + SipScanWord.Line0]), 'INVITE');
   t.equal(head.slice(w[at + SipScanWord.Line1], w[at + SipScanWord.Line2]), 'sip:bob@example.com');
@@ -50,6 +50,12 @@ t.test('the record: start line, header lines with name ids, hot values pre-split
     names.push(`${w[h]}:${head.slice(w[h + 1], w[h + 2])}`);
   }
   t.same(names, ['0:Via', '-1:Max-Forwards', '3:To', '2:f', '4:Call-ID', '5:CSeq', '6:m', '-1:X-Custom', '7:l']);
+  // Slots: the first item of each slot's headers (Via, From, To, Contact, Call-ID), 0 for an unused slot.
+  const firstOf = (slot: number) => {
+    const i = w[at + SipScanWord.SlotBase + slot - 1]!;
+    return i === 0 ? '-' : `${w[at + i + 2]}@${(i - w[at + SipScanWord.ItemBase]!) / SIP_ITEM_WORDS}`;
+  };
+  t.same([1, 2, 3, 4, 5, 12].map(firstOf), ['1@0', '2@3', '2@2', '2@6', '-', '4@4']);
   const items: string[] = [];
   const base = at + w[at + SipScanWord.ItemBase]!;
   for (let i = 0; i < w[at + SipScanWord.ItemCount]!; i++) {
@@ -98,39 +104,42 @@ t.test('faults and the unusual are left to the grammar path', async (t) => {
     ['status', msg(['SIP/2.0 99 Odd'])],
     ['no colon', msg(['OPTIONS sip:a SIP/2.0', 'Via SIP/2.0/UDP h'])],
   ];
-  for (const [what, buf] of cases) t.equal(sc.scan(buf, 32768, 65536, 256), -1, what);
-  t.equal(sc.scan(INVITE, 100, 65536, 256), -1, 'headers above the limit');
-  t.equal(sc.scan(INVITE, 32768, 2, 256), -1, 'body above the limit');
-  t.equal(sc.scan(INVITE, 32768, 65536, 3), -1, 'too many header lines');
-  t.ok(sc.scan(INVITE, 32768, 65536, 256) >= 0, 'limits restored');
+  for (const [what, buf] of cases) t.equal(sc.scan(buf, 32768, 65536, 256), undefined, what);
+  t.equal(sc.scan(INVITE, 100, 65536, 256), undefined, 'headers above the limit');
+  t.equal(sc.scan(INVITE, 32768, 2, 256), undefined, 'body above the limit');
+  t.equal(sc.scan(INVITE, 32768, 65536, 3), undefined, 'too many header lines');
+  t.type(sc.scan(INVITE, 32768, 65536, 256), 'string', 'limits restored');
 });
 
 t.test('values outside the canonical forms are flagged, not split', async (t) => {
   const sc = new SipScanner(TABLE);
   const buf = msg([
     'OPTIONS sip:a SIP/2.0',
-    'Via: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1',
+    'Via: SIP/2.0/UDP host.example.com ;branch=z9hG4bK1',
     'To: <sip:a>;tag="q;x"',
     'CSeq: 12345678901 OPTIONS',
     'Call-ID: a\tb',
   ]);
-  const at = sc.scan(buf, 32768, 65536, 256);
-  t.ok(at >= 0);
+  t.type(sc.scan(buf, 32768, 65536, 256), 'string');
+  const at = sc.at;
   const w = sc.record;
   const base = at + w[at + SipScanWord.ItemBase]!;
   const flags: number[] = [];
   for (let i = 0; i < w[at + SipScanWord.ItemCount]!; i++) flags.push(w[base + i * SIP_ITEM_WORDS + 3]!);
   t.same(flags, [0, 0, 0, 0]);
-  // The grammar path still reads them (RFC 4475 3.1.1.1 style LWS and IPv6 references).
+  // The grammar path still reads them (RFC 4475 3.1.1.1 style LWS, quoted parameter values).
   const m = parseMessage(buf);
-  t.equal(m.topVia?.host, '[::1]');
+  t.equal(m.topVia?.host, 'host.example.com');
+  t.equal(m.topVia?.branch, 'z9hG4bK1');
   t.equal(m.to.tag, '"q;x"');
   t.throws(() => m.cseq, /out of range/);
   t.throws(() => m.callId, /whitespace/);
 });
 
-t.test('messages keep their records when the arena is replaced', async (t) => {
+t.test('messages read after the record ring has come round to them scan their bytes again', async (t) => {
+  const { scanner } = await import('../../src/sip/message/scan.js');
   const kept = [];
+  let firstPos = 0;
   for (let i = 0; i < 600; i++) {
     const buf = msg([
       'SIP/2.0 200 OK',
@@ -143,7 +152,9 @@ t.test('messages keep their records when the arena is replaced', async (t) => {
       'Content-Length: 0',
     ]);
     kept.push(parseMessage(buf));
+    if (i === 0) firstPos = scanner.pos;
   }
+  t.notOk(scanner.intact(firstPos), 'the first record was written over');
   for (let i = 0; i < kept.length; i++) {
     const m = kept[i]!;
     const v = m.topVia!;
@@ -153,7 +164,7 @@ t.test('messages keep their records when the arena is replaced', async (t) => {
     if ((m.contact[0] as NameAddr).uriText !== `sip:b${i}@x`) t.fail(`contact ${i}`);
     if (m.header('content-length') !== '0') t.fail(`entries ${i}`);
   }
-  t.pass('600 messages read back after arena changes');
+  t.pass('600 messages read back after the ring came round');
 });
 
 t.test('a scanned message edited before its headers are read keeps every header', async (t) => {
@@ -162,4 +173,59 @@ t.test('a scanned message edited before its headers are read keeps every header'
   t.equal(m.header('x-custom'), 'value');
   t.equal(m.via.length, 2);
   t.match(m.toString(), /^INVITE sip:carol@example.com SIP\/2.0\r\n/);
+});
+
+t.test('IPv6 references in Via are split natively, brackets kept as the grammar keeps them', async (t) => {
+  const buf = msg([
+    'OPTIONS sip:a SIP/2.0',
+    'Via: SIP/2.0/UDP [fd17:625c::1]:5062;branch=z9hG4bK-1;received=fd17:625c::2,SIP/2.0/TCP [::1];branch=z9hG4bK-2',
+    'Via: SIP/2.0/UDP [::1;branch=z9hG4bK-3',
+  ]);
+  const sc = new SipScanner(TABLE);
+  t.type(sc.scan(buf, 32768, 65536, 256), 'string');
+  const w = sc.record;
+  const base = sc.at + w[sc.at + SipScanWord.ItemBase]!;
+  const flags: number[] = [];
+  for (let i = 0; i < w[sc.at + SipScanWord.ItemCount]!; i++) flags.push(w[base + i * SIP_ITEM_WORDS + 3]!);
+  t.same(flags, [1, 1, 0], 'an unterminated reference is left to the grammar');
+  const ok = parseMessage(msg(['OPTIONS sip:a SIP/2.0', 'Via: SIP/2.0/UDP [fd17:625c::1]:5062;branch=z9hG4bK-1;received=fd17:625c::2,SIP/2.0/TCP [::1];branch=z9hG4bK-2']));
+  t.same(
+    ok.via.map((v) => [v.transport, v.host, v.port, v.branch, v.received]),
+    [
+      ['UDP', '[fd17:625c::1]', 5062, 'z9hG4bK-1', 'fd17:625c::2'],
+      ['TCP', '[::1]', undefined, 'z9hG4bK-2', undefined],
+    ],
+  );
+});
+
+t.test('a lone Contact wildcard is read from the scan (RFC 3261 10.2.2)', async (t) => {
+  const m = parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact:  * ', 'Expires: 0']));
+  t.same(m.contact, ['*']);
+  t.throws(() => parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact: *', 'Contact: <sip:a@b>'])).contact, /Contact/);
+});
+
+t.test('the scan call checks its arguments', async (t) => {
+  const { addon } = await import('../../src/native/addon.js');
+  const bad: unknown[][] = [[], [1, INVITE, 0], [{}, INVITE, 0], [null, new Int32Array(1), 0]];
+  for (const args of bad) t.throws(() => (addon.sipScan as (...a: unknown[]) => unknown)(...args), TypeError);
+});
+
+t.test('a ttl Via parameter, in any case, goes to the grammar, which range-checks it (RFC 3261 20.42)', async (t) => {
+  const via = (p: string) => msg(['OPTIONS sip:a SIP/2.0', `Via: SIP/2.0/UDP h;branch=z9hG4bK1;${p}`]);
+  const sc = new SipScanner(TABLE);
+  for (const p of ['ttl=1', 'TTL=300']) {
+    t.type(sc.scan(via(p), 32768, 65536, 256), 'string');
+    t.equal(sc.record[sc.at + sc.record[sc.at + SipScanWord.ItemBase]! + 3], 0, p);
+  }
+  t.equal(parseMessage(via('TtL=7')).topVia?.params.get('ttl'), '7');
+  t.throws(() => parseMessage(via('TTL=300')).via, /ttl/);
+  t.equal(parseMessage(via('x=ttl')).topVia?.params.get('x'), 'ttl', 'a value spelled ttl is no ttl parameter');
+});
+
+t.test('a receive buffer changed after parsing is reported when the message scans it again', async (t) => {
+  const buf = Buffer.from(INVITE);
+  const m = parseMessage(buf);
+  buf.write('XXXXXX', 0, 'latin1');
+  for (let i = 0; i < 400; i++) parseMessage(INVITE);
+  t.throws(() => m.via, /receive buffer changed/);
 });

@@ -49,57 +49,81 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const MAX_UINT32 = 0xffffffff;
 const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
 
-/** Typed header values parsed so far (undefined: not parsed yet; null: header absent). */
-class TypedSlots {
-  via: Via[] | undefined = undefined;
-  from: NameAddr | undefined = undefined;
-  to: NameAddr | undefined = undefined;
-  callId: string | undefined = undefined;
-  cseq: CSeq | undefined = undefined;
-  contact: ContactValue[] | undefined = undefined;
-  route: NameAddr[] | undefined = undefined;
-  recordRoute: NameAddr[] | undefined = undefined;
-  maxForwards: number | null | undefined = undefined;
-  expires: number | null | undefined = undefined;
-}
-
 /**
  * A SIP message (RFC 3261 7). Parsed messages keep the receive buffer and header offsets; a header value
  * becomes a string when first read and a typed value (Via, From, CSeq...) when its accessor is first used.
  * Until something is changed, {@link toBuffer} returns the received bytes unchanged.
  */
 export abstract class SipMessage {
+  // Fields are declared here and set in the constructor (assignments, not class-field definitions: one
+  // message is made per received message, and V8 creates objects faster this way).
   /** `SIP/2.0`. */
-  version = 'SIP/2.0';
+  declare version: string;
   /** The message bytes as received (or last serialised). */
-  protected raw: Buffer | undefined;
+  protected declare raw: Buffer | undefined;
   /** The receive buffer. */
-  private src: Buffer | undefined;
+  private declare src: Buffer | undefined;
   /**
    * A latin1 view of the start line and headers, so that string offsets are byte offsets; header values are
    * slices of it (re-decoded as UTF-8 from `src` when they hold non-ASCII bytes).
    */
-  private head: string | undefined;
+  private declare head: string | undefined;
   /** Byte offset of `head` in `src`. */
-  private base = 0;
-  private entryList: HeaderEntry[] | undefined = undefined;
-  private bodyBuf: Buffer | undefined = EMPTY;
-  private bodyStart = 0;
-  private bodyEnd = 0;
-  private rawEnd = 0;
-  private dirty = true;
-  private typedSlots: TypedSlots | undefined;
+  private declare base: number;
+  private declare entryList: HeaderEntry[] | undefined;
+  private declare bodyBuf: Buffer | undefined;
+  private declare bodyStart: number;
+  private declare bodyEnd: number;
+  private declare rawEnd: number;
+  private declare dirty: boolean;
+  // Typed header values parsed so far (undefined: not parsed yet; null: header absent).
+  private declare typedVia: Via[] | undefined;
+  private declare typedFrom: NameAddr | undefined;
+  private declare typedTo: NameAddr | undefined;
+  private declare typedCallId: string | undefined;
+  private declare typedCseq: CSeq | undefined;
+  private declare typedContact: ContactValue[] | undefined;
+  private declare typedRoute: NameAddr[] | undefined;
+  private declare typedRecordRoute: NameAddr[] | undefined;
+  private declare typedMaxForwards: number | null | undefined;
+  private declare typedExpires: number | null | undefined;
   /**
-   * The header and item records of the native scan (src/native/sip.ts): header lines not yet made into
-   * entries, and the pre-split values of the hot headers, valid while the headers and `head` are those
-   * received.
+   * The message has a record of the native scan (src/native/sip.ts, in the scanner's ring): header lines not
+   * yet made into entries, and the pre-split values of the hot headers, valid while the headers and `head`
+   * are those received.
    */
-  private scan: Int32Array | undefined;
-  /** Word range of the header records in `scan`. */
-  private headersAt = 0;
-  /** Word range of the item records in `scan` (right after the header records). */
-  private itemsAt = 0;
-  private itemsEnd = 0;
+  private declare scanned: boolean;
+  /** Position of the record in the ring's history (to tell whether the ring has come round to it). */
+  private declare recPos: number;
+  /** Word index of the record in the ring. */
+  private declare recAt: number;
+
+  constructor() {
+    this.version = 'SIP/2.0';
+    this.raw = undefined;
+    this.src = undefined;
+    this.head = undefined;
+    this.base = 0;
+    this.entryList = undefined;
+    this.bodyBuf = EMPTY;
+    this.bodyStart = 0;
+    this.bodyEnd = 0;
+    this.rawEnd = 0;
+    this.dirty = true;
+    this.typedVia = undefined;
+    this.typedFrom = undefined;
+    this.typedTo = undefined;
+    this.typedCallId = undefined;
+    this.typedCseq = undefined;
+    this.typedContact = undefined;
+    this.typedRoute = undefined;
+    this.typedRecordRoute = undefined;
+    this.typedMaxForwards = undefined;
+    this.typedExpires = undefined;
+    this.scanned = false;
+    this.recPos = 0;
+    this.recAt = 0;
+  }
 
   /** True for requests. */
   abstract readonly isRequest: boolean;
@@ -112,10 +136,11 @@ export abstract class SipMessage {
   protected get entries(): HeaderEntry[] {
     if (this.entryList !== undefined) return this.entryList;
     const list: HeaderEntry[] = [];
-    const w = this.scan;
+    const w = this.record();
     if (w !== undefined) {
       const head = this.head!;
-      for (let h = this.headersAt; h < this.itemsAt; h += SIP_HEADER_WORDS) {
+      const end = this.recAt + w[this.recAt + SipScanWord.ItemBase]!;
+      for (let h = this.recAt + SipScanWord.FirstHeader; h < end; h += SIP_HEADER_WORDS) {
         const id = w[h]!;
         const ns = w[h + 1]!;
         const ne = w[h + 2]!;
@@ -228,11 +253,11 @@ export abstract class SipMessage {
 
   /** Every Via value, topmost first (RFC 3261 20.42). */
   get via(): Via[] {
-    const slots = this.slots();
-    if (slots.via !== undefined) return slots.via;
-    if (this.scan !== undefined) {
-      const scanned = this.scannedVias(this.scan);
-      if (scanned !== undefined) return (slots.via = scanned);
+    if (this.typedVia !== undefined) return this.typedVia;
+    const w = this.record();
+    if (w !== undefined) {
+      const scanned = this.scannedVias(w);
+      if (scanned !== undefined) return (this.typedVia = scanned);
     }
     let single: HeaderEntry | undefined;
     let n = 0;
@@ -244,9 +269,9 @@ export abstract class SipMessage {
     }
     if (n === 1) {
       const v = this.valueOf(single!);
-      if (v.indexOf(',') < 0) return (slots.via = [parseViaValue(v)]);
+      if (v.indexOf(',') < 0) return (this.typedVia = [parseViaValue(v)]);
     }
-    return (slots.via = parseViaList(this.rawValues('via')));
+    return (this.typedVia = parseViaList(this.rawValues('via')));
   }
 
   set via(vias: readonly Via[]) {
@@ -260,8 +285,7 @@ export abstract class SipMessage {
 
   /** From (RFC 3261 20.20); throws when missing or malformed. */
   get from(): NameAddr {
-    const slots = this.slots();
-    return (slots.from ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
+    return (this.typedFrom ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
   }
 
   set from(v: NameAddr) {
@@ -270,8 +294,7 @@ export abstract class SipMessage {
 
   /** To (RFC 3261 20.39); throws when missing or malformed. */
   get to(): NameAddr {
-    const slots = this.slots();
-    return (slots.to ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
+    return (this.typedTo ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
   }
 
   set to(v: NameAddr) {
@@ -280,23 +303,22 @@ export abstract class SipMessage {
 
   /** Call-ID (RFC 3261 20.8); throws when missing. */
   get callId(): string {
-    const slots = this.slots();
-    return (slots.callId ??= this.readCallId());
+    return (this.typedCallId ??= this.readCallId());
   }
 
   /** CSeq (RFC 3261 20.16); the number must fit 32 bits (RFC 4475 3.1.2.4). */
   get cseq(): CSeq {
-    const slots = this.slots();
-    return (slots.cseq ??= this.readCSeq());
+    return (this.typedCseq ??= this.readCSeq());
   }
 
   /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
   get contact(): ContactValue[] {
-    const slots = this.slots();
-    return (slots.contact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
+    return (this.typedContact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
   }
 
   private readContact(): ContactValue[] {
+    const it = this.record();
+    if (it !== undefined && this.scannedWildcard(it)) return [WILDCARD];
     const values = this.rawValues('contact');
     if (values.length === 1 && values[0]!.trim() === WILDCARD) return [WILDCARD];
     return parseNameAddrList(values, 'Contact');
@@ -304,27 +326,25 @@ export abstract class SipMessage {
 
   /** Route values (RFC 3261 20.34). */
   get route(): NameAddr[] {
-    return (this.slots().route ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
+    return (this.typedRoute ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
   }
 
   /** Record-Route values (RFC 3261 20.30). */
   get recordRoute(): NameAddr[] {
-    return (this.slots().recordRoute ??=
+    return (this.typedRecordRoute ??=
       this.scannedNameAddrs(Hot.RecordRoute, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
   }
 
   /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
   get maxForwards(): number | undefined {
-    const slots = this.slots();
-    if (slots.maxForwards === undefined) slots.maxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
-    return slots.maxForwards ?? undefined;
+    if (this.typedMaxForwards === undefined) this.typedMaxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
+    return this.typedMaxForwards ?? undefined;
   }
 
   /** Expires in seconds (RFC 3261 20.19); `undefined` when absent. */
   get expires(): number | undefined {
-    const slots = this.slots();
-    if (slots.expires === undefined) slots.expires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
-    return slots.expires ?? undefined;
+    if (this.typedExpires === undefined) this.typedExpires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
+    return this.typedExpires ?? undefined;
   }
 
   /** Content-Type as written (RFC 3261 20.15). */
@@ -412,7 +432,7 @@ export abstract class SipMessage {
     head += '\r\n';
     const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
     this.rebase();
-    this.scan = undefined;
+    this.scanned = false;
     this.raw = out;
     this.src = undefined;
     this.head = undefined;
@@ -462,36 +482,85 @@ export abstract class SipMessage {
    * @internal Called by the parser with a native scan record (src/native/sip.ts) of `src`: header lines
    * made into entries when first needed, item records read in place by the typed accessors.
    */
-  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number): void {
+  static attachScanned(m: SipMessage, src: Buffer, head: string, at: number, pos: number): void {
+    const w = scanner.record;
     const end = w[at + SipScanWord.BodyEnd]!;
     SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
-    m.scan = w;
-    m.headersAt = at + SipScanWord.FirstHeader;
-    m.itemsAt = at + w[at + SipScanWord.ItemBase]!;
-    m.itemsEnd = m.itemsAt + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+    m.scanned = true;
+    m.place(at, pos);
     m.entryList = undefined;
+  }
+
+  /** Takes the record at word `at` of the ring, position `pos` in its history. */
+  private place(at: number, pos: number): void {
+    this.recAt = at;
+    this.recPos = pos;
+  }
+
+  /**
+   * The ring holding this message's scan record, or `undefined` when it has none. When the ring has come
+   * round to the record, the received bytes are scanned again: the same record, at a new place.
+   */
+  private record(): Int32Array | undefined {
+    if (!this.scanned) return undefined;
+    if (!scanner.intact(this.recPos)) {
+      if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
+      this.place(scanner.at, scanner.pos);
+    }
+    return scanner.record;
+  }
+
+  /** Word index in the ring just past the record's last item. */
+  private itemsEnd(it: Int32Array): number {
+    const at = this.recAt;
+    return at + it[at + SipScanWord.ItemBase]! + it[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+  }
+
+  /** Word index in `scan` of the first item of a hot header (its slot in the record), or -1 when none. */
+  private firstItem(it: Int32Array, hot: Hot): number {
+    const i = it[this.recAt + SipScanWord.SlotBase + hot - 1]!;
+    return i === 0 ? -1 : this.recAt + i;
+  }
+
+  /**
+   * How many items a hot header has from its first one `first`, or -1 when one is not in the canonical
+   * form (the arrays are then made at their size: most messages have one Via, one Contact).
+   */
+  private countItems(it: Int32Array, first: number, hot: Hot): number {
+    if (it[first + 3] !== 1) return -1;
+    let n = 1;
+    for (let i = first + SIP_ITEM_WORDS, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
+      if (NAME_HOT[it[i + 1]!] !== hot) continue;
+      if (it[i + 3] !== 1) return -1;
+      n++;
+    }
+    return n;
   }
 
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
   private scannedVias(it: Int32Array): Via[] | undefined {
-    const head = this.head!;
-    const out: Via[] = [];
-    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] !== Hot.Via) continue;
-      if (it[i + 3] !== 1) return undefined;
-      const port = it[i + 8]!;
-      const b = it[i + 11]!;
-      out.push(
-        Via.scanned(
-          head.slice(it[i + 4], it[i + 5]),
-          head.slice(it[i + 6], it[i + 7]),
-          port < 0 ? undefined : port,
-          head.slice(it[i + 9], it[i + 10]),
-          b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
-        ),
-      );
-    }
+    const first = this.firstItem(it, Hot.Via);
+    if (first < 0) return [];
+    const n = this.countItems(it, first, Hot.Via);
+    if (n < 0) return undefined;
+    if (n === 1) return [this.viaAt(it, first)];
+    const out = new Array<Via>(n);
+    for (let i = first, k = 0; k < n; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Via) out[k++] = this.viaAt(it, i);
     return out;
+  }
+
+  /** The Via of item record `i` (canonical). */
+  private viaAt(it: Int32Array, i: number): Via {
+    const head = this.head!;
+    const port = it[i + 8]!;
+    const b = it[i + 11]!;
+    return Via.scanned(
+      commonToken(head, it[i + 4]!, it[i + 5]!),
+      head.slice(it[i + 6], it[i + 7]),
+      port < 0 ? undefined : port,
+      head.slice(it[i + 9], it[i + 10]),
+      b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
+    );
   }
 
   /** The name-addr of item record `i` (canonical). */
@@ -505,33 +574,40 @@ export abstract class SipMessage {
 
   /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
   private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
-    const it = this.scan;
+    const it = this.record();
     if (it === undefined) return undefined;
-    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] === hot) return it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
-    }
-    return undefined;
+    const i = this.firstItem(it, hot);
+    return i >= 0 && it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
   }
 
   /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
   private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
-    const it = this.scan;
+    const it = this.record();
     if (it === undefined) return undefined;
-    const out: NameAddr[] = [];
-    for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] !== hot) continue;
-      if (it[i + 3] !== 1) return undefined;
-      out.push(this.nameAddrAt(it, i, what));
-    }
+    const first = this.firstItem(it, hot);
+    if (first < 0) return [];
+    const n = this.countItems(it, first, hot);
+    if (n < 0) return undefined;
+    if (n === 1) return [this.nameAddrAt(it, first, what)];
+    const out = new Array<NameAddr>(n);
+    for (let i = first, k = 0; k < n; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === hot) out[k++] = this.nameAddrAt(it, i, what);
     return out;
   }
 
+  /** True when the scan found one Contact value and it is the wildcard `*` (RFC 3261 10.2.2). */
+  private scannedWildcard(it: Int32Array): boolean {
+    const first = this.firstItem(it, Hot.Contact);
+    if (first < 0) return false;
+    for (let i = first + SIP_ITEM_WORDS, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Contact) return false;
+    const h = this.recAt + SipScanWord.FirstHeader + it[first]! * SIP_HEADER_WORDS;
+    return this.head!.slice(it[h + 3], it[h + 4]).trim() === WILDCARD;
+  }
+
   private readCallId(): string {
-    const it = this.scan;
+    const it = this.record();
     if (it !== undefined) {
-      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-        if (NAME_HOT[it[i + 1]!] === Hot.CallId && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
-      }
+      const i = this.firstItem(it, Hot.CallId);
+      if (i >= 0 && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
     }
     const v = this.required('call-id');
     if (/\s/.test(v)) throw new SipParseError('Call-ID: whitespace inside the value');
@@ -539,13 +615,10 @@ export abstract class SipMessage {
   }
 
   private readCSeq(): CSeq {
-    const it = this.scan;
+    const it = this.record();
     if (it !== undefined) {
-      for (let i = this.itemsAt; i < this.itemsEnd; i += SIP_ITEM_WORDS) {
-        if (NAME_HOT[it[i + 1]!] === Hot.CSeq && it[i + 3] === 1) {
-          return { seq: it[i + 4]! >>> 0, method: this.head!.slice(it[i + 5], it[i + 6]) };
-        }
-      }
+      const i = this.firstItem(it, Hot.CSeq);
+      if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: commonToken(this.head!, it[i + 5]!, it[i + 6]!) };
     }
     const text = this.required('cseq');
     const sp = text.indexOf(' ');
@@ -606,10 +679,6 @@ export abstract class SipMessage {
     return n;
   }
 
-  private slots(): TypedSlots {
-    return (this.typedSlots ??= new TypedSlots());
-  }
-
   private removeEntries(key: string): number {
     let n = 0;
     for (let i = this.entries.length - 1; i >= 0; i--) {
@@ -623,10 +692,11 @@ export abstract class SipMessage {
 
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
-    this.typedSlots = undefined;
-    if (this.scan !== undefined) {
+    this.typedVia = this.typedFrom = this.typedTo = this.typedContact = this.typedRoute = this.typedRecordRoute = undefined;
+    this.typedCallId = this.typedCseq = this.typedMaxForwards = this.typedExpires = undefined;
+    if (this.scanned) {
       void this.entries;
-      this.scan = undefined;
+      this.scanned = false;
     }
     this.dirty = true;
   }
@@ -649,15 +719,17 @@ function newEntry(key: string, name: string, value: string): HeaderEntry {
 
 /** A SIP request (RFC 3261 7.1). */
 export class SipRequest extends SipMessage {
-  readonly isRequest = true;
+  declare readonly isRequest: true;
   /** Method, case-sensitive (RFC 3261 7.1). */
-  method: string;
-  private uriText: string;
-  private uriParsed: SipUri | undefined;
+  declare method: string;
+  private declare uriText: string;
+  private declare uriParsed: SipUri | undefined;
 
   constructor(method: string, uri: SipUri | string) {
     super();
+    this.isRequest = true;
     this.method = method;
+    this.uriParsed = undefined;
     if (typeof uri === 'string') this.uriText = uri;
     else {
       this.uriText = uri.toString();
@@ -694,12 +766,13 @@ export class SipRequest extends SipMessage {
 
 /** A SIP response (RFC 3261 7.2). */
 export class SipResponse extends SipMessage {
-  readonly isRequest = false;
-  status: number;
-  reason: string;
+  declare readonly isRequest: false;
+  declare status: number;
+  declare reason: string;
 
   constructor(status: number, reason: string) {
     super();
+    this.isRequest = false;
     this.status = status;
     this.reason = reason;
   }
@@ -712,6 +785,31 @@ export class SipResponse extends SipMessage {
 /** Type guard for requests. */
 export function isRequest(m: SipMessage): m is SipRequest {
   return m.isRequest;
+}
+
+/**
+ * Methods (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086) and Via transports, by length and first
+ * letter: {@link commonToken} returns these strings instead of new ones.
+ */
+const COMMON_TOKENS: Array<string[] | undefined> = [];
+for (const t of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'INFO', 'PRACK', 'UPDATE', 'PUBLISH', 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP']) {
+  (COMMON_TOKENS[t.length * 32 + (t.charCodeAt(0) & 31)] ??= []).push(t);
+}
+
+/** `head.slice(start, end)`, without allocating when it is one of the common methods or transports. */
+function commonToken(head: string, start: number, end: number): string {
+  const n = end - start;
+  if (n < 10) {
+    const list = COMMON_TOKENS[n * 32 + (head.charCodeAt(start) & 31)];
+    if (list !== undefined) {
+      for (const t of list) {
+        let k = 1;
+        while (k < n && head.charCodeAt(start + k) === t.charCodeAt(k)) k++;
+        if (k === n && head.charCodeAt(start) === t.charCodeAt(0)) return t;
+      }
+    }
+  }
+  return head.slice(start, end);
 }
 
 /** Buffer#latin1Slice: the same decoding as `toString('latin1')` without its argument handling. */
@@ -760,21 +858,20 @@ export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_L
   const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
-  const at = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
-  if (at >= 0) return fromScan(buf, scanner.record, at);
+  const head = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+  if (head !== undefined) return fromScan(buf, head, scanner.record, scanner.at, scanner.pos);
   return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
 }
 
 /** Builds the message the native scanner described in record `w[at...]` (src/native/sip.ts): no fault was found. */
-function fromScan(buf: Buffer, w: Int32Array, at: number): SipMessage {
-  const head = latin1(buf, w[at + SipScanWord.Base]!, w[at + SipScanWord.BodyStart]!);
+function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: number): SipMessage {
   const l1 = w[at + SipScanWord.Line1];
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
-      ? new SipRequest(head.slice(0, w[at + SipScanWord.Line0]), head.slice(l1, l2))
+      ? new SipRequest(commonToken(head, 0, w[at + SipScanWord.Line0]!), head.slice(l1, l2))
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
-  SipMessage.attachScanned(msg, buf, head, w, at);
+  SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
 }
 

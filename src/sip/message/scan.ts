@@ -6,7 +6,7 @@ import { KNOWN_NAMES, SINGLE_INDEX } from './header-names.js';
  * and which hot header it is.
  */
 
-/** Hot headers whose values the scanner pre-splits. */
+/** Hot headers whose values the scanner pre-splits; each is also the header's slot in the scan record. */
 export enum Hot {
   None = 0,
   Via = 1,
@@ -42,5 +42,6 @@ export const scanner = new SipScanner(
     lower: n.lower,
     single: SINGLE_INDEX.has(n.key) ? Math.log2(SINGLE_INDEX.get(n.key)!) + 1 : 0,
     role: HOT_BY_KEY[n.key]?.[1] ?? SipHeaderRole.Other,
+    slot: HOT_BY_KEY[n.key]?.[0] ?? Hot.None,
   })),
 );

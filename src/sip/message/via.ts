@@ -7,17 +7,19 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 
 /** One Via header value (RFC 3261 20.42, 18.2.1; RFC 3581 `rport`). */
 export class Via {
-  protocolName: string;
-  protocolVersion: string;
+  // Declared here, set in the constructor in this order (assignments rather than class-field definitions:
+  // one Via is made per received message, and V8 creates objects faster this way).
+  declare protocolName: string;
+  declare protocolVersion: string;
   /** Upper-case transport: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension. */
-  transport: string;
-  host: string;
-  port: number | undefined;
-  private paramMap: Map<string, string | null> | undefined;
+  declare transport: string;
+  declare host: string;
+  declare port: number | undefined;
+  private declare paramMap: Map<string, string | null> | undefined;
   /** Parameters as received (fast path), until the Map is needed. */
-  private rawParams: string | undefined;
+  private declare rawParams: string | undefined;
   /** With `rawParams`: the first `branch` value found by the native scan (null: a flag), if it found one. */
-  private scannedBranch: string | null | undefined = undefined;
+  private declare scannedBranch: string | null | undefined;
 
   constructor(init: {
     transport: string;
@@ -32,8 +34,14 @@ export class Via {
     this.transport = isUpper(init.transport) ? init.transport : init.transport.toUpperCase();
     this.host = init.host;
     this.port = init.port;
-    if (typeof adoptParams === 'string') this.rawParams = adoptParams;
-    else this.paramMap = adoptParams ?? new Map(init.params ?? []);
+    if (typeof adoptParams === 'string') {
+      this.paramMap = undefined;
+      this.rawParams = adoptParams;
+    } else {
+      this.paramMap = adoptParams ?? new Map(init.params ?? []);
+      this.rawParams = undefined;
+    }
+    this.scannedBranch = undefined;
   }
 
   /**
@@ -134,6 +142,9 @@ const T = "!%'*+\\-.0-9A-Z_`a-z~";
 /** The canonical form: `SIP/2.0/UDP host[:port]` then `;name[=value]` parameters, no whitespace. */
 const VIA_RE = new RegExp(`^SIP/2\\.0/([${T}]+) ([A-Za-z0-9.\\-_]+)(?::([0-9]{1,5}))?((?:;[${T}]+(?:=[${T}:\\[\\]]+)?)*)$`);
 
+/** A `ttl` parameter in any case (RFC 3261 7.3.1: parameter names are case-insensitive); the grammar range-checks it. */
+const TTL_PARAM = /;ttl(?:=|;|$)/i;
+
 /**
  * The common canonical form in one compiled regular expression; `undefined` sends anything else (LWS,
  * IPv6 references, extension parameters with quoted values) to the full grammar.
@@ -143,7 +154,7 @@ function fastVia(v: string): Via | undefined {
   if (m === null) return undefined;
   const ps = m[4]!;
   const rport = findParam(ps, 'rport');
-  if ((rport != null && !/^[0-9]{1,5}$/.test(rport)) || ps.indexOf('ttl') >= 0) return undefined;
+  if ((rport != null && !/^[0-9]{1,5}$/.test(rport)) || TTL_PARAM.test(ps)) return undefined;
   const port = m[3] === undefined ? undefined : Number(m[3]);
   if (port !== undefined && port > 65535) return undefined;
   return new Via({ transport: m[1]!, host: m[2]!, port }, ps);
