@@ -11,9 +11,12 @@ import { EventEmitter } from 'node:events';
 import { createLogger } from '../../util/log.js';
 import type { Counter, Gauge } from '../../util/metrics.js';
 import { Dialog } from '../dialog/dialog.js';
+import { generateBranch, parseMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
+import type { FinalResponseUser } from '../transaction/client-transaction.js';
 import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../ua/app.js';
-import type { SipUserAgent } from '../ua/user-agent.js';
+import type { RequestTemplate, SipUserAgent } from '../ua/user-agent.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import type { EventPackage, NotifyBody } from './event-package.js';
 import {
   SubscriptionState,
@@ -58,22 +61,32 @@ interface QueuedNotify {
   body?: NotifyBody;
 }
 
+/** The common NOTIFY queue entry: the package renders the body when it goes out. */
+const PLAIN: QueuedNotify = Object.freeze({ final: false });
+
 /** One subscription held by the notifier. */
-export class NotifierSubscription {
+export class NotifierSubscription implements FinalResponseUser {
   state: SubscriptionState;
   /** Absolute expiry on the notifier's clock, ms. */
   expiresAt = 0;
   /** Consecutive failed NOTIFY attempts. */
   failures = 0;
-  /** Application data (packages keep their per-subscription counters here, e.g. dialog-info version). */
-  readonly data = new Map<string, unknown>();
+  /** The event package's own per-subscription state (one plain object; cheaper than {@link data}). */
+  attachment: unknown = undefined;
   /** @internal */ inFlight = false;
   /** @internal */ readonly queue: QueuedNotify[] = [];
-  /** @internal */ timer: TimerHandle | undefined;
   /** @internal */ retryTimer: TimerHandle | undefined;
   /** @internal */ finalQueued = false;
+  /** @internal The notifier holding it (the outcome of its NOTIFY goes back there). */
+  owner: Notifier | undefined;
   /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
   ownsDialog = true;
+  /** The NOTIFY text fixed for the dialog, and the remote target and Contact it was made for. */
+  private wire: RequestTemplate | null | undefined;
+  private wireTarget: SipUri | undefined;
+  private wireContact: string | undefined;
+  private dataMap: Map<string, unknown> | undefined;
+  private keyText: string | undefined;
 
   constructor(
     readonly dialog: Dialog,
@@ -88,6 +101,11 @@ export class NotifierSubscription {
     this.state = state;
   }
 
+  /** Application data by name (made on first use). */
+  get data(): Map<string, unknown> {
+    return (this.dataMap ??= new Map());
+  }
+
   /** Event package name. */
   get event(): string {
     return this.pkg.name;
@@ -95,7 +113,27 @@ export class NotifierSubscription {
 
   /** Key: dialog plus event and id (RFC 6665 section 4.1.2.5: several subscriptions may share a dialog). */
   get key(): string {
-    return subscriptionKey(this.dialog.id, this.pkg.name, this.eventId);
+    return (this.keyText ??= subscriptionKey(this.dialog.id, this.pkg.name, this.eventId));
+  }
+
+  /**
+   * @internal The fixed text of this subscription's NOTIFYs (made again when a target refresh or a restart
+   * changed the remote target or our Contact); null when the next hop needs a lookup.
+   */
+  template(ua: SipUserAgent): RequestTemplate | null {
+    const d = this.dialog;
+    if (this.wire === undefined || this.wireTarget !== d.remoteTarget || this.wireContact !== d.localContact) {
+      const event = formatEventHeader({ name: this.pkg.name, ...(this.eventId !== undefined ? { id: this.eventId } : {}) });
+      this.wire = ua.requestTemplate(d, 'NOTIFY', { Event: event }) ?? null;
+      this.wireTarget = d.remoteTarget;
+      this.wireContact = d.localContact;
+    }
+    return this.wire;
+  }
+
+  /** @internal The outcome of the NOTIFY in flight (RFC 3261 section 17.1.2). */
+  onFinal(status: number, response: SipResponse | undefined): void {
+    this.owner?.notifyDone(this, status, response);
   }
 }
 
@@ -125,6 +163,9 @@ export class Notifier extends EventEmitter {
   private readonly labelSets = new Map<string, Readonly<Record<string, string>>>();
   /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot. */
   private readonly waiting = new Set<NotifierSubscription>();
+  /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
+  private readonly expiries: DeadlineHeap<NotifierSubscription>;
+  private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -140,6 +181,7 @@ export class Notifier extends EventEmitter {
     this.coalesce = o.coalesce ?? false;
     this.maxInFlight = o.maxInFlight ?? Infinity;
     for (const p of o.packages ?? []) this.addPackage(p);
+    this.expiries = new DeadlineHeap(this.clock, (sub, at) => this.expired(sub, at));
     this.m = {
       notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
       dropped: ua.metrics.counter('switchhook_sip_notify_coalesced_total', 'Queued NOTIFYs dropped because the queue was full.'),
@@ -315,6 +357,7 @@ export class Notifier extends EventEmitter {
   }
 
   private add(sub: NotifierSubscription): void {
+    sub.owner = this;
     this.subs.set(sub.key, sub);
     let set = this.byResource.get(sub.resource);
     if (!set) {
@@ -328,25 +371,27 @@ export class Notifier extends EventEmitter {
 
   private setExpiry(sub: NotifierSubscription, seconds: number): void {
     sub.expiresAt = this.clock.now() + seconds * 1000;
-    sub.timer?.cancel();
-    // RFC 6665 section 4.2.2: at expiry the notifier sends a final NOTIFY (reason=timeout) and forgets it.
-    sub.timer = this.clock.setTimer(seconds * 1000, () => {
-      sub.timer = undefined;
-      this.terminate(sub, 'timeout');
-    });
+    this.expiries.push(sub.expiresAt, sub);
+  }
+
+  /** RFC 6665 section 4.2.2: at expiry the notifier sends a final NOTIFY (reason=timeout) and forgets it. */
+  private expired(sub: NotifierSubscription, at: number): void {
+    // Entries left by a refresh (a later expiry) or by a subscription already ended are stale.
+    if (sub.expiresAt !== at || this.subs.get(sub.key) !== sub) return;
+    this.terminate(sub, 'timeout');
   }
 
   /** Send the current state to one subscription (body from its package unless given). */
   notify(sub: NotifierSubscription, body?: NotifyBody): void {
-    if (sub.finalQueued || !this.subs.has(sub.key)) return;
+    if (sub.finalQueued || this.subs.get(sub.key) !== sub) return;
     // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
     // a further change merges into it (the final state is always delivered, intermediate ones may not).
     const last = this.coalesce ? sub.queue[sub.queue.length - 1] : undefined;
     if (!body && last && !last.final && !last.body && (sub.queue.length > 1 || !sub.inFlight)) {
-      this.m.coalesced.inc({ event: sub.event });
+      this.m.coalesced.inc(this.eventLabel(sub.event));
       return;
     }
-    this.enqueue(sub, body ? { final: false, body } : { final: false });
+    this.enqueue(sub, body ? { final: false, body } : PLAIN);
   }
 
   /** Notify every subscription to a resource (optionally of one package). */
@@ -360,14 +405,12 @@ export class Notifier extends EventEmitter {
   activate(sub: NotifierSubscription): void {
     if (sub.state !== SubscriptionState.Pending || sub.finalQueued) return;
     sub.state = SubscriptionState.Active;
-    this.enqueue(sub, { final: false });
+    this.enqueue(sub, PLAIN);
   }
 
   /** End a subscription with a final NOTIFY (RFC 6665 section 4.2.2). */
   terminate(sub: NotifierSubscription, reason: TerminationReason = 'deactivated', retryAfter?: number, body?: NotifyBody): void {
-    if (sub.finalQueued || !this.subs.has(sub.key)) return;
-    sub.timer?.cancel();
-    sub.timer = undefined;
+    if (sub.finalQueued || this.subs.get(sub.key) !== sub) return;
     this.enqueue(sub, { final: true, reason, ...(retryAfter !== undefined ? { retryAfter } : {}), ...(body ? { body } : {}) });
   }
 
@@ -379,7 +422,7 @@ export class Notifier extends EventEmitter {
       const i = sub.queue.findIndex((q) => !q.final);
       if (i >= 0) {
         sub.queue.splice(i, 1);
-        this.m.dropped.inc({ event: sub.event });
+        this.m.dropped.inc(this.eventLabel(sub.event));
       }
     }
     this.pump(sub);
@@ -398,7 +441,7 @@ export class Notifier extends EventEmitter {
     sub.inFlight = true;
     const state = item.final
       ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
-      : formatSubscriptionState({ state: sub.state, expires: Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000)) });
+      : `${sub.state};expires=${Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000))}`;
     let body: NotifyBody | undefined;
     try {
       body = item.body ?? sub.pkg.body(sub);
@@ -406,6 +449,40 @@ export class Notifier extends EventEmitter {
       log.warn(`event package ${sub.event} failed to render: ${String(err)}`);
       body = undefined;
     }
+    const wire = sub.template(this.ua);
+    if (wire) this.send(sub, wire, state, body);
+    else this.sendResolved(sub, state, body);
+  }
+
+  /**
+   * The NOTIFY from the subscription's pre-serialised text: only the Via branch, CSeq, Subscription-State,
+   * Content-Length and body change from one to the next; a lean transaction (RFC 3261 section 17.1.2)
+   * reports the outcome to the subscription, without a promise.
+   */
+  private send(sub: NotifierSubscription, wire: RequestTemplate, state: string, body: NotifyBody | undefined): void {
+    const seq = ++sub.dialog.localSeq;
+    let text = wire.startLine + wire.viaPrefix + generateBranch() + ';rport\r\n' + wire.headers + 'CSeq: ' + seq + ' NOTIFY\r\nSubscription-State: ' + state + '\r\n';
+    let bytes: Buffer;
+    if (body === undefined) bytes = Buffer.from(text + 'Content-Length: 0\r\n\r\n', 'utf8');
+    else if (typeof body.body === 'string') {
+      text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + Buffer.byteLength(body.body, 'utf8') + '\r\n\r\n' + body.body;
+      bytes = Buffer.from(text, 'utf8');
+    } else {
+      text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + body.body.length + '\r\n\r\n';
+      bytes = Buffer.concat([Buffer.from(text, 'utf8'), body.body]);
+    }
+    let req: SipRequest;
+    try {
+      req = parseMessage(bytes) as SipRequest;
+      this.ua.transactions.requestFinal(req, wire.destination, sub);
+    } catch (err) {
+      log.rateLimited('warn', 'notify-send', `NOTIFY not sent: ${(err as Error).message}`);
+      this.notifyDone(sub, 503, undefined);
+    }
+  }
+
+  /** The NOTIFY through the user agent's request path (a next hop that needs a DNS lookup). */
+  private sendResolved(sub: NotifierSubscription, state: string, body: NotifyBody | undefined): void {
     const event = formatEventHeader({ name: sub.event, ...(sub.eventId !== undefined ? { id: sub.eventId } : {}) });
     this.ua
       .request({
@@ -415,17 +492,21 @@ export class Notifier extends EventEmitter {
         ...(body ? { body: body.body, contentType: body.contentType } : {}),
       })
       .then(
-        ({ response }) => this.notifyDone(sub, item, response.status),
-        () => this.notifyDone(sub, item, 500),
+        ({ response }) => this.notifyDone(sub, response.status, undefined),
+        () => this.notifyDone(sub, 500, undefined),
       );
   }
 
-  private notifyDone(sub: NotifierSubscription, item: QueuedNotify, status: number): void {
+  /** @internal The outcome of a subscription's NOTIFY in flight; a 2xx response may refresh the target (RFC 6665 section 4.1.2.2). */
+  notifyDone(sub: NotifierSubscription, status: number, response: SipResponse | undefined): void {
+    if (!sub.inFlight) return;
+    const item = sub.queue[0]!;
     sub.inFlight = false;
     this.inFlightTotal--;
     this.releaseSlot();
     this.m.notifies.inc(this.outcomeLabels(sub.event, status));
-    if (!this.subs.has(sub.key)) return;
+    if (this.subs.get(sub.key) !== sub) return;
+    if (response && status >= 200) sub.dialog.receiveResponse(response, 'NOTIFY');
     if (status >= 200 && status < 300) {
       sub.failures = 0;
       sub.queue.shift();
@@ -449,9 +530,19 @@ export class Notifier extends EventEmitter {
     }
     sub.retryTimer = this.clock.setTimer(this.retryMs, () => {
       sub.retryTimer = undefined;
-      this.m.retries.inc({ event: sub.event });
+      this.m.retries.inc(this.eventLabel(sub.event));
       this.pump(sub);
     });
+  }
+
+  /** The frozen `{event}` label set of a package (made once). */
+  private eventLabel(event: string): Readonly<Record<string, string>> {
+    let labels = this.eventLabels.get(event);
+    if (!labels) {
+      labels = Object.freeze({ event });
+      this.eventLabels.set(event, labels);
+    }
+    return labels;
   }
 
   /** The label set of a NOTIFY outcome, made once per event and status (a frozen object the metrics cache by). */
@@ -477,9 +568,7 @@ export class Notifier extends EventEmitter {
     if (this.subs.get(sub.key) !== sub) return;
     this.waiting.delete(sub);
     this.subs.delete(sub.key);
-    sub.timer?.cancel();
     sub.retryTimer?.cancel();
-    sub.timer = undefined;
     sub.retryTimer = undefined;
     sub.queue.length = 0;
     sub.state = SubscriptionState.Terminated;
@@ -494,11 +583,13 @@ export class Notifier extends EventEmitter {
       if (sub.ownsDialog) this.ua.removeDialog(sub.dialog, 'subscription-ended');
     }
     this.m.live.set(this.subs.size);
+    if (this.subs.size === 0) this.expiries.clear();
     this.emit('terminated', sub, reason);
   }
 
   /** Forget every subscription without NOTIFYs (shutdown). */
   close(): void {
     for (const s of [...this.subs.values()]) this.remove(s, 'shutdown');
+    this.expiries.clear();
   }
 }

@@ -125,6 +125,21 @@ export interface RequestResult {
   dialog?: Dialog;
 }
 
+/**
+ * The text of a request in a dialog that stays the same from one request to the next (see
+ * {@link SipUserAgent.requestTemplate}): a sender adds the Via branch, CSeq, Content-Length and body.
+ */
+export interface RequestTemplate {
+  /** `METHOD uri SIP/2.0` and its CRLF. */
+  readonly startLine: string;
+  /** `Via: SIP/2.0/UDP host:port;branch=`: the branch value, `;rport` and a CRLF follow. */
+  readonly viaPrefix: string;
+  /** Every other header line (Route, From, To, Call-ID, Contact, Max-Forwards, ...), each with its CRLF. */
+  readonly headers: string;
+  /** Where the requests go: the next hop, an IP literal. */
+  readonly destination: Destination;
+}
+
 /** Resolves a request with a To tag to a dialog the UA does not hold yet (e.g. RFC 6665 NOTIFY before 2xx). */
 export type DialogResolver = (req: SipRequest) => Dialog | undefined;
 
@@ -557,6 +572,32 @@ export class SipUserAgent extends EventEmitter {
       result = await this.runClient(req, dest, o);
     }
     return result;
+  }
+
+  /**
+   * The fixed part of the `method` requests of a dialog, for senders of many (NOTIFY fan-out): Request-URI
+   * and Route from the remote target and route set (RFC 3261 section 12.2.1.1), From and To with tags,
+   * Call-ID, Contact, Max-Forwards, User-Agent and `headers`, as {@link request} would write them. Undefined
+   * when the next hop is a host name (it needs a lookup: use {@link request}).
+   */
+  requestTemplate(dialog: Dialog, method: string, headers: Record<string, string>): RequestTemplate | undefined {
+    const destination = literalTarget(dialog.nextHopUri());
+    if (!destination) return undefined;
+    const req = dialog.createRequest(method, { cseq: 0, headers });
+    if (this.o.userAgent && !req.hasHeader('user-agent')) req.setHeader('User-Agent', this.o.userAgent);
+    req.removeHeader('cseq');
+    const text = req.toBuffer().toString('utf8');
+    const lines = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n');
+    const a = this.o.localAddress(destination.protocol) ?? { host: '127.0.0.1', port: 5060 };
+    const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+    let rest = '';
+    for (let i = 1; i < lines.length; i++) if (!/^content-length\s*:/i.test(lines[i]!)) rest += lines[i] + '\r\n';
+    return {
+      startLine: lines[0] + '\r\n',
+      viaPrefix: `Via: SIP/2.0/${viaTransport(destination.protocol)} ${host}:${a.port};branch=`,
+      headers: rest,
+      destination,
+    };
   }
 
   private buildRequest(o: RequestOptions): SipRequest {

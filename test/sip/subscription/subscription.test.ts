@@ -126,16 +126,19 @@ t.test('one NOTIFY in flight per subscription, the rest queued in order', async 
   await net.settle();
   const s = notifier.subscriptions()[0]!;
   let maxInFlight = 0;
-  const origRequest = net.nodes.get('10.0.0.2:5060')!.request.bind(net.nodes.get('10.0.0.2:5060')!);
+  // NOTIFYs go out as lean transactions (pre-serialised, RFC 3261 section 17.1.2): count those open at once.
+  const layer = net.nodes.get('10.0.0.2:5060')!.transactions;
+  const origRequest = layer.requestFinal.bind(layer);
   let inFlight = 0;
-  net.nodes.get('10.0.0.2:5060')!.request = async (o) => {
+  layer.requestFinal = (req, dest, user) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      return await origRequest(o);
-    } finally {
-      inFlight--;
-    }
+    return origRequest(req, dest, {
+      onFinal: (status, res) => {
+        inFlight--;
+        user.onFinal(status, res);
+      },
+    });
   };
   for (let i = 0; i < 5; i++) notifier.notify(s);
   t.equal(s.queue.length, 5);
