@@ -118,6 +118,13 @@ interface ImTarget extends ImSubscriber {
   inFlight: boolean;
 }
 
+/** The subscriptions of one device, and the device name they share. */
+class DeviceSubscriptions extends Set<NotifierSubscription> {
+  constructor(readonly device: string) {
+    super();
+  }
+}
+
 const DIALOG = Object.freeze({ event: 'dialog' });
 const PRESENCE = Object.freeze({ event: 'presence' });
 
@@ -132,7 +139,7 @@ export class PresenceService {
   private readonly names: ReadonlyMap<string, string>;
   private readonly block: number;
   private readonly digest: DigestServer | undefined;
-  private readonly byDevice = new Map<string, Set<NotifierSubscription>>();
+  private readonly byDevice = new Map<string, DeviceSubscriptions>();
   private readonly renders = new Map<string, DeviceRender>();
   private readonly lastEnded = new Map<string, CallView[]>();
   private readonly lastState = new Map<string, PhonePresenceState>();
@@ -385,7 +392,7 @@ export class PresenceService {
       this.m.rejected.inc({ reason: 'forbidden' });
       return { reject: 403, reason: 'Forbidden' };
     }
-    const st: SubState = { device, version: 0, versionHigh: this.block, cseqHigh: sub.dialog.localSeq + this.block };
+    const st: SubState = { device: this.deviceName(device), version: 0, versionHigh: this.block, cseqHigh: sub.dialog.localSeq + this.block };
     sub.attachment = st;
     return 'active';
   }
@@ -400,10 +407,15 @@ export class PresenceService {
     }
   }
 
+  /** The device name string its subscriptions share (the index's own). */
+  private deviceName(device: string): string {
+    return this.byDevice.get(device)?.device ?? device;
+  }
+
   private index(sub: NotifierSubscription): void {
     const st = sub.attachment as SubState;
     let set = this.byDevice.get(st.device);
-    if (!set) this.byDevice.set(st.device, (set = new Set()));
+    if (!set) this.byDevice.set(st.device, (set = new DeviceSubscriptions(st.device)));
     set.add(sub);
   }
 

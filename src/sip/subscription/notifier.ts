@@ -10,12 +10,14 @@ import { EventEmitter } from 'node:events';
 
 import { createLogger } from '../../util/log.js';
 import type { Counter, Gauge } from '../../util/metrics.js';
-import { Dialog } from '../dialog/dialog.js';
-import { generateBranch, parseMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
+import { Dialog, ownString } from '../dialog/dialog.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import type { FinalResponseUser } from '../transaction/client-transaction.js';
 import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../ua/app.js';
-import type { RequestTemplate, SipUserAgent } from '../ua/user-agent.js';
+import { literalTarget } from '../ua/resolve.js';
+import type { SipUserAgent } from '../ua/user-agent.js';
+import type { Destination } from '../transaction/transport-port.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import type { EventPackage, NotifyBody } from './event-package.js';
 import {
@@ -63,6 +65,7 @@ interface QueuedNotify {
 
 /** The common NOTIFY queue entry: the package renders the body when it goes out. */
 const PLAIN: QueuedNotify = Object.freeze({ final: false });
+const NO_QUEUE: readonly QueuedNotify[] = Object.freeze([]);
 
 /** One subscription held by the notifier. */
 export class NotifierSubscription implements FinalResponseUser {
@@ -74,19 +77,20 @@ export class NotifierSubscription implements FinalResponseUser {
   /** The event package's own per-subscription state (one plain object; cheaper than {@link data}). */
   attachment: unknown = undefined;
   /** @internal */ inFlight = false;
-  /** @internal */ readonly queue: QueuedNotify[] = [];
+  /** @internal NOTIFYs waiting or in flight (the first); none: undefined, so an idle subscription holds no array. */
+  q: QueuedNotify[] | undefined;
   /** @internal */ retryTimer: TimerHandle | undefined;
   /** @internal */ finalQueued = false;
   /** @internal The notifier holding it (the outcome of its NOTIFY goes back there). */
   owner: Notifier | undefined;
   /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
   ownsDialog = true;
-  /** The NOTIFY text fixed for the dialog, and the remote target and Contact it was made for. */
-  private wire: RequestTemplate | null | undefined;
-  private wireTarget: SipUri | undefined;
-  private wireContact: string | undefined;
+  /** The next hop (an IP literal; null: it needs a lookup) and the remote target it was found for. */
+  private hop: Destination | null | undefined;
+  private hopFor: string | undefined;
+  /** @internal Held by its notifier (false once removed). */
+  live = false;
   private dataMap: Map<string, unknown> | undefined;
-  private keyText: string | undefined;
 
   constructor(
     readonly dialog: Dialog,
@@ -101,9 +105,19 @@ export class NotifierSubscription implements FinalResponseUser {
     this.state = state;
   }
 
+  /** NOTIFYs waiting or in flight (the first). */
+  get queue(): readonly QueuedNotify[] {
+    return this.q ?? NO_QUEUE;
+  }
+
   /** Application data by name (made on first use). */
   get data(): Map<string, unknown> {
     return (this.dataMap ??= new Map());
+  }
+
+  /** @internal The Event header line of its NOTIFYs (RFC 6665 section 8.2.1). */
+  get eventLine(): string {
+    return `Event: ${formatEventHeader({ name: this.pkg.name, ...(this.eventId !== undefined ? { id: this.eventId } : {}) })}\r\n`;
   }
 
   /** Event package name. */
@@ -113,22 +127,23 @@ export class NotifierSubscription implements FinalResponseUser {
 
   /** Key: dialog plus event and id (RFC 6665 section 4.1.2.5: several subscriptions may share a dialog). */
   get key(): string {
-    return (this.keyText ??= subscriptionKey(this.dialog.id, this.pkg.name, this.eventId));
+    return subscriptionKey(this.dialog.id, this.pkg.name, this.eventId);
   }
 
-  /**
-   * @internal The fixed text of this subscription's NOTIFYs (made again when a target refresh or a restart
-   * changed the remote target or our Contact); null when the next hop needs a lookup.
-   */
-  template(ua: SipUserAgent): RequestTemplate | null {
+  /** @internal Where NOTIFYs go: the next hop when it is an IP literal (found again after a target refresh). */
+  nextHop(shared: Map<string, Destination>): Destination | null {
     const d = this.dialog;
-    if (this.wire === undefined || this.wireTarget !== d.remoteTarget || this.wireContact !== d.localContact) {
-      const event = formatEventHeader({ name: this.pkg.name, ...(this.eventId !== undefined ? { id: this.eventId } : {}) });
-      this.wire = ua.requestTemplate(d, 'NOTIFY', { Event: event }) ?? null;
-      this.wireTarget = d.remoteTarget;
-      this.wireContact = d.localContact;
+    const key = d.routeTexts.length > 0 ? d.routeTexts[0]! : d.remoteTargetText;
+    if (this.hop === undefined || this.hopFor !== key) {
+      const hop = literalTarget(d.nextHopUri());
+      if (hop) {
+        const k = `${hop.protocol} ${hop.host} ${hop.port}`;
+        this.hop = shared.get(k) ?? hop;
+        if (shared.size < 65_536) shared.set(k, this.hop);
+      } else this.hop = null;
+      this.hopFor = key;
     }
-    return this.wire;
+    return this.hop;
   }
 
   /** @internal The outcome of the NOTIFY in flight (RFC 3261 section 17.1.2). */
@@ -141,6 +156,58 @@ function subscriptionKey(dialogId: string, event: string, id: string | undefined
   return `${dialogId}\u0000${event}\u0000${id ?? ''}`;
 }
 
+/** The subscriptions of one resource, and the resource name they share. */
+class ResourceSubscriptions extends Set<NotifierSubscription> {
+  constructor(readonly name: string) {
+    super();
+  }
+}
+
+/**
+ * Live subscriptions by dialog ID (the dialog's own key string, shared with the user agent's dialog
+ * table): one subscription per dialog is the rule, several (RFC 6665 section 4.1.2.5) an array.
+ */
+class SubscriptionTable {
+  private readonly byDialog = new Map<string, NotifierSubscription | NotifierSubscription[]>();
+  size = 0;
+
+  get(dialogId: string, event: string, id: string | undefined): NotifierSubscription | undefined {
+    const e = this.byDialog.get(dialogId);
+    if (e === undefined) return undefined;
+    if (!Array.isArray(e)) return e.pkg.name === event && e.eventId === id ? e : undefined;
+    return e.find((s) => s.pkg.name === event && s.eventId === id);
+  }
+
+  add(sub: NotifierSubscription): void {
+    const id = sub.dialog.id;
+    const e = this.byDialog.get(id);
+    if (e === undefined) this.byDialog.set(id, sub);
+    else if (Array.isArray(e)) e.push(sub);
+    else this.byDialog.set(id, [e, sub]);
+    sub.live = true;
+    this.size++;
+  }
+
+  delete(sub: NotifierSubscription): void {
+    const id = sub.dialog.id;
+    const e = this.byDialog.get(id);
+    if (e === sub) this.byDialog.delete(id);
+    else if (Array.isArray(e)) {
+      const rest = e.filter((s) => s !== sub);
+      this.byDialog.set(id, rest.length === 1 ? rest[0]! : rest);
+    }
+    sub.live = false;
+    this.size--;
+  }
+
+  *values(): IterableIterator<NotifierSubscription> {
+    for (const e of this.byDialog.values()) {
+      if (Array.isArray(e)) yield* e;
+      else yield e;
+    }
+  }
+}
+
 /** The resource name of a Request-URI: `user@host`, or the whole URI when it has no user. */
 export function resourceOf(uri: { user: string | undefined; host: string; toString(): string }): string {
   return uri.user !== undefined ? `${decodeURIComponent(uri.user)}@${uri.host.toLowerCase()}` : uri.toString();
@@ -149,9 +216,10 @@ export function resourceOf(uri: { user: string | undefined; host: string; toStri
 /** RFC 6665 notifier. */
 export class Notifier extends EventEmitter {
   private readonly packages = new Map<string, EventPackage>();
-  private readonly subs = new Map<string, NotifierSubscription>();
-  private readonly byResource = new Map<string, Set<NotifierSubscription>>();
-  private readonly dialogUse = new Map<string, number>();
+  private readonly subs = new SubscriptionTable();
+  private readonly byResource = new Map<string, ResourceSubscriptions>();
+  /** Next hops by `protocol host port`, shared by the subscriptions that go there. */
+  private readonly hops = new Map<string, Destination>();
   private readonly clock: Clock;
   private readonly attempts: number;
   private readonly retryMs: number;
@@ -268,8 +336,9 @@ export class Notifier extends EventEmitter {
       res.send(400, 'Missing Contact');
       return;
     }
+    const resource = resourceOf(req.message.uri);
     const sub = new NotifierSubscription(
-      dialog, pkg, id, resourceOf(req.message.uri), req.message.from.uri.toString(), SubscriptionState.Active,
+      dialog, pkg, id, this.byResource.get(resource)?.name ?? ownString(resource), ownString(req.message.from.uri.toString()), SubscriptionState.Active,
     );
     const verdict = pkg.authorize ? pkg.authorize(req, sub) : 'active';
     if (typeof verdict === 'object') {
@@ -299,7 +368,7 @@ export class Notifier extends EventEmitter {
 
   /** RFC 6665 section 4.2.1.2: refresh or remove (Expires 0) an existing subscription. */
   private refresh(req: IncomingRequest, res: OutgoingResponse, pkg: EventPackage, id: string | undefined): void {
-    const sub = this.subs.get(subscriptionKey(req.dialog!.id, pkg.name, id));
+    const sub = this.subs.get(req.dialog!.id, pkg.name, id);
     if (!sub || sub.finalQueued) {
       res.send(481, 'Subscription Does Not Exist');
       return;
@@ -333,7 +402,7 @@ export class Notifier extends EventEmitter {
    */
   restore(sub: NotifierSubscription, expiresAt: number): boolean {
     const left = expiresAt - this.clock.now();
-    if (left <= 0 || this.subs.has(sub.key)) return false;
+    if (left <= 0 || this.subs.get(sub.dialog.id, sub.pkg.name, sub.eventId)) return false;
     try {
       this.ua.addDialog(sub.dialog);
     } catch {
@@ -353,19 +422,19 @@ export class Notifier extends EventEmitter {
 
   /** Find the subscription of a dialog, package and id. */
   find(dialogId: string, event: string, id?: string): NotifierSubscription | undefined {
-    return this.subs.get(subscriptionKey(dialogId, event, id));
+    return this.subs.get(dialogId, event, id);
   }
 
   private add(sub: NotifierSubscription): void {
     sub.owner = this;
-    this.subs.set(sub.key, sub);
+    this.subs.add(sub);
     let set = this.byResource.get(sub.resource);
     if (!set) {
-      set = new Set();
+      set = new ResourceSubscriptions(sub.resource);
       this.byResource.set(sub.resource, set);
     }
     set.add(sub);
-    this.dialogUse.set(sub.dialog.id, (this.dialogUse.get(sub.dialog.id) ?? 0) + 1);
+    sub.dialog.usages++;
     this.m.live.set(this.subs.size);
   }
 
@@ -377,17 +446,18 @@ export class Notifier extends EventEmitter {
   /** RFC 6665 section 4.2.2: at expiry the notifier sends a final NOTIFY (reason=timeout) and forgets it. */
   private expired(sub: NotifierSubscription, at: number): void {
     // Entries left by a refresh (a later expiry) or by a subscription already ended are stale.
-    if (sub.expiresAt !== at || this.subs.get(sub.key) !== sub) return;
+    if (sub.expiresAt !== at || !sub.live) return;
     this.terminate(sub, 'timeout');
   }
 
   /** Send the current state to one subscription (body from its package unless given). */
   notify(sub: NotifierSubscription, body?: NotifyBody): void {
-    if (sub.finalQueued || this.subs.get(sub.key) !== sub) return;
+    if (sub.finalQueued || !sub.live) return;
     // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
     // a further change merges into it (the final state is always delivered, intermediate ones may not).
-    const last = this.coalesce ? sub.queue[sub.queue.length - 1] : undefined;
-    if (!body && last && !last.final && !last.body && (sub.queue.length > 1 || !sub.inFlight)) {
+    const q = sub.queue;
+    const last = this.coalesce ? q[q.length - 1] : undefined;
+    if (!body && last && !last.final && !last.body && (q.length > 1 || !sub.inFlight)) {
       this.m.coalesced.inc(this.eventLabel(sub.event));
       return;
     }
@@ -410,18 +480,19 @@ export class Notifier extends EventEmitter {
 
   /** End a subscription with a final NOTIFY (RFC 6665 section 4.2.2). */
   terminate(sub: NotifierSubscription, reason: TerminationReason = 'deactivated', retryAfter?: number, body?: NotifyBody): void {
-    if (sub.finalQueued || this.subs.get(sub.key) !== sub) return;
+    if (sub.finalQueued || !sub.live) return;
     this.enqueue(sub, { final: true, reason, ...(retryAfter !== undefined ? { retryAfter } : {}), ...(body ? { body } : {}) });
   }
 
   private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
     if (item.final) sub.finalQueued = true;
-    sub.queue.push(item);
-    if (sub.queue.length > this.maxQueue) {
+    const q = (sub.q ??= []);
+    q.push(item);
+    if (q.length > this.maxQueue) {
       // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
-      const i = sub.queue.findIndex((q) => !q.final);
+      const i = q.findIndex((x) => !x.final);
       if (i >= 0) {
-        sub.queue.splice(i, 1);
+        q.splice(i, 1);
         this.m.dropped.inc(this.eventLabel(sub.event));
       }
     }
@@ -449,36 +520,26 @@ export class Notifier extends EventEmitter {
       log.warn(`event package ${sub.event} failed to render: ${String(err)}`);
       body = undefined;
     }
-    const wire = sub.template(this.ua);
-    if (wire) this.send(sub, wire, state, body);
-    else this.sendResolved(sub, state, body);
+    const hop = sub.nextHop(this.hops);
+    if (!hop || !this.send(sub, hop, state, body)) this.sendResolved(sub, state, body);
   }
 
   /**
-   * The NOTIFY from the subscription's pre-serialised text: only the Via branch, CSeq, Subscription-State,
-   * Content-Length and body change from one to the next; a lean transaction (RFC 3261 section 17.1.2)
-   * reports the outcome to the subscription, without a promise.
+   * The NOTIFY written straight to bytes from the dialog's texts (only the Via branch, CSeq,
+   * Subscription-State, Content-Length and body differ from one to the next) and sent in a lean
+   * transaction (RFC 3261 section 17.1.2) that reports its outcome to the subscription, without a promise.
+   * False under strict routing (the caller uses the full request path).
    */
-  private send(sub: NotifierSubscription, wire: RequestTemplate, state: string, body: NotifyBody | undefined): void {
-    const seq = ++sub.dialog.localSeq;
-    let text = wire.startLine + wire.viaPrefix + generateBranch() + ';rport\r\n' + wire.headers + 'CSeq: ' + seq + ' NOTIFY\r\nSubscription-State: ' + state + '\r\n';
-    let bytes: Buffer;
-    if (body === undefined) bytes = Buffer.from(text + 'Content-Length: 0\r\n\r\n', 'utf8');
-    else if (typeof body.body === 'string') {
-      text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + Buffer.byteLength(body.body, 'utf8') + '\r\n\r\n' + body.body;
-      bytes = Buffer.from(text, 'utf8');
-    } else {
-      text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + body.body.length + '\r\n\r\n';
-      bytes = Buffer.concat([Buffer.from(text, 'utf8'), body.body]);
-    }
-    let req: SipRequest;
+  private send(sub: NotifierSubscription, hop: Destination, state: string, body: NotifyBody | undefined): boolean {
     try {
-      req = parseMessage(bytes) as SipRequest;
-      this.ua.transactions.requestFinal(req, wire.destination, sub);
+      const bytes = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, sub.eventLine + 'Subscription-State: ' + state + '\r\n', body);
+      if (!bytes) return false;
+      this.ua.transactions.requestFinal(parseMessage(bytes) as SipRequest, hop, sub);
     } catch (err) {
       log.rateLimited('warn', 'notify-send', `NOTIFY not sent: ${(err as Error).message}`);
       this.notifyDone(sub, 503, undefined);
     }
+    return true;
   }
 
   /** The NOTIFY through the user agent's request path (a next hop that needs a DNS lookup). */
@@ -505,11 +566,12 @@ export class Notifier extends EventEmitter {
     this.inFlightTotal--;
     this.releaseSlot();
     this.m.notifies.inc(this.outcomeLabels(sub.event, status));
-    if (this.subs.get(sub.key) !== sub) return;
+    if (!sub.live) return;
     if (response && status >= 200) sub.dialog.receiveResponse(response, 'NOTIFY');
     if (status >= 200 && status < 300) {
       sub.failures = 0;
-      sub.queue.shift();
+      sub.q!.shift();
+      if (sub.q!.length === 0) sub.q = undefined;
       if (item.final) {
         this.remove(sub, item.reason ?? 'deactivated');
         return;
@@ -565,21 +627,19 @@ export class Notifier extends EventEmitter {
   }
 
   private remove(sub: NotifierSubscription, reason: string): void {
-    if (this.subs.get(sub.key) !== sub) return;
+    if (!sub.live) return;
     this.waiting.delete(sub);
-    this.subs.delete(sub.key);
+    this.subs.delete(sub);
     sub.retryTimer?.cancel();
     sub.retryTimer = undefined;
-    sub.queue.length = 0;
+    sub.q = undefined;
     sub.state = SubscriptionState.Terminated;
     const set = this.byResource.get(sub.resource);
     set?.delete(sub);
     if (set && set.size === 0) this.byResource.delete(sub.resource);
     // The dialog ends with its last usage (RFC 5057).
-    const uses = (this.dialogUse.get(sub.dialog.id) ?? 1) - 1;
-    if (uses > 0) this.dialogUse.set(sub.dialog.id, uses);
-    else {
-      this.dialogUse.delete(sub.dialog.id);
+    if (--sub.dialog.usages <= 0) {
+      sub.dialog.usages = 0;
       if (sub.ownsDialog) this.ua.removeDialog(sub.dialog, 'subscription-ended');
     }
     this.m.live.set(this.subs.size);
