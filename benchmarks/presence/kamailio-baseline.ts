@@ -33,12 +33,22 @@ function freePort(): Promise<number> {
   }));
 }
 
-function dialogInfo(device: string, version: number, busy: boolean, n: number): string {
+/** The phone's dialog-info after its k-th hook change: call `DEVICE-K` trying (k even) or terminated (k odd). */
+function dialogInfo(device: string, version: number, k: number): string {
+  const call = `${device}-${k - (k % 2)}`;
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="sip:${device}@127.0.0.1">\n` +
-    (busy ? `<dialog id="c${n}" call-id="c${n}@bench" local-tag="${device}" direction="initiator"><state>trying</state></dialog>\n` : `<dialog id="c${n}" call-id="c${n}@bench" local-tag="${device}" direction="initiator"><state>terminated</state></dialog>\n`) +
+    `<dialog id="${call}" call-id="${call}@bench" local-tag="${device}" direction="initiator"><state>${k % 2 === 0 ? 'trying' : 'terminated'}</state></dialog>\n` +
     '</dialog-info>\n'
+  );
+}
+
+/** A phone's dialog-info before any hook change: no dialogs. */
+function idle(device: string, version: number): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="sip:${device}@127.0.0.1">\n</dialog-info>\n`
   );
 }
 
@@ -91,10 +101,11 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
   const inFlight = new Set<string>();
   const dirty = new Set<string>();
   let seq = 0;
-  const busy = new Map<string, boolean>();
-  /** A hook change: the phone toggles; its state is published now or after the PUBLISH in flight. */
-  const send = (device: string): string => {
-    busy.set(device, !busy.get(device));
+  /** Index of each phone's last hook change (none yet: idle). */
+  const changeOf = new Map<string, number>();
+  /** The k-th hook change of a phone: its state is published now or after the PUBLISH in flight. */
+  const send = (device: string, k: number): string => {
+    changeOf.set(device, k);
     if (inFlight.has(device)) {
       dirty.add(device);
       return '';
@@ -103,10 +114,10 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
   };
   const publish = (device: string): string => {
     inFlight.add(device);
-    const b = busy.get(device) ?? false;
+    const k = changeOf.get(device);
     seq++;
     const isPresence = device === receptionist;
-    const body = isPresence ? pidf(device, b) : dialogInfo(device, seq, b, seq);
+    const body = isPresence ? pidf(device, k !== undefined && k % 2 === 0) : k === undefined ? idle(device, seq) : dialogInfo(device, seq, k);
     const cid = `p-${device}-${seq}`;
     lastCid.set(device, cid);
     const etag = etags.get(device);
@@ -149,7 +160,7 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
       });
     }
     status = {};
-    const figures = await runShapes(`127.0.0.1:${port}`, (d) => void send(d), 'kamailio');
+    const figures = await runShapes(`127.0.0.1:${port}`, (d, k) => void send(d, k), 'kamailio');
     process.stderr.write(`kamailio PUBLISH answers: ${JSON.stringify(status)}\n`);
     return figures;
   } finally {

@@ -81,6 +81,8 @@ export class NotifierSubscription implements FinalResponseUser {
   q: QueuedNotify[] | undefined;
   /** @internal */ retryTimer: TimerHandle | undefined;
   /** @internal */ finalQueued = false;
+  /** @internal In the notifier's queue for an in-flight slot. */
+  waitingSlot = false;
   /** @internal The notifier holding it (the outcome of its NOTIFY goes back there). */
   owner: Notifier | undefined;
   /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
@@ -229,8 +231,11 @@ export class Notifier extends EventEmitter {
   private readonly maxInFlight: number;
   private inFlightTotal = 0;
   private readonly labelSets = new Map<string, Readonly<Record<string, string>>>();
-  /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot. */
-  private readonly waiting = new Set<NotifierSubscription>();
+  /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot, oldest first from `waitHead`. */
+  private waiting: NotifierSubscription[] = [];
+  private waitHead = 0;
+  private drainScheduled = false;
+  private readonly drain = (): void => this.drainSlots();
   /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
   private readonly expiries: DeadlineHeap<NotifierSubscription>;
   private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
@@ -504,10 +509,12 @@ export class Notifier extends EventEmitter {
     const item = sub.queue[0];
     if (!item) return;
     if (this.inFlightTotal >= this.maxInFlight) {
-      this.waiting.add(sub);
+      if (!sub.waitingSlot) {
+        sub.waitingSlot = true;
+        this.waiting.push(sub);
+      }
       return;
     }
-    this.waiting.delete(sub);
     this.inFlightTotal++;
     sub.inFlight = true;
     const state = item.final
@@ -618,17 +625,33 @@ export class Notifier extends EventEmitter {
     return labels;
   }
 
-  /** A slot is free: the longest-waiting subscription sends (RFC 6665 order per subscription is kept). */
+  /** A slot is free: the longest-waiting subscriptions send, from a microtask (RFC 6665 order per subscription is kept). */
   private releaseSlot(): void {
-    const next = this.waiting.values().next();
-    if (next.done) return;
-    this.waiting.delete(next.value);
-    queueMicrotask(() => this.pump(next.value));
+    if (this.drainScheduled || this.waitHead >= this.waiting.length) return;
+    this.drainScheduled = true;
+    queueMicrotask(this.drain);
+  }
+
+  private drainSlots(): void {
+    this.drainScheduled = false;
+    while (this.inFlightTotal < this.maxInFlight && this.waitHead < this.waiting.length) {
+      const sub = this.waiting[this.waitHead++]!;
+      if (!sub.waitingSlot) continue; // removed meanwhile
+      sub.waitingSlot = false;
+      this.pump(sub);
+    }
+    if (this.waitHead >= this.waiting.length) {
+      this.waiting = [];
+      this.waitHead = 0;
+    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitHead);
+      this.waitHead = 0;
+    }
   }
 
   private remove(sub: NotifierSubscription, reason: string): void {
     if (!sub.live) return;
-    this.waiting.delete(sub);
+    sub.waitingSlot = false;
     this.subs.delete(sub);
     sub.retryTimer?.cancel();
     sub.retryTimer = undefined;
