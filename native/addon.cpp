@@ -12,6 +12,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   switchhook::InitPdsv(env, exports);
   switchhook::InitRtp(env, exports);
   switchhook::InitSip(env, exports);
+  switchhook::InitUdp(env, exports);
   return exports;
 }
 

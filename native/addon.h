@@ -15,5 +15,7 @@ void InitRtp(Napi::Env env, Napi::Object exports);
 
 // native/napi/sip_binding.cpp: sipInit, sipRecord, sipLimits, sipScan (SIP message scanner).
 void InitSip(Napi::Env env, Napi::Object exports);
+// native/napi/udp_binding.cpp: class UdpSocket (native/net: recvmmsg/sendmmsg on the libuv loop).
+void InitUdp(Napi::Env env, Napi::Object exports);
 
 }  // namespace switchhook

@@ -81,8 +81,56 @@ export interface NativeAddon extends RtpAddon {
   /** native/sip: scans one SIP message into the arena at word `at`; 1 when scanned, 0 when not. */
   sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): number;
 
+  /**
+   * native/net: a UDP socket polled by this thread's libuv loop. `onBatch(count)` runs once per received
+   * batch (datagrams described in `recvMeta`), `onSendErrors(errno, count)` when backlog sends fail,
+   * `onClosed()` once the fd is released. Use UdpSocket (./udp.ts), which validates the arguments.
+   */
+  readonly UdpSocket: new (
+    options: NativeUdpOptions,
+    onBatch: (count: number) => void,
+    onSendErrors: (errno: number, count: number) => void,
+    onClosed: () => void,
+  ) => NativeUdpSocket;
+
   /** The streaming PDSV deframer; `deliverVoice` copies voice samples into the batches. */
   readonly PdsvDecoder: new (deliverVoice: boolean) => NativePdsvDecoder;
+}
+
+/** Options of the native UDP socket (native/napi/udp_binding.cpp); out-of-range numbers are clamped. */
+export interface NativeUdpOptions {
+  family: 4 | 6;
+  host: string;
+  port: number;
+  recvBufferBytes?: number | undefined;
+  sendBufferBytes?: number | undefined;
+  recvSlots?: number | undefined;
+  slotBytes?: number | undefined;
+  sendCapacity?: number | undefined;
+  sendSlabBytes?: number | undefined;
+  maxQueue?: number | undefined;
+  maxQueueBytes?: number | undefined;
+}
+
+/**
+ * A native UDP socket. `recvSlab`/`recvMeta` (8 int32 per datagram: offset, length, port, family, address
+ * bytes) hold the current receive batch; JavaScript stages sends in `sendSlab`/`sendMeta` (4 int32 per
+ * datagram: offset, length, address index, port) and calls `flush(count)`, which returns how many failed.
+ * `counters` is a Float64Array buffer in the order of UDP_COUNTERS (./udp.ts).
+ */
+export interface NativeUdpSocket {
+  readonly host: string;
+  readonly port: number;
+  readonly recvSlab: ArrayBuffer;
+  readonly recvMeta: ArrayBuffer;
+  readonly sendSlab: ArrayBuffer;
+  readonly sendMeta: ArrayBuffer;
+  readonly counters: ArrayBuffer;
+  addAddress(literal: string): number;
+  clearAddresses(): void;
+  flush(count: number): number;
+  injectSendFault(errno: number, count: number): void;
+  close(): void;
 }
 
 /** Opaque handle of a native SIP scanner. */

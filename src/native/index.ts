@@ -15,3 +15,4 @@ export {
   type NativeRtpEvent,
   type RtpAnalysis,
 } from './rtp.js';
+export { UdpBatch, UdpSocket, UDP_COUNTERS, errnoName, type UdpCounters, type UdpCounterName, type UdpSendFailure, type UdpSocketOptions } from './udp.js';

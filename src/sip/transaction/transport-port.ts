@@ -28,7 +28,12 @@ export interface Source {
 
 /** The sending half of the transport, as the transaction layer sees it. */
 export interface TransactionTransport {
-  /** Send one message; a throw or a rejected promise means it could not be sent (RFC 3261 section 18). */
+  /**
+   * Send one message; a throw or a rejected promise means it could not be sent (RFC 3261 section 18).
+   * Return nothing when the message was handed over synchronously, as UDP does (`TransportLayer.sendNow`):
+   * the transactions then allocate no promise per message and retransmissions (17.1.1.2, 17.1.2.2) cover
+   * a datagram lost later.
+   */
   send(message: SipMessage, destination: Destination): void | Promise<unknown>;
 }
 

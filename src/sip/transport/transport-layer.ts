@@ -1,4 +1,4 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -7,6 +7,7 @@ import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls
 
 import { WebSocket, WebSocketServer } from 'ws';
 
+import { UDP_COUNTERS, UdpSocket, type UdpBatch, type UdpCounters, type UdpSendFailure } from '../../native/udp.js';
 import { createLogger } from '../../util/log.js';
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
 import { SipParseError } from '../message/errors.js';
@@ -48,11 +49,10 @@ interface Connection {
   destroy(): void;
 }
 
-/** A bound UDP socket with its local address, read once. */
+/** A bound UDP socket (native batched path, src/native/udp.ts) with its local address, read once. */
 interface UdpSender {
   readonly socket: UdpSocket;
-  readonly host: string;
-  readonly port: number;
+  readonly local: HostPort;
 }
 
 /** Label sets of the per-datagram counters, made once. */
@@ -67,7 +67,7 @@ const PROTOCOL_LABELS: Readonly<Record<SipProtocol, Readonly<{ protocol: SipProt
 });
 
 type Listener =
-  | { readonly protocol: 'udp'; readonly address: BoundAddress; readonly socket: UdpSocket; readonly sender: UdpSender }
+  | { readonly protocol: 'udp'; readonly address: BoundAddress; readonly sender: UdpSender }
   | { readonly protocol: 'tcp' | 'tls'; readonly address: BoundAddress; readonly server: NetServer }
   | { readonly protocol: 'ws' | 'wss'; readonly address: BoundAddress; readonly server: HttpServer; readonly wss: WebSocketServer };
 
@@ -128,7 +128,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private readonly connections = new Map<string, Connection>();
   private readonly byKey = new Map<string, Connection>();
   private readonly connecting = new Map<string, Promise<Connection>>();
-  private readonly ephemeralUdp = new Map<4 | 6, Promise<UdpSender>>();
+  private readonly ephemeralUdp: UdpSender[] = [];
   /** The socket each address family sends from (a listener's, else the ephemeral one). */
   private readonly udpSenders = new Map<4 | 6, UdpSender>();
   private nextId = 1;
@@ -227,7 +227,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     }
     switch (target.protocol) {
       case 'udp':
-        return this.sendUdp(buf, target);
+        return this.sendUdp(buf, normalizeHost(target.host), target.port);
       case 'tcp':
       case 'tls':
       case 'ws':
@@ -236,6 +236,36 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       default:
         throw new SipTransportError('SIP_ERR_TRANSPORT_PROTOCOL', `unknown protocol ${String(target.protocol)}`);
     }
+  }
+
+  /**
+   * Sends a message over UDP at once, with no promise: the datagram is staged on the native socket and
+   * leaves with the others of this event-loop turn (one `sendmmsg`). Returns false when the message needs
+   * {@link send} instead: a connection target or another protocol, a request large enough to go over TCP
+   * (RFC 3261 18.1.1), or a host name to resolve. Failures known only when the datagrams leave are counted
+   * and reported as `transportError` events; UDP retransmission (RFC 3261 17) covers a lost datagram.
+   */
+  sendNow(message: SipMessage, target: SendTarget): boolean {
+    if (this.closed) throw new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'transport layer is closed');
+    if ('connectionId' in target || target.protocol !== 'udp') return false;
+    const buf = message.toBuffer();
+    if (message.isRequest && buf.length > this.udpMax && target.allowTcp !== false) return false;
+    const host = normalizeHost(target.host);
+    const sender = this.udpSender(host);
+    if (!sender.socket.send(buf, host, target.port)) return false;
+    this.sent.inc(PROTOCOL_UDP);
+    return true;
+  }
+
+  /** Counters of the native UDP sockets (listeners and ephemeral senders), summed. */
+  udpCounters(): UdpCounters {
+    const sum = Object.fromEntries(UDP_COUNTERS.map((k) => [k, 0])) as UdpCounters;
+    const senders = [...this.bound.flatMap((l) => (l.protocol === 'udp' ? [l.sender] : [])), ...this.ephemeralUdp];
+    for (const s of senders) {
+      const c = s.socket.counters();
+      for (const k of UDP_COUNTERS) sum[k] += c[k];
+    }
+    return sum;
   }
 
   /** Sends an RFC 5626 3.5.1 double-CRLF ping on a TCP/TLS connection; the pong arrives as a `pong` event. */
@@ -261,7 +291,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     for (const l of this.bound) {
       switch (l.protocol) {
         case 'udp':
-          waits.push(new Promise((r) => l.socket.close(() => r())));
+          waits.push(l.sender.socket.close());
           break;
         case 'tcp':
         case 'tls':
@@ -278,8 +308,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
           throw new TypeError('unknown listener');
       }
     }
-    for (const p of this.ephemeralUdp.values()) waits.push(p.then((s) => new Promise((r) => s.socket.close(() => r()))));
-    this.ephemeralUdp.clear();
+    for (const s of this.ephemeralUdp) waits.push(s.socket.close());
+    this.ephemeralUdp.length = 0;
     this.udpSenders.clear();
     await Promise.all(waits);
   }
@@ -287,45 +317,25 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   // --- listeners -------------------------------------------------------------------------------------
 
   private async listenUdp(host: string, port: number): Promise<BoundAddress> {
-    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    this.sizeUdpBuffers(socket);
-    const sender = this.wireUdp(socket);
-    const address: BoundAddress = { protocol: 'udp', host: sender.host, port: sender.port };
-    this.bound.push({ protocol: 'udp', address, socket, sender });
+    const sender = this.openUdp(normalizeHost(host), port);
+    const address: BoundAddress = { protocol: 'udp', host: sender.local.host, port: sender.local.port };
+    this.bound.push({ protocol: 'udp', address, sender });
     return { ...address };
   }
 
-  /** Kernel buffers of a bound UDP socket (bursts at high rates); capped by net.core.[rw]mem_max. */
-  private sizeUdpBuffers(socket: UdpSocket): void {
+  /**
+   * Opens a native UDP socket (src/native/udp.ts) with the configured kernel buffers (bursts at high
+   * rates; capped by net.core.[rw]mem_max). Its local address is read once here, not per datagram.
+   */
+  private openUdp(host: string, port: number): UdpSender {
     const bytes = this.options.udpBufferBytes;
-    if (bytes === undefined) return;
-    try {
-      socket.setRecvBufferSize(bytes);
-      socket.setSendBufferSize(bytes);
-    } catch (err) {
-      log.warn(`cannot set UDP buffers to ${bytes} bytes: ${(err as Error).message}`);
-    }
-  }
-
-  /** Wires a bound UDP socket: its local address is read once here, not per datagram. */
-  private wireUdp(socket: UdpSocket): UdpSender {
-    const a = socket.address();
-    const sender: UdpSender = { socket, host: a.address, port: a.port };
-    socket.on('message', (buf, rinfo) => {
-      this.receive(buf, {
-        protocol: 'udp',
-        local: { host: sender.host, port: sender.port },
-        remote: { host: normalizeHost(rinfo.address), port: rinfo.port },
-      });
-    });
-    socket.on('error', (err) => this.fail('SIP_ERR_TRANSPORT_SOCKET', `UDP socket: ${err.message}`, err));
+    let sender: UdpSender | undefined;
+    const socket = new UdpSocket(
+      { host, port, recvBufferBytes: bytes, sendBufferBytes: bytes },
+      (batch) => this.receiveUdp(sender!, batch),
+      (failure) => this.udpFailed(sender!, failure),
+    );
+    sender = { socket, local: Object.freeze({ host: socket.host, port: socket.port }) };
     return sender;
   }
 
@@ -578,62 +588,72 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   /**
-   * UDP send: synchronous down to the socket once a socket of the family exists (the listener's, else an
-   * ephemeral one), with no per-datagram address query; the promise settles from the send callback.
+   * UDP send through {@link sendNow}'s path; a host name is resolved first (IPv4, as the family of a name
+   * is). The datagram leaves at the end of this event-loop turn; failures then are reported as events.
    */
-  private sendUdp(buf: Buffer, target: AddressTarget): Promise<SendResult> {
-    const host = normalizeHost(target.host);
+  private async sendUdp(buf: Buffer, host: string, port: number): Promise<SendResult> {
+    let sender = this.udpSender(host);
+    if (!sender.socket.send(buf, host, port)) {
+      let address: string;
+      try {
+        ({ address } = await lookup(host, { family: 4 }));
+      } catch (err) {
+        this.errors.inc(KIND_SEND);
+        throw new SipTransportError('SIP_ERR_TRANSPORT_SEND', `UDP send to ${host}:${port} failed: ${(err as Error).message}`, { cause: err });
+      }
+      if (this.closed) throw new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'transport layer is closed');
+      sender = this.udpSender(address);
+      sender.socket.send(buf, address, port);
+    }
+    this.sent.inc(PROTOCOL_UDP);
+    return { protocol: 'udp', local: { ...sender.local }, remote: { host, port } };
+  }
+
+  /**
+   * The socket UDP to `host` (normalised) leaves from: the first UDP listener of its family, else an
+   * ephemeral socket bound on the wildcard address; remembered per family.
+   */
+  private udpSender(host: string): UdpSender {
     // After normalizeHost only IPv6 literals contain ':' (host names and IPv4 never do).
     const family: 4 | 6 = host.includes(':') ? 6 : 4;
-    const sender = this.udpSenders.get(family) ?? this.listenerSender(family);
-    if (sender) return this.sendOn(sender, buf, host, target.port);
-    return this.ephemeralSender(family).then((s) => this.sendOn(s, buf, host, target.port));
-  }
-
-  private sendOn(sender: UdpSender, buf: Buffer, host: string, port: number): Promise<SendResult> {
-    return new Promise<SendResult>((resolve, reject) => {
-      sender.socket.send(buf, port, host, (err) => {
-        if (err) {
-          this.errors.inc(KIND_SEND);
-          reject(new SipTransportError('SIP_ERR_TRANSPORT_SEND', `UDP send to ${host}:${port} failed: ${err.message}`, { cause: err }));
-          return;
-        }
-        this.sent.inc(PROTOCOL_UDP);
-        resolve({ protocol: 'udp', local: { host: sender.host, port: sender.port }, remote: { host, port } });
-      });
-    });
-  }
-
-  /** The first UDP listener of the family, remembered for later sends. */
-  private listenerSender(family: 4 | 6): UdpSender | undefined {
+    let sender = this.udpSenders.get(family);
+    if (sender) return sender;
     for (const l of this.bound) {
       if (l.protocol === 'udp' && (isIP(l.address.host) === 6) === (family === 6)) {
-        this.udpSenders.set(family, l.sender);
-        return l.sender;
+        sender = l.sender;
+        break;
       }
     }
-    return undefined;
+    if (!sender) {
+      sender = this.openUdp(family === 6 ? '::' : '0.0.0.0', 0);
+      this.ephemeralUdp.push(sender);
+    }
+    this.udpSenders.set(family, sender);
+    return sender;
   }
 
-  private async ephemeralSender(family: 4 | 6): Promise<UdpSender> {
-    let pending = this.ephemeralUdp.get(family);
-    if (!pending) {
-      const s = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
-      pending = new Promise<UdpSender>((resolve) => s.bind(0, family === 6 ? '::' : '0.0.0.0', () => resolve(this.wireUdp(s))));
-      this.ephemeralUdp.set(family, pending);
-    }
-    const sender = await pending;
-    if (!this.udpSenders.has(family)) this.udpSenders.set(family, sender);
-    return sender;
+  /** Send failures of one socket in one event-loop turn: counted, logged (rate-limited), reported. */
+  private udpFailed(sender: UdpSender, failure: UdpSendFailure): void {
+    this.errors.inc(KIND_SEND, failure.count);
+    const message = `UDP send from ${sender.local.host}:${sender.local.port}: ${failure.count} datagram(s) failed, last ${failure.code}`;
+    log.rateLimited('warn', 'SIP_ERR_TRANSPORT_SEND', message);
+    this.safeEmit('transportError', new SipTransportError('SIP_ERR_TRANSPORT_SEND', message, { cause: failure }));
   }
 
   // --- receipt ---------------------------------------------------------------------------------------
 
-  private receive(buf: Buffer, source: MessageSource, conn?: Connection): void {
-    if (source.protocol === 'udp' && isBlank(buf)) {
-      this.keepalives.inc({ kind: 'udp-crlf' });
-      return;
+  /** One native receive batch: each datagram is copied out of the reused slab and parsed (RFC 3261 18.3). */
+  private receiveUdp(sender: UdpSender, batch: UdpBatch): void {
+    for (let i = 0; i < batch.count; i++) {
+      if (isBlank(batch.view(i))) {
+        this.keepalives.inc({ kind: 'udp-crlf' });
+        continue;
+      }
+      this.receive(batch.copy(i), { protocol: 'udp', local: sender.local, remote: { host: batch.host(i), port: batch.port(i) } });
     }
+  }
+
+  private receive(buf: Buffer, source: MessageSource, conn?: Connection): void {
     let msg: SipMessage;
     try {
       msg = parseMessage(buf, this.limits).validate();

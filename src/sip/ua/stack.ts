@@ -69,6 +69,8 @@ export class SipStack {
       ...uaOptions,
       transport: {
         send: (msg, dest) => {
+          // UDP: staged on the native socket at once, no promise (the datagrams leave once per loop turn).
+          if (dest.connectionId === undefined && dest.protocol === 'udp' && this.transport.sendNow(msg, dest)) return;
           // A connection that closed meanwhile: fall back to the address (RFC 3261 section 18.2.2).
           if (dest.connectionId !== undefined && !this.transport.connectionInfo(String(dest.connectionId))) {
             return this.transport.send(msg, { protocol: dest.protocol, host: dest.host, port: dest.port });

@@ -227,3 +227,82 @@ t.test('errors: closed layer, unknown connection, refused connection', async (t)
   await t.rejects(tl.listen({ protocol: 'udp' }), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
   t.ok(NameAddr);
 });
+
+t.test('sendNow: UDP without a promise, batched per loop turn; false where send() is needed', async (t) => {
+  const metrics = new MetricsRegistry();
+  // The whole burst leaves in one turn, before the receiver (same thread) reads: room for it.
+  const server = new TransportLayer({ udpBufferBytes: 4 * 1024 * 1024 });
+  const client = new TransportLayer({ metrics });
+  t.teardown(() => Promise.all([server.close(), client.close()]));
+  const a = await server.listen({ protocol: 'udp' });
+  const n = 200;
+  const got: SipMessage[] = [];
+  const all = new Promise<void>((resolve) =>
+    server.on('message', (m) => {
+      got.push(m);
+      if (got.length === n) resolve();
+    }),
+  );
+  const target = { protocol: 'udp' as const, host: '127.0.0.1', port: a.port };
+  for (let i = 0; i < n; i++) t.equal(client.sendNow(options(a.port, 'UDP', { callId: `now-${i}` }), target), true);
+  await all;
+  t.same(
+    got.map((m) => m.callId),
+    Array.from({ length: n }, (_, i) => `now-${i}`),
+  );
+  t.equal(metrics.counter('sip_transport_messages_sent_total', '').get({ protocol: 'udp' }), n);
+  const c = client.udpCounters();
+  t.equal(c.sentDatagrams, n);
+  t.ok(c.sendCalls < n, `${c.sendCalls} sendmmsg calls for ${n} datagrams`);
+  t.equal(server.udpCounters().recvDatagrams, n);
+
+  t.equal(client.sendNow(options(a.port), { protocol: 'tcp', host: '127.0.0.1', port: a.port }), false, 'not UDP');
+  t.equal(client.sendNow(options(a.port), { connectionId: 'tcp-1' }), false, 'a connection');
+  t.equal(client.sendNow(options(a.port), { ...target, host: 'localhost' }), false, 'a host name');
+  const big = options(a.port, 'UDP', { body: 'x'.repeat(1500), contentType: 'text/plain' });
+  t.equal(client.sendNow(big, target), false, 'a large request may go over TCP');
+  t.equal(client.sendNow(big, { ...target, allowTcp: false }), true, 'unless the target says UDP');
+  await client.close();
+  t.throws(() => client.sendNow(options(a.port), target), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
+});
+
+t.test('UDP to a host name is resolved first; the ephemeral sender answers too', async (t) => {
+  const server = new TransportLayer();
+  const client = new TransportLayer();
+  t.teardown(() => Promise.all([server.close(), client.close()]));
+  const a = await server.listen({ protocol: 'udp' });
+  const got = nextMessage(server);
+  const sent = await client.send(options(a.port), { protocol: 'udp', host: 'localhost', port: a.port });
+  t.match(sent, { protocol: 'udp', remote: { host: 'localhost', port: a.port } });
+  t.equal(sent.local.host, '0.0.0.0', 'no listener: an ephemeral socket');
+  const [req, src] = await got;
+  const back = nextMessage(client);
+  await server.send(createResponse(req as SipRequest, 200), responseTarget(req.topVia!, src));
+  const [res] = await back;
+  t.equal((res as { status?: number }).status, 200);
+  await t.rejects(client.send(options(a.port), { protocol: 'udp', host: 'no-such-host.invalid', port: a.port }), {
+    code: 'SIP_ERR_TRANSPORT_SEND',
+  });
+});
+
+t.test('UDP send failures are counted and reported as transportError', async (t) => {
+  const metrics = new MetricsRegistry();
+  const tl = new TransportLayer({ metrics });
+  t.teardown(() => tl.close());
+  await tl.listen({ protocol: 'udp' });
+  const failed = once(tl, 'transportError') as Promise<[SipTransportError]>;
+  // No SO_BROADCAST on the socket: the kernel refuses (EACCES) when the datagram leaves.
+  t.equal(tl.sendNow(options(5060), { protocol: 'udp', host: '255.255.255.255', port: 5060 }), true);
+  const [err] = await failed;
+  t.equal(err.code, 'SIP_ERR_TRANSPORT_SEND');
+  t.match(err.message, /1 datagram\(s\) failed, last EACCES/);
+  t.equal(metrics.counter('sip_transport_errors_total', '').get({ kind: 'send' }), 1);
+  t.equal(tl.udpCounters().errAccess, 1);
+});
+
+t.test('a UDP listen on a taken port fails as SIP_ERR_TRANSPORT_LISTEN', async (t) => {
+  const tl = new TransportLayer();
+  t.teardown(() => tl.close());
+  const a = await tl.listen({ protocol: 'udp' });
+  await t.rejects(tl.listen({ protocol: 'udp', port: a.port }), { code: 'SIP_ERR_TRANSPORT_LISTEN', message: /EADDRINUSE|in use/ });
+});
