@@ -9,11 +9,18 @@
  *   {"cmd":"dump","file":"x"}    write the records (Float64 triplets) and clear them
  *   {"cmd":"reset"}              zero the counters
  */
-import { createSocket, type RemoteInfo } from 'node:dgram';
+import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const sock = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024, sendBufferSize: 16 * 1024 * 1024 });
+// The native batched socket (recvmmsg, staged sendmmsg): the receiver is cheap for both sides it serves.
+const sock = new UdpSocket(
+  { host: '127.0.0.1', recvBufferBytes: 16 * 1024 * 1024, sendBufferBytes: 16 * 1024 * 1024, recvBatch: 64 },
+  (batch) => onBatch(batch),
+  (f) => process.stderr.write(`receiver: ${f.count} sends failed (${f.code})\n`),
+);
+/** Responses are written here; the socket copies them when staging. */
+const out = Buffer.allocUnsafe(65536);
 const epoch = (): number => performance.timeOrigin + performance.now();
 
 let notifies = 0;
@@ -58,11 +65,11 @@ function nameOf(buf: Buffer, at: number, end: number): 'via' | 'from' | 'to' | '
  * hook-event index, arrival] when its dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`, state
  * `trying` for that event, `terminated` for the next).
  */
-function onNotify(buf: Buffer, rinfo: RemoteInfo): void {
+function onNotify(buf: Buffer, host: string, port: number): void {
   const now = epoch();
   const headEnd = buf.indexOf('\r\n\r\n');
   if (headEnd < 0) return;
-  const out = Buffer.allocUnsafe(OK.length + headEnd + TAIL.length);
+  if (OK.length + headEnd + TAIL.length > out.length) return;
   let w = OK.copy(out, 0);
   let callId = '';
   let cseq = 0;
@@ -85,7 +92,7 @@ function onNotify(buf: Buffer, rinfo: RemoteInfo): void {
     line = eol + 1;
   }
   w += TAIL.copy(out, w);
-  sock.send(out.subarray(0, w), rinfo.port, rinfo.address);
+  sock.send(out.subarray(0, w), host, port);
   const seen = lastCseq.get(callId);
   if (seen !== undefined && cseq <= seen) return; // a retransmission
   lastCseq.set(callId, cseq);
@@ -114,9 +121,13 @@ function onNotify(buf: Buffer, rinfo: RemoteInfo): void {
   }
 }
 
-function onMessage(buf: Buffer, rinfo: RemoteInfo): void {
+function onBatch(batch: UdpBatch): void {
+  for (let i = 0; i < batch.count; i++) onMessage(batch.view(i), batch.host(i), batch.port(i));
+}
+
+function onMessage(buf: Buffer, host: string, port: number): void {
   if (buf[0] === 0x4e && buf.toString('latin1', 0, 7) === 'NOTIFY ') {
-    onNotify(buf, rinfo);
+    onNotify(buf, host, port);
     return;
   }
   const text = buf.toString('latin1');
@@ -159,7 +170,7 @@ function pump(): void {
     const s = queue.pop()!;
     inWindow.add(s.id);
     pending.set(s.id, { msg: s.msg, acked: false, notified: false, sentAt: Date.now() });
-    sock.send(s.msg, targetPort, targetHost);
+    sock.send(s.msg, targetHost, targetPort);
   }
   if (pending.size === 0 && queue.length === 0 && onSettled) {
     const f = onSettled;
@@ -208,16 +219,13 @@ setInterval(() => {
   for (const p of pending.values()) {
     if (!p.acked && now - p.sentAt > 500) {
       p.sentAt = now;
-      sock.send(p.msg, targetPort, targetHost);
+      sock.send(p.msg, targetHost, targetPort);
     }
   }
 }, 250).unref();
 
-sock.on('message', onMessage);
-sock.bind(0, '127.0.0.1', () => {
-  localPort = sock.address().port;
-  process.stdout.write(JSON.stringify({ ready: true, port: localPort }) + '\n');
-});
+localPort = sock.port;
+process.stdout.write(JSON.stringify({ ready: true, port: localPort }) + '\n');
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {

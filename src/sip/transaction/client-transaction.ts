@@ -314,14 +314,16 @@ export interface FinalResponseUser {
  * A lean RFC 3261 section 17.1.2 non-INVITE client transaction for fan-out (a NOTIFY to each of many
  * subscribers): the states and timers of {@link NonInviteClientTransaction} (Timer E retransmits over UDP,
  * doubling to T2, every T2 in Proceeding; Timer F ends it with a 408), but the transaction user hears only
- * the outcome, and on the final response it leaves the table at once: the layer keeps its key for Timer K
- * (T4) so retransmitted final responses are still absorbed, without keeping the request.
+ * the outcome, and on the final response it leaves the table at once: when it had retransmitted its request
+ * (the only case in which a UAS retransmits a final response, 17.2.2) the layer keeps its key for Timer K
+ * (T4) so those are still absorbed, without keeping the request.
  */
 export class FinalOnlyClientTransaction extends Transaction {
   readonly kind = TransactionKind.NonInviteClient;
   private s = NonInviteClientState.Trying;
   private message: SipRequest | undefined;
   private interval: number;
+  private retransmitted = false;
 
   constructor(
     id: string,
@@ -358,12 +360,14 @@ export class FinalOnlyClientTransaction extends Transaction {
       case NonInviteClientState.Trying:
         // 17.1.2.2: retransmit; the interval doubles up to T2.
         if (!this.transmit(this.message!)) return;
+        this.retransmitted = true;
         this.interval = Math.min(this.interval * 2, this.ctx.timers.T2);
         this.startTimer('E', this.interval, this.timerE);
         break;
       case NonInviteClientState.Proceeding:
         // 17.1.2.2: in Proceeding, retransmit every T2.
         if (!this.transmit(this.message!)) return;
+        this.retransmitted = true;
         this.startTimer('E', this.ctx.timers.T2, this.timerE);
         break;
       case NonInviteClientState.Completed:
@@ -400,9 +404,11 @@ export class FinalOnlyClientTransaction extends Transaction {
           this.s = NonInviteClientState.Proceeding;
           return;
         }
-        // 17.1.2.2: final response: Completed; Timer K is the layer's absorb list (zero on reliable transports).
+        // 17.1.2.2: final response: Completed; Timer K is the layer's absorb list (zero on reliable
+        // transports). A UAS retransmits a final response only on a retransmitted request (17.2.2), so
+        // only a transaction that retransmitted needs one.
         this.s = NonInviteClientState.Completed;
-        if (!this.reliable) this.completed(this.id);
+        if (this.retransmitted) this.completed(this.id);
         this.end();
         this.user.onFinal(res.status, res);
         break;
