@@ -69,6 +69,8 @@ export function ownString(s: string): string {
 }
 
 const NO_ROUTES: readonly string[] = Object.freeze([]);
+/** `data` maps, made for the few dialogs that use them. */
+const dataMaps = new WeakMap<Dialog, Map<string, unknown>>();
 
 /**
  * One dialog (RFC 3261 section 12). Its addresses are kept as text, as they go on the wire (a dialog of a
@@ -100,7 +102,6 @@ export class Dialog {
   usage = 'INVITE';
   /** Usages sharing the dialog (RFC 5057), counted by the notifier: the dialog ends with the last. */
   usages = 0;
-  private dataMap: Map<string, unknown> | undefined;
   private idText: string | undefined;
   private idTag: string | undefined;
 
@@ -136,7 +137,9 @@ export class Dialog {
 
   /** Application data attached by usages (subscription, call); made on first use. */
   get data(): Map<string, unknown> {
-    return (this.dataMap ??= new Map());
+    let m = dataMaps.get(this);
+    if (!m) dataMaps.set(this, (m = new Map()));
+    return m;
   }
 
   /** Local URI (parsed from {@link localUriText} on each read). */

@@ -66,6 +66,13 @@ interface QueuedNotify {
 /** The common NOTIFY queue entry: the package renders the body when it goes out. */
 const PLAIN: QueuedNotify = Object.freeze({ final: false });
 const NO_QUEUE: readonly QueuedNotify[] = Object.freeze([]);
+const IN_FLIGHT = 1;
+const FINAL_QUEUED = 2;
+const WAITING_SLOT = 4;
+const LIVE = 8;
+const OWNS_DIALOG = 16;
+/** `data` maps, made for the few subscriptions that use them. */
+const dataMaps = new WeakMap<NotifierSubscription, Map<string, unknown>>();
 
 /** One subscription held by the notifier. */
 export class NotifierSubscription implements FinalResponseUser {
@@ -76,23 +83,57 @@ export class NotifierSubscription implements FinalResponseUser {
   failures = 0;
   /** The event package's own per-subscription state (one plain object; cheaper than {@link data}). */
   attachment: unknown = undefined;
-  /** @internal */ inFlight = false;
   /** @internal NOTIFYs waiting or in flight (the first); none: undefined, so an idle subscription holds no array. */
   q: QueuedNotify[] | undefined;
   /** @internal */ retryTimer: TimerHandle | undefined;
-  /** @internal */ finalQueued = false;
-  /** @internal In the notifier's queue for an in-flight slot. */
-  waitingSlot = false;
   /** @internal The notifier holding it (the outcome of its NOTIFY goes back there). */
   owner: Notifier | undefined;
-  /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
-  ownsDialog = true;
   /** The next hop (an IP literal; null: it needs a lookup) and the remote target it was found for. */
   private hop: Destination | null | undefined;
   private hopFor: string | undefined;
+  private subscriberText: string | undefined;
+  /** The boolean states below, one bit each (one small integer in the object instead of five fields). */
+  private bits = OWNS_DIALOG;
+
+  /** @internal A NOTIFY of it is in flight. */
+  get inFlight(): boolean {
+    return (this.bits & IN_FLIGHT) !== 0;
+  }
+  set inFlight(v: boolean) {
+    this.bits = v ? this.bits | IN_FLIGHT : this.bits & ~IN_FLIGHT;
+  }
+
+  /** @internal Its final NOTIFY is queued. */
+  get finalQueued(): boolean {
+    return (this.bits & FINAL_QUEUED) !== 0;
+  }
+  set finalQueued(v: boolean) {
+    this.bits = v ? this.bits | FINAL_QUEUED : this.bits & ~FINAL_QUEUED;
+  }
+
+  /** @internal In the notifier's queue for an in-flight slot. */
+  get waitingSlot(): boolean {
+    return (this.bits & WAITING_SLOT) !== 0;
+  }
+  set waitingSlot(v: boolean) {
+    this.bits = v ? this.bits | WAITING_SLOT : this.bits & ~WAITING_SLOT;
+  }
+
   /** @internal Held by its notifier (false once removed). */
-  live = false;
-  private dataMap: Map<string, unknown> | undefined;
+  get live(): boolean {
+    return (this.bits & LIVE) !== 0;
+  }
+  set live(v: boolean) {
+    this.bits = v ? this.bits | LIVE : this.bits & ~LIVE;
+  }
+
+  /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
+  get ownsDialog(): boolean {
+    return (this.bits & OWNS_DIALOG) !== 0;
+  }
+  set ownsDialog(v: boolean) {
+    this.bits = v ? this.bits | OWNS_DIALOG : this.bits & ~OWNS_DIALOG;
+  }
 
   constructor(
     readonly dialog: Dialog,
@@ -101,10 +142,17 @@ export class NotifierSubscription implements FinalResponseUser {
     /** The subscribed resource: the SUBSCRIBE Request-URI as `user@host` (or its full text). */
     readonly resource: string,
     /** The subscriber's address-of-record (From URI). */
-    readonly subscriber: string,
+    subscriber: string,
     state: SubscriptionState,
   ) {
     this.state = state;
+    // Kept only when the dialog's remote URI does not already say it (it does for SUBSCRIBE dialogs).
+    if (subscriber !== this.subscriber) this.subscriberText = ownString(subscriber);
+  }
+
+  /** The subscriber's address-of-record (From URI): the dialog's remote URI unless given otherwise. */
+  get subscriber(): string {
+    return this.subscriberText ?? this.dialog.remoteUri.uri.toString();
   }
 
   /** NOTIFYs waiting or in flight (the first). */
@@ -114,7 +162,9 @@ export class NotifierSubscription implements FinalResponseUser {
 
   /** Application data by name (made on first use). */
   get data(): Map<string, unknown> {
-    return (this.dataMap ??= new Map());
+    let m = dataMaps.get(this);
+    if (!m) dataMaps.set(this, (m = new Map()));
+    return m;
   }
 
   /** @internal The Event header line of its NOTIFYs (RFC 6665 section 8.2.1). */
@@ -343,7 +393,7 @@ export class Notifier extends EventEmitter {
     }
     const resource = resourceOf(req.message.uri);
     const sub = new NotifierSubscription(
-      dialog, pkg, id, this.byResource.get(resource)?.name ?? ownString(resource), ownString(req.message.from.uri.toString()), SubscriptionState.Active,
+      dialog, pkg, id, this.byResource.get(resource)?.name ?? ownString(resource), req.message.from.uri.toString(), SubscriptionState.Active,
     );
     const verdict = pkg.authorize ? pkg.authorize(req, sub) : 'active';
     if (typeof verdict === 'object') {
@@ -444,7 +494,8 @@ export class Notifier extends EventEmitter {
   }
 
   private setExpiry(sub: NotifierSubscription, seconds: number): void {
-    sub.expiresAt = this.clock.now() + seconds * 1000;
+    // Whole milliseconds: a small integer, kept in the object rather than boxed.
+    sub.expiresAt = Math.round(this.clock.now() + seconds * 1000);
     this.expiries.push(sub.expiresAt, sub);
   }
 
