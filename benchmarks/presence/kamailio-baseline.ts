@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ export interface BaselineFigures {
   p50Ms: number;
   p99Ms: number;
   fanout10kMs: number;
+  cpuUsPerNotify: number;
 }
 
 function freePort(): Promise<number> {
@@ -61,13 +62,40 @@ function pidf(device: string, busy: boolean): string {
   );
 }
 
+/** CPU time (user + system, ms) of `root` and every process below it, from /proc (clock ticks of 10 ms). */
+function treeCpuMs(root: number): number {
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(name);
+      const ppid = Number(f[1]);
+      ticks.set(pid, Number(f[11]) + Number(f[12]));
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  let sum = 0;
+  const todo = [root];
+  while (todo.length) {
+    const pid = todo.pop()!;
+    sum += ticks.get(pid) ?? 0;
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return sum * 10;
+}
+
 /** Start kamailio, publish every phone once, run the shapes with PUBLISH as the hook change. */
 export async function kamailioBaseline(): Promise<BaselineFigures> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sh-kam-presence-'));
   const cfg = join(root, 'benchmarks/presence/kamailio-presence.cfg');
   let err = '';
-  const kam: ChildProcess = spawn('kamailio', ['-f', cfg, '-DD', '-E', '-m', '2048', '-M', '64', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-n', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const kam: ChildProcess = spawn('kamailio', ['-f', cfg, '-DD', '-E', '-m', '2048', '-M', '64', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-n', process.env['KAMAILIO_CHILDREN'] ?? '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
   kam.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const pub = createSocket({ type: 'udp4', sendBufferSize: 8 * 1024 * 1024, recvBufferSize: 8 * 1024 * 1024 });
   await new Promise<void>((r) => pub.bind(0, '127.0.0.1', () => r()));
@@ -160,7 +188,7 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
       });
     }
     status = {};
-    const figures = await runShapes(`127.0.0.1:${port}`, (d, k) => void send(d, k), 'kamailio');
+    const figures = await runShapes(`127.0.0.1:${port}`, (d, k) => void send(d, k), 'kamailio', () => treeCpuMs(kam.pid!));
     process.stderr.write(`kamailio PUBLISH answers: ${JSON.stringify(status)}\n`);
     return figures;
   } finally {

@@ -114,6 +114,8 @@ interface Figures {
   p99Ms: number;
   fanout10kMs: number;
   bytesPerSubscription: number;
+  /** CPU time of the notifier per NOTIFY in the reported step, microseconds. */
+  cpuUsPerNotify: number;
 }
 
 /** Devices of shape (a) and the receptionist of shape (b). */
@@ -125,8 +127,16 @@ export const receptionist = '30000';
  * hook change of a device (k counts from 0 over the whole run: even off hook with call `DEVICE-k`, odd back
  * on hook). `measure` is called once before and once after the last 9,000 of (a)'s 10,000 subscriptions
  * are made (the first 1,000 warm the code paths), each time after the SUBSCRIBE transactions are gone.
+ * CPU per NOTIFY is the notifier's CPU time over a step (until its last NOTIFY) over the NOTIFYs delivered.
  */
-export async function runShapes(target: string, inject: (device: string, k: number) => void, label: string, measure?: () => void): Promise<Omit<Figures, 'bytesPerSubscription'>> {
+export async function runShapes(
+  target: string,
+  inject: (device: string, k: number) => void,
+  label: string,
+  /** CPU time used so far by the notifier under test (every process of it), ms. */
+  cpuMs: () => number,
+  measure?: () => void,
+): Promise<Omit<Figures, 'bytesPerSubscription'>> {
   const rx = Receiver.start();
   await rx.port;
   const changes = new Map<string, number[]>();
@@ -175,8 +185,10 @@ export async function runShapes(target: string, inject: (device: string, k: numb
     let notifyPerSec = 0;
     let lossless = false;
     let bestLossy = 0;
-    for (const rate of [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]) {
+    let cpuUsPerNotify = NaN;
+    for (const rate of [1000, 2000, 3000, 4000, 5000, 5500, 6000, 7000, 8000, 10000]) {
       await rx.ask({ cmd: 'reset' });
+      const c0 = cpuMs();
       const t0 = epoch();
       const events = await drive(rate, 3, (i) => change(devicesA[i % devicesA.length]!));
       let st = await rx.ask({ cmd: 'stats' });
@@ -190,12 +202,15 @@ export async function runShapes(target: string, inject: (device: string, k: numb
       const delivered = st['notifies'] as number;
       const spanMs = (st['last'] as number) - t0;
       const achieved = Math.round(delivered / (spanMs / 1000));
-      process.stderr.write(`${label} at ${rate} hook events/s: ${delivered}/${events * 10} NOTIFYs in ${Math.round(spanMs)} ms = ${achieved}/s\n`);
+      const cpu = ((cpuMs() - c0) * 1000) / Math.max(1, delivered);
+      process.stderr.write(`${label} at ${rate} hook events/s: ${delivered}/${events * 10} NOTIFYs in ${Math.round(spanMs)} ms = ${achieved}/s, ${cpu.toFixed(1)} us CPU per NOTIFY\n`);
       if (delivered < events * 10) {
+        if (!lossless) cpuUsPerNotify = cpu;
         bestLossy = Math.max(bestLossy, achieved);
         break;
       }
       lossless = true;
+      if (achieved > notifyPerSec) cpuUsPerNotify = cpu;
       notifyPerSec = Math.max(notifyPerSec, achieved);
       if (spanMs > 3000 * 1.25) break;
       await sleep(500);
@@ -215,7 +230,7 @@ export async function runShapes(target: string, inject: (device: string, k: numb
       st = await rx.ask({ cmd: 'stats' });
     }
     const fanout10kMs = (st['notifies'] as number) >= 10_000 ? (st['last'] as number) - tb : NaN;
-    return { notifyPerSec, lossless, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs };
+    return { notifyPerSec, lossless, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs, cpuUsPerNotify };
   } finally {
     rx.stop();
   }
@@ -236,7 +251,11 @@ async function switchhookRun(): Promise<Figures> {
     // Memory per subscription: heap and external (Buffer/ArrayBuffer) memory after GC, grown by 9,000
     // subscriptions over the first 1,000.
     const marks: Array<{ bytes: number; subs: number }> = [];
-    const figures = await runShapes(`127.0.0.1:${addr!.port}`, (d, k) => driver.toggle(d, k), 'switchhook', () => {
+    const cpu = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const figures = await runShapes(`127.0.0.1:${addr!.port}`, (d, k) => driver.toggle(d, k), 'switchhook', cpu, () => {
       gc();
       gc();
       const m = process.memoryUsage();
@@ -276,6 +295,8 @@ export default async function main(): Promise<void> {
       p99Ms: round(sh.p99Ms),
       fanout10kMs: round(sh.fanout10kMs, 1),
       bytesPerSubscription: sh.bytesPerSubscription,
+      cpuUsPerNotify: round(sh.cpuUsPerNotify, 1),
+      kamailioCpuUsPerNotify: k ? round(k.cpuUsPerNotify, 1) : null,
       kamailioNotifyPerSec: k?.notifyPerSec ?? null,
       kamailioLossless: k?.lossless ?? null,
       kamailioP99Ms: k ? round(k.p99Ms) : null,
