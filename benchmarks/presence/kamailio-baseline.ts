@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ export interface BaselineFigures {
   p50Ms: number;
   p99Ms: number;
   fanout10kMs: number;
+  cpuUsPerNotify: number;
 }
 
 function freePort(): Promise<number> {
@@ -33,12 +34,22 @@ function freePort(): Promise<number> {
   }));
 }
 
-function dialogInfo(device: string, version: number, busy: boolean, n: number): string {
+/** The phone's dialog-info after its k-th hook change: call `DEVICE-K` trying (k even) or terminated (k odd). */
+function dialogInfo(device: string, version: number, k: number): string {
+  const call = `${device}-${k - (k % 2)}`;
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="sip:${device}@127.0.0.1">\n` +
-    (busy ? `<dialog id="c${n}" call-id="c${n}@bench" local-tag="${device}" direction="initiator"><state>trying</state></dialog>\n` : `<dialog id="c${n}" call-id="c${n}@bench" local-tag="${device}" direction="initiator"><state>terminated</state></dialog>\n`) +
+    `<dialog id="${call}" call-id="${call}@bench" local-tag="${device}" direction="initiator"><state>${k % 2 === 0 ? 'trying' : 'terminated'}</state></dialog>\n` +
     '</dialog-info>\n'
+  );
+}
+
+/** A phone's dialog-info before any hook change: no dialogs. */
+function idle(device: string, version: number): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="${version}" state="full" entity="sip:${device}@127.0.0.1">\n</dialog-info>\n`
   );
 }
 
@@ -51,13 +62,40 @@ function pidf(device: string, busy: boolean): string {
   );
 }
 
+/** CPU time (user + system, ms) of `root` and every process below it, from /proc (clock ticks of 10 ms). */
+function treeCpuMs(root: number): number {
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(name);
+      const ppid = Number(f[1]);
+      ticks.set(pid, Number(f[11]) + Number(f[12]));
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  let sum = 0;
+  const todo = [root];
+  while (todo.length) {
+    const pid = todo.pop()!;
+    sum += ticks.get(pid) ?? 0;
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return sum * 10;
+}
+
 /** Start kamailio, publish every phone once, run the shapes with PUBLISH as the hook change. */
 export async function kamailioBaseline(): Promise<BaselineFigures> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sh-kam-presence-'));
   const cfg = join(root, 'benchmarks/presence/kamailio-presence.cfg');
   let err = '';
-  const kam: ChildProcess = spawn('kamailio', ['-f', cfg, '-DD', '-E', '-m', '2048', '-M', '64', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-n', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const kam: ChildProcess = spawn('kamailio', ['-f', cfg, '-DD', '-E', '-m', '2048', '-M', '64', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-n', process.env['KAMAILIO_CHILDREN'] ?? '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
   kam.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const pub = createSocket({ type: 'udp4', sendBufferSize: 8 * 1024 * 1024, recvBufferSize: 8 * 1024 * 1024 });
   await new Promise<void>((r) => pub.bind(0, '127.0.0.1', () => r()));
@@ -91,10 +129,11 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
   const inFlight = new Set<string>();
   const dirty = new Set<string>();
   let seq = 0;
-  const busy = new Map<string, boolean>();
-  /** A hook change: the phone toggles; its state is published now or after the PUBLISH in flight. */
-  const send = (device: string): string => {
-    busy.set(device, !busy.get(device));
+  /** Index of each phone's last hook change (none yet: idle). */
+  const changeOf = new Map<string, number>();
+  /** The k-th hook change of a phone: its state is published now or after the PUBLISH in flight. */
+  const send = (device: string, k: number): string => {
+    changeOf.set(device, k);
     if (inFlight.has(device)) {
       dirty.add(device);
       return '';
@@ -103,10 +142,10 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
   };
   const publish = (device: string): string => {
     inFlight.add(device);
-    const b = busy.get(device) ?? false;
+    const k = changeOf.get(device);
     seq++;
     const isPresence = device === receptionist;
-    const body = isPresence ? pidf(device, b) : dialogInfo(device, seq, b, seq);
+    const body = isPresence ? pidf(device, k !== undefined && k % 2 === 0) : k === undefined ? idle(device, seq) : dialogInfo(device, seq, k);
     const cid = `p-${device}-${seq}`;
     lastCid.set(device, cid);
     const etag = etags.get(device);
@@ -149,7 +188,7 @@ export async function kamailioBaseline(): Promise<BaselineFigures> {
       });
     }
     status = {};
-    const figures = await runShapes(`127.0.0.1:${port}`, (d) => void send(d), 'kamailio');
+    const figures = await runShapes(`127.0.0.1:${port}`, (d, k) => void send(d, k), 'kamailio', () => treeCpuMs(kam.pid!));
     process.stderr.write(`kamailio PUBLISH answers: ${JSON.stringify(status)}\n`);
     return figures;
   } finally {

@@ -4,16 +4,23 @@
  * answers every NOTIFY with 200 at once, recording arrival times. Commands arrive as JSON lines on stdin,
  * answers leave as JSON lines on stdout:
  *   {"cmd":"subscribe","target":"127.0.0.1:5060","event":"dialog","devices":["2000"],"per":10}
- *   {"cmd":"record","on":true}   keep [device, version, arrival epoch ms] of every NOTIFY
- *   {"cmd":"stats"}              NOTIFYs received, first and last arrival
+ *   {"cmd":"record","on":true}   keep [device, hook-event index, arrival epoch ms] of every NOTIFY
+ *   {"cmd":"stats"}              distinct NOTIFYs received (retransmissions not counted), first and last arrival
  *   {"cmd":"dump","file":"x"}    write the records (Float64 triplets) and clear them
  *   {"cmd":"reset"}              zero the counters
  */
-import { createSocket, type RemoteInfo } from 'node:dgram';
+import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-const sock = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024, sendBufferSize: 16 * 1024 * 1024 });
+// The native batched socket (recvmmsg, staged sendmmsg): the receiver is cheap for both sides it serves.
+const sock = new UdpSocket(
+  { host: '127.0.0.1', recvBufferBytes: 16 * 1024 * 1024, sendBufferBytes: 16 * 1024 * 1024, recvBatch: 64 },
+  (batch) => onBatch(batch),
+  (f) => process.stderr.write(`receiver: ${f.count} sends failed (${f.code})\n`),
+);
+/** Responses are written here; the socket copies them when staging. */
+const out = Buffer.allocUnsafe(65536);
 const epoch = (): number => performance.timeOrigin + performance.now();
 
 let notifies = 0;
@@ -24,62 +31,107 @@ let records = new Float64Array(3 * 1_000_000);
 let nrec = 0;
 /** Call-IDs waiting for their 200 and their first NOTIFY. */
 const pending = new Map<string, { msg: Buffer; acked: boolean; notified: boolean; sentAt: number }>();
+/** Highest NOTIFY CSeq seen per subscription (Call-ID): a retransmission is answered but not counted. */
+const lastCseq = new Map<string, number>();
 let onSettled: (() => void) | undefined;
 let localPort = 0;
 
-function header(text: string, names: readonly string[], from: number, end: number): string {
-  for (const n of names) {
-    let i = text.indexOf('\r\n' + n, from - 2);
-    while (i >= 0 && i < end) {
-      const lineEnd = text.indexOf('\r\n', i + 2);
-      return text.slice(i + 2, lineEnd);
-    }
+const OK = Buffer.from('SIP/2.0 200 OK\r\n');
+const TAIL = Buffer.from('Content-Length: 0\r\n\r\n');
+const CALL_ID = Buffer.from('call-id="');
+
+/** Which header a line names, by length and letters: Via, From, To, Call-ID, CSeq (and compact forms). */
+function nameOf(buf: Buffer, at: number, end: number): 'via' | 'from' | 'to' | 'call-id' | 'cseq' | undefined {
+  const c = buf[at]! | 0x20;
+  switch (end - at) {
+    case 1:
+      return c === 0x76 ? 'via' : c === 0x66 ? 'from' : c === 0x74 ? 'to' : c === 0x69 ? 'call-id' : undefined;
+    case 2:
+      return c === 0x74 ? 'to' : undefined;
+    case 3:
+      return c === 0x76 ? 'via' : undefined;
+    case 4:
+      return c === 0x66 ? 'from' : c === 0x63 ? 'cseq' : undefined;
+    case 7:
+      return c === 0x63 && (buf[at + 1]! | 0x20) === 0x61 ? 'call-id' : undefined;
+    default:
+      return undefined;
   }
-  return '';
 }
 
-function onMessage(buf: Buffer, rinfo: RemoteInfo): void {
-  const text = buf.toString('latin1');
-  const headEnd = text.indexOf('\r\n\r\n');
-  if (text.startsWith('NOTIFY ')) {
-    const now = epoch();
-    notifies++;
-    if (!first) first = now;
-    last = now;
-    // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
-    let vias = '';
-    let i = text.indexOf('\r\nVia:');
-    while (i >= 0 && i < headEnd) {
-      const e = text.indexOf('\r\n', i + 2);
-      vias += text.slice(i + 2, e) + '\r\n';
-      i = text.indexOf('\r\nVia:', e);
+/**
+ * One NOTIFY: answered 200 at once with its Via, From, To, Call-ID and CSeq lines copied byte for byte
+ * (no string is made of the message); counted once per CSeq of its subscription; recorded as [device,
+ * hook-event index, arrival] when its dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`, state
+ * `trying` for that event, `terminated` for the next).
+ */
+function onNotify(buf: Buffer, host: string, port: number): void {
+  const now = epoch();
+  const headEnd = buf.indexOf('\r\n\r\n');
+  if (headEnd < 0) return;
+  if (OK.length + headEnd + TAIL.length > out.length) return;
+  let w = OK.copy(out, 0);
+  let callId = '';
+  let cseq = 0;
+  let line = buf.indexOf(0x0a) + 1;
+  while (line < headEnd) {
+    let eol = buf.indexOf(0x0a, line);
+    if (eol < 0 || eol > headEnd) eol = headEnd + 1;
+    const colon = buf.indexOf(0x3a, line);
+    if (colon > line && colon < eol) {
+      let nameEnd = colon;
+      while (nameEnd > line && (buf[nameEnd - 1] === 0x20 || buf[nameEnd - 1] === 0x09)) nameEnd--;
+      const name = nameOf(buf, line, nameEnd);
+      if (name !== undefined) {
+        // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
+        w += buf.copy(out, w, line, eol + 1);
+        if (name === 'call-id') callId = buf.toString('latin1', colon + 1, eol - 1).trim();
+        else if (name === 'cseq') cseq = parseInt(buf.toString('latin1', colon + 1, eol - 1), 10);
+      }
     }
-    const callId = header(text, ['Call-ID:', 'i:'], 0, headEnd);
-    const res =
-      'SIP/2.0 200 OK\r\n' + vias +
-      header(text, ['From:', 'f:'], 0, headEnd) + '\r\n' +
-      header(text, ['To:', 't:'], 0, headEnd) + '\r\n' +
-      callId + '\r\n' +
-      header(text, ['CSeq:'], 0, headEnd) + '\r\nContent-Length: 0\r\n\r\n';
-    sock.send(res, rinfo.port, rinfo.address);
-    const id = callId.slice(callId.indexOf(':') + 1).trim();
-    const p = pending.get(id);
-    if (p) {
-      p.notified = true;
-      settle(id);
-    }
-    if (recording && nrec * 3 + 3 <= records.length) {
-      const v = text.indexOf(' version="', headEnd);
-      const en = text.indexOf('entity="sip:', headEnd);
-      const device = en >= 0 ? Number(text.slice(en + 12, text.indexOf('@', en))) : -1;
-      const version = v >= 0 ? Number(text.slice(v + 10, text.indexOf('"', v + 10))) : -1;
-      records[nrec * 3] = device;
-      records[nrec * 3 + 1] = version;
-      records[nrec * 3 + 2] = now;
-      nrec++;
-    }
+    line = eol + 1;
+  }
+  w += TAIL.copy(out, w);
+  sock.send(out.subarray(0, w), host, port);
+  const seen = lastCseq.get(callId);
+  if (seen !== undefined && cseq <= seen) return; // a retransmission
+  lastCseq.set(callId, cseq);
+  notifies++;
+  if (!first) first = now;
+  last = now;
+  const p = pending.get(callId);
+  if (p) {
+    p.notified = true;
+    settle(callId);
+  }
+  if (recording && nrec * 3 + 3 <= records.length) {
+    const at = buf.indexOf(CALL_ID, headEnd);
+    if (at < 0) return;
+    const idStart = at + CALL_ID.length + (buf[at + CALL_ID.length] === 0x63 && buf[at + CALL_ID.length + 4] === 0x2d ? 5 : 0); // csta-
+    const dash = buf.indexOf(0x2d, idStart);
+    const atSign = buf.indexOf(0x40, dash);
+    if (dash < 0 || atSign < 0) return;
+    const device = Number(buf.toString('latin1', idStart, dash));
+    const event = Number(buf.toString('latin1', dash + 1, atSign));
+    const terminated = buf.indexOf('<state>terminated</state>', atSign) >= 0;
+    records[nrec * 3] = device;
+    records[nrec * 3 + 1] = terminated ? event + 1 : event;
+    records[nrec * 3 + 2] = now;
+    nrec++;
+  }
+}
+
+function onBatch(batch: UdpBatch): void {
+  for (let i = 0; i < batch.count; i++) onMessage(batch.view(i), batch.host(i), batch.port(i));
+}
+
+function onMessage(buf: Buffer, host: string, port: number): void {
+  if (buf[0] === 0x4e && buf.toString('latin1', 0, 7) === 'NOTIFY ') {
+    onNotify(buf, host, port);
     return;
   }
+  const text = buf.toString('latin1');
+  const headEnd = text.indexOf('\r\n\r\n');
   if (text.startsWith('SIP/2.0 ')) {
     const status = Number(text.slice(8, 11));
     const callId = header(text, ['Call-ID:', 'i:'], 0, headEnd);
@@ -90,6 +142,14 @@ function onMessage(buf: Buffer, rinfo: RemoteInfo): void {
       settle(id);
     }
   }
+}
+
+function header(text: string, names: readonly string[], from: number, end: number): string {
+  for (const n of names) {
+    const i = text.indexOf('\r\n' + n, from - 2);
+    if (i >= 0 && i < end) return text.slice(i + 2, text.indexOf('\r\n', i + 2));
+  }
+  return '';
 }
 
 function settle(id: string): void {
@@ -110,7 +170,7 @@ function pump(): void {
     const s = queue.pop()!;
     inWindow.add(s.id);
     pending.set(s.id, { msg: s.msg, acked: false, notified: false, sentAt: Date.now() });
-    sock.send(s.msg, targetPort, targetHost);
+    sock.send(s.msg, targetHost, targetPort);
   }
   if (pending.size === 0 && queue.length === 0 && onSettled) {
     const f = onSettled;
@@ -159,16 +219,13 @@ setInterval(() => {
   for (const p of pending.values()) {
     if (!p.acked && now - p.sentAt > 500) {
       p.sentAt = now;
-      sock.send(p.msg, targetPort, targetHost);
+      sock.send(p.msg, targetHost, targetPort);
     }
   }
 }, 250).unref();
 
-sock.on('message', onMessage);
-sock.bind(0, '127.0.0.1', () => {
-  localPort = sock.address().port;
-  process.stdout.write(JSON.stringify({ ready: true, port: localPort }) + '\n');
-});
+localPort = sock.port;
+process.stdout.write(JSON.stringify({ ready: true, port: localPort }) + '\n');
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {

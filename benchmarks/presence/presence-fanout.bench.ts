@@ -2,10 +2,11 @@
  * Presence fan-out: hook changes injected straight into the model (`PbxModel.apply`, CSTA
  * ServiceInitiated / ConnectionCleared events) become NOTIFYs from the presence service over UDP on
  * loopback, to subscribers held by a separate receiver process (notify-receiver.ts) that answers each.
- *   (a) 1,000 phones x 10 dialog-package subscribers: latency at 1,000 hook events/s, then the highest
- *       steady rate with no NOTIFY lost (delivered = events x 10);
+ *   (a) 1,000 phones x 10 dialog-package subscribers: latency at 1,000 hook events/s (each NOTIFY names the
+ *       hook change it carries), then the highest steady rate with no NOTIFY lost (distinct NOTIFYs
+ *       delivered = events x 10);
  *   (b) one phone x 10,000 presence subscribers, one hook change: time until the last NOTIFY arrives.
- * Memory: heap growth per subscription (after GC) while the 10,000 subscriptions of (a) are made.
+ * Memory: heap + external memory (after GC) per subscription, over the last 9,000 of (a)'s 10,000.
  * Baseline in the same run: Kamailio presence + presence_dialoginfo, fed by PUBLISH (kamailio-presence.cfg).
  * Last line: one JSON object.
  */
@@ -82,27 +83,22 @@ async function drive(rate: number, seconds: number, next: (i: number) => void): 
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
     while (sent < due) next(sent++);
-    await new Promise((r) => setImmediate(r));
+    // A 1 ms tick, not a busy loop: the injector shares the process (and its core) with switchhook.
+    await new Promise((r) => setTimeout(r, 1));
   }
   return sent;
 }
 
-/** Hook changes as CSTA events applied to the model. */
+/**
+ * Hook changes as CSTA events applied to the model: a device's even-numbered change takes it off hook with
+ * call `DEVICE-K` (K the change's index), the next puts it back on hook, clearing that call.
+ */
 class HookDriver {
-  private readonly offHook = new Map<string, string>();
-  private seq = 0;
   constructor(private readonly model: PbxModel) {}
 
-  toggle(device: string): void {
-    const call = this.offHook.get(device);
-    if (call === undefined) {
-      const callId = `c${++this.seq}`;
-      this.offHook.set(device, callId);
-      this.model.apply(device, ev(CstaEventKind.ServiceInitiated, device, callId, ConnectionState.Initiated));
-    } else {
-      this.offHook.delete(device);
-      this.model.apply(device, ev(CstaEventKind.ConnectionCleared, device, call, ConnectionState.Null));
-    }
+  toggle(device: string, k: number): void {
+    if (k % 2 === 0) this.model.apply(device, ev(CstaEventKind.ServiceInitiated, device, `${device}-${k}`, ConnectionState.Initiated));
+    else this.model.apply(device, ev(CstaEventKind.ConnectionCleared, device, `${device}-${k - 1}`, ConnectionState.Null));
   }
 }
 
@@ -118,6 +114,8 @@ interface Figures {
   p99Ms: number;
   fanout10kMs: number;
   bytesPerSubscription: number;
+  /** CPU time of the notifier per NOTIFY in the reported step, microseconds. */
+  cpuUsPerNotify: number;
 }
 
 /** Devices of shape (a) and the receptionist of shape (b). */
@@ -125,35 +123,48 @@ export const devicesA = Array.from({ length: 1000 }, (_, i) => String(20000 + i)
 export const receptionist = '30000';
 
 /**
- * Both shapes against a notifier at `target`: the receiver subscribes, `inject(device)` makes one hook
- * change of a device (toggling it off and on hook). `afterSubscribe` runs once the 10,000 subscriptions of
- * (a) exist (for the memory figure).
+ * Both shapes against a notifier at `target`: the receiver subscribes, `inject(device, k)` makes the k-th
+ * hook change of a device (k counts from 0 over the whole run: even off hook with call `DEVICE-k`, odd back
+ * on hook). `measure` is called once before and once after the last 9,000 of (a)'s 10,000 subscriptions
+ * are made (the first 1,000 warm the code paths), each time after the SUBSCRIBE transactions are gone.
+ * CPU per NOTIFY is the notifier's CPU time over a step (until its last NOTIFY) over the NOTIFYs delivered.
  */
-export async function runShapes(target: string, inject: (device: string) => void, label: string, afterSubscribe?: () => void): Promise<Omit<Figures, 'bytesPerSubscription'>> {
+export async function runShapes(
+  target: string,
+  inject: (device: string, k: number) => void,
+  label: string,
+  /** CPU time used so far by the notifier under test (every process of it), ms. */
+  cpuMs: () => number,
+  measure?: () => void,
+): Promise<Omit<Figures, 'bytesPerSubscription'>> {
   const rx = Receiver.start();
   await rx.port;
+  const changes = new Map<string, number[]>();
+  /** The next hook change of a device, its injection time kept under its index. */
+  const change = (d: string): void => {
+    let times = changes.get(d);
+    if (!times) changes.set(d, (times = []));
+    times.push(epoch());
+    inject(d, times.length - 1);
+  };
   try {
-    await rx.ask({ cmd: 'subscribe', target, event: 'dialog', devices: devicesA, per: 10 });
-    if (afterSubscribe) {
-      // SUBSCRIBE server transactions linger for Timer J (64*T1 = 32 s, RFC 3261 section 17.2.2): wait them out.
+    // SUBSCRIBE server transactions linger for Timer J (64*T1 = 32 s, RFC 3261 section 17.2.2): wait them out.
+    if (measure) {
+      await rx.ask({ cmd: 'subscribe', target, event: 'dialog', devices: devicesA.slice(0, 100), per: 10 });
       await sleep(33_000);
-      afterSubscribe();
+      measure();
+      await rx.ask({ cmd: 'subscribe', target, event: 'dialog', devices: devicesA.slice(100), per: 10 });
+      await sleep(33_000);
+      measure();
+    } else {
+      await rx.ask({ cmd: 'subscribe', target, event: 'dialog', devices: devicesA, per: 10 });
     }
 
-    // (a) latency at 1,000 hook events/s: the k-th NOTIFY of a device in the window answers its k-th change.
-    const injected = new Map<string, number[]>();
-    const timed = (i: number): void => {
-      const d = devicesA[i % devicesA.length]!;
-      let list = injected.get(d);
-      if (!list) injected.set(d, (list = []));
-      list.push(epoch());
-      inject(d);
-    };
-    await drive(1000, 1, timed); // warm-up
+    // (a) latency at 1,000 hook events/s: each NOTIFY names the hook change whose state it carries.
+    await drive(1000, 1, (i) => change(devicesA[i % devicesA.length]!)); // warm-up
     await sleep(1000);
-    injected.clear();
     await rx.ask({ cmd: 'record', on: true });
-    await drive(1000, 5, timed);
+    await drive(1000, 5, (i) => change(devicesA[i % devicesA.length]!));
     await sleep(1500);
     await rx.ask({ cmd: 'record', on: false });
     const dir = mkdtempSync(join(tmpdir(), 'sh-bench-rx-'));
@@ -161,15 +172,9 @@ export async function runShapes(target: string, inject: (device: string) => void
     await rx.ask({ cmd: 'dump', file });
     const rec = new Float64Array(readFileSync(file).buffer.slice(0));
     rmSync(dir, { recursive: true, force: true });
-    const base = new Map<string, number>();
-    for (let i = 0; i + 2 < rec.length; i += 3) {
-      const d = String(rec[i]);
-      base.set(d, Math.min(base.get(d) ?? Infinity, rec[i + 1]!));
-    }
     const lat: number[] = [];
     for (let i = 0; i + 2 < rec.length; i += 3) {
-      const d = String(rec[i]);
-      const t0 = injected.get(d)?.[rec[i + 1]! - base.get(d)!];
+      const t0 = changes.get(String(rec[i]))?.[rec[i + 1]!];
       if (t0 !== undefined) lat.push(rec[i + 2]! - t0);
     }
     lat.sort((x, y) => x - y);
@@ -180,10 +185,12 @@ export async function runShapes(target: string, inject: (device: string) => void
     let notifyPerSec = 0;
     let lossless = false;
     let bestLossy = 0;
-    for (const rate of [1000, 2000, 4000, 6000, 8000, 10000]) {
+    let cpuUsPerNotify = NaN;
+    for (const rate of [1000, 2000, 3000, 4000, 5000, 5500, 6000, 7000, 8000, 10000]) {
       await rx.ask({ cmd: 'reset' });
+      const c0 = cpuMs();
       const t0 = epoch();
-      const events = await drive(rate, 3, (i) => inject(devicesA[i % devicesA.length]!));
+      const events = await drive(rate, 3, (i) => change(devicesA[i % devicesA.length]!));
       let st = await rx.ask({ cmd: 'stats' });
       let stalled = 0;
       for (let prev = -1; stalled < 10 && (st['notifies'] as number) < events * 10; ) {
@@ -195,12 +202,15 @@ export async function runShapes(target: string, inject: (device: string) => void
       const delivered = st['notifies'] as number;
       const spanMs = (st['last'] as number) - t0;
       const achieved = Math.round(delivered / (spanMs / 1000));
-      process.stderr.write(`${label} at ${rate} hook events/s: ${delivered}/${events * 10} NOTIFYs in ${Math.round(spanMs)} ms = ${achieved}/s\n`);
+      const cpu = ((cpuMs() - c0) * 1000) / Math.max(1, delivered);
+      process.stderr.write(`${label} at ${rate} hook events/s: ${delivered}/${events * 10} NOTIFYs in ${Math.round(spanMs)} ms = ${achieved}/s, ${cpu.toFixed(1)} us CPU per NOTIFY\n`);
       if (delivered < events * 10) {
+        if (!lossless) cpuUsPerNotify = cpu;
         bestLossy = Math.max(bestLossy, achieved);
         break;
       }
       lossless = true;
+      if (achieved > notifyPerSec) cpuUsPerNotify = cpu;
       notifyPerSec = Math.max(notifyPerSec, achieved);
       if (spanMs > 3000 * 1.25) break;
       await sleep(500);
@@ -213,14 +223,14 @@ export async function runShapes(target: string, inject: (device: string) => void
     await sleep(1000);
     await rx.ask({ cmd: 'reset' });
     const tb = epoch();
-    inject(receptionist);
+    change(receptionist);
     let st = await rx.ask({ cmd: 'stats' });
     for (let w = 0; w < 500 && (st['notifies'] as number) < 10_000; w++) {
       await sleep(20);
       st = await rx.ask({ cmd: 'stats' });
     }
     const fanout10kMs = (st['notifies'] as number) >= 10_000 ? (st['last'] as number) - tb : NaN;
-    return { notifyPerSec, lossless, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs };
+    return { notifyPerSec, lossless, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs, cpuUsPerNotify };
   } finally {
     rx.stop();
   }
@@ -238,13 +248,21 @@ async function switchhookRun(): Promise<Figures> {
   await presence.start();
   const driver = new HookDriver(model);
   try {
-    gc();
-    const heap0 = process.memoryUsage().heapUsed;
-    let bytesPerSubscription = NaN;
-    const figures = await runShapes(`127.0.0.1:${addr!.port}`, (d) => driver.toggle(d), 'switchhook', () => {
+    // Memory per subscription: heap and external (Buffer/ArrayBuffer) memory after GC, grown by 9,000
+    // subscriptions over the first 1,000.
+    const marks: Array<{ bytes: number; subs: number }> = [];
+    const cpu = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const figures = await runShapes(`127.0.0.1:${addr!.port}`, (d, k) => driver.toggle(d, k), 'switchhook', cpu, () => {
       gc();
-      bytesPerSubscription = Math.round((process.memoryUsage().heapUsed - heap0) / presence.notifier.size);
+      gc();
+      const m = process.memoryUsage();
+      marks.push({ bytes: m.heapUsed + m.external, subs: presence.notifier.size });
     });
+    const [m0, m1] = marks;
+    const bytesPerSubscription = m0 && m1 && m1.subs > m0.subs ? Math.round((m1.bytes - m0.bytes) / (m1.subs - m0.subs)) : NaN;
     return { ...figures, bytesPerSubscription };
   } finally {
     await presence.close();
@@ -277,6 +295,8 @@ export default async function main(): Promise<void> {
       p99Ms: round(sh.p99Ms),
       fanout10kMs: round(sh.fanout10kMs, 1),
       bytesPerSubscription: sh.bytesPerSubscription,
+      cpuUsPerNotify: round(sh.cpuUsPerNotify, 1),
+      kamailioCpuUsPerNotify: k ? round(k.cpuUsPerNotify, 1) : null,
       kamailioNotifyPerSec: k?.notifyPerSec ?? null,
       kamailioLossless: k?.lossless ?? null,
       kamailioP99Ms: k ? round(k.p99Ms) : null,

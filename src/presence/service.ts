@@ -82,7 +82,7 @@ export interface SubscriptionInfo {
   callId: string;
 }
 
-/** Per-subscription presence data (kept in `NotifierSubscription.data`). */
+/** Per-subscription presence data (kept in `NotifierSubscription.attachment`). */
 interface SubState {
   device: string;
   /** Last version sent (dialog-info `version`; counted for presence too). */
@@ -118,7 +118,15 @@ interface ImTarget extends ImSubscriber {
   inFlight: boolean;
 }
 
-const stateKey = 'presence';
+/** The subscriptions of one device, and the device name they share. */
+class DeviceSubscriptions extends Set<NotifierSubscription> {
+  constructor(readonly device: string) {
+    super();
+  }
+}
+
+const DIALOG = Object.freeze({ event: 'dialog' });
+const PRESENCE = Object.freeze({ event: 'presence' });
 
 /** Phone presence to SIP subscribers and instant-message subscribers. */
 export class PresenceService {
@@ -131,7 +139,7 @@ export class PresenceService {
   private readonly names: ReadonlyMap<string, string>;
   private readonly block: number;
   private readonly digest: DigestServer | undefined;
-  private readonly byDevice = new Map<string, Set<NotifierSubscription>>();
+  private readonly byDevice = new Map<string, DeviceSubscriptions>();
   private readonly renders = new Map<string, DeviceRender>();
   private readonly lastEnded = new Map<string, CallView[]>();
   private readonly lastState = new Map<string, PhonePresenceState>();
@@ -223,7 +231,7 @@ export class PresenceService {
   subscriptions(): SubscriptionInfo[] {
     const now = this.stack.ua.clock.now();
     return this.notifier.subscriptions().map((s) => {
-      const st = s.data.get(stateKey) as SubState;
+      const st = s.attachment as SubState;
       return {
         device: st.device,
         event: s.event,
@@ -303,8 +311,8 @@ export class PresenceService {
           this.notifier.notify(s);
         }
       }
-      if (dialog) this.m.changes.inc({ event: 'dialog' }, dialog);
-      if (presence) this.m.changes.inc({ event: 'presence' }, presence);
+      if (dialog) this.m.changes.inc(DIALOG, dialog);
+      if (presence) this.m.changes.inc(PRESENCE, presence);
     }
     if (ims && stateChanged) {
       for (const t of ims) {
@@ -338,7 +346,7 @@ export class PresenceService {
       maxExpires: 7200,
       authorize: (req, sub) => this.authorize(req, sub),
       body: (sub) => {
-        const st = sub.data.get(stateKey) as SubState;
+        const st = sub.attachment as SubState;
         const r = this.render(st.device);
         if (!r) return undefined;
         r.pidf ??= buildPidf(this.entity(st.device), r.phone);
@@ -357,7 +365,7 @@ export class PresenceService {
       maxExpires: 7200,
       authorize: (req, sub) => this.authorize(req, sub),
       body: (sub): NotifyBody | undefined => {
-        const st = sub.data.get(stateKey) as SubState;
+        const st = sub.attachment as SubState;
         const r = this.render(st.device);
         if (!r) return undefined;
         // RFC 4235 section 4.1: full state every time (always allowed), so a lost NOTIFY never leaves a lamp wrong.
@@ -384,8 +392,8 @@ export class PresenceService {
       this.m.rejected.inc({ reason: 'forbidden' });
       return { reject: 403, reason: 'Forbidden' };
     }
-    const st: SubState = { device, version: 0, versionHigh: this.block, cseqHigh: sub.dialog.localSeq + this.block };
-    sub.data.set(stateKey, st);
+    const st: SubState = { device: this.deviceName(device), version: 0, versionHigh: this.block, cseqHigh: sub.dialog.localSeq + this.block };
+    sub.attachment = st;
     return 'active';
   }
 
@@ -399,15 +407,20 @@ export class PresenceService {
     }
   }
 
+  /** The device name string its subscriptions share (the index's own). */
+  private deviceName(device: string): string {
+    return this.byDevice.get(device)?.device ?? device;
+  }
+
   private index(sub: NotifierSubscription): void {
-    const st = sub.data.get(stateKey) as SubState;
+    const st = sub.attachment as SubState;
     let set = this.byDevice.get(st.device);
-    if (!set) this.byDevice.set(st.device, (set = new Set()));
+    if (!set) this.byDevice.set(st.device, (set = new DeviceSubscriptions(st.device)));
     set.add(sub);
   }
 
   private forget(sub: NotifierSubscription, reason: string): void {
-    const st = sub.data.get(stateKey) as SubState | undefined;
+    const st = sub.attachment as SubState | undefined;
     if (!st) return;
     const set = this.byDevice.get(st.device);
     set?.delete(sub);
@@ -421,7 +434,7 @@ export class PresenceService {
 
   /** The stored form; `exact` records the numbers in use instead of the reserved highs (clean shutdown). */
   private record(sub: NotifierSubscription, exact = false): StoredSubscription {
-    const st = sub.data.get(stateKey) as SubState;
+    const st = sub.attachment as SubState;
     return {
       dialog: sub.dialog.toRecord(),
       event: sub.event,
@@ -470,7 +483,7 @@ export class PresenceService {
           dialog.localContact = this.stack.ua.contactFor((dialog.remoteTarget.transport as 'udp' | 'tcp' | undefined) ?? 'udp');
           const sub = new NotifierSubscription(dialog, pkg, r.eventId, r.resource, r.subscriber, r.state);
           const st: SubState = { device: r.device, version: r.versionHigh, versionHigh: r.versionHigh + this.block, cseqHigh: dialog.localSeq + this.block };
-          sub.data.set(stateKey, st);
+          sub.attachment = st;
           ok = this.notifier.restore(sub, now + (r.expiresAt - Date.now()));
           if (ok) {
             this.index(sub);

@@ -60,20 +60,36 @@ export class SipDialogError extends SipError {
   }
 }
 
-/** One dialog (RFC 3261 section 12). */
+/**
+ * A string of its own: a copy that shares no memory with the message it was read from (a value sliced
+ * from a received message would keep that whole message alive for as long as the dialog lives).
+ */
+export function ownString(s: string): string {
+  return s.length === 0 ? '' : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+const NO_ROUTES: readonly string[] = Object.freeze([]);
+/** `data` maps, made for the few dialogs that use them. */
+const dataMaps = new WeakMap<Dialog, Map<string, unknown>>();
+
+/**
+ * One dialog (RFC 3261 section 12). Its addresses are kept as text, as they go on the wire (a dialog of a
+ * subscription lives for hours, its requests are built from these texts); the parsed forms are made when
+ * read.
+ */
 export class Dialog {
   state: DialogState;
   readonly role: DialogRole;
   readonly callId: string;
   readonly localTag: string;
   remoteTag: string;
-  /** Local and remote URI: From/To at the UAC, To/From at the UAS (12.1.1, 12.1.2). */
-  readonly localUri: NameAddr;
-  readonly remoteUri: NameAddr;
-  /** The remote target: the peer's Contact URI, updated by target refreshes (12.2). */
-  remoteTarget: SipUri;
-  /** Route set, in the order requests must carry it (12.1.1, 12.1.2). */
-  readonly routeSet: NameAddr[];
+  /** Local and remote URI as name-addr text without tag: From/To at the UAC, To/From at the UAS (12.1.1, 12.1.2). */
+  readonly localUriText: string;
+  readonly remoteUriText: string;
+  /** The remote target as text: the peer's Contact URI, updated by target refreshes (12.2). */
+  remoteTargetText: string;
+  /** Route set as name-addr texts, in the order requests must carry it (12.1.1, 12.1.2). */
+  readonly routeTexts: readonly string[];
   /** Local CSeq; undefined until this UA sends a request in the dialog (12.1.1). */
   localSeq: number;
   /** Remote CSeq; undefined until the peer sends a request in the dialog (12.1.2). */
@@ -84,8 +100,10 @@ export class Dialog {
   localContact: string;
   /** The method that created the dialog: INVITE, SUBSCRIBE or REFER (RFC 5057 dialog usages). */
   usage = 'INVITE';
-  /** Application data attached by usages (subscription, call). */
-  readonly data = new Map<string, unknown>();
+  /** Usages sharing the dialog (RFC 5057), counted by the notifier: the dialog ends with the last. */
+  usages = 0;
+  private idText: string | undefined;
+  private idTag: string | undefined;
 
   private constructor(init: {
     state: DialogState;
@@ -93,10 +111,10 @@ export class Dialog {
     callId: string;
     localTag: string;
     remoteTag: string;
-    localUri: NameAddr;
-    remoteUri: NameAddr;
-    remoteTarget: SipUri;
-    routeSet: NameAddr[];
+    localUri: string;
+    remoteUri: string;
+    remoteTarget: string;
+    routeSet: readonly string[];
     localSeq: number;
     remoteSeq: number | undefined;
     secure: boolean;
@@ -104,17 +122,48 @@ export class Dialog {
   }) {
     this.state = init.state;
     this.role = init.role;
-    this.callId = init.callId;
-    this.localTag = init.localTag;
-    this.remoteTag = init.remoteTag;
-    this.localUri = init.localUri;
-    this.remoteUri = init.remoteUri;
-    this.remoteTarget = init.remoteTarget;
-    this.routeSet = init.routeSet;
+    this.callId = ownString(init.callId);
+    this.localTag = ownString(init.localTag);
+    this.remoteTag = ownString(init.remoteTag);
+    this.localUriText = ownString(init.localUri);
+    this.remoteUriText = ownString(init.remoteUri);
+    this.remoteTargetText = ownString(init.remoteTarget);
+    this.routeTexts = init.routeSet.length === 0 ? NO_ROUTES : init.routeSet.map(ownString);
     this.localSeq = init.localSeq;
     this.remoteSeq = init.remoteSeq;
     this.secure = init.secure;
     this.localContact = init.localContact;
+  }
+
+  /** Application data attached by usages (subscription, call); made on first use. */
+  get data(): Map<string, unknown> {
+    let m = dataMaps.get(this);
+    if (!m) dataMaps.set(this, (m = new Map()));
+    return m;
+  }
+
+  /** Local URI (parsed from {@link localUriText} on each read). */
+  get localUri(): NameAddr {
+    return parseNameAddrList([this.localUriText], 'local URI')[0]!;
+  }
+
+  /** Remote URI (parsed from {@link remoteUriText} on each read). */
+  get remoteUri(): NameAddr {
+    return parseNameAddrList([this.remoteUriText], 'remote URI')[0]!;
+  }
+
+  /** The remote target (parsed from {@link remoteTargetText} on each read; assigning one replaces it). */
+  get remoteTarget(): SipUri {
+    return parseUri(this.remoteTargetText);
+  }
+
+  set remoteTarget(uri: SipUri) {
+    this.remoteTargetText = ownString(uri.toString());
+  }
+
+  /** Route set (parsed from {@link routeTexts} on each read). */
+  get routeSet(): NameAddr[] {
+    return this.routeTexts.length === 0 ? [] : parseNameAddrList(this.routeTexts, 'Route');
   }
 
   /** The dialog's state as JSON (see {@link DialogRecord}). */
@@ -125,10 +174,10 @@ export class Dialog {
       callId: this.callId,
       localTag: this.localTag,
       remoteTag: this.remoteTag,
-      localUri: this.localUri.toString(),
-      remoteUri: this.remoteUri.toString(),
-      remoteTarget: this.remoteTarget.toString(),
-      routeSet: this.routeSet.map(String),
+      localUri: this.localUriText,
+      remoteUri: this.remoteUriText,
+      remoteTarget: this.remoteTargetText,
+      routeSet: [...this.routeTexts],
       localSeq: this.localSeq,
       ...(this.remoteSeq !== undefined ? { remoteSeq: this.remoteSeq } : {}),
       secure: this.secure,
@@ -148,10 +197,10 @@ export class Dialog {
       callId: r.callId,
       localTag: r.localTag,
       remoteTag: r.remoteTag,
-      localUri: parseNameAddrList([r.localUri], 'local URI')[0]!,
-      remoteUri: parseNameAddrList([r.remoteUri], 'remote URI')[0]!,
-      remoteTarget: parseUri(r.remoteTarget),
-      routeSet: parseNameAddrList(r.routeSet, 'Route'),
+      localUri: parseNameAddrList([r.localUri], 'local URI')[0]!.toString(),
+      remoteUri: parseNameAddrList([r.remoteUri], 'remote URI')[0]!.toString(),
+      remoteTarget: parseUri(r.remoteTarget).toString(),
+      routeSet: parseNameAddrList(r.routeSet, 'Route').map(String),
       localSeq: r.localSeq,
       remoteSeq: r.remoteSeq,
       secure: r.secure,
@@ -161,9 +210,13 @@ export class Dialog {
     return d;
   }
 
-  /** Table key of this dialog. */
+  /** Table key of this dialog (made once per remote tag). */
   get id(): string {
-    return dialogKey(this.callId, this.localTag, this.remoteTag);
+    if (this.idText === undefined || this.idTag !== this.remoteTag) {
+      this.idText = ownString(dialogKey(this.callId, this.localTag, this.remoteTag));
+      this.idTag = this.remoteTag;
+    }
+    return this.idText;
   }
 
   /**
@@ -185,10 +238,10 @@ export class Dialog {
       callId: req.callId,
       localTag,
       remoteTag,
-      localUri: to,
-      remoteUri: from,
-      remoteTarget: contact.uri.clone(),
-      routeSet: req.recordRoute.map((r) => r.clone()),
+      localUri: to.toString(),
+      remoteUri: from.toString(),
+      remoteTarget: contact.uri.toString(),
+      routeSet: req.recordRoute.map(String),
       localSeq: 0,
       remoteSeq: req.cseq.seq,
       secure: req.uri.scheme === 'sips',
@@ -214,7 +267,7 @@ export class Dialog {
     remote.tag = undefined;
     // A NOTIFY comes from the notifier: its From tag is the remote tag, and its Record-Route is in order.
     const remoteTag = (isNotify ? res.from.tag : res.to.tag) ?? '';
-    const rr = res.recordRoute.map((r) => r.clone());
+    const rr = res.recordRoute.map(String);
     const status = isNotify ? 200 : (res as SipResponse).status;
     const d = new Dialog({
       state: status >= 200 ? DialogState.Confirmed : DialogState.Early,
@@ -222,9 +275,9 @@ export class Dialog {
       callId: req.callId,
       localTag,
       remoteTag,
-      localUri: local,
-      remoteUri: remote,
-      remoteTarget: contact.uri.clone(),
+      localUri: local.toString(),
+      remoteUri: remote.toString(),
+      remoteTarget: contact.uri.toString(),
       routeSet: isNotify ? rr : rr.reverse(),
       localSeq: req.cseq.seq,
       remoteSeq: isNotify ? res.cseq.seq : undefined,
@@ -253,20 +306,20 @@ export class Dialog {
     }
     let uri: string;
     let routes: string[];
-    const first = this.routeSet[0];
+    const first = this.routeTexts.length > 0 ? this.routeSet[0] : undefined;
     if (first && !first.uri.params.has('lr')) {
       // 12.2.1.1 strict routing: first route becomes the Request-URI, remote target goes last.
       uri = first.uri.toString();
-      routes = [...this.routeSet.slice(1).map(String), `<${this.remoteTarget.toString()}>`];
+      routes = [...this.routeTexts.slice(1), `<${this.remoteTargetText}>`];
     } else {
-      uri = this.remoteTarget.toString();
-      routes = this.routeSet.map(String);
+      uri = this.remoteTargetText;
+      routes = [...this.routeTexts];
     }
     const req = new SipRequest(method, uri);
     req.setHeader('Max-Forwards', '70');
     if (routes.length > 0) req.setHeader('Route', routes);
-    req.setHeader('From', `${this.localUri.toString()};tag=${this.localTag}`);
-    req.setHeader('To', this.remoteTag ? `${this.remoteUri.toString()};tag=${this.remoteTag}` : this.remoteUri.toString());
+    req.setHeader('From', `${this.localUriText};tag=${this.localTag}`);
+    req.setHeader('To', this.remoteTag ? `${this.remoteUriText};tag=${this.remoteTag}` : this.remoteUriText);
     req.setHeader('Call-ID', this.callId);
     req.setHeader('CSeq', `${seq} ${method}`);
     if (isTargetRefresh(method) || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER') {
@@ -304,12 +357,38 @@ export class Dialog {
 
   private refreshTarget(msg: SipRequest | SipResponse): void {
     const c = msg.contact[0];
-    if (c && c !== '*') this.remoteTarget = c.uri.clone();
+    if (c && c !== '*') {
+      const text = c.uri.toString();
+      if (text !== this.remoteTargetText) this.remoteTargetText = ownString(text);
+    }
   }
 
   /** The first hop for requests: first route (loose routing) or the remote target. */
   nextHopUri(): SipUri {
-    return this.routeSet[0]?.uri ?? this.remoteTarget;
+    return this.routeTexts.length > 0 ? this.routeSet[0]!.uri : this.remoteTarget;
+  }
+
+  /**
+   * The start line and dialog headers of the next request as text (RFC 3261 section 12.2.1.1, as
+   * {@link createRequest} writes them: Route, Max-Forwards, From and To with tags, Call-ID, a new CSeq,
+   * Contact for target refresh methods), each line ending in CRLF, for senders that write requests
+   * straight to bytes. Undefined (and no CSeq used) under strict routing: use {@link createRequest}.
+   * @throws SipDialogError `SIP_ERR_DIALOG_TERMINATED` (481) after the dialog ended.
+   */
+  requestText(method: string): string | undefined {
+    if (this.state === DialogState.Terminated) {
+      throw new SipDialogError('SIP_ERR_DIALOG_TERMINATED', `${method} in a terminated dialog`, 481);
+    }
+    if (this.routeTexts.length > 0 && !this.routeSet[0]!.uri.params.has('lr')) return undefined;
+    const seq = ++this.localSeq;
+    return (
+      method + ' ' + this.remoteTargetText + ' SIP/2.0\r\n' +
+      (this.routeTexts.length > 0 ? 'Route: ' + this.routeTexts.join(', ') + '\r\n' : '') +
+      'Max-Forwards: 70\r\nFrom: ' + this.localUriText + ';tag=' + this.localTag +
+      '\r\nTo: ' + this.remoteUriText + (this.remoteTag ? ';tag=' + this.remoteTag : '') +
+      '\r\nCall-ID: ' + this.callId + '\r\nCSeq: ' + seq + ' ' + method + '\r\n' +
+      (isTargetRefresh(method) || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER' ? 'Contact: ' + this.localContact + '\r\n' : '')
+    );
   }
 }
 

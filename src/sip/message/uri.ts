@@ -18,12 +18,10 @@ export class SipUri {
   /** Host name, IPv4 address or `[IPv6]` reference; empty for `tel:` and opaque URIs. */
   host: string;
   port: number | undefined;
-  /** URI parameters, lower-case names; `null` for a parameter without a value (`;lr`). */
-  readonly params: Map<string, string | null>;
-  /** URI headers (`?name=value&...`), names as written. */
-  readonly headers: Array<[string, string]>;
   /** Scheme-specific text of a URI that is neither SIP nor tel. */
   opaque: string | undefined;
+  private paramMap: Map<string, string | null> | undefined;
+  private headerList: Array<[string, string]> | undefined;
 
   constructor(init: {
     scheme?: string;
@@ -40,9 +38,26 @@ export class SipUri {
     this.password = init.password;
     this.host = init.host ?? '';
     this.port = init.port;
-    this.params = new Map(init.params ?? []);
-    this.headers = [...(init.headers ?? [])];
     this.opaque = init.opaque;
+    // Made when first needed: most URIs on the hot path (From, To, Contact of a response) have neither.
+    if (init.params !== undefined) {
+      const m = new Map(init.params);
+      if (m.size > 0) this.paramMap = m;
+    }
+    if (init.headers !== undefined) {
+      const h = [...init.headers];
+      if (h.length > 0) this.headerList = h;
+    }
+  }
+
+  /** URI parameters, lower-case names; `null` for a parameter without a value (`;lr`). */
+  get params(): Map<string, string | null> {
+    return (this.paramMap ??= new Map());
+  }
+
+  /** URI headers (`?name=value&...`), names as written. */
+  get headers(): Array<[string, string]> {
+    return (this.headerList ??= []);
   }
 
   /** Parses a URI; throws {@link SipParseError} when it breaks RFC 3261 25.1 (e.g. contains whitespace). */
@@ -57,12 +72,12 @@ export class SipUri {
 
   /** The value of a parameter (`null` for a flag), or `undefined` when absent. */
   param(name: string): string | null | undefined {
-    return this.params.get(name.toLowerCase());
+    return this.paramMap?.get(name.toLowerCase());
   }
 
   /** `transport` parameter in lower case, if any. */
   get transport(): string | undefined {
-    return this.params.get('transport')?.toLowerCase();
+    return this.paramMap?.get('transport')?.toLowerCase();
   }
 
   /** `host:port` (the port only when present). */
@@ -71,7 +86,16 @@ export class SipUri {
   }
 
   clone(): SipUri {
-    return new SipUri(this);
+    return new SipUri({
+      scheme: this.scheme,
+      ...(this.user !== undefined ? { user: this.user } : {}),
+      ...(this.password !== undefined ? { password: this.password } : {}),
+      host: this.host,
+      ...(this.port !== undefined ? { port: this.port } : {}),
+      ...(this.paramMap ? { params: this.paramMap } : {}),
+      ...(this.headerList ? { headers: this.headerList } : {}),
+      ...(this.opaque !== undefined ? { opaque: this.opaque } : {}),
+    });
   }
 
   toString(): string {
@@ -82,8 +106,8 @@ export class SipUri {
       if (this.user !== undefined) s += this.password !== undefined ? `${this.user}:${this.password}@` : `${this.user}@`;
       s += this.hostport;
     }
-    for (const [k, v] of this.params) s += v === null ? `;${k}` : `;${k}=${v}`;
-    if (this.headers.length > 0) s += '?' + this.headers.map(([k, v]) => `${k}=${v}`).join('&');
+    if (this.paramMap) for (const [k, v] of this.paramMap) s += v === null ? `;${k}` : `;${k}=${v}`;
+    if (this.headerList && this.headerList.length > 0) s += '?' + this.headerList.map(([k, v]) => `${k}=${v}`).join('&');
     return s;
   }
 

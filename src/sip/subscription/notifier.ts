@@ -10,10 +10,15 @@ import { EventEmitter } from 'node:events';
 
 import { createLogger } from '../../util/log.js';
 import type { Counter, Gauge } from '../../util/metrics.js';
-import { Dialog } from '../dialog/dialog.js';
+import { Dialog, ownString } from '../dialog/dialog.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import type { FinalResponseUser } from '../transaction/client-transaction.js';
 import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../ua/app.js';
+import { literalTarget } from '../ua/resolve.js';
 import type { SipUserAgent } from '../ua/user-agent.js';
+import type { Destination } from '../transaction/transport-port.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import type { EventPackage, NotifyBody } from './event-package.js';
 import {
   SubscriptionState,
@@ -58,22 +63,77 @@ interface QueuedNotify {
   body?: NotifyBody;
 }
 
+/** The common NOTIFY queue entry: the package renders the body when it goes out. */
+const PLAIN: QueuedNotify = Object.freeze({ final: false });
+const NO_QUEUE: readonly QueuedNotify[] = Object.freeze([]);
+const IN_FLIGHT = 1;
+const FINAL_QUEUED = 2;
+const WAITING_SLOT = 4;
+const LIVE = 8;
+const OWNS_DIALOG = 16;
+/** `data` maps, made for the few subscriptions that use them. */
+const dataMaps = new WeakMap<NotifierSubscription, Map<string, unknown>>();
+
 /** One subscription held by the notifier. */
-export class NotifierSubscription {
+export class NotifierSubscription implements FinalResponseUser {
   state: SubscriptionState;
   /** Absolute expiry on the notifier's clock, ms. */
   expiresAt = 0;
   /** Consecutive failed NOTIFY attempts. */
   failures = 0;
-  /** Application data (packages keep their per-subscription counters here, e.g. dialog-info version). */
-  readonly data = new Map<string, unknown>();
-  /** @internal */ inFlight = false;
-  /** @internal */ readonly queue: QueuedNotify[] = [];
-  /** @internal */ timer: TimerHandle | undefined;
+  /** The event package's own per-subscription state (one plain object; cheaper than {@link data}). */
+  attachment: unknown = undefined;
+  /** @internal NOTIFYs waiting or in flight (the first); none: undefined, so an idle subscription holds no array. */
+  q: QueuedNotify[] | undefined;
   /** @internal */ retryTimer: TimerHandle | undefined;
-  /** @internal */ finalQueued = false;
+  /** @internal The notifier holding it (the outcome of its NOTIFY goes back there). */
+  owner: Notifier | undefined;
+  /** The next hop (an IP literal; null: it needs a lookup) and the remote target it was found for. */
+  private hop: Destination | null | undefined;
+  private hopFor: string | undefined;
+  private subscriberText: string | undefined;
+  /** The boolean states below, one bit each (one small integer in the object instead of five fields). */
+  private bits = OWNS_DIALOG;
+
+  /** @internal A NOTIFY of it is in flight. */
+  get inFlight(): boolean {
+    return (this.bits & IN_FLIGHT) !== 0;
+  }
+  set inFlight(v: boolean) {
+    this.bits = v ? this.bits | IN_FLIGHT : this.bits & ~IN_FLIGHT;
+  }
+
+  /** @internal Its final NOTIFY is queued. */
+  get finalQueued(): boolean {
+    return (this.bits & FINAL_QUEUED) !== 0;
+  }
+  set finalQueued(v: boolean) {
+    this.bits = v ? this.bits | FINAL_QUEUED : this.bits & ~FINAL_QUEUED;
+  }
+
+  /** @internal In the notifier's queue for an in-flight slot. */
+  get waitingSlot(): boolean {
+    return (this.bits & WAITING_SLOT) !== 0;
+  }
+  set waitingSlot(v: boolean) {
+    this.bits = v ? this.bits | WAITING_SLOT : this.bits & ~WAITING_SLOT;
+  }
+
+  /** @internal Held by its notifier (false once removed). */
+  get live(): boolean {
+    return (this.bits & LIVE) !== 0;
+  }
+  set live(v: boolean) {
+    this.bits = v ? this.bits | LIVE : this.bits & ~LIVE;
+  }
+
   /** False when the dialog belongs to another usage (REFER inside an INVITE dialog) and must outlive this. */
-  ownsDialog = true;
+  get ownsDialog(): boolean {
+    return (this.bits & OWNS_DIALOG) !== 0;
+  }
+  set ownsDialog(v: boolean) {
+    this.bits = v ? this.bits | OWNS_DIALOG : this.bits & ~OWNS_DIALOG;
+  }
 
   constructor(
     readonly dialog: Dialog,
@@ -82,10 +142,34 @@ export class NotifierSubscription {
     /** The subscribed resource: the SUBSCRIBE Request-URI as `user@host` (or its full text). */
     readonly resource: string,
     /** The subscriber's address-of-record (From URI). */
-    readonly subscriber: string,
+    subscriber: string,
     state: SubscriptionState,
   ) {
     this.state = state;
+    // Kept only when the dialog's remote URI does not already say it (it does for SUBSCRIBE dialogs).
+    if (subscriber !== this.subscriber) this.subscriberText = ownString(subscriber);
+  }
+
+  /** The subscriber's address-of-record (From URI): the dialog's remote URI unless given otherwise. */
+  get subscriber(): string {
+    return this.subscriberText ?? this.dialog.remoteUri.uri.toString();
+  }
+
+  /** NOTIFYs waiting or in flight (the first). */
+  get queue(): readonly QueuedNotify[] {
+    return this.q ?? NO_QUEUE;
+  }
+
+  /** Application data by name (made on first use). */
+  get data(): Map<string, unknown> {
+    let m = dataMaps.get(this);
+    if (!m) dataMaps.set(this, (m = new Map()));
+    return m;
+  }
+
+  /** @internal The Event header line of its NOTIFYs (RFC 6665 section 8.2.1). */
+  get eventLine(): string {
+    return `Event: ${formatEventHeader({ name: this.pkg.name, ...(this.eventId !== undefined ? { id: this.eventId } : {}) })}\r\n`;
   }
 
   /** Event package name. */
@@ -97,10 +181,83 @@ export class NotifierSubscription {
   get key(): string {
     return subscriptionKey(this.dialog.id, this.pkg.name, this.eventId);
   }
+
+  /** @internal Where NOTIFYs go: the next hop when it is an IP literal (found again after a target refresh). */
+  nextHop(shared: Map<string, Destination>): Destination | null {
+    const d = this.dialog;
+    const key = d.routeTexts.length > 0 ? d.routeTexts[0]! : d.remoteTargetText;
+    if (this.hop === undefined || this.hopFor !== key) {
+      const hop = literalTarget(d.nextHopUri());
+      if (hop) {
+        const k = `${hop.protocol} ${hop.host} ${hop.port}`;
+        this.hop = shared.get(k) ?? hop;
+        if (shared.size < 65_536) shared.set(k, this.hop);
+      } else this.hop = null;
+      this.hopFor = key;
+    }
+    return this.hop;
+  }
+
+  /** @internal The outcome of the NOTIFY in flight (RFC 3261 section 17.1.2). */
+  onFinal(status: number, response: SipResponse | undefined): void {
+    this.owner?.notifyDone(this, status, response);
+  }
 }
 
 function subscriptionKey(dialogId: string, event: string, id: string | undefined): string {
   return `${dialogId}\u0000${event}\u0000${id ?? ''}`;
+}
+
+/** The subscriptions of one resource, and the resource name they share. */
+class ResourceSubscriptions extends Set<NotifierSubscription> {
+  constructor(readonly name: string) {
+    super();
+  }
+}
+
+/**
+ * Live subscriptions by dialog ID (the dialog's own key string, shared with the user agent's dialog
+ * table): one subscription per dialog is the rule, several (RFC 6665 section 4.1.2.5) an array.
+ */
+class SubscriptionTable {
+  private readonly byDialog = new Map<string, NotifierSubscription | NotifierSubscription[]>();
+  size = 0;
+
+  get(dialogId: string, event: string, id: string | undefined): NotifierSubscription | undefined {
+    const e = this.byDialog.get(dialogId);
+    if (e === undefined) return undefined;
+    if (!Array.isArray(e)) return e.pkg.name === event && e.eventId === id ? e : undefined;
+    return e.find((s) => s.pkg.name === event && s.eventId === id);
+  }
+
+  add(sub: NotifierSubscription): void {
+    const id = sub.dialog.id;
+    const e = this.byDialog.get(id);
+    if (e === undefined) this.byDialog.set(id, sub);
+    else if (Array.isArray(e)) e.push(sub);
+    else this.byDialog.set(id, [e, sub]);
+    sub.live = true;
+    this.size++;
+  }
+
+  delete(sub: NotifierSubscription): void {
+    const id = sub.dialog.id;
+    const e = this.byDialog.get(id);
+    if (e === sub) this.byDialog.delete(id);
+    else if (Array.isArray(e)) {
+      const rest = e.filter((s) => s !== sub);
+      this.byDialog.set(id, rest.length === 1 ? rest[0]! : rest);
+    }
+    sub.live = false;
+    this.size--;
+  }
+
+  *values(): IterableIterator<NotifierSubscription> {
+    for (const e of this.byDialog.values()) {
+      if (Array.isArray(e)) yield* e;
+      else yield e;
+    }
+  }
 }
 
 /** The resource name of a Request-URI: `user@host`, or the whole URI when it has no user. */
@@ -111,9 +268,10 @@ export function resourceOf(uri: { user: string | undefined; host: string; toStri
 /** RFC 6665 notifier. */
 export class Notifier extends EventEmitter {
   private readonly packages = new Map<string, EventPackage>();
-  private readonly subs = new Map<string, NotifierSubscription>();
-  private readonly byResource = new Map<string, Set<NotifierSubscription>>();
-  private readonly dialogUse = new Map<string, number>();
+  private readonly subs = new SubscriptionTable();
+  private readonly byResource = new Map<string, ResourceSubscriptions>();
+  /** Next hops by `protocol host port`, shared by the subscriptions that go there. */
+  private readonly hops = new Map<string, Destination>();
   private readonly clock: Clock;
   private readonly attempts: number;
   private readonly retryMs: number;
@@ -123,8 +281,14 @@ export class Notifier extends EventEmitter {
   private readonly maxInFlight: number;
   private inFlightTotal = 0;
   private readonly labelSets = new Map<string, Readonly<Record<string, string>>>();
-  /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot. */
-  private readonly waiting = new Set<NotifierSubscription>();
+  /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot, oldest first from `waitHead`. */
+  private waiting: NotifierSubscription[] = [];
+  private waitHead = 0;
+  private drainScheduled = false;
+  private readonly drain = (): void => this.drainSlots();
+  /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
+  private readonly expiries: DeadlineHeap<NotifierSubscription>;
+  private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -140,6 +304,7 @@ export class Notifier extends EventEmitter {
     this.coalesce = o.coalesce ?? false;
     this.maxInFlight = o.maxInFlight ?? Infinity;
     for (const p of o.packages ?? []) this.addPackage(p);
+    this.expiries = new DeadlineHeap(this.clock, (sub, at) => this.expired(sub, at));
     this.m = {
       notifies: ua.metrics.counter('switchhook_sip_notify_total', 'NOTIFY requests sent, by event and outcome.'),
       dropped: ua.metrics.counter('switchhook_sip_notify_coalesced_total', 'Queued NOTIFYs dropped because the queue was full.'),
@@ -226,8 +391,9 @@ export class Notifier extends EventEmitter {
       res.send(400, 'Missing Contact');
       return;
     }
+    const resource = resourceOf(req.message.uri);
     const sub = new NotifierSubscription(
-      dialog, pkg, id, resourceOf(req.message.uri), req.message.from.uri.toString(), SubscriptionState.Active,
+      dialog, pkg, id, this.byResource.get(resource)?.name ?? ownString(resource), req.message.from.uri.toString(), SubscriptionState.Active,
     );
     const verdict = pkg.authorize ? pkg.authorize(req, sub) : 'active';
     if (typeof verdict === 'object') {
@@ -257,7 +423,7 @@ export class Notifier extends EventEmitter {
 
   /** RFC 6665 section 4.2.1.2: refresh or remove (Expires 0) an existing subscription. */
   private refresh(req: IncomingRequest, res: OutgoingResponse, pkg: EventPackage, id: string | undefined): void {
-    const sub = this.subs.get(subscriptionKey(req.dialog!.id, pkg.name, id));
+    const sub = this.subs.get(req.dialog!.id, pkg.name, id);
     if (!sub || sub.finalQueued) {
       res.send(481, 'Subscription Does Not Exist');
       return;
@@ -291,7 +457,7 @@ export class Notifier extends EventEmitter {
    */
   restore(sub: NotifierSubscription, expiresAt: number): boolean {
     const left = expiresAt - this.clock.now();
-    if (left <= 0 || this.subs.has(sub.key)) return false;
+    if (left <= 0 || this.subs.get(sub.dialog.id, sub.pkg.name, sub.eventId)) return false;
     try {
       this.ua.addDialog(sub.dialog);
     } catch {
@@ -311,42 +477,47 @@ export class Notifier extends EventEmitter {
 
   /** Find the subscription of a dialog, package and id. */
   find(dialogId: string, event: string, id?: string): NotifierSubscription | undefined {
-    return this.subs.get(subscriptionKey(dialogId, event, id));
+    return this.subs.get(dialogId, event, id);
   }
 
   private add(sub: NotifierSubscription): void {
-    this.subs.set(sub.key, sub);
+    sub.owner = this;
+    this.subs.add(sub);
     let set = this.byResource.get(sub.resource);
     if (!set) {
-      set = new Set();
+      set = new ResourceSubscriptions(sub.resource);
       this.byResource.set(sub.resource, set);
     }
     set.add(sub);
-    this.dialogUse.set(sub.dialog.id, (this.dialogUse.get(sub.dialog.id) ?? 0) + 1);
+    sub.dialog.usages++;
     this.m.live.set(this.subs.size);
   }
 
   private setExpiry(sub: NotifierSubscription, seconds: number): void {
-    sub.expiresAt = this.clock.now() + seconds * 1000;
-    sub.timer?.cancel();
-    // RFC 6665 section 4.2.2: at expiry the notifier sends a final NOTIFY (reason=timeout) and forgets it.
-    sub.timer = this.clock.setTimer(seconds * 1000, () => {
-      sub.timer = undefined;
-      this.terminate(sub, 'timeout');
-    });
+    // Whole milliseconds: a small integer, kept in the object rather than boxed.
+    sub.expiresAt = Math.round(this.clock.now() + seconds * 1000);
+    this.expiries.push(sub.expiresAt, sub);
+  }
+
+  /** RFC 6665 section 4.2.2: at expiry the notifier sends a final NOTIFY (reason=timeout) and forgets it. */
+  private expired(sub: NotifierSubscription, at: number): void {
+    // Entries left by a refresh (a later expiry) or by a subscription already ended are stale.
+    if (sub.expiresAt !== at || !sub.live) return;
+    this.terminate(sub, 'timeout');
   }
 
   /** Send the current state to one subscription (body from its package unless given). */
   notify(sub: NotifierSubscription, body?: NotifyBody): void {
-    if (sub.finalQueued || !this.subs.has(sub.key)) return;
+    if (sub.finalQueued || !sub.live) return;
     // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
     // a further change merges into it (the final state is always delivered, intermediate ones may not).
-    const last = this.coalesce ? sub.queue[sub.queue.length - 1] : undefined;
-    if (!body && last && !last.final && !last.body && (sub.queue.length > 1 || !sub.inFlight)) {
-      this.m.coalesced.inc({ event: sub.event });
+    const q = sub.queue;
+    const last = this.coalesce ? q[q.length - 1] : undefined;
+    if (!body && last && !last.final && !last.body && (q.length > 1 || !sub.inFlight)) {
+      this.m.coalesced.inc(this.eventLabel(sub.event));
       return;
     }
-    this.enqueue(sub, body ? { final: false, body } : { final: false });
+    this.enqueue(sub, body ? { final: false, body } : PLAIN);
   }
 
   /** Notify every subscription to a resource (optionally of one package). */
@@ -360,26 +531,25 @@ export class Notifier extends EventEmitter {
   activate(sub: NotifierSubscription): void {
     if (sub.state !== SubscriptionState.Pending || sub.finalQueued) return;
     sub.state = SubscriptionState.Active;
-    this.enqueue(sub, { final: false });
+    this.enqueue(sub, PLAIN);
   }
 
   /** End a subscription with a final NOTIFY (RFC 6665 section 4.2.2). */
   terminate(sub: NotifierSubscription, reason: TerminationReason = 'deactivated', retryAfter?: number, body?: NotifyBody): void {
-    if (sub.finalQueued || !this.subs.has(sub.key)) return;
-    sub.timer?.cancel();
-    sub.timer = undefined;
+    if (sub.finalQueued || !sub.live) return;
     this.enqueue(sub, { final: true, reason, ...(retryAfter !== undefined ? { retryAfter } : {}), ...(body ? { body } : {}) });
   }
 
   private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
     if (item.final) sub.finalQueued = true;
-    sub.queue.push(item);
-    if (sub.queue.length > this.maxQueue) {
+    const q = (sub.q ??= []);
+    q.push(item);
+    if (q.length > this.maxQueue) {
       // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
-      const i = sub.queue.findIndex((q) => !q.final);
+      const i = q.findIndex((x) => !x.final);
       if (i >= 0) {
-        sub.queue.splice(i, 1);
-        this.m.dropped.inc({ event: sub.event });
+        q.splice(i, 1);
+        this.m.dropped.inc(this.eventLabel(sub.event));
       }
     }
     this.pump(sub);
@@ -390,15 +560,17 @@ export class Notifier extends EventEmitter {
     const item = sub.queue[0];
     if (!item) return;
     if (this.inFlightTotal >= this.maxInFlight) {
-      this.waiting.add(sub);
+      if (!sub.waitingSlot) {
+        sub.waitingSlot = true;
+        this.waiting.push(sub);
+      }
       return;
     }
-    this.waiting.delete(sub);
     this.inFlightTotal++;
     sub.inFlight = true;
     const state = item.final
       ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
-      : formatSubscriptionState({ state: sub.state, expires: Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000)) });
+      : `${sub.state};expires=${Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000))}`;
     let body: NotifyBody | undefined;
     try {
       body = item.body ?? sub.pkg.body(sub);
@@ -406,6 +578,30 @@ export class Notifier extends EventEmitter {
       log.warn(`event package ${sub.event} failed to render: ${String(err)}`);
       body = undefined;
     }
+    const hop = sub.nextHop(this.hops);
+    if (!hop || !this.send(sub, hop, state, body)) this.sendResolved(sub, state, body);
+  }
+
+  /**
+   * The NOTIFY written straight to bytes from the dialog's texts (only the Via branch, CSeq,
+   * Subscription-State, Content-Length and body differ from one to the next) and sent in a lean
+   * transaction (RFC 3261 section 17.1.2) that reports its outcome to the subscription, without a promise.
+   * False under strict routing (the caller uses the full request path).
+   */
+  private send(sub: NotifierSubscription, hop: Destination, state: string, body: NotifyBody | undefined): boolean {
+    try {
+      const bytes = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, sub.eventLine + 'Subscription-State: ' + state + '\r\n', body);
+      if (!bytes) return false;
+      this.ua.transactions.requestFinal(parseMessage(bytes) as SipRequest, hop, sub);
+    } catch (err) {
+      log.rateLimited('warn', 'notify-send', `NOTIFY not sent: ${(err as Error).message}`);
+      this.notifyDone(sub, 503, undefined);
+    }
+    return true;
+  }
+
+  /** The NOTIFY through the user agent's request path (a next hop that needs a DNS lookup). */
+  private sendResolved(sub: NotifierSubscription, state: string, body: NotifyBody | undefined): void {
     const event = formatEventHeader({ name: sub.event, ...(sub.eventId !== undefined ? { id: sub.eventId } : {}) });
     this.ua
       .request({
@@ -415,20 +611,25 @@ export class Notifier extends EventEmitter {
         ...(body ? { body: body.body, contentType: body.contentType } : {}),
       })
       .then(
-        ({ response }) => this.notifyDone(sub, item, response.status),
-        () => this.notifyDone(sub, item, 500),
+        ({ response }) => this.notifyDone(sub, response.status, undefined),
+        () => this.notifyDone(sub, 500, undefined),
       );
   }
 
-  private notifyDone(sub: NotifierSubscription, item: QueuedNotify, status: number): void {
+  /** @internal The outcome of a subscription's NOTIFY in flight; a 2xx response may refresh the target (RFC 6665 section 4.1.2.2). */
+  notifyDone(sub: NotifierSubscription, status: number, response: SipResponse | undefined): void {
+    if (!sub.inFlight) return;
+    const item = sub.queue[0]!;
     sub.inFlight = false;
     this.inFlightTotal--;
     this.releaseSlot();
     this.m.notifies.inc(this.outcomeLabels(sub.event, status));
-    if (!this.subs.has(sub.key)) return;
+    if (!sub.live) return;
+    if (response && status >= 200) sub.dialog.receiveResponse(response, 'NOTIFY');
     if (status >= 200 && status < 300) {
       sub.failures = 0;
-      sub.queue.shift();
+      sub.q!.shift();
+      if (sub.q!.length === 0) sub.q = undefined;
       if (item.final) {
         this.remove(sub, item.reason ?? 'deactivated');
         return;
@@ -449,9 +650,19 @@ export class Notifier extends EventEmitter {
     }
     sub.retryTimer = this.clock.setTimer(this.retryMs, () => {
       sub.retryTimer = undefined;
-      this.m.retries.inc({ event: sub.event });
+      this.m.retries.inc(this.eventLabel(sub.event));
       this.pump(sub);
     });
+  }
+
+  /** The frozen `{event}` label set of a package (made once). */
+  private eventLabel(event: string): Readonly<Record<string, string>> {
+    let labels = this.eventLabels.get(event);
+    if (!labels) {
+      labels = Object.freeze({ event });
+      this.eventLabels.set(event, labels);
+    }
+    return labels;
   }
 
   /** The label set of a NOTIFY outcome, made once per event and status (a frozen object the metrics cache by). */
@@ -465,40 +676,54 @@ export class Notifier extends EventEmitter {
     return labels;
   }
 
-  /** A slot is free: the longest-waiting subscription sends (RFC 6665 order per subscription is kept). */
+  /** A slot is free: the longest-waiting subscriptions send, from a microtask (RFC 6665 order per subscription is kept). */
   private releaseSlot(): void {
-    const next = this.waiting.values().next();
-    if (next.done) return;
-    this.waiting.delete(next.value);
-    queueMicrotask(() => this.pump(next.value));
+    if (this.drainScheduled || this.waitHead >= this.waiting.length) return;
+    this.drainScheduled = true;
+    queueMicrotask(this.drain);
+  }
+
+  private drainSlots(): void {
+    this.drainScheduled = false;
+    while (this.inFlightTotal < this.maxInFlight && this.waitHead < this.waiting.length) {
+      const sub = this.waiting[this.waitHead++]!;
+      if (!sub.waitingSlot) continue; // removed meanwhile
+      sub.waitingSlot = false;
+      this.pump(sub);
+    }
+    if (this.waitHead >= this.waiting.length) {
+      this.waiting = [];
+      this.waitHead = 0;
+    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitHead);
+      this.waitHead = 0;
+    }
   }
 
   private remove(sub: NotifierSubscription, reason: string): void {
-    if (this.subs.get(sub.key) !== sub) return;
-    this.waiting.delete(sub);
-    this.subs.delete(sub.key);
-    sub.timer?.cancel();
+    if (!sub.live) return;
+    sub.waitingSlot = false;
+    this.subs.delete(sub);
     sub.retryTimer?.cancel();
-    sub.timer = undefined;
     sub.retryTimer = undefined;
-    sub.queue.length = 0;
+    sub.q = undefined;
     sub.state = SubscriptionState.Terminated;
     const set = this.byResource.get(sub.resource);
     set?.delete(sub);
     if (set && set.size === 0) this.byResource.delete(sub.resource);
     // The dialog ends with its last usage (RFC 5057).
-    const uses = (this.dialogUse.get(sub.dialog.id) ?? 1) - 1;
-    if (uses > 0) this.dialogUse.set(sub.dialog.id, uses);
-    else {
-      this.dialogUse.delete(sub.dialog.id);
+    if (--sub.dialog.usages <= 0) {
+      sub.dialog.usages = 0;
       if (sub.ownsDialog) this.ua.removeDialog(sub.dialog, 'subscription-ended');
     }
     this.m.live.set(this.subs.size);
+    if (this.subs.size === 0) this.expiries.clear();
     this.emit('terminated', sub, reason);
   }
 
   /** Forget every subscription without NOTIFYs (shutdown). */
   close(): void {
     for (const s of [...this.subs.values()]) this.remove(s, 'shutdown');
+    this.expiries.clear();
   }
 }

@@ -45,7 +45,7 @@ export enum NonInviteClientState {
 }
 
 /** Either client transaction. */
-export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
+export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction | FinalOnlyClientTransaction;
 
 /** RFC 3261 section 17.1.1 INVITE client transaction. */
 export class InviteClientTransaction extends Transaction {
@@ -98,6 +98,7 @@ export class InviteClientTransaction extends Transaction {
         // 17.1.1.2: Timer B fires in Calling: inform the TU of the timeout.
         this.s = InviteClientState.Terminated;
         this.terminate();
+        this.ctx.timedOut?.(this.request.method);
         this.user.onTimeout(this);
         break;
       case InviteClientState.Proceeding:
@@ -237,6 +238,7 @@ export class NonInviteClientTransaction extends Transaction {
         // 17.1.2.2: Timer F: timeout reported to the TU.
         this.s = NonInviteClientState.Terminated;
         this.terminate();
+        this.ctx.timedOut?.(this.request.method);
         this.user.onTimeout(this);
         break;
       case NonInviteClientState.Completed:
@@ -295,6 +297,153 @@ export class NonInviteClientTransaction extends Transaction {
 
   override dispose(): void {
     this.s = NonInviteClientState.Terminated;
+    super.dispose();
+  }
+}
+
+/** What a {@link FinalOnlyClientTransaction} reports: its outcome, once. */
+export interface FinalResponseUser {
+  /**
+   * The final response (`response` set), or 408 when Timer F fired, or 503 when the transport failed
+   * (RFC 3261 section 8.1.3.1: both are treated like those responses).
+   */
+  onFinal(status: number, response: SipResponse | undefined): void;
+}
+
+/**
+ * A lean RFC 3261 section 17.1.2 non-INVITE client transaction for fan-out (a NOTIFY to each of many
+ * subscribers): the states and timers of {@link NonInviteClientTransaction} (Timer E retransmits over UDP,
+ * doubling to T2, every T2 in Proceeding; Timer F ends it with a 408), but the transaction user hears only
+ * the outcome, and on the final response it leaves the table at once: when it had retransmitted its request
+ * (the only case in which a UAS retransmits a final response, 17.2.2) the layer keeps its key for Timer K
+ * (T4) so those are still absorbed, without keeping the request.
+ */
+export class FinalOnlyClientTransaction extends Transaction {
+  readonly kind = TransactionKind.NonInviteClient;
+  private s = NonInviteClientState.Trying;
+  private message: SipRequest | undefined;
+  private interval: number;
+  private retransmitted = false;
+
+  constructor(
+    id: string,
+    ctx: TransactionContext,
+    destination: Destination,
+    request: SipRequest,
+    private readonly user: FinalResponseUser,
+    /** Called on the final response with the transaction's key, before it terminates (Timer K). */
+    private readonly completed: (id: string) => void,
+  ) {
+    super(id, ctx, destination);
+    this.message = request;
+    this.interval = this.t.E;
+  }
+
+  get state(): NonInviteClientState {
+    return this.s;
+  }
+
+  /** The request until the final response (then released: only the key lives on for Timer K). */
+  get request(): SipRequest | undefined {
+    return this.message;
+  }
+
+  /** Send the request and start Timers E (unreliable only) and F. */
+  start(): void {
+    if (!this.transmit(this.message!)) return;
+    if (!this.reliable) this.startTimer('E', this.interval, this.timerE);
+    this.startTimer('F', this.t.F, this.timerF);
+  }
+
+  private readonly timerE = (): void => {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+        // 17.1.2.2: retransmit; the interval doubles up to T2.
+        if (!this.transmit(this.message!)) return;
+        this.retransmitted = true;
+        this.interval = Math.min(this.interval * 2, this.ctx.timers.T2);
+        this.startTimer('E', this.interval, this.timerE);
+        break;
+      case NonInviteClientState.Proceeding:
+        // 17.1.2.2: in Proceeding, retransmit every T2.
+        if (!this.transmit(this.message!)) return;
+        this.retransmitted = true;
+        this.startTimer('E', this.ctx.timers.T2, this.timerE);
+        break;
+      case NonInviteClientState.Completed:
+      case NonInviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer E in ${String(this.s)}`);
+    }
+  };
+
+  private readonly timerF = (): void => {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+      case NonInviteClientState.Proceeding:
+        // 17.1.2.2: Timer F: timeout reported to the TU (as a 408, 8.1.3.1).
+        this.ctx.timedOut?.(this.message!.method);
+        this.end();
+        this.user.onFinal(408, undefined);
+        break;
+      case NonInviteClientState.Completed:
+      case NonInviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer F in ${String(this.s)}`);
+    }
+  };
+
+  /** A response matched this transaction (17.1.3). */
+  receiveResponse(res: SipResponse): void {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+      case NonInviteClientState.Proceeding:
+        if (res.status < 200) {
+          this.s = NonInviteClientState.Proceeding;
+          return;
+        }
+        // 17.1.2.2: final response: Completed; Timer K is the layer's absorb list (zero on reliable
+        // transports). A UAS retransmits a final response only on a retransmitted request (17.2.2), so
+        // only a transaction that retransmitted needs one.
+        this.s = NonInviteClientState.Completed;
+        if (this.retransmitted) this.completed(this.id);
+        this.end();
+        this.user.onFinal(res.status, res);
+        break;
+      case NonInviteClientState.Completed:
+      case NonInviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `response in ${String(this.s)}`);
+    }
+  }
+
+  transportError(err: unknown): void {
+    switch (this.s) {
+      case NonInviteClientState.Trying:
+      case NonInviteClientState.Proceeding:
+        this.end();
+        this.user.onFinal(503, undefined);
+        break;
+      case NonInviteClientState.Completed:
+      case NonInviteClientState.Terminated:
+        break;
+      default:
+        throw new SipTransactionError('SIP_ERR_TX_STATE', `transport error ${String(err)} in ${String(this.s)}`);
+    }
+  }
+
+  private end(): void {
+    this.s = NonInviteClientState.Terminated;
+    this.message = undefined;
+    this.terminate();
+  }
+
+  override dispose(): void {
+    this.s = NonInviteClientState.Terminated;
+    this.message = undefined;
     super.dispose();
   }
 }

@@ -7,10 +7,12 @@ import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js
 import { MAGIC_COOKIE, createResponse, type SipRequest, type SipResponse } from '../message/index.js';
 import { DelayQueue, systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
+  FinalOnlyClientTransaction,
   InviteClientTransaction,
   NonInviteClientTransaction,
   type ClientTransaction,
   type ClientTransactionUser,
+  type FinalResponseUser,
 } from './client-transaction.js';
 import { SipTransactionError } from './errors.js';
 import {
@@ -90,6 +92,8 @@ export function clientTransactionKey(msg: SipRequest | SipResponse): string | un
   return `${branch}\u0000${method}`;
 }
 
+const CLIENT_SIDE = Object.freeze({ side: 'client' });
+
 /** RFC 3261 section 17 transaction layer. */
 export class TransactionLayer {
   readonly clock: Clock;
@@ -104,6 +108,14 @@ export class TransactionLayer {
   private readonly m: LayerMetrics;
   private readonly methodLabels = new Map<string, { method: string }>();
   private readonly queues = new Map<number, DelayQueue>();
+  /**
+   * Timer K of {@link FinalOnlyClientTransaction}s (RFC 3261 section 17.1.2.2): keys of completed ones, in
+   * two generations swapped every T4, so a key is absorbed for between T4 and 2*T4 after its final response.
+   */
+  private absorbing = new Set<string>();
+  private absorbed = new Set<string>();
+  private absorbSwapAt = 0;
+  private readonly completedHook = (id: string): void => this.absorb(id);
 
   constructor(o: TransactionLayerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -128,6 +140,7 @@ export class TransactionLayer {
       timers: this.timers,
       setTimer: (ms, fn) => this.setTimer(ms, fn),
       terminated: (tx) => this.remove(tx),
+      timedOut: (method) => this.m.timeouts.inc(this.methodLabel(method)),
     };
   }
 
@@ -151,12 +164,7 @@ export class TransactionLayer {
 
   /** Entry point for every request the transport received (17.2.3). */
   receiveRequest(req: SipRequest, source: Source): void {
-    let labels = this.methodLabels.get(req.method);
-    if (!labels) {
-      labels = Object.freeze({ method: req.method.length <= 16 ? req.method : 'other' });
-      if (this.methodLabels.size < 64) this.methodLabels.set(req.method, labels);
-    }
-    this.m.requests.inc(labels);
+    this.m.requests.inc(this.methodLabel(req.method));
     const key = serverTransactionKey(req);
     if (key === undefined) {
       this.m.dropped.inc({ reason: 'no_via' });
@@ -223,6 +231,7 @@ export class TransactionLayer {
       tx.receiveResponse(res);
       return;
     }
+    if (key !== undefined && this.absorbs(key)) return;
     this.user.onStrayResponse(res, source);
   }
 
@@ -233,6 +242,35 @@ export class TransactionLayer {
    * when the branch is missing or already in use.
    */
   request(req: SipRequest, destination: Destination, user: ClientTransactionUser): ClientTransaction {
+    const key = this.clientKey(req);
+    const tx =
+      req.method === 'INVITE'
+        ? new InviteClientTransaction(key, this.ctx, destination, req, user)
+        : new NonInviteClientTransaction(key, this.ctx, destination, req, user);
+    this.clients.set(key, tx);
+    this.m.client.set(this.clients.size);
+    tx.start();
+    return tx;
+  }
+
+  /**
+   * Start a lean non-INVITE client transaction (RFC 3261 section 17.1.2, see
+   * {@link FinalOnlyClientTransaction}) for fan-out: `user.onFinal` hears the outcome once (the final
+   * response, 408 on Timer F, 503 on a transport failure; the latter may come before this returns).
+   * @throws SipTransactionError as {@link request}; `SIP_ERR_TX_METHOD` for INVITE.
+   */
+  requestFinal(req: SipRequest, destination: Destination, user: FinalResponseUser): FinalOnlyClientTransaction {
+    if (req.method === 'INVITE') throw new SipTransactionError('SIP_ERR_TX_METHOD', 'INVITE needs a full client transaction');
+    const key = this.clientKey(req);
+    const tx = new FinalOnlyClientTransaction(key, this.ctx, destination, req, user, this.completedHook);
+    this.clients.set(key, tx);
+    this.m.client.set(this.clients.size);
+    tx.start();
+    return tx;
+  }
+
+  /** The table key of a new client transaction, after the checks of {@link request}. */
+  private clientKey(req: SipRequest): string {
     if (req.method === 'ACK') throw new SipTransactionError('SIP_ERR_TX_ACK', 'ACK is sent without a transaction');
     const key = clientTransactionKey(req);
     if (!key || !req.via[0]?.branch?.startsWith(MAGIC_COOKIE)) {
@@ -240,25 +278,40 @@ export class TransactionLayer {
     }
     if (this.clients.has(key)) throw new SipTransactionError('SIP_ERR_TX_BRANCH', `branch already in use: ${req.via[0].branch}`);
     if (this.clients.size >= this.maxClients) {
-      this.m.overload.inc({ side: 'client' });
+      this.m.overload.inc(CLIENT_SIDE);
       throw new SipTransactionError('SIP_ERR_TX_OVERLOAD', 'client transaction table full');
     }
-    const wrapped: ClientTransactionUser = {
-      onResponse: (r, t) => user.onResponse(r, t),
-      onTimeout: (t) => {
-        this.m.timeouts.inc({ method: req.method });
-        user.onTimeout(t);
-      },
-      onTransportError: (e, t) => user.onTransportError(e, t),
-    };
-    const tx =
-      req.method === 'INVITE'
-        ? new InviteClientTransaction(key, this.ctx, destination, req, wrapped)
-        : new NonInviteClientTransaction(key, this.ctx, destination, req, wrapped);
-    this.clients.set(key, tx);
-    this.m.client.set(this.clients.size);
-    tx.start();
-    return tx;
+    return key;
+  }
+
+  /** The frozen `{method}` label set of a method (made once; odd methods share one). */
+  private methodLabel(method: string): { method: string } {
+    let labels = this.methodLabels.get(method);
+    if (!labels) {
+      labels = Object.freeze({ method: method.length <= 16 ? method : 'other' });
+      if (this.methodLabels.size < 64) this.methodLabels.set(method, labels);
+    }
+    return labels;
+  }
+
+  /** Timer K of a completed {@link FinalOnlyClientTransaction}: its key absorbs retransmitted finals. */
+  private absorb(id: string): void {
+    this.swapAbsorb();
+    this.absorbing.add(id);
+  }
+
+  private absorbs(key: string): boolean {
+    this.swapAbsorb();
+    return this.absorbing.has(key) || this.absorbed.has(key);
+  }
+
+  private swapAbsorb(): void {
+    const now = this.clock.now();
+    if (now < this.absorbSwapAt) return;
+    // Two generations old (or the clock jumped): drop both; else the current one becomes the old one.
+    this.absorbed = now - this.absorbSwapAt >= this.timers.T4 ? new Set() : this.absorbing;
+    this.absorbing = new Set();
+    this.absorbSwapAt = now + this.timers.T4;
   }
 
   /** Send without a transaction: ACK for 2xx, 2xx retransmissions, stateless answers (18.1.1, 18.2.2). */
@@ -279,6 +332,8 @@ export class TransactionLayer {
     for (const tx of [...this.clients.values()]) tx.dispose();
     for (const q of this.queues.values()) q.clear();
     this.queues.clear();
+    this.absorbing.clear();
+    this.absorbed.clear();
   }
 
   /** Transaction timers: one {@link DelayQueue} per distinct duration (a handful: T1 multiples, T4, 64*T1). */

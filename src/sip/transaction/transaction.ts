@@ -16,6 +16,8 @@ export interface TransactionContext {
   setTimer(ms: number, fn: () => void): TimerHandle;
   /** Called exactly once when a transaction reaches Terminated; the layer drops it from its table. */
   terminated(tx: Transaction): void;
+  /** Called when Timer B or F ends a client transaction (the layer counts timeouts). */
+  timedOut?(method: string): void;
 }
 
 /** Transaction kinds (RFC 3261 sections 17.1.1, 17.1.2, 17.2.1, 17.2.2). */

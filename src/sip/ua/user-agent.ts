@@ -147,6 +147,8 @@ export class SipUserAgent extends EventEmitter {
   private readonly pendingAcks = new Map<string, PendingAck>();
   private readonly responseHook = (r: SipResponse, q: IncomingRequest): void => this.onResponseSent(r, q);
   private readonly acksSent = new Map<string, { ack: SipRequest; dest: Destination }>();
+  private readonly viaPrefixes = new Map<SipProtocol, { host: string; port: number; text: string }>();
+  private readonly contacts = new Map<SipProtocol, { host: string; port: number; text: string }>();
   private readonly o: UserAgentOptions;
   private readonly T1: number;
   private readonly T2: number;
@@ -244,9 +246,14 @@ export class SipUserAgent extends EventEmitter {
   /** Our Contact for a protocol, `<sip:user@host:port;transport=x>`. */
   contactFor(protocol: SipProtocol): string {
     const a = this.o.localAddress(protocol) ?? this.o.localAddress('udp') ?? { host: '127.0.0.1', port: 5060 };
+    // One string per address, shared by every dialog that carries it.
+    const cached = this.contacts.get(protocol);
+    if (cached && cached.host === a.host && cached.port === a.port) return cached.text;
     const host = a.host.includes(':') ? `[${a.host}]` : a.host;
     const t = protocol === 'udp' ? '' : `;transport=${protocol}`;
-    return `<sip:${this.o.contactUser ?? 'switchhook'}@${host}:${a.port}${t}>`;
+    const text = `<sip:${this.o.contactUser ?? 'switchhook'}@${host}:${a.port}${t}>`;
+    this.contacts.set(protocol, { host: a.host, port: a.port, text });
+    return text;
   }
 
   // --- receive path --------------------------------------------------------------------------------
@@ -557,6 +564,37 @@ export class SipUserAgent extends EventEmitter {
       result = await this.runClient(req, dest, o);
     }
     return result;
+  }
+
+  /**
+   * A request in `dialog` as bytes, written straight from the dialog's texts for senders of many
+   * (NOTIFY fan-out; RFC 3261 section 12.2.1.1 via {@link Dialog.requestText}): Via with a new branch, the
+   * dialog's headers, User-Agent, `headers` (lines ending in CRLF), Content-Type, Content-Length and the
+   * body. Uses the next CSeq. Undefined under strict routing (use {@link request} then).
+   */
+  inDialogBytes(dialog: Dialog, method: string, protocol: SipProtocol, headers: string, body?: { contentType: string; body: string | Buffer }): Buffer | undefined {
+    const head = dialog.requestText(method);
+    if (head === undefined) return undefined;
+    const eol = head.indexOf('\r\n') + 2;
+    let text = head.slice(0, eol) + this.viaPrefix(protocol) + generateBranch() + ';rport\r\n' + head.slice(eol) + headers;
+    if (this.o.userAgent) text += 'User-Agent: ' + this.o.userAgent + '\r\n';
+    if (body === undefined) return Buffer.from(text + 'Content-Length: 0\r\n\r\n', 'utf8');
+    if (typeof body.body === 'string') {
+      return Buffer.from(text + 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + Buffer.byteLength(body.body, 'utf8') + '\r\n\r\n' + body.body, 'utf8');
+    }
+    text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + body.body.length + '\r\n\r\n';
+    return Buffer.concat([Buffer.from(text, 'utf8'), body.body]);
+  }
+
+  /** `Via: SIP/2.0/UDP host:port;branch=` for our address on a protocol (made once per address). */
+  private viaPrefix(protocol: SipProtocol): string {
+    const a = this.o.localAddress(protocol) ?? { host: '127.0.0.1', port: 5060 };
+    const cached = this.viaPrefixes.get(protocol);
+    if (cached && cached.host === a.host && cached.port === a.port) return cached.text;
+    const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+    const text = `Via: SIP/2.0/${viaTransport(protocol)} ${host}:${a.port};branch=`;
+    this.viaPrefixes.set(protocol, { host: a.host, port: a.port, text });
+    return text;
   }
 
   private buildRequest(o: RequestOptions): SipRequest {

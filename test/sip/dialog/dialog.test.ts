@@ -68,10 +68,21 @@ Content-Length: 0
   t.equal(re.header('contact'), '<sip:alice@192.0.2.1>', 'target refresh carries our Contact');
   t.equal(re.header('subject'), 'x');
   // Strict routing when the first route lacks lr.
-  d.routeSet.reverse();
-  const strict = d.createRequest('INFO');
+  const strictDialog = Dialog.fromRecord({ ...d.toRecord(), routeSet: d.toRecord().routeSet.reverse() });
+  t.equal(strictDialog.requestText('INFO'), undefined, 'no text form under strict routing');
+  const strict = strictDialog.createRequest('INFO');
   t.equal(strict.uriString, 'sip:p2.example', 'first route becomes the Request-URI');
   t.same(strict.headers('route'), ['<sip:p1.example;lr>', '<sip:bob@192.0.2.2>'], 'remote target appended');
+  // The text form (fan-out senders) writes what createRequest writes, with the next CSeq.
+  const text = d.requestText('NOTIFY')!;
+  const viaText = text.replace('\r\n', '\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt\r\n') + 'Content-Length: 0\r\n\r\n';
+  const built = parseMessage(Buffer.from(viaText)) as SipRequest;
+  t.equal(built.uriString, 'sip:bob@192.0.2.2');
+  t.same(built.route.map(String), ['<sip:p1.example;lr>', '<sip:p2.example>']);
+  t.equal(built.from.tag, 'at');
+  t.equal(built.to.tag, 'bt');
+  t.equal(built.cseq.seq, 9);
+  t.equal(built.header('contact'), '<sip:alice@192.0.2.1>');
   const ack = d.createRequest('ACK', { cseq: 8 });
   t.equal(ack.cseq.seq, 8, 'ACK reuses the INVITE CSeq');
   const moved = reparse(ok.toString().replace('sip:bob@192.0.2.2', 'sip:bob@192.0.2.9'));

@@ -126,16 +126,19 @@ t.test('one NOTIFY in flight per subscription, the rest queued in order', async 
   await net.settle();
   const s = notifier.subscriptions()[0]!;
   let maxInFlight = 0;
-  const origRequest = net.nodes.get('10.0.0.2:5060')!.request.bind(net.nodes.get('10.0.0.2:5060')!);
+  // NOTIFYs go out as lean transactions (pre-serialised, RFC 3261 section 17.1.2): count those open at once.
+  const layer = net.nodes.get('10.0.0.2:5060')!.transactions;
+  const origRequest = layer.requestFinal.bind(layer);
   let inFlight = 0;
-  net.nodes.get('10.0.0.2:5060')!.request = async (o) => {
+  layer.requestFinal = (req, dest, user) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      return await origRequest(o);
-    } finally {
-      inFlight--;
-    }
+    return origRequest(req, dest, {
+      onFinal: (status, res) => {
+        inFlight--;
+        user.onFinal(status, res);
+      },
+    });
   };
   for (let i = 0; i < 5; i++) notifier.notify(s);
   t.equal(s.queue.length, 5);
@@ -240,4 +243,28 @@ t.test('NOTIFY arriving before the 2xx creates the dialog (RFC 6665 section 4.1.
   t.equal(lonely.reason, 'timeout');
   net.close();
   net2.close();
+});
+
+t.test('a subscriber whose Contact is a host name is notified through the resolving request path', async (t) => {
+  const net = new Net();
+  const client = net.node('127.0.0.1');
+  const server = net.node('10.0.0.2');
+  const notifier = new Notifier(server, { packages: [testPackage()] });
+  const subscriber = new Subscriber(client, { refreshMarginSec: 30 });
+  const sub = subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 300 });
+  const seen: string[] = [];
+  sub.on('notify', (req) => seen.push(req.body.toString()));
+  for (let i = 0; i < 50 && seen.length === 0; i++) await net.settle();
+  t.same(seen, ['state alice@10.0.0.2 #0'], 'first NOTIFY arrived');
+  const s = notifier.subscriptions()[0]!;
+  t.equal(s.subscriber, 'sip:127001@127.0.0.1', 'the subscriber is the dialog remote URI');
+  // As after a target refresh to a name: the next NOTIFY resolves it (RFC 3263) instead of going out as bytes.
+  s.dialog.remoteTargetText = s.dialog.remoteTargetText.replace('127.0.0.1', 'localhost');
+  notifier.notify(s);
+  for (let i = 0; i < 50 && seen.length === 1; i++) await net.settle();
+  t.equal(seen.length, 2);
+  t.equal(s.failures, 0);
+  notifier.close();
+  subscriber.close();
+  net.close();
 });

@@ -394,3 +394,81 @@ t.test('DelayQueue: one clock timer per duration, order kept, cancel, re-arm whi
   t.equal(q.size, 0);
   q.clear();
 });
+
+t.test('lean non-INVITE client (requestFinal): Timer E to T2, Timer F 408, only the outcome reported', async (t) => {
+  const { clock, transport, layer, metrics } = setup();
+  const finals: string[] = [];
+  const user = { onFinal: (status: number, res: SipResponse | undefined) => finals.push(`${status}${res ? '' : '-local'}@${clock.now()}`) };
+  const tx = layer.requestFinal(request('NOTIFY'), udpDest, user);
+  t.equal(tx.state, NonInviteClientState.Trying);
+  t.ok(tx.request);
+  clock.advance(40_000);
+  t.same(transport.times(), [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500], 'RFC 3261 17.1.2.2 schedule');
+  t.same(finals, ['408-local@32000'], 'Timer F: a 408');
+  t.equal(tx.request, undefined, 'the request is let go');
+  t.equal(layer.clientCount, 0);
+  t.equal(metrics.counter('switchhook_sip_transaction_timeouts_total', '').get({ method: 'NOTIFY' }), 1);
+  t.throws(() => layer.requestFinal(request('INVITE'), udpDest, user), { code: 'SIP_ERR_TX_METHOD' });
+});
+
+t.test('lean non-INVITE client: 1xx then T2 retransmissions; the final absorbs its retransmissions for Timer K', async (t) => {
+  const { clock, transport, layer, strays } = setup();
+  const finals: number[] = [];
+  const r = request('NOTIFY');
+  const tx = layer.requestFinal(r, udpDest, { onFinal: (s) => finals.push(s) });
+  clock.advance(600);
+  layer.receiveResponse(responseTo(r, 100), udpSource);
+  t.equal(tx.state, NonInviteClientState.Proceeding);
+  t.same(finals, [], 'provisional responses are not passed up');
+  clock.advance(5_000);
+  t.same(transport.times(), [0, 500, 1500, 5500], 'every T2 in Proceeding');
+  layer.receiveResponse(responseTo(r, 200), udpSource);
+  t.same(finals, [200]);
+  t.equal(tx.state, NonInviteClientState.Terminated);
+  t.equal(layer.clientCount, 0, 'out of the table at once');
+  layer.receiveResponse(responseTo(r, 200), udpSource);
+  t.same(finals, [200], 'a retransmitted final is absorbed');
+  t.equal(strays.length, 0);
+  clock.advance(10_001);
+  layer.receiveResponse(responseTo(r, 200), udpSource);
+  t.equal(strays.length, 1, 'after Timer K it is stray');
+  // Not retransmitted: the UAS has no reason to retransmit its final (17.2.2), so nothing is kept.
+  const r2 = request('NOTIFY');
+  layer.requestFinal(r2, udpDest, { onFinal: (s) => finals.push(s) });
+  layer.receiveResponse(responseTo(r2, 481), udpSource);
+  t.same(finals, [200, 481]);
+  layer.receiveResponse(responseTo(r2, 481), udpSource);
+  t.equal(strays.length, 2);
+  clock.advance(40_000);
+  t.equal(clock.pending, 0, 'no timer left');
+});
+
+t.test('lean non-INVITE client: transport failure is a local 503; TCP has no retransmissions', async (t) => {
+  const { clock, transport, layer } = setup();
+  const finals: number[] = [];
+  transport.fail = true;
+  const tx = layer.requestFinal(request('NOTIFY'), udpDest, { onFinal: (s) => finals.push(s) });
+  t.same(finals, [503]);
+  t.equal(tx.state, NonInviteClientState.Terminated);
+  transport.fail = false;
+  const r = request('NOTIFY', { transport: 'TCP' });
+  layer.requestFinal(r, tcpDest, { onFinal: (s) => finals.push(s) });
+  clock.advance(10_000);
+  t.equal(transport.sent.length, 1);
+  layer.receiveResponse(responseTo(r, 200), tcpSource);
+  t.same(finals, [503, 200]);
+  t.equal(layer.clientCount, 0);
+});
+
+t.test('DelayQueue: cancelled entries let go of their callbacks and are compacted', async (t) => {
+  const { DelayQueue } = await import('../../../src/sip/transaction/clock.js');
+  const clock = new ManualClock();
+  const q = new DelayQueue(clock, 32_000);
+  const fired: number[] = [];
+  const handles = Array.from({ length: 10_000 }, (_, i) => q.add(() => fired.push(i)));
+  for (let i = 0; i < 9_990; i++) handles[i]!.cancel();
+  t.equal(q.size, 10);
+  clock.advance(32_000);
+  t.same(fired, [9990, 9991, 9992, 9993, 9994, 9995, 9996, 9997, 9998, 9999], 'the live ones fire, in order');
+  t.equal(clock.pending, 0);
+});
