@@ -6,6 +6,7 @@
 #include <netinet/udp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -160,6 +161,24 @@ struct Leg {
   uint64_t last_sr_ns = 0;
 };
 
+/**
+ * Adaptive moderation: the recent datagram rate (averaged over wake-ups) and, from it, how many datagrams a
+ * wait may gather within the bound. Below two there is nothing to gather: the thread wakes for each.
+ */
+struct Moderation {
+  uint64_t last_ns = 0;
+  double rate = 0;  // datagrams per second
+
+  /** Feeds one wake-up's datagrams; returns how many the next wait should gather (1: no moderation). */
+  unsigned Update(uint64_t packets, uint64_t now, uint32_t bound_us) {
+    const uint64_t elapsed = std::max<uint64_t>(last_ns == 0 ? 0 : now - last_ns, 1000);
+    last_ns = now;
+    rate = (rate + static_cast<double>(packets) * 1e9 / static_cast<double>(elapsed)) / 2;
+    const double expected = rate * bound_us / 1e6;
+    return expected < 2 ? 1 : static_cast<unsigned>(std::min<double>(expected, kMaxModeratedWait));
+  }
+};
+
 /** A datagram on its way out: which socket, where to, which leg pays for a failure. */
 struct Outgoing {
   int fd;
@@ -229,6 +248,7 @@ struct Engine::Impl {
   int send_fd[kBatch];
   int sends_in_flight = 0;
   std::vector<Outgoing> resend;  // datagrams of GSO messages the kernel refused, sent again plainly
+  uint64_t wake_packets = 0;     // datagrams read in the current wake-up
 
   void Run();
   void RunEpoll();
@@ -327,6 +347,11 @@ bool Engine::Start(std::string* error, int thread_nice) {
     pthread_setname_np(pthread_self(), "switchhook-rtp");
     if (thread_nice != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), thread_nice) != 0) {
       impl_->Emit(Event(EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, "setpriority"));
+    }
+    if (impl_->moderation_us != 0 || impl_->coalesce_ns != 0) {
+      // Naps and bounded waits of a few hundred microseconds: without this, the default 50 us timer slack
+      // (prctl(2) PR_SET_TIMERSLACK) would stretch each of them.
+      prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     }
     std::string why;
     if (want != Backend::kEpoll) impl_->uring = impl_->ring.Setup(kUringEntries, kUringBuffers, kUringBufferSize, &why);
@@ -492,6 +517,7 @@ void Engine::Impl::Run() {
 
 void Engine::Impl::RunEpoll() {
   epoll_event ready[kMaxEvents];
+  Moderation moderation;
   while (!stop) {
     const int timeout = pending.empty() ? -1 : 0;
     const int n = epoll_wait(epoll_fd, ready, kMaxEvents, timeout);
@@ -503,7 +529,6 @@ void Engine::Impl::RunEpoll() {
       break;
     }
     Bump(counters->wakeups);
-    const uint64_t batches_before = counters->batches.load(std::memory_order_relaxed);
     bool tick = false;
     // Commands first, so a packet sent after a command (a new bridge, a move) sees its effect. Legs
     // removed here are parked in `removed` until the end of the wake-up: `ready` may still point at them.
@@ -531,8 +556,13 @@ void Engine::Impl::RunEpoll() {
       Tick(NowNs());
     }
     ReleaseRemoved();
-    if (coalesce_ns != 0 && pending.empty() && counters->batches.load(std::memory_order_relaxed) != batches_before) {
-      timespec nap{0, static_cast<long>(coalesce_ns)};
+    // epoll cannot wait for a number of datagrams: moderation naps for the bound instead, when due.
+    const bool moderate = moderation.Update(wake_packets, NowNs(), moderation_us) > 1;
+    uint64_t nap_ns = wake_packets != 0 ? coalesce_ns : 0;
+    wake_packets = 0;
+    if (moderate && pending.empty()) nap_ns = std::max<uint64_t>(nap_ns, static_cast<uint64_t>(moderation_us) * 1000);
+    if (nap_ns != 0 && pending.empty()) {
+      timespec nap{0, static_cast<long>(nap_ns)};
       nanosleep(&nap, nullptr);
     }
     if (!events.empty()) {
@@ -550,21 +580,13 @@ void Engine::Impl::RunUring() {
   recv_msg.msg_namelen = sizeof(sockaddr_in);
   ArmPoll(wake_fd, kTagWake);
   ArmPoll(timer_fd, kTagTimer);
-  uint64_t last_ns = NowNs();
-  double rate = 0;  // datagrams per second over the recent wake-ups
+  Moderation moderation;
+  unsigned wait_nr = 1;
   while (!stop) {
     // Adaptive moderation: when the recent rate brings at least two datagrams within the bound, wait for
-    // about that many (or the bound with at least one); otherwise wake for each.
-    unsigned wait_nr = 1;
-    uint32_t min_wait = 0;
-    if (moderation_us != 0) {
-      const double expected = rate * moderation_us / 1e6;
-      if (expected >= 2) {
-        wait_nr = static_cast<unsigned>(std::min<double>(expected, kMaxModeratedWait));
-        min_wait = moderation_us;
-      }
-    }
-    const int r = ring.Enter(wait_nr, min_wait, min_wait);
+    // about that many or the bound (Linux >= 6.12: the bound with at least one); otherwise wake for each.
+    const uint32_t bound = wait_nr > 1 ? moderation_us : 0;
+    const int r = ring.Enter(wait_nr, bound, bound);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
       std::vector<Event> fatal;
       fatal.push_back(Event(EventType::kError, 0, static_cast<uint32_t>(-r), 0, 0, "io_uring_enter"));
@@ -613,9 +635,11 @@ void Engine::Impl::RunUring() {
       Tick(now);
     }
     ReleaseRemoved();
-    const uint64_t elapsed = std::max<uint64_t>(now - last_ns, 1000);
-    rate = (rate + static_cast<double>(packets) * 1e9 / static_cast<double>(elapsed)) / 2;
-    last_ns = now;
+    wait_nr = moderation.Update(packets, now, moderation_us);
+    if (packets != 0 && coalesce_ns != 0) {
+      timespec nap{0, static_cast<long>(coalesce_ns)};
+      nanosleep(&nap, nullptr);
+    }
     if (!events.empty()) {
       std::vector<Event> batch;
       batch.swap(events);
@@ -877,6 +901,7 @@ void Engine::Impl::ReadSocket(Sock* sock) {
       return;
     }
     Bump(counters->batches);
+    wake_packets += static_cast<uint64_t>(n);
     const uint64_t now = NowNs();
     for (int i = 0; i < n; ++i) {
       const bool truncated = (recv_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
