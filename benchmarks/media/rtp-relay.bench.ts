@@ -42,7 +42,7 @@ const FIXED_STREAMS = 100;
  */
 const RELAY_NICE = -5;
 /** The moderation bound compared against the default at the fixed load (on when the default is off). */
-const ALT_MODERATION_US = DEFAULT_MODERATION_US === 0 ? 200 : 0;
+const ALT_MODERATION_US: number = (DEFAULT_MODERATION_US as number) === 0 ? 200 : 0;
 
 /** Renices every thread of a process (setpriority(2) per thread id). */
 function reniceAll(pid: number): void {
