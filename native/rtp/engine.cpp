@@ -59,6 +59,7 @@ constexpr uint64_t kTagSend = 1;  // message index << 3
 constexpr uint64_t kTagWake = 2;
 constexpr uint64_t kTagTimer = 3;
 constexpr uint64_t kTagIgnore = 4;  // cancellations
+constexpr uint64_t kTagCancelAll = 5;  // the cancellation of everything when the thread stops
 
 uint64_t NowNs() {
   timespec ts;
@@ -504,6 +505,19 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
 void Engine::Impl::Run() {
   if (uring) {
     RunUring();
+    // Receives hold their sockets (and ports) until cancelled: cancel everything and wait for it, so the
+    // ports are free when Stop returns; then the ring goes.
+    bool cancelled = false;
+    if (io_uring_sqe* sqe = Sqe()) {
+      ring.PrepCancelAll(sqe, kTagCancelAll);
+      for (int i = 0; i < 100 && !cancelled; ++i) {
+        ring.Enter(1, 0, 10'000);
+        ReapCompletions();
+        for (const io_uring_cqe& cqe : cqes) cancelled = cancelled || cqe.user_data == kTagCancelAll;
+        cqes.clear();
+      }
+    }
+    ring.Close();
   } else {
     RunEpoll();
   }

@@ -42,8 +42,13 @@ void* MapRing(int fd, size_t size, off_t offset) {
 
 }  // namespace
 
+void Uring::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
 Uring::~Uring() {
-  if (fd_ >= 0) close(fd_);  // cancels every request still in flight before the memory goes
+  Close();  // cancels every request still in flight before the memory goes
   if (sqes_) munmap(sqes_, sqes_size_);
   if (cq_ring_ && cq_ring_ != sq_ring_) munmap(cq_ring_, cq_ring_size_);
   if (sq_ring_) munmap(sq_ring_, sq_ring_size_);
@@ -195,6 +200,13 @@ void Uring::PrepCancel(io_uring_sqe* sqe, uint64_t target, uint64_t user_data) {
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;
   sqe->addr = target;
+  sqe->user_data = user_data;
+}
+
+void Uring::PrepCancelAll(io_uring_sqe* sqe, uint64_t user_data) {
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
   sqe->user_data = user_data;
 }
 

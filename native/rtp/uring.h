@@ -27,6 +27,8 @@ class Uring {
    */
   bool Setup(unsigned entries, unsigned buffers, size_t buffer_size, std::string* error);
   bool ready() const { return fd_ >= 0; }
+  /** Closes the ring (the kernel cancels what is left); the buffer memory stays until destruction. */
+  void Close();
   /** The kernel accepts a minimum wait in IORING_ENTER_EXT_ARG (IORING_FEAT_MIN_TIMEOUT, Linux >= 6.12). */
   bool has_min_wait() const { return min_wait_; }
 
@@ -50,6 +52,8 @@ class Uring {
   void PrepPollMultishot(io_uring_sqe* sqe, int fd, uint64_t user_data);
   void PrepSendMsg(io_uring_sqe* sqe, int fd, const msghdr* msg, uint64_t user_data);
   void PrepCancel(io_uring_sqe* sqe, uint64_t target, uint64_t user_data);
+  /** Cancels every request of the ring (IORING_ASYNC_CANCEL_ANY | ALL, Linux 5.19). */
+  void PrepCancelAll(io_uring_sqe* sqe, uint64_t user_data);
 
   /** Start of provided buffer `bid`. */
   uint8_t* Buffer(uint16_t bid) const { return pool_ + static_cast<size_t>(bid) * buffer_size_; }

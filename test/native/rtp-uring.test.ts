@@ -171,3 +171,14 @@ t.test('io_uring: legs removed and added while traffic flows', { skip: !haveUrin
   t.equal(engine.legCount, 0);
   t.equal(engine.stats().backend, 'io_uring');
 });
+
+t.test('closing an engine frees its ports at once, on either backend', async (t) => {
+  for (const backend of haveUring ? (['io_uring', 'epoll'] as const) : (['epoll'] as const)) {
+    for (let round = 0; round < 3; round++) {
+      const engine = new RtpEngine({ portMin: 41000, portMax: 41099, backend });
+      const legs = Array.from({ length: 50 }, () => engine.createLeg({ payloadType: 8 }));
+      t.equal(legs.length, 50, `${backend} round ${round}: the whole range again`);
+      engine.close();
+    }
+  }
+});
