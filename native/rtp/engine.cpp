@@ -505,15 +505,31 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
 void Engine::Impl::Run() {
   if (uring) {
     RunUring();
-    // Receives hold their sockets (and ports) until cancelled: cancel everything and wait for it, so the
-    // ports are free when Stop returns; then the ring goes.
-    bool cancelled = false;
+    // Receives hold their sockets (and ports) until they end: cancel everything and wait for every receive's
+    // last completion (its socket reference is dropped in this thread then), so the ports are free when
+    // Stop returns; a ring closed with requests left would release them later, from a kernel worker.
     if (io_uring_sqe* sqe = Sqe()) {
       ring.PrepCancelAll(sqe, kTagCancelAll);
-      for (int i = 0; i < 100 && !cancelled; ++i) {
+      auto armed = [this] {
+        for (auto& [id, leg] : legs) {
+          if (leg->armed != 0) return true;
+        }
+        for (auto& leg : removed) {
+          if (leg->armed != 0) return true;
+        }
+        return false;
+      };
+      bool cancelled = false;
+      for (int i = 0; i < 100 && (!cancelled || armed()); ++i) {
         ring.Enter(1, 0, 10'000);
         ReapCompletions();
-        for (const io_uring_cqe& cqe : cqes) cancelled = cancelled || cqe.user_data == kTagCancelAll;
+        for (const io_uring_cqe& cqe : cqes) {
+          cancelled = cancelled || cqe.user_data == kTagCancelAll;
+          if ((cqe.user_data & kTagMask) != kTagRecv || (cqe.flags & IORING_CQE_F_MORE) != 0) continue;
+          Sock* sock = reinterpret_cast<Sock*>(cqe.user_data);
+          sock->armed = false;
+          --sock->leg->armed;
+        }
         cqes.clear();
       }
     }

@@ -176,9 +176,12 @@ t.test('closing an engine frees its ports at once, on either backend', async (t)
   for (const backend of haveUring ? (['io_uring', 'epoll'] as const) : (['epoll'] as const)) {
     for (let round = 0; round < 3; round++) {
       const engine = new RtpEngine({ portMin: 41000, portMax: 41099, backend });
-      const legs = Array.from({ length: 50 }, () => engine.createLeg({ payloadType: 8 }));
-      t.equal(legs.length, 50, `${backend} round ${round}: the whole range again`);
-      engine.close();
+      try {
+        const legs = Array.from({ length: 50 }, () => engine.createLeg({ payloadType: 8 }));
+        t.equal(legs.length, 50, `${backend} round ${round}: the whole range again`);
+      } finally {
+        engine.close();
+      }
     }
   }
 });
