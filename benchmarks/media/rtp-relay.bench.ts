@@ -483,7 +483,15 @@ async function realistic(load: Load, relay: Relay, counts: number[], ms: number)
   const out: Trial[] = [];
   for (const n of counts) {
     try {
-      await load.streams(await relay.setup(n, load.sinkPort, load.sendPort));
+      let ports: number[];
+      try {
+        ports = await relay.setup(n, load.sinkPort, load.sendPort);
+      } catch (err) {
+        // Out of ports or sockets: the ramp ends here, at the last step measured.
+        log(`${relay.name} streams=${n}: not set up (${String(err)})`);
+        break;
+      }
+      await load.streams(ports);
       await load.run(n * 50, 500);
       const t = await trial(load, relay, n, n * 50, ms);
       out.push(t);
