@@ -12,8 +12,8 @@
  * Trials (each after the previous one's backlog drained):
  * 1. fixed load, 100,000 packets/s over the same 100 streams for each relay, in interleaved rounds so the
  *    machine's noise hits all alike: CPU per packet, loss, latency (minus the direct loopback path); the
- *    switchhook engine also runs here on its epoll backend and with the other moderation setting, reported
- *    apart;
+ *    switchhook engine also runs here on its epoll backend without moderation and with the other moderation
+ *    setting, reported apart;
  * 2. rate search over 100 streams (3 s steps, stopping two steps past the first loss over 0.1%), the highest
  *    loss-free rate confirmed over 10 s;
  * 3. realistic streams, 50 packets/s each, 500 to 10,000 of them, each relay until its loss passes the limit
@@ -539,8 +539,9 @@ export default async function rtpRelay(args: string[]): Promise<void> {
   const node = new NodeRelay();
   const rtpe = new RtpengineRelay();
   const relays = [sh, node, rtpe];
-  // At the fixed load only: the epoll backend (the fallback) and the other moderation setting.
-  const shEpoll = new SwitchhookRelay({ backend: 'epoll' });
+  // At the fixed load only: the epoll backend without moderation (the engine before io_uring and moderation,
+  // and the fallback with moderation off) and the default backend with the other moderation setting.
+  const shEpoll = new SwitchhookRelay({ backend: 'epoll', moderationUs: 0 });
   const shAlt = new SwitchhookRelay({ moderationUs: ALT_MODERATION_US });
   const fixedRelays = [sh, shEpoll, shAlt, node, rtpe];
   try {
@@ -611,6 +612,7 @@ export default async function rtpRelay(args: string[]): Promise<void> {
       pinned: PIN,
       backend,
       moderationUs: DEFAULT_MODERATION_US,
+      // epoll, moderation off
       epollCpuNsPerPacket: round(fixed.get(shEpoll)!.cpuNsPerPacket, 1),
       epollLossPct: round(fixed.get(shEpoll)!.lossPct, 3),
       epollP50Us: Math.max(0, fixed.get(shEpoll)!.p50Us - path.p50Us),
