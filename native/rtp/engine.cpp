@@ -246,7 +246,8 @@ struct Engine::Impl {
   std::vector<io_uring_cqe> cqes;
   std::vector<uint16_t> recycle;
   msghdr recv_msg{};
-  int send_fd[kBatch];
+  bool send_to[kBatch];     // the message went as IORING_OP_SEND with a destination
+  bool send_to_ok = true;   // the kernel takes those (Linux >= 6.1); SENDMSG otherwise
   int sends_in_flight = 0;
   std::vector<Outgoing> resend;  // datagrams of GSO messages the kernel refused, sent again plainly
   uint64_t wake_packets = 0;     // datagrams read in the current wake-up
@@ -710,6 +711,10 @@ void Engine::Impl::ReapCompletions() {
         const int q = static_cast<int>(cqe.user_data >> 3);
         if (cqe.res >= 0) {
           Sent(q);
+        } else if (send_to[q] && cqe.res == -EINVAL && send_to_ok) {
+          // A kernel without destinations on IORING_OP_SEND: msghdrs from now on, starting with this one.
+          send_to_ok = false;
+          resend.push_back(out[send_first[q]]);
         } else if (send_count[q] > 1 && (cqe.res == -EINVAL || cqe.res == -EIO || cqe.res == -ENOPROTOOPT ||
                                          cqe.res == -EOPNOTSUPP)) {
           // The kernel or the route has no UDP GSO: send plainly from now on, starting with these.
@@ -1413,7 +1418,14 @@ void Engine::Impl::FlushUring() {
         if (!sqe) {
           for (size_t k = at; k < next; ++k) Drop(out[k].leg, DropReason::kSendFailed);
         } else {
-          ring.PrepSendMsg(sqe, out[at].fd, &send_msgs[count].msg_hdr, (static_cast<uint64_t>(count) << 3) | kTagSend);
+          // A lone datagram needs no msghdr (which the kernel would copy and check): sendto.
+          const uint64_t tag = (static_cast<uint64_t>(count) << 3) | kTagSend;
+          send_to[count] = send_to_ok && !gso && next == at + 1;
+          if (send_to[count]) {
+            ring.PrepSendTo(sqe, out[at].fd, out[at].data, out[at].len, out[at].to, tag);
+          } else {
+            ring.PrepSendMsg(sqe, out[at].fd, &send_msgs[count].msg_hdr, tag);
+          }
           ++sends_in_flight;
           ++count;
         }

@@ -196,6 +196,18 @@ void Uring::PrepSendMsg(io_uring_sqe* sqe, int fd, const msghdr* msg, uint64_t u
   sqe->user_data = user_data;
 }
 
+void Uring::PrepSendTo(io_uring_sqe* sqe, int fd, const void* data, size_t len, const sockaddr_in* to,
+                       uint64_t user_data) {
+  sqe->opcode = IORING_OP_SEND;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(data);
+  sqe->len = static_cast<uint32_t>(len);
+  sqe->msg_flags = MSG_DONTWAIT;
+  sqe->addr2 = reinterpret_cast<uint64_t>(to);
+  sqe->addr_len = sizeof(sockaddr_in);
+  sqe->user_data = user_data;
+}
+
 void Uring::PrepCancel(io_uring_sqe* sqe, uint64_t target, uint64_t user_data) {
   sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;

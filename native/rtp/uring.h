@@ -4,6 +4,7 @@
 // SENDMSG, ASYNC_CANCEL). Single issuer: only the thread that called Setup may use it. No N-API in here.
 #pragma once
 #include <linux/io_uring.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstddef>
@@ -51,6 +52,8 @@ class Uring {
   void PrepRecvMsgMultishot(io_uring_sqe* sqe, int fd, msghdr* msg, uint64_t user_data);
   void PrepPollMultishot(io_uring_sqe* sqe, int fd, uint64_t user_data);
   void PrepSendMsg(io_uring_sqe* sqe, int fd, const msghdr* msg, uint64_t user_data);
+  /** One datagram to `to` without a msghdr (IORING_OP_SEND with a destination, sendto(2)). */
+  void PrepSendTo(io_uring_sqe* sqe, int fd, const void* data, size_t len, const sockaddr_in* to, uint64_t user_data);
   void PrepCancel(io_uring_sqe* sqe, uint64_t target, uint64_t user_data);
   /** Cancels every request of the ring (IORING_ASYNC_CANCEL_ANY | ALL, Linux 5.19). */
   void PrepCancelAll(io_uring_sqe* sqe, uint64_t user_data);

@@ -89,7 +89,7 @@ export interface TransfersConfig {
   rtpPorts: [number, number];
   /** The bridge thread's I/O backend (docs/rtp-bridge.md); default `SWITCHHOOK_RTP_BACKEND`, else 'auto'. */
   rtpBackend?: 'auto' | 'io_uring' | 'epoll';
-  /** Adaptive moderation bound of the bridge, microseconds (0 = off); default the engine's (200). */
+  /** Adaptive moderation bound of the bridge, microseconds (0 = off); default the engine's (500). */
   rtpModerationUs?: number;
   softphoneAnswerMs: number;
   gatewayInviteMs: number;

@@ -14,7 +14,7 @@ export type RtpBackend = 'auto' | 'io_uring' | 'epoll';
 const BACKENDS: readonly RtpBackend[] = ['auto', 'io_uring', 'epoll'];
 
 /** Default adaptive moderation bound of the io_uring backend, microseconds. */
-export const DEFAULT_MODERATION_US = 200;
+export const DEFAULT_MODERATION_US = 500;
 
 /** Where legs bind and which ports they take. */
 export interface RtpEngineOptions {
