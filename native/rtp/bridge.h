@@ -137,9 +137,10 @@ class Engine {
   /** Which backend to run (default kAuto). Set before Start. */
   void set_backend(Backend b) { backend_ = b; }
   /**
-   * Adaptive moderation (io_uring backend): while the recent rate would bring several datagrams within
-   * `us`, a wait returns once about that many completions are ready or `us` passed with at least one;
-   * at low rates and when idle the thread wakes for each datagram. 0: off. Set before Start.
+   * Adaptive moderation: while the recent rate would bring several datagrams within `us`, an io_uring wait
+   * returns once about that many completions are ready or `us` passed (with at least one, Linux >= 6.12),
+   * and the epoll thread naps `us` after a wake-up; at low rates and when idle the thread wakes for each
+   * datagram. 0 (default here; the TypeScript engine defaults to 500): off. Set before Start.
    */
   void set_moderation_us(uint32_t us) { moderation_us_ = us; }
   /** The backend running since Start (kEpoll or kUring). */

@@ -607,7 +607,7 @@ void Engine::Impl::RunEpoll() {
 void Engine::Impl::RunUring() {
   // One io_uring_enter per wake-up waits for completions: a multishot receive on every leg socket posts one
   // per datagram into a provided buffer, and the command eventfd and the tick timerfd have multishot polls.
-  // Sends go as SENDMSG entries submitted together (FlushUring).
+  // Sends go as SEND/SENDMSG entries submitted together (FlushUring).
   recv_msg.msg_namelen = sizeof(sockaddr_in);
   ArmPoll(wake_fd, kTagWake);
   ArmPoll(timer_fd, kTagTimer);
