@@ -437,10 +437,13 @@ function combine(trials: Trial[]): Trial {
     relayedPps: Math.round((received * 1000) / ms),
     lossPct: sent === 0 ? 100 : (100 * (sent - received)) / sent,
     // Rounds where the relay stopped relaying (rtpengine throttles streams it saw queue) say nothing about
-    // its cost per packet; the median is over the rounds that relayed at most 1% loss, when there are any.
-    cpuNsPerPacket: median((trials.some((t) => t.lossPct <= 1) ? trials.filter((t) => t.lossPct <= 1) : trials).map(
-      (t) => t.cpuNsPerPacket,
-    )),
+    // its cost per packet; the median is over the rounds that relayed at most 1% loss when there are any,
+    // else over those that relayed anything (NaN, reported as null, when none did).
+    cpuNsPerPacket: median(
+      (trials.some((t) => t.lossPct <= 1) ? trials.filter((t) => t.lossPct <= 1) : trials.filter((t) => t.received > 0))
+        .map((t) => t.cpuNsPerPacket)
+        .concat(trials.every((t) => t.received === 0) ? [Number.NaN] : []),
+    ),
     p50Us: median(trials.map((t) => t.p50Us)),
     p99Us: median(trials.map((t) => t.p99Us)),
   };
@@ -559,6 +562,12 @@ export default async function rtpRelay(args: string[]): Promise<void> {
     const fixedTrials = new Map<Relay, Trial[]>(fixedRelays.map((r) => [r, []]));
     for (let round = 0; round < rounds; round++) {
       for (const r of fixedRelays) {
+        if (r === rtpe && round > 0) {
+          // rtpengine stops relaying streams it saw queue (it keeps that state): a fresh process and calls
+          // for every round, so a round throttled before does not leave it relaying nothing.
+          await rtpe.teardown();
+          ports.set(rtpe, await rtpe.setup(FIXED_STREAMS, load.sinkPort, load.sendPort));
+        }
         await load.streams(ports.get(r)!);
         fixedTrials.get(r)!.push(await trial(load, r, FIXED_STREAMS, FIXED_PPS, Math.ceil(longMs / rounds)));
       }
