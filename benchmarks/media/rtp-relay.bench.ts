@@ -208,8 +208,8 @@ interface SwitchhookVariant {
 
 class SwitchhookRelay implements Relay {
   private engine: RtpEngine | undefined;
-  /** Threads of this process before the engine started: every other one is the relay's. */
-  private baseline = new Set<number>();
+  /** The threads the engine added when it started (its bridge thread). */
+  private own = new Set<number>();
 
   constructor(private readonly variant: SwitchhookVariant = {}) {}
 
@@ -226,8 +226,9 @@ class SwitchhookRelay implements Relay {
 
   async setup(streams: number, sinkPort: number): Promise<number[]> {
     const before = bridgeThreadIds();
-    this.baseline = threadIds();
+    const baseline = threadIds();
     this.engine = new RtpEngine({ portMin: 20000, portMax: 60999, threadNice: RELAY_NICE, ...this.variant });
+    this.own = new Set([...threadIds()].filter((tid) => !baseline.has(tid)));
     for (const tid of bridgeThreadIds()) if (!before.has(tid)) pin(tid, RELAY_CPU, false);
     const ports: number[] = [];
     for (let i = 0; i < streams; i++) {
@@ -240,13 +241,28 @@ class SwitchhookRelay implements Relay {
   }
 
   /**
-   * CPU time of every thread the engine added to this process: the bridge thread and any kernel worker
-   * threads of its io_uring (iou-wrk-*, which count as threads of the process), from the scheduler's accounting.
+   * Threads of this engine: those it added when it started, and the kernel's io_uring workers of those
+   * (iou-wrk-TID, threads of this process that the kernel starts when a request must block), whenever they
+   * appeared. Other engines' threads are not this one's.
    */
+  private threads(): { tid: number; comm: string }[] {
+    const out: { tid: number; comm: string }[] = [];
+    for (const tid of threadIds()) {
+      try {
+        const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+        const worker = /^iou-\w+-(\d+)$/.exec(comm);
+        if (this.own.has(tid) || (worker && this.own.has(Number(worker[1])))) out.push({ tid, comm });
+      } catch {
+        // a thread that just exited
+      }
+    }
+    return out;
+  }
+
+  /** CPU time of the engine's threads, from the scheduler's accounting. */
   cpuNs(): number {
     let ns = 0;
-    for (const tid of threadIds()) {
-      if (this.baseline.has(tid)) continue;
+    for (const { tid } of this.threads()) {
       try {
         ns += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
       } catch {
@@ -256,18 +272,9 @@ class SwitchhookRelay implements Relay {
     return ns;
   }
 
-  /** Threads the engine added (the bridge thread, io_uring workers). */
+  /** Names of the engine's threads. */
   addedThreads(): string[] {
-    const names: string[] = [];
-    for (const tid of threadIds()) {
-      if (this.baseline.has(tid)) continue;
-      try {
-        names.push(readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
-      } catch {
-        // a thread that just exited
-      }
-    }
-    return names;
+    return this.threads().map((t) => t.comm);
   }
 
   async teardown(): Promise<void> {
