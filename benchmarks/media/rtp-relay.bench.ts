@@ -4,19 +4,20 @@
  *
  * Traffic comes from a native generator/sink (rtp-load.cpp, built here with the system C++ compiler):
  * G.711-sized packets (12 + 160 bytes) round robin over N streams, paced, one-way latency measured in the
- * sink. The switchhook relay is one bridge thread in this process (CPU read from that thread's clock);
- * the Node relay and rtpengine are child processes (CPU from the scheduler's accounting of all their threads,
- * /proc/PID/task/TID/schedstat). With two CPUs or more and taskset(1), the generator/sink process runs on
+ * sink. The switchhook relay is one bridge thread in this process; its CPU is that of every thread the engine
+ * added to the process (the bridge thread and any io_uring kernel worker); the Node relay and rtpengine are
+ * child processes (all their threads). All from the scheduler's accounting, /proc/PID/task/TID/schedstat. With two CPUs or more and taskset(1), the generator/sink process runs on
  * CPU 0 and each relay under test (the bridge thread, every thread of the child) on CPU 1 with `--pin`.
  *
  * Trials (each after the previous one's backlog drained):
  * 1. fixed load, 100,000 packets/s over the same 100 streams for each relay, in interleaved rounds so the
  *    machine's noise hits all alike: CPU per packet, loss, latency (minus the direct loopback path); the
- *    switchhook engine also runs here with its coalescing option (500 us), reported apart;
+ *    switchhook engine also runs here on its epoll backend without moderation and with the other moderation
+ *    setting, reported apart;
  * 2. rate search over 100 streams (3 s steps, stopping two steps past the first loss over 0.1%), the highest
  *    loss-free rate confirmed over 10 s;
- * 3. realistic streams, 50 packets/s each, 500 to 4000 of them (rtpengine throttles streams that queue, so
- *    this is where its highest rate comes from).
+ * 3. realistic streams, 50 packets/s each, 500 to 10,000 of them, each relay until its loss passes the limit
+ *    (rtpengine throttles streams that queue, so this is where its highest rate comes from).
  * The highest rate is the best loss-free relayed rate of 2 and 3. The last line is the JSON summary.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +27,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { RtpEngine } from '../../src/media/index.js';
+import { DEFAULT_MODERATION_US, RtpEngine, type RtpBackend } from '../../src/media/index.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { NgClient, pcmaSdp, sdpAudioPort } from './rtpengine-ng.js';
 
@@ -40,7 +41,8 @@ const FIXED_STREAMS = 100;
  * ordinary work; the load generator stays at 0. Same for all three, so the comparison stays even.
  */
 const RELAY_NICE = -5;
-const COALESCE_US = 500;
+/** The moderation bound compared against the default at the fixed load (on when the default is off). */
+const ALT_MODERATION_US: number = (DEFAULT_MODERATION_US as number) === 0 ? 200 : 0;
 
 /** Renices every thread of a process (setpriority(2) per thread id). */
 function reniceAll(pid: number): void {
@@ -175,12 +177,17 @@ function pin(id: number, cpu: string, all: boolean): void {
   execFileSync('taskset', [...(all ? ['-a'] : []), '-p', '-c', cpu, String(id)], { stdio: 'ignore' });
 }
 
+/** Thread ids of this process. */
+function threadIds(): Set<number> {
+  return new Set(readdirSync('/proc/self/task').map(Number));
+}
+
 /** Thread ids of this process's bridge threads (named by pthread_setname_np). */
 function bridgeThreadIds(): Set<number> {
   const ids = new Set<number>();
-  for (const tid of readdirSync('/proc/self/task')) {
+  for (const tid of threadIds()) {
     try {
-      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'switchhook-rtp') ids.add(Number(tid));
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'switchhook-rtp') ids.add(tid);
     } catch {
       // a thread that just exited
     }
@@ -193,19 +200,35 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** A variant of the switchhook engine's options; the defaults are the engine's own. */
+interface SwitchhookVariant {
+  backend?: RtpBackend;
+  moderationUs?: number;
+}
+
 class SwitchhookRelay implements Relay {
   private engine: RtpEngine | undefined;
+  /** The threads the engine added when it started (its bridge thread). */
+  private own = new Set<number>();
 
-  /** @param coalesceUs the engine's coalescing option (0: off, the default) */
-  constructor(private readonly coalesceUs = 0) {}
+  constructor(private readonly variant: SwitchhookVariant = {}) {}
 
   get name(): string {
-    return this.coalesceUs === 0 ? 'switchhook' : `switchhook-coalesce${this.coalesceUs}us`;
+    const v = this.variant;
+    return ['switchhook', v.backend, v.moderationUs !== undefined ? `moderation${v.moderationUs}us` : undefined]
+      .filter((x) => x !== undefined).join('-');
+  }
+
+  /** The backend the engine ran (while set up). */
+  get backend(): string {
+    return this.engine?.stats().backend ?? 'none';
   }
 
   async setup(streams: number, sinkPort: number): Promise<number[]> {
     const before = bridgeThreadIds();
-    this.engine = new RtpEngine({ portMin: 20000, portMax: 60999, threadNice: RELAY_NICE, coalesceUs: this.coalesceUs });
+    const baseline = threadIds();
+    this.engine = new RtpEngine({ portMin: 20000, portMax: 60999, threadNice: RELAY_NICE, ...this.variant });
+    this.own = new Set([...threadIds()].filter((tid) => !baseline.has(tid)));
     for (const tid of bridgeThreadIds()) if (!before.has(tid)) pin(tid, RELAY_CPU, false);
     const ports: number[] = [];
     for (let i = 0; i < streams; i++) {
@@ -217,8 +240,41 @@ class SwitchhookRelay implements Relay {
     return ports;
   }
 
+  /**
+   * Threads of this engine: those it added when it started, and the kernel's io_uring workers of those
+   * (iou-wrk-TID, threads of this process that the kernel starts when a request must block), whenever they
+   * appeared. Other engines' threads are not this one's.
+   */
+  private threads(): { tid: number; comm: string }[] {
+    const out: { tid: number; comm: string }[] = [];
+    for (const tid of threadIds()) {
+      try {
+        const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+        const worker = /^iou-\w+-(\d+)$/.exec(comm);
+        if (this.own.has(tid) || (worker && this.own.has(Number(worker[1])))) out.push({ tid, comm });
+      } catch {
+        // a thread that just exited
+      }
+    }
+    return out;
+  }
+
+  /** CPU time of the engine's threads, from the scheduler's accounting. */
   cpuNs(): number {
-    return this.engine!.stats().cpuNs;
+    let ns = 0;
+    for (const { tid } of this.threads()) {
+      try {
+        ns += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // a thread that just exited
+      }
+    }
+    return ns;
+  }
+
+  /** Names of the engine's threads. */
+  addedThreads(): string[] {
+    return this.threads().map((t) => t.comm);
   }
 
   async teardown(): Promise<void> {
@@ -388,10 +444,13 @@ function combine(trials: Trial[]): Trial {
     relayedPps: Math.round((received * 1000) / ms),
     lossPct: sent === 0 ? 100 : (100 * (sent - received)) / sent,
     // Rounds where the relay stopped relaying (rtpengine throttles streams it saw queue) say nothing about
-    // its cost per packet; the median is over the rounds that relayed at most 1% loss, when there are any.
-    cpuNsPerPacket: median((trials.some((t) => t.lossPct <= 1) ? trials.filter((t) => t.lossPct <= 1) : trials).map(
-      (t) => t.cpuNsPerPacket,
-    )),
+    // its cost per packet; the median is over the rounds that relayed at most 1% loss when there are any,
+    // else over those that relayed anything (NaN, reported as null, when none did).
+    cpuNsPerPacket: median(
+      (trials.some((t) => t.lossPct <= 1) ? trials.filter((t) => t.lossPct <= 1) : trials.filter((t) => t.received > 0))
+        .map((t) => t.cpuNsPerPacket)
+        .concat(trials.every((t) => t.received === 0) ? [Number.NaN] : []),
+    ),
     p50Us: median(trials.map((t) => t.p50Us)),
     p99Us: median(trials.map((t) => t.p99Us)),
   };
@@ -434,7 +493,15 @@ async function realistic(load: Load, relay: Relay, counts: number[], ms: number)
   const out: Trial[] = [];
   for (const n of counts) {
     try {
-      await load.streams(await relay.setup(n, load.sinkPort, load.sendPort));
+      let ports: number[];
+      try {
+        ports = await relay.setup(n, load.sinkPort, load.sendPort);
+      } catch (err) {
+        // Out of ports or sockets: the ramp ends here, at the last step measured.
+        log(`${relay.name} streams=${n}: not set up (${String(err)})`);
+        break;
+      }
+      await load.streams(ports);
       await load.run(n * 50, 500);
       const t = await trial(load, relay, n, n * 50, ms);
       out.push(t);
@@ -475,15 +542,18 @@ export default async function rtpRelay(args: string[]): Promise<void> {
   const longMs = quick ? 2000 : 10_000;
   const rounds = 3;
   const rates = [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 700_000, 1_000_000];
-  const counts = quick ? [500, 1000] : [500, 1000, 2000, 4000];
+  // Up to 10,000 streams (40,000 ports of the 20000-60999 range: two legs or two sides of two ports each).
+  const counts = quick ? [500, 1000, 2000] : [500, 1000, 2000, 4000, 6000, 8000, 10_000];
   const load = await Load.start(buildLoad());
   const sh = new SwitchhookRelay();
   const node = new NodeRelay();
   const rtpe = new RtpengineRelay();
   const relays = [sh, node, rtpe];
-  // The same engine with coalescing on, at the fixed load only: what a 500 us nap per busy wake-up buys.
-  const shCoalesced = new SwitchhookRelay(COALESCE_US);
-  const fixedRelays = [sh, shCoalesced, node, rtpe];
+  // At the fixed load only: the epoll backend without moderation (the engine before io_uring and moderation,
+  // and the fallback with moderation off) and the default backend with the other moderation setting.
+  const shEpoll = new SwitchhookRelay({ backend: 'epoll', moderationUs: 0 });
+  const shAlt = new SwitchhookRelay({ moderationUs: ALT_MODERATION_US });
+  const fixedRelays = [sh, shEpoll, shAlt, node, rtpe];
   try {
     const path = await direct(load, quick ? 1000 : 3000);
     log(`direct loopback path: p50=${path.p50Us}us p99=${path.p99Us}us`);
@@ -492,18 +562,27 @@ export default async function rtpRelay(args: string[]): Promise<void> {
     const ports = new Map<Relay, number[]>();
     for (const r of fixedRelays) {
       ports.set(r, await r.setup(FIXED_STREAMS, load.sinkPort, load.sendPort));
+      if (r instanceof SwitchhookRelay) log(`${r.name}: backend ${r.backend}, threads added: ${r.addedThreads().join(', ')}`);
       await load.streams(ports.get(r)!);
       await load.run(20_000, 1000); // warm-up
     }
     const fixedTrials = new Map<Relay, Trial[]>(fixedRelays.map((r) => [r, []]));
     for (let round = 0; round < rounds; round++) {
       for (const r of fixedRelays) {
+        if (r === rtpe && round > 0) {
+          // rtpengine stops relaying streams it saw queue (it keeps that state): a fresh process and calls
+          // for every round, so a round throttled before does not leave it relaying nothing.
+          await rtpe.teardown();
+          ports.set(rtpe, await rtpe.setup(FIXED_STREAMS, load.sinkPort, load.sendPort));
+        }
         await load.streams(ports.get(r)!);
         fixedTrials.get(r)!.push(await trial(load, r, FIXED_STREAMS, FIXED_PPS, Math.ceil(longMs / rounds)));
       }
     }
     const fixed = new Map<Relay, Trial>(fixedRelays.map((r) => [r, combine(fixedTrials.get(r)!)]));
-    await shCoalesced.teardown();
+    const backend = sh.backend;
+    await shEpoll.teardown();
+    await shAlt.teardown();
     for (const r of fixedRelays) {
       const f = fixed.get(r)!;
       log(`fixed ${r.name}: loss=${f.lossPct.toFixed(3)}% cpu=${f.cpuNsPerPacket.toFixed(0)}ns/pkt p50=${f.p50Us}us p99=${f.p99Us}us`);
@@ -547,17 +626,25 @@ export default async function rtpRelay(args: string[]): Promise<void> {
       rtpengineCpuNsPerPacket: round(fixed.get(rtpe)!.cpuNsPerPacket, 1),
       relayNice: RELAY_NICE,
       pinned: PIN,
-      coalescedCpuNsPerPacket: round(fixed.get(shCoalesced)!.cpuNsPerPacket, 1),
-      coalescedLossPct: round(fixed.get(shCoalesced)!.lossPct, 3),
-      coalescedP50Us: Math.max(0, fixed.get(shCoalesced)!.p50Us - path.p50Us),
-      coalescedP99Us: Math.max(0, fixed.get(shCoalesced)!.p99Us - path.p99Us),
+      backend,
+      moderationUs: DEFAULT_MODERATION_US,
+      // epoll, moderation off
+      epollCpuNsPerPacket: round(fixed.get(shEpoll)!.cpuNsPerPacket, 1),
+      epollLossPct: round(fixed.get(shEpoll)!.lossPct, 3),
+      epollP50Us: Math.max(0, fixed.get(shEpoll)!.p50Us - path.p50Us),
+      epollP99Us: Math.max(0, fixed.get(shEpoll)!.p99Us - path.p99Us),
+      altModerationUs: ALT_MODERATION_US,
+      altCpuNsPerPacket: round(fixed.get(shAlt)!.cpuNsPerPacket, 1),
+      altLossPct: round(fixed.get(shAlt)!.lossPct, 3),
+      altP50Us: Math.max(0, fixed.get(shAlt)!.p50Us - path.p50Us),
+      altP99Us: Math.max(0, fixed.get(shAlt)!.p99Us - path.p99Us),
       ratioRtpengine: highestPps(rtpe) === 0 ? null : round(highestPps(sh) / highestPps(rtpe)),
       cpuRatioRtpengine: cpu === 0 ? null : round(fixed.get(rtpe)!.cpuNsPerPacket / cpu),
       cpuRatioNode: cpu === 0 ? null : round(fixed.get(node)!.cpuNsPerPacket / cpu),
     };
     process.stdout.write(JSON.stringify(summary) + '\n');
   } finally {
-    for (const r of [...relays, shCoalesced]) await r.teardown();
+    for (const r of [...relays, shEpoll, shAlt]) await r.teardown();
     load.stop();
   }
 }

@@ -198,6 +198,12 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   h->engine->set_coalesce_us(U32(opts, "coalesceUs", 0));
   const Napi::Value gso = opts.Get("gso");
   h->engine->set_gso(!gso.IsBoolean() || gso.As<Napi::Boolean>().Value());
+  const Napi::Value backend = opts.Get("backend");
+  const std::string backend_name = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "auto";
+  h->engine->set_backend(backend_name == "epoll"      ? switchhook::rtp::Backend::kEpoll
+                         : backend_name == "io_uring" ? switchhook::rtp::Backend::kUring
+                                                      : switchhook::rtp::Backend::kAuto);
+  h->engine->set_moderation_us(U32(opts, "moderationUs", 0));
   std::string error;
   const Napi::Value nice = opts.Get("threadNice");
   if (!h->engine->Start(&error, nice.IsNumber() ? nice.As<Napi::Number>().Int32Value() : 0)) {
@@ -229,6 +235,7 @@ Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   o.Set("commands", static_cast<double>(h->engine->counters().commands.load(std::memory_order_relaxed)));
   o.Set("gsoMessages", static_cast<double>(h->engine->counters().gso_messages.load(std::memory_order_relaxed)));
   o.Set("legs", static_cast<double>(h->legs.size()));
+  o.Set("backend", h->engine->backend() == switchhook::rtp::Backend::kUring ? "io_uring" : "epoll");
   return o;
 }
 

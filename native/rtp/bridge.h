@@ -94,9 +94,16 @@ struct Event {
 
 using EventSink = std::function<void(std::vector<Event>&&)>;
 
+/** How the bridge thread waits for and moves datagrams. */
+enum class Backend : uint8_t {
+  kAuto = 0,   // io_uring when the kernel offers it (Linux >= 6.1), epoll otherwise
+  kEpoll = 1,  // epoll, recvmmsg, sendmmsg
+  kUring = 2   // io_uring only: Start fails where it is unavailable
+};
+
 struct EngineCounters {
   std::atomic<uint64_t> wakeups{0}, batches{0}, commands{0};
-  std::atomic<uint64_t> gso_messages{0};  // sendmmsg messages that carried several datagrams (UDP_SEGMENT)
+  std::atomic<uint64_t> gso_messages{0};  // send messages that carried several datagrams (UDP_SEGMENT)
 };
 
 class Engine {
@@ -107,7 +114,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   /**
-   * Starts the bridge thread; false with `error` set when the kernel refused epoll/eventfd/timerfd.
+   * Starts the bridge thread; false with `error` set when the kernel refused epoll/eventfd/timerfd, or
+   * io_uring when the backend is kUring. The io_uring ring is created on the bridge thread itself.
    * A non-zero `thread_nice` sets the thread's nice value (setpriority(2); below 0 needs CAP_SYS_NICE), as
    * media relays commonly run above ordinary work.
    */
@@ -126,6 +134,17 @@ class Engine {
    * refuses it. Default on. Set before Start.
    */
   void set_gso(bool on) { gso_ = on; }
+  /** Which backend to run (default kAuto). Set before Start. */
+  void set_backend(Backend b) { backend_ = b; }
+  /**
+   * Adaptive moderation: while the recent rate would bring several datagrams within `us`, an io_uring wait
+   * returns once about that many completions are ready or `us` passed (with at least one, Linux >= 6.12),
+   * and the epoll thread naps `us` after a wake-up; at low rates and when idle the thread wakes for each
+   * datagram. 0 (default here; the TypeScript engine defaults to 500): off. Set before Start.
+   */
+  void set_moderation_us(uint32_t us) { moderation_us_ = us; }
+  /** The backend running since Start (kEpoll or kUring). */
+  Backend backend() const { return running_backend_; }
   /** Stops the thread (joins it) and closes every leg's sockets. Safe to call twice. */
   void Stop();
 
@@ -149,7 +168,10 @@ class Engine {
 
   EngineCounters counters_;
   uint32_t coalesce_us_ = 0;
+  uint32_t moderation_us_ = 0;
   bool gso_ = true;
+  Backend backend_ = Backend::kAuto;
+  Backend running_backend_ = Backend::kEpoll;
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
   bool running_ = false;

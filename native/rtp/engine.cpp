@@ -6,6 +6,7 @@
 #include <netinet/udp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -24,6 +26,7 @@
 #include "rtp/packet.h"
 #include "rtp/stats.h"
 #include "rtp/transcode.h"
+#include "rtp/uring.h"
 
 namespace switchhook::rtp {
 
@@ -42,6 +45,21 @@ constexpr size_t kGsoMaxBytes = 60000;  // below the 64 KiB IP datagram limit of
 // Segments must fit the route's MTU or the kernel refuses the message: Ethernet's 1500 minus IPv4 and UDP
 // headers. Larger datagrams (rare for RTP) go out plainly rather than turning GSO off.
 constexpr size_t kGsoMaxSegment = 1472;
+// io_uring backend: submission ring size, provided receive buffers (each io_uring_recvmsg_out, the source
+// address, then as much payload as the epoll backend reads), and the most completions one moderated wait asks
+// for.
+constexpr unsigned kUringEntries = 1024;
+constexpr unsigned kUringBuffers = 4096;
+constexpr size_t kUringBufferSize = sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_in) + kBufferSize;
+constexpr unsigned kMaxModeratedWait = 64;
+// user_data of io_uring requests: a Sock pointer (8-aligned) for receives, or a tag in the low three bits.
+constexpr uint64_t kTagMask = 7;
+constexpr uint64_t kTagRecv = 0;
+constexpr uint64_t kTagSend = 1;  // message index << 3
+constexpr uint64_t kTagWake = 2;
+constexpr uint64_t kTagTimer = 3;
+constexpr uint64_t kTagIgnore = 4;  // cancellations
+constexpr uint64_t kTagCancelAll = 5;  // the cancellation of everything when the thread stops
 
 uint64_t NowNs() {
   timespec ts;
@@ -87,6 +105,7 @@ struct Sock {
   bool rtcp = false;
   bool pending = false;  // on the re-read list after hitting the per-wake cap
   int fd = -1;
+  bool armed = false;    // io_uring: a multishot receive is live on this socket
 };
 
 /** Outgoing rewriting state of a leg (what its remote sees): one SSRC, continuous seq and timestamps. */
@@ -108,6 +127,7 @@ struct OutState {
 struct Leg {
   uint32_t id = 0;
   bool removed = false;
+  int armed = 0;  // io_uring: live multishot receives; a removed leg is freed when none is left
   LegSettings s;
   Sock rtp, rtcp;
   std::shared_ptr<LegCounters> c;
@@ -140,6 +160,24 @@ struct Leg {
   uint64_t next_rtcp_ns = 0;
   uint32_t last_sr_mid = 0;
   uint64_t last_sr_ns = 0;
+};
+
+/**
+ * Adaptive moderation: the recent datagram rate (averaged over wake-ups) and, from it, how many datagrams a
+ * wait may gather within the bound. Below two there is nothing to gather: the thread wakes for each.
+ */
+struct Moderation {
+  uint64_t last_ns = 0;
+  double rate = 0;  // datagrams per second
+
+  /** Feeds one wake-up's datagrams; returns how many the next wait should gather (1: no moderation). */
+  unsigned Update(uint64_t packets, uint64_t now, uint32_t bound_us) {
+    const uint64_t elapsed = std::max<uint64_t>(last_ns == 0 ? 0 : now - last_ns, 1000);
+    last_ns = now;
+    rate = (rate + static_cast<double>(packets) * 1e9 / static_cast<double>(elapsed)) / 2;
+    const double expected = rate * bound_us / 1e6;
+    return expected < 2 ? 1 : static_cast<unsigned>(std::min<double>(expected, kMaxModeratedWait));
+  }
 };
 
 /** A datagram on its way out: which socket, where to, which leg pays for a failure. */
@@ -200,8 +238,33 @@ struct Engine::Impl {
   uint8_t rtcp_buffer[1500];
   uint8_t scratch[kScratch][pdsv::kMaxFrame];
   int scratch_used = 0;
+  // io_uring backend (when `uring`): completions of one wake-up, receive buffers to hand back once the
+  // datagrams read into them were sent, the receive template (source address only) and sends in flight.
+  Uring ring;
+  bool uring = false;
+  uint32_t moderation_us = 0;
+  std::vector<io_uring_cqe> cqes;
+  std::vector<uint16_t> recycle;
+  msghdr recv_msg{};
+  bool send_to[kBatch];     // the message went as IORING_OP_SEND with a destination
+  bool send_to_ok = true;   // the kernel takes those (Linux >= 6.1); SENDMSG otherwise
+  int sends_in_flight = 0;
+  std::vector<Outgoing> resend;  // datagrams of GSO messages the kernel refused, sent again plainly
+  uint64_t wake_packets = 0;     // datagrams read in the current wake-up
 
   void Run();
+  void RunEpoll();
+  void RunUring();
+  void ArmRecv(Sock* sock);
+  void ArmPoll(int fd, uint64_t tag);
+  io_uring_sqe* Sqe();
+  void ReapCompletions();
+  void Received(const io_uring_cqe& cqe, uint64_t now);
+  void FlushUring();
+  void ReturnBuffers();
+  void ReleaseRemoved();
+  void BuildMessage(int count, size_t at, size_t next, size_t base, bool gso);
+  void Sent(int q);
   void Drain();
   void Apply(Command& cmd);
   void AddLeg(Command& cmd);
@@ -270,16 +333,50 @@ bool Engine::Start(std::string* error, int thread_nice) {
     im.recv_iov[i].iov_len = kBufferSize;
   }
   im.out.reserve(kBatch * 2);
-  running_ = true;
   impl_->coalesce_ns = static_cast<uint64_t>(coalesce_us_) * 1000;
+  impl_->moderation_us = moderation_us_;
   impl_->gso_enabled = gso_;
-  thread_ = std::thread([this, thread_nice] {
+  // The io_uring ring belongs to the thread that creates it (single issuer, task work run on waits), so the
+  // bridge thread sets it up and reports back before Start returns.
+  struct Started {
+    bool ok;
+    std::string why;
+  };
+  std::promise<Started> started;
+  std::future<Started> result = started.get_future();
+  const Backend want = backend_;
+  thread_ = std::thread([this, thread_nice, want, started = std::move(started)]() mutable {
     pthread_setname_np(pthread_self(), "switchhook-rtp");
     if (thread_nice != 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), thread_nice) != 0) {
       impl_->Emit(Event(EventType::kError, 0, static_cast<uint32_t>(errno), 0, 0, "setpriority"));
     }
+    if (impl_->moderation_us != 0 || impl_->coalesce_ns != 0) {
+      // Naps and bounded waits of a few hundred microseconds: without this, the default 50 us timer slack
+      // (prctl(2) PR_SET_TIMERSLACK) would stretch each of them.
+      prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    }
+    std::string why;
+    if (want != Backend::kEpoll) impl_->uring = impl_->ring.Setup(kUringEntries, kUringBuffers, kUringBufferSize, &why);
+    const bool ok = impl_->uring || want != Backend::kUring;
+    started.set_value(Started{ok, why});
+    if (!ok) return;
+    if (!impl_->uring && want == Backend::kAuto) {
+      impl_->Emit(Event(EventType::kError, 0, 0, 0, 0, "io_uring unavailable (" + why + "): epoll"));
+    }
     impl_->Run();
   });
+  const Started s = result.get();
+  if (!s.ok) {
+    thread_.join();
+    *error = "io_uring setup failed: " + s.why;
+    for (int* fd : {&im.epoll_fd, &im.wake_fd, &im.timer_fd}) {
+      close(*fd);
+      *fd = -1;
+    }
+    return false;
+  }
+  running_backend_ = impl_->uring ? Backend::kUring : Backend::kEpoll;
+  running_ = true;
   return true;
 }
 
@@ -407,7 +504,51 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
 // ---- bridge thread ----
 
 void Engine::Impl::Run() {
+  if (uring) {
+    RunUring();
+    // Receives hold their sockets (and ports) until they end: cancel everything and wait for every receive's
+    // last completion (its socket reference is dropped in this thread then), so the ports are free when
+    // Stop returns; a ring closed with requests left would release them later, from a kernel worker.
+    if (io_uring_sqe* sqe = Sqe()) {
+      ring.PrepCancelAll(sqe, kTagCancelAll);
+      auto armed = [this] {
+        for (auto& [id, leg] : legs) {
+          if (leg->armed != 0) return true;
+        }
+        for (auto& leg : removed) {
+          if (leg->armed != 0) return true;
+        }
+        return false;
+      };
+      bool cancelled = false;
+      for (int i = 0; i < 100 && (!cancelled || armed()); ++i) {
+        ring.Enter(1, 0, 10'000);
+        ReapCompletions();
+        for (const io_uring_cqe& cqe : cqes) {
+          cancelled = cancelled || cqe.user_data == kTagCancelAll;
+          if ((cqe.user_data & kTagMask) != kTagRecv || (cqe.flags & IORING_CQE_F_MORE) != 0) continue;
+          Sock* sock = reinterpret_cast<Sock*>(cqe.user_data);
+          sock->armed = false;
+          --sock->leg->armed;
+        }
+        cqes.clear();
+      }
+    }
+    ring.Close();
+  } else {
+    RunEpoll();
+  }
+  for (auto& [id, leg] : legs) {
+    close(leg->rtp.fd);
+    close(leg->rtcp.fd);
+  }
+  legs.clear();
+  removed.clear();
+}
+
+void Engine::Impl::RunEpoll() {
   epoll_event ready[kMaxEvents];
+  Moderation moderation;
   while (!stop) {
     const int timeout = pending.empty() ? -1 : 0;
     const int n = epoll_wait(epoll_fd, ready, kMaxEvents, timeout);
@@ -419,7 +560,6 @@ void Engine::Impl::Run() {
       break;
     }
     Bump(counters->wakeups);
-    const uint64_t batches_before = counters->batches.load(std::memory_order_relaxed);
     bool tick = false;
     // Commands first, so a packet sent after a command (a new bridge, a move) sees its effect. Legs
     // removed here are parked in `removed` until the end of the wake-up: `ready` may still point at them.
@@ -446,8 +586,88 @@ void Engine::Impl::Run() {
       (void)r;
       Tick(NowNs());
     }
-    removed.clear();
-    if (coalesce_ns != 0 && pending.empty() && counters->batches.load(std::memory_order_relaxed) != batches_before) {
+    ReleaseRemoved();
+    // epoll cannot wait for a number of datagrams: moderation naps for the bound instead, when due.
+    const bool moderate = moderation.Update(wake_packets, NowNs(), moderation_us) > 1;
+    uint64_t nap_ns = wake_packets != 0 ? coalesce_ns : 0;
+    wake_packets = 0;
+    if (moderate && pending.empty()) nap_ns = std::max<uint64_t>(nap_ns, static_cast<uint64_t>(moderation_us) * 1000);
+    if (nap_ns != 0 && pending.empty()) {
+      timespec nap{0, static_cast<long>(nap_ns)};
+      nanosleep(&nap, nullptr);
+    }
+    if (!events.empty()) {
+      std::vector<Event> batch;
+      batch.swap(events);
+      sink(std::move(batch));
+    }
+  }
+}
+
+void Engine::Impl::RunUring() {
+  // One io_uring_enter per wake-up waits for completions: a multishot receive on every leg socket posts one
+  // per datagram into a provided buffer, and the command eventfd and the tick timerfd have multishot polls.
+  // Sends go as SEND/SENDMSG entries submitted together (FlushUring).
+  recv_msg.msg_namelen = sizeof(sockaddr_in);
+  ArmPoll(wake_fd, kTagWake);
+  ArmPoll(timer_fd, kTagTimer);
+  Moderation moderation;
+  unsigned wait_nr = 1;
+  while (!stop) {
+    // Adaptive moderation: when the recent rate brings at least two datagrams within the bound, wait for
+    // about that many or the bound (Linux >= 6.12: the bound with at least one); otherwise wake for each.
+    const uint32_t bound = wait_nr > 1 ? moderation_us : 0;
+    const int r = ring.Enter(wait_nr, bound, bound);
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+      std::vector<Event> fatal;
+      fatal.push_back(Event(EventType::kError, 0, static_cast<uint32_t>(-r), 0, 0, "io_uring_enter"));
+      sink(std::move(fatal));
+      break;
+    }
+    Bump(counters->wakeups);
+    ReapCompletions();
+    const uint64_t now = NowNs();
+    bool tick = false;
+    // Commands first, as with epoll; the polls re-arm themselves unless the kernel ended them.
+    for (io_uring_cqe& cqe : cqes) {
+      const uint64_t tag = cqe.user_data & kTagMask;
+      if (tag != kTagWake && tag != kTagTimer) continue;
+      if ((cqe.flags & IORING_CQE_F_MORE) == 0) ArmPoll(tag == kTagWake ? wake_fd : timer_fd, tag);
+      if (tag == kTagWake) Drain();
+      if (tag == kTagTimer) tick = true;
+      cqe.user_data = kTagIgnore;
+    }
+    size_t packets = 0;
+    // Flushing may append completions (an eventfd or timer poll, a receive ending): read by index.
+    for (size_t i = 0; i < cqes.size(); ++i) {
+      const io_uring_cqe cqe = cqes[i];
+      const uint64_t tag = cqe.user_data & kTagMask;
+      if (tag == kTagWake || tag == kTagTimer) {
+        if ((cqe.flags & IORING_CQE_F_MORE) == 0) ArmPoll(tag == kTagWake ? wake_fd : timer_fd, tag);
+        if (tag == kTagWake) Drain();
+        if (tag == kTagTimer) tick = true;
+        continue;
+      }
+      if (tag != kTagRecv) continue;
+      Received(cqe, now);
+      if (++packets % kBatch == 0) {
+        Flush();
+        ReturnBuffers();
+      }
+    }
+    cqes.clear();
+    Flush();
+    ReturnBuffers();
+    if (packets != 0) Bump(counters->batches);
+    if (tick) {
+      uint64_t expirations;
+      ssize_t n = read(timer_fd, &expirations, sizeof expirations);
+      (void)n;
+      Tick(now);
+    }
+    ReleaseRemoved();
+    wait_nr = moderation.Update(packets, now, moderation_us);
+    if (packets != 0 && coalesce_ns != 0) {
       timespec nap{0, static_cast<long>(coalesce_ns)};
       nanosleep(&nap, nullptr);
     }
@@ -457,11 +677,112 @@ void Engine::Impl::Run() {
       sink(std::move(batch));
     }
   }
-  for (auto& [id, leg] : legs) {
-    close(leg->rtp.fd);
-    close(leg->rtcp.fd);
+}
+
+io_uring_sqe* Engine::Impl::Sqe() {
+  io_uring_sqe* sqe = ring.Sqe();
+  if (sqe) return sqe;
+  // The submission ring is full (thousands of legs added at once): submit what is there.
+  ring.Enter(0, 0, 0);
+  return ring.Sqe();
+}
+
+void Engine::Impl::ArmRecv(Sock* sock) {
+  io_uring_sqe* sqe = Sqe();
+  if (!sqe) return Emit(Event(EventType::kError, sock->leg->id, EBUSY, 0, 0, "io_uring submission ring full"));
+  ring.PrepRecvMsgMultishot(sqe, sock->fd, &recv_msg, reinterpret_cast<uint64_t>(sock) | kTagRecv);
+  sock->armed = true;
+  ++sock->leg->armed;
+}
+
+void Engine::Impl::ArmPoll(int fd, uint64_t tag) {
+  io_uring_sqe* sqe = Sqe();
+  if (sqe) ring.PrepPollMultishot(sqe, fd, tag);
+}
+
+void Engine::Impl::ReapCompletions() {
+  io_uring_cqe batch[256];
+  for (;;) {
+    const unsigned n = ring.Reap(batch, 256);
+    for (unsigned i = 0; i < n; ++i) {
+      const io_uring_cqe& cqe = batch[i];
+      if ((cqe.user_data & kTagMask) == kTagSend) {
+        --sends_in_flight;
+        const int q = static_cast<int>(cqe.user_data >> 3);
+        if (cqe.res >= 0) {
+          Sent(q);
+        } else if (send_to[q] && cqe.res == -EINVAL && send_to_ok) {
+          // A kernel without destinations on IORING_OP_SEND: msghdrs from now on, starting with this one.
+          send_to_ok = false;
+          resend.push_back(out[send_first[q]]);
+        } else if (send_count[q] > 1 && (cqe.res == -EINVAL || cqe.res == -EIO || cqe.res == -ENOPROTOOPT ||
+                                         cqe.res == -EOPNOTSUPP)) {
+          // The kernel or the route has no UDP GSO: send plainly from now on, starting with these.
+          if (gso_enabled) {
+            gso_enabled = false;
+            Emit(Event(EventType::kError, out[send_first[q]].leg->id, static_cast<uint32_t>(-cqe.res), 0, 0,
+                       "UDP_SEGMENT off"));
+          }
+          for (size_t k = 0; k < send_count[q]; ++k) resend.push_back(out[send_first[q] + k]);
+        } else {
+          for (size_t k = 0; k < send_count[q]; ++k) Drop(out[send_first[q] + k].leg, DropReason::kSendFailed);
+        }
+      } else {
+        cqes.push_back(cqe);
+      }
+    }
+    if (n < 256) return;
   }
-  legs.clear();
+}
+
+void Engine::Impl::Received(const io_uring_cqe& cqe, uint64_t now) {
+  Sock* sock = reinterpret_cast<Sock*>(cqe.user_data & ~kTagMask);
+  Leg* leg = sock->leg;
+  const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+  const uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) {
+    // The multishot receive ended: out of provided buffers (ENOBUFS), a full completion ring, or cancelled.
+    sock->armed = false;
+    --leg->armed;
+    const int err = -cqe.res;
+    const bool fatal = cqe.res < 0 && (err == EINVAL || err == EBADF || err == ENOTSOCK || err == EOPNOTSUPP ||
+                                       err == ECANCELED);
+    if (!leg->removed && !fatal) ArmRecv(sock);
+    if (!leg->removed && fatal && err != ECANCELED) {
+      Emit(Event(EventType::kError, leg->id, static_cast<uint32_t>(err), 0, 0, "io_uring recvmsg"));
+    }
+  }
+  if (leg->removed || cqe.res < 0 || !has_buffer) {
+    if (has_buffer) recycle.push_back(bid);
+    return;
+  }
+  uint8_t* buffer = ring.Buffer(bid);
+  io_uring_recvmsg_out header;
+  memcpy(&header, buffer, sizeof header);
+  sockaddr_in from{};
+  memcpy(&from, buffer + sizeof header, std::min<size_t>(header.namelen, sizeof from));
+  uint8_t* payload = buffer + sizeof header + recv_msg.msg_namelen + recv_msg.msg_controllen;
+  const bool truncated = (header.flags & MSG_TRUNC) != 0;
+  recycle.push_back(bid);
+  Handle(sock, payload, header.payloadlen, truncated, from, now);
+}
+
+void Engine::Impl::ReturnBuffers() {
+  // Only once every datagram read into them has left (FlushUring waits for its sends).
+  if (recycle.empty() || sends_in_flight != 0) return;
+  for (uint16_t bid : recycle) ring.ReturnBuffer(bid);
+  ring.PublishBuffers();
+  recycle.clear();
+}
+
+void Engine::Impl::ReleaseRemoved() {
+  if (!uring) {
+    removed.clear();
+    return;
+  }
+  // A removed leg's Sock is the user_data of its receives until their last completion.
+  removed.erase(std::remove_if(removed.begin(), removed.end(), [](const std::unique_ptr<Leg>& l) { return l->armed == 0; }),
+                removed.end());
 }
 
 void Engine::Impl::Drain() {
@@ -549,6 +870,10 @@ void Engine::Impl::AddLeg(Command& cmd) {
   leg->next_rtcp_ns = now + Jittered(leg->s.rtcp_interval_ms);
   cmd.rtp_fd = cmd.rtcp_fd = -1;
   for (Sock* s : {&leg->rtp, &leg->rtcp}) {
+    if (uring) {
+      ArmRecv(s);
+      continue;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLET;
     ev.data.ptr = s;
@@ -570,8 +895,16 @@ void Engine::Impl::RemoveLeg(Leg* leg) {
   Unlink(leg);
   pending.erase(std::remove_if(pending.begin(), pending.end(), [leg](Sock* s) { return s->leg == leg; }),
                 pending.end());
-  epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtp.fd, nullptr);
-  epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtcp.fd, nullptr);
+  if (uring) {
+    // The receives hold the sockets until cancelled; their last completions free the leg (ReleaseRemoved).
+    for (Sock* s : {&leg->rtp, &leg->rtcp}) {
+      io_uring_sqe* sqe = s->armed ? Sqe() : nullptr;
+      if (sqe) ring.PrepCancel(sqe, reinterpret_cast<uint64_t>(s) | kTagRecv, kTagIgnore);
+    }
+  } else {
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtp.fd, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtcp.fd, nullptr);
+  }
   close(leg->rtp.fd);
   close(leg->rtcp.fd);
   leg->removed = true;
@@ -603,6 +936,7 @@ void Engine::Impl::ReadSocket(Sock* sock) {
       return;
     }
     Bump(counters->batches);
+    wake_packets += static_cast<uint64_t>(n);
     const uint64_t now = NowNs();
     for (int i = 0; i < n; ++i) {
       const bool truncated = (recv_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
@@ -1027,7 +1361,91 @@ bool Engine::Impl::GsoRun(size_t i, size_t end, size_t* j) const {
   return k - i > 1;
 }
 
+void Engine::Impl::BuildMessage(int count, size_t at, size_t next, size_t base, bool gso) {
+  mmsghdr& m = send_msgs[count];
+  memset(&m, 0, sizeof m);
+  m.msg_hdr.msg_name = const_cast<sockaddr_in*>(out[at].to);
+  m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  m.msg_hdr.msg_iov = &send_iov[at - base];
+  m.msg_hdr.msg_iovlen = next - at;
+  for (size_t k = at; k < next; ++k) {
+    send_iov[k - base].iov_base = out[k].data;
+    send_iov[k - base].iov_len = out[k].len;
+  }
+  if (gso) {
+    cmsghdr* cm = reinterpret_cast<cmsghdr*>(send_cmsg[count]);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const uint16_t segment = static_cast<uint16_t>(out[at].len);
+    memcpy(CMSG_DATA(cm), &segment, sizeof segment);
+    m.msg_hdr.msg_control = cm;
+    m.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+  }
+  send_first[count] = at;
+  send_count[count] = next - at;
+}
+
+void Engine::Impl::Sent(int q) {
+  if (send_count[q] > 1) Bump(counters->gso_messages);
+  for (size_t k = 0; k < send_count[q]; ++k) {
+    const Outgoing& o = out[send_first[q] + k];
+    if (o.rtp) {
+      Bump<uint64_t>(o.leg->c->tx_packets);
+      Bump<uint64_t>(o.leg->c->tx_bytes, o.len);
+    }
+  }
+}
+
+void Engine::Impl::FlushUring() {
+  // Up to kBatch messages per submission, each its own SENDMSG entry (any socket), grouped like sendmmsg's;
+  // the submitting io_uring_enter completes them all (MSG_DONTWAIT), and their completions are reaped here.
+  while (!out.empty()) {
+    size_t at = 0;
+    while (at < out.size()) {
+      const size_t base = at;
+      int count = 0;
+      size_t run_end = at;
+      while (at < out.size() && count < kBatch) {
+        if (at >= run_end) {
+          run_end = at;
+          while (run_end < out.size() && out[run_end].fd == out[at].fd) ++run_end;
+        }
+        size_t next = at + 1;
+        const bool gso = gso_enabled && GsoRun(at, run_end, &next);
+        BuildMessage(count, at, next, base, gso);
+        io_uring_sqe* sqe = Sqe();
+        if (!sqe) {
+          for (size_t k = at; k < next; ++k) Drop(out[k].leg, DropReason::kSendFailed);
+        } else {
+          // A lone datagram needs no msghdr (which the kernel would copy and check): sendto.
+          const uint64_t tag = (static_cast<uint64_t>(count) << 3) | kTagSend;
+          send_to[count] = send_to_ok && !gso && next == at + 1;
+          if (send_to[count]) {
+            ring.PrepSendTo(sqe, out[at].fd, out[at].data, out[at].len, out[at].to, tag);
+          } else {
+            ring.PrepSendMsg(sqe, out[at].fd, &send_msgs[count].msg_hdr, tag);
+          }
+          ++sends_in_flight;
+          ++count;
+        }
+        at = next;
+      }
+      ring.Enter(0, 0, 0);
+      ReapCompletions();
+      while (sends_in_flight > 0) {
+        ring.Enter(1, 0, 0);
+        ReapCompletions();
+      }
+    }
+    out.swap(resend);
+    resend.clear();
+  }
+  scratch_used = 0;
+}
+
 void Engine::Impl::Flush() {
+  if (uring) return FlushUring();
   size_t i = 0;
   while (i < out.size()) {
     // One sendmmsg per run of datagrams leaving through the same socket; within it, one message per run of
@@ -1039,28 +1457,7 @@ void Engine::Impl::Flush() {
     while (at < end && count < kBatch) {
       size_t next = at + 1;
       const bool gso = gso_enabled && GsoRun(at, end, &next);
-      mmsghdr& m = send_msgs[count];
-      memset(&m, 0, sizeof m);
-      m.msg_hdr.msg_name = const_cast<sockaddr_in*>(out[at].to);
-      m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
-      m.msg_hdr.msg_iov = &send_iov[at - i];
-      m.msg_hdr.msg_iovlen = next - at;
-      for (size_t k = at; k < next; ++k) {
-        send_iov[k - i].iov_base = out[k].data;
-        send_iov[k - i].iov_len = out[k].len;
-      }
-      if (gso) {
-        cmsghdr* cm = reinterpret_cast<cmsghdr*>(send_cmsg[count]);
-        cm->cmsg_level = SOL_UDP;
-        cm->cmsg_type = UDP_SEGMENT;
-        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-        const uint16_t segment = static_cast<uint16_t>(out[at].len);
-        memcpy(CMSG_DATA(cm), &segment, sizeof segment);
-        m.msg_hdr.msg_control = cm;
-        m.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
-      }
-      send_first[count] = at;
-      send_count[count] = next - at;
+      BuildMessage(count, at, next, i, gso);
       at = next;
       ++count;
     }
@@ -1081,16 +1478,7 @@ void Engine::Impl::Flush() {
         ++sent;
         continue;
       }
-      for (int q = sent; q < sent + r; ++q) {
-        if (send_count[q] > 1) Bump(counters->gso_messages);
-        for (size_t k = 0; k < send_count[q]; ++k) {
-          const Outgoing& o = out[send_first[q] + k];
-          if (o.rtp) {
-            Bump<uint64_t>(o.leg->c->tx_packets);
-            Bump<uint64_t>(o.leg->c->tx_bytes, o.len);
-          }
-        }
-      }
+      for (int q = sent; q < sent + r; ++q) Sent(q);
       sent += r;
     }
     // What is left after a GSO refusal goes again (plainly) from where it stopped.

@@ -87,6 +87,10 @@ export interface TransfersConfig {
   mediaAddress: string;
   /** RTP/RTCP port range of the bridge. */
   rtpPorts: [number, number];
+  /** The bridge thread's I/O backend (docs/rtp-bridge.md); default `SWITCHHOOK_RTP_BACKEND`, else 'auto'. */
+  rtpBackend?: 'auto' | 'io_uring' | 'epoll';
+  /** Adaptive moderation bound of the bridge, microseconds (0 = off); default the engine's (500). */
+  rtpModerationUs?: number;
   softphoneAnswerMs: number;
   gatewayInviteMs: number;
   deskAnswerMs: number;
@@ -311,6 +315,8 @@ export const configSchema = {
       properties: {
         mediaAddress: { type: 'string', pattern: '^[0-9.]+$' },
         rtpPorts: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 1024, maximum: 65535 } },
+        rtpBackend: { type: 'string', enum: ['auto', 'io_uring', 'epoll'] },
+        rtpModerationUs: { type: 'integer', minimum: 0, maximum: 1000 },
         softphoneAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
         gatewayInviteMs: { type: 'integer', minimum: 500, maximum: 600000 },
         deskAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
@@ -546,6 +552,8 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
     config.transfers = {
       mediaAddress: t.mediaAddress ?? '127.0.0.1',
       rtpPorts: t.rtpPorts ?? [30000, 39999],
+      ...(t.rtpBackend !== undefined ? { rtpBackend: t.rtpBackend } : {}),
+      ...(t.rtpModerationUs !== undefined ? { rtpModerationUs: t.rtpModerationUs } : {}),
       softphoneAnswerMs: t.softphoneAnswerMs ?? 20000,
       gatewayInviteMs: t.gatewayInviteMs ?? 10000,
       deskAnswerMs: t.deskAnswerMs ?? 30000,

@@ -331,7 +331,10 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       }
     }
     if (transfers && link && sip && this.registrarInstance) {
-      this.rtpEngine = new RtpEngine({ bindAddress: transfers.mediaAddress, portMin: transfers.rtpPorts[0], portMax: transfers.rtpPorts[1], metrics: this.metrics });
+      this.rtpEngine = new RtpEngine({ bindAddress: transfers.mediaAddress, portMin: transfers.rtpPorts[0], portMax: transfers.rtpPorts[1],
+        ...(transfers.rtpBackend !== undefined ? { backend: transfers.rtpBackend } : {}),
+        ...(transfers.rtpModerationUs !== undefined ? { moderationUs: transfers.rtpModerationUs } : {}),
+        metrics: this.metrics });
       this.softphoneTransfer = new SoftphoneTransfer({
         link,
         model: this.model,

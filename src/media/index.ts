@@ -1,6 +1,6 @@
 /** Media: RTP legs and bridges on the native bridge engine, SDP for them, and PDSV line endpoints. */
 export { MediaError, type MediaErrorCode } from './errors.js';
-export { RtpEngine, type RtpEngineOptions } from './rtp-engine.js';
+export { DEFAULT_MODERATION_US, RtpEngine, type RtpBackend, type RtpEngineOptions } from './rtp-engine.js';
 export { RtpBridge, RtpBridgeState } from './rtp-bridge.js';
 export {
   RtpLeg,

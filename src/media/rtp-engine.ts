@@ -8,6 +8,14 @@ import { RtpLeg, toNativeSettings, type RtpLegOptions, type RtpLegOwner } from '
 
 const log = createLogger('media');
 
+/** The bridge thread's I/O backend (see {@link RtpEngineOptions.backend}). */
+export type RtpBackend = 'auto' | 'io_uring' | 'epoll';
+
+const BACKENDS: readonly RtpBackend[] = ['auto', 'io_uring', 'epoll'];
+
+/** Default adaptive moderation bound of the io_uring backend, microseconds. */
+export const DEFAULT_MODERATION_US = 500;
+
 /** Where legs bind and which ports they take. */
 export interface RtpEngineOptions {
   /** IPv4 address the legs bind to (default 127.0.0.1). */
@@ -32,6 +40,22 @@ export interface RtpEngineOptions {
    * bridge turns it off by itself (with an error event) where the kernel refuses it.
    */
   gso?: boolean;
+  /**
+   * How the bridge thread moves datagrams: `'io_uring'` (multishot receives into provided buffers, sends
+   * submitted together, one io_uring_enter per wake-up; Linux >= 6.1, else creating the engine fails),
+   * `'epoll'` (epoll, recvmmsg, sendmmsg) or `'auto'` (io_uring where the kernel offers it, epoll otherwise,
+   * with an `error` event saying why). Default: the `SWITCHHOOK_RTP_BACKEND` environment variable, else
+   * `'auto'`. `stats().backend` says which one runs.
+   */
+  backend?: RtpBackend;
+  /**
+   * Adaptive moderation bound of the io_uring backend, microseconds (0..1000, default
+   * {@link DEFAULT_MODERATION_US}; 0 = off). While the recent packet rate brings at least two datagrams
+   * within the bound, each wait returns once about that many are ready or the bound passed with at least
+   * one, so a wake-up carries many datagrams; at low rates and when idle every datagram wakes the thread.
+   * Adds at most the bound to a packet's latency. Ignored by the epoll backend.
+   */
+  moderationUs?: number;
   metrics?: MetricsRegistry;
 }
 
@@ -63,6 +87,14 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     if (!Number.isInteger(coalesceUs) || coalesceUs < 0 || coalesceUs > 10_000) {
       throw new MediaError('MEDIA_ERR_ARGUMENT', `coalesceUs must be an integer in [0, 10000], got ${coalesceUs}`);
     }
+    const backend = options.backend ?? (process.env['SWITCHHOOK_RTP_BACKEND'] as RtpBackend | undefined) ?? 'auto';
+    if (!BACKENDS.includes(backend)) {
+      throw new MediaError('MEDIA_ERR_ARGUMENT', `backend must be one of ${BACKENDS.join(', ')}, got ${String(backend)}`);
+    }
+    const moderationUs = options.moderationUs ?? DEFAULT_MODERATION_US;
+    if (!Number.isInteger(moderationUs) || moderationUs < 0 || moderationUs > 1000) {
+      throw new MediaError('MEDIA_ERR_ARGUMENT', `moderationUs must be an integer in [0, 1000], got ${moderationUs}`);
+    }
     const metrics = options.metrics ?? new MetricsRegistry();
     this.legsGauge = metrics.gauge('switchhook_rtp_legs', 'RTP legs open on the bridge.');
     this.eventsCounter = metrics.counter('switchhook_rtp_events_total', 'Events from the RTP bridge by type.');
@@ -73,7 +105,7 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     try {
       this.handle = rtpAddon.rtpEngineCreate(
         { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice, coalesceUs,
-          gso: options.gso ?? true },
+          gso: options.gso ?? true, backend, moderationUs },
         (events) => this.onEvents(events),
       );
     } catch (err) {

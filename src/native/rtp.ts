@@ -84,6 +84,8 @@ export interface NativeEngineStats {
   /** Messages sent with UDP segmentation offload (several datagrams each). */
   gsoMessages: number;
   legs: number;
+  /** The backend the bridge thread runs. */
+  backend: 'io_uring' | 'epoll';
 }
 
 export interface NativeEngineOptions {
@@ -96,6 +98,10 @@ export interface NativeEngineOptions {
   coalesceUs?: number;
   /** UDP segmentation offload on send (default true). */
   gso?: boolean;
+  /** 'auto' (io_uring where the kernel has it, else epoll), 'io_uring' (or fail) or 'epoll'. */
+  backend?: 'auto' | 'io_uring' | 'epoll';
+  /** Adaptive moderation bound of the io_uring backend, microseconds (0: off). */
+  moderationUs?: number;
 }
 
 /** Receiver statistics of a packet sequence (RFC 3550 A.1, A.3, A.8). */

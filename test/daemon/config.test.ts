@@ -132,4 +132,21 @@ t.test('service node gateway ports: a range of trunk channels, each monitored by
     { key: 'serviceNode.pbx.gatewayDevices[1]', message: 'not monitored (add 8000 to cti.devices)' },
     { key: 'serviceNode.pbx.gatewayDevices[2]', message: "range '7005-7001' ends before it starts" },
   ]);
+
+t.test('transfers: the RTP bridge backend and moderation bound are optional and checked', async (t) => {
+  const base = {
+    cti: { host: '127.0.0.1', port: 7001, devices: ['2000'] },
+    sip: { listen: [{ protocol: 'udp', host: '127.0.0.1', port: 5060 }] },
+  };
+  const users = [{ device: '2000', user: 'alice', softphoneAor: 'sip:alice@pbx.example' }];
+  const plain = validateConfig({ ...base, transfers: { users } });
+  t.equal(plain.transfers?.rtpBackend, undefined);
+  t.equal(plain.transfers?.rtpModerationUs, undefined);
+  const set = validateConfig({ ...base, transfers: { users, rtpBackend: 'epoll', rtpModerationUs: 0 } });
+  t.equal(set.transfers?.rtpBackend, 'epoll');
+  t.equal(set.transfers?.rtpModerationUs, 0);
+  const issues = issuesOf(() => validateConfig({ ...base, transfers: { users, rtpBackend: 'poll', rtpModerationUs: 5000 } }));
+  const keys = issues.map((i) => i.key);
+  t.ok(keys.includes('transfers.rtpBackend'), 'bad backend named');
+  t.ok(keys.includes('transfers.rtpModerationUs'), 'bad bound named');
 });

@@ -1,0 +1,188 @@
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+
+import { MediaError, RtpEngine, type RtpBackend, type RtpEngineOptions } from '../../src/media/index.js';
+import { readUdpPayloads, rtpPacket, sendAll, until, UdpPeer } from '../helpers/rtp.js';
+
+const captures = join(import.meta.dirname, '..', '..', 'captures', 'public', 'rtp');
+
+/** Whether this kernel runs the io_uring backend (Linux >= 6.1, io_uring not disabled). */
+function uringAvailable(): boolean {
+  try {
+    new RtpEngine({ portMin: 40000, portMax: 40001, backend: 'io_uring' }).close();
+    return true;
+  } catch (err) {
+    if (err instanceof MediaError) return false;
+    throw err;
+  }
+}
+const haveUring = uringAvailable();
+
+/** An engine on `backend` with legs A (phone side) and B (far end from SDP) bridged. */
+async function setup(t: Test, options: RtpEngineOptions, a: object = {}) {
+  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, ...options });
+  const phone = await UdpPeer.open();
+  const far = await UdpPeer.open();
+  const legA = engine.createLeg({ payloadType: 8, telephoneEventPayloadType: 101, ...a });
+  const legB = engine.createLeg({
+    payloadType: 8,
+    telephoneEventPayloadType: 101,
+    remote: { address: '127.0.0.1', port: far.port },
+  });
+  engine.bridge(legA, legB);
+  t.teardown(async () => {
+    engine.close();
+    await phone.close();
+    await far.close();
+  });
+  return { engine, phone, far, legA, legB };
+}
+
+/**
+ * The SIPp A-law capture with bad datagrams among it (short, wrong version, a payload type the leg does not
+ * take, larger than the leg's maximum and larger than a receive buffer), and what came out.
+ */
+async function relayCapture(t: Test, options: RtpEngineOptions) {
+  const { engine, phone, far, legA, legB } = await setup(t, options, { maxPacketSize: 1500 });
+  const good = (await readUdpPayloads(join(captures, 'sipp-g711a.pcap'))).map((d) => d.data);
+  const bad = [
+    Buffer.alloc(5, 0x80),
+    Buffer.from([0x40, 8, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    rtpPacket({ pt: 3, seq: 1, ts: 1, ssrc: 1 }),
+    rtpPacket({ pt: 8, seq: 2, ts: 2, ssrc: 1, payload: Buffer.alloc(1600) }),
+    rtpPacket({ pt: 8, seq: 3, ts: 3, ssrc: 1, payload: Buffer.alloc(4000) }),
+  ];
+  const packets = [...good.slice(0, 100), ...bad, ...good.slice(100)];
+  await sendAll(phone, packets, legA.rtpPort);
+  await far.waitFor(good.length);
+  await until(() => Object.values(legA.stats().drops).reduce((n, v) => n + v, 0) === bad.length);
+  return { backend: engine.stats().backend, got: far.received.map((r) => r.data), a: legA.stats(), b: legB.stats() };
+}
+
+t.test('backend option and environment variable are checked', async (t) => {
+  t.throws(() => new RtpEngine({ backend: 'poll' as RtpBackend }), { code: 'MEDIA_ERR_ARGUMENT' });
+  t.throws(() => new RtpEngine({ moderationUs: -1 }), { code: 'MEDIA_ERR_ARGUMENT' });
+  t.throws(() => new RtpEngine({ moderationUs: 1001 }), { code: 'MEDIA_ERR_ARGUMENT' });
+  const saved = process.env['SWITCHHOOK_RTP_BACKEND'];
+  process.env['SWITCHHOOK_RTP_BACKEND'] = 'epoll';
+  try {
+    const engine = new RtpEngine({ portMin: 40000, portMax: 40001 });
+    t.equal(engine.stats().backend, 'epoll', 'the environment forces epoll');
+    engine.close();
+  } finally {
+    if (saved === undefined) delete process.env['SWITCHHOOK_RTP_BACKEND'];
+    else process.env['SWITCHHOOK_RTP_BACKEND'] = saved;
+  }
+  const auto = new RtpEngine({ portMin: 40000, portMax: 40001, backend: 'auto' });
+  t.equal(auto.stats().backend, haveUring ? 'io_uring' : 'epoll', 'auto takes io_uring where the kernel has it');
+  auto.close();
+});
+
+t.test('io_uring and epoll relay the same bytes and count the same', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const runs = {
+    epoll: await relayCapture(t, { backend: 'epoll', moderationUs: 0 }),
+    uring: await relayCapture(t, { backend: 'io_uring', moderationUs: 0 }),
+    moderated: await relayCapture(t, { backend: 'io_uring', moderationUs: 1000 }),
+    epollModerated: await relayCapture(t, { backend: 'epoll', moderationUs: 1000 }),
+  };
+  t.equal(runs.epoll.backend, 'epoll');
+  t.equal(runs.uring.backend, 'io_uring');
+  const ref = runs.epoll;
+  t.equal(ref.got.length, 236);
+  for (const [name, r] of Object.entries(runs)) {
+    t.equal(r.got.length, ref.got.length, `${name}: as many datagrams`);
+    t.ok(r.got.every((d, i) => d.equals(ref.got[i]!)), `${name}: byte for byte the same, in order`);
+    for (const k of ['rxPackets', 'rxBytes', 'expected', 'lost', 'inSsrc'] as const) t.equal(r.a[k], ref.a[k], `${name}: A ${k}`);
+    for (const k of ['txPackets', 'txBytes', 'outSsrc'] as const) t.equal(r.b[k], ref.b[k], `${name}: B ${k}`);
+    t.same(r.a.drops, ref.a.drops, `${name}: the same drops`);
+  }
+  t.match(ref.a.drops, { short: 1, version: 1, payloadType: 1, oversize: 2 });
+});
+
+t.test('io_uring: strict source and re-latching', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const { phone, far, legA, legB } = await setup(t, { backend: 'io_uring' }, { strictSource: true });
+  const stray = await UdpPeer.open();
+  t.teardown(() => stray.close());
+  const p = (seq: number) => rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 42 });
+  await phone.send(p(1), legA.rtpPort);
+  await far.waitFor(1);
+  await stray.send(p(2), legA.rtpPort);
+  await phone.send(p(3), legA.rtpPort);
+  await far.waitFor(2);
+  await until(() => legA.stats().drops.source === 1);
+  t.same(legA.remote, { address: '127.0.0.1', port: phone.port });
+  const learned = new Promise((resolve) => legB.once('learned', resolve));
+  await stray.send(p(10), legB.rtpPort);
+  t.match(await learned, { port: stray.port });
+  await phone.waitFor(1);
+  t.equal(legB.stats().drops.source, 0);
+});
+
+t.test('io_uring: idle timeout fires once per silence', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const { phone, legA } = await setup(t, { backend: 'io_uring' }, { idleTimeoutMs: 300 });
+  let idles = 0;
+  legA.on('idle', () => idles++);
+  await until(() => idles === 1);
+  await phone.send(rtpPacket({ pt: 8, seq: 1, ts: 0, ssrc: 1 }), legA.rtpPort);
+  await until(() => legA.stats().rxPackets === 1);
+  await until(() => idles === 2);
+  t.equal(idles, 2);
+});
+
+t.test('io_uring, moderated: a burst then a lone packet both come through', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const { phone, far, legA } = await setup(t, { backend: 'io_uring', moderationUs: 500 });
+  const burst = Array.from({ length: 2000 }, (_, i) => rtpPacket({ pt: 8, seq: i, ts: i * 160, ssrc: 7 }));
+  // Thousands per second, a rate the moderation engages for.
+  await sendAll(phone, burst, legA.rtpPort);
+  await far.waitFor(burst.length);
+  await new Promise((r) => setTimeout(r, 50));
+  await phone.send(rtpPacket({ pt: 8, seq: 2000, ts: 2000 * 160, ssrc: 7 }), legA.rtpPort);
+  await far.waitFor(burst.length + 1);
+  t.equal(legA.stats().rxPackets, burst.length + 1);
+});
+
+t.test('io_uring: legs removed and added while traffic flows', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const engine = new RtpEngine({ portMin: 40000, portMax: 40099, backend: 'io_uring' });
+  const phone = await UdpPeer.open();
+  const far = await UdpPeer.open();
+  t.teardown(async () => {
+    engine.close();
+    await phone.close();
+    await far.close();
+  });
+  // Ten rounds over a 50-pair range: ports (and the leg slots of cancelled receives) are reused.
+  for (let round = 0; round < 10; round++) {
+    const legs = Array.from({ length: 4 }, () => {
+      const a = engine.createLeg({ payloadType: 8 });
+      const b = engine.createLeg({ payloadType: 8, remote: { address: '127.0.0.1', port: far.port } });
+      engine.bridge(a, b);
+      return { a, b };
+    });
+    const before = far.received.length;
+    for (const { a } of legs) await phone.send(rtpPacket({ pt: 8, seq: round, ts: round * 160, ssrc: 3 }), a.rtpPort);
+    await far.waitFor(before + legs.length);
+    // Packets still in flight towards legs being disposed are dropped with them, never relayed elsewhere.
+    for (const { a } of legs) void phone.send(rtpPacket({ pt: 8, seq: 99, ts: 0, ssrc: 3 }), a.rtpPort);
+    for (const { a, b } of legs) {
+      a.dispose();
+      b.dispose();
+    }
+  }
+  t.equal(engine.legCount, 0);
+  t.equal(engine.stats().backend, 'io_uring');
+});
+
+// A range above the kernel's ephemeral ports (32768-60999 by default), so no other socket takes a pair of it.
+t.test('closing an engine frees its ports at once, on either backend', async (t) => {
+  for (const backend of haveUring ? (['io_uring', 'epoll'] as const) : (['epoll'] as const)) {
+    for (let round = 0; round < 3; round++) {
+      const engine = new RtpEngine({ portMin: 64000, portMax: 64099, backend });
+      try {
+        const legs = Array.from({ length: 50 }, () => engine.createLeg({ payloadType: 8 }));
+        t.equal(legs.length, 50, `${backend} round ${round}: the whole range again`);
+      } finally {
+        engine.close();
+      }
+    }
+  }
+});
