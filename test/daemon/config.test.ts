@@ -132,6 +132,7 @@ t.test('service node gateway ports: a range of trunk channels, each monitored by
     { key: 'serviceNode.pbx.gatewayDevices[1]', message: 'not monitored (add 8000 to cti.devices)' },
     { key: 'serviceNode.pbx.gatewayDevices[2]', message: "range '7005-7001' ends before it starts" },
   ]);
+});
 
 t.test('transfers: the RTP bridge backend and moderation bound are optional and checked', async (t) => {
   const base = {
