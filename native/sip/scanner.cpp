@@ -501,6 +501,8 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   Out o{out, cap};
   size_t count = 0;
   uint64_t seen_single = 0;
+  // Value of the first line of each single-valued header group, for its repeats.
+  size_t single_value[64][2];
   int64_t content_length = -1;
   size_t p = lf + 1;
   size_t body_start = 0;
@@ -536,9 +538,21 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     h[4] = static_cast<int32_t>(le - base);
     if (id >= 0) {
       if (uint8_t group = names.Single(id); group != 0) {
-        // Repeats are judged by the grammar path (same value allowed, RFC 4475 3.3.8).
-        uint64_t bit = 1ULL << ((group - 1u) & 63u);
-        if ((seen_single & bit) != 0) return 0;
+        // A repeat is allowed when it repeats the same value (RFC 4475 3.3.8): byte for byte and visible
+        // ASCII here (the grammar path compares decoded strings); any other repeat is judged there.
+        const unsigned g = (group - 1u) & 63u;
+        const uint64_t bit = 1ULL << g;
+        if ((seen_single & bit) != 0) {
+          const size_t fs = single_value[g][0];
+          const size_t n = single_value[g][1] - fs;
+          if (ve - vs != n || std::memcmp(data + vs, data + fs, n) != 0) return 0;
+          for (size_t i = vs; i < ve; ++i) {
+            if (!Visible(data[i])) return 0;
+          }
+        } else {
+          single_value[g][0] = vs;
+          single_value[g][1] = ve;
+        }
         seen_single |= bit;
       }
       const int hi = static_cast<int>(count - 1);

@@ -1,7 +1,7 @@
 // SIP message scanner (RFC 3261 7, 25.1): one pass over a datagram or framed stream message that checks
 // the framing of the common well-formed case and writes offsets into an int32 record. No allocation, no
-// copies: every offset points into the caller's buffer. Anything it does not accept (folding, duplicate
-// single headers, faults of any kind) is reported as "not scanned" and the TypeScript grammar takes over,
+// copies: every offset points into the caller's buffer. Anything it does not accept (folding, a single
+// header repeated with another value, faults of any kind) is reported as "not scanned" and the TypeScript grammar takes over,
 // so verdicts and error reasons stay those of src/sip/message/.
 #pragma once
 #include <cstddef>

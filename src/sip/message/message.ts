@@ -876,8 +876,8 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
 }
 
 /**
- * The RFC 3261 25.1 grammar path for what the native scanner leaves (folding, repeated single headers,
- * unusual start lines, every fault): it finds the first fault, its reason and status.
+ * The RFC 3261 25.1 grammar path for what the native scanner leaves (folding, single headers repeated with
+ * another value, unusual start lines, every fault): it finds the first fault, its reason and status.
  */
 function parseGrammar(buf: Buffer, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): SipMessage {
   const len = buf.length;
