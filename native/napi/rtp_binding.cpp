@@ -236,6 +236,7 @@ Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   o.Set("commands", static_cast<double>(h->engine->counters().commands.load(std::memory_order_relaxed)));
   o.Set("gsoMessages", static_cast<double>(h->engine->counters().gso_messages.load(std::memory_order_relaxed)));
   o.Set("recvNoBuffers", static_cast<double>(h->engine->counters().recv_no_buffers.load(std::memory_order_relaxed)));
+  o.Set("recvBuffers", static_cast<double>(h->engine->counters().recv_buffers.load(std::memory_order_relaxed)));
   o.Set("recvRearms", static_cast<double>(h->engine->counters().recv_rearms.load(std::memory_order_relaxed)));
   o.Set("legs", static_cast<double>(h->legs.size()));
   o.Set("backend", h->engine->backend() == switchhook::rtp::Backend::kUring ? "io_uring" : "epoll");

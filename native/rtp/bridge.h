@@ -107,6 +107,7 @@ struct EngineCounters {
   // io_uring: multishot receives the kernel ended for want of a provided buffer (ENOBUFS), and receives
   // armed again after ending (ENOBUFS or any other non-fatal end, a full submission ring).
   std::atomic<uint64_t> recv_no_buffers{0}, recv_rearms{0};
+  std::atomic<uint64_t> recv_buffers{0};  // io_uring: provided receive buffers in the ring
 };
 
 class Engine {
@@ -147,8 +148,9 @@ class Engine {
    */
   void set_moderation_us(uint32_t us) { moderation_us_ = us; }
   /**
-   * io_uring provided receive buffers: a power of two in [1, 32768] (default 4096); 0 keeps the default.
-   * Datagrams wait in their socket's queue while none is free. Set before Start.
+   * io_uring provided receive buffers: a power of two in [1, 32768], fixed; 0 (default): 4096, growing with
+   * the legs (two per leg, up to 32768). Datagrams wait in their socket's queue while none is free. Set
+   * before Start.
    */
   void set_receive_buffers(uint32_t n) { receive_buffers_ = n; }
   /** The backend running since Start (kEpoll or kUring). */

@@ -248,6 +248,7 @@ struct Engine::Impl {
   std::vector<uint16_t> recycle;
   std::vector<Sock*> rearm;  // receives that ended, armed again after the buffers went back to the ring
   unsigned receive_buffers = kUringBuffers;
+  bool grow_buffers = true;  // false when the number was set (receive_buffers)
   msghdr recv_msg{};
   bool send_to[kBatch];     // the message went as IORING_OP_SEND with a destination
   bool send_to_ok = true;   // the kernel takes those (Linux >= 6.1); SENDMSG otherwise
@@ -339,7 +340,10 @@ bool Engine::Start(std::string* error, int thread_nice) {
   im.out.reserve(kBatch * 2);
   impl_->coalesce_ns = static_cast<uint64_t>(coalesce_us_) * 1000;
   impl_->moderation_us = moderation_us_;
-  if (receive_buffers_ != 0) impl_->receive_buffers = receive_buffers_;
+  if (receive_buffers_ != 0) {
+    impl_->receive_buffers = receive_buffers_;
+    impl_->grow_buffers = false;
+  }
   impl_->gso_enabled = gso_;
   // The io_uring ring belongs to the thread that creates it (single issuer, task work run on waits), so the
   // bridge thread sets it up and reports back before Start returns.
@@ -362,6 +366,7 @@ bool Engine::Start(std::string* error, int thread_nice) {
     }
     std::string why;
     if (want != Backend::kEpoll) impl_->uring = impl_->ring.Setup(kUringEntries, impl_->receive_buffers, kUringBufferSize, &why);
+    if (impl_->uring) counters_.recv_buffers.store(impl_->ring.buffers(), std::memory_order_relaxed);
     const bool ok = impl_->uring || want != Backend::kUring;
     started.set_value(Started{ok, why});
     if (!ok) return;
@@ -900,6 +905,11 @@ void Engine::Impl::AddLeg(Command& cmd) {
   leg->local_ssrc = rng();
   leg->next_rtcp_ns = now + Jittered(leg->s.rtcp_interval_ms);
   cmd.rtp_fd = cmd.rtcp_fd = -1;
+  // The provided buffers grow with the legs, two per leg (about 40 ms of a 50 packets/s stream both ways
+  // before the ring runs dry), in chunks of the initial size, unless a fixed number was asked for.
+  while (uring && grow_buffers && ring.buffers() < 2 * (legs.size() + 1) && ring.GrowBuffers()) {
+  }
+  if (uring) counters->recv_buffers.store(ring.buffers(), std::memory_order_relaxed);
   for (Sock* s : {&leg->rtp, &leg->rtcp}) {
     if (uring) {
       ArmRecv(s);

@@ -57,8 +57,9 @@ export interface RtpEngineOptions {
    */
   moderationUs?: number;
   /**
-   * Provided receive buffers of the io_uring backend: a power of two in [1, 32768], default 4096. Each holds
-   * one datagram between its arrival and its send; while none is free, datagrams wait in their socket's queue
+   * Provided receive buffers of the io_uring backend, a fixed power of two in [1, 32768]. Default: 4096,
+   * growing with the legs (two per leg, up to 32768; `stats().recvBuffers`). Each holds one datagram
+   * between its arrival and its send; while none is free, datagrams wait in their socket's queue
    * and the receives the kernel ended (ENOBUFS, `stats().recvNoBuffers`) are armed again once the buffers are
    * back (`stats().recvRearms`). Ignored by the epoll backend.
    */
@@ -102,9 +103,9 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     if (!Number.isInteger(moderationUs) || moderationUs < 0 || moderationUs > 1000) {
       throw new MediaError('MEDIA_ERR_ARGUMENT', `moderationUs must be an integer in [0, 1000], got ${moderationUs}`);
     }
-    const receiveBuffers = options.receiveBuffers ?? 4096;
-    if (!Number.isInteger(receiveBuffers) || receiveBuffers < 1 || receiveBuffers > 32768 ||
-      (receiveBuffers & (receiveBuffers - 1)) !== 0) {
+    const receiveBuffers = options.receiveBuffers ?? 0;
+    if (options.receiveBuffers !== undefined && (!Number.isInteger(receiveBuffers) || receiveBuffers < 1 ||
+      receiveBuffers > 32768 || (receiveBuffers & (receiveBuffers - 1)) !== 0)) {
       throw new MediaError('MEDIA_ERR_ARGUMENT',
         `receiveBuffers must be a power of two in [1, 32768], got ${receiveBuffers}`);
     }

@@ -85,6 +85,8 @@ export interface NativeEngineStats {
   gsoMessages: number;
   /** io_uring: multishot receives ended for want of a provided buffer (ENOBUFS). */
   recvNoBuffers: number;
+  /** io_uring: provided receive buffers in the ring (0 on epoll). */
+  recvBuffers: number;
   /** io_uring: receives armed again after they ended. */
   recvRearms: number;
   legs: number;
@@ -106,7 +108,7 @@ export interface NativeEngineOptions {
   backend?: 'auto' | 'io_uring' | 'epoll';
   /** Adaptive moderation bound of the io_uring backend, microseconds (0: off). */
   moderationUs?: number;
-  /** io_uring provided receive buffers, a power of two in [1, 32768] (0 or absent: 4096). */
+  /** io_uring provided receive buffers, a power of two in [1, 32768], fixed (0 or absent: growing with the legs). */
   receiveBuffers?: number;
 }
 

@@ -175,6 +175,21 @@ t.test('io_uring: legs removed and added while traffic flows', { skip: !haveUrin
   t.equal(engine.stats().backend, 'io_uring');
 });
 
+t.test('io_uring: the receive buffers grow with the legs', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, backend: 'io_uring' });
+  t.teardown(() => engine.close());
+  t.equal(engine.stats().recvBuffers, 4096, 'the initial ring');
+  const legs = Array.from({ length: 2049 }, () => engine.createLeg({ payloadType: 8 }));
+  await until(() => engine.stats().commands >= legs.length);
+  t.equal(engine.stats().recvBuffers, 8192, 'one more chunk past two buffers per leg');
+  const fixed = new RtpEngine({ portMin: 50000, portMax: 50099, backend: 'io_uring', receiveBuffers: 2 });
+  fixed.createLeg({ payloadType: 8 });
+  fixed.createLeg({ payloadType: 8 });
+  await until(() => fixed.stats().commands >= 2);
+  t.equal(fixed.stats().recvBuffers, 2, 'a fixed number stays');
+  fixed.close();
+});
+
 t.test('io_uring, out of receive buffers: datagrams wait in the socket, receives are armed again', { skip: !haveUring && 'no io_uring here' }, async (t) => {
   // One provided buffer for four sockets: every burst ends receives with ENOBUFS while the buffer is out.
   const engine = new RtpEngine({ portMin: 40000, portMax: 49999, backend: 'io_uring', receiveBuffers: 1 });
