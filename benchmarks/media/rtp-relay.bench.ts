@@ -302,6 +302,13 @@ class SwitchhookRelay implements Relay {
   }
 
   async teardown(): Promise<void> {
+    if (this.engine) {
+      const st = this.engine.stats();
+      if (st.backend === 'io_uring') {
+        log(`${this.name}: ${this.engine.legCount} legs, ${st.recvBuffers} receive buffers, ` +
+          `${st.recvNoBuffers} receives ended by ENOBUFS, ${st.recvRearms} re-armed`);
+      }
+    }
     this.engine?.close();
     this.engine = undefined;
   }
