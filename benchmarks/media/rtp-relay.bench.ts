@@ -39,7 +39,8 @@ const FIXED_STREAMS = 100;
 /**
  * Every relay under test runs at this nice value (the switchhook bridge thread through its engine option,
  * every thread of the Node relay and of rtpengine through setpriority), as media relays are deployed above
- * ordinary work; the load generator stays at 0. Same for all three, so the comparison stays even.
+ * ordinary work; so do the load generator and sink, so that no relay starves them. Same for all three, so
+ * the comparison stays even.
  */
 const RELAY_NICE = -5;
 /** The moderation bound compared against the default at the fixed load (on when the default is off). */
@@ -119,6 +120,9 @@ class Load {
     const first = await it.next();
     const m = /^ready (\d+) (\d+)$/.exec(String(first.value));
     if (!m) throw new Error(`rtp-load did not start: ${String(first.value)}`);
+    // At the relays' priority: a relay with several threads at a higher one (rtpengine's workers) would
+    // otherwise starve the generator on this 2-core machine, and it would offer less than it says.
+    reniceAll(child.pid!);
     pin(child.pid!, LOAD_CPU, true);
     return new Load(child, it, Number(m[1]), Number(m[2]));
   }

@@ -481,8 +481,10 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
     if (port + 1 > max) port = first + (port - first) % (2 * pairs);
     int fds[2] = {-1, -1};
     bool ok = true;
+    bool no_socket = false;
     for (int k = 0; k < 2 && ok; ++k) {
       fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      no_socket = fds[k] < 0;
       sockaddr_in sa{};
       sa.sin_family = AF_INET;
       sa.sin_addr = bind_addr;
@@ -496,6 +498,8 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
       for (int fd : fds) {
         if (fd >= 0) close(fd);
       }
+      // No socket at all (out of file descriptors, EMFILE/ENFILE, or memory): no other port does better.
+      if (no_socket) break;
       continue;
     }
     // Room for about a second of a busy stream, so a bridge thread descheduled for a moment loses nothing
