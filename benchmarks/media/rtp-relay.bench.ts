@@ -16,8 +16,9 @@
  *    setting, reported apart;
  * 2. rate search over 100 streams (3 s steps, stopping two steps past the first loss over 0.1%), the highest
  *    loss-free rate confirmed over 10 s;
- * 3. realistic streams, 50 packets/s each, 500 to 10,000 of them, each relay until its loss passes the limit
- *    (rtpengine throttles streams that queue, so this is where its highest rate comes from).
+ * 3. realistic streams, 50 packets/s each, 500 up to what the port range holds, each relay until its loss
+ *    passes the limit or a step cannot be set up (rtpengine throttles streams that queue, so this is where its
+ *    highest rate comes from). Every relay binds in the same range outside the kernel's ephemeral ports.
  * The highest rate is the best loss-free relayed rate of 2 and 3. The last line is the JSON summary.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -38,11 +39,34 @@ const FIXED_STREAMS = 100;
 /**
  * Every relay under test runs at this nice value (the switchhook bridge thread through its engine option,
  * every thread of the Node relay and of rtpengine through setpriority), as media relays are deployed above
- * ordinary work; the load generator stays at 0. Same for all three, so the comparison stays even.
+ * ordinary work; so do the load generator and sink, so that no relay starves them. Same for all three, so
+ * the comparison stays even.
  */
 const RELAY_NICE = -5;
 /** The moderation bound compared against the default at the fixed load (on when the default is off). */
 const ALT_MODERATION_US: number = (DEFAULT_MODERATION_US as number) === 0 ? 200 : 0;
+
+/**
+ * The relays' port range, outside the kernel's ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range,
+ * 32768-60999 by default), so no socket bound to port 0 elsewhere on the machine takes a relay's port: the
+ * larger of 10000 up to the ephemeral range and the ephemeral range's end up to 65535, even-aligned. Every
+ * relay (switchhook, the Node relay, rtpengine) gets the same range; they run one at a time.
+ */
+function relayPortRange(): { min: number; max: number } {
+  let lo = 32768;
+  let hi = 60999;
+  try {
+    const m = /^(\d+)\s+(\d+)/.exec(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'));
+    if (m) [lo, hi] = [Number(m[1]), Number(m[2])];
+  } catch {
+    // no procfs: the kernel's default
+  }
+  const below = { min: 10000, max: lo - 1 };
+  const above = { min: hi + 1 + ((hi + 1) % 2), max: 65535 };
+  const r = below.max - below.min >= above.max - above.min ? below : above;
+  return { min: r.min, max: r.max };
+}
+const PORTS = relayPortRange();
 
 /** Renices every thread of a process (setpriority(2) per thread id). */
 function reniceAll(pid: number): void {
@@ -65,6 +89,7 @@ interface RunResult {
 
 interface Trial {
   relay: string;
+  /** Datagrams the generator sent (below offeredPps x ms when it could not keep up). */
   sent: number;
   received: number;
   cpuNs: number;
@@ -95,6 +120,9 @@ class Load {
     const first = await it.next();
     const m = /^ready (\d+) (\d+)$/.exec(String(first.value));
     if (!m) throw new Error(`rtp-load did not start: ${String(first.value)}`);
+    // At the relays' priority: a relay with several threads at a higher one (rtpengine's workers) would
+    // otherwise starve the generator on this 2-core machine, and it would offer less than it says.
+    reniceAll(child.pid!);
     pin(child.pid!, LOAD_CPU, true);
     return new Load(child, it, Number(m[1]), Number(m[2]));
   }
@@ -227,7 +255,7 @@ class SwitchhookRelay implements Relay {
   async setup(streams: number, sinkPort: number): Promise<number[]> {
     const before = bridgeThreadIds();
     const baseline = threadIds();
-    this.engine = new RtpEngine({ portMin: 20000, portMax: 60999, threadNice: RELAY_NICE, ...this.variant });
+    this.engine = new RtpEngine({ portMin: PORTS.min, portMax: PORTS.max, threadNice: RELAY_NICE, ...this.variant });
     this.own = new Set([...threadIds()].filter((tid) => !baseline.has(tid)));
     for (const tid of bridgeThreadIds()) if (!before.has(tid)) pin(tid, RELAY_CPU, false);
     const ports: number[] = [];
@@ -278,6 +306,13 @@ class SwitchhookRelay implements Relay {
   }
 
   async teardown(): Promise<void> {
+    if (this.engine) {
+      const st = this.engine.stats();
+      if (st.backend === 'io_uring') {
+        log(`${this.name}: ${this.engine.legCount} legs, ${st.recvBuffers} receive buffers, ` +
+          `${st.recvNoBuffers} receives ended by ENOBUFS, ${st.recvRearms} re-armed`);
+      }
+    }
     this.engine?.close();
     this.engine = undefined;
   }
@@ -292,7 +327,7 @@ class NodeRelay implements Relay {
     this.child = child;
     const rl = createInterface({ input: child.stdout! });
     const it = rl[Symbol.asyncIterator]();
-    child.stdin!.write(`streams ${streams} ${sinkPort}\n`);
+    child.stdin!.write(`streams ${streams} ${sinkPort} ${PORTS.min} ${PORTS.max}\n`);
     const line = String((await it.next()).value);
     if (!line.startsWith('ports ')) throw new Error(`node relay: ${line}`);
     reniceAll(child.pid!);
@@ -338,8 +373,8 @@ class RtpengineRelay implements Relay {
         '--table=-1',
         '--interface=127.0.0.1',
         `--listen-ng=127.0.0.1:${ngPort}`,
-        '--port-min=20000',
-        '--port-max=60999',
+        `--port-min=${PORTS.min}`,
+        `--port-max=${PORTS.max}`,
       ],
       { stdio: ['ignore', 'ignore', 'ignore'] },
     );
@@ -419,7 +454,7 @@ async function trial(load: Load, relay: Relay, streams: number, pps: number, ms:
     p99Us: r.p99Us,
   };
   log(
-    `${t.relay} streams=${streams} offered=${pps}/s relayed=${t.relayedPps}/s loss=${t.lossPct.toFixed(3)}% ` +
+    `${t.relay} streams=${streams} offered=${pps}/s sent=${Math.round((r.sent * 1000) / ms)}/s relayed=${t.relayedPps}/s loss=${t.lossPct.toFixed(3)}% ` +
       `cpu=${t.cpuNsPerPacket.toFixed(0)}ns/pkt p50=${t.p50Us}us p99=${t.p99Us}us (sent ${r.sent} in ${ms} ms)`,
   );
   return t;
@@ -542,8 +577,11 @@ export default async function rtpRelay(args: string[]): Promise<void> {
   const longMs = quick ? 2000 : 10_000;
   const rounds = 3;
   const rates = [50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 700_000, 1_000_000];
-  // Up to 10,000 streams (40,000 ports of the 20000-60999 range: two legs or two sides of two ports each).
-  const counts = quick ? [500, 1000, 2000] : [500, 1000, 2000, 4000, 6000, 8000, 10_000];
+  // As many streams as the port range holds (two legs or two sides of two ports each: 5,692 streams in
+  // 10000-32767); a relay that cannot set a step up (ports, descriptors) ends its ramp there.
+  const maxStreams = Math.floor((PORTS.max - PORTS.min + 1) / 4);
+  const counts = (quick ? [500, 1000, 2000] : [500, 1000, 2000, 3000, 4000, 4500, 5000, 5500, 6000, 8000, 10_000])
+    .filter((n) => n <= maxStreams);
   const load = await Load.start(buildLoad());
   const sh = new SwitchhookRelay();
   const node = new NodeRelay();
@@ -638,6 +676,20 @@ export default async function rtpRelay(args: string[]): Promise<void> {
       altLossPct: round(fixed.get(shAlt)!.lossPct, 3),
       altP50Us: Math.max(0, fixed.get(shAlt)!.p50Us - path.p50Us),
       altP99Us: Math.max(0, fixed.get(shAlt)!.p99Us - path.p99Us),
+      portRange: `${PORTS.min}-${PORTS.max}`,
+      // The last step of each relay's realistic ramp: what the generator offered and sent, what came out.
+      rampEnd: Object.fromEntries(
+        relays.map((r) => {
+          const t = real.get(r)!.at(-1);
+          return [r.name, t === undefined ? null : {
+            streams: t.streams,
+            offeredPps: t.offeredPps,
+            sentPps: Math.round((t.sent * 1000) / t.ms),
+            relayedPps: t.relayedPps,
+            lossPct: round(t.lossPct, 3),
+          }];
+        }),
+      ),
       ratioRtpengine: highestPps(rtpe) === 0 ? null : round(highestPps(sh) / highestPps(rtpe)),
       cpuRatioRtpengine: cpu === 0 ? null : round(fixed.get(rtpe)!.cpuNsPerPacket / cpu),
       cpuRatioNode: cpu === 0 ? null : round(fixed.get(node)!.cpuNsPerPacket / cpu),

@@ -204,6 +204,7 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
                          : backend_name == "io_uring" ? switchhook::rtp::Backend::kUring
                                                       : switchhook::rtp::Backend::kAuto);
   h->engine->set_moderation_us(U32(opts, "moderationUs", 0));
+  h->engine->set_receive_buffers(U32(opts, "receiveBuffers", 0));
   std::string error;
   const Napi::Value nice = opts.Get("threadNice");
   if (!h->engine->Start(&error, nice.IsNumber() ? nice.As<Napi::Number>().Int32Value() : 0)) {
@@ -234,6 +235,9 @@ Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   o.Set("batches", static_cast<double>(h->engine->counters().batches.load(std::memory_order_relaxed)));
   o.Set("commands", static_cast<double>(h->engine->counters().commands.load(std::memory_order_relaxed)));
   o.Set("gsoMessages", static_cast<double>(h->engine->counters().gso_messages.load(std::memory_order_relaxed)));
+  o.Set("recvNoBuffers", static_cast<double>(h->engine->counters().recv_no_buffers.load(std::memory_order_relaxed)));
+  o.Set("recvBuffers", static_cast<double>(h->engine->counters().recv_buffers.load(std::memory_order_relaxed)));
+  o.Set("recvRearms", static_cast<double>(h->engine->counters().recv_rearms.load(std::memory_order_relaxed)));
   o.Set("legs", static_cast<double>(h->legs.size()));
   o.Set("backend", h->engine->backend() == switchhook::rtp::Backend::kUring ? "io_uring" : "epoll");
   return o;

@@ -104,6 +104,10 @@ enum class Backend : uint8_t {
 struct EngineCounters {
   std::atomic<uint64_t> wakeups{0}, batches{0}, commands{0};
   std::atomic<uint64_t> gso_messages{0};  // send messages that carried several datagrams (UDP_SEGMENT)
+  // io_uring: multishot receives the kernel ended for want of a provided buffer (ENOBUFS), and receives
+  // armed again after ending (ENOBUFS or any other non-fatal end, a full submission ring).
+  std::atomic<uint64_t> recv_no_buffers{0}, recv_rearms{0};
+  std::atomic<uint64_t> recv_buffers{0};  // io_uring: provided receive buffers in the ring
 };
 
 class Engine {
@@ -143,6 +147,12 @@ class Engine {
    * datagram. 0 (default here; the TypeScript engine defaults to 500): off. Set before Start.
    */
   void set_moderation_us(uint32_t us) { moderation_us_ = us; }
+  /**
+   * io_uring provided receive buffers: a power of two in [1, 32768], fixed; 0 (default): 4096, growing with
+   * the legs (two per leg, up to 32768). Datagrams wait in their socket's queue while none is free. Set
+   * before Start.
+   */
+  void set_receive_buffers(uint32_t n) { receive_buffers_ = n; }
   /** The backend running since Start (kEpoll or kUring). */
   Backend backend() const { return running_backend_; }
   /** Stops the thread (joins it) and closes every leg's sockets. Safe to call twice. */
@@ -169,6 +179,7 @@ class Engine {
   EngineCounters counters_;
   uint32_t coalesce_us_ = 0;
   uint32_t moderation_us_ = 0;
+  uint32_t receive_buffers_ = 0;
   bool gso_ = true;
   Backend backend_ = Backend::kAuto;
   Backend running_backend_ = Backend::kEpoll;

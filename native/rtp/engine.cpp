@@ -106,6 +106,7 @@ struct Sock {
   bool pending = false;  // on the re-read list after hitting the per-wake cap
   int fd = -1;
   bool armed = false;    // io_uring: a multishot receive is live on this socket
+  bool rearm = false;    // io_uring: on the re-arm list (its receive ended; armed again once buffers are back)
 };
 
 /** Outgoing rewriting state of a leg (what its remote sees): one SSRC, continuous seq and timestamps. */
@@ -245,6 +246,9 @@ struct Engine::Impl {
   uint32_t moderation_us = 0;
   std::vector<io_uring_cqe> cqes;
   std::vector<uint16_t> recycle;
+  std::vector<Sock*> rearm;  // receives that ended, armed again after the buffers went back to the ring
+  unsigned receive_buffers = kUringBuffers;
+  bool grow_buffers = true;  // false when the number was set (receive_buffers)
   msghdr recv_msg{};
   bool send_to[kBatch];     // the message went as IORING_OP_SEND with a destination
   bool send_to_ok = true;   // the kernel takes those (Linux >= 6.1); SENDMSG otherwise
@@ -256,6 +260,7 @@ struct Engine::Impl {
   void RunEpoll();
   void RunUring();
   void ArmRecv(Sock* sock);
+  void Rearm();
   void ArmPoll(int fd, uint64_t tag);
   io_uring_sqe* Sqe();
   void ReapCompletions();
@@ -335,6 +340,10 @@ bool Engine::Start(std::string* error, int thread_nice) {
   im.out.reserve(kBatch * 2);
   impl_->coalesce_ns = static_cast<uint64_t>(coalesce_us_) * 1000;
   impl_->moderation_us = moderation_us_;
+  if (receive_buffers_ != 0) {
+    impl_->receive_buffers = receive_buffers_;
+    impl_->grow_buffers = false;
+  }
   impl_->gso_enabled = gso_;
   // The io_uring ring belongs to the thread that creates it (single issuer, task work run on waits), so the
   // bridge thread sets it up and reports back before Start returns.
@@ -356,7 +365,8 @@ bool Engine::Start(std::string* error, int thread_nice) {
       prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     }
     std::string why;
-    if (want != Backend::kEpoll) impl_->uring = impl_->ring.Setup(kUringEntries, kUringBuffers, kUringBufferSize, &why);
+    if (want != Backend::kEpoll) impl_->uring = impl_->ring.Setup(kUringEntries, impl_->receive_buffers, kUringBufferSize, &why);
+    if (impl_->uring) counters_.recv_buffers.store(impl_->ring.buffers(), std::memory_order_relaxed);
     const bool ok = impl_->uring || want != Backend::kUring;
     started.set_value(Started{ok, why});
     if (!ok) return;
@@ -471,8 +481,10 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
     if (port + 1 > max) port = first + (port - first) % (2 * pairs);
     int fds[2] = {-1, -1};
     bool ok = true;
+    bool no_socket = false;
     for (int k = 0; k < 2 && ok; ++k) {
       fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      no_socket = fds[k] < 0;
       sockaddr_in sa{};
       sa.sin_family = AF_INET;
       sa.sin_addr = bind_addr;
@@ -486,6 +498,8 @@ uint16_t OpenPortPair(const in_addr& bind_addr, uint16_t min, uint16_t max, uint
       for (int fd : fds) {
         if (fd >= 0) close(fd);
       }
+      // No socket at all (out of file descriptors, EMFILE/ENFILE, or memory): no other port does better.
+      if (no_socket) break;
       continue;
     }
     // Room for about a second of a busy stream, so a bridge thread descheduled for a moment loses nothing
@@ -658,6 +672,7 @@ void Engine::Impl::RunUring() {
     cqes.clear();
     Flush();
     ReturnBuffers();
+    Rearm();
     if (packets != 0) Bump(counters->batches);
     if (tick) {
       uint64_t expirations;
@@ -689,10 +704,30 @@ io_uring_sqe* Engine::Impl::Sqe() {
 
 void Engine::Impl::ArmRecv(Sock* sock) {
   io_uring_sqe* sqe = Sqe();
-  if (!sqe) return Emit(Event(EventType::kError, sock->leg->id, EBUSY, 0, 0, "io_uring submission ring full"));
+  if (!sqe) {
+    // No submission entry even after submitting (the kernel is busy flushing completions): try again at the
+    // end of the next wake-up; the datagrams wait in the socket's queue meanwhile.
+    if (!sock->rearm) rearm.push_back(sock);
+    sock->rearm = true;
+    return;
+  }
   ring.PrepRecvMsgMultishot(sqe, sock->fd, &recv_msg, reinterpret_cast<uint64_t>(sock) | kTagRecv);
   sock->armed = true;
   ++sock->leg->armed;
+}
+
+void Engine::Impl::Rearm() {
+  // After ReturnBuffers: a receive armed again while the ring is still empty would end at once with ENOBUFS
+  // on a socket with queued datagrams, and again on every wake-up.
+  if (rearm.empty() || !recycle.empty()) return;
+  std::vector<Sock*> list;
+  list.swap(rearm);
+  for (Sock* sock : list) {
+    sock->rearm = false;
+    if (sock->leg->removed || sock->armed) continue;
+    Bump(counters->recv_rearms);
+    ArmRecv(sock);
+  }
 }
 
 void Engine::Impl::ArmPoll(int fd, uint64_t tag) {
@@ -747,7 +782,11 @@ void Engine::Impl::Received(const io_uring_cqe& cqe, uint64_t now) {
     const int err = -cqe.res;
     const bool fatal = cqe.res < 0 && (err == EINVAL || err == EBADF || err == ENOTSOCK || err == EOPNOTSUPP ||
                                        err == ECANCELED);
-    if (!leg->removed && !fatal) ArmRecv(sock);
+    if (err == ENOBUFS) Bump(counters->recv_no_buffers);
+    if (!leg->removed && !fatal && !sock->rearm) {
+      sock->rearm = true;
+      rearm.push_back(sock);
+    }
     if (!leg->removed && fatal && err != ECANCELED) {
       Emit(Event(EventType::kError, leg->id, static_cast<uint32_t>(err), 0, 0, "io_uring recvmsg"));
     }
@@ -781,6 +820,7 @@ void Engine::Impl::ReleaseRemoved() {
     return;
   }
   // A removed leg's Sock is the user_data of its receives until their last completion.
+  rearm.erase(std::remove_if(rearm.begin(), rearm.end(), [](const Sock* s) { return s->leg->removed; }), rearm.end());
   removed.erase(std::remove_if(removed.begin(), removed.end(), [](const std::unique_ptr<Leg>& l) { return l->armed == 0; }),
                 removed.end());
 }
@@ -869,6 +909,11 @@ void Engine::Impl::AddLeg(Command& cmd) {
   leg->local_ssrc = rng();
   leg->next_rtcp_ns = now + Jittered(leg->s.rtcp_interval_ms);
   cmd.rtp_fd = cmd.rtcp_fd = -1;
+  // The provided buffers grow with the legs, two per leg (about 40 ms of a 50 packets/s stream both ways
+  // before the ring runs dry), in chunks of the initial size, unless a fixed number was asked for.
+  while (uring && grow_buffers && ring.buffers() < 2 * (legs.size() + 1) && ring.GrowBuffers()) {
+  }
+  if (uring) counters->recv_buffers.store(ring.buffers(), std::memory_order_relaxed);
   for (Sock* s : {&leg->rtp, &leg->rtcp}) {
     if (uring) {
       ArmRecv(s);

@@ -53,7 +53,7 @@ Uring::~Uring() {
   if (cq_ring_ && cq_ring_ != sq_ring_) munmap(cq_ring_, cq_ring_size_);
   if (sq_ring_) munmap(sq_ring_, sq_ring_size_);
   if (buf_ring_) munmap(buf_ring_, buf_ring_size_);
-  if (pool_) munmap(pool_, pool_size_);
+  for (uint8_t* chunk : chunks_) munmap(chunk, static_cast<size_t>(chunk_buffers_) * buffer_size_);
 }
 
 bool Uring::Setup(unsigned entries, unsigned buffers, size_t buffer_size, std::string* error) {
@@ -96,26 +96,39 @@ bool Uring::Setup(unsigned entries, unsigned buffers, size_t buffer_size, std::s
   cqes_ = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes);
   min_wait_ = (p.features & IORING_FEAT_MIN_TIMEOUT) != 0;
 
-  // Provided buffers, group 0 (Linux 5.19): a page-aligned ring of {addr, len, bid} the kernel picks from.
-  buf_entries_ = buffers;
-  buf_ring_size_ = buffers * sizeof(io_uring_buf);
+  // Provided buffers, group 0 (Linux 5.19): a page-aligned ring of {addr, len, bid} the kernel picks from,
+  // registered at its largest so buffers can be added while legs are; the kernel uses what is published.
+  buf_entries_ = kMaxBuffers;
+  buf_ring_size_ = kMaxBuffers * sizeof(io_uring_buf);
   void* ring = mmap(nullptr, buf_ring_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (ring == MAP_FAILED) return fail("buffer ring mmap", errno);
   buf_ring_ = static_cast<io_uring_buf_ring*>(ring);
   buffer_size_ = buffer_size;
-  pool_size_ = static_cast<size_t>(buffers) * buffer_size;
-  void* pool = mmap(nullptr, pool_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (pool == MAP_FAILED) return fail("buffer pool mmap", errno);
-  pool_ = static_cast<uint8_t*>(pool);
+  chunk_buffers_ = buffers;
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
-  reg.ring_entries = buffers;
+  reg.ring_entries = kMaxBuffers;
   reg.bgid = 0;
   if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_PBUF_RING, &reg, 1) != 0) {
     return fail("io_uring_register PBUF_RING", errno);
   }
   fd_ = fd;
-  for (unsigned i = 0; i < buffers; ++i) ReturnBuffer(static_cast<uint16_t>(i));
+  if (!GrowBuffers()) {
+    Close();
+    *error = "buffer pool mmap: " + std::string(strerror(ENOMEM));
+    return false;
+  }
+  return true;
+}
+
+bool Uring::GrowBuffers() {
+  const unsigned first = buffers();
+  if (first + chunk_buffers_ > kMaxBuffers) return false;
+  void* pool = mmap(nullptr, static_cast<size_t>(chunk_buffers_) * buffer_size_, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pool == MAP_FAILED) return false;
+  chunks_.push_back(static_cast<uint8_t*>(pool));
+  for (unsigned i = 0; i < chunk_buffers_; ++i) ReturnBuffer(static_cast<uint16_t>(first + i));
   PublishBuffers();
   return true;
 }

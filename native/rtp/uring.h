@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace switchhook::rtp {
 
@@ -22,8 +23,9 @@ class Uring {
 
   /**
    * Creates the ring on the calling thread (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN: completions run in
-   * this thread when it waits, so their CPU time is this thread's) and registers `buffers` provided receive
-   * buffers of `buffer_size` bytes each in group 0. False with `error` set when the kernel lacks any of it
+   * this thread when it waits, so their CPU time is this thread's) and registers a ring of kMaxBuffers
+   * entries for provided receive buffers in group 0, with `buffers` (a power of two) buffers of `buffer_size`
+   * bytes each in it; GrowBuffers adds more. False with `error` set when the kernel lacks any of it
    * (Linux < 6.1, io_uring disabled by sysctl or seccomp).
    */
   bool Setup(unsigned entries, unsigned buffers, size_t buffer_size, std::string* error);
@@ -58,8 +60,19 @@ class Uring {
   /** Cancels every request of the ring (IORING_ASYNC_CANCEL_ANY | ALL, Linux 5.19). */
   void PrepCancelAll(io_uring_sqe* sqe, uint64_t user_data);
 
-  /** Start of provided buffer `bid`. */
-  uint8_t* Buffer(uint16_t bid) const { return pool_ + static_cast<size_t>(bid) * buffer_size_; }
+  /** Start of provided buffer `bid` (chunk bid / buffers-per-chunk). */
+  uint8_t* Buffer(uint16_t bid) const {
+    return chunks_[bid / chunk_buffers_] + static_cast<size_t>(bid % chunk_buffers_) * buffer_size_;
+  }
+  /** Provided buffers in the ring so far. */
+  unsigned buffers() const { return static_cast<unsigned>(chunks_.size()) * chunk_buffers_; }
+  /**
+   * Adds one more chunk of as many buffers as Setup made (while the ring has room: kMaxBuffers) and hands
+   * them to the kernel. False when the ring is full or memory is short.
+   */
+  bool GrowBuffers();
+  /** The most provided buffers the ring takes (its registered entries). */
+  static constexpr unsigned kMaxBuffers = 32768;
   size_t buffer_size() const { return buffer_size_; }
   /** Hands a provided buffer back to the kernel (visible after PublishBuffers). */
   void ReturnBuffer(uint16_t bid);
@@ -90,8 +103,8 @@ class Uring {
   size_t buf_ring_size_ = 0;
   unsigned buf_entries_ = 0;
   uint16_t buf_tail_ = 0;
-  uint8_t* pool_ = nullptr;
-  size_t pool_size_ = 0;
+  std::vector<uint8_t*> chunks_;  // buffer memory, chunk_buffers_ buffers each
+  unsigned chunk_buffers_ = 1;
   size_t buffer_size_ = 0;
 };
 

@@ -56,6 +56,14 @@ export interface RtpEngineOptions {
    * Adds at most the bound to a packet's latency. Ignored by the epoll backend.
    */
   moderationUs?: number;
+  /**
+   * Provided receive buffers of the io_uring backend, a fixed power of two in [1, 32768]. Default: 4096,
+   * growing with the legs (two per leg, up to 32768; `stats().recvBuffers`). Each holds one datagram
+   * between its arrival and its send; while none is free, datagrams wait in their socket's queue
+   * and the receives the kernel ended (ENOBUFS, `stats().recvNoBuffers`) are armed again once the buffers are
+   * back (`stats().recvRearms`). Ignored by the epoll backend.
+   */
+  receiveBuffers?: number;
   metrics?: MetricsRegistry;
 }
 
@@ -95,6 +103,12 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     if (!Number.isInteger(moderationUs) || moderationUs < 0 || moderationUs > 1000) {
       throw new MediaError('MEDIA_ERR_ARGUMENT', `moderationUs must be an integer in [0, 1000], got ${moderationUs}`);
     }
+    const receiveBuffers = options.receiveBuffers ?? 0;
+    if (options.receiveBuffers !== undefined && (!Number.isInteger(receiveBuffers) || receiveBuffers < 1 ||
+      receiveBuffers > 32768 || (receiveBuffers & (receiveBuffers - 1)) !== 0)) {
+      throw new MediaError('MEDIA_ERR_ARGUMENT',
+        `receiveBuffers must be a power of two in [1, 32768], got ${receiveBuffers}`);
+    }
     const metrics = options.metrics ?? new MetricsRegistry();
     this.legsGauge = metrics.gauge('switchhook_rtp_legs', 'RTP legs open on the bridge.');
     this.eventsCounter = metrics.counter('switchhook_rtp_events_total', 'Events from the RTP bridge by type.');
@@ -105,7 +119,7 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     try {
       this.handle = rtpAddon.rtpEngineCreate(
         { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice, coalesceUs,
-          gso: options.gso ?? true, backend, moderationUs },
+          gso: options.gso ?? true, backend, moderationUs, receiveBuffers },
         (events) => this.onEvents(events),
       );
     } catch (err) {

@@ -83,6 +83,12 @@ export interface NativeEngineStats {
   commands: number;
   /** Messages sent with UDP segmentation offload (several datagrams each). */
   gsoMessages: number;
+  /** io_uring: multishot receives ended for want of a provided buffer (ENOBUFS). */
+  recvNoBuffers: number;
+  /** io_uring: provided receive buffers in the ring (0 on epoll). */
+  recvBuffers: number;
+  /** io_uring: receives armed again after they ended. */
+  recvRearms: number;
   legs: number;
   /** The backend the bridge thread runs. */
   backend: 'io_uring' | 'epoll';
@@ -102,6 +108,8 @@ export interface NativeEngineOptions {
   backend?: 'auto' | 'io_uring' | 'epoll';
   /** Adaptive moderation bound of the io_uring backend, microseconds (0: off). */
   moderationUs?: number;
+  /** io_uring provided receive buffers, a power of two in [1, 32768], fixed (0 or absent: growing with the legs). */
+  receiveBuffers?: number;
 }
 
 /** Receiver statistics of a packet sequence (RFC 3550 A.1, A.3, A.8). */

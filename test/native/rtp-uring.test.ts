@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 
 import { MediaError, RtpEngine, type RtpBackend, type RtpEngineOptions } from '../../src/media/index.js';
-import { readUdpPayloads, rtpPacket, sendAll, until, UdpPeer } from '../helpers/rtp.js';
+import { parseRtp, readUdpPayloads, rtpPacket, sendAll, until, UdpPeer } from '../helpers/rtp.js';
 
 const captures = join(import.meta.dirname, '..', '..', 'captures', 'public', 'rtp');
 
@@ -63,6 +63,9 @@ t.test('backend option and environment variable are checked', async (t) => {
   t.throws(() => new RtpEngine({ backend: 'poll' as RtpBackend }), { code: 'MEDIA_ERR_ARGUMENT' });
   t.throws(() => new RtpEngine({ moderationUs: -1 }), { code: 'MEDIA_ERR_ARGUMENT' });
   t.throws(() => new RtpEngine({ moderationUs: 1001 }), { code: 'MEDIA_ERR_ARGUMENT' });
+  for (const receiveBuffers of [0, 3, 65536, 1.5]) {
+    t.throws(() => new RtpEngine({ receiveBuffers }), { code: 'MEDIA_ERR_ARGUMENT' }, `receiveBuffers ${receiveBuffers}`);
+  }
   const saved = process.env['SWITCHHOOK_RTP_BACKEND'];
   process.env['SWITCHHOOK_RTP_BACKEND'] = 'epoll';
   try {
@@ -170,6 +173,54 @@ t.test('io_uring: legs removed and added while traffic flows', { skip: !haveUrin
   }
   t.equal(engine.legCount, 0);
   t.equal(engine.stats().backend, 'io_uring');
+});
+
+t.test('io_uring: the receive buffers grow with the legs', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, backend: 'io_uring' });
+  t.teardown(() => engine.close());
+  t.equal(engine.stats().recvBuffers, 4096, 'the initial ring');
+  const legs = Array.from({ length: 2049 }, () => engine.createLeg({ payloadType: 8 }));
+  await until(() => engine.stats().commands >= legs.length);
+  t.equal(engine.stats().recvBuffers, 8192, 'one more chunk past two buffers per leg');
+  const fixed = new RtpEngine({ portMin: 50000, portMax: 50099, backend: 'io_uring', receiveBuffers: 2 });
+  fixed.createLeg({ payloadType: 8 });
+  fixed.createLeg({ payloadType: 8 });
+  await until(() => fixed.stats().commands >= 2);
+  t.equal(fixed.stats().recvBuffers, 2, 'a fixed number stays');
+  fixed.close();
+});
+
+t.test('io_uring, out of receive buffers: datagrams wait in the socket, receives are armed again', { skip: !haveUring && 'no io_uring here' }, async (t) => {
+  // One provided buffer for four sockets: every burst ends receives with ENOBUFS while the buffer is out.
+  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, backend: 'io_uring', receiveBuffers: 1 });
+  const phone = await UdpPeer.open();
+  const far = await UdpPeer.open();
+  t.teardown(async () => {
+    engine.close();
+    await phone.close();
+    await far.close();
+  });
+  const legA = engine.createLeg({ payloadType: 8 });
+  const legB = engine.createLeg({ payloadType: 8, remote: { address: '127.0.0.1', port: far.port } });
+  engine.bridge(legA, legB);
+  // Bursts fired without waiting (each well inside the socket's receive queue) until the kernel ran out
+  // of buffers at least once; every datagram of every burst arrives, in order.
+  let seq = 0;
+  for (let burst = 0; burst < 20 && engine.stats().recvNoBuffers === 0; burst++) {
+    const packets = Array.from({ length: 64 }, () => rtpPacket({ pt: 8, seq: seq, ts: seq++ * 160, ssrc: 9 }));
+    await Promise.all(packets.map((p) => phone.send(p, legA.rtpPort)));
+    await far.waitFor(seq);
+  }
+  const stats = engine.stats();
+  t.ok(stats.recvNoBuffers > 0, `receives ended with ENOBUFS (${stats.recvNoBuffers})`);
+  t.ok(stats.recvRearms >= stats.recvNoBuffers, 'each ended receive was armed again');
+  t.equal(far.received.length, seq, 'nothing lost');
+  t.same(far.received.map((r) => parseRtp(r.data).seq), Array.from({ length: seq }, (_, i) => i), 'in order');
+  // The leg keeps relaying afterwards, also a lone packet.
+  await phone.send(rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 9 }), legA.rtpPort);
+  await far.waitFor(seq + 1);
+  t.equal(legA.stats().rxPackets, seq + 1);
+  t.equal(Object.values(legA.stats().drops).reduce((n, v) => n + v, 0), 0, 'no drops');
 });
 
 // A range above the kernel's ephemeral ports (32768-60999 by default), so no other socket takes a pair of it.
