@@ -24,6 +24,8 @@ const out = Buffer.allocUnsafe(65536);
 const epoch = (): number => performance.timeOrigin + performance.now();
 
 let notifies = 0;
+/** NOTIFYs whose CSeq was at or below the highest seen for their subscription (retransmissions or reordered). */
+let repeats = 0;
 let first = 0;
 let last = 0;
 let recording = false;
@@ -94,7 +96,10 @@ function onNotify(buf: Buffer, host: string, port: number): void {
   w += TAIL.copy(out, w);
   sock.send(out.subarray(0, w), host, port);
   const seen = lastCseq.get(callId);
-  if (seen !== undefined && cseq <= seen) return; // a retransmission
+  if (seen !== undefined && cseq <= seen) {
+    repeats++;
+    return; // a retransmission
+  }
   lastCseq.set(callId, cseq);
   notifies++;
   if (!first) first = now;
@@ -244,10 +249,11 @@ rl.on('line', (line) => {
       reply({ recording });
       break;
     case 'stats':
-      reply({ notifies, first, last });
+      reply({ notifies, repeats, first, last });
       break;
     case 'reset':
       notifies = 0;
+      repeats = 0;
       first = 0;
       last = 0;
       reply({ reset: true });
