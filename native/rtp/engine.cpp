@@ -191,6 +191,20 @@ struct Outgoing {
   bool rtp;  // counted in tx_packets/tx_bytes when sent
 };
 
+/** The drop reason of a datagram that did not parse as RTP or RTCP (`s` is never kOk). */
+DropReason UnparsedDrop(ParseStatus s) {
+  switch (s) {
+    case ParseStatus::kShort:
+      return DropReason::kShort;
+    case ParseStatus::kVersion:
+      return DropReason::kVersion;
+    case ParseStatus::kMalformed:
+    case ParseStatus::kOk:
+      break;
+  }
+  return DropReason::kMalformed;
+}
+
 }  // namespace
 
 struct Engine::Command {
@@ -1017,16 +1031,8 @@ void Engine::Impl::Handle(Sock* sock, uint8_t* data, size_t len, bool truncated,
   if (leg->s.kind == LegKind::kPdsv) return HandlePdsv(leg, data, len, from_remote, from, now);
 
   RtpView v;
-  switch (ParseRtp(data, len, &v)) {
-    case ParseStatus::kOk:
-      break;
-    case ParseStatus::kShort:
-      return Drop(leg, DropReason::kShort);
-    case ParseStatus::kVersion:
-      return Drop(leg, DropReason::kVersion);
-    case ParseStatus::kMalformed:
-      return Drop(leg, DropReason::kMalformed);
-  }
+  const ParseStatus parsed = ParseRtp(data, len, &v);
+  if (parsed != ParseStatus::kOk) return Drop(leg, UnparsedDrop(parsed));
   const bool audio = v.payload_type == leg->s.audio_pt;
   const bool digit = v.payload_type == leg->s.telephone_event_pt;
   if (!audio && !digit && v.payload_type != kPtComfortNoise) return Drop(leg, DropReason::kPayloadType);
@@ -1231,16 +1237,8 @@ void Engine::Impl::RewriteOut(Leg* to, uint64_t source_key, uint8_t* data, const
 void Engine::Impl::HandleRtcp(Leg* leg, bool muxed, uint8_t* data, size_t len, const sockaddr_in& from,
                               uint64_t now) {
   RtcpCompound compound;
-  switch (ParseRtcp(data, len, &compound)) {
-    case ParseStatus::kOk:
-      break;
-    case ParseStatus::kShort:
-      return Drop(leg, DropReason::kShort);
-    case ParseStatus::kVersion:
-      return Drop(leg, DropReason::kVersion);
-    case ParseStatus::kMalformed:
-      return Drop(leg, DropReason::kMalformed);
-  }
+  const ParseStatus parsed = ParseRtcp(data, len, &compound);
+  if (parsed != ParseStatus::kOk) return Drop(leg, UnparsedDrop(parsed));
   sockaddr_in& remote = muxed ? leg->s.remote : leg->s.remote_rtcp;
   bool& known = muxed ? leg->s.has_remote : leg->rtcp_remote_known;
   if (!known || !SameAddr(remote, from)) {

@@ -2,6 +2,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createRequire } from 'node:module';
 
+import { MediaError, RtpEngine, type RtpEngineOptions } from '../../src/media/index.js';
+
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pcap = require('pcap') as {
@@ -155,4 +157,39 @@ function linearToUlaw(pcm: number): number {
 /** A-law byte to mu-law byte through linear PCM (G.711). */
 export function alawToUlaw(a: number): number {
   return linearToUlaw(alawToLinear(a));
+}
+
+/** What a test tears down: tap's `t.teardown`. */
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/**
+ * An engine (ports 40000-49999, `engine` options on top) with leg A (the phone side, remote learned) and
+ * leg B (the far end, remote from SDP) bridged, and a UDP peer for each; all closed at teardown.
+ */
+export async function bridgedLegs(t: Teardown, engine: RtpEngineOptions = {}, a: object = {}, b: object = {}) {
+  const rtp = new RtpEngine({ portMin: 40000, portMax: 49999, ...engine });
+  const phone = await UdpPeer.open();
+  const far = await UdpPeer.open();
+  const legA = rtp.createLeg({ payloadType: 8, telephoneEventPayloadType: 101, ...a });
+  const legB = rtp.createLeg({ payloadType: 8, telephoneEventPayloadType: 101, remote: { address: '127.0.0.1', port: far.port }, ...b });
+  const bridge = rtp.bridge(legA, legB);
+  t.teardown(async () => {
+    rtp.close();
+    await phone.close();
+    await far.close();
+  });
+  return { engine: rtp, phone, far, legA, legB, bridge };
+}
+
+/** Whether this kernel runs the bridge's io_uring backend (Linux >= 6.1, io_uring not disabled). */
+export function uringAvailable(): boolean {
+  try {
+    new RtpEngine({ portMin: 40000, portMax: 40001, backend: 'io_uring' }).close();
+    return true;
+  } catch (err) {
+    if (err instanceof MediaError) return false;
+    throw err;
+  }
 }

@@ -2,16 +2,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 
-import { RtpEngine } from '../../src/media/index.js';
+import { RtpEngine, type RtpBackend } from '../../src/media/index.js';
 import { rtpAddon } from '../../src/native/rtp.js';
 import {
   alawToUlaw,
+  bridgedLegs,
   parseRtp,
   readUdpPayloads,
   rtpPacket,
   sendAll,
   until,
   UdpPeer,
+  uringAvailable,
 } from '../helpers/rtp.js';
 
 const captures = join(import.meta.dirname, '..', '..', 'captures', 'public', 'rtp');
@@ -27,26 +29,7 @@ function bridgeThreads(): number {
   }).length;
 }
 
-/** An engine, a phone-side peer and a far-end peer, with legs A (phone) and B (far end) bridged. */
-async function setup(t: Test, a: object = {}, b: object = {}) {
-  const engine = new RtpEngine({ portMin: 40000, portMax: 49999 });
-  const phone = await UdpPeer.open();
-  const far = await UdpPeer.open();
-  const legA = engine.createLeg({ payloadType: 8, telephoneEventPayloadType: 101, ...a });
-  const legB = engine.createLeg({
-    payloadType: 8,
-    telephoneEventPayloadType: 101,
-    remote: { address: '127.0.0.1', port: far.port },
-    ...b,
-  });
-  const bridge = engine.bridge(legA, legB);
-  t.teardown(async () => {
-    engine.close();
-    await phone.close();
-    await far.close();
-  });
-  return { engine, phone, far, legA, legB, bridge };
-}
+const setup = (t: Test, a: object = {}, b: object = {}) => bridgedLegs(t, {}, a, b);
 
 t.test('the SIPp G.711 A-law capture comes out byte for byte, seq/ts/SSRC kept', async (t) => {
   const { phone, far, legA, legB, engine } = await setup(t);
@@ -146,28 +129,30 @@ t.test('bad input is dropped and counted per reason; good packets still flow', a
   t.equal(far.received.length, 2, 'only the good packets came through');
 });
 
-t.test('strict source: a stray sender cannot take the stream; without it the stream follows', async (t) => {
-  const { phone, far, legA, legB } = await setup(t, { strictSource: true });
-  const stray = await UdpPeer.open();
-  t.teardown(() => stray.close());
-  const p = (seq: number) => rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 42 });
-  await phone.send(p(1), legA.rtpPort);
-  await far.waitFor(1);
-  await stray.send(p(2), legA.rtpPort);
-  await phone.send(p(3), legA.rtpPort);
-  await far.waitFor(2);
-  await until(() => legA.stats().drops.source === 1);
-  t.same(legA.remote, { address: '127.0.0.1', port: phone.port });
-  // Leg B (not strict, remote from SDP): a packet from elsewhere re-latches it.
-  const learned = new Promise((resolve) => legB.once('learned', resolve));
-  await stray.send(p(10), legB.rtpPort);
-  t.match(await learned, { port: stray.port });
-  await phone.waitFor(1);
-  await stray.send(p(11), legB.rtpPort);
-  await far.send(p(12), legB.rtpPort);
-  await phone.waitFor(3);
-  t.equal(legB.stats().drops.source, 0);
-});
+for (const backend of ['epoll', ...(uringAvailable() ? ['io_uring'] : [])] as RtpBackend[]) {
+  t.test(`strict source (${backend}): a stray sender cannot take the stream; without it the stream follows`, async (t) => {
+    const { phone, far, legA, legB } = await bridgedLegs(t, { backend }, { strictSource: true });
+    const stray = await UdpPeer.open();
+    t.teardown(() => stray.close());
+    const p = (seq: number) => rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 42 });
+    await phone.send(p(1), legA.rtpPort);
+    await far.waitFor(1);
+    await stray.send(p(2), legA.rtpPort);
+    await phone.send(p(3), legA.rtpPort);
+    await far.waitFor(2);
+    await until(() => legA.stats().drops.source === 1);
+    t.same(legA.remote, { address: '127.0.0.1', port: phone.port });
+    // Leg B (not strict, remote from SDP): a packet from elsewhere re-latches it.
+    const learned = new Promise((resolve) => legB.once('learned', resolve));
+    await stray.send(p(10), legB.rtpPort);
+    t.match(await learned, { port: stray.port });
+    await phone.waitFor(1);
+    await stray.send(p(11), legB.rtpPort);
+    await far.send(p(12), legB.rtpPort);
+    await phone.waitFor(3);
+    t.equal(legB.stats().drops.source, 0);
+  });
+}
 
 t.test('idle timeout fires once, and again after traffic resumes and stops', async (t) => {
   const { phone, legA } = await setup(t, { idleTimeoutMs: 300 });

@@ -1,42 +1,15 @@
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 
-import { MediaError, RtpEngine, type RtpBackend, type RtpEngineOptions } from '../../src/media/index.js';
-import { parseRtp, readUdpPayloads, rtpPacket, sendAll, until, UdpPeer } from '../helpers/rtp.js';
+import { RtpEngine, type RtpBackend, type RtpEngineOptions } from '../../src/media/index.js';
+import { bridgedLegs, parseRtp, readUdpPayloads, rtpPacket, sendAll, until, UdpPeer, uringAvailable } from '../helpers/rtp.js';
 
 const captures = join(import.meta.dirname, '..', '..', 'captures', 'public', 'rtp');
 
-/** Whether this kernel runs the io_uring backend (Linux >= 6.1, io_uring not disabled). */
-function uringAvailable(): boolean {
-  try {
-    new RtpEngine({ portMin: 40000, portMax: 40001, backend: 'io_uring' }).close();
-    return true;
-  } catch (err) {
-    if (err instanceof MediaError) return false;
-    throw err;
-  }
-}
 const haveUring = uringAvailable();
 
 /** An engine on `backend` with legs A (phone side) and B (far end from SDP) bridged. */
-async function setup(t: Test, options: RtpEngineOptions, a: object = {}) {
-  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, ...options });
-  const phone = await UdpPeer.open();
-  const far = await UdpPeer.open();
-  const legA = engine.createLeg({ payloadType: 8, telephoneEventPayloadType: 101, ...a });
-  const legB = engine.createLeg({
-    payloadType: 8,
-    telephoneEventPayloadType: 101,
-    remote: { address: '127.0.0.1', port: far.port },
-  });
-  engine.bridge(legA, legB);
-  t.teardown(async () => {
-    engine.close();
-    await phone.close();
-    await far.close();
-  });
-  return { engine, phone, far, legA, legB };
-}
+const setup = (t: Test, options: RtpEngineOptions, a: object = {}) => bridgedLegs(t, options, a);
 
 /**
  * The SIPp A-law capture with bad datagrams among it (short, wrong version, a payload type the leg does not
@@ -100,25 +73,6 @@ t.test('io_uring and epoll relay the same bytes and count the same', { skip: !ha
     t.same(r.a.drops, ref.a.drops, `${name}: the same drops`);
   }
   t.match(ref.a.drops, { short: 1, version: 1, payloadType: 1, oversize: 2 });
-});
-
-t.test('io_uring: strict source and re-latching', { skip: !haveUring && 'no io_uring here' }, async (t) => {
-  const { phone, far, legA, legB } = await setup(t, { backend: 'io_uring' }, { strictSource: true });
-  const stray = await UdpPeer.open();
-  t.teardown(() => stray.close());
-  const p = (seq: number) => rtpPacket({ pt: 8, seq, ts: seq * 160, ssrc: 42 });
-  await phone.send(p(1), legA.rtpPort);
-  await far.waitFor(1);
-  await stray.send(p(2), legA.rtpPort);
-  await phone.send(p(3), legA.rtpPort);
-  await far.waitFor(2);
-  await until(() => legA.stats().drops.source === 1);
-  t.same(legA.remote, { address: '127.0.0.1', port: phone.port });
-  const learned = new Promise((resolve) => legB.once('learned', resolve));
-  await stray.send(p(10), legB.rtpPort);
-  t.match(await learned, { port: stray.port });
-  await phone.waitFor(1);
-  t.equal(legB.stats().drops.source, 0);
 });
 
 t.test('io_uring: idle timeout fires once per silence', { skip: !haveUring && 'no io_uring here' }, async (t) => {
