@@ -146,17 +146,7 @@ t.test('io_uring: the receive buffers grow with the legs', { skip: !haveUring &&
 
 t.test('io_uring, out of receive buffers: datagrams wait in the socket, receives are armed again', { skip: !haveUring && 'no io_uring here' }, async (t) => {
   // One provided buffer for four sockets: every burst ends receives with ENOBUFS while the buffer is out.
-  const engine = new RtpEngine({ portMin: 40000, portMax: 49999, backend: 'io_uring', receiveBuffers: 1 });
-  const phone = await UdpPeer.open();
-  const far = await UdpPeer.open();
-  t.teardown(async () => {
-    engine.close();
-    await phone.close();
-    await far.close();
-  });
-  const legA = engine.createLeg({ payloadType: 8 });
-  const legB = engine.createLeg({ payloadType: 8, remote: { address: '127.0.0.1', port: far.port } });
-  engine.bridge(legA, legB);
+  const { engine, phone, far, legA } = await setup(t, { backend: 'io_uring', receiveBuffers: 1 });
   // Bursts fired without waiting (each well inside the socket's receive queue) until the kernel ran out
   // of buffers at least once; every datagram of every burst arrives, in order.
   let seq = 0;
