@@ -185,6 +185,25 @@ export class InviteClientTransaction extends Transaction {
   }
 }
 
+/**
+ * RFC 3261 section 17.1.2.2 Timer E of a non-INVITE client transaction in state `s`, whose last interval
+ * was `interval`: retransmit and re-arm with the returned interval (doubling up to T2 in Trying, T2 in
+ * Proceeding), or undefined when a final response has ended retransmission.
+ */
+function nextTimerE(s: NonInviteClientState, interval: number, t2: number): number | undefined {
+  switch (s) {
+    case NonInviteClientState.Trying:
+      return Math.min(interval * 2, t2);
+    case NonInviteClientState.Proceeding:
+      return t2;
+    case NonInviteClientState.Completed:
+    case NonInviteClientState.Terminated:
+      return undefined;
+    default:
+      throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer E in ${String(s)}`);
+  }
+}
+
 /** RFC 3261 section 17.1.2 non-INVITE client transaction. */
 export class NonInviteClientTransaction extends Transaction {
   readonly kind = TransactionKind.NonInviteClient;
@@ -213,21 +232,8 @@ export class NonInviteClientTransaction extends Transaction {
 
   private armTimerE(interval: number): void {
     this.startTimer('E', interval, () => {
-      switch (this.s) {
-        case NonInviteClientState.Trying:
-          // 17.1.2.2: retransmit, interval MIN(2*T1... , T2).
-          if (this.transmit(this.request)) this.armTimerE(Math.min(interval * 2, this.ctx.timers.T2));
-          break;
-        case NonInviteClientState.Proceeding:
-          // 17.1.2.2: in Proceeding, retransmit every T2.
-          if (this.transmit(this.request)) this.armTimerE(this.ctx.timers.T2);
-          break;
-        case NonInviteClientState.Completed:
-        case NonInviteClientState.Terminated:
-          break;
-        default:
-          throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer E in ${String(this.s)}`);
-      }
+      const next = nextTimerE(this.s, interval, this.ctx.timers.T2);
+      if (next !== undefined && this.transmit(this.request)) this.armTimerE(next);
     });
   }
 
@@ -356,26 +362,11 @@ export class FinalOnlyClientTransaction extends Transaction {
   }
 
   private readonly timerE = (): void => {
-    switch (this.s) {
-      case NonInviteClientState.Trying:
-        // 17.1.2.2: retransmit; the interval doubles up to T2.
-        if (!this.transmit(this.message!)) return;
-        this.retransmitted = true;
-        this.interval = Math.min(this.interval * 2, this.ctx.timers.T2);
-        this.startTimer('E', this.interval, this.timerE);
-        break;
-      case NonInviteClientState.Proceeding:
-        // 17.1.2.2: in Proceeding, retransmit every T2.
-        if (!this.transmit(this.message!)) return;
-        this.retransmitted = true;
-        this.startTimer('E', this.ctx.timers.T2, this.timerE);
-        break;
-      case NonInviteClientState.Completed:
-      case NonInviteClientState.Terminated:
-        break;
-      default:
-        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer E in ${String(this.s)}`);
-    }
+    const next = nextTimerE(this.s, this.interval, this.ctx.timers.T2);
+    if (next === undefined || !this.transmit(this.message!)) return;
+    this.retransmitted = true;
+    this.interval = next;
+    this.startTimer('E', next, this.timerE);
   };
 
   private readonly timerF = (): void => {
