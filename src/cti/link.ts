@@ -120,8 +120,23 @@ interface Pending {
   readonly expect: readonly string[];
   readonly resolve: (m: CstaMessage) => void;
   readonly reject: (e: CtiError) => void;
+  /** Told the number of the frame that answered, as it is dispatched. */
+  readonly answered: ((frame: number) => void) | undefined;
   timer: NodeJS.Timeout | undefined;
   timedOut: boolean;
+}
+
+/** A device's snapshot and the number of the frame that carried it. */
+interface DeviceSnapshot {
+  readonly calls: SnapshotCall[];
+  readonly frame: number;
+}
+
+/** An event held while its device's snapshot is read, with the number of the frame that carried it. */
+interface HeldEvent {
+  readonly frame: number;
+  readonly root: string;
+  readonly ev: CstaEvent;
 }
 
 const log = createLogger('cti');
@@ -138,6 +153,13 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
   private readonly devices: string[];
   private readonly deviceByXref = new Map<string, string>();
   private readonly xrefByDevice = new Map<string, string>();
+  /**
+   * Events of devices whose snapshot is being read, held until it is emitted: the snapshot/event race
+   * (ARCHITECTURE.md) would otherwise let a snapshot taken before an event overwrite that event's change.
+   */
+  private readonly held = new Map<string, HeldEvent[]>();
+  /** Frames dispatched on this connection, numbering events against the responses of SnapshotDevice. */
+  private framesIn = 0;
   private readonly req: CstaRequests;
   private readonly registration: Registration;
   private readonly bringUpVariant: BringUpVariant;
@@ -319,6 +341,7 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     if (xref === undefined) return;
     this.xrefByDevice.delete(id);
     this.deviceByXref.delete(xref);
+    this.held.delete(id);
     await this.request('MonitorStop', this.req.monitorStop(xref), ['MonitorStopResponse']);
   }
 
@@ -328,8 +351,14 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     if (!this.devices.includes(id)) this.devices.push(id);
     const gen = this.generation;
     const xref = await this.monitorOne(id, gen);
-    const calls = await this.snapshotDevice(id);
-    if (gen === this.generation) this.emit('snapshot', id, calls);
+    let snapshot: DeviceSnapshot;
+    try {
+      snapshot = await this.readSnapshot(id);
+    } catch (err) {
+      if (gen === this.generation) this.releaseHeld(id);
+      throw err;
+    }
+    if (gen === this.generation) this.emitSnapshot(id, snapshot);
     return xref;
   }
 
@@ -422,10 +451,10 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     const snapshots = await Promise.all(
       devices.map((d, i) =>
         monitored[i]
-          ? this.send('SnapshotDevice', this.req.snapshotDevice(d), ['SnapshotDeviceResponse']).then(
-              (m) => parseSnapshotDevice(m.xml.toString('utf8')).calls,
-              (err: unknown) => this.deviceFailure(gen, d, err),
-            )
+          ? this.readSnapshot(d).catch((err: unknown) => {
+              if (gen === this.generation) this.releaseHeld(d);
+              return this.deviceFailure(gen, d, err);
+            })
           : false,
       ),
     );
@@ -433,8 +462,8 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     this.setState(LinkState.Up);
     this.attempt = 0;
     for (let i = 0; i < devices.length; i++) {
-      const calls = snapshots[i];
-      if (calls !== false && calls !== undefined) this.emit('snapshot', devices[i]!, calls);
+      const snapshot = snapshots[i];
+      if (snapshot) this.emitSnapshot(devices[i]!, snapshot);
     }
     if (this.heartbeatIntervalMs > 0) this.heartbeatTimer = setInterval(() => this.heartbeat(gen), this.heartbeatIntervalMs);
     this.emit('up');
@@ -457,18 +486,53 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     if (gen === this.generation) {
       this.deviceByXref.set(xref, device);
       this.xrefByDevice.set(device, xref);
+      if (!this.held.has(device)) this.held.set(device, []);
     }
     return xref;
+  }
+
+  /**
+   * SnapshotDevice (ECMA-269 §22.3.1) for a monitored device whose events are held meanwhile; resolves
+   * with the calls and the number of the frame that answered.
+   */
+  private readSnapshot(device: string): Promise<DeviceSnapshot> {
+    if (!this.held.has(device)) this.held.set(device, []);
+    let frame = 0;
+    return this.send('SnapshotDevice', this.req.snapshotDevice(device), ['SnapshotDeviceResponse'], (n) => (frame = n)).then((m) => ({
+      calls: parseSnapshotDevice(m.xml.toString('utf8')).calls,
+      frame,
+    }));
+  }
+
+  /**
+   * Emits a device's snapshot, then the events held for it that came after the snapshot's response. The
+   * switch writes one ordered stream, so the events before the response are already part of the snapshot.
+   */
+  private emitSnapshot(device: string, snapshot: DeviceSnapshot): void {
+    const held = this.held.get(device) ?? [];
+    this.held.delete(device);
+    this.emit('snapshot', device, snapshot.calls);
+    for (const h of held) if (h.frame > snapshot.frame) this.deliver(device, h.root, h.ev);
+  }
+
+  /** Stops holding a device's events (its snapshot failed): the held ones are delivered as they came. */
+  private releaseHeld(device: string): void {
+    const held = this.held.get(device) ?? [];
+    this.held.delete(device);
+    for (const h of held) this.deliver(device, h.root, h.ev);
   }
 
   /** SnapshotDevice for every monitored device, each result emitted as `snapshot`. */
   private resyncAll(gen: number): void {
     for (const d of this.xrefByDevice.keys()) {
-      this.send('SnapshotDevice', this.req.snapshotDevice(d), ['SnapshotDeviceResponse']).then(
-        (m) => {
-          if (gen === this.generation) this.emit('snapshot', d, parseSnapshotDevice(m.xml.toString('utf8')).calls);
+      this.readSnapshot(d).then(
+        (snapshot) => {
+          if (gen === this.generation) this.emitSnapshot(d, snapshot);
         },
-        (err: unknown) => this.deviceFailure(gen, d, err),
+        (err: unknown) => {
+          if (gen === this.generation) this.releaseHeld(d);
+          this.deviceFailure(gen, d, err);
+        },
       );
     }
   }
@@ -541,6 +605,8 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
     }
     this.deviceByXref.clear();
     this.xrefByDevice.clear();
+    this.held.clear();
+    this.framesIn = 0;
     this.sessionId = undefined;
     this.registerId = undefined;
   }
@@ -593,6 +659,7 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
   }
 
   private dispatch(gen: number, m: CstaMessage): void {
+    this.framesIn++;
     if (this.listenerCount('message') > 0) this.emit('message', m);
     const root = m.root;
     if (root.endsWith('Event')) {
@@ -632,12 +699,18 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
       return;
     }
     this.m.events.inc({ kind: ev.kind });
+    const held = this.held.get(device);
+    if (held) held.push({ frame: this.framesIn, root: m.root, ev });
+    else this.deliver(device, m.root, ev);
+  }
+
+  private deliver(device: string, root: string, ev: CstaEvent): void {
     try {
       this.emit('event', device, ev);
     } catch (err) {
       // A subscriber's fault must not break the link: count it, keep reading.
-      this.m.dropped.inc({ reason: 'listenerError', root: m.root });
-      log.rateLimited('error', 'listener', `event listener threw on ${m.root} for ${device}: ${(err as Error).message}`);
+      this.m.dropped.inc({ reason: 'listenerError', root });
+      log.rateLimited('error', 'listener', `event listener threw on ${root} for ${device}: ${(err as Error).message}`);
     }
   }
 
@@ -676,12 +749,13 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
       return;
     }
     this.m.requests.inc({ service: p.service, result: 'ok' });
+    p.answered?.(this.framesIn);
     p.resolve(m);
   }
 
   // ---- sending ----
 
-  private send(service: string, xml: string, expect: readonly string[]): Promise<CstaMessage> {
+  private send(service: string, xml: string, expect: readonly string[], answered?: (frame: number) => void): Promise<CstaMessage> {
     const socket = this.socket;
     if (!socket || this.linkState === LinkState.Stopped) {
       return Promise.reject(new CtiError(CtiErrorCode.LinkDown, `${service}: CTI link is ${this.linkState}`, { service }));
@@ -701,7 +775,7 @@ export class CtiLink extends EventEmitter<CtiLinkEvents> {
       return Promise.reject(new CtiError(CtiErrorCode.BadArgument, `${service}: ${(err as Error).message}`, { service, cause: err }));
     }
     return new Promise<CstaMessage>((resolve, reject) => {
-      const p: Pending = { service, expect, resolve, reject, timer: undefined, timedOut: false };
+      const p: Pending = { service, expect, resolve, reject, answered, timer: undefined, timedOut: false };
       p.timer = setTimeout(() => {
         // The invokeID stays reserved: a late answer must not be taken for another request's.
         p.timedOut = true;

@@ -6,7 +6,7 @@ import t from 'tap';
 
 import { encodeCstaFrame } from '../../src/native/csta.js';
 import { BringUpVariant, CtiError, CtiErrorCode, CtiLink, ForwardingType, HeartbeatKind, LinkState, maxClientInvokeId } from '../../src/cti/index.js';
-import { HookState } from '../../src/model/index.js';
+import { HookState, PbxModel, bindLinkToModel } from '../../src/model/index.js';
 import { PbxSimulator, SimBringUp } from '../../src/sim/index.js';
 import { MetricsRegistry } from '../../src/util/metrics.js';
 import { linkState, startRig, until } from '../helpers/cti.js';
@@ -358,3 +358,49 @@ for (const variant of [BringUpVariant.SystemRegister, BringUpVariant.Application
     await second.stop();
   });
 }
+
+/** Makes the simulated switch run `change` once, right after it takes `device`'s next snapshot. */
+function changeAfterSnapshot(sim: PbxSimulator, device: string, change: () => void): () => boolean {
+  const snapshot = sim.core.snapshot.bind(sim.core);
+  let done = false;
+  sim.core.snapshot = (d) => {
+    const calls = snapshot(d);
+    if (d === device && !done) {
+      done = true;
+      sim.core.snapshot = snapshot;
+      change();
+    }
+    return calls;
+  };
+  return () => done;
+}
+
+t.test('an event the switch sends right after a SnapshotDevice response is applied on top of that snapshot', async (t) => {
+  const sim = new PbxSimulator();
+  const addr = await sim.start({ cstaPort: 0, extensions: ['2000', '2001'], systemStatusIntervalMs: 0 });
+  t.teardown(() => sim.stop());
+  // The switch takes 2000's snapshot (idle), then 2000 goes off hook: its event follows the response in the
+  // same TCP write, while the link is still waiting for 2001's snapshot.
+  const offHook = changeAfterSnapshot(sim, '2000', () => sim.core.offHook('2000'));
+  const link = new CtiLink({ host: '127.0.0.1', port: addr.csta.port, devices: ['2000', '2001'], heartbeatIntervalMs: 0 });
+  const model = new PbxModel();
+  bindLinkToModel(link, model);
+  const order: string[] = [];
+  link.on('snapshot', (d) => order.push(`snapshot ${d}`));
+  link.on('event', (d, ev) => order.push(`${ev.kind} ${d}`));
+  const up = once(link, 'up');
+  link.start();
+  t.teardown(() => link.stop());
+  await up;
+  t.ok(offHook(), 'the switch went off hook right after the snapshot');
+  t.equal(model.hookState('2000'), HookState.OffHook, 'the off-hook event was not overwritten by the older snapshot');
+  t.ok(order.indexOf('snapshot 2000') < order.indexOf('serviceInitiated 2000'), `snapshot first, then the event: ${order.join(', ')}`);
+
+  // The same holds for a resync after messagesLost: the snapshot shows the call, the cleared event follows it.
+  changeAfterSnapshot(sim, '2000', () => sim.core.onHook('2000'));
+  order.length = 0;
+  sim.csta.sendSystemStatus('messagesLost');
+  await waitFor(() => order.includes('snapshot 2000') && order.includes('connectionCleared 2000'), 'the resync and the cleared event');
+  t.ok(order.indexOf('snapshot 2000') < order.indexOf('connectionCleared 2000'), `snapshot first, then the event: ${order.join(', ')}`);
+  t.equal(model.hookState('2000'), HookState.Idle, 'the resync did not bring back the cleared call');
+});

@@ -78,9 +78,13 @@ t.test('kill -9 and restart: the subscription survives and versions keep increas
     const body = req.body.toString();
     seen.push({ version: Number(/version="(\d+)"/.exec(body)?.[1] ?? -1), cseq: req.message.cseq.seq, body });
   });
-  await until(() => seen.length >= 1);
+  await until(() => seen.length >= 1).catch((e: Error) => {
+    throw new Error(`${e.message}: subscription ${sub.state} (${sub.reason ?? ''}); daemon: ${daemon.out()}`);
+  });
   sim.core.offHook('2001');
-  await until(() => seen.some((s) => s.body.includes('<state>trying</state>')));
+  await until(() => seen.some((s) => s.body.includes('<state>trying</state>'))).catch((e: Error) => {
+    throw new Error(`${e.message}: seen ${JSON.stringify(seen)} daemon: ${daemon.out()}`);
+  });
   const before = seen[seen.length - 1]!;
   const callId = sub.dialog!.callId;
 
