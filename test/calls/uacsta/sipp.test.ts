@@ -36,6 +36,6 @@ t.test('sipp REFER: transfer of the user call, sipfrag NOTIFYs; a non-owner gets
   const ok = await runSipp(['-sf', `${fixtures}refer-transfer.xml`, '-m', '1', '-i', '127.0.0.1', '-p', String(await freeUdpPort()), rig.target]).done;
   t.equal(ok.code, 0, ok.code === 0 ? 'sipp scenario passed' : ok.stderr.slice(-1500));
   await until(model, () => model.hookState('2002') === HookState.Ringing && model.hookState('2000') === HookState.Idle, 'transferred to 2002');
-  for (let i = 0; i < 200 && rig.stack.ua.dialogs.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && rig.stack.ua.dialogs.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(rig.stack.ua.dialogs.size, 0, 'the REFER dialog ended with its subscription');
 });

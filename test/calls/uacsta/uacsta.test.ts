@@ -88,7 +88,7 @@ t.test('uaCSTA: INVITE with RequestSystemStatus, INFO requests answered in the 2
   t.equal(clr.root?.root, 'ClearConnectionResponse');
   await until(model, () => model.hookState('2000') === HookState.Idle, 'idle');
   const want = ['ServiceInitiatedEvent', 'OriginatedEvent', 'DeliveredEvent', 'EstablishedEvent', 'HeldEvent', 'RetrievedEvent', 'DoNotDisturbEvent', 'ForwardingEvent', 'ConnectionClearedEvent'];
-  for (let i = 0; i < 100 && !want.every((w) => events.includes(w)); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 500 && !want.every((w) => events.includes(w)); i++) await new Promise((r) => setTimeout(r, 20));
   t.same(want.filter((w) => !events.includes(w)), [], `events seen: ${events.join(', ')}`);
   t.equal((await info(`<MonitorStop xmlns="${ns}"><monitorCrossRefID>${xref}</monitorCrossRefID></MonitorStop>`)).root?.root, 'MonitorStopResponse');
   const bye = await client.bye(dialog);
@@ -123,7 +123,7 @@ t.test('REFER: inside the uaCSTA dialog and outside a dialog; non-owner 403; PBX
     const out: string[] = [];
     sub.on('notify', (req: SipRequest) => out.push(req.body.toString().trim()));
     const status = (await sub.ready).response.status;
-    for (let i = 0; i < 200 && sub.state !== ClientSubscriptionState.Terminated && status < 300; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && sub.state !== ClientSubscriptionState.Terminated && status < 300; i++) await new Promise((r) => setTimeout(r, 10));
     return { status, out };
   };
   // Bob may not transfer alice's call.
@@ -143,7 +143,7 @@ t.test('REFER: inside the uaCSTA dialog and outside a dialog; non-owner 403; PBX
   await until(model, () => model.hookState('2002') === HookState.Ringing && model.hookState('2000') === HookState.Idle, 'transferred to 2002');
   t.equal(refers.inProgress, 0);
   await client.bye(inv.dialog!);
-  for (let i = 0; i < 200 && daemon.ua.dialogs.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && daemon.ua.dialogs.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(daemon.ua.dialogs.size, 0, 'REFER and uaCSTA dialogs all ended');
 });
 
@@ -169,10 +169,10 @@ t.test('uaCSTA: an event INFO answered 481 ends the session; close() ends the re
   t.equal(uacsta.size, 2);
   sim.core.offHook('2000');
   await until(model, () => model.hookState('2000') === HookState.OffHook, 'off hook');
-  for (let i = 0; i < 200 && uacsta.size > 1; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && uacsta.size > 1; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(uacsta.size, 1, 'the 481 ended alice\'s uaCSTA session');
   await uacsta.close();
-  for (let i = 0; i < 200 && byes.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && byes.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.same(byes, [b.dialog!.callId], 'close() sent BYE to the remaining client');
   t.equal(daemon.ua.dialogs.size, 0);
 });
