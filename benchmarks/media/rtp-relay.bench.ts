@@ -81,6 +81,8 @@ function reniceAll(pid: number): void {
 
 interface RunResult {
   sent: number;
+  /** How long sending took: longer than the trial when the generator fell behind the offered rate. */
+  sendMs: number;
   received: number;
   p50Us: number;
   p99Us: number;
@@ -93,6 +95,7 @@ interface Trial {
   sent: number;
   received: number;
   cpuNs: number;
+  /** The trial's time: its length, or how long the generator took to send when it fell behind. */
   ms: number;
   streams: number;
   offeredPps: number;
@@ -439,23 +442,26 @@ async function trial(load: Load, relay: Relay, streams: number, pps: number, ms:
   const cpu0 = relay.cpuNs();
   const r = await load.run(pps, ms);
   const cpu1 = relay.cpuNs();
+  // Rates are over the time the packets took to be sent: a generator that fell behind sent for longer than
+  // `ms` (up to a second more), and counting its packets over `ms` would overstate the rate relayed.
+  const window = Math.max(ms, r.sendMs);
   const t: Trial = {
     relay: relay.name,
     sent: r.sent,
     received: r.received,
     cpuNs: cpu1 - cpu0,
-    ms,
+    ms: window,
     streams,
     offeredPps: pps,
-    relayedPps: Math.round((r.received * 1000) / ms),
+    relayedPps: Math.round((r.received * 1000) / window),
     lossPct: r.sent === 0 ? 100 : (100 * (r.sent - r.received)) / r.sent,
     cpuNsPerPacket: r.received === 0 ? 0 : (cpu1 - cpu0) / r.received,
     p50Us: r.p50Us,
     p99Us: r.p99Us,
   };
   log(
-    `${t.relay} streams=${streams} offered=${pps}/s sent=${Math.round((r.sent * 1000) / ms)}/s relayed=${t.relayedPps}/s loss=${t.lossPct.toFixed(3)}% ` +
-      `cpu=${t.cpuNsPerPacket.toFixed(0)}ns/pkt p50=${t.p50Us}us p99=${t.p99Us}us (sent ${r.sent} in ${ms} ms)`,
+    `${t.relay} streams=${streams} offered=${pps}/s sent=${Math.round((r.sent * 1000) / window)}/s relayed=${t.relayedPps}/s loss=${t.lossPct.toFixed(3)}% ` +
+      `cpu=${t.cpuNsPerPacket.toFixed(0)}ns/pkt p50=${t.p50Us}us p99=${t.p99Us}us (sent ${r.sent} in ${window} ms)`,
   );
   return t;
 }
