@@ -443,7 +443,7 @@ async function trial(load: Load, relay: Relay, streams: number, pps: number, ms:
   const r = await load.run(pps, ms);
   const cpu1 = relay.cpuNs();
   // Rates are over the time the packets took to be sent: a generator that fell behind sent for longer than
-  // `ms` (up to a second more), and counting its packets over `ms` would overstate the rate relayed.
+  // `ms`, and counting its packets over `ms` would overstate the rate relayed.
   const window = Math.max(ms, r.sendMs);
   const t: Trial = {
     relay: relay.name,
