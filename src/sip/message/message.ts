@@ -558,7 +558,9 @@ export abstract class SipMessage {
       commonToken(head, it[i + 4]!, it[i + 5]!),
       head.slice(it[i + 6], it[i + 7]),
       port < 0 ? undefined : port,
-      head.slice(it[i + 9], it[i + 10]),
+      head,
+      it[i + 9]!,
+      it[i + 10]!,
       b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
     );
   }
@@ -569,7 +571,7 @@ export abstract class SipMessage {
     const display = it[i + 4] === 0 ? undefined : head.slice(it[i + 5], it[i + 6]);
     const t = it[i + 11]!;
     const tag = t < 0 ? undefined : t === it[i + 12] ? null : head.slice(t, it[i + 12]);
-    return NameAddr.scanned(head.slice(it[i + 7], it[i + 8]), display, what, head.slice(it[i + 9], it[i + 10]), tag);
+    return NameAddr.scanned(head.slice(it[i + 7], it[i + 8]), display, what, head, it[i + 9]!, it[i + 10]!, tag);
   }
 
   /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
