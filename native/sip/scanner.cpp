@@ -98,6 +98,41 @@ inline size_t UriEnd(const uint8_t* p, size_t i, size_t end) {
   return end;
 }
 
+// The first byte of `p[i, end)` that is not visible ASCII (a space, tab, control, DEL or non-ASCII byte), or
+// `end`: where a Call-ID value must end.
+inline size_t VisibleEnd(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(0x21);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed: bytes 0x80-0xff are negative, so `v < 0x21` also catches non-ASCII.
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del))));
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#endif
+  while (i < end && p[i] > 0x20 && p[i] < 0x7f) ++i;
+  return i;
+}
+
+// True when `p[i, end)` holds a space or a tab.
+inline bool HasWs(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tab))) != 0) return true;
+    i += 16;
+  }
+#endif
+  for (; i < end; ++i) {
+    if (IsWs(p[i])) return true;
+  }
+  return false;
+}
+
 inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
   while (i < end && p[i] == ' ') ++i;
   return i;
@@ -192,11 +227,18 @@ struct Out {
   // where the items start.
   size_t Finish(const NameTable& names) {
     int32_t* lo = w + ItemStart();
-    for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
-      for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
-    }
     const size_t at = HeaderEnd();
-    std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+    if (at + items * kItemWords <= ItemStart()) {
+      // The usual case, with room between headers and items: each item copied once to its place.
+      for (size_t i = 0; i < items; ++i) {
+        std::memcpy(w + at + i * kItemWords, lo + (items - 1 - i) * kItemWords, kItemWords * sizeof(int32_t));
+      }
+    } else {
+      for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
+        for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
+      }
+      std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+    }
     for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
     for (size_t i = 0; i < items; ++i) {
       const size_t r = at + i * kItemWords;
@@ -382,11 +424,15 @@ namespace {
 // together (`_` becomes 0x7f, which is no token character).
 constexpr uint64_t kFold = 0x2020202020202020ULL;
 
-// `p[0, n)` (n <= 8) as a little-endian word, zero-padded, case-folded.
-inline uint64_t Word(const uint8_t* p, size_t n) {
+// `p[0, n)` (n <= 8) as a little-endian word, zero-padded, case-folded; `readable` bytes from `p` may be
+// read (one load when there are 8).
+inline uint64_t Word(const uint8_t* p, size_t n, size_t readable) {
   uint64_t w = 0;
   if (n == 8) {
     std::memcpy(&w, p, 8);
+  } else if (readable >= 8) {
+    std::memcpy(&w, p, 8);
+    w &= (1ULL << (8 * n)) - 1;
   } else {
     for (size_t i = 0; i < n; ++i) w |= static_cast<uint64_t>(p[i]) << (8 * i);
   }
@@ -398,12 +444,12 @@ struct NameKey {
   uint64_t tail;
 };
 
-inline NameKey KeyOf(const uint8_t* p, size_t n) {
+inline NameKey KeyOf(const uint8_t* p, size_t n, size_t readable) {
   if (n <= 8) {
-    uint64_t w = Word(p, n);
+    uint64_t w = Word(p, n, readable);
     return {w, w};
   }
-  return {Word(p, 8), Word(p + n - 8, 8)};
+  return {Word(p, 8, 8), Word(p + n - 8, 8, 8)};
 }
 
 inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
@@ -426,15 +472,15 @@ void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t
   slots_of_.push_back(slot <= kMaxSlot ? slot : 0);
   const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
   if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
-  NameKey k = KeyOf(s, lower.size());
+  NameKey k = KeyOf(s, lower.size(), lower.size());
   size_t at = SlotOfKey(k, lower.size(), kSlots);
   while (slots_[at].id != 0) at = (at + 1) & (kSlots - 1);
   slots_[at] = {k.head, k.tail, static_cast<uint16_t>(lower.size()), static_cast<int16_t>(names_.size())};
 }
 
-int NameTable::Find(const uint8_t* p, size_t n) const {
+int NameTable::Find(const uint8_t* p, size_t n, size_t readable) const {
   if (n == 0 || n > 255) return -1;
-  const NameKey k = KeyOf(p, n);
+  const NameKey k = KeyOf(p, n, readable < n ? n : readable);
   for (size_t at = SlotOfKey(k, n, kSlots); slots_[at].id != 0; at = (at + 1) & (kSlots - 1)) {
     const Slot& e = slots_[at];
     if (e.len != n || e.head != k.head || e.tail != k.tail) continue;
@@ -490,9 +536,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     size_t us = sp1 + 1;
     size_t ue = ll - 8;
     if (ue <= us || line[us] == '<') return 0;
-    for (size_t i = us; i < ue; ++i) {
-      if (line[i] == ' ' || line[i] == '\t') return 0;
-    }
+    if (HasWs(line, us, ue)) return 0;
     out[kKind] = 1;
     out[kLine0] = static_cast<int32_t>(sp1);
     out[kLine1] = static_cast<int32_t>(us);
@@ -525,7 +569,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     lf = FindLf(data, vs, len);
     if (lf >= len || lf + 1 - base > max_head) return 0;
     le = (lf > vs && data[lf - 1] == '\r') ? lf - 1 : lf;
-    int id = names.Find(data + p, ne - p);
+    int id = names.Find(data + p, ne - p, len - p);
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
     if (++count > static_cast<size_t>(limits.max_headers)) return 0;
@@ -572,9 +616,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCallId: {
           int32_t* r = o.Item(hi, id, kItemCallId);
           if (r == nullptr) return 0;
-          size_t i = vs;
-          while (i < ve && data[i] > 0x20 && data[i] < 0x7f) ++i;
-          if (i == ve && ve > vs) {
+          if (VisibleEnd(data, vs, ve) == ve && ve > vs) {
             r[3] = 1;
             r[4] = Rel(vs, base);
             r[5] = Rel(ve, base);

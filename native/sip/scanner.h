@@ -73,8 +73,9 @@ class NameTable {
   // Name ids are given in call order. Names longer than 255 bytes are never found. Up to 1024 names.
   // `slot` (0 or 1 to kMaxSlot) is recorded with the first item of the name's values.
   void Add(const std::string& lower, uint8_t single, Role role, uint8_t slot = 0);
-  // Index of the token `p[0, n)` compared case-insensitively, or -1.
-  int Find(const uint8_t* p, size_t n) const;
+  // Index of the token `p[0, n)` compared case-insensitively, or -1. `readable` bytes from `p` may be read
+  // (at least `n`; more lets the lookup load whole words).
+  int Find(const uint8_t* p, size_t n, size_t readable = 0) const;
   uint8_t Single(int id) const { return single_[static_cast<size_t>(id)]; }
   Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
   uint8_t SlotOf(int id) const { return slots_of_[static_cast<size_t>(id)]; }

@@ -620,7 +620,11 @@ export abstract class SipMessage {
     const it = this.record();
     if (it !== undefined) {
       const i = this.firstItem(it, Hot.CSeq);
-      if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: commonToken(this.head!, it[i + 5]!, it[i + 6]!) };
+      if (i >= 0 && it[i + 3] === 1) {
+        // The word holds the number's 32 bits; most fit an int32, which stays a small integer.
+        const seq = it[i + 4]!;
+        return { seq: seq >= 0 ? seq : seq + 0x100000000, method: commonToken(this.head!, it[i + 5]!, it[i + 6]!) };
+      }
     }
     const text = this.required('cseq');
     const sp = text.indexOf(' ');
@@ -725,6 +729,10 @@ export class SipRequest extends SipMessage {
   /** Method, case-sensitive (RFC 3261 7.1). */
   declare method: string;
   private declare uriText: string;
+  /** A scanned Request-URI not yet sliced: `uriHead[uriStart, uriEnd)`, made into `uriText` when first read. */
+  private declare uriHead: string | undefined;
+  private declare uriStart: number;
+  private declare uriEnd: number;
   private declare uriParsed: SipUri | undefined;
 
   constructor(method: string, uri: SipUri | string) {
@@ -732,6 +740,9 @@ export class SipRequest extends SipMessage {
     this.isRequest = true;
     this.method = method;
     this.uriParsed = undefined;
+    this.uriHead = undefined;
+    this.uriStart = 0;
+    this.uriEnd = 0;
     if (typeof uri === 'string') this.uriText = uri;
     else {
       this.uriText = uri.toString();
@@ -739,21 +750,40 @@ export class SipRequest extends SipMessage {
     }
   }
 
+  /** @internal A request from a native scan: the Request-URI is `head[start, end)`. */
+  static scanned(method: string, head: string, start: number, end: number): SipRequest {
+    const req = new SipRequest(method, '');
+    req.uriHead = head;
+    req.uriStart = start;
+    req.uriEnd = end;
+    return req;
+  }
+
+  /** The Request-URI as written. */
+  private text(): string {
+    if (this.uriHead !== undefined) {
+      this.uriText = this.uriHead.slice(this.uriStart, this.uriEnd);
+      this.uriHead = undefined;
+    }
+    return this.uriText;
+  }
+
   /** The Request-URI, parsed when first read; throws {@link SipParseError} when malformed. */
   get uri(): SipUri {
-    if (!this.uriParsed) this.uriParsed = parseUri(this.uriText);
+    if (!this.uriParsed) this.uriParsed = parseUri(this.text());
     return this.uriParsed;
   }
 
   set uri(value: SipUri | string) {
     this.uriText = value.toString();
+    this.uriHead = undefined;
     this.uriParsed = typeof value === 'string' ? undefined : value;
     this.touch();
   }
 
   /** The Request-URI exactly as written. */
   get uriString(): string {
-    return this.uriParsed ? this.uriParsed.toString() : this.uriText;
+    return this.uriParsed ? this.uriParsed.toString() : this.text();
   }
 
   startLine(): string {
@@ -871,7 +901,7 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
-      ? new SipRequest(commonToken(head, 0, w[at + SipScanWord.Line0]!), head.slice(l1, l2))
+      ? SipRequest.scanned(commonToken(head, 0, w[at + SipScanWord.Line0]!), head, l1!, l2!)
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
