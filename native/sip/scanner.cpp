@@ -254,7 +254,7 @@ inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - ba
 // Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
 // references `[...]` of hex digits, colons and dots), rport digits,
 // no `ttl` parameter (the grammar range-checks it). Returns the end of the value or kFail.
-size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
   size_t te = SpanToken(p, ts, b);
@@ -293,6 +293,7 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   r[10] = Rel(pe, base);
   r[11] = branch[0] == kFail ? -1 : Rel(branch[0], base);
   r[12] = branch[0] == kFail ? -1 : Rel(branch[1], base);
+  r[13] = names.Token(p + ts, te - ts, b - ts);
   return pe;
 }
 
@@ -380,7 +381,7 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
 }
 
 // `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`.
-void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
   size_t i = a;
   uint64_t v = 0;
   while (i < b && IsDigit(p[i]) && i - a < 10) v = v * 10 + (p[i++] - '0');
@@ -392,17 +393,19 @@ void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
   r[5] = Rel(ms, base);
   r[6] = Rel(me, base);
+  r[7] = names.Token(p + ms, me - ms, b - ms);
 }
 
 // The values of a comma-separated Via or name-addr list `[a, b)` (b already trimmed), one item each, as
 // src/sip/message/scanner.ts splitList would cut them. At the first value that is not canonical one item
 // with canonical = 0 ends the list (the grammar then parses the whole header). False when out of room.
-bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, Out* o) {
+bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, const NameTable& names,
+              Out* o) {
   size_t i = a;
   for (;;) {
     int32_t* r = o->Item(hi, id, via ? kItemVia : kItemNameAddr);
     if (r == nullptr) return false;
-    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
+    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, names, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
     if (e != kFail) {
       e = SkipSpaces(p, e, b);
       if (e == b) return true;
@@ -458,6 +461,37 @@ inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
 }
 
 }  // namespace
+
+void NameTable::AddToken(const std::string& token) {
+  // Ids follow the call order; a token that cannot be matched keeps its id with an empty word.
+  if (tokens_.size() >= 64) return;
+  TokenWord t{{0, 0}, 0};
+  if (!token.empty() && token.size() <= 16) {
+    std::memcpy(t.word, token.data(), token.size());
+    t.len = token.size();
+  }
+  tokens_.push_back(t);
+}
+
+int NameTable::Token(const uint8_t* p, size_t n, size_t readable) const {
+  if (n == 0 || n > 16) return -1;
+  uint64_t w[2] = {0, 0};
+  if (readable >= 16) {
+    std::memcpy(w, p, 16);
+    if (n <= 8) {
+      w[1] = 0;
+      if (n < 8) w[0] &= (1ULL << (8 * n)) - 1;
+    } else if (n < 16) {
+      w[1] &= (1ULL << (8 * (n - 8))) - 1;
+    }
+  } else {
+    std::memcpy(w, p, n);
+  }
+  for (const TokenWord& t : tokens_) {
+    if (t.len == n && t.word[0] == w[0] && t.word[1] == w[1]) return static_cast<int>(&t - tokens_.data());
+  }
+  return -1;
+}
 
 void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t slot) {
   if (names_.size() >= 1024) return;
@@ -525,6 +559,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     int status = (line[8] - '0') * 100 + (line[9] - '0') * 10 + (line[10] - '0');
     if (status < 100 || status > 699) return 0;
     out[kKind] = 2;
+    out[kMethodToken] = -1;
     out[kLine0] = status;
     out[kLine1] = static_cast<int32_t>(ll < 12 ? ll : 12);
     out[kLine2] = static_cast<int32_t>(ll);
@@ -538,6 +573,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     if (ue <= us || line[us] == '<') return 0;
     if (HasWs(line, us, ue)) return 0;
     out[kKind] = 1;
+    out[kMethodToken] = names.Token(line, sp1, len - base);
     out[kLine0] = static_cast<int32_t>(sp1);
     out[kLine1] = static_cast<int32_t>(us);
     out[kLine2] = static_cast<int32_t>(ue);
@@ -626,7 +662,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCSeq: {
           int32_t* r = o.Item(hi, id, kItemCSeq);
           if (r == nullptr) return 0;
-          ScanCSeq(data, vs, ve, base, r);
+          ScanCSeq(data, vs, ve, base, names, r);
           break;
         }
         case kRoleNameAddr: {
@@ -638,7 +674,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         }
         case kRoleVia:
         case kRoleNameAddrList:
-          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, &o)) return 0;
+          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
           break;
       }
     }

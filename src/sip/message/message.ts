@@ -6,7 +6,7 @@ import { Scanner, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 import { Via, parseViaList, parseViaValue } from './via.js';
 import { SIP_HEADER_WORDS, SIP_ITEM_WORDS, SipScanWord } from '../../native/sip.js';
-import { Hot, NAME_HOT, NAME_KEYS, scanner } from './scan.js';
+import { Hot, NAME_HOT, NAME_KEYS, TOKENS, scanner } from './scan.js';
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
@@ -555,7 +555,7 @@ export abstract class SipMessage {
     const port = it[i + 8]!;
     const b = it[i + 11]!;
     return Via.scanned(
-      commonToken(head, it[i + 4]!, it[i + 5]!),
+      token(head, it[i + 4]!, it[i + 5]!, it[i + 13]!),
       head.slice(it[i + 6], it[i + 7]),
       port < 0 ? undefined : port,
       head,
@@ -623,7 +623,7 @@ export abstract class SipMessage {
       if (i >= 0 && it[i + 3] === 1) {
         // The word holds the number's 32 bits; most fit an int32, which stays a small integer.
         const seq = it[i + 4]!;
-        return { seq: seq >= 0 ? seq : seq + 0x100000000, method: commonToken(this.head!, it[i + 5]!, it[i + 6]!) };
+        return { seq: seq >= 0 ? seq : seq + 0x100000000, method: token(this.head!, it[i + 5]!, it[i + 6]!, it[i + 7]!) };
       }
     }
     const text = this.required('cseq');
@@ -819,29 +819,9 @@ export function isRequest(m: SipMessage): m is SipRequest {
   return m.isRequest;
 }
 
-/**
- * Methods (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086) and Via transports, by length and first
- * letter: {@link commonToken} returns these strings instead of new ones.
- */
-const COMMON_TOKENS: Array<string[] | undefined> = [];
-for (const t of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'INFO', 'PRACK', 'UPDATE', 'PUBLISH', 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP']) {
-  (COMMON_TOKENS[t.length * 32 + (t.charCodeAt(0) & 31)] ??= []).push(t);
-}
-
-/** `head.slice(start, end)`, without allocating when it is one of the common methods or transports. */
-function commonToken(head: string, start: number, end: number): string {
-  const n = end - start;
-  if (n < 10) {
-    const list = COMMON_TOKENS[n * 32 + (head.charCodeAt(start) & 31)];
-    if (list !== undefined) {
-      for (const t of list) {
-        let k = 1;
-        while (k < n && head.charCodeAt(start + k) === t.charCodeAt(k)) k++;
-        if (k === n && head.charCodeAt(start) === t.charCodeAt(0)) return t;
-      }
-    }
-  }
-  return head.slice(start, end);
+/** `head.slice(start, end)`, or the string of token `id` (src/sip/message/scan.ts TOKENS) when the scan named one. */
+function token(head: string, start: number, end: number, id: number): string {
+  return id >= 0 ? TOKENS[id]! : head.slice(start, end);
 }
 
 /** Buffer#latin1Slice: the same decoding as `toString('latin1')` without its argument handling. */
@@ -901,7 +881,7 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
-      ? SipRequest.scanned(commonToken(head, 0, w[at + SipScanWord.Line0]!), head, l1!, l2!)
+      ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), head, l1!, l2!)
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
