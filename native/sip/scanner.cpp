@@ -469,6 +469,7 @@ void NameTable::AddToken(const std::string& token) {
   if (!token.empty() && token.size() <= 16) {
     std::memcpy(t.word, token.data(), token.size());
     t.len = token.size();
+    tokens_of_len_[t.len].push_back(static_cast<uint8_t>(tokens_.size()));
   }
   tokens_.push_back(t);
 }
@@ -487,8 +488,8 @@ int NameTable::Token(const uint8_t* p, size_t n, size_t readable) const {
   } else {
     std::memcpy(w, p, n);
   }
-  for (const TokenWord& t : tokens_) {
-    if (t.len == n && t.word[0] == w[0] && t.word[1] == w[1]) return static_cast<int>(&t - tokens_.data());
+  for (const uint8_t i : tokens_of_len_[n]) {
+    if (tokens_[i].word[0] == w[0] && tokens_[i].word[1] == w[1]) return i;
   }
   return -1;
 }

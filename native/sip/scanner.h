@@ -107,6 +107,7 @@ class NameTable {
     size_t len;
   };
   std::vector<TokenWord> tokens_;
+  std::vector<uint8_t> tokens_of_len_[17];  // indexes in tokens_ by length
 };
 
 // Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]; when 1, the record uses
