@@ -6,7 +6,12 @@
 namespace switchhook {
 namespace sip {
 
+// Tokens named by index in records (as src/sip/message/scan.ts TOKENS, plus one of 16 bytes).
+constexpr const char* kFuzzTokens[] = {"INVITE", "ACK", "BYE", "REGISTER", "SUBSCRIBE", "UDP", "TCP", "WS",
+                                       "A-TOKEN-OF-16-BY"};
+
 inline void FuzzNameTable(NameTable* t) {
+  for (const char* token : kFuzzTokens) t->AddToken(token);
   t->Add("via", 0, kRoleVia, 1);
   t->Add("v", 0, kRoleVia, 1);
   t->Add("from", 1, kRoleNameAddr, 2);

@@ -1,5 +1,6 @@
 // libFuzzer target for the SIP scanner (docs/fuzzing.md). Properties: every offset it reports lies inside
-// the input and ranges are ordered; slot words point at the first item of their slot; scanning a fresh copy of the input (at another address) gives the same
+// the input and ranges are ordered; slot words point at the first item of their slot; a token index names
+// a token equal to the bytes it stands for; scanning a fresh copy of the input (at another address) gives the same
 // record; small output capacities and limits never write past the record.
 #include <cstdint>
 #include <cstdlib>
@@ -32,7 +33,16 @@ void CheckFound(const int32_t* r) {
   Check(r[11] > r[9] && r[12] >= r[11] && r[12] <= r[10]);
 }
 
-void Verify(const NameTable* names, const int32_t* w, size_t len, size_t cap) {
+// Token index `id` (-1: none) stands for `data[s, e)`.
+void CheckToken(const uint8_t* data, int32_t id, size_t s, size_t e) {
+  constexpr int32_t kCount = sizeof(kFuzzTokens) / sizeof(kFuzzTokens[0]);
+  Check(id >= -1 && id < kCount);
+  if (id < 0) return;
+  const size_t n = std::strlen(kFuzzTokens[id]);
+  Check(e - s == n && std::memcmp(data + s, kFuzzTokens[id], n) == 0);
+}
+
+void Verify(const NameTable* names, const uint8_t* data, const int32_t* w, size_t len, size_t cap) {
   if (w[kStatus] == 0) return;
   Check(w[kStatus] == 1);
   size_t base = static_cast<size_t>(w[kBase]);
@@ -42,8 +52,10 @@ void Verify(const NameTable* names, const int32_t* w, size_t len, size_t cap) {
   if (w[kKind] == 1) {
     CheckRange(0, w[kLine0], base, len);
     CheckRange(w[kLine1], w[kLine2], base, len);
+    CheckToken(data, w[kMethodToken], base, base + w[kLine0]);
   } else {
     Check(w[kLine0] >= 100 && w[kLine0] <= 699);
+    Check(w[kMethodToken] == -1);
     CheckRange(w[kLine1], w[kLine2], base, len);
   }
   int32_t n = w[kHeaderCount];
@@ -80,6 +92,7 @@ void Verify(const NameTable* names, const int32_t* w, size_t len, size_t cap) {
         CheckRange(r[9], r[10], base, len);
         Check(r[4] >= h[3] && r[10] <= h[4]);
         CheckFound(r);
+        CheckToken(data, r[13], base + r[4], base + r[5]);
         break;
       case kItemNameAddr:
         Check(r[4] >= 0 && r[4] <= 2);
@@ -93,6 +106,7 @@ void Verify(const NameTable* names, const int32_t* w, size_t len, size_t cap) {
       case kItemCSeq:
         CheckRange(r[5], r[6], base, len);
         Check(r[6] > r[5] && r[6] <= h[4]);
+        CheckToken(data, r[7], base + r[5], base + r[6]);
         break;
       case kItemCallId:
         CheckRange(r[4], r[5], base, len);
@@ -114,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Limits limits{32 * 1024, 64 * 1024, 256};
   std::vector<int32_t> a(kCap, 0x5a5a5a5a);
   ScanMessage(data, size, *names, limits, a.data(), a.size());
-  Verify(names, a.data(), size, a.size());
+  Verify(names, data, a.data(), size, a.size());
   // The same bytes at another address, after other garbage in the record: the same result.
   std::vector<uint8_t> copy(data, data + size);
   std::vector<int32_t> b(kCap, -7);
@@ -123,6 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (a[kStatus] == 1) {
     size_t used = static_cast<size_t>(a[kItemBase]) + static_cast<size_t>(a[kItemCount]) * kItemWords;
     for (size_t i = 0; i <= kItemBase; ++i) Check(a[i] == b[i]);
+    Check(a[kMethodToken] == b[kMethodToken]);
     for (size_t i = kFirstHeader; i < kFirstHeader + static_cast<size_t>(a[kHeaderCount]) * kHeaderWords; ++i) {
       Check(a[i] == b[i]);
     }
@@ -134,6 +149,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Limits tight{static_cast<int32_t>(size % 300), static_cast<int32_t>(size % 50), static_cast<int32_t>(size % 7)};
   ScanMessage(data, size, *names, tight, c.data(), small);
   for (size_t i = small; i < c.size(); ++i) Check(c[i] == 0x11111111);
-  Verify(names, c.data(), size, small);
+  Verify(names, data, c.data(), size, small);
   return 0;
 }

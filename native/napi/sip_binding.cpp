@@ -33,8 +33,9 @@ bool IsInt32Array(const Napi::Value& v) {
 }
 
 // sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array,
-// room: number) -> handle. Every scan writes its record into `out` from the word it is given and within
-// `room` words of it, so the caller can use `out` as a ring.
+// room: number, tokens?: string[]) -> handle. Every scan writes its record into `out` from the word it is
+// given and within `room` words of it, so the caller can use `out` as a ring. `tokens` (methods, transports)
+// are named by index in the record.
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
@@ -56,6 +57,13 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     auto role = static_cast<sip::Role>(i < roles.ElementLength() ? roles[i] : 0);
     uint8_t slot = i < slots.ElementLength() ? slots[i] : 0;
     state->names.Add(v.As<Napi::String>().Utf8Value(), one, role, slot);
+  }
+  if (info.Length() > 6 && info[6].IsArray()) {
+    auto tokens = info[6].As<Napi::Array>();
+    for (uint32_t i = 0; i < tokens.Length(); ++i) {
+      Napi::Value v = tokens.Get(i);
+      state->names.AddToken(v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string());
+    }
   }
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();

@@ -98,6 +98,41 @@ inline size_t UriEnd(const uint8_t* p, size_t i, size_t end) {
   return end;
 }
 
+// The first byte of `p[i, end)` that is not visible ASCII (a space, tab, control, DEL or non-ASCII byte), or
+// `end`: where a Call-ID value must end.
+inline size_t VisibleEnd(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(0x21);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // Signed: bytes 0x80-0xff are negative, so `v < 0x21` also catches non-ASCII.
+    auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del))));
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+    i += 16;
+  }
+#endif
+  while (i < end && p[i] > 0x20 && p[i] < 0x7f) ++i;
+  return i;
+}
+
+// True when `p[i, end)` holds a space or a tab.
+inline bool HasWs(const uint8_t* p, size_t i, size_t end) {
+#if defined(__SSE2__)
+  const __m128i sp = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (i + 16 <= end) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, tab))) != 0) return true;
+    i += 16;
+  }
+#endif
+  for (; i < end; ++i) {
+    if (IsWs(p[i])) return true;
+  }
+  return false;
+}
+
 inline size_t SkipSpaces(const uint8_t* p, size_t i, size_t end) {
   while (i < end && p[i] == ' ') ++i;
   return i;
@@ -192,11 +227,18 @@ struct Out {
   // where the items start.
   size_t Finish(const NameTable& names) {
     int32_t* lo = w + ItemStart();
-    for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
-      for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
-    }
     const size_t at = HeaderEnd();
-    std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+    if (at + items * kItemWords <= ItemStart()) {
+      // The usual case, with room between headers and items: each item copied once to its place.
+      for (size_t i = 0; i < items; ++i) {
+        std::memcpy(w + at + i * kItemWords, lo + (items - 1 - i) * kItemWords, kItemWords * sizeof(int32_t));
+      }
+    } else {
+      for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
+        for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
+      }
+      std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+    }
     for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
     for (size_t i = 0; i < items; ++i) {
       const size_t r = at + i * kItemWords;
@@ -212,7 +254,7 @@ inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - ba
 // Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
 // references `[...]` of hex digits, colons and dots), rport digits,
 // no `ttl` parameter (the grammar range-checks it). Returns the end of the value or kFail.
-size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
   size_t te = SpanToken(p, ts, b);
@@ -251,6 +293,7 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   r[10] = Rel(pe, base);
   r[11] = branch[0] == kFail ? -1 : Rel(branch[0], base);
   r[12] = branch[0] == kFail ? -1 : Rel(branch[1], base);
+  r[13] = names.Token(p + ts, te - ts, b - ts);
   return pe;
 }
 
@@ -338,7 +381,7 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
 }
 
 // `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`.
-void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
+void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
   size_t i = a;
   uint64_t v = 0;
   while (i < b && IsDigit(p[i]) && i - a < 10) v = v * 10 + (p[i++] - '0');
@@ -350,17 +393,19 @@ void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* r) {
   r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
   r[5] = Rel(ms, base);
   r[6] = Rel(me, base);
+  r[7] = names.Token(p + ms, me - ms, b - ms);
 }
 
 // The values of a comma-separated Via or name-addr list `[a, b)` (b already trimmed), one item each, as
 // src/sip/message/scanner.ts splitList would cut them. At the first value that is not canonical one item
 // with canonical = 0 ends the list (the grammar then parses the whole header). False when out of room.
-bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, Out* o) {
+bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, const NameTable& names,
+              Out* o) {
   size_t i = a;
   for (;;) {
     int32_t* r = o->Item(hi, id, via ? kItemVia : kItemNameAddr);
     if (r == nullptr) return false;
-    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
+    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, names, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
     if (e != kFail) {
       e = SkipSpaces(p, e, b);
       if (e == b) return true;
@@ -382,11 +427,15 @@ namespace {
 // together (`_` becomes 0x7f, which is no token character).
 constexpr uint64_t kFold = 0x2020202020202020ULL;
 
-// `p[0, n)` (n <= 8) as a little-endian word, zero-padded, case-folded.
-inline uint64_t Word(const uint8_t* p, size_t n) {
+// `p[0, n)` (n <= 8) as a little-endian word, zero-padded, case-folded; `readable` bytes from `p` may be
+// read (one load when there are 8).
+inline uint64_t Word(const uint8_t* p, size_t n, size_t readable) {
   uint64_t w = 0;
   if (n == 8) {
     std::memcpy(&w, p, 8);
+  } else if (readable >= 8) {
+    std::memcpy(&w, p, 8);
+    w &= (1ULL << (8 * n)) - 1;
   } else {
     for (size_t i = 0; i < n; ++i) w |= static_cast<uint64_t>(p[i]) << (8 * i);
   }
@@ -398,12 +447,12 @@ struct NameKey {
   uint64_t tail;
 };
 
-inline NameKey KeyOf(const uint8_t* p, size_t n) {
+inline NameKey KeyOf(const uint8_t* p, size_t n, size_t readable) {
   if (n <= 8) {
-    uint64_t w = Word(p, n);
+    uint64_t w = Word(p, n, readable);
     return {w, w};
   }
-  return {Word(p, 8), Word(p + n - 8, 8)};
+  return {Word(p, 8, 8), Word(p + n - 8, 8, 8)};
 }
 
 inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
@@ -412,6 +461,38 @@ inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
 }
 
 }  // namespace
+
+void NameTable::AddToken(const std::string& token) {
+  // Ids follow the call order; a token that cannot be matched keeps its id with an empty word.
+  if (tokens_.size() >= 64) return;
+  TokenWord t{{0, 0}, 0};
+  if (!token.empty() && token.size() <= 16) {
+    std::memcpy(t.word, token.data(), token.size());
+    t.len = token.size();
+    tokens_of_len_[t.len].push_back(static_cast<uint8_t>(tokens_.size()));
+  }
+  tokens_.push_back(t);
+}
+
+int NameTable::Token(const uint8_t* p, size_t n, size_t readable) const {
+  if (n == 0 || n > 16) return -1;
+  uint64_t w[2] = {0, 0};
+  if (readable >= 16) {
+    std::memcpy(w, p, 16);
+    if (n <= 8) {
+      w[1] = 0;
+      if (n < 8) w[0] &= (1ULL << (8 * n)) - 1;
+    } else if (n < 16) {
+      w[1] &= (1ULL << (8 * (n - 8))) - 1;
+    }
+  } else {
+    std::memcpy(w, p, n);
+  }
+  for (const uint8_t i : tokens_of_len_[n]) {
+    if (tokens_[i].word[0] == w[0] && tokens_[i].word[1] == w[1]) return i;
+  }
+  return -1;
+}
 
 void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t slot) {
   if (names_.size() >= 1024) return;
@@ -426,15 +507,15 @@ void NameTable::Add(const std::string& lower, uint8_t single, Role role, uint8_t
   slots_of_.push_back(slot <= kMaxSlot ? slot : 0);
   const auto* s = reinterpret_cast<const uint8_t*>(lower.data());
   if (lower.empty() || lower.size() > 255 || Find(s, lower.size()) >= 0) return;
-  NameKey k = KeyOf(s, lower.size());
+  NameKey k = KeyOf(s, lower.size(), lower.size());
   size_t at = SlotOfKey(k, lower.size(), kSlots);
   while (slots_[at].id != 0) at = (at + 1) & (kSlots - 1);
   slots_[at] = {k.head, k.tail, static_cast<uint16_t>(lower.size()), static_cast<int16_t>(names_.size())};
 }
 
-int NameTable::Find(const uint8_t* p, size_t n) const {
+int NameTable::Find(const uint8_t* p, size_t n, size_t readable) const {
   if (n == 0 || n > 255) return -1;
-  const NameKey k = KeyOf(p, n);
+  const NameKey k = KeyOf(p, n, readable < n ? n : readable);
   for (size_t at = SlotOfKey(k, n, kSlots); slots_[at].id != 0; at = (at + 1) & (kSlots - 1)) {
     const Slot& e = slots_[at];
     if (e.len != n || e.head != k.head || e.tail != k.tail) continue;
@@ -479,6 +560,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     int status = (line[8] - '0') * 100 + (line[9] - '0') * 10 + (line[10] - '0');
     if (status < 100 || status > 699) return 0;
     out[kKind] = 2;
+    out[kMethodToken] = -1;
     out[kLine0] = status;
     out[kLine1] = static_cast<int32_t>(ll < 12 ? ll : 12);
     out[kLine2] = static_cast<int32_t>(ll);
@@ -490,10 +572,9 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     size_t us = sp1 + 1;
     size_t ue = ll - 8;
     if (ue <= us || line[us] == '<') return 0;
-    for (size_t i = us; i < ue; ++i) {
-      if (line[i] == ' ' || line[i] == '\t') return 0;
-    }
+    if (HasWs(line, us, ue)) return 0;
     out[kKind] = 1;
+    out[kMethodToken] = names.Token(line, sp1, len - base);
     out[kLine0] = static_cast<int32_t>(sp1);
     out[kLine1] = static_cast<int32_t>(us);
     out[kLine2] = static_cast<int32_t>(ue);
@@ -525,7 +606,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     lf = FindLf(data, vs, len);
     if (lf >= len || lf + 1 - base > max_head) return 0;
     le = (lf > vs && data[lf - 1] == '\r') ? lf - 1 : lf;
-    int id = names.Find(data + p, ne - p);
+    int id = names.Find(data + p, ne - p, len - p);
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
     if (++count > static_cast<size_t>(limits.max_headers)) return 0;
@@ -572,9 +653,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCallId: {
           int32_t* r = o.Item(hi, id, kItemCallId);
           if (r == nullptr) return 0;
-          size_t i = vs;
-          while (i < ve && data[i] > 0x20 && data[i] < 0x7f) ++i;
-          if (i == ve && ve > vs) {
+          if (VisibleEnd(data, vs, ve) == ve && ve > vs) {
             r[3] = 1;
             r[4] = Rel(vs, base);
             r[5] = Rel(ve, base);
@@ -584,7 +663,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCSeq: {
           int32_t* r = o.Item(hi, id, kItemCSeq);
           if (r == nullptr) return 0;
-          ScanCSeq(data, vs, ve, base, r);
+          ScanCSeq(data, vs, ve, base, names, r);
           break;
         }
         case kRoleNameAddr: {
@@ -596,7 +675,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         }
         case kRoleVia:
         case kRoleNameAddrList:
-          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, &o)) return 0;
+          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
           break;
       }
     }

@@ -26,11 +26,12 @@ enum Word : int {
   kItemCount = 9,
   kItemBase = 10,   // word index of the first item record (right after the header records)
   kSlotBase = 11,   // kSlotBase + s - 1: word index of the first item of a header of slot s (1-12), 0 when none
+  kMethodToken = 23,  // request: index of the method in the token table (NameTable::AddToken), -1 when not in it
   kFirstHeader = 24,
 };
 
 // Slots are numbered 1 to kMaxSlot; the caller gives each header name one (or 0 for none).
-constexpr int kMaxSlot = kFirstHeader - kSlotBase - 1;
+constexpr int kMaxSlot = kMethodToken - kSlotBase;
 
 // Header record: id (index in the name table, -1 unknown), name start/end, value start, line end (rel).
 constexpr int kHeaderWords = 5;
@@ -40,10 +41,11 @@ constexpr int kHeaderWords = 5;
 constexpr int kItemWords = 14;
 enum ItemKind : int {
   kItemVia = 1,       // 4,5 transport; 6,7 host; 8 port or -1; 9,10 params (";a=b;c", may be empty);
-                      // 11,12 value of the first `branch` parameter (-1 when none; equal for a flag)
+                      // 11,12 value of the first `branch` parameter (-1 when none; equal for a flag);
+                      // 13 index of the transport in the token table, -1 when not in it
   kItemNameAddr = 2,  // 4 display kind (0 none, 1 tokens, 2 quoted: offsets exclude the quotes); 5,6 display;
                       // 7,8 URI; 9,10 params; 11,12 value of the first `tag` parameter (as for Via)
-  kItemCSeq = 3,      // 4 sequence number (uint32 bits); 5,6 method
+  kItemCSeq = 3,      // 4 sequence number (uint32 bits); 5,6 method; 7 index of the method in the token table or -1
   kItemCallId = 4,    // 4,5 value
 };
 
@@ -73,8 +75,14 @@ class NameTable {
   // Name ids are given in call order. Names longer than 255 bytes are never found. Up to 1024 names.
   // `slot` (0 or 1 to kMaxSlot) is recorded with the first item of the name's values.
   void Add(const std::string& lower, uint8_t single, Role role, uint8_t slot = 0);
-  // Index of the token `p[0, n)` compared case-insensitively, or -1.
-  int Find(const uint8_t* p, size_t n) const;
+  // Index of the token `p[0, n)` compared case-insensitively, or -1. `readable` bytes from `p` may be read
+  // (at least `n`; more lets the lookup load whole words).
+  int Find(const uint8_t* p, size_t n, size_t readable = 0) const;
+  // The table also holds common tokens matched case-sensitively (methods, Via transports), so the record can
+  // name them by index and the caller reuses its strings. Tokens of 1 to 16 bytes, up to 64, in call order.
+  void AddToken(const std::string& token);
+  // Index of the token equal to `p[0, n)`, or -1; `readable` as for Find.
+  int Token(const uint8_t* p, size_t n, size_t readable = 0) const;
   uint8_t Single(int id) const { return single_[static_cast<size_t>(id)]; }
   Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
   uint8_t SlotOf(int id) const { return slots_of_[static_cast<size_t>(id)]; }
@@ -94,6 +102,12 @@ class NameTable {
   std::vector<Role> roles_;
   std::vector<uint8_t> slots_of_;
   Slot slots_[kSlots] = {};
+  struct TokenWord {
+    uint64_t word[2];  // the token's bytes, zero-padded
+    size_t len;
+  };
+  std::vector<TokenWord> tokens_;
+  std::vector<uint8_t> tokens_of_len_[17];  // indexes in tokens_ by length
 };
 
 // Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]; when 1, the record uses

@@ -71,8 +71,9 @@ export interface NativeAddon extends RtpAddon {
   ): Buffer | null;
   /**
    * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles, slots)
-   * writing into the record ring `out`, each record within `room` words of where it starts; returns its
-   * handle. Use SipScanner (src/native/sip.ts).
+   * writing into the record ring `out`, each record within `room` words of where it starts; `tokens` (up to
+   * 64 of 1-16 bytes: methods, transports) are named in records by index. Returns its handle. Use SipScanner
+   * (src/native/sip.ts).
    */
   sipInit(
     names: readonly string[],
@@ -81,6 +82,7 @@ export interface NativeAddon extends RtpAddon {
     slots: Uint8Array,
     out: Int32Array,
     room: number,
+    tokens?: readonly string[],
   ): SipScannerHandle;
   /** native/sip: the limits of the scanner's following scans (int32 values). */
   sipLimits(handle: SipScannerHandle, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;

@@ -7,9 +7,10 @@
  *
  * Record layout (int32 words from the record's start; "rel" offsets are from the start line, i.e. offsets into the latin1 head):
  * `[status, base, bodyStart, bodyEnd, kind (1 request, 2 response), line0, line1, line2, headers, items,
- * itemBase, slot 1 ... slot 12]`; request line0 = method end, line1/line2 = Request-URI (rel); response
- * line0 = status code, line1/line2 = reason phrase (rel); slot s = word index of the first item of the
- * names given slot s, 0 when none. Header records from word 24, 5 words each: `[id, nameStart, nameEnd,
+ * itemBase, slot 1 ... slot 12, method token]`; request line0 = method end, line1/line2 = Request-URI (rel);
+ * response line0 = status code, line1/line2 = reason phrase (rel); slot s = word index of the first item of
+ * the names given slot s, 0 when none; method token = index of a request's method in the scanner's token
+ * list, -1 when not in it (Via transports and CSeq methods are named the same way in their items). Header records from word 24, 5 words each: `[id, nameStart, nameEnd,
  * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
  * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
  */
@@ -30,6 +31,8 @@ export enum SipScanWord {
   ItemBase = 10,
   /** `SlotBase + s - 1`: word index (from the record's start) of the first item of slot `s`, 0 when none. */
   SlotBase = 11,
+  /** Request: index of the method in the scanner's token list, -1 when not in it. */
+  MethodToken = 23,
   FirstHeader = 24,
 }
 
@@ -110,7 +113,11 @@ export class SipScanner {
   private maxHeaders = 256;
   private readonly handle: SipScannerHandle;
 
-  constructor(names: readonly SipNameEntry[]) {
+  /**
+   * `tokens` (up to 64 strings of 1-16 bytes, matched case-sensitively): request methods, Via transports and
+   * CSeq methods equal to one of them are named in the record by its index, so the reader reuses the string.
+   */
+  constructor(names: readonly SipNameEntry[], tokens: readonly string[] = []) {
     this.handle = addon.sipInit(
       names.map((n) => n.lower),
       Uint8Array.from(names, (n) => n.single),
@@ -118,6 +125,7 @@ export class SipScanner {
       Uint8Array.from(names, (n) => n.slot ?? 0),
       this.record,
       RECORD_ROOM,
+      tokens,
     );
   }
 

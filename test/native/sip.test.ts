@@ -91,6 +91,45 @@ t.test('the record: start line, header lines with name ids, hot values pre-split
   ]);
 });
 
+t.test('common methods and transports are named by their index in the token list', async (t) => {
+  const tokens = ['INVITE', 'UDP', 'SUBSCRIBE', 'A-TOKEN-OF-16-BY', 'TOO-LONG-A-TOKEN-17', ''];
+  const sc = new SipScanner(TABLE, tokens);
+  sc.scan(INVITE, 32768, 65536, 256);
+  const at = sc.at;
+  const w = sc.record;
+  t.equal(w[at + SipScanWord.MethodToken], 0, 'request method');
+  const base = at + w[at + SipScanWord.ItemBase]!;
+  const words: string[] = [];
+  for (let i = 0; i < w[at + SipScanWord.ItemCount]!; i++) {
+    const r = base + i * SIP_ITEM_WORDS;
+    if (w[r + 2] === SipItemKind.Via) words.push(`via ${w[r + 13]}`);
+    if (w[r + 2] === SipItemKind.CSeq) words.push(`cseq ${w[r + 7]}`);
+  }
+  t.same(words, ['via 1', 'via -1', 'cseq 0'], 'UDP named; tcp is not (case-sensitive)');
+  const index = (method: string) => {
+    t.type(sc.scan(msg([`${method} sip:a SIP/2.0`, `CSeq: 1 ${method}`]), 32768, 65536, 256), 'string', method);
+    return w[sc.at + SipScanWord.MethodToken];
+  };
+  t.equal(index('SUBSCRIBE'), 2, 'a 9-byte token');
+  t.equal(index('A-TOKEN-OF-16-BY'), 3, 'a 16-byte token');
+  t.equal(index('TOO-LONG-A-TOKEN-17'), -1, 'longer tokens are never named');
+  t.equal(index('INVITEX'), -1);
+  t.equal(index('INVIT'), -1);
+  sc.scan(msg(['SIP/2.0 200 OK', 'CSeq: 1 UDP']), 32768, 65536, 256);
+  t.equal(w[sc.at + SipScanWord.MethodToken], -1, 'responses name no method');
+  const r = sc.at + w[sc.at + SipScanWord.ItemBase]!;
+  t.equal(w[r + 7], 1, 'CSeq method');
+  // Messages take the list's strings.
+  const m = parseMessage(msg(['SUBSCRIBE sip:a SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'CSeq: 2 SUBSCRIBE']));
+  t.equal((m as unknown as { method: string }).method, 'SUBSCRIBE');
+  t.equal(m.via[0]!.transport, 'UDP');
+  t.equal(m.cseq.method, 'SUBSCRIBE');
+  const odd = parseMessage(msg(['FOO sip:a SIP/2.0', 'Via: SIP/2.0/udp h;branch=z9hG4bK1', 'CSeq: 2 FOO']));
+  t.equal((odd as unknown as { method: string }).method, 'FOO');
+  t.equal(odd.via[0]!.transport, 'UDP', 'a transport not in the list, upper-cased');
+  t.equal(odd.cseq.method, 'FOO');
+});
+
 t.test('faults and the unusual are left to the grammar path', async (t) => {
   const sc = new SipScanner(TABLE);
   const cases: Array<[string, Buffer]> = [

@@ -6,7 +6,7 @@ import { Scanner, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 import { Via, parseViaList, parseViaValue } from './via.js';
 import { SIP_HEADER_WORDS, SIP_ITEM_WORDS, SipScanWord } from '../../native/sip.js';
-import { Hot, NAME_HOT, NAME_KEYS, scanner } from './scan.js';
+import { Hot, NAME_HOT, NAME_KEYS, TOKENS, scanner } from './scan.js';
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
@@ -555,10 +555,12 @@ export abstract class SipMessage {
     const port = it[i + 8]!;
     const b = it[i + 11]!;
     return Via.scanned(
-      commonToken(head, it[i + 4]!, it[i + 5]!),
+      token(head, it[i + 4]!, it[i + 5]!, it[i + 13]!),
       head.slice(it[i + 6], it[i + 7]),
       port < 0 ? undefined : port,
-      head.slice(it[i + 9], it[i + 10]),
+      head,
+      it[i + 9]!,
+      it[i + 10]!,
       b < 0 ? undefined : b === it[i + 12] ? null : head.slice(b, it[i + 12]),
     );
   }
@@ -569,7 +571,7 @@ export abstract class SipMessage {
     const display = it[i + 4] === 0 ? undefined : head.slice(it[i + 5], it[i + 6]);
     const t = it[i + 11]!;
     const tag = t < 0 ? undefined : t === it[i + 12] ? null : head.slice(t, it[i + 12]);
-    return NameAddr.scanned(head.slice(it[i + 7], it[i + 8]), display, what, head.slice(it[i + 9], it[i + 10]), tag);
+    return NameAddr.scanned(head.slice(it[i + 7], it[i + 8]), display, what, head, it[i + 9]!, it[i + 10]!, tag);
   }
 
   /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
@@ -618,7 +620,11 @@ export abstract class SipMessage {
     const it = this.record();
     if (it !== undefined) {
       const i = this.firstItem(it, Hot.CSeq);
-      if (i >= 0 && it[i + 3] === 1) return { seq: it[i + 4]! >>> 0, method: commonToken(this.head!, it[i + 5]!, it[i + 6]!) };
+      if (i >= 0 && it[i + 3] === 1) {
+        // The word holds the number's 32 bits; most fit an int32, which stays a small integer.
+        const seq = it[i + 4]!;
+        return { seq: seq >= 0 ? seq : seq + 0x100000000, method: token(this.head!, it[i + 5]!, it[i + 6]!, it[i + 7]!) };
+      }
     }
     const text = this.required('cseq');
     const sp = text.indexOf(' ');
@@ -723,6 +729,10 @@ export class SipRequest extends SipMessage {
   /** Method, case-sensitive (RFC 3261 7.1). */
   declare method: string;
   private declare uriText: string;
+  /** A scanned Request-URI not yet sliced: `uriHead[uriStart, uriEnd)`, made into `uriText` when first read. */
+  private declare uriHead: string | undefined;
+  private declare uriStart: number;
+  private declare uriEnd: number;
   private declare uriParsed: SipUri | undefined;
 
   constructor(method: string, uri: SipUri | string) {
@@ -730,6 +740,9 @@ export class SipRequest extends SipMessage {
     this.isRequest = true;
     this.method = method;
     this.uriParsed = undefined;
+    this.uriHead = undefined;
+    this.uriStart = 0;
+    this.uriEnd = 0;
     if (typeof uri === 'string') this.uriText = uri;
     else {
       this.uriText = uri.toString();
@@ -737,21 +750,40 @@ export class SipRequest extends SipMessage {
     }
   }
 
+  /** @internal A request from a native scan: the Request-URI is `head[start, end)`. */
+  static scanned(method: string, head: string, start: number, end: number): SipRequest {
+    const req = new SipRequest(method, '');
+    req.uriHead = head;
+    req.uriStart = start;
+    req.uriEnd = end;
+    return req;
+  }
+
+  /** The Request-URI as written. */
+  private text(): string {
+    if (this.uriHead !== undefined) {
+      this.uriText = this.uriHead.slice(this.uriStart, this.uriEnd);
+      this.uriHead = undefined;
+    }
+    return this.uriText;
+  }
+
   /** The Request-URI, parsed when first read; throws {@link SipParseError} when malformed. */
   get uri(): SipUri {
-    if (!this.uriParsed) this.uriParsed = parseUri(this.uriText);
+    if (!this.uriParsed) this.uriParsed = parseUri(this.text());
     return this.uriParsed;
   }
 
   set uri(value: SipUri | string) {
     this.uriText = value.toString();
+    this.uriHead = undefined;
     this.uriParsed = typeof value === 'string' ? undefined : value;
     this.touch();
   }
 
   /** The Request-URI exactly as written. */
   get uriString(): string {
-    return this.uriParsed ? this.uriParsed.toString() : this.uriText;
+    return this.uriParsed ? this.uriParsed.toString() : this.text();
   }
 
   startLine(): string {
@@ -787,29 +819,9 @@ export function isRequest(m: SipMessage): m is SipRequest {
   return m.isRequest;
 }
 
-/**
- * Methods (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086) and Via transports, by length and first
- * letter: {@link commonToken} returns these strings instead of new ones.
- */
-const COMMON_TOKENS: Array<string[] | undefined> = [];
-for (const t of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'INFO', 'PRACK', 'UPDATE', 'PUBLISH', 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP']) {
-  (COMMON_TOKENS[t.length * 32 + (t.charCodeAt(0) & 31)] ??= []).push(t);
-}
-
-/** `head.slice(start, end)`, without allocating when it is one of the common methods or transports. */
-function commonToken(head: string, start: number, end: number): string {
-  const n = end - start;
-  if (n < 10) {
-    const list = COMMON_TOKENS[n * 32 + (head.charCodeAt(start) & 31)];
-    if (list !== undefined) {
-      for (const t of list) {
-        let k = 1;
-        while (k < n && head.charCodeAt(start + k) === t.charCodeAt(k)) k++;
-        if (k === n && head.charCodeAt(start) === t.charCodeAt(0)) return t;
-      }
-    }
-  }
-  return head.slice(start, end);
+/** `head.slice(start, end)`, or the string of token `id` (src/sip/message/scan.ts TOKENS) when the scan named one. */
+function token(head: string, start: number, end: number, id: number): string {
+  return id >= 0 ? TOKENS[id]! : head.slice(start, end);
 }
 
 /** Buffer#latin1Slice: the same decoding as `toString('latin1')` without its argument handling. */
@@ -869,7 +881,7 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
-      ? new SipRequest(commonToken(head, 0, w[at + SipScanWord.Line0]!), head.slice(l1, l2))
+      ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), head, l1!, l2!)
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;

@@ -15,7 +15,14 @@ export class NameAddr {
   private declare paramMap: Map<string, string | null> | undefined;
   /** Parameters as received (fast path), until the Map is needed. */
   private declare rawParams: string | undefined;
-  /** With `rawParams`: the first `tag` value found by the native scan (null: a flag), if it found one. */
+  /**
+   * Parameters as received, not yet sliced: `rawHead[rawStart, rawEnd)` (a native scan's head view); made
+   * into `rawParams` when first read, so a message read only for its tag slices nothing.
+   */
+  private declare rawHead: string | undefined;
+  private declare rawStart: number;
+  private declare rawEnd: number;
+  /** With raw parameters: the first `tag` value found by the native scan (null: a flag), if it found one. */
   private declare scannedTag: string | null | undefined;
   private declare uriParsed: SipUri | undefined;
   private declare text: string;
@@ -37,6 +44,9 @@ export class NameAddr {
       this.paramMap = adoptParams ?? new Map(params ?? []);
       this.rawParams = undefined;
     }
+    this.rawHead = undefined;
+    this.rawStart = 0;
+    this.rawEnd = 0;
     this.scannedTag = undefined;
     if (typeof uri === 'string') {
       this.uriParsed = undefined;
@@ -50,18 +60,30 @@ export class NameAddr {
 
   /**
    * @internal A name-addr from the native scan's offsets (src/native/sip.ts): URI text, display name,
-   * parameters as received and the value of the first `tag` parameter when there is one.
+   * parameters as received (`head[ps, pe)`) and the value of the first `tag` parameter when there is one.
    */
-  static scanned(uri: string, displayName: string | undefined, what: string, rawParams: string, tag: string | null | undefined): NameAddr {
-    const na = new NameAddr(uri, displayName, undefined, what, rawParams);
+  static scanned(uri: string, displayName: string | undefined, what: string, head: string, ps: number, pe: number, tag: string | null | undefined): NameAddr {
+    const na = new NameAddr(uri, displayName, undefined, what, '');
+    na.rawHead = head;
+    na.rawStart = ps;
+    na.rawEnd = pe;
     na.scannedTag = tag;
     return na;
+  }
+
+  /** Parameters as received, or `undefined` once they are in the Map. */
+  private raw(): string | undefined {
+    if (this.rawHead !== undefined) {
+      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawHead.slice(this.rawStart, this.rawEnd);
+      this.rawHead = undefined;
+    }
+    return this.rawParams;
   }
 
   /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
   get params(): Map<string, string | null> {
     if (this.paramMap === undefined) {
-      this.paramMap = paramsFromString(this.rawParams ?? '');
+      this.paramMap = paramsFromString(this.raw() ?? '');
       this.rawParams = undefined;
     }
     return this.paramMap;
@@ -96,9 +118,10 @@ export class NameAddr {
 
   /** `tag` parameter (RFC 3261 19.3). */
   get tag(): string | undefined {
-    if (this.rawParams !== undefined && this.scannedTag !== undefined) return this.scannedTag ?? undefined;
-    if (this.rawParams !== undefined) {
-      const v = findParam(this.rawParams, 'tag');
+    if (this.paramMap === undefined && this.scannedTag !== undefined) return this.scannedTag ?? undefined;
+    const raw = this.raw();
+    if (raw !== undefined) {
+      const v = findParam(raw, 'tag');
       if (v !== undefined) return v ?? undefined;
     }
     return this.params.get('tag') ?? undefined;

@@ -36,6 +36,15 @@ export const NAME_KEYS: readonly string[] = KNOWN_NAMES.map((n) => n.key);
 /** Hot header of each name id. */
 export const NAME_HOT: Uint8Array = Uint8Array.from(KNOWN_NAMES, (n) => HOT_BY_KEY[n.key]?.[0] ?? Hot.None);
 
+/**
+ * Methods (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086) and Via transports: the scan record names
+ * these by index, and messages take these strings instead of new ones.
+ */
+export const TOKENS: readonly string[] = [
+  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'INFO', 'PRACK',
+  'UPDATE', 'PUBLISH', 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP',
+];
+
 /** The scanner of this thread (its record is shared by every parse on the thread). */
 export const scanner = new SipScanner(
   KNOWN_NAMES.map((n) => ({
@@ -44,4 +53,5 @@ export const scanner = new SipScanner(
     role: HOT_BY_KEY[n.key]?.[1] ?? SipHeaderRole.Other,
     slot: HOT_BY_KEY[n.key]?.[0] ?? Hot.None,
   })),
+  TOKENS,
 );

@@ -18,7 +18,11 @@ export class Via {
   private declare paramMap: Map<string, string | null> | undefined;
   /** Parameters as received (fast path), until the Map is needed. */
   private declare rawParams: string | undefined;
-  /** With `rawParams`: the first `branch` value found by the native scan (null: a flag), if it found one. */
+  /** Parameters as received, not yet sliced: `rawHead[rawStart, rawEnd)` (a native scan's head view). */
+  private declare rawHead: string | undefined;
+  private declare rawStart: number;
+  private declare rawEnd: number;
+  /** With raw parameters: the first `branch` value found by the native scan (null: a flag), if it found one. */
   private declare scannedBranch: string | null | undefined;
 
   constructor(init: {
@@ -41,38 +45,58 @@ export class Via {
       this.paramMap = adoptParams ?? new Map(init.params ?? []);
       this.rawParams = undefined;
     }
+    this.rawHead = undefined;
+    this.rawStart = 0;
+    this.rawEnd = 0;
     this.scannedBranch = undefined;
   }
 
   /**
-   * @internal A Via from the native scan's offsets (src/native/sip.ts): the canonical form, parameters as
-   * received and the value of the first `branch` parameter when there is one.
+   * @internal A Via from the native scan's offsets (src/native/sip.ts): the canonical form (an upper-case
+   * transport), parameters as received (`head[ps, pe)`) and the value of the first `branch` parameter when
+   * there is one.
    */
-  static scanned(transport: string, host: string, port: number | undefined, rawParams: string, branch: string | null | undefined): Via {
-    const via = new Via({ transport, host, port }, rawParams);
+  static scanned(transport: string, host: string, port: number | undefined, head: string, ps: number, pe: number, branch: string | null | undefined): Via {
+    const via = new Via(SCANNED, '');
+    via.transport = isUpper(transport) ? transport : transport.toUpperCase();
+    via.host = host;
+    via.port = port;
+    via.rawHead = head;
+    via.rawStart = ps;
+    via.rawEnd = pe;
     via.scannedBranch = branch;
     return via;
+  }
+
+  /** Parameters as received, or `undefined` once they are in the Map. */
+  private raw(): string | undefined {
+    if (this.rawHead !== undefined) {
+      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawHead.slice(this.rawStart, this.rawEnd);
+      this.rawHead = undefined;
+    }
+    return this.rawParams;
   }
 
   /** Via parameters, lower-case names. */
   get params(): Map<string, string | null> {
     if (this.paramMap === undefined) {
-      this.paramMap = paramsFromString(this.rawParams ?? '');
+      this.paramMap = paramsFromString(this.raw() ?? '');
       this.rawParams = undefined;
     }
     return this.paramMap;
   }
 
   private param(name: string): string | null | undefined {
-    if (this.rawParams !== undefined) {
-      const v = findParam(this.rawParams, name);
+    const raw = this.raw();
+    if (raw !== undefined) {
+      const v = findParam(raw, name);
       if (v !== undefined) return v;
     }
     return this.params.get(name);
   }
 
   get branch(): string | undefined {
-    if (this.rawParams !== undefined && this.scannedBranch !== undefined) return this.scannedBranch ?? undefined;
+    if (this.paramMap === undefined && this.scannedBranch !== undefined) return this.scannedBranch ?? undefined;
     return this.param('branch') ?? undefined;
   }
 
@@ -119,6 +143,9 @@ export class Via {
     return `${this.protocolName}/${this.protocolVersion}/${this.transport} ${this.host}${port}${formatParams(this.params)}`;
   }
 }
+
+/** What {@link Via.scanned} constructs from before it sets the scanned fields. */
+const SCANNED = { transport: 'UDP', host: '' } as const;
 
 function isUpper(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
