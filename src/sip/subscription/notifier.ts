@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { createLogger } from '../../util/log.js';
 import type { Counter, Gauge } from '../../util/metrics.js';
 import { Dialog, ownString } from '../dialog/dialog.js';
-import { parseMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import type { SipResponse } from '../message/index.js';
 import type { FinalResponseUser } from '../transaction/client-transaction.js';
 import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../ua/app.js';
@@ -167,11 +167,6 @@ export class NotifierSubscription implements FinalResponseUser {
     return m;
   }
 
-  /** @internal The Event header line of its NOTIFYs (RFC 6665 section 8.2.1). */
-  get eventLine(): string {
-    return `Event: ${formatEventHeader({ name: this.pkg.name, ...(this.eventId !== undefined ? { id: this.eventId } : {}) })}\r\n`;
-  }
-
   /** Event package name. */
   get event(): string {
     return this.pkg.name;
@@ -289,6 +284,7 @@ export class Notifier extends EventEmitter {
   /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
   private readonly expiries: DeadlineHeap<NotifierSubscription>;
   private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
+  private readonly eventLines = new Map<EventPackage, string>();
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -590,9 +586,9 @@ export class Notifier extends EventEmitter {
    */
   private send(sub: NotifierSubscription, hop: Destination, state: string, body: NotifyBody | undefined): boolean {
     try {
-      const bytes = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, sub.eventLine + 'Subscription-State: ' + state + '\r\n', body);
-      if (!bytes) return false;
-      this.ua.transactions.requestFinal(parseMessage(bytes) as SipRequest, hop, sub);
+      const req = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, this.eventLine(sub) + 'Subscription-State: ' + state + '\r\n', body);
+      if (!req) return false;
+      this.ua.transactions.requestFinal(req, hop, sub);
     } catch (err) {
       log.rateLimited('warn', 'notify-send', `NOTIFY not sent: ${(err as Error).message}`);
       this.notifyDone(sub, 503, undefined);
@@ -653,6 +649,17 @@ export class Notifier extends EventEmitter {
       this.m.retries.inc(this.eventLabel(sub.event));
       this.pump(sub);
     });
+  }
+
+  /** The Event header line of a subscription's NOTIFYs (RFC 6665 section 8.2.1), made once per package without an id. */
+  private eventLine(sub: NotifierSubscription): string {
+    if (sub.eventId !== undefined) return `Event: ${formatEventHeader({ name: sub.pkg.name, id: sub.eventId })}\r\n`;
+    let line = this.eventLines.get(sub.pkg);
+    if (line === undefined) {
+      line = `Event: ${formatEventHeader({ name: sub.pkg.name })}\r\n`;
+      this.eventLines.set(sub.pkg, line);
+    }
+    return line;
   }
 
   /** The frozen `{event}` label set of a package (made once). */
