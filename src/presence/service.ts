@@ -313,6 +313,8 @@ export class PresenceService {
       }
       if (dialog) this.m.changes.inc(DIALOG, dialog);
       if (presence) this.m.changes.inc(PRESENCE, presence);
+      // The change's NOTIFYs leave now, not after whatever else this event-loop turn holds.
+      if (dialog || presence) this.stack.transport.flushUdp();
     }
     if (ims && stateChanged) {
       for (const t of ims) {

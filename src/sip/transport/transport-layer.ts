@@ -267,6 +267,15 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     return true;
   }
 
+  /**
+   * Sends the UDP datagrams staged so far now (one `sendmmsg` per socket) rather than at the end of this
+   * event-loop turn: for a burst whose latency matters (a NOTIFY fan-out), so that the rest of the turn
+   * (receipt of the next batch, a garbage collection during it) does not hold it back.
+   */
+  flushUdp(): void {
+    for (const s of this.udpSenders.values()) s.socket.flush();
+  }
+
   /** Counters of the native UDP sockets (listeners and ephemeral senders), summed. */
   udpCounters(): UdpCounters {
     const sum = Object.fromEntries(UDP_COUNTERS.map((k) => [k, 0])) as UdpCounters;

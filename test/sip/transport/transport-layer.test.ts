@@ -273,6 +273,13 @@ t.test('sendNow: UDP without a promise, batched per loop turn; false where send(
   t.equal(client.sendBytesNow(big.toBuffer(), target, true), false, 'a large request may go over TCP');
   t.equal(client.sendBytesNow(big.toBuffer(), target, false), true, 'a response stays on UDP');
   t.equal(client.sendBytesNow(big.toBuffer(), { connectionId: 'tcp-1' }, true), false, 'a connection');
+  // flushUdp sends what is staged at once, not at the end of the turn.
+  client.flushUdp();
+  const before = client.udpCounters().sentDatagrams;
+  t.equal(client.sendBytesNow(options(a.port, 'UDP', { callId: 'flushed' }).toBuffer(), target, true), true);
+  t.equal(client.udpCounters().sentDatagrams, before, 'staged');
+  client.flushUdp();
+  t.equal(client.udpCounters().sentDatagrams, before + 1, 'sent by flushUdp');
   await client.close();
   t.throws(() => client.sendNow(options(a.port), target), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
   t.throws(() => client.sendBytesNow(Buffer.from('x'), target, true), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
