@@ -38,7 +38,7 @@ export interface NotifierOptions {
   notifyAttempts?: number;
   /** Wait between NOTIFY attempts, ms (default 5000). */
   notifyRetryMs?: number;
-  /** Queued NOTIFYs per subscription at most; the oldest non-final one is dropped beyond (default 32). */
+  /** Queued NOTIFYs per subscription at most (at least 1); the oldest non-final one is dropped beyond (default 32). */
   maxQueue?: number;
   /** Live subscriptions at most; new SUBSCRIBEs beyond get 503 (default 100,000). */
   maxSubscriptions?: number;
@@ -295,7 +295,7 @@ export class Notifier extends EventEmitter {
     this.clock = o.clock ?? ua.clock ?? systemClock;
     this.attempts = o.notifyAttempts ?? 3;
     this.retryMs = o.notifyRetryMs ?? 5000;
-    this.maxQueue = o.maxQueue ?? 32;
+    this.maxQueue = Math.max(1, o.maxQueue ?? 32);
     this.maxSubs = o.maxSubscriptions ?? 100_000;
     this.coalesce = o.coalesce ?? false;
     this.maxInFlight = o.maxInFlight ?? Infinity;
@@ -538,14 +538,19 @@ export class Notifier extends EventEmitter {
 
   private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
     if (item.final) sub.finalQueued = true;
-    const q = (sub.q ??= []);
-    q.push(item);
-    if (q.length > this.maxQueue) {
-      // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
-      const i = q.findIndex((x) => !x.final);
-      if (i >= 0) {
-        q.splice(i, 1);
-        this.m.dropped.inc(this.eventLabel(sub.event));
+    const q = sub.q;
+    if (q === undefined) {
+      // The common case, an idle subscription: a one-slot array rather than an empty one grown by push.
+      sub.q = [item];
+    } else {
+      q.push(item);
+      if (q.length > this.maxQueue) {
+        // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
+        const i = q.findIndex((x) => !x.final);
+        if (i >= 0) {
+          q.splice(i, 1);
+          this.m.dropped.inc(this.eventLabel(sub.event));
+        }
       }
     }
     this.pump(sub);
