@@ -148,6 +148,16 @@ export class PresenceService {
   private readonly imByDevice = new Map<string, ImTarget[]>();
   private unbind: (() => void) | undefined;
   private closed = false;
+  /**
+   * The NOTIFYs of the changes of one task (a CTI read, one CSTA event or several) leave together when
+   * it ends, in one `sendmmsg`, not after whatever else the event-loop turn holds (the receipt of the next
+   * batch of 200 OKs, a garbage collection during it).
+   */
+  private flushQueued = false;
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    if (!this.closed) this.stack.transport.flushUdp();
+  };
   private readonly m: {
     changes: Counter;
     rejected: Counter;
@@ -313,6 +323,10 @@ export class PresenceService {
       }
       if (dialog) this.m.changes.inc(DIALOG, dialog);
       if (presence) this.m.changes.inc(PRESENCE, presence);
+      if ((dialog || presence) && !this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flush);
+      }
     }
     if (ims && stateChanged) {
       for (const t of ims) {

@@ -372,17 +372,18 @@ export class Dialog {
    * The start line and dialog headers of the next request as text (RFC 3261 section 12.2.1.1, as
    * {@link createRequest} writes them: Route, Max-Forwards, From and To with tags, Call-ID, a new CSeq,
    * Contact for target refresh methods), each line ending in CRLF, for senders that write requests
-   * straight to bytes. Undefined (and no CSeq used) under strict routing: use {@link createRequest}.
+   * straight to bytes; `via` (a header line with its CRLF) follows the start line. Undefined (and no CSeq
+   * used) under strict routing: use {@link createRequest}.
    * @throws SipDialogError `SIP_ERR_DIALOG_TERMINATED` (481) after the dialog ended.
    */
-  requestText(method: string): string | undefined {
+  requestText(method: string, via = ''): string | undefined {
     if (this.state === DialogState.Terminated) {
       throw new SipDialogError('SIP_ERR_DIALOG_TERMINATED', `${method} in a terminated dialog`, 481);
     }
     if (this.routeTexts.length > 0 && !this.routeSet[0]!.uri.params.has('lr')) return undefined;
     const seq = ++this.localSeq;
     return (
-      method + ' ' + this.remoteTargetText + ' SIP/2.0\r\n' +
+      method + ' ' + this.remoteTargetText + ' SIP/2.0\r\n' + via +
       (this.routeTexts.length > 0 ? 'Route: ' + this.routeTexts.join(', ') + '\r\n' : '') +
       'Max-Forwards: 70\r\nFrom: ' + this.localUriText + ';tag=' + this.localTag +
       '\r\nTo: ' + this.remoteUriText + (this.remoteTag ? ';tag=' + this.remoteTag : '') +

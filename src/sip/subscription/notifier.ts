@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { createLogger } from '../../util/log.js';
 import type { Counter, Gauge } from '../../util/metrics.js';
 import { Dialog, ownString } from '../dialog/dialog.js';
-import { parseMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import type { SipResponse } from '../message/index.js';
 import type { FinalResponseUser } from '../transaction/client-transaction.js';
 import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
 import type { IncomingRequest, Middleware, OutgoingResponse } from '../ua/app.js';
@@ -38,7 +38,7 @@ export interface NotifierOptions {
   notifyAttempts?: number;
   /** Wait between NOTIFY attempts, ms (default 5000). */
   notifyRetryMs?: number;
-  /** Queued NOTIFYs per subscription at most; the oldest non-final one is dropped beyond (default 32). */
+  /** Queued NOTIFYs per subscription at most (at least 1); the oldest non-final one is dropped beyond (default 32). */
   maxQueue?: number;
   /** Live subscriptions at most; new SUBSCRIBEs beyond get 503 (default 100,000). */
   maxSubscriptions?: number;
@@ -167,11 +167,6 @@ export class NotifierSubscription implements FinalResponseUser {
     return m;
   }
 
-  /** @internal The Event header line of its NOTIFYs (RFC 6665 section 8.2.1). */
-  get eventLine(): string {
-    return `Event: ${formatEventHeader({ name: this.pkg.name, ...(this.eventId !== undefined ? { id: this.eventId } : {}) })}\r\n`;
-  }
-
   /** Event package name. */
   get event(): string {
     return this.pkg.name;
@@ -289,6 +284,7 @@ export class Notifier extends EventEmitter {
   /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
   private readonly expiries: DeadlineHeap<NotifierSubscription>;
   private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
+  private readonly eventLines = new Map<EventPackage, string>();
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -299,7 +295,7 @@ export class Notifier extends EventEmitter {
     this.clock = o.clock ?? ua.clock ?? systemClock;
     this.attempts = o.notifyAttempts ?? 3;
     this.retryMs = o.notifyRetryMs ?? 5000;
-    this.maxQueue = o.maxQueue ?? 32;
+    this.maxQueue = Math.max(1, o.maxQueue ?? 32);
     this.maxSubs = o.maxSubscriptions ?? 100_000;
     this.coalesce = o.coalesce ?? false;
     this.maxInFlight = o.maxInFlight ?? Infinity;
@@ -542,14 +538,19 @@ export class Notifier extends EventEmitter {
 
   private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
     if (item.final) sub.finalQueued = true;
-    const q = (sub.q ??= []);
-    q.push(item);
-    if (q.length > this.maxQueue) {
-      // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
-      const i = q.findIndex((x) => !x.final);
-      if (i >= 0) {
-        q.splice(i, 1);
-        this.m.dropped.inc(this.eventLabel(sub.event));
+    const q = sub.q;
+    if (q === undefined) {
+      // The common case, an idle subscription: a one-slot array rather than an empty one grown by push.
+      sub.q = [item];
+    } else {
+      q.push(item);
+      if (q.length > this.maxQueue) {
+        // Bounded: drop the oldest non-final NOTIFY (bodies are rendered at send time, so state is not lost).
+        const i = q.findIndex((x) => !x.final);
+        if (i >= 0) {
+          q.splice(i, 1);
+          this.m.dropped.inc(this.eventLabel(sub.event));
+        }
       }
     }
     this.pump(sub);
@@ -590,9 +591,9 @@ export class Notifier extends EventEmitter {
    */
   private send(sub: NotifierSubscription, hop: Destination, state: string, body: NotifyBody | undefined): boolean {
     try {
-      const bytes = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, sub.eventLine + 'Subscription-State: ' + state + '\r\n', body);
-      if (!bytes) return false;
-      this.ua.transactions.requestFinal(parseMessage(bytes) as SipRequest, hop, sub);
+      const req = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, this.eventLine(sub) + 'Subscription-State: ' + state + '\r\n', body);
+      if (!req) return false;
+      this.ua.transactions.requestFinal(req, hop, sub);
     } catch (err) {
       log.rateLimited('warn', 'notify-send', `NOTIFY not sent: ${(err as Error).message}`);
       this.notifyDone(sub, 503, undefined);
@@ -653,6 +654,17 @@ export class Notifier extends EventEmitter {
       this.m.retries.inc(this.eventLabel(sub.event));
       this.pump(sub);
     });
+  }
+
+  /** The Event header line of a subscription's NOTIFYs (RFC 6665 section 8.2.1), made once per package without an id. */
+  private eventLine(sub: NotifierSubscription): string {
+    if (sub.eventId !== undefined) return `Event: ${formatEventHeader({ name: sub.pkg.name, id: sub.eventId })}\r\n`;
+    let line = this.eventLines.get(sub.pkg);
+    if (line === undefined) {
+      line = `Event: ${formatEventHeader({ name: sub.pkg.name })}\r\n`;
+      this.eventLines.set(sub.pkg, line);
+    }
+    return line;
   }
 
   /** The frozen `{event}` label set of a package (made once). */

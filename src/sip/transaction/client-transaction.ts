@@ -6,7 +6,7 @@ import type { SipRequest, SipResponse } from '../message/index.js';
 import { buildNon2xxAck } from './builders.js';
 import { SipTransactionError } from './errors.js';
 import { Transaction, TransactionKind, type TransactionContext } from './transaction.js';
-import type { Destination } from './transport-port.js';
+import type { Destination, RequestBytes } from './transport-port.js';
 
 /** What a client transaction reports to its transaction user. */
 export interface ClientTransactionUser {
@@ -322,12 +322,14 @@ export interface FinalResponseUser {
  * doubling to T2, every T2 in Proceeding; Timer F ends it with a 408), but the transaction user hears only
  * the outcome, and on the final response it leaves the table at once: when it had retransmitted its request
  * (the only case in which a UAS retransmits a final response, 17.2.2) the layer keeps its key for Timer K
- * (T4) so those are still absorbed, without keeping the request.
+ * (T4) so those are still absorbed, without keeping the request. The request may be given already written
+ * to bytes ({@link RequestBytes}): it is then sent, and retransmitted, as those bytes.
  */
 export class FinalOnlyClientTransaction extends Transaction {
   readonly kind = TransactionKind.NonInviteClient;
   private s = NonInviteClientState.Trying;
-  private message: SipRequest | undefined;
+  private message: SipRequest | Buffer | undefined;
+  private readonly method: string;
   private interval: number;
   private retransmitted = false;
 
@@ -335,13 +337,14 @@ export class FinalOnlyClientTransaction extends Transaction {
     id: string,
     ctx: TransactionContext,
     destination: Destination,
-    request: SipRequest,
+    request: SipRequest | RequestBytes,
     private readonly user: FinalResponseUser,
     /** Called on the final response with the transaction's key, before it terminates (Timer K). */
     private readonly completed: (id: string) => void,
   ) {
     super(id, ctx, destination);
-    this.message = request;
+    this.message = 'bytes' in request ? request.bytes : request;
+    this.method = request.method;
     this.interval = this.t.E;
   }
 
@@ -349,8 +352,8 @@ export class FinalOnlyClientTransaction extends Transaction {
     return this.s;
   }
 
-  /** The request until the final response (then released: only the key lives on for Timer K). */
-  get request(): SipRequest | undefined {
+  /** The request (or its bytes) until the final response (then released: only the key lives on for Timer K). */
+  get request(): SipRequest | Buffer | undefined {
     return this.message;
   }
 
@@ -374,7 +377,7 @@ export class FinalOnlyClientTransaction extends Transaction {
       case NonInviteClientState.Trying:
       case NonInviteClientState.Proceeding:
         // 17.1.2.2: Timer F: timeout reported to the TU (as a 408, 8.1.3.1).
-        this.ctx.timedOut?.(this.message!.method);
+        this.ctx.timedOut?.(this.method);
         this.end();
         this.user.onFinal(408, undefined);
         break;

@@ -23,7 +23,7 @@ import {
 } from './server-transaction.js';
 import { defaultTimers, type TimerSettings } from './timers.js';
 import { TransactionKind, type Transaction, type TransactionContext } from './transaction.js';
-import { responseDestination, type Destination, type Source, type TransactionTransport } from './transport-port.js';
+import { responseDestination, type Destination, type RequestBytes, type Source, type TransactionTransport } from './transport-port.js';
 
 /** The transaction user (UA core) above the layer. */
 export interface TransactionLayerUser {
@@ -257,11 +257,13 @@ export class TransactionLayer {
    * Start a lean non-INVITE client transaction (RFC 3261 section 17.1.2, see
    * {@link FinalOnlyClientTransaction}) for fan-out: `user.onFinal` hears the outcome once (the final
    * response, 408 on Timer F, 503 on a transport failure; the latter may come before this returns).
+   * `req` may be the request already written to bytes: no message object is built for it, it is keyed by
+   * the branch and method given and goes to the transport as those bytes (`TransactionTransport.sendBytes`).
    * @throws SipTransactionError as {@link request}; `SIP_ERR_TX_METHOD` for INVITE.
    */
-  requestFinal(req: SipRequest, destination: Destination, user: FinalResponseUser): FinalOnlyClientTransaction {
+  requestFinal(req: SipRequest | RequestBytes, destination: Destination, user: FinalResponseUser): FinalOnlyClientTransaction {
     if (req.method === 'INVITE') throw new SipTransactionError('SIP_ERR_TX_METHOD', 'INVITE needs a full client transaction');
-    const key = this.clientKey(req);
+    const key = 'bytes' in req ? this.clientKeyOf(req.branch, req.method) : this.clientKey(req);
     const tx = new FinalOnlyClientTransaction(key, this.ctx, destination, req, user, this.completedHook);
     this.clients.set(key, tx);
     this.m.client.set(this.clients.size);
@@ -271,12 +273,17 @@ export class TransactionLayer {
 
   /** The table key of a new client transaction, after the checks of {@link request}. */
   private clientKey(req: SipRequest): string {
-    if (req.method === 'ACK') throw new SipTransactionError('SIP_ERR_TX_ACK', 'ACK is sent without a transaction');
-    const key = clientTransactionKey(req);
-    if (!key || !req.via[0]?.branch?.startsWith(MAGIC_COOKIE)) {
+    return this.clientKeyOf(req.via[0]?.branch, req.cseq?.method, req.method);
+  }
+
+  /** {@link clientKey} from the top Via branch and CSeq method (17.1.3) of a request of `method`. */
+  private clientKeyOf(branch: string | undefined, cseqMethod: string | undefined, method = cseqMethod): string {
+    if (method === 'ACK') throw new SipTransactionError('SIP_ERR_TX_ACK', 'ACK is sent without a transaction');
+    if (!branch || !cseqMethod || !branch.startsWith(MAGIC_COOKIE)) {
       throw new SipTransactionError('SIP_ERR_TX_BRANCH', 'request needs a top Via with a z9hG4bK branch');
     }
-    if (this.clients.has(key)) throw new SipTransactionError('SIP_ERR_TX_BRANCH', `branch already in use: ${req.via[0].branch}`);
+    const key = `${branch}\u0000${cseqMethod}`;
+    if (this.clients.has(key)) throw new SipTransactionError('SIP_ERR_TX_BRANCH', `branch already in use: ${branch}`);
     if (this.clients.size >= this.maxClients) {
       this.m.overload.inc(CLIENT_SIDE);
       throw new SipTransactionError('SIP_ERR_TX_OVERLOAD', 'client transaction table full');

@@ -2,7 +2,7 @@
  * The common base of the four RFC 3261 section 17 transaction state machines: identity, the transport it
  * sends through, named timers on a {@link Clock}, and removal from the transaction table when it ends.
  */
-import type { SipMessage } from '../message/index.js';
+import { parseMessage, type SipMessage } from '../message/index.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { timerValues, type TimerSettings, type TimerValues } from './timers.js';
 import { isReliable, type Destination, type TransactionTransport } from './transport-port.js';
@@ -108,10 +108,17 @@ export abstract class Transaction {
     }
   }
 
-  /** Hand a message to the transport; false (and `transportError`) when it cannot be sent (17.1.4, 17.2.4). */
-  protected transmit(message: SipMessage): boolean {
+  /**
+   * Hand a message (or a request already written to bytes) to the transport; false (and `transportError`)
+   * when it cannot be sent (17.1.4, 17.2.4).
+   */
+  protected transmit(message: SipMessage | Buffer): boolean {
     try {
-      const sent = this.ctx.transport.send(message, this.destination);
+      const transport = this.ctx.transport;
+      let sent: void | Promise<unknown>;
+      if (!Buffer.isBuffer(message)) sent = transport.send(message, this.destination);
+      else if (transport.sendBytes) sent = transport.sendBytes(message, this.destination);
+      else sent = transport.send(parseMessage(message), this.destination);
       if (sent) sent.catch((err: unknown) => this.transportError(err));
       return true;
     } catch (err) {

@@ -35,6 +35,22 @@ export interface TransactionTransport {
    * a datagram lost later.
    */
   send(message: SipMessage, destination: Destination): void | Promise<unknown>;
+  /**
+   * Send a request already written to bytes, as {@link send} would send it parsed (the transport may
+   * parse it when it needs the message, e.g. to move a large request to TCP, RFC 3261 section 18.1.1).
+   * Absent: the transaction parses it and uses {@link send}.
+   */
+  sendBytes?(bytes: Buffer, destination: Destination): void | Promise<unknown>;
+}
+
+/**
+ * A request already written to bytes, with what the transaction layer needs of it: its method and top Via
+ * branch make the client transaction key (RFC 3261 section 17.1.3), so no message object is built for it.
+ */
+export interface RequestBytes {
+  readonly bytes: Buffer;
+  readonly method: string;
+  readonly branch: string;
 }
 
 export { isReliable };

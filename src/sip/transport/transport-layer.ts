@@ -248,13 +248,32 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   sendNow(message: SipMessage, target: SendTarget): boolean {
     if (this.closed) throw new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'transport layer is closed');
     if ('connectionId' in target || target.protocol !== 'udp') return false;
-    const buf = message.toBuffer();
-    if (message.isRequest && buf.length > this.udpMax && target.allowTcp !== false) return false;
+    return this.sendBytesNow(message.toBuffer(), target, message.isRequest);
+  }
+
+  /**
+   * {@link sendNow} for a message already written to bytes (a request when `request`), so its sender need
+   * not build a message object only to have it written back: the bytes are staged as they are. False in
+   * the same cases as {@link sendNow} (the caller then parses them and uses {@link send}).
+   */
+  sendBytesNow(buf: Buffer, target: SendTarget, request: boolean): boolean {
+    if (this.closed) throw new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'transport layer is closed');
+    if ('connectionId' in target || target.protocol !== 'udp') return false;
+    if (request && buf.length > this.udpMax && target.allowTcp !== false) return false;
     const host = normalizeHost(target.host);
     const sender = this.udpSender(host);
     if (!this.stageUdp(sender, buf, host, target.port)) return false;
     this.sent.inc(PROTOCOL_UDP);
     return true;
+  }
+
+  /**
+   * Sends the UDP datagrams staged so far now (one `sendmmsg` per socket) rather than at the end of this
+   * event-loop turn: for a burst whose latency matters (a NOTIFY fan-out), so that the rest of the turn
+   * (receipt of the next batch, a garbage collection during it) does not hold it back.
+   */
+  flushUdp(): void {
+    for (const s of this.udpSenders.values()) s.socket.flush();
   }
 
   /** Counters of the native UDP sockets (listeners and ephemeral senders), summed. */

@@ -4,7 +4,7 @@
  * middleware it already answers OPTIONS with 200 (RFC 3261 section 11) and everything else with the
  * defaults of {@link SipUserAgent}.
  */
-import { SipError } from '../message/index.js';
+import { SipError, parseMessage, type SipMessage } from '../message/index.js';
 import type { Dialog } from '../dialog/dialog.js';
 import { TransportLayer } from '../transport/transport-layer.js';
 import type { BoundAddress, ListenOptions, MessageSource, SendTarget, TransportOptions } from '../transport/types.js';
@@ -65,17 +65,23 @@ export class SipStack {
     this.advertiseHost = o.advertiseHost;
     this.transport = new TransportLayer({ udpBufferBytes: 4 * 1024 * 1024, ...o.transport, ...(o.metrics ? { metrics: o.metrics } : {}) });
     const { listen: _listen, transport: _transport, advertiseHost: _advertise, ...uaOptions } = o;
+    const send = (msg: SipMessage, dest: Destination): void | Promise<unknown> => {
+      // UDP: staged on the native socket at once, no promise (the datagrams leave once per loop turn).
+      if (dest.connectionId === undefined && dest.protocol === 'udp' && this.transport.sendNow(msg, dest)) return;
+      // A connection that closed meanwhile: fall back to the address (RFC 3261 section 18.2.2).
+      if (dest.connectionId !== undefined && !this.transport.connectionInfo(String(dest.connectionId))) {
+        return this.transport.send(msg, { protocol: dest.protocol, host: dest.host, port: dest.port });
+      }
+      return this.transport.send(msg, toTarget(dest));
+    };
     this.ua = new SipUserAgent({
       ...uaOptions,
       transport: {
-        send: (msg, dest) => {
-          // UDP: staged on the native socket at once, no promise (the datagrams leave once per loop turn).
-          if (dest.connectionId === undefined && dest.protocol === 'udp' && this.transport.sendNow(msg, dest)) return;
-          // A connection that closed meanwhile: fall back to the address (RFC 3261 section 18.2.2).
-          if (dest.connectionId !== undefined && !this.transport.connectionInfo(String(dest.connectionId))) {
-            return this.transport.send(msg, { protocol: dest.protocol, host: dest.host, port: dest.port });
-          }
-          return this.transport.send(msg, toTarget(dest));
+        send,
+        // A request already in bytes (NOTIFY fan-out): staged as it is over UDP; otherwise parsed and sent as above.
+        sendBytes: (bytes, dest) => {
+          if (dest.connectionId === undefined && dest.protocol === 'udp' && this.transport.sendBytesNow(bytes, dest, true)) return;
+          return send(parseMessage(bytes), dest);
         },
       },
       localAddress: (protocol) => this.localAddress(protocol),

@@ -35,6 +35,7 @@ import {
   isReliable,
   responseDestination,
   type Destination,
+  type RequestBytes,
   type SipProtocol,
   type Source,
   type TransactionTransport,
@@ -570,20 +571,24 @@ export class SipUserAgent extends EventEmitter {
    * A request in `dialog` as bytes, written straight from the dialog's texts for senders of many
    * (NOTIFY fan-out; RFC 3261 section 12.2.1.1 via {@link Dialog.requestText}): Via with a new branch, the
    * dialog's headers, User-Agent, `headers` (lines ending in CRLF), Content-Type, Content-Length and the
-   * body. Uses the next CSeq. Undefined under strict routing (use {@link request} then).
+   * body. Uses the next CSeq. Undefined under strict routing (use {@link request} then). The result goes
+   * straight to `transactions.requestFinal` (keyed by its branch, sent as these bytes).
    */
-  inDialogBytes(dialog: Dialog, method: string, protocol: SipProtocol, headers: string, body?: { contentType: string; body: string | Buffer }): Buffer | undefined {
-    const head = dialog.requestText(method);
+  inDialogBytes(dialog: Dialog, method: string, protocol: SipProtocol, headers: string, body?: { contentType: string; body: string | Buffer }): RequestBytes | undefined {
+    const branch = generateBranch();
+    const head = dialog.requestText(method, this.viaPrefix(protocol) + branch + ';rport\r\n');
     if (head === undefined) return undefined;
-    const eol = head.indexOf('\r\n') + 2;
-    let text = head.slice(0, eol) + this.viaPrefix(protocol) + generateBranch() + ';rport\r\n' + head.slice(eol) + headers;
+    let text = head + headers;
     if (this.o.userAgent) text += 'User-Agent: ' + this.o.userAgent + '\r\n';
-    if (body === undefined) return Buffer.from(text + 'Content-Length: 0\r\n\r\n', 'utf8');
-    if (typeof body.body === 'string') {
-      return Buffer.from(text + 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + Buffer.byteLength(body.body, 'utf8') + '\r\n\r\n' + body.body, 'utf8');
+    let bytes: Buffer;
+    if (body === undefined) bytes = Buffer.from(text + 'Content-Length: 0\r\n\r\n', 'utf8');
+    else if (typeof body.body === 'string') {
+      bytes = Buffer.from(text + 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + Buffer.byteLength(body.body, 'utf8') + '\r\n\r\n' + body.body, 'utf8');
+    } else {
+      text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + body.body.length + '\r\n\r\n';
+      bytes = Buffer.concat([Buffer.from(text, 'utf8'), body.body]);
     }
-    text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + body.body.length + '\r\n\r\n';
-    return Buffer.concat([Buffer.from(text, 'utf8'), body.body]);
+    return { bytes, method, branch };
   }
 
   /** `Via: SIP/2.0/UDP host:port;branch=` for our address on a protocol (made once per address). */

@@ -74,8 +74,9 @@ Content-Length: 0
   t.equal(strict.uriString, 'sip:p2.example', 'first route becomes the Request-URI');
   t.same(strict.headers('route'), ['<sip:p1.example;lr>', '<sip:bob@192.0.2.2>'], 'remote target appended');
   // The text form (fan-out senders) writes what createRequest writes, with the next CSeq.
-  const text = d.requestText('NOTIFY')!;
-  const viaText = text.replace('\r\n', '\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt\r\n') + 'Content-Length: 0\r\n\r\n';
+  const text = d.requestText('NOTIFY', 'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt\r\n')!;
+  t.match(text, /^NOTIFY sip:bob@192\.0\.2\.2 SIP\/2\.0\r\nVia: SIP\/2\.0\/UDP 192\.0\.2\.1;branch=z9hG4bKt\r\nRoute: /, 'the Via line follows the start line');
+  const viaText = text + 'Content-Length: 0\r\n\r\n';
   const built = parseMessage(Buffer.from(viaText)) as SipRequest;
   t.equal(built.uriString, 'sip:bob@192.0.2.2');
   t.same(built.route.map(String), ['<sip:p1.example;lr>', '<sip:p2.example>']);

@@ -460,6 +460,34 @@ t.test('lean non-INVITE client: transport failure is a local 503; TCP has no ret
   t.equal(layer.clientCount, 0);
 });
 
+t.test('lean non-INVITE client from bytes: keyed by the given branch, sent and retransmitted as the bytes', async (t) => {
+  const { clock, transport, layer } = setup();
+  const finals: number[] = [];
+  const r = request('NOTIFY');
+  const bytes = r.toBuffer();
+  // A transport without sendBytes: the transaction parses the bytes and uses send().
+  const tx = layer.requestFinal({ bytes, method: 'NOTIFY', branch: r.topVia!.branch! }, udpDest, { onFinal: (s) => finals.push(s) });
+  t.equal(tx.request, bytes, 'the bytes are kept, no message object');
+  clock.advance(600);
+  t.same(transport.times(), [0, 500]);
+  t.same(transport.sent.map((s) => s.msg.toBuffer().equals(bytes)), [true, true], 'the same bytes each time');
+  layer.receiveResponse(responseTo(r, 200), udpSource);
+  t.same(finals, [200], 'the response matched by branch and method');
+  t.equal(layer.clientCount, 0);
+  layer.receiveResponse(responseTo(r, 200), udpSource);
+  t.same(finals, [200], 'its retransmission absorbed (Timer K)');
+  // A transport with sendBytes gets the bytes as they are.
+  const raw: Buffer[] = [];
+  Object.assign(transport, { sendBytes: (b: Buffer) => void raw.push(b) });
+  const r2 = request('NOTIFY');
+  layer.requestFinal({ bytes: r2.toBuffer(), method: 'NOTIFY', branch: r2.topVia!.branch! }, udpDest, { onFinal: (s) => finals.push(s) });
+  clock.advance(40_000);
+  t.equal(raw.length, 11, 'sent and retransmitted through sendBytes');
+  t.same(finals, [200, 408], 'Timer F: a 408');
+  t.throws(() => layer.requestFinal({ bytes, method: 'NOTIFY', branch: 'nocookie' }, udpDest, { onFinal: () => undefined }), { code: 'SIP_ERR_TX_BRANCH' });
+  t.throws(() => layer.requestFinal({ bytes, method: 'INVITE', branch: 'z9hG4bKx' }, udpDest, { onFinal: () => undefined }), { code: 'SIP_ERR_TX_METHOD' });
+});
+
 t.test('DelayQueue: cancelled entries let go of their callbacks and are compacted', async (t) => {
   const { DelayQueue } = await import('../../../src/sip/transaction/clock.js');
   const clock = new ManualClock();

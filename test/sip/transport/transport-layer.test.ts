@@ -266,8 +266,23 @@ t.test('sendNow: UDP without a promise, batched per loop turn; false where send(
   t.throws(() => client.sendNow(options(a.port), { ...target, port: 70000 }), { code: 'SIP_ERR_TRANSPORT_SEND', message: /bad UDP port/ });
   await t.rejects(client.send(options(a.port), { ...target, port: 0 }), { code: 'SIP_ERR_TRANSPORT_SEND' });
   t.equal(metrics.counter('sip_transport_errors_total', '').get({ kind: 'send' }), 2);
+  // Bytes already written go out as they are, with the same checks.
+  const raw = new Promise<SipMessage>((resolve) => server.on('message', (m) => m.callId === 'raw-1' && resolve(m)));
+  t.equal(client.sendBytesNow(options(a.port, 'UDP', { callId: 'raw-1' }).toBuffer(), target, true), true);
+  t.equal((await raw).callId, 'raw-1');
+  t.equal(client.sendBytesNow(big.toBuffer(), target, true), false, 'a large request may go over TCP');
+  t.equal(client.sendBytesNow(big.toBuffer(), target, false), true, 'a response stays on UDP');
+  t.equal(client.sendBytesNow(big.toBuffer(), { connectionId: 'tcp-1' }, true), false, 'a connection');
+  // flushUdp sends what is staged at once, not at the end of the turn.
+  client.flushUdp();
+  const before = client.udpCounters().sentDatagrams;
+  t.equal(client.sendBytesNow(options(a.port, 'UDP', { callId: 'flushed' }).toBuffer(), target, true), true);
+  t.equal(client.udpCounters().sentDatagrams, before, 'staged');
+  client.flushUdp();
+  t.equal(client.udpCounters().sentDatagrams, before + 1, 'sent by flushUdp');
   await client.close();
   t.throws(() => client.sendNow(options(a.port), target), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
+  t.throws(() => client.sendBytesNow(Buffer.from('x'), target, true), { code: 'SIP_ERR_TRANSPORT_CLOSED' });
 });
 
 t.test('UDP to a host name is resolved first; the ephemeral sender answers too', async (t) => {
