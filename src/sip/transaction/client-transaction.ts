@@ -204,6 +204,24 @@ function nextTimerE(s: NonInviteClientState, interval: number, t2: number): numb
   }
 }
 
+/**
+ * Whether a non-INVITE client transaction in state `s` still waits for its final response (Trying or
+ * Proceeding, RFC 3261 17.1.2.2), so that Timer F, a transport error or a final response ends it; false once
+ * Completed or Terminated. `what` names the occurrence in the error for an impossible state.
+ */
+function awaitsFinal(s: NonInviteClientState, what: string): boolean {
+  switch (s) {
+    case NonInviteClientState.Trying:
+    case NonInviteClientState.Proceeding:
+      return true;
+    case NonInviteClientState.Completed:
+    case NonInviteClientState.Terminated:
+      return false;
+    default:
+      throw new SipTransactionError('SIP_ERR_TX_STATE', `${what} in ${String(s)}`);
+  }
+}
+
 /** RFC 3261 section 17.1.2 non-INVITE client transaction. */
 export class NonInviteClientTransaction extends Transaction {
   readonly kind = TransactionKind.NonInviteClient;
@@ -238,21 +256,12 @@ export class NonInviteClientTransaction extends Transaction {
   }
 
   private timerF(): void {
-    switch (this.s) {
-      case NonInviteClientState.Trying:
-      case NonInviteClientState.Proceeding:
-        // 17.1.2.2: Timer F: timeout reported to the TU.
-        this.s = NonInviteClientState.Terminated;
-        this.terminate();
-        this.ctx.timedOut?.(this.request.method);
-        this.user.onTimeout(this);
-        break;
-      case NonInviteClientState.Completed:
-      case NonInviteClientState.Terminated:
-        break;
-      default:
-        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer F in ${String(this.s)}`);
-    }
+    if (!awaitsFinal(this.s, 'Timer F')) return;
+    // 17.1.2.2: Timer F: timeout reported to the TU.
+    this.s = NonInviteClientState.Terminated;
+    this.terminate();
+    this.ctx.timedOut?.(this.request.method);
+    this.user.onTimeout(this);
   }
 
   /** A response matched this transaction (17.1.3). */
@@ -373,60 +382,33 @@ export class FinalOnlyClientTransaction extends Transaction {
   };
 
   private readonly timerF = (): void => {
-    switch (this.s) {
-      case NonInviteClientState.Trying:
-      case NonInviteClientState.Proceeding:
-        // 17.1.2.2: Timer F: timeout reported to the TU (as a 408, 8.1.3.1).
-        this.ctx.timedOut?.(this.method);
-        this.end();
-        this.user.onFinal(408, undefined);
-        break;
-      case NonInviteClientState.Completed:
-      case NonInviteClientState.Terminated:
-        break;
-      default:
-        throw new SipTransactionError('SIP_ERR_TX_STATE', `Timer F in ${String(this.s)}`);
-    }
+    if (!awaitsFinal(this.s, 'Timer F')) return;
+    // 17.1.2.2: Timer F: timeout reported to the TU (as a 408, 8.1.3.1).
+    this.ctx.timedOut?.(this.method);
+    this.end();
+    this.user.onFinal(408, undefined);
   };
 
   /** A response matched this transaction (17.1.3). */
   receiveResponse(res: SipResponse): void {
-    switch (this.s) {
-      case NonInviteClientState.Trying:
-      case NonInviteClientState.Proceeding:
-        if (res.status < 200) {
-          this.s = NonInviteClientState.Proceeding;
-          return;
-        }
-        // 17.1.2.2: final response: Completed; Timer K is the layer's absorb list (zero on reliable
-        // transports). A UAS retransmits a final response only on a retransmitted request (17.2.2), so
-        // only a transaction that retransmitted needs one.
-        this.s = NonInviteClientState.Completed;
-        if (this.retransmitted) this.completed(this.id);
-        this.end();
-        this.user.onFinal(res.status, res);
-        break;
-      case NonInviteClientState.Completed:
-      case NonInviteClientState.Terminated:
-        break;
-      default:
-        throw new SipTransactionError('SIP_ERR_TX_STATE', `response in ${String(this.s)}`);
+    if (!awaitsFinal(this.s, 'response')) return;
+    if (res.status < 200) {
+      this.s = NonInviteClientState.Proceeding;
+      return;
     }
+    // 17.1.2.2: final response: Completed; Timer K is the layer's absorb list (zero on reliable
+    // transports). A UAS retransmits a final response only on a retransmitted request (17.2.2), so only a
+    // transaction that retransmitted needs one.
+    this.s = NonInviteClientState.Completed;
+    if (this.retransmitted) this.completed(this.id);
+    this.end();
+    this.user.onFinal(res.status, res);
   }
 
   transportError(err: unknown): void {
-    switch (this.s) {
-      case NonInviteClientState.Trying:
-      case NonInviteClientState.Proceeding:
-        this.end();
-        this.user.onFinal(503, undefined);
-        break;
-      case NonInviteClientState.Completed:
-      case NonInviteClientState.Terminated:
-        break;
-      default:
-        throw new SipTransactionError('SIP_ERR_TX_STATE', `transport error ${String(err)} in ${String(this.s)}`);
-    }
+    if (!awaitsFinal(this.s, `transport error ${String(err)}`)) return;
+    this.end();
+    this.user.onFinal(503, undefined);
   }
 
   private end(): void {
