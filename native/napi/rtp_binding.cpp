@@ -198,6 +198,8 @@ Napi::Value EngineCreate(const Napi::CallbackInfo& info) {
   h->engine->set_coalesce_us(U32(opts, "coalesceUs", 0));
   const Napi::Value gso = opts.Get("gso");
   h->engine->set_gso(!gso.IsBoolean() || gso.As<Napi::Boolean>().Value());
+  const Napi::Value connect_send = opts.Get("connectSend");
+  h->engine->set_connect_send(!connect_send.IsBoolean() || connect_send.As<Napi::Boolean>().Value());
   const Napi::Value backend = opts.Get("backend");
   const std::string backend_name = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "auto";
   h->engine->set_backend(backend_name == "epoll"      ? switchhook::rtp::Backend::kEpoll
@@ -238,6 +240,9 @@ Napi::Value EngineStats(const Napi::CallbackInfo& info) {
   o.Set("recvNoBuffers", static_cast<double>(h->engine->counters().recv_no_buffers.load(std::memory_order_relaxed)));
   o.Set("recvBuffers", static_cast<double>(h->engine->counters().recv_buffers.load(std::memory_order_relaxed)));
   o.Set("recvRearms", static_cast<double>(h->engine->counters().recv_rearms.load(std::memory_order_relaxed)));
+  o.Set("sendConnects", static_cast<double>(h->engine->counters().send_connects.load(std::memory_order_relaxed)));
+  o.Set("sendConnectFailures",
+        static_cast<double>(h->engine->counters().send_connect_failures.load(std::memory_order_relaxed)));
   o.Set("legs", static_cast<double>(h->legs.size()));
   o.Set("backend", h->engine->backend() == switchhook::rtp::Backend::kUring ? "io_uring" : "epoll");
   return o;

@@ -108,6 +108,9 @@ struct EngineCounters {
   // armed again after ending (ENOBUFS or any other non-fatal end, a full submission ring).
   std::atomic<uint64_t> recv_no_buffers{0}, recv_rearms{0};
   std::atomic<uint64_t> recv_buffers{0};  // io_uring: provided receive buffers in the ring
+  // Connected send sockets: connect() calls made (first use and remote changes), and legs that fell back to
+  // sending through their unconnected socket because the kernel refused one.
+  std::atomic<uint64_t> send_connects{0}, send_connect_failures{0};
 };
 
 class Engine {
@@ -138,6 +141,13 @@ class Engine {
    * refuses it. Default on. Set before Start.
    */
   void set_gso(bool on) { gso_ = on; }
+  /**
+   * Connected send sockets: RTP towards a leg's remote leaves through a second socket bound to the leg's RTP
+   * port (SO_REUSEPORT) and connected to that remote, so the kernel keeps the route instead of looking it up
+   * for every datagram; datagrams from that remote arrive on it and are read like the leg's own. Falls back
+   * per leg to the unconnected socket if the kernel refuses. Default on. Set before Start.
+   */
+  void set_connect_send(bool on) { connect_send_ = on; }
   /** Which backend to run (default kAuto). Set before Start. */
   void set_backend(Backend b) { backend_ = b; }
   /**
@@ -181,6 +191,7 @@ class Engine {
   uint32_t moderation_us_ = 0;
   uint32_t receive_buffers_ = 0;
   bool gso_ = true;
+  bool connect_send_ = true;
   Backend backend_ = Backend::kAuto;
   Backend running_backend_ = Backend::kEpoll;
   std::unique_ptr<Impl> impl_;

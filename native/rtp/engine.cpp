@@ -131,6 +131,10 @@ struct Leg {
   int armed = 0;  // io_uring: live multishot receives; a removed leg is freed when none is left
   LegSettings s;
   Sock rtp, rtcp;
+  // Connected send socket (connect_send): on the RTP port, connected to tx_to; fd -1 until first used.
+  Sock tx;
+  sockaddr_in tx_to{};
+  bool tx_failed = false;  // the kernel refused it: RTP leaves through the rtp socket, unconnected
   std::shared_ptr<LegCounters> c;
   Leg* peer = nullptr;
   bool rtcp_remote_known = false;
@@ -189,6 +193,8 @@ struct Outgoing {
   uint8_t* data;
   size_t len;
   bool rtp;  // counted in tx_packets/tx_bytes when sent
+  bool connected = false;  // fd is connected to `to`: sent without a destination (no route lookup)
+  bool retried = false;    // sent again once after ECONNREFUSED
 };
 
 /** The drop reason of a datagram that did not parse as RTP or RTCP (`s` is never kOk). */
@@ -250,6 +256,7 @@ struct Engine::Impl {
   size_t send_first[kBatch];  // index in `out` of each message's first datagram
   size_t send_count[kBatch];  // datagrams in each message (more than one: a GSO message)
   bool gso_enabled = false;
+  bool connect_send = false;
   uint8_t rtcp_buffer[1500];
   uint8_t scratch[kScratch][pdsv::kMaxFrame];
   int scratch_used = 0;
@@ -306,7 +313,11 @@ struct Engine::Impl {
   void RewriteRtcp(Leg* from, Leg* to, uint8_t* data, const RtcpCompound& compound);
   void Tick(uint64_t now);
   void SendReport(Leg* leg, uint64_t now);
-  void Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data, size_t len, bool rtp);
+  void Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data, size_t len, bool rtp,
+             bool connected = false);
+  bool ConnectTx(Leg* leg);
+  void CloseTx(Leg* leg);
+  bool Retry(Outgoing& o, int err);
   void Flush();
   bool GsoRun(size_t i, size_t end, size_t* j) const;
   void Drop(Leg* leg, DropReason reason) { Bump(leg->c->drops[static_cast<size_t>(reason)]); }
@@ -359,6 +370,7 @@ bool Engine::Start(std::string* error, int thread_nice) {
     impl_->grow_buffers = false;
   }
   impl_->gso_enabled = gso_;
+  impl_->connect_send = connect_send_;
   // The io_uring ring belongs to the thread that creates it (single issuer, task work run on waits), so the
   // bridge thread sets it up and reports back before Start returns.
   struct Started {
@@ -569,6 +581,7 @@ void Engine::Impl::Run() {
   for (auto& [id, leg] : legs) {
     close(leg->rtp.fd);
     close(leg->rtcp.fd);
+    if (leg->tx.fd >= 0) close(leg->tx.fd);
   }
   legs.clear();
   removed.clear();
@@ -774,7 +787,10 @@ void Engine::Impl::ReapCompletions() {
           }
           for (size_t k = 0; k < send_count[q]; ++k) resend.push_back(out[send_first[q] + k]);
         } else {
-          for (size_t k = 0; k < send_count[q]; ++k) Drop(out[send_first[q] + k].leg, DropReason::kSendFailed);
+          for (size_t k = 0; k < send_count[q]; ++k) {
+            Outgoing& o = out[send_first[q] + k];
+            if (!Retry(o, -cqe.res)) Drop(o.leg, DropReason::kSendFailed);
+          }
         }
       } else {
         cqes.push_back(cqe);
@@ -915,6 +931,7 @@ void Engine::Impl::AddLeg(Command& cmd) {
   leg->c = cmd.counters;
   leg->rtp = Sock{leg.get(), false, false, cmd.rtp_fd};
   leg->rtcp = Sock{leg.get(), true, false, cmd.rtcp_fd};
+  leg->tx = Sock{leg.get(), false, false, -1};
   leg->rtcp_remote_known = leg->s.has_remote;
   const uint64_t now = NowNs();
   leg->last_rx_ns = now;
@@ -956,16 +973,18 @@ void Engine::Impl::RemoveLeg(Leg* leg) {
                 pending.end());
   if (uring) {
     // The receives hold the sockets until cancelled; their last completions free the leg (ReleaseRemoved).
-    for (Sock* s : {&leg->rtp, &leg->rtcp}) {
+    for (Sock* s : {&leg->rtp, &leg->rtcp, &leg->tx}) {
       io_uring_sqe* sqe = s->armed ? Sqe() : nullptr;
       if (sqe) ring.PrepCancel(sqe, reinterpret_cast<uint64_t>(s) | kTagRecv, kTagIgnore);
     }
   } else {
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtp.fd, nullptr);
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, leg->rtcp.fd, nullptr);
+    for (const Sock* s : {&leg->rtp, &leg->rtcp, &leg->tx}) {
+      if (s->fd >= 0) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s->fd, nullptr);
+    }
   }
   close(leg->rtp.fd);
   close(leg->rtcp.fd);
+  if (leg->tx.fd >= 0) close(leg->tx.fd);
   leg->removed = true;
   auto it = legs.find(leg->id);
   removed.push_back(std::move(it->second));
@@ -1099,7 +1118,11 @@ void Engine::Impl::Forward(Leg* leg, uint8_t* data, size_t len, const RtpView& v
   peer->out.packets++;
   peer->out.octets += v.payload_len;
   if (peer->s.kind == LegKind::kPdsv) return SendPdsv(peer, data, v, out_pt);
-  Queue(peer->rtp.fd, &peer->s.remote, peer, data, len, true);
+  if (connect_send && !peer->tx_failed && (peer->tx.fd < 0 || !SameAddr(peer->tx_to, peer->s.remote))) {
+    peer->tx_failed = !ConnectTx(peer);
+  }
+  const bool connected = connect_send && !peer->tx_failed;
+  Queue(connected ? peer->tx.fd : peer->rtp.fd, &peer->s.remote, peer, data, len, true, connected);
 }
 
 void Engine::Impl::HandlePdsv(Leg* leg, const uint8_t* data, size_t len, bool from_remote, const sockaddr_in& from,
@@ -1378,8 +1401,68 @@ void Engine::Impl::SendReport(Leg* leg, uint64_t now) {
   Flush();
 }
 
-void Engine::Impl::Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data, size_t len, bool rtp) {
-  out.push_back(Outgoing{fd, to, leg, data, len, rtp});
+void Engine::Impl::Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data, size_t len, bool rtp,
+                         bool connected) {
+  out.push_back(Outgoing{fd, to, leg, data, len, rtp, connected});
+}
+
+bool Engine::Impl::ConnectTx(Leg* leg) {
+  // udp(7) looks a route up for every datagram sent with a destination; a connected socket keeps it (and
+  // the kernel copies no address). The leg's own socket cannot be connected (it must hear any source for
+  // latching and moves), so a second socket joins its port (SO_REUSEPORT, set on both; the leg's socket was
+  // bound without it, so the port scan of other legs and engines never shares a port) and is connected to
+  // the remote. The kernel delivers that remote's datagrams to the connected socket, the rest to the leg's
+  // own: both are read as the leg's RTP socket.
+  Bump(counters->send_connects);
+  if (leg->tx.fd < 0) {
+    const int one = 1;
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rcvbuf = 1 << 20;
+    const bool ok = fd >= 0 && setsockopt(leg->rtp.fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
+                    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
+                    getsockname(leg->rtp.fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+                    bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0 &&
+                    connect(fd, reinterpret_cast<const sockaddr*>(&leg->s.remote), sizeof leg->s.remote) == 0;
+    if (!ok) {
+      Bump(counters->send_connect_failures);
+      if (fd >= 0) close(fd);
+      return false;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    leg->tx.fd = fd;
+    leg->tx_to = leg->s.remote;
+    if (uring) {
+      ArmRecv(&leg->tx);
+    } else {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLET;
+      ev.data.ptr = &leg->tx;
+      epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    }
+    return true;
+  }
+  // The remote moved: connect again (a UDP socket may change its peer at any time).
+  if (connect(leg->tx.fd, reinterpret_cast<const sockaddr*>(&leg->s.remote), sizeof leg->s.remote) == 0) {
+    leg->tx_to = leg->s.remote;
+    return true;
+  }
+  // Refused (no route): unconnect it, so it keeps receiving for the leg as one more socket of its port.
+  Bump(counters->send_connect_failures);
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  connect(leg->tx.fd, &unspec, sizeof unspec);
+  return false;
+}
+
+bool Engine::Impl::Retry(Outgoing& o, int err) {
+  // A connected UDP socket reports an ICMP error (port unreachable) from its remote on its next send, which
+  // fails without sending; an unconnected one never does. Send that datagram once more, as it would have left.
+  if (!o.connected || o.retried || err != ECONNREFUSED) return false;
+  o.retried = true;
+  resend.push_back(o);
+  return true;
 }
 
 bool Engine::Impl::GsoRun(size_t i, size_t end, size_t* j) const {
@@ -1407,8 +1490,10 @@ bool Engine::Impl::GsoRun(size_t i, size_t end, size_t* j) const {
 void Engine::Impl::BuildMessage(int count, size_t at, size_t next, size_t base, bool gso) {
   mmsghdr& m = send_msgs[count];
   memset(&m, 0, sizeof m);
-  m.msg_hdr.msg_name = const_cast<sockaddr_in*>(out[at].to);
-  m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  if (!out[at].connected) {
+    m.msg_hdr.msg_name = const_cast<sockaddr_in*>(out[at].to);
+    m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
+  }
   m.msg_hdr.msg_iov = &send_iov[at - base];
   m.msg_hdr.msg_iovlen = next - at;
   for (size_t k = at; k < next; ++k) {
@@ -1465,7 +1550,7 @@ void Engine::Impl::FlushUring() {
           const uint64_t tag = (static_cast<uint64_t>(count) << 3) | kTagSend;
           send_to[count] = send_to_ok && !gso && next == at + 1;
           if (send_to[count]) {
-            ring.PrepSendTo(sqe, out[at].fd, out[at].data, out[at].len, out[at].to, tag);
+            ring.PrepSendTo(sqe, out[at].fd, out[at].data, out[at].len, out[at].connected ? nullptr : out[at].to, tag);
           } else {
             ring.PrepSendMsg(sqe, out[at].fd, &send_msgs[count].msg_hdr, tag);
           }
@@ -1509,6 +1594,12 @@ void Engine::Impl::Flush() {
       const int r = sendmmsg(out[i].fd, send_msgs + sent, count - sent, MSG_DONTWAIT);
       if (r <= 0) {
         const int err = errno;
+        Outgoing& first = out[send_first[sent]];
+        if (err == ECONNREFUSED && first.connected && !first.retried) {
+          // A connected socket's report of an ICMP error from its remote: the message did not leave; once more.
+          first.retried = true;
+          continue;
+        }
         if (send_count[sent] > 1 && (err == EINVAL || err == EIO || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
           // The kernel or the route has no UDP GSO: send plainly from now on, starting with this flush.
           gso_enabled = false;

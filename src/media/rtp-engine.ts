@@ -41,6 +41,15 @@ export interface RtpEngineOptions {
    */
   gso?: boolean;
   /**
+   * Connected send sockets (default true): RTP towards a leg's remote leaves through a second socket bound
+   * to the leg's RTP port (SO_REUSEPORT) and connected to that remote, so the kernel keeps the route instead
+   * of looking it up for every datagram (udp(7)); it is connected again when the remote moves. Datagrams from
+   * the remote arrive on it and are handled like the leg's own. The bytes on the wire, their source port and
+   * every counter are the same either way; a leg whose second socket the kernel refuses sends unconnected
+   * (`stats().sendConnectFailures`).
+   */
+  connectSend?: boolean;
+  /**
    * How the bridge thread moves datagrams: `'io_uring'` (multishot receives into provided buffers, sends
    * submitted together, one io_uring_enter per wake-up; Linux >= 6.1, else creating the engine fails),
    * `'epoll'` (epoll, recvmmsg, sendmmsg) or `'auto'` (io_uring where the kernel offers it, epoll otherwise,
@@ -119,7 +128,7 @@ export class RtpEngine implements RtpLegOwner, RtpBridgeOwner {
     try {
       this.handle = rtpAddon.rtpEngineCreate(
         { bindAddress: options.bindAddress ?? '127.0.0.1', portMin, portMax, threadNice, coalesceUs,
-          gso: options.gso ?? true, backend, moderationUs, receiveBuffers },
+          gso: options.gso ?? true, connectSend: options.connectSend ?? true, backend, moderationUs, receiveBuffers },
         (events) => this.onEvents(events),
       );
     } catch (err) {

@@ -89,6 +89,10 @@ export interface NativeEngineStats {
   recvBuffers: number;
   /** io_uring: receives armed again after they ended. */
   recvRearms: number;
+  /** Connected send sockets: connect() calls (first use, remote changes). */
+  sendConnects: number;
+  /** Connected send sockets the kernel refused (that leg sends unconnected). */
+  sendConnectFailures: number;
   legs: number;
   /** The backend the bridge thread runs. */
   backend: 'io_uring' | 'epoll';
@@ -104,6 +108,8 @@ export interface NativeEngineOptions {
   coalesceUs?: number;
   /** UDP segmentation offload on send (default true). */
   gso?: boolean;
+  /** RTP to a leg's remote through a second socket on its port connected to the remote (default true). */
+  connectSend?: boolean;
   /** 'auto' (io_uring where the kernel has it, else epoll), 'io_uring' (or fail) or 'epoll'. */
   backend?: 'auto' | 'io_uring' | 'epoll';
   /** Adaptive moderation bound of the io_uring backend, microseconds (0: off). */
