@@ -133,8 +133,9 @@ struct Leg {
   Sock rtp, rtcp;
   // Connected send socket (connect_send): on the RTP port, connected to tx_to; fd -1 until first used.
   Sock tx;
+  bool tx_tried = false;      // tx_to is the remote it was last connected to (or tried)
   sockaddr_in tx_to{};
-  bool tx_failed = false;  // the kernel refused it: RTP leaves through the rtp socket, unconnected
+  bool tx_connected = false;  // false when the kernel refused: RTP leaves through the rtp socket, unconnected
   std::shared_ptr<LegCounters> c;
   Leg* peer = nullptr;
   bool rtcp_remote_known = false;
@@ -194,7 +195,7 @@ struct Outgoing {
   size_t len;
   bool rtp;  // counted in tx_packets/tx_bytes when sent
   bool connected = false;  // fd is connected to `to`: sent without a destination (no route lookup)
-  bool retried = false;    // sent again once after ECONNREFUSED
+  bool retried = false;    // sent again after ECONNREFUSED (connected sockets)
 };
 
 /** The drop reason of a datagram that did not parse as RTP or RTCP (`s` is never kOk). */
@@ -317,7 +318,7 @@ struct Engine::Impl {
              bool connected = false);
   bool ConnectTx(Leg* leg);
   void CloseTx(Leg* leg);
-  bool Retry(Outgoing& o, int err);
+  bool Retry(const Outgoing& o, int err);
   void Flush();
   bool GsoRun(size_t i, size_t end, size_t* j) const;
   void Drop(Leg* leg, DropReason reason) { Bump(leg->c->drops[static_cast<size_t>(reason)]); }
@@ -1118,11 +1119,13 @@ void Engine::Impl::Forward(Leg* leg, uint8_t* data, size_t len, const RtpView& v
   peer->out.packets++;
   peer->out.octets += v.payload_len;
   if (peer->s.kind == LegKind::kPdsv) return SendPdsv(peer, data, v, out_pt);
-  if (connect_send && !peer->tx_failed && (peer->tx.fd < 0 || !SameAddr(peer->tx_to, peer->s.remote))) {
-    peer->tx_failed = !ConnectTx(peer);
+  if (connect_send && (!peer->tx_tried || !SameAddr(peer->tx_to, peer->s.remote))) {
+    peer->tx_tried = true;
+    peer->tx_to = peer->s.remote;
+    peer->tx_connected = ConnectTx(peer);
   }
-  const bool connected = connect_send && !peer->tx_failed;
-  Queue(connected ? peer->tx.fd : peer->rtp.fd, &peer->s.remote, peer, data, len, true, connected);
+  Queue(peer->tx_connected ? peer->tx.fd : peer->rtp.fd, &peer->s.remote, peer, data, len, true,
+        peer->tx_connected);
 }
 
 void Engine::Impl::HandlePdsv(Leg* leg, const uint8_t* data, size_t len, bool from_remote, const sockaddr_in& from,
@@ -1432,7 +1435,6 @@ bool Engine::Impl::ConnectTx(Leg* leg) {
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     leg->tx.fd = fd;
-    leg->tx_to = leg->s.remote;
     if (uring) {
       ArmRecv(&leg->tx);
     } else {
@@ -1444,11 +1446,9 @@ bool Engine::Impl::ConnectTx(Leg* leg) {
     return true;
   }
   // The remote moved: connect again (a UDP socket may change its peer at any time).
-  if (connect(leg->tx.fd, reinterpret_cast<const sockaddr*>(&leg->s.remote), sizeof leg->s.remote) == 0) {
-    leg->tx_to = leg->s.remote;
-    return true;
-  }
-  // Refused (no route): unconnect it, so it keeps receiving for the leg as one more socket of its port.
+  if (connect(leg->tx.fd, reinterpret_cast<const sockaddr*>(&leg->s.remote), sizeof leg->s.remote) == 0) return true;
+  // Refused (no route, broadcast): unconnect it, so it keeps receiving for the leg as one more socket of its
+  // port; the next remote is tried again.
   Bump(counters->send_connect_failures);
   sockaddr unspec{};
   unspec.sa_family = AF_UNSPEC;
@@ -1456,12 +1456,15 @@ bool Engine::Impl::ConnectTx(Leg* leg) {
   return false;
 }
 
-bool Engine::Impl::Retry(Outgoing& o, int err) {
+bool Engine::Impl::Retry(const Outgoing& o, int err) {
   // A connected UDP socket reports an ICMP error (port unreachable) from its remote on its next send, which
-  // fails without sending; an unconnected one never does. Send that datagram once more, as it would have left.
-  if (!o.connected || o.retried || err != ECONNREFUSED) return false;
-  o.retried = true;
-  resend.push_back(o);
+  // fails without sending; an unconnected one never does. That datagram goes again through the leg's own
+  // socket (same port), with its destination, as it would have left unconnected.
+  if (!o.connected || err != ECONNREFUSED) return false;
+  Outgoing again = o;
+  again.fd = o.leg->rtp.fd;
+  again.connected = false;
+  resend.push_back(again);
   return true;
 }
 
@@ -1596,7 +1599,9 @@ void Engine::Impl::Flush() {
         const int err = errno;
         Outgoing& first = out[send_first[sent]];
         if (err == ECONNREFUSED && first.connected && !first.retried) {
-          // A connected socket's report of an ICMP error from its remote: the message did not leave; once more.
+          // A connected socket's report of an earlier ICMP error from its remote (the failure cleared it): the
+          // message did not leave; once more. (An error after the first message ends the call early instead,
+          // and the rest goes in the next call.)
           first.retried = true;
           continue;
         }
