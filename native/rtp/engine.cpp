@@ -258,6 +258,7 @@ struct Engine::Impl {
   size_t send_count[kBatch];  // datagrams in each message (more than one: a GSO message)
   bool gso_enabled = false;
   bool connect_send = false;
+  int connect_fd_limit = 0;  // connected send sockets only below this descriptor number (half of RLIMIT_NOFILE)
   uint8_t rtcp_buffer[1500];
   uint8_t scratch[kScratch][pdsv::kMaxFrame];
   int scratch_used = 0;
@@ -372,6 +373,13 @@ bool Engine::Start(std::string* error, int thread_nice) {
   }
   impl_->gso_enabled = gso_;
   impl_->connect_send = connect_send_;
+  // A connected send socket is one more descriptor per sending leg: they take the lower half of the process's
+  // limit at most, so the legs themselves (two each) and the rest of the process keep the upper half.
+  rlimit files{};
+  impl_->connect_fd_limit =
+      getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+          ? static_cast<int>(std::min<rlim_t>(files.rlim_cur / 2, 1 << 30))
+          : 1 << 30;
   // The io_uring ring belongs to the thread that creates it (single issuer, task work run on waits), so the
   // bridge thread sets it up and reports back before Start returns.
   struct Started {
@@ -1423,7 +1431,7 @@ bool Engine::Impl::ConnectTx(Leg* leg) {
     socklen_t len = sizeof local;
     const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int rcvbuf = 1 << 20;
-    const bool ok = fd >= 0 && setsockopt(leg->rtp.fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
+    const bool ok = fd >= 0 && fd < connect_fd_limit && setsockopt(leg->rtp.fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
                     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
                     getsockname(leg->rtp.fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
                     bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0 &&

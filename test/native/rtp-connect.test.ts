@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+
 import t from 'tap';
 
 import type { RtpBackend } from '../../src/media/index.js';
@@ -106,4 +108,50 @@ t.test('a remote the kernel will not connect to: the leg sends unconnected, as w
     t.same([st.sendConnects, st.sendConnectFailures], connectSend ? [1, 1] : [0, 0], 'one refused connect when on');
   }
   t.same(runs['true'], runs['false'], 'the same counters either way');
+});
+
+t.test('connected send sockets keep to the lower half of the descriptor limit', async (t) => {
+  // A fresh process with 512 descriptors: ten bridged pairs send first (their connected sockets fall in the
+  // lower half), then sixty more pairs take the descriptors past 256 and theirs are refused; all relay.
+  const engineUrl = new URL('../../src/media/index.ts', import.meta.url).href;
+  const script = `
+    const { RtpEngine } = await import(${JSON.stringify(engineUrl)});
+    const { createSocket } = await import('node:dgram');
+    const open = () => new Promise((r) => { const s = createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); });
+    const far = await open();
+    const phone = await open();
+    let got = 0;
+    far.on('message', () => got++);
+    const engine = new RtpEngine({ portMin: 43000, portMax: 43999 });
+    const packet = Buffer.alloc(172);
+    packet[0] = 0x80;
+    packet[1] = 8;
+    const wave = async (n, total) => {
+      for (let i = 0; i < n; i++) {
+        const a = engine.createLeg({ payloadType: 8 });
+        const b = engine.createLeg({ payloadType: 8, remote: { address: '127.0.0.1', port: far.address().port } });
+        engine.bridge(a, b);
+        phone.send(packet, a.rtpPort, '127.0.0.1');
+      }
+      const deadline = Date.now() + 10000;
+      while (got < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    };
+    await wave(10, 10);
+    await wave(60, 70);
+    const st = engine.stats();
+    console.log(JSON.stringify({ got, sendConnects: st.sendConnects, sendConnectFailures: st.sendConnectFailures }));
+    engine.close();
+    far.close();
+    phone.close();
+  `;
+  const child = spawn('sh', ['-c', 'ulimit -n 512 && exec "$0" "$@"', process.execPath, ...process.execArgv,
+    '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  t.equal(code, 0, 'the child finished');
+  t.same(JSON.parse(out.trim().split('\n').at(-1) ?? '{}'), { got: 70, sendConnects: 70, sendConnectFailures: 60 },
+    'every packet relayed; the sixty legs past half the limit send unconnected');
 });
