@@ -318,7 +318,6 @@ struct Engine::Impl {
   void Queue(int fd, const sockaddr_in* to, Leg* leg, uint8_t* data, size_t len, bool rtp,
              bool connected = false);
   bool ConnectTx(Leg* leg);
-  void CloseTx(Leg* leg);
   bool Retry(const Outgoing& o, int err);
   void Flush();
   bool GsoRun(size_t i, size_t end, size_t* j) const;
@@ -1431,7 +1430,8 @@ bool Engine::Impl::ConnectTx(Leg* leg) {
     socklen_t len = sizeof local;
     const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int rcvbuf = 1 << 20;
-    const bool ok = fd >= 0 && fd < connect_fd_limit && setsockopt(leg->rtp.fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
+    const bool ok = fd >= 0 && fd < connect_fd_limit &&
+                    setsockopt(leg->rtp.fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
                     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
                     getsockname(leg->rtp.fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
                     bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0 &&
@@ -1454,7 +1454,9 @@ bool Engine::Impl::ConnectTx(Leg* leg) {
     return true;
   }
   // The remote moved: connect again (a UDP socket may change its peer at any time).
-  if (connect(leg->tx.fd, reinterpret_cast<const sockaddr*>(&leg->s.remote), sizeof leg->s.remote) == 0) return true;
+  if (connect(leg->tx.fd, reinterpret_cast<const sockaddr*>(&leg->s.remote), sizeof leg->s.remote) == 0) {
+    return true;
+  }
   // Refused (no route, broadcast): unconnect it, so it keeps receiving for the leg as one more socket of its
   // port; the next remote is tried again.
   Bump(counters->send_connect_failures);
@@ -1561,7 +1563,8 @@ void Engine::Impl::FlushUring() {
           const uint64_t tag = (static_cast<uint64_t>(count) << 3) | kTagSend;
           send_to[count] = send_to_ok && !gso && next == at + 1;
           if (send_to[count]) {
-            ring.PrepSendTo(sqe, out[at].fd, out[at].data, out[at].len, out[at].connected ? nullptr : out[at].to, tag);
+            const sockaddr_in* to = out[at].connected ? nullptr : out[at].to;
+            ring.PrepSendTo(sqe, out[at].fd, out[at].data, out[at].len, to, tag);
           } else {
             ring.PrepSendMsg(sqe, out[at].fd, &send_msgs[count].msg_hdr, tag);
           }

@@ -217,7 +217,7 @@ void Uring::PrepSendTo(io_uring_sqe* sqe, int fd, const void* data, size_t len, 
   sqe->len = static_cast<uint32_t>(len);
   sqe->msg_flags = MSG_DONTWAIT;
   sqe->addr2 = reinterpret_cast<uint64_t>(to);
-  sqe->addr_len = sizeof(sockaddr_in);
+  sqe->addr_len = to ? sizeof(sockaddr_in) : 0;
   sqe->user_data = user_data;
 }
 

@@ -54,7 +54,10 @@ class Uring {
   void PrepRecvMsgMultishot(io_uring_sqe* sqe, int fd, msghdr* msg, uint64_t user_data);
   void PrepPollMultishot(io_uring_sqe* sqe, int fd, uint64_t user_data);
   void PrepSendMsg(io_uring_sqe* sqe, int fd, const msghdr* msg, uint64_t user_data);
-  /** One datagram to `to` without a msghdr (IORING_OP_SEND with a destination, sendto(2)). */
+  /**
+   * One datagram to `to` without a msghdr (IORING_OP_SEND with a destination, sendto(2)); `to` null: to a
+   * connected socket's peer (send(2)).
+   */
   void PrepSendTo(io_uring_sqe* sqe, int fd, const void* data, size_t len, const sockaddr_in* to, uint64_t user_data);
   void PrepCancel(io_uring_sqe* sqe, uint64_t target, uint64_t user_data);
   /** Cancels every request of the ring (IORING_ASYNC_CANCEL_ANY | ALL, Linux 5.19). */
