@@ -151,12 +151,13 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
     size_t ns = i + 1;
     i = SpanToken(p, ns, end);
     if (i == ns) return kFail;
-    bool wanted = !want_seen && i - ns == want_len && std::memcmp(p + ns, want, want_len) == 0;
+    bool wanted = !want_seen && i - ns == want_len && p[ns] == static_cast<uint8_t>(want[0]) &&
+                  std::memcmp(p + ns, want, want_len) == 0;
     if (wanted) {
       want_seen = true;
       found[0] = found[1] = i;
     }
-    bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
+    bool rport = via && !rport_seen && i - ns == 5 && p[ns] == 'r' && std::memcmp(p + ns, "rport", 5) == 0;
     rport_seen = rport_seen || rport;
     // `ttl` in any case: its range is checked by the grammar path.
     if (via && i - ns == 3 && (p[ns] | 0x20) == 't' && (p[ns + 1] | 0x20) == 't' && (p[ns + 2] | 0x20) == 'l') {
@@ -538,17 +539,13 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   out[kStatus] = 0;
   if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
   if (len > 0x7fffffffu) return 0;
-  // The head is read line by line; asking for its first cache lines at once overlaps their loads when the
-  // message is not in the cache yet (a datagram just received, or one of many).
-  for (size_t off = 0; off < len && off < 1024; off += 64) __builtin_prefetch(data + off);
   const size_t max_head = limits.max_header_bytes > 0 ? static_cast<size_t>(limits.max_header_bytes) : 0;
   size_t pos = 0;
   while (pos < len && (data[pos] == '\r' || data[pos] == '\n')) ++pos;
   if (pos >= len) return 0;
   const size_t base = pos;
-  const auto* lfp = static_cast<const uint8_t*>(std::memchr(data + base, '\n', len - base));
-  if (lfp == nullptr) return 0;
-  size_t lf = static_cast<size_t>(lfp - data);
+  size_t lf = FindLf(data, base, len);
+  if (lf >= len) return 0;
   if (lf - base > max_head) return 0;
   size_t le = (lf > base && data[lf - 1] == '\r') ? lf - 1 : lf;
   size_t ll = le - base;
