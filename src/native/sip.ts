@@ -112,6 +112,8 @@ export class SipScanner {
   private maxBodyBytes = 64 * 1024;
   private maxHeaders = 256;
   private readonly handle: SipScannerHandle;
+  /** The native scan function bound to this scanner (no handle argument to unwrap per message). */
+  private readonly scanFn: (buf: Uint8Array, at: number) => string | undefined;
 
   /**
    * `tokens` (up to 64 strings of 1-16 bytes, matched case-sensitively): request methods, Via transports and
@@ -127,6 +129,7 @@ export class SipScanner {
       RECORD_ROOM,
       tokens,
     );
+    this.scanFn = addon.sipScanFunction(this.handle);
   }
 
   /**
@@ -144,7 +147,7 @@ export class SipScanner {
       at = this.next = 0;
     }
     this.lastPos = this.nextPos;
-    const head = addon.sipScan(this.handle, buf, at);
+    const head = this.scanFn(buf, at);
     if (head === undefined) return undefined;
     const w = this.record;
     const used = w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
