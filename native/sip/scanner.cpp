@@ -240,11 +240,20 @@ struct Out {
       }
       std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
     }
+    // First item of each slot, and each item linked to the next of its slot.
+    size_t last[kMaxSlot] = {};
     for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
     for (size_t i = 0; i < items; ++i) {
       const size_t r = at + i * kItemWords;
+      w[r + kItemNext] = 0;
       const uint8_t slot = names.SlotOf(w[r + 1]);
-      if (slot != 0 && w[kSlotBase + slot - 1] == 0) w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
+      if (slot == 0) continue;
+      if (last[slot - 1] == 0) {
+        w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
+      } else {
+        w[last[slot - 1] + kItemNext] = static_cast<int32_t>(r);
+      }
+      last[slot - 1] = r;
     }
     return at;
   }
