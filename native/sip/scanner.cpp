@@ -198,6 +198,19 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
   return i;
 }
 
+// Zeroes kMaxSlot words at `p`.
+inline void ZeroSlots(int32_t* p) {
+  static_assert(kMaxSlot % 4 == 0, "slot words are zeroed four at a time");
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (int s = 0; s < kMaxSlot; s += 4) _mm_storeu_si128(reinterpret_cast<__m128i*>(p + s), zero);
+#else
+  for (int s = 0; s < kMaxSlot; s += 4) {
+    std::memset(p + s, 0, 4 * sizeof(int32_t));
+  }
+#endif
+}
+
 // The record while scanning: header records grow up from kFirstHeader, item records down from the end;
 // Finish() moves the items right after the headers.
 struct Out {
@@ -230,9 +243,13 @@ struct Out {
     int32_t* lo = w + ItemStart();
     const size_t at = HeaderEnd();
     if (at + items * kItemWords <= ItemStart()) {
-      // The usual case, with room between headers and items: each item copied once to its place.
+      // The usual case, with room between headers and items: each item copied once to its place, word by
+      // word (the words were just written one at a time: wider loads would wait for those stores to drain
+      // instead of being forwarded from them).
       for (size_t i = 0; i < items; ++i) {
-        std::memcpy(w + at + i * kItemWords, lo + (items - 1 - i) * kItemWords, kItemWords * sizeof(int32_t));
+        const int32_t* from = lo + (items - 1 - i) * kItemWords;
+        int32_t* to = w + at + i * kItemWords;
+        for (int k = 0; k < kItemWords; ++k) to[k] = from[k];
       }
     } else {
       for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
@@ -240,9 +257,12 @@ struct Out {
       }
       std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
     }
-    // First item of each slot, and each item linked to the next of its slot.
-    size_t last[kMaxSlot] = {};
-    for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
+    // First item of each slot, and each item linked to the next of its slot (`last`: word index of the
+    // slot's latest item so far, 0 for none). Both are zeroed with plain stores: compilers turn a zeroing
+    // loop into `rep stos`, whose start-up costs more than these few words.
+    int32_t last[kMaxSlot];
+    ZeroSlots(w + kSlotBase);
+    ZeroSlots(last);
     for (size_t i = 0; i < items; ++i) {
       const size_t r = at + i * kItemWords;
       w[r + kItemNext] = 0;
@@ -253,7 +273,7 @@ struct Out {
       } else {
         w[last[slot - 1] + kItemNext] = static_cast<int32_t>(r);
       }
-      last[slot - 1] = r;
+      last[slot - 1] = static_cast<int32_t>(r);
     }
     return at;
   }
