@@ -151,8 +151,8 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
     size_t ns = i + 1;
     i = SpanToken(p, ns, end);
     if (i == ns) return kFail;
-    bool wanted = !want_seen && i - ns == want_len && p[ns] == static_cast<uint8_t>(want[0]) &&
-                  std::memcmp(p + ns, want, want_len) == 0;
+    bool wanted = !want_seen && i - ns == want_len;
+    for (size_t k = 0; wanted && k < want_len; ++k) wanted = p[ns + k] == static_cast<uint8_t>(want[k]);
     if (wanted) {
       want_seen = true;
       found[0] = found[1] = i;
@@ -283,8 +283,9 @@ inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - ba
 
 // Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
 // references `[...]` of hex digits, colons and dots), rport digits,
-// no `ttl` parameter (the grammar range-checks it). Returns the end of the value or kFail.
-size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
+// no `ttl` parameter (the grammar range-checks it). `len`: bytes of `p` that may be read (the message), so
+// the transport lookup loads whole words. Returns the end of the value or kFail.
+size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t len, size_t base, const NameTable& names, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
   size_t te = SpanToken(p, ts, b);
@@ -323,7 +324,7 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, const NameTabl
   r[10] = Rel(pe, base);
   r[11] = branch[0] == kFail ? -1 : Rel(branch[0], base);
   r[12] = branch[0] == kFail ? -1 : Rel(branch[1], base);
-  r[13] = names.Token(p + ts, te - ts, b - ts);
+  r[13] = names.Token(p + ts, te - ts, len - ts);
   return pe;
 }
 
@@ -410,8 +411,9 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
   return pe;
 }
 
-// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`.
-void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
+// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`; `len` as for
+// ScanVia.
+void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t len, size_t base, const NameTable& names, int32_t* r) {
   size_t i = a;
   uint64_t v = 0;
   while (i < b && IsDigit(p[i]) && i - a < 10) v = v * 10 + (p[i++] - '0');
@@ -423,19 +425,20 @@ void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable
   r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
   r[5] = Rel(ms, base);
   r[6] = Rel(me, base);
-  r[7] = names.Token(p + ms, me - ms, b - ms);
+  r[7] = names.Token(p + ms, me - ms, len - ms);
 }
 
 // The values of a comma-separated Via or name-addr list `[a, b)` (b already trimmed), one item each, as
 // src/sip/message/scanner.ts splitList would cut them. At the first value that is not canonical one item
-// with canonical = 0 ends the list (the grammar then parses the whole header). False when out of room.
-bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, const NameTable& names,
-              Out* o) {
+// with canonical = 0 ends the list (the grammar then parses the whole header). `len` as for ScanVia. False
+// when out of room.
+bool ScanList(const uint8_t* p, size_t a, size_t b, size_t len, size_t base, int hi, int id, bool via,
+              const NameTable& names, Out* o) {
   size_t i = a;
   for (;;) {
     int32_t* r = o->Item(hi, id, via ? kItemVia : kItemNameAddr);
     if (r == nullptr) return false;
-    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, names, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
+    size_t e = (i < b) ? (via ? ScanVia(p, i, b, len, base, names, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
     if (e != kFail) {
       e = SkipSpaces(p, e, b);
       if (e == b) return true;
@@ -689,7 +692,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCSeq: {
           int32_t* r = o.Item(hi, id, kItemCSeq);
           if (r == nullptr) return 0;
-          ScanCSeq(data, vs, ve, base, names, r);
+          ScanCSeq(data, vs, ve, len, base, names, r);
           break;
         }
         case kRoleNameAddr: {
@@ -701,7 +704,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         }
         case kRoleVia:
         case kRoleNameAddrList:
-          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
+          if (!ScanList(data, vs, ve, len, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
           break;
       }
     }
