@@ -13,7 +13,7 @@ void InitPdsv(Napi::Env env, Napi::Object exports);
 // native/napi/rtp_binding.cpp: rtpEngine*, rtpLeg*, rtpAnalyze.
 void InitRtp(Napi::Env env, Napi::Object exports);
 
-// native/napi/sip_binding.cpp: sipInit, sipLimits, sipScan (SIP message scanner).
+// native/napi/sip_binding.cpp: sipInit, sipLimits, sipScanFunction (SIP message scanner).
 void InitSip(Napi::Env env, Napi::Object exports);
 // native/napi/udp_binding.cpp: class UdpSocket (native/net: recvmmsg/sendmmsg on the libuv loop).
 void InitUdp(Napi::Env env, Napi::Object exports);

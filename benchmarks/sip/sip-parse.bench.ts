@@ -1,19 +1,22 @@
 /**
  * `npm run bench -- sip-parse`: SIP messages parsed per second by switchhook's lazy parser against the
  * `sip` npm package's `sip.parse`, in the same run, over the corpus of benchmarks/sip/corpus.ts.
- * Comparable work on both sides: start line and the structure of Via, From, To, Call-ID, CSeq and Contact
- * (the lazy parser is made to read all of them; `sip.parse` parses them eagerly and they are read too).
+ * Comparable work on both sides: start line with the Request-URI, the structure of Via, From, To, Call-ID,
+ * CSeq and Contact, and the body (framed by Content-Length): what a receiving stack reads of every message.
+ * The lazy parser is made to read all of them; `sip.parse` parses them eagerly and they are read too.
  * Rates are messages per second of this process's CPU time, so that other load on the machine does not
  * skew one side; trials alternate between the two parsers and the median is reported.
  */
 import { createRequire } from 'node:module';
 
-import { parseMessage, type NameAddr } from '../../src/sip/message/index.js';
+import { parseMessage, type NameAddr, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { loadCorpus } from './corpus.js';
 
 interface SipJsMessage {
   method?: string;
+  uri?: string;
   status?: number;
+  content: string;
   headers: {
     via?: Array<{ host: string; port?: number; protocol: string; params: Record<string, string | null> }>;
     from?: { name?: string; uri: string; params: Record<string, string | null> };
@@ -29,7 +32,8 @@ const sipjs = createRequire(import.meta.url)('sip') as { parse(b: Buffer): SipJs
 /** Work done per message by switchhook's parser; returns a number so the JIT cannot drop it. */
 function ours(buf: Buffer): number {
   const m = parseMessage(buf);
-  let n = m.isRequest ? (m as unknown as { method: string }).method.length : (m as unknown as { status: number }).status;
+  let n = m.isRequest ? (m as SipRequest).method.length + (m as SipRequest).uriString.length : (m as SipResponse).status;
+  n += m.body.length;
   for (const v of m.via) n += v.host.length + (v.port ?? 0) + (v.branch?.length ?? 0) + v.transport.length;
   const from = m.from;
   const to = m.to;
@@ -44,7 +48,8 @@ function ours(buf: Buffer): number {
 function baseline(buf: Buffer): number {
   const m = sipjs.parse(buf)!;
   const h = m.headers;
-  let n = m.method !== undefined ? m.method.length : m.status!;
+  let n = m.method !== undefined ? m.method.length + m.uri!.length : m.status!;
+  n += m.content.length;
   for (const v of h.via ?? []) n += v.host.length + (v.port ?? 0) + (v.params['branch']?.length ?? 0) + v.protocol.length;
   n += h.from!.uri.length + (h.from!.params['tag']?.length ?? 0) + (h.from!.name?.length ?? 0);
   n += h.to!.uri.length + (h.to!.params['tag']?.length ?? 0);

@@ -77,6 +77,14 @@ void Verify(const NameTable* names, const uint8_t* data, const int32_t* w, size_
     Check(names->SlotOf(w[at + 1]) == s);
     for (int32_t k = w[kItemBase]; k < at; k += kItemWords) Check(names->SlotOf(w[k + 1]) != s);
   }
+  // Each item's next word is 0 or the following item of its slot, with no item of that slot in between.
+  for (int32_t i = 0; i < m; ++i) {
+    const int32_t at = w[kItemBase] + i * kItemWords;
+    const uint8_t s = names->SlotOf(w[at + 1]);
+    int32_t k = at + kItemWords;
+    while (k < w[kItemBase] + m * kItemWords && (s == 0 || names->SlotOf(w[k + 1]) != s)) k += kItemWords;
+    Check(w[at + kItemNext] == (s != 0 && k < w[kItemBase] + m * kItemWords ? k : 0));
+  }
   for (int32_t i = 0; i < m; ++i) {
     const int32_t* r = w + w[kItemBase] + i * kItemWords;
     Check(r[0] >= 0 && r[0] < n);

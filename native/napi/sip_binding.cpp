@@ -1,5 +1,6 @@
 // N-API surface of the SIP scanner (native/sip). src/native/sip.ts (SipScanner) owns the arguments: it
-// creates a scanner (name table + record ring) behind an external handle, then scans one message per call.
+// creates a scanner (name table + record ring) behind an external handle and takes its scan function, which
+// scans one message per call.
 #include <napi.h>
 
 #include <algorithm>
@@ -86,40 +87,59 @@ Napi::Value SetLimits(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sipScan(handle, buf: Uint8Array, at: number) -> the start line and headers as a latin1 string (offsets in
-// it are the record's "rel" offsets) when scanned, undefined when not; the record starts at word `at`.
-// Returning the head from here saves the caller a second native call to decode it. Called once per
-// received message, so written against the C API: each argument is checked by the call that reads it.
+// The scan function of one scanner (sipScanFunction): (buf: Uint8Array, at: number) -> the start line and
+// headers as a latin1 string (offsets in it are the record's "rel" offsets) when scanned, undefined when not;
+// the record starts at word `at`. Returning the head from here saves the caller a second native call to
+// decode it. Called once per received message, so written against the C API with the scanner as the
+// function's data (no handle to unwrap): each argument is checked by the call that reads it.
 napi_value Scan(napi_env env, napi_callback_info cbi) {
-  size_t argc = 3;
-  napi_value argv[3];
-  void* handle = nullptr;
+  size_t argc = 2;
+  napi_value argv[2];
+  void* data = nullptr;
   napi_typedarray_type type = napi_int8_array;
   size_t len = 0;
   void* bytes = nullptr;
   int64_t at = -1;
-  if (napi_get_cb_info(env, cbi, &argc, argv, nullptr, nullptr) != napi_ok || argc < 3 ||
-      napi_get_value_external(env, argv[0], &handle) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &type, &len, &bytes, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array || napi_get_value_int64(env, argv[2], &at) != napi_ok || handle == nullptr) {
-    napi_throw_type_error(env, nullptr, "sipScan(handle, Uint8Array, number)");
+  if (napi_get_cb_info(env, cbi, &argc, argv, nullptr, &data) != napi_ok || argc < 2 ||
+      napi_get_typedarray_info(env, argv[0], &type, &len, &bytes, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_int64(env, argv[1], &at) != napi_ok || data == nullptr) {
+    napi_throw_type_error(env, nullptr, "scan(Uint8Array, number)");
     return nullptr;
   }
-  auto* state = static_cast<SipState*>(handle);
+  auto* state = static_cast<SipState*>(data);
   napi_value result = nullptr;
   if (at < 0 || static_cast<size_t>(at) >= state->cap) {
     napi_get_undefined(env, &result);
     return result;
   }
   int32_t* w = state->out + at;
-  const auto* data = static_cast<const uint8_t*>(bytes);
+  const auto* in = static_cast<const uint8_t*>(bytes);
   const size_t cap = std::min(state->cap - static_cast<size_t>(at), state->room);
-  if (sip::ScanMessage(data, len, state->names, state->limits, w, cap) != 1 ||
-      napi_create_string_latin1(env, reinterpret_cast<const char*>(data + w[sip::kBase]),
+  if (sip::ScanMessage(in, len, state->names, state->limits, w, cap) != 1 ||
+      napi_create_string_latin1(env, reinterpret_cast<const char*>(in + w[sip::kBase]),
                                 static_cast<size_t>(w[sip::kBodyStart] - w[sip::kBase]), &result) != napi_ok) {
     napi_get_undefined(env, &result);
   }
   return result;
+}
+
+// sipScanFunction(handle) -> the scan function of that scanner (Scan above). The function keeps the handle
+// (as its `handle` property), so the scanner lives as long as either.
+Napi::Value ScanFunction(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SipState* state = State(info);
+  if (state == nullptr) {
+    Napi::TypeError::New(env, "sipScanFunction(handle)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  napi_value fn;
+  if (napi_create_function(env, "scan", NAPI_AUTO_LENGTH, Scan, state, &fn) != napi_ok) {
+    Napi::Error::New(env, "sipScanFunction: cannot create the function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Function scan(env, fn);
+  scan.Set("handle", info[0]);
+  return scan;
 }
 
 }  // namespace
@@ -127,10 +147,7 @@ napi_value Scan(napi_env env, napi_callback_info cbi) {
 void InitSip(Napi::Env env, Napi::Object exports) {
   exports.Set("sipInit", Napi::Function::New(env, Init, "sipInit"));
   exports.Set("sipLimits", Napi::Function::New(env, SetLimits, "sipLimits"));
-  napi_value scan;
-  if (napi_create_function(env, "sipScan", NAPI_AUTO_LENGTH, Scan, nullptr, &scan) == napi_ok) {
-    exports.Set("sipScan", Napi::Value(env, scan));
-  }
+  exports.Set("sipScanFunction", Napi::Function::New(env, ScanFunction, "sipScanFunction"));
 }
 
 }  // namespace switchhook

@@ -151,12 +151,13 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
     size_t ns = i + 1;
     i = SpanToken(p, ns, end);
     if (i == ns) return kFail;
-    bool wanted = !want_seen && i - ns == want_len && std::memcmp(p + ns, want, want_len) == 0;
+    bool wanted = !want_seen && i - ns == want_len;
+    for (size_t k = 0; wanted && k < want_len; ++k) wanted = p[ns + k] == static_cast<uint8_t>(want[k]);
     if (wanted) {
       want_seen = true;
       found[0] = found[1] = i;
     }
-    bool rport = via && !rport_seen && i - ns == 5 && std::memcmp(p + ns, "rport", 5) == 0;
+    bool rport = via && !rport_seen && i - ns == 5 && p[ns] == 'r' && std::memcmp(p + ns, "rport", 5) == 0;
     rport_seen = rport_seen || rport;
     // `ttl` in any case: its range is checked by the grammar path.
     if (via && i - ns == 3 && (p[ns] | 0x20) == 't' && (p[ns + 1] | 0x20) == 't' && (p[ns + 2] | 0x20) == 'l') {
@@ -197,6 +198,19 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
   return i;
 }
 
+// Zeroes kMaxSlot words at `p`.
+inline void ZeroSlots(int32_t* p) {
+  static_assert(kMaxSlot % 4 == 0, "slot words are zeroed four at a time");
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (int s = 0; s < kMaxSlot; s += 4) _mm_storeu_si128(reinterpret_cast<__m128i*>(p + s), zero);
+#else
+  for (int s = 0; s < kMaxSlot; s += 4) {
+    std::memset(p + s, 0, 4 * sizeof(int32_t));
+  }
+#endif
+}
+
 // The record while scanning: header records grow up from kFirstHeader, item records down from the end;
 // Finish() moves the items right after the headers.
 struct Out {
@@ -229,9 +243,13 @@ struct Out {
     int32_t* lo = w + ItemStart();
     const size_t at = HeaderEnd();
     if (at + items * kItemWords <= ItemStart()) {
-      // The usual case, with room between headers and items: each item copied once to its place.
+      // The usual case, with room between headers and items: each item copied once to its place, word by
+      // word (the words were just written one at a time: wider loads would wait for those stores to drain
+      // instead of being forwarded from them).
       for (size_t i = 0; i < items; ++i) {
-        std::memcpy(w + at + i * kItemWords, lo + (items - 1 - i) * kItemWords, kItemWords * sizeof(int32_t));
+        const int32_t* from = lo + (items - 1 - i) * kItemWords;
+        int32_t* to = w + at + i * kItemWords;
+        for (int k = 0; k < kItemWords; ++k) to[k] = from[k];
       }
     } else {
       for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
@@ -239,11 +257,23 @@ struct Out {
       }
       std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
     }
-    for (int s = 0; s < kMaxSlot; ++s) w[kSlotBase + s] = 0;
+    // First item of each slot, and each item linked to the next of its slot (`last`: word index of the
+    // slot's latest item so far, 0 for none). Both are zeroed with plain stores: compilers turn a zeroing
+    // loop into `rep stos`, whose start-up costs more than these few words.
+    int32_t last[kMaxSlot];
+    ZeroSlots(w + kSlotBase);
+    ZeroSlots(last);
     for (size_t i = 0; i < items; ++i) {
       const size_t r = at + i * kItemWords;
+      w[r + kItemNext] = 0;
       const uint8_t slot = names.SlotOf(w[r + 1]);
-      if (slot != 0 && w[kSlotBase + slot - 1] == 0) w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
+      if (slot == 0) continue;
+      if (last[slot - 1] == 0) {
+        w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
+      } else {
+        w[last[slot - 1] + kItemNext] = static_cast<int32_t>(r);
+      }
+      last[slot - 1] = static_cast<int32_t>(r);
     }
     return at;
   }
@@ -253,8 +283,9 @@ inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - ba
 
 // Canonical Via value at `a`: `SIP/2.0/transport SP host[:port]params` (the former VIA_RE, plus IPv6
 // references `[...]` of hex digits, colons and dots), rport digits,
-// no `ttl` parameter (the grammar range-checks it). Returns the end of the value or kFail.
-size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
+// no `ttl` parameter (the grammar range-checks it). `len`: bytes of `p` that may be read (the message), so
+// the transport lookup loads whole words. Returns the end of the value or kFail.
+size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t len, size_t base, const NameTable& names, int32_t* r) {
   if (b - a < 8 || std::memcmp(p + a, "SIP/2.0/", 8) != 0) return kFail;
   size_t ts = a + 8;
   size_t te = SpanToken(p, ts, b);
@@ -293,7 +324,7 @@ size_t ScanVia(const uint8_t* p, size_t a, size_t b, size_t base, const NameTabl
   r[10] = Rel(pe, base);
   r[11] = branch[0] == kFail ? -1 : Rel(branch[0], base);
   r[12] = branch[0] == kFail ? -1 : Rel(branch[1], base);
-  r[13] = names.Token(p + ts, te - ts, b - ts);
+  r[13] = names.Token(p + ts, te - ts, len - ts);
   return pe;
 }
 
@@ -380,8 +411,9 @@ size_t ScanNameAddr(const uint8_t* p, size_t a, size_t b, size_t base, int32_t* 
   return pe;
 }
 
-// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`.
-void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable& names, int32_t* r) {
+// `1*10DIGIT SP token` with a value up to 2^32-1 (the former CSeq fast path), exactly `[a, b)`; `len` as for
+// ScanVia.
+void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t len, size_t base, const NameTable& names, int32_t* r) {
   size_t i = a;
   uint64_t v = 0;
   while (i < b && IsDigit(p[i]) && i - a < 10) v = v * 10 + (p[i++] - '0');
@@ -393,19 +425,20 @@ void ScanCSeq(const uint8_t* p, size_t a, size_t b, size_t base, const NameTable
   r[4] = static_cast<int32_t>(static_cast<uint32_t>(v));
   r[5] = Rel(ms, base);
   r[6] = Rel(me, base);
-  r[7] = names.Token(p + ms, me - ms, b - ms);
+  r[7] = names.Token(p + ms, me - ms, len - ms);
 }
 
 // The values of a comma-separated Via or name-addr list `[a, b)` (b already trimmed), one item each, as
 // src/sip/message/scanner.ts splitList would cut them. At the first value that is not canonical one item
-// with canonical = 0 ends the list (the grammar then parses the whole header). False when out of room.
-bool ScanList(const uint8_t* p, size_t a, size_t b, size_t base, int hi, int id, bool via, const NameTable& names,
-              Out* o) {
+// with canonical = 0 ends the list (the grammar then parses the whole header). `len` as for ScanVia. False
+// when out of room.
+bool ScanList(const uint8_t* p, size_t a, size_t b, size_t len, size_t base, int hi, int id, bool via,
+              const NameTable& names, Out* o) {
   size_t i = a;
   for (;;) {
     int32_t* r = o->Item(hi, id, via ? kItemVia : kItemNameAddr);
     if (r == nullptr) return false;
-    size_t e = (i < b) ? (via ? ScanVia(p, i, b, base, names, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
+    size_t e = (i < b) ? (via ? ScanVia(p, i, b, len, base, names, r) : ScanNameAddr(p, i, b, base, r)) : kFail;
     if (e != kFail) {
       e = SkipSpaces(p, e, b);
       if (e == b) return true;
@@ -538,17 +571,13 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   out[kStatus] = 0;
   if (cap < kFirstHeader + kHeaderWords + kItemWords) return 0;
   if (len > 0x7fffffffu) return 0;
-  // The head is read line by line; asking for its first cache lines at once overlaps their loads when the
-  // message is not in the cache yet (a datagram just received, or one of many).
-  for (size_t off = 0; off < len && off < 1024; off += 64) __builtin_prefetch(data + off);
   const size_t max_head = limits.max_header_bytes > 0 ? static_cast<size_t>(limits.max_header_bytes) : 0;
   size_t pos = 0;
   while (pos < len && (data[pos] == '\r' || data[pos] == '\n')) ++pos;
   if (pos >= len) return 0;
   const size_t base = pos;
-  const auto* lfp = static_cast<const uint8_t*>(std::memchr(data + base, '\n', len - base));
-  if (lfp == nullptr) return 0;
-  size_t lf = static_cast<size_t>(lfp - data);
+  size_t lf = FindLf(data, base, len);
+  if (lf >= len) return 0;
   if (lf - base > max_head) return 0;
   size_t le = (lf > base && data[lf - 1] == '\r') ? lf - 1 : lf;
   size_t ll = le - base;
@@ -663,7 +692,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         case kRoleCSeq: {
           int32_t* r = o.Item(hi, id, kItemCSeq);
           if (r == nullptr) return 0;
-          ScanCSeq(data, vs, ve, base, names, r);
+          ScanCSeq(data, vs, ve, len, base, names, r);
           break;
         }
         case kRoleNameAddr: {
@@ -675,7 +704,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         }
         case kRoleVia:
         case kRoleNameAddrList:
-          if (!ScanList(data, vs, ve, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
+          if (!ScanList(data, vs, ve, len, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
           break;
       }
     }

@@ -26,6 +26,7 @@ enum Word : int {
   kItemCount = 9,
   kItemBase = 10,   // word index of the first item record (right after the header records)
   kSlotBase = 11,   // kSlotBase + s - 1: word index of the first item of a header of slot s (1-12), 0 when none
+                    // (the item's kItemNext word leads to the next one)
   kMethodToken = 23,  // request: index of the method in the token table (NameTable::AddToken), -1 when not in it
   kFirstHeader = 24,
 };
@@ -37,8 +38,11 @@ constexpr int kMaxSlot = kMethodToken - kSlotBase;
 constexpr int kHeaderWords = 5;
 
 // Item record: one value of a hot header. Word 0 header index, 1 header id, 2 item kind, 3 1 when the value
-// is in the canonical form (the remaining words valid), 0 when the grammar path must parse it; 4.. below.
-constexpr int kItemWords = 14;
+// is in the canonical form (words 4-13 valid), 0 when the grammar path must parse it; 4-13 below; 14 (kItemNext)
+// the word index of the next item whose header name has the same slot, 0 when none or when the name has no
+// slot: with the slot words, a reader walks the values of one header without a search.
+constexpr int kItemWords = 15;
+constexpr int kItemNext = 14;
 enum ItemKind : int {
   kItemVia = 1,       // 4,5 transport; 6,7 host; 8 port or -1; 9,10 params (";a=b;c", may be empty);
                       // 11,12 value of the first `branch` parameter (-1 when none; equal for a flag);

@@ -87,10 +87,11 @@ export interface NativeAddon extends RtpAddon {
   /** native/sip: the limits of the scanner's following scans (int32 values). */
   sipLimits(handle: SipScannerHandle, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;
   /**
-   * native/sip: scans one SIP message into the ring at word `at`; when scanned, its start line and headers
-   * as a latin1 string, else `undefined`.
+   * native/sip: the scan function of a scanner (it keeps the scanner alive). Each call scans one SIP message
+   * into the ring at word `at`; when scanned, it returns the start line and headers as a latin1 string,
+   * else `undefined`.
    */
-  sipScan(handle: SipScannerHandle, buf: Uint8Array, at: number): string | undefined;
+  sipScanFunction(handle: SipScannerHandle): (buf: Uint8Array, at: number) => string | undefined;
 
   /**
    * native/net: a UDP socket polled by this thread's libuv loop. `onBatch(count)` runs once per received

@@ -12,7 +12,9 @@
  * the names given slot s, 0 when none; method token = index of a request's method in the scanner's token
  * list, -1 when not in it (Via transports and CSeq methods are named the same way in their items). Header records from word 24, 5 words each: `[id, nameStart, nameEnd,
  * valueStart, lineEnd]` (rel; id indexes the name table, -1 when not in it). Item records from `itemBase` (relative to the record's start, right after the header records),
- * 14 words each: `[header index, header id, kind, canonical, ...]`, see native/sip/scanner.h.
+ * 15 words each: `[header index, header id, kind, canonical, ..., next]`, see native/sip/scanner.h; `next` (word
+ * {@link SIP_ITEM_NEXT}) is the word index of the following item of the same slot, 0 when none, so the values
+ * of one header are walked from its slot word without a search.
  */
 import { addon, type SipScannerHandle } from './addon.js';
 
@@ -41,7 +43,9 @@ export const SIP_MAX_SLOT = 12;
 
 /** Words per header record and per item record. */
 export const SIP_HEADER_WORDS = 5;
-export const SIP_ITEM_WORDS = 14;
+export const SIP_ITEM_WORDS = 15;
+/** Word of an item record holding the word index of the next item of the same slot (0: none). */
+export const SIP_ITEM_NEXT = 14;
 
 /** Item kinds (native/sip/scanner.h `ItemKind`). */
 export enum SipItemKind {
@@ -112,6 +116,8 @@ export class SipScanner {
   private maxBodyBytes = 64 * 1024;
   private maxHeaders = 256;
   private readonly handle: SipScannerHandle;
+  /** The native scan function bound to this scanner (no handle argument to unwrap per message). */
+  private readonly scanFn: (buf: Uint8Array, at: number) => string | undefined;
 
   /**
    * `tokens` (up to 64 strings of 1-16 bytes, matched case-sensitively): request methods, Via transports and
@@ -127,6 +133,7 @@ export class SipScanner {
       RECORD_ROOM,
       tokens,
     );
+    this.scanFn = addon.sipScanFunction(this.handle);
   }
 
   /**
@@ -144,7 +151,7 @@ export class SipScanner {
       at = this.next = 0;
     }
     this.lastPos = this.nextPos;
-    const head = addon.sipScan(this.handle, buf, at);
+    const head = this.scanFn(buf, at);
     if (head === undefined) return undefined;
     const w = this.record;
     const used = w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;

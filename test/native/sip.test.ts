@@ -243,10 +243,13 @@ t.test('a lone Contact wildcard is read from the scan (RFC 3261 10.2.2)', async 
   t.throws(() => parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact: *', 'Contact: <sip:a@b>'])).contact, /Contact/);
 });
 
-t.test('the scan call checks its arguments', async (t) => {
+t.test('the scan function checks its arguments, and is only made for a scanner handle', async (t) => {
   const { addon } = await import('../../src/native/addon.js');
-  const bad: unknown[][] = [[], [1, INVITE, 0], [{}, INVITE, 0], [null, new Int32Array(1), 0]];
-  for (const args of bad) t.throws(() => (addon.sipScan as (...a: unknown[]) => unknown)(...args), TypeError);
+  const scan = (addon.sipScanFunction as (...a: unknown[]) => unknown)((new SipScanner(TABLE) as unknown as { handle: unknown }).handle);
+  const bad: unknown[][] = [[], [1, 0], [{}, 0], [new Int32Array(1), 0], [INVITE, 'x']];
+  for (const args of bad) t.throws(() => (scan as (...a: unknown[]) => unknown)(...args), TypeError);
+  t.equal((scan as (b: Uint8Array, at: number) => unknown)(INVITE, -1), undefined);
+  for (const h of [undefined, 1, {}]) t.throws(() => (addon.sipScanFunction as (...a: unknown[]) => unknown)(h), TypeError);
 });
 
 t.test('a ttl Via parameter, in any case, goes to the grammar, which range-checks it (RFC 3261 20.42)', async (t) => {

@@ -5,8 +5,8 @@ import { type ContactValue, NameAddr, WILDCARD, parseNameAddrList, parseNameAddr
 import { Scanner, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 import { Via, parseViaList, parseViaValue } from './via.js';
-import { SIP_HEADER_WORDS, SIP_ITEM_WORDS, SipScanWord } from '../../native/sip.js';
-import { Hot, NAME_HOT, NAME_KEYS, TOKENS, scanner } from './scan.js';
+import { SIP_HEADER_WORDS, SIP_ITEM_NEXT, SipScanWord } from '../../native/sip.js';
+import { Hot, NAME_KEYS, TOKENS, scanner } from './scan.js';
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
@@ -510,42 +510,31 @@ export abstract class SipMessage {
     return scanner.record;
   }
 
-  /** Word index in the ring just past the record's last item. */
-  private itemsEnd(it: Int32Array): number {
-    const at = this.recAt;
-    return at + it[at + SipScanWord.ItemBase]! + it[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
-  }
-
-  /** Word index in `scan` of the first item of a hot header (its slot in the record), or -1 when none. */
+  /** Word index in the ring of the first item of a hot header (its slot in the record), or -1 when none. */
   private firstItem(it: Int32Array, hot: Hot): number {
     const i = it[this.recAt + SipScanWord.SlotBase + hot - 1]!;
     return i === 0 ? -1 : this.recAt + i;
   }
 
-  /**
-   * How many items a hot header has from its first one `first`, or -1 when one is not in the canonical
-   * form (the arrays are then made at their size: most messages have one Via, one Contact).
-   */
-  private countItems(it: Int32Array, first: number, hot: Hot): number {
-    if (it[first + 3] !== 1) return -1;
-    let n = 1;
-    for (let i = first + SIP_ITEM_WORDS, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) {
-      if (NAME_HOT[it[i + 1]!] !== hot) continue;
-      if (it[i + 3] !== 1) return -1;
-      n++;
-    }
-    return n;
+  /** Word index in the ring of the item after item `i` of the same hot header, or -1 when none. */
+  private nextItem(it: Int32Array, i: number): number {
+    const n = it[i + SIP_ITEM_NEXT]!;
+    return n === 0 ? -1 : this.recAt + n;
+  }
+
+  /** True when item `i` and the items after it of the same hot header are all in the canonical form. */
+  private allCanonical(it: Int32Array, i: number): boolean {
+    for (; i >= 0; i = this.nextItem(it, i)) if (it[i + 3] !== 1) return false;
+    return true;
   }
 
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
   private scannedVias(it: Int32Array): Via[] | undefined {
     const first = this.firstItem(it, Hot.Via);
     if (first < 0) return [];
-    const n = this.countItems(it, first, Hot.Via);
-    if (n < 0) return undefined;
-    if (n === 1) return [this.viaAt(it, first)];
-    const out = new Array<Via>(n);
-    for (let i = first, k = 0; k < n; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Via) out[k++] = this.viaAt(it, i);
+    if (!this.allCanonical(it, first)) return undefined;
+    const out = [this.viaAt(it, first)];
+    for (let i = this.nextItem(it, first); i >= 0; i = this.nextItem(it, i)) out.push(this.viaAt(it, i));
     return out;
   }
 
@@ -588,19 +577,16 @@ export abstract class SipMessage {
     if (it === undefined) return undefined;
     const first = this.firstItem(it, hot);
     if (first < 0) return [];
-    const n = this.countItems(it, first, hot);
-    if (n < 0) return undefined;
-    if (n === 1) return [this.nameAddrAt(it, first, what)];
-    const out = new Array<NameAddr>(n);
-    for (let i = first, k = 0; k < n; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === hot) out[k++] = this.nameAddrAt(it, i, what);
+    if (!this.allCanonical(it, first)) return undefined;
+    const out = [this.nameAddrAt(it, first, what)];
+    for (let i = this.nextItem(it, first); i >= 0; i = this.nextItem(it, i)) out.push(this.nameAddrAt(it, i, what));
     return out;
   }
 
   /** True when the scan found one Contact value and it is the wildcard `*` (RFC 3261 10.2.2). */
   private scannedWildcard(it: Int32Array): boolean {
     const first = this.firstItem(it, Hot.Contact);
-    if (first < 0) return false;
-    for (let i = first + SIP_ITEM_WORDS, end = this.itemsEnd(it); i < end; i += SIP_ITEM_WORDS) if (NAME_HOT[it[i + 1]!] === Hot.Contact) return false;
+    if (first < 0 || this.nextItem(it, first) >= 0) return false;
     const h = this.recAt + SipScanWord.FirstHeader + it[first]! * SIP_HEADER_WORDS;
     return this.head!.slice(it[h + 3], it[h + 4]).trim() === WILDCARD;
   }

@@ -2,8 +2,8 @@ import { SipHeaderRole, SipScanner } from '../../native/sip.js';
 import { KNOWN_NAMES, SINGLE_INDEX } from './header-names.js';
 
 /**
- * The native scanner's view of the header names: the table it is given and, per name id, the header key
- * and which hot header it is.
+ * The native scanner's view of the header names: the table it is given (with each hot header's slot) and,
+ * per name id, the header key.
  */
 
 /** Hot headers whose values the scanner pre-splits; each is also the header's slot in the scan record. */
@@ -33,8 +33,6 @@ const HOT_BY_KEY: Record<string, [Hot, SipHeaderRole]> = {
 
 /** Header key of each name id. */
 export const NAME_KEYS: readonly string[] = KNOWN_NAMES.map((n) => n.key);
-/** Hot header of each name id. */
-export const NAME_HOT: Uint8Array = Uint8Array.from(KNOWN_NAMES, (n) => HOT_BY_KEY[n.key]?.[0] ?? Hot.None);
 
 /**
  * Methods (RFC 3261, 3262, 3265, 3311, 3428, 3515, 3903, 6086) and Via transports: the scan record names

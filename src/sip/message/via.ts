@@ -57,10 +57,10 @@ export class Via {
    * there is one.
    */
   static scanned(transport: string, host: string, port: number | undefined, head: string, ps: number, pe: number, branch: string | null | undefined): Via {
+    SCANNED.transport = transport;
+    SCANNED.host = host;
+    SCANNED.port = port;
     const via = new Via(SCANNED, '');
-    via.transport = isUpper(transport) ? transport : transport.toUpperCase();
-    via.host = host;
-    via.port = port;
     via.rawHead = head;
     via.rawStart = ps;
     via.rawEnd = pe;
@@ -144,8 +144,8 @@ export class Via {
   }
 }
 
-/** What {@link Via.scanned} constructs from before it sets the scanned fields. */
-const SCANNED = { transport: 'UDP', host: '' } as const;
+/** What {@link Via.scanned} constructs from (one reused object: no allocation per message). */
+const SCANNED: { transport: string; host: string; port: number | undefined } = { transport: 'UDP', host: '', port: undefined };
 
 function isUpper(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
