@@ -57,7 +57,7 @@ const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|J
 export abstract class SipMessage {
   // Fields are declared here and set in the constructor (assignments, not class-field definitions: one
   // message is made per received message, and V8 creates objects faster this way).
-  /** `SIP/2.0`. */
+  /** `SIP/2.0` (on the prototype: the only version there is, RFC 3261 7). */
   declare version: string;
   /** The message bytes as received (or last serialised). */
   protected declare raw: Buffer | undefined;
@@ -83,10 +83,8 @@ export abstract class SipMessage {
   private declare typedCallId: string | undefined;
   private declare typedCseq: CSeq | undefined;
   private declare typedContact: ContactValue[] | undefined;
-  private declare typedRoute: NameAddr[] | undefined;
-  private declare typedRecordRoute: NameAddr[] | undefined;
-  private declare typedMaxForwards: number | null | undefined;
-  private declare typedExpires: number | null | undefined;
+  /** Route, Record-Route, Max-Forwards and Expires once one of them is read (few messages are asked for them). */
+  private declare rare: RareHeaders | undefined;
   /**
    * The message has a record of the native scan (src/native/sip.ts, in the scanner's ring): header lines not
    * yet made into entries, and the pre-split values of the hot headers, valid while the headers and `head`
@@ -99,7 +97,6 @@ export abstract class SipMessage {
   private declare recAt: number;
 
   constructor() {
-    this.version = 'SIP/2.0';
     this.raw = undefined;
     this.src = undefined;
     this.head = undefined;
@@ -116,10 +113,7 @@ export abstract class SipMessage {
     this.typedCallId = undefined;
     this.typedCseq = undefined;
     this.typedContact = undefined;
-    this.typedRoute = undefined;
-    this.typedRecordRoute = undefined;
-    this.typedMaxForwards = undefined;
-    this.typedExpires = undefined;
+    this.rare = undefined;
     this.scanned = false;
     this.recPos = 0;
     this.recAt = 0;
@@ -326,25 +320,29 @@ export abstract class SipMessage {
 
   /** Route values (RFC 3261 20.34). */
   get route(): NameAddr[] {
-    return (this.typedRoute ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
+    const r = (this.rare ??= newRare());
+    return (r.route ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
   }
 
   /** Record-Route values (RFC 3261 20.30). */
   get recordRoute(): NameAddr[] {
-    return (this.typedRecordRoute ??=
+    const r = (this.rare ??= newRare());
+    return (r.recordRoute ??=
       this.scannedNameAddrs(Hot.RecordRoute, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
   }
 
   /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
   get maxForwards(): number | undefined {
-    if (this.typedMaxForwards === undefined) this.typedMaxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
-    return this.typedMaxForwards ?? undefined;
+    const r = (this.rare ??= newRare());
+    if (r.maxForwards === undefined) r.maxForwards = this.integer('max-forwards', 'Max-Forwards', 255) ?? null;
+    return r.maxForwards ?? undefined;
   }
 
   /** Expires in seconds (RFC 3261 20.19); `undefined` when absent. */
   get expires(): number | undefined {
-    if (this.typedExpires === undefined) this.typedExpires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
-    return this.typedExpires ?? undefined;
+    const r = (this.rare ??= newRare());
+    if (r.expires === undefined) r.expires = this.integer('expires', 'Expires', MAX_UINT32) ?? null;
+    return r.expires ?? undefined;
   }
 
   /** Content-Type as written (RFC 3261 20.15). */
@@ -684,8 +682,9 @@ export abstract class SipMessage {
 
   /** A header changed: typed values are parsed again when next read. */
   protected touch(): void {
-    this.typedVia = this.typedFrom = this.typedTo = this.typedContact = this.typedRoute = this.typedRecordRoute = undefined;
-    this.typedCallId = this.typedCseq = this.typedMaxForwards = this.typedExpires = undefined;
+    this.typedVia = this.typedFrom = this.typedTo = this.typedContact = undefined;
+    this.typedCallId = this.typedCseq = undefined;
+    this.rare = undefined;
     if (this.scanned) {
       void this.entries;
       this.scanned = false;
@@ -700,6 +699,20 @@ export abstract class SipMessage {
       this.valueOf(e);
     }
   }
+}
+
+Object.defineProperty(SipMessage.prototype, 'version', { value: 'SIP/2.0', writable: true, configurable: true });
+
+/** Typed values of the headers few messages are asked for (undefined: not parsed yet; null: header absent). */
+interface RareHeaders {
+  route: NameAddr[] | undefined;
+  recordRoute: NameAddr[] | undefined;
+  maxForwards: number | null | undefined;
+  expires: number | null | undefined;
+}
+
+function newRare(): RareHeaders {
+  return { route: undefined, recordRoute: undefined, maxForwards: undefined, expires: undefined };
 }
 
 const DIGITS = new Uint8Array(128);
@@ -723,7 +736,6 @@ export class SipRequest extends SipMessage {
 
   constructor(method: string, uri: SipUri | string) {
     super();
-    this.isRequest = true;
     this.method = method;
     this.uriParsed = undefined;
     this.uriHead = undefined;
@@ -790,7 +802,6 @@ export class SipResponse extends SipMessage {
 
   constructor(status: number, reason: string) {
     super();
-    this.isRequest = false;
     this.status = status;
     this.reason = reason;
   }
@@ -799,6 +810,10 @@ export class SipResponse extends SipMessage {
     return `${this.version} ${this.status} ${this.reason}`;
   }
 }
+
+// `isRequest` lives on the prototypes: one field fewer to make per message.
+Object.defineProperty(SipRequest.prototype, 'isRequest', { value: true });
+Object.defineProperty(SipResponse.prototype, 'isRequest', { value: false });
 
 /** Type guard for requests. */
 export function isRequest(m: SipMessage): m is SipRequest {
