@@ -85,15 +85,13 @@ export abstract class SipMessage {
   private declare typedContact: ContactValue[] | undefined;
   /** Route, Record-Route, Max-Forwards and Expires once one of them is read (few messages are asked for them). */
   private declare rare: RareHeaders | undefined;
-  /**
-   * The message has a record of the native scan (src/native/sip.ts, in the scanner's ring): header lines not
-   * yet made into entries, and the pre-split values of the hot headers, valid while the headers and `head`
-   * are those received.
-   */
-  private declare scanned: boolean;
   /** Position of the record in the ring's history (to tell whether the ring has come round to it). */
   private declare recPos: number;
-  /** Word index of the record in the ring. */
+  /**
+   * Word index of the message's record of the native scan (src/native/sip.ts, in the scanner's ring), -1
+   * when it has none. The record holds the header lines not yet made into entries and the pre-split values
+   * of the hot headers, valid while the headers and `head` are those received.
+   */
   private declare recAt: number;
 
   constructor() {
@@ -114,9 +112,8 @@ export abstract class SipMessage {
     this.typedCseq = undefined;
     this.typedContact = undefined;
     this.rare = undefined;
-    this.scanned = false;
     this.recPos = 0;
-    this.recAt = 0;
+    this.recAt = -1;
   }
 
   /** True for requests. */
@@ -430,7 +427,7 @@ export abstract class SipMessage {
     head += '\r\n';
     const out = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
     this.rebase();
-    this.scanned = false;
+    this.recAt = -1;
     this.raw = out;
     this.src = undefined;
     this.head = undefined;
@@ -484,9 +481,13 @@ export abstract class SipMessage {
     const w = scanner.record;
     const end = w[at + SipScanWord.BodyEnd]!;
     SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
-    m.scanned = true;
     m.place(at, pos);
     m.entryList = undefined;
+  }
+
+  /** `[start, end)` of the head view (start line and headers as received). */
+  protected headSlice(start: number, end: number): string {
+    return this.head!.slice(start, end);
   }
 
   /** Takes the record at word `at` of the ring, position `pos` in its history. */
@@ -500,7 +501,7 @@ export abstract class SipMessage {
    * round to the record, the received bytes are scanned again: the same record, at a new place.
    */
   private record(): Int32Array | undefined {
-    if (!this.scanned) return undefined;
+    if (this.recAt < 0) return undefined;
     if (!scanner.intact(this.recPos)) {
       if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
       this.place(scanner.at, scanner.pos);
@@ -685,9 +686,9 @@ export abstract class SipMessage {
     this.typedVia = this.typedFrom = this.typedTo = this.typedContact = undefined;
     this.typedCallId = this.typedCseq = undefined;
     this.rare = undefined;
-    if (this.scanned) {
+    if (this.recAt >= 0) {
       void this.entries;
-      this.scanned = false;
+      this.recAt = -1;
     }
     this.dirty = true;
   }
@@ -727,9 +728,9 @@ export class SipRequest extends SipMessage {
   declare readonly isRequest: true;
   /** Method, case-sensitive (RFC 3261 7.1). */
   declare method: string;
-  private declare uriText: string;
-  /** A scanned Request-URI not yet sliced: `uriHead[uriStart, uriEnd)`, made into `uriText` when first read. */
-  private declare uriHead: string | undefined;
+  /** The Request-URI as written; `undefined` while a scanned one is not yet sliced from the head view. */
+  private declare uriText: string | undefined;
+  /** Offsets of a scanned Request-URI in the head view. */
   private declare uriStart: number;
   private declare uriEnd: number;
   private declare uriParsed: SipUri | undefined;
@@ -738,7 +739,6 @@ export class SipRequest extends SipMessage {
     super();
     this.method = method;
     this.uriParsed = undefined;
-    this.uriHead = undefined;
     this.uriStart = 0;
     this.uriEnd = 0;
     if (typeof uri === 'string') this.uriText = uri;
@@ -748,10 +748,10 @@ export class SipRequest extends SipMessage {
     }
   }
 
-  /** @internal A request from a native scan: the Request-URI is `head[start, end)`. */
-  static scanned(method: string, head: string, start: number, end: number): SipRequest {
+  /** @internal A request from a native scan: the Request-URI is `start, end` of the head view. */
+  static scanned(method: string, start: number, end: number): SipRequest {
     const req = new SipRequest(method, '');
-    req.uriHead = head;
+    req.uriText = undefined;
     req.uriStart = start;
     req.uriEnd = end;
     return req;
@@ -759,11 +759,7 @@ export class SipRequest extends SipMessage {
 
   /** The Request-URI as written. */
   private text(): string {
-    if (this.uriHead !== undefined) {
-      this.uriText = this.uriHead.slice(this.uriStart, this.uriEnd);
-      this.uriHead = undefined;
-    }
-    return this.uriText;
+    return (this.uriText ??= this.headSlice(this.uriStart, this.uriEnd));
   }
 
   /** The Request-URI, parsed when first read; throws {@link SipParseError} when malformed. */
@@ -774,7 +770,6 @@ export class SipRequest extends SipMessage {
 
   set uri(value: SipUri | string) {
     this.uriText = value.toString();
-    this.uriHead = undefined;
     this.uriParsed = typeof value === 'string' ? undefined : value;
     this.touch();
   }
@@ -882,7 +877,7 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const l2 = w[at + SipScanWord.Line2];
   const msg =
     w[at + SipScanWord.Kind] === 1
-      ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), head, l1!, l2!)
+      ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), l1!, l2!)
       : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;

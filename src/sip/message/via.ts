@@ -9,6 +9,7 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 export class Via {
   // Declared here, set in the constructor in this order (assignments rather than class-field definitions:
   // one Via is made per received message, and V8 creates objects faster this way).
+  /** `SIP` and `2.0` are on the prototype; a Via holds its own only when it differs (one in millions). */
   declare protocolName: string;
   declare protocolVersion: string;
   /** Upper-case transport: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or an extension. */
@@ -33,8 +34,8 @@ export class Via {
     protocolName?: string;
     protocolVersion?: string;
   }, adoptParams?: Map<string, string | null> | string) {
-    this.protocolName = init.protocolName ?? 'SIP';
-    this.protocolVersion = init.protocolVersion ?? '2.0';
+    if (init.protocolName !== undefined && init.protocolName !== 'SIP') this.protocolName = init.protocolName;
+    if (init.protocolVersion !== undefined && init.protocolVersion !== '2.0') this.protocolVersion = init.protocolVersion;
     this.transport = isUpper(init.transport) ? init.transport : init.transport.toUpperCase();
     this.host = init.host;
     this.port = init.port;
@@ -143,6 +144,9 @@ export class Via {
     return `${this.protocolName}/${this.protocolVersion}/${this.transport} ${this.host}${port}${formatParams(this.params)}`;
   }
 }
+
+Object.defineProperty(Via.prototype, 'protocolName', { value: 'SIP', writable: true, configurable: true });
+Object.defineProperty(Via.prototype, 'protocolVersion', { value: '2.0', writable: true, configurable: true });
 
 /** What {@link Via.scanned} constructs from (one reused object: no allocation per message). */
 const SCANNED: { transport: string; host: string; port: number | undefined } = { transport: 'UDP', host: '', port: undefined };
