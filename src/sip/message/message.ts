@@ -6,6 +6,7 @@ import { Scanner, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 import { Via, parseViaList, parseViaValue } from './via.js';
 import { SIP_HEADER_WORDS, SIP_ITEM_NEXT, SipScanWord } from '../../native/sip.js';
+import { REASON_BY_STATUS } from './reason-phrases.js';
 import { Hot, NAME_KEYS, TOKENS, scanner } from './scan.js';
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
@@ -878,9 +879,15 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const msg =
     w[at + SipScanWord.Kind] === 1
       ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), l1!, l2!)
-      : new SipResponse(w[at + SipScanWord.Line0]!, head.slice(l1, l2));
+      : new SipResponse(w[at + SipScanWord.Line0]!, reasonPhrase(head, w[at + SipScanWord.Line0]!, l1!, l2!));
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
+}
+
+/** The reason phrase `head[start, end)` of a response: the string of {@link REASON_BY_STATUS} when it is the usual one. */
+function reasonPhrase(head: string, status: number, start: number, end: number): string {
+  const usual = REASON_BY_STATUS[status];
+  return usual !== undefined && usual.length === end - start && head.startsWith(usual, start) ? usual : head.slice(start, end);
 }
 
 /**

@@ -13,13 +13,12 @@ export class NameAddr {
   /** Display name, unquoted, or `undefined` when absent. */
   declare displayName: string | undefined;
   private declare paramMap: Map<string, string | null> | undefined;
-  /** Parameters as received (fast path), until the Map is needed. */
-  private declare rawParams: string | undefined;
   /**
-   * Parameters as received, not yet sliced: `rawHead[rawStart, rawEnd)` (a native scan's head view); made
-   * into `rawParams` when first read, so a message read only for its tag slices nothing.
+   * Parameters as received (fast path), until the Map is needed; while `rawStart` is not negative, the
+   * native scan's head view they are not yet sliced from: `rawParams[rawStart, rawEnd)`, sliced when first
+   * read, so a message read only for its tag slices nothing.
    */
-  private declare rawHead: string | undefined;
+  private declare rawParams: string | undefined;
   private declare rawStart: number;
   private declare rawEnd: number;
   /** With raw parameters: the first `tag` value found by the native scan (null: a flag), if it found one. */
@@ -44,8 +43,7 @@ export class NameAddr {
       this.paramMap = adoptParams ?? new Map(params ?? []);
       this.rawParams = undefined;
     }
-    this.rawHead = undefined;
-    this.rawStart = 0;
+    this.rawStart = -1;
     this.rawEnd = 0;
     this.scannedTag = undefined;
     if (typeof uri === 'string') {
@@ -64,7 +62,7 @@ export class NameAddr {
    */
   static scanned(uri: string, displayName: string | undefined, what: string, head: string, ps: number, pe: number, tag: string | null | undefined): NameAddr {
     const na = new NameAddr(uri, displayName, undefined, what, '');
-    na.rawHead = head;
+    na.rawParams = head;
     na.rawStart = ps;
     na.rawEnd = pe;
     na.scannedTag = tag;
@@ -73,9 +71,9 @@ export class NameAddr {
 
   /** Parameters as received, or `undefined` once they are in the Map. */
   private raw(): string | undefined {
-    if (this.rawHead !== undefined) {
-      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawHead.slice(this.rawStart, this.rawEnd);
-      this.rawHead = undefined;
+    if (this.rawStart >= 0) {
+      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawParams!.slice(this.rawStart, this.rawEnd);
+      this.rawStart = -1;
     }
     return this.rawParams;
   }

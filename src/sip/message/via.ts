@@ -17,10 +17,11 @@ export class Via {
   declare host: string;
   declare port: number | undefined;
   private declare paramMap: Map<string, string | null> | undefined;
-  /** Parameters as received (fast path), until the Map is needed. */
+  /**
+   * Parameters as received (fast path), until the Map is needed; while `rawStart` is not negative, the
+   * native scan's head view they are not yet sliced from: `rawParams[rawStart, rawEnd)`.
+   */
   private declare rawParams: string | undefined;
-  /** Parameters as received, not yet sliced: `rawHead[rawStart, rawEnd)` (a native scan's head view). */
-  private declare rawHead: string | undefined;
   private declare rawStart: number;
   private declare rawEnd: number;
   /** With raw parameters: the first `branch` value found by the native scan (null: a flag), if it found one. */
@@ -46,8 +47,7 @@ export class Via {
       this.paramMap = adoptParams ?? new Map(init.params ?? []);
       this.rawParams = undefined;
     }
-    this.rawHead = undefined;
-    this.rawStart = 0;
+    this.rawStart = -1;
     this.rawEnd = 0;
     this.scannedBranch = undefined;
   }
@@ -62,7 +62,7 @@ export class Via {
     SCANNED.host = host;
     SCANNED.port = port;
     const via = new Via(SCANNED, '');
-    via.rawHead = head;
+    via.rawParams = head;
     via.rawStart = ps;
     via.rawEnd = pe;
     via.scannedBranch = branch;
@@ -71,9 +71,9 @@ export class Via {
 
   /** Parameters as received, or `undefined` once they are in the Map. */
   private raw(): string | undefined {
-    if (this.rawHead !== undefined) {
-      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawHead.slice(this.rawStart, this.rawEnd);
-      this.rawHead = undefined;
+    if (this.rawStart >= 0) {
+      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawParams!.slice(this.rawStart, this.rawEnd);
+      this.rawStart = -1;
     }
     return this.rawParams;
   }
