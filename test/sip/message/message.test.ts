@@ -75,6 +75,30 @@ t.test('lazy parse: headers, compact forms, lists, folding, typed accessors', (t
   t.end();
 });
 
+t.test('scanned start lines: usual reason phrases, the Request-URI and the version', (t) => {
+  const res = (line: string) =>
+    parseMessage(Buffer.from(`${line}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n`)) as SipResponse;
+  t.equal(res('SIP/2.0 180 Ringing').reason, 'Ringing');
+  t.equal(res('SIP/2.0 200 Fine').reason, 'Fine', 'another phrase of the usual length is its own');
+  t.equal(res('SIP/2.0 200 OKAY').reason, 'OKAY');
+  t.equal(res('SIP/2.0 299 OK').reason, 'OK', 'a status with no usual phrase');
+  const ok = res('SIP/2.0 200 OK');
+  t.equal(ok.isRequest, false);
+  t.equal(ok.version, 'SIP/2.0');
+  t.equal(ok.startLine(), 'SIP/2.0 200 OK');
+  t.equal(ok.topVia!.protocolName, 'SIP');
+  t.equal(ok.topVia!.protocolVersion, '2.0');
+  const other = new Via({ transport: 'udp', host: 'h', protocolName: 'XSIP', protocolVersion: '3.0' });
+  t.equal(other.toString(), 'XSIP/3.0/UDP h');
+  t.equal(other.clone().toString(), 'XSIP/3.0/UDP h');
+  t.equal(new Via({ transport: 'TCP', host: 'h', protocolName: 'SIP' }).toString(), 'SIP/2.0/TCP h');
+  const req = parseMessage(Buffer.from(INVITE)) as SipRequest;
+  t.equal(req.isRequest, true);
+  req.addHeader('Subject', 'edited before the Request-URI was read');
+  t.equal(req.toString().split('\r\n')[0], 'INVITE sip:bob@biloxi.example.com SIP/2.0', 'the Request-URI survives serialising');
+  t.end();
+});
+
 t.test('editing headers and body re-serialises with a correct Content-Length', (t) => {
   const m = parseMessage(Buffer.from(INVITE));
   m.setHeader('Max-Forwards', '69');
