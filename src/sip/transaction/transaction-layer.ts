@@ -252,6 +252,21 @@ export class TransactionLayer {
   }
 
   /**
+   * The request bytes of the live {@link FinalOnlyClientTransaction} a response (not yet validated)
+   * answers, by its top Via branch and CSeq method (17.1.3), so its validation can take the From and To it
+   * copied as already checked (`SipMessage.validate`); undefined for any other response.
+   * @throws SipParseError when the response's Via or CSeq is malformed.
+   */
+  sentRequest(res: SipResponse): Buffer | undefined {
+    if (this.finals.size === 0) return undefined;
+    const branch = res.via[0]?.branch;
+    const tx = branch === undefined ? undefined : this.finals.get(branch);
+    if (tx === undefined || tx.method !== res.cseq.method) return undefined;
+    const sent = tx.request;
+    return Buffer.isBuffer(sent) ? sent : undefined;
+  }
+
+  /**
    * Start a client transaction for `req` (its top Via must carry a unique `z9hG4bK` branch) towards
    * `destination`. ACK is not a transaction: send it with {@link sendStateless}.
    * @throws SipTransactionError `SIP_ERR_TX_OVERLOAD` when the client table is full, `SIP_ERR_TX_BRANCH`

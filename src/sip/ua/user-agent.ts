@@ -267,7 +267,7 @@ export class SipUserAgent extends EventEmitter {
     if (this.closed) return;
     if (!validated) {
       try {
-        msg.validate();
+        msg.validate(msg.isRequest ? undefined : this.transactions.sentRequest(msg as SipResponse));
       } catch (err) {
         if (err instanceof SipParseError) {
           this.receiveParseError(err, source);
