@@ -385,7 +385,7 @@ export class PresenceService {
         // RFC 4235 section 4.1: full state every time (always allowed), so a lost NOTIFY never leaves a lamp wrong.
         r.dialog ??= dialogInfoTemplate(r.phone, 'full', { domain: this.domain });
         this.advance(sub, st);
-        return { contentType: dialogInfoContentType, body: r.dialog.head + st.version + r.dialog.tail };
+        return { contentType: dialogInfoContentType, body: [r.dialog.head, String(st.version), r.dialog.tail] };
       },
     };
   }
