@@ -2,7 +2,7 @@ import t from 'tap';
 
 import { DigestServer } from '../../../src/sip/auth/digest.js';
 import { DialogState } from '../../../src/sip/dialog/dialog.js';
-import { parseMessage, SipError, SipParseError, type SipResponse } from '../../../src/sip/message/index.js';
+import { parseMessage, SipError, SipParseError, type SipRequest, type SipResponse } from '../../../src/sip/message/index.js';
 import { Net } from './net.js';
 
 t.test('INVITE / 180 / 200 / ACK / BYE between two UAs; tables empty afterwards', async (t) => {
@@ -285,7 +285,7 @@ t.test('inDialogBytes: the request written from the dialog, its body as text, pa
     return m;
   };
   const first = check(undefined, '');
-  t.equal(first.uriString, 'sip:w@192.0.2.1:5070');
+  t.equal((first as SipRequest).uriString, 'sip:w@192.0.2.1:5070');
   check({ contentType: 'text/plain', body: 'één' }, 'één');
   check({ contentType: 'application/dialog-info+xml', body: ['<a v="', String(7), '">ü</a>'] }, '<a v="7">ü</a>');
   check({ contentType: 'application/octet-stream', body: Buffer.from('raw') }, 'raw');
