@@ -159,6 +159,7 @@ export abstract class SipMessage {
   /** First value of a header (name case-insensitive, compact forms accepted), or `undefined`. */
   header(name: string): string | undefined {
     const key = headerKey(name);
+    if (this.scannedHeader(key) === -1) return undefined;
     for (const e of this.entries) if (e.key === key) return this.valueOf(e);
     return undefined;
   }
@@ -183,8 +184,27 @@ export abstract class SipMessage {
   /** True when the header is present at least once. */
   hasHeader(name: string): boolean {
     const key = headerKey(name);
+    const h = this.scannedHeader(key);
+    if (h !== undefined) return h >= 0;
     for (const e of this.entries) if (e.key === key) return true;
     return false;
+  }
+
+  /**
+   * Word index in the scan ring of the first header record of `key`, -1 when there is none, read from the
+   * scan's header records (no entry objects made for a lookup); undefined once entries exist or when the
+   * message has no scan record.
+   */
+  private scannedHeader(key: string): number | undefined {
+    if (this.entryList !== undefined) return undefined;
+    const w = this.record();
+    if (w === undefined) return undefined;
+    const end = this.recAt + w[this.recAt + SipScanWord.ItemBase]!;
+    for (let h = this.recAt + SipScanWord.FirstHeader; h < end; h += SIP_HEADER_WORDS) {
+      const id = w[h]!;
+      if (id >= 0 ? NAME_KEYS[id] === key : headerKey(this.head!.slice(w[h + 1], w[h + 2])) === key) return h;
+    }
+    return -1;
   }
 
   /** Number of header lines carrying this header. */
@@ -419,23 +439,35 @@ export abstract class SipMessage {
    * line `line` (`\r\nFrom: `) of the head of `sent`.
    */
   private copiedFrom(sent: Buffer, key: string, line: Buffer): boolean {
-    let e: HeaderEntry | undefined;
-    for (const x of this.entries) {
-      if (x.key === key) {
-        e = x;
-        break;
+    if (this.head === undefined) return false;
+    let start: number;
+    let end: number;
+    const h = this.scannedHeader(key);
+    if (h !== undefined) {
+      // A scanned message is never folded (the scanner leaves folding to the grammar path).
+      if (h < 0) return false;
+      start = scanner.record[h + 3]!;
+      end = scanner.record[h + 4]!;
+    } else {
+      let e: HeaderEntry | undefined;
+      for (const x of this.entries) {
+        if (x.key === key) {
+          e = x;
+          break;
+        }
       }
+      if (e === undefined || e.folded) return false;
+      start = e.start;
+      end = e.end;
     }
-    if (e === undefined || e.folded || this.head === undefined) return false;
     const at = sent.indexOf(line);
     if (at < 0 || at > sent.indexOf(HEAD_END)) return false;
     const head = this.head;
-    let end = e.end;
-    while (end > e.start && (head.charCodeAt(end - 1) === 0x20 || head.charCodeAt(end - 1) === 0x09)) end--;
-    const n = end - e.start;
+    while (end > start && (head.charCodeAt(end - 1) === 0x20 || head.charCodeAt(end - 1) === 0x09)) end--;
+    const n = end - start;
     const from = at + line.length;
     if (from + n + 1 >= sent.length || sent[from + n] !== 0x0d || sent[from + n + 1] !== 0x0a) return false;
-    for (let i = 0; i < n; i++) if (head.charCodeAt(e.start + i) !== sent[from + i]) return false;
+    for (let i = 0; i < n; i++) if (head.charCodeAt(start + i) !== sent[from + i]) return false;
     return true;
   }
 

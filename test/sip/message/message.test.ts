@@ -202,6 +202,22 @@ t.test('validate(sent): From and To copied byte for byte from the request sent a
   t.end();
 });
 
+t.test('header lookups on a scanned message, before and after its header lines are made into entries', (t) => {
+  const text = 'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 NOTIFY\r\nX-Foo:  1 \r\nContent-Length: 0\r\n\r\n';
+  for (const edited of [false, true]) {
+    const m = parseMessage(Buffer.from(text));
+    if (edited) m.addHeader('X-Bar', '2');
+    t.ok(m.hasHeader('from'), 'a compact name is found under its full name');
+    t.ok(m.hasHeader('X-Foo'), 'a name outside the table is found');
+    t.equal(m.header('x-foo'), '1');
+    t.equal(m.header('date'), undefined);
+    t.equal(m.hasHeader('x-bar'), edited);
+    t.equal(m.header('call-id'), 'c');
+    t.ok(m.validate());
+  }
+  t.end();
+});
+
 t.test('builders (RFC 3261 8.1.1, 8.2.6)', (t) => {
   const req = createRequest({
     method: 'MESSAGE',
