@@ -102,7 +102,8 @@ export class DeviceMachine {
   private version = 0;
   private forwarding: ForwardingSetting[] = [];
   private dnd = false;
-  private touched = new Map<string, Touch>();
+  /** The calls an event touched (made while it is applied, then let go, so none outlives the event). */
+  private touched: Map<string, Touch> | undefined;
   private ended: CallRecord[] = [];
 
   constructor(
@@ -441,15 +442,20 @@ export class DeviceMachine {
         replaces: undefined,
       };
       this.calls.set(callId, c);
-      this.touched.set(callId, { previous: undefined, before: '' });
+      this.touches().set(callId, { previous: undefined, before: '' });
       return c;
     }
     this.touch(c);
     return c;
   }
 
+  private touches(): Map<string, Touch> {
+    return (this.touched ??= new Map());
+  }
+
   private touch(c: CallRecord): void {
-    if (!this.touched.has(c.callId)) this.touched.set(c.callId, { previous: c.state, before: signature(c) });
+    const touched = this.touches();
+    if (!touched.has(c.callId)) touched.set(c.callId, { previous: c.state, before: signature(c) });
   }
 
   private end(callId: string): void {
@@ -471,7 +477,8 @@ export class DeviceMachine {
 
   private finish(reason: ChangeReason, cause: string | undefined, now: number): DeviceChange | undefined {
     const changes: CallChange[] = [];
-    for (const [callId, t] of this.touched) {
+    const touched = this.touches();
+    for (const [callId, t] of touched) {
       const live = this.calls.get(callId);
       if (live) {
         if (t.previous !== undefined && signature(live) === t.before) continue;
@@ -479,11 +486,11 @@ export class DeviceMachine {
       }
     }
     for (const c of this.ended) {
-      const t = this.touched.get(c.callId);
+      const t = touched.get(c.callId);
       if (t?.previous === undefined) continue;
       changes.push({ call: view(c, true), previous: t.previous, ended: true });
     }
-    this.touched = new Map();
+    this.touched = undefined;
     this.ended = [];
     const next = this.derive();
     if (changes.length === 0 && next === this.state) return undefined;

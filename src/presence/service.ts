@@ -140,8 +140,15 @@ export class PresenceService {
   private readonly block: number;
   private readonly digest: DigestServer | undefined;
   private readonly byDevice = new Map<string, DeviceSubscriptions>();
-  private readonly renders = new Map<string, DeviceRender>();
-  private readonly lastEnded = new Map<string, CallView[]>();
+  /**
+   * Renders by device; an entry is overwritten (undefined: none), never deleted, so that the changes of
+   * many devices do not make the map rebuild its table again and again (garbage that outlives young-space
+   * collections).
+   */
+  private readonly renders = new Map<string, DeviceRender | undefined>();
+  private readonly lastEnded = new Map<string, CallView[] | undefined>();
+  /** Devices whose change this task rendered: their renders are let go when the task's NOTIFYs have left. */
+  private readonly renderedNow: string[] = [];
   private readonly lastState = new Map<string, PhonePresenceState>();
   private readonly lastDialog = new Map<string, string>();
   private readonly imTargets: ImTarget[];
@@ -157,6 +164,10 @@ export class PresenceService {
   private readonly flush = (): void => {
     this.flushQueued = false;
     if (!this.closed) this.stack.transport.flushUdp();
+    // A NOTIFY still waiting renders the device again when it goes out; until then nothing holds the
+    // render, so it dies young instead of living until the device's next change.
+    for (const d of this.renderedNow) this.renders.set(d, undefined);
+    this.renderedNow.length = 0;
   };
   private readonly m: {
     changes: Counter;
@@ -294,10 +305,9 @@ export class PresenceService {
     const device = change.device;
     const subs = this.byDevice.get(device);
     const ims = this.imByDevice.get(device);
-    this.renders.delete(device);
+    this.renders.set(device, undefined);
     const ended = change.calls.filter((c) => c.ended).map((c) => c.call);
-    if (ended.length) this.lastEnded.set(device, ended);
-    else this.lastEnded.delete(device);
+    this.lastEnded.set(device, ended.length ? ended : undefined);
     if (!subs && !ims) return;
     const render = this.render(device);
     if (!render) return;
@@ -323,9 +333,12 @@ export class PresenceService {
       }
       if (dialog) this.m.changes.inc(DIALOG, dialog);
       if (presence) this.m.changes.inc(PRESENCE, presence);
-      if ((dialog || presence) && !this.flushQueued) {
-        this.flushQueued = true;
-        queueMicrotask(this.flush);
+      if (dialog || presence) {
+        this.renderedNow.push(device);
+        if (!this.flushQueued) {
+          this.flushQueued = true;
+          queueMicrotask(this.flush);
+        }
       }
     }
     if (ims && stateChanged) {
@@ -385,7 +398,7 @@ export class PresenceService {
         // RFC 4235 section 4.1: full state every time (always allowed), so a lost NOTIFY never leaves a lamp wrong.
         r.dialog ??= dialogInfoTemplate(r.phone, 'full', { domain: this.domain });
         this.advance(sub, st);
-        return { contentType: dialogInfoContentType, body: r.dialog.head + st.version + r.dialog.tail };
+        return { contentType: dialogInfoContentType, body: [r.dialog.head, String(st.version), r.dialog.tail] };
       },
     };
   }

@@ -48,6 +48,11 @@ export const DEFAULT_LIMITS: Readonly<SipLimits> = { maxHeaderBytes: 32 * 1024, 
 const EMPTY = Buffer.alloc(0);
 const NON_ASCII = /[^\x00-\x7f]/;
 const MAX_UINT32 = 0xffffffff;
+/** Headers every message must carry (RFC 3261 8.1.1). */
+const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+const FROM_LINE = Buffer.from('\r\nFrom: ');
+const TO_LINE = Buffer.from('\r\nTo: ');
+const HEAD_END = Buffer.from('\r\n\r\n');
 const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
 
 /**
@@ -146,6 +151,7 @@ export abstract class SipMessage {
   /** First value of a header (name case-insensitive, compact forms accepted), or `undefined`. */
   header(name: string): string | undefined {
     const key = headerKey(name);
+    if (this.scannedHeader(key) === -1) return undefined;
     for (const e of this.entries) if (e.key === key) return this.valueOf(e);
     return undefined;
   }
@@ -170,7 +176,27 @@ export abstract class SipMessage {
   /** True when the header is present at least once. */
   hasHeader(name: string): boolean {
     const key = headerKey(name);
-    return this.entries.some((e) => e.key === key);
+    const h = this.scannedHeader(key);
+    if (h !== undefined) return h >= 0;
+    for (const e of this.entries) if (e.key === key) return true;
+    return false;
+  }
+
+  /**
+   * Word index in the scan ring of the first header record of `key`, -1 when there is none, read from the
+   * scan's header records (no entry objects made for a lookup); undefined once entries exist or when the
+   * message has no scan record.
+   */
+  private scannedHeader(key: string): number | undefined {
+    if (this.entryList !== undefined) return undefined;
+    const w = this.record();
+    if (w === undefined) return undefined;
+    const end = this.recAt + w[this.recAt + SipScanWord.ItemBase]!;
+    for (let h = this.recAt + SipScanWord.FirstHeader; h < end; h += SIP_HEADER_WORDS) {
+      const id = w[h]!;
+      if (id >= 0 ? NAME_KEYS[id] === key : headerKey(this.head!.slice(w[h + 1], w[h + 2])) === key) return h;
+    }
+    return -1;
   }
 
   /** Number of header lines carrying this header. */
@@ -364,15 +390,18 @@ export abstract class SipMessage {
    * Checks the rules a receiver must enforce before processing (RFC 3261 8.2, 16.3; RFC 4475 3.1.2, 3.3):
    * mandatory headers present and well formed, CSeq method matching a request's method, scalar ranges,
    * Date in GMT. Throws {@link SipParseError} (status 400) naming the first fault; results stay cached for
-   * the typed accessors.
+   * the typed accessors. `sent`: for a response, the request it answers as this endpoint wrote it. A From or
+   * To value equal, byte for byte, to that request's (RFC 3261 section 8.2.6.2: the UAS copies them) was
+   * checked when the request was written, so its URI is not parsed again; any other value is.
    */
-  validate(): this {
+  validate(sent?: Buffer): this {
     try {
-      const missing = ['via', 'from', 'to', 'call-id', 'cseq'].filter((k) => !this.hasHeader(k));
-      if (missing.length > 0) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
+      let missing: string[] | undefined;
+      for (const k of MANDATORY) if (!this.hasHeader(k)) (missing ??= []).push(k);
+      if (missing !== undefined) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
       this.checkRequestLine();
-      void this.from.uri;
-      void this.to.uri;
+      if (sent === undefined || !this.copiedFrom(sent, 'from', FROM_LINE)) void this.from.uri;
+      if (sent === undefined || !this.copiedFrom(sent, 'to', TO_LINE)) void this.to.uri;
       void this.callId;
       const cseq = this.cseq;
       if (this.isRequest) {
@@ -399,6 +428,43 @@ export abstract class SipMessage {
       throw err;
     }
     return this;
+  }
+
+  /**
+   * True when the first `key` header's value is on one line and equal byte for byte to the value of the
+   * line `line` (`\r\nFrom: `) of the head of `sent`.
+   */
+  private copiedFrom(sent: Buffer, key: string, line: Buffer): boolean {
+    if (this.head === undefined) return false;
+    let start: number;
+    let end: number;
+    const h = this.scannedHeader(key);
+    if (h !== undefined) {
+      // A scanned message is never folded (the scanner leaves folding to the grammar path).
+      if (h < 0) return false;
+      start = scanner.record[h + 3]!;
+      end = scanner.record[h + 4]!;
+    } else {
+      let e: HeaderEntry | undefined;
+      for (const x of this.entries) {
+        if (x.key === key) {
+          e = x;
+          break;
+        }
+      }
+      if (e === undefined || e.folded) return false;
+      start = e.start;
+      end = e.end;
+    }
+    const at = sent.indexOf(line);
+    if (at < 0 || at > sent.indexOf(HEAD_END)) return false;
+    const head = this.head;
+    while (end > start && (head.charCodeAt(end - 1) === 0x20 || head.charCodeAt(end - 1) === 0x09)) end--;
+    const n = end - start;
+    const from = at + line.length;
+    if (from + n + 1 >= sent.length || sent[from + n] !== 0x0d || sent[from + n + 1] !== 0x0a) return false;
+    for (let i = 0; i < n; i++) if (head.charCodeAt(start + i) !== sent[from + i]) return false;
+    return true;
   }
 
   /** Request-line checks that need the parsed URI (overridden by requests). */

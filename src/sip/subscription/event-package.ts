@@ -5,10 +5,19 @@
 import type { IncomingRequest } from '../ua/app.js';
 import type { NotifierSubscription } from './notifier.js';
 
-/** A NOTIFY body. */
+/**
+ * A NOTIFY body: text, bytes, or text in parts written one after another (a document shared by many
+ * subscriptions with a part of its own for each, such as an RFC 4235 `version`, so the whole is never
+ * made into one string per NOTIFY).
+ */
 export interface NotifyBody {
   contentType: string;
-  body: string | Buffer;
+  body: string | Buffer | readonly string[];
+}
+
+/** The body as one string or buffer (its parts joined). */
+export function bodyContent(b: NotifyBody): string | Buffer {
+  return typeof b.body === 'string' || Buffer.isBuffer(b.body) ? b.body : b.body.join('');
 }
 
 /** The verdict on a new subscription (RFC 6665 section 4.2.1.3). */

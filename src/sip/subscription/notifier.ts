@@ -19,7 +19,7 @@ import { literalTarget } from '../ua/resolve.js';
 import type { SipUserAgent } from '../ua/user-agent.js';
 import type { Destination } from '../transaction/transport-port.js';
 import { DeadlineHeap } from './deadline-heap.js';
-import type { EventPackage, NotifyBody } from './event-package.js';
+import { bodyContent, type EventPackage, type NotifyBody } from './event-package.js';
 import {
   SubscriptionState,
   formatEventHeader,
@@ -609,7 +609,7 @@ export class Notifier extends EventEmitter {
         method: 'NOTIFY',
         dialog: sub.dialog,
         headers: { Event: event, 'Subscription-State': state },
-        ...(body ? { body: body.body, contentType: body.contentType } : {}),
+        ...(body ? { body: bodyContent(body), contentType: body.contentType } : {}),
       })
       .then(
         ({ response }) => this.notifyDone(sub, response.status, undefined),

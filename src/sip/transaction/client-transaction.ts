@@ -5,6 +5,7 @@
 import type { SipRequest, SipResponse } from '../message/index.js';
 import { buildNon2xxAck } from './builders.js';
 import { SipTransactionError } from './errors.js';
+import type { OffsetTimed, OffsetTimers } from './clock.js';
 import { Transaction, TransactionKind, type TransactionContext } from './transaction.js';
 import type { Destination, RequestBytes } from './transport-port.js';
 
@@ -332,15 +333,22 @@ export interface FinalResponseUser {
  * the outcome, and on the final response it leaves the table at once: when it had retransmitted its request
  * (the only case in which a UAS retransmits a final response, 17.2.2) the layer keeps its key for Timer K
  * (T4) so those are still absorbed, without keeping the request. The request may be given already written
- * to bytes ({@link RequestBytes}): it is then sent, and retransmitted, as those bytes.
+ * to bytes ({@link RequestBytes}): it is then sent, and retransmitted, as those bytes. Its first Timer E
+ * and its Timer F run on the layer's shared {@link OffsetTimers} (offsets E and F): a transaction answered
+ * before either allocates no timer; the later Timer E firings (after a loss) are its own.
  */
-export class FinalOnlyClientTransaction extends Transaction {
+export class FinalOnlyClientTransaction extends Transaction implements OffsetTimed {
   readonly kind = TransactionKind.NonInviteClient;
   private s = NonInviteClientState.Trying;
   private message: SipRequest | Buffer | undefined;
-  private readonly method: string;
+  /** The request method (also its CSeq method, 17.1.3). */
+  readonly method: string;
   private interval: number;
   private retransmitted = false;
+  /** @internal */ otStart = 0;
+  /** @internal */ otPrev: OffsetTimed | undefined = undefined;
+  /** @internal */ otNext: OffsetTimed | undefined = undefined;
+  /** @internal */ otList: OffsetTimers | undefined = undefined;
 
   constructor(
     id: string,
@@ -350,6 +358,8 @@ export class FinalOnlyClientTransaction extends Transaction {
     private readonly user: FinalResponseUser,
     /** Called on the final response with the transaction's key, before it terminates (Timer K). */
     private readonly completed: (id: string) => void,
+    /** The first Timer E (offset 0) and Timer F (offset 1) of every such transaction of the layer. */
+    private readonly timers: OffsetTimers,
   ) {
     super(id, ctx, destination);
     this.message = 'bytes' in request ? request.bytes : request;
@@ -369,25 +379,32 @@ export class FinalOnlyClientTransaction extends Transaction {
   /** Send the request and start Timers E (unreliable only) and F. */
   start(): void {
     if (!this.transmit(this.message!)) return;
-    if (!this.reliable) this.startTimer('E', this.interval, this.timerE);
-    this.startTimer('F', this.t.F, this.timerF);
+    this.timers.add(this);
   }
 
-  private readonly timerE = (): void => {
+  /** @internal The shared list's timers: 0 the first Timer E, 1 Timer F. */
+  offsetTimer(i: number): void {
+    if (i === 0) {
+      if (!this.reliable) this.timerE();
+    } else this.timerF();
+  }
+
+  /** 17.1.2.2 Timer E: retransmit and re-arm (its own timer from the second firing on). */
+  private timerE(): void {
     const next = nextTimerE(this.s, this.interval, this.ctx.timers.T2);
     if (next === undefined || !this.transmit(this.message!)) return;
     this.retransmitted = true;
     this.interval = next;
-    this.startTimer('E', next, this.timerE);
-  };
+    this.startTimer('E', next, () => this.timerE());
+  }
 
-  private readonly timerF = (): void => {
+  private timerF(): void {
     if (!awaitsFinal(this.s, 'Timer F')) return;
     // 17.1.2.2: Timer F: timeout reported to the TU (as a 408, 8.1.3.1).
     this.ctx.timedOut?.(this.method);
     this.end();
     this.user.onFinal(408, undefined);
-  };
+  }
 
   /** A response matched this transaction (17.1.3). */
   receiveResponse(res: SipResponse): void {
@@ -415,6 +432,11 @@ export class FinalOnlyClientTransaction extends Transaction {
     this.s = NonInviteClientState.Terminated;
     this.message = undefined;
     this.terminate();
+  }
+
+  protected override terminate(): void {
+    this.timers.remove(this);
+    super.terminate();
   }
 
   override dispose(): void {

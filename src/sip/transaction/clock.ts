@@ -217,3 +217,126 @@ export class DelayQueue {
     }
   }
 }
+
+/**
+ * A member of an {@link OffsetTimers} list. The list's links live in the member itself, so joining the list
+ * allocates nothing; the fields belong to the list.
+ */
+export interface OffsetTimed {
+  /** @internal When it joined its list (the list's clock). */
+  otStart: number;
+  /** @internal */ otPrev: OffsetTimed | undefined;
+  /** @internal */ otNext: OffsetTimed | undefined;
+  /** @internal The list holding it. */
+  otList: OffsetTimers | undefined;
+  /** Timer `i` of its list is due: `offsets[i]` ms have passed since it joined (it is still a member). */
+  offsetTimer(i: number): void;
+}
+
+/**
+ * Timers at fixed offsets from the moment each member joins, for many short-lived members at once (a
+ * NOTIFY fan-out's client transactions: the first Timer E and Timer F, RFC 3261 section 17.1.2.2).
+ * Members join at the tail, so they are in order of start and, for each offset, the members whose timer
+ * has fired form a prefix: a cursor per offset and one clock timer for the earliest cursor serve them
+ * all, and a member leaves in O(1) with no entry left behind (a {@link DelayQueue} keeps an entry per
+ * timer until its time comes).
+ */
+export class OffsetTimers {
+  private head: OffsetTimed | undefined;
+  private tail: OffsetTimed | undefined;
+  /** Per offset, the oldest member whose timer has not fired. */
+  private readonly cursors: Array<OffsetTimed | undefined>;
+  private timer: TimerHandle | undefined;
+  /** When the clock timer is set for. */
+  private timerAt = Infinity;
+  private firing = false;
+  private count = 0;
+  private readonly fire = (): void => this.run();
+
+  constructor(
+    private readonly clock: Clock,
+    /** Offsets in ms, ascending. */
+    private readonly offsets: readonly number[],
+  ) {
+    this.cursors = offsets.map(() => undefined);
+  }
+
+  /** Members. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds `m` (not a member of any list) at the tail, started now. */
+  add(m: OffsetTimed): void {
+    m.otStart = this.clock.now();
+    m.otList = this;
+    m.otNext = undefined;
+    m.otPrev = this.tail;
+    if (this.tail) this.tail.otNext = m;
+    else this.head = m;
+    this.tail = m;
+    this.count++;
+    let due = Infinity;
+    for (let i = 0; i < this.cursors.length; i++) {
+      if (this.cursors[i] !== undefined) continue;
+      this.cursors[i] = m;
+      due = Math.min(due, m.otStart + this.offsets[i]!);
+    }
+    // The clock timer may be set for a later cursor (every member's first timer had fired): set it sooner.
+    if (this.firing || due >= this.timerAt) return;
+    this.timer?.cancel();
+    this.arm();
+  }
+
+  /** Removes `m` if it is a member; its timers will not fire. With no member left, the clock timer goes. */
+  remove(m: OffsetTimed): void {
+    if (m.otList !== this) return;
+    for (let i = 0; i < this.cursors.length; i++) if (this.cursors[i] === m) this.cursors[i] = m.otNext;
+    if (m.otPrev) m.otPrev.otNext = m.otNext;
+    else this.head = m.otNext;
+    if (m.otNext) m.otNext.otPrev = m.otPrev;
+    else this.tail = m.otPrev;
+    m.otPrev = m.otNext = m.otList = undefined;
+    if (--this.count === 0 && this.timer !== undefined) {
+      this.timer.cancel();
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
+  }
+
+  /** Removes every member (none of their timers fires). */
+  clear(): void {
+    while (this.head) this.remove(this.head);
+  }
+
+  /** Sets the clock timer for the earliest due cursor (a stale one fires, finds nothing due, and re-arms). */
+  private arm(): void {
+    let at = Infinity;
+    for (let i = 0; i < this.cursors.length; i++) {
+      const c = this.cursors[i];
+      if (c) at = Math.min(at, c.otStart + this.offsets[i]!);
+    }
+    if (at === Infinity) return;
+    this.timerAt = at;
+    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), this.fire);
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    this.firing = true;
+    try {
+      for (let i = 0; i < this.cursors.length; i++) {
+        const offset = this.offsets[i]!;
+        for (let c = this.cursors[i]; c && c.otStart + offset <= now; c = this.cursors[i]) {
+          this.cursors[i] = c.otNext;
+          c.offsetTimer(i);
+        }
+      }
+    } finally {
+      this.firing = false;
+    }
+    if (this.count > 0) this.arm();
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
 import { MAGIC_COOKIE, createResponse, type SipRequest, type SipResponse } from '../message/index.js';
-import { DelayQueue, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { DelayQueue, OffsetTimers, systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
   FinalOnlyClientTransaction,
   InviteClientTransaction,
@@ -100,6 +100,13 @@ export class TransactionLayer {
   readonly timers: TimerSettings;
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
+  /**
+   * {@link FinalOnlyClientTransaction}s by their top Via branch alone (a key that needs no string built for
+   * it); a response reaches one when its CSeq method is the transaction's (17.1.3).
+   */
+  private readonly finals = new Map<string, FinalOnlyClientTransaction>();
+  /** The first Timer E and Timer F of every {@link FinalOnlyClientTransaction} (17.1.2.2). */
+  private readonly finalTimers: OffsetTimers;
   private readonly ctx: TransactionContext;
   private readonly user: TransactionLayerUser;
   private readonly transport: TransactionTransport;
@@ -134,6 +141,7 @@ export class TransactionLayer {
       server: metrics.gauge('switchhook_sip_server_transactions', 'Live server transactions.'),
       client: metrics.gauge('switchhook_sip_client_transactions', 'Live client transactions.'),
     };
+    this.finalTimers = new OffsetTimers(this.clock, [this.timers.T1, 64 * this.timers.T1]);
     this.ctx = {
       transport: o.transport,
       clock: this.clock,
@@ -151,7 +159,7 @@ export class TransactionLayer {
 
   /** Live client transactions. */
   get clientCount(): number {
-    return this.clients.size;
+    return this.clients.size + this.finals.size;
   }
 
   /** Find a live server transaction for a request (e.g. the INVITE a CANCEL or Replaces targets). */
@@ -225,6 +233,14 @@ export class TransactionLayer {
   /** Entry point for every response the transport received (17.1.3). */
   receiveResponse(res: SipResponse, source: Source): void {
     this.m.responses.inc();
+    const branch = res.via[0]?.branch;
+    if (branch !== undefined && this.finals.size > 0) {
+      const fin = this.finals.get(branch);
+      if (fin !== undefined && fin.method === res.cseq?.method) {
+        fin.receiveResponse(res);
+        return;
+      }
+    }
     const key = clientTransactionKey(res);
     const tx = key === undefined ? undefined : this.clients.get(key);
     if (tx) {
@@ -233,6 +249,21 @@ export class TransactionLayer {
     }
     if (key !== undefined && this.absorbs(key)) return;
     this.user.onStrayResponse(res, source);
+  }
+
+  /**
+   * The request bytes of the live {@link FinalOnlyClientTransaction} a response (not yet validated)
+   * answers, by its top Via branch and CSeq method (17.1.3), so its validation can take the From and To it
+   * copied as already checked (`SipMessage.validate`); undefined for any other response.
+   * @throws SipParseError when the response's Via or CSeq is malformed.
+   */
+  sentRequest(res: SipResponse): Buffer | undefined {
+    if (this.finals.size === 0) return undefined;
+    const branch = res.via[0]?.branch;
+    const tx = branch === undefined ? undefined : this.finals.get(branch);
+    if (tx === undefined || tx.method !== res.cseq.method) return undefined;
+    const sent = tx.request;
+    return Buffer.isBuffer(sent) ? sent : undefined;
   }
 
   /**
@@ -248,7 +279,7 @@ export class TransactionLayer {
         ? new InviteClientTransaction(key, this.ctx, destination, req, user)
         : new NonInviteClientTransaction(key, this.ctx, destination, req, user);
     this.clients.set(key, tx);
-    this.m.client.set(this.clients.size);
+    this.m.client.set(this.clientCount);
     tx.start();
     return tx;
   }
@@ -263,10 +294,12 @@ export class TransactionLayer {
    */
   requestFinal(req: SipRequest | RequestBytes, destination: Destination, user: FinalResponseUser): FinalOnlyClientTransaction {
     if (req.method === 'INVITE') throw new SipTransactionError('SIP_ERR_TX_METHOD', 'INVITE needs a full client transaction');
-    const key = 'bytes' in req ? this.clientKeyOf(req.branch, req.method) : this.clientKey(req);
-    const tx = new FinalOnlyClientTransaction(key, this.ctx, destination, req, user, this.completedHook);
-    this.clients.set(key, tx);
-    this.m.client.set(this.clients.size);
+    const branch = 'bytes' in req ? req.branch : req.via[0]?.branch;
+    const method = 'bytes' in req ? req.method : req.cseq?.method;
+    const key = this.clientKeyOf(branch, method, req.method, true);
+    const tx = new FinalOnlyClientTransaction(key, this.ctx, destination, req, user, this.completedHook, this.finalTimers);
+    this.finals.set(key, tx);
+    this.m.client.set(this.clientCount);
     tx.start();
     return tx;
   }
@@ -276,15 +309,18 @@ export class TransactionLayer {
     return this.clientKeyOf(req.via[0]?.branch, req.cseq?.method, req.method);
   }
 
-  /** {@link clientKey} from the top Via branch and CSeq method (17.1.3) of a request of `method`. */
-  private clientKeyOf(branch: string | undefined, cseqMethod: string | undefined, method = cseqMethod): string {
+  /**
+   * {@link clientKey} from the top Via branch and CSeq method (17.1.3) of a request of `method`; for a
+   * {@link FinalOnlyClientTransaction} (`final`) the branch alone, kept apart from the others.
+   */
+  private clientKeyOf(branch: string | undefined, cseqMethod: string | undefined, method = cseqMethod, final = false): string {
     if (method === 'ACK') throw new SipTransactionError('SIP_ERR_TX_ACK', 'ACK is sent without a transaction');
     if (!branch || !cseqMethod || !branch.startsWith(MAGIC_COOKIE)) {
       throw new SipTransactionError('SIP_ERR_TX_BRANCH', 'request needs a top Via with a z9hG4bK branch');
     }
-    const key = `${branch}\u0000${cseqMethod}`;
-    if (this.clients.has(key)) throw new SipTransactionError('SIP_ERR_TX_BRANCH', `branch already in use: ${branch}`);
-    if (this.clients.size >= this.maxClients) {
+    const key = final ? branch : `${branch}\u0000${cseqMethod}`;
+    if (final ? this.finals.has(key) : this.clients.has(key)) throw new SipTransactionError('SIP_ERR_TX_BRANCH', `branch already in use: ${branch}`);
+    if (this.clientCount >= this.maxClients) {
       this.m.overload.inc(CLIENT_SIDE);
       throw new SipTransactionError('SIP_ERR_TX_OVERLOAD', 'client transaction table full');
     }
@@ -301,10 +337,12 @@ export class TransactionLayer {
     return labels;
   }
 
-  /** Timer K of a completed {@link FinalOnlyClientTransaction}: its key absorbs retransmitted finals. */
-  private absorb(id: string): void {
+  /** Timer K of a completed {@link FinalOnlyClientTransaction} (keyed by `branch`): its key absorbs retransmitted finals. */
+  private absorb(branch: string): void {
+    const tx = this.finals.get(branch);
+    if (!tx) return;
     this.swapAbsorb();
-    this.absorbing.add(id);
+    this.absorbing.add(`${branch}\u0000${tx.method}`);
   }
 
   private absorbs(key: string): boolean {
@@ -337,6 +375,8 @@ export class TransactionLayer {
   close(): void {
     for (const tx of [...this.servers.values()]) tx.dispose();
     for (const tx of [...this.clients.values()]) tx.dispose();
+    for (const tx of [...this.finals.values()]) tx.dispose();
+    this.finalTimers.clear();
     for (const q of this.queues.values()) q.clear();
     this.queues.clear();
     this.absorbing.clear();
@@ -364,7 +404,8 @@ export class TransactionLayer {
       case TransactionKind.InviteClient:
       case TransactionKind.NonInviteClient:
         if (this.clients.get(tx.id) === tx) this.clients.delete(tx.id);
-        this.m.client.set(this.clients.size);
+        else if (this.finals.get(tx.id) === tx) this.finals.delete(tx.id);
+        this.m.client.set(this.clientCount);
         break;
       default:
         throw new SipTransactionError('SIP_ERR_TX_STATE', `unknown transaction kind ${String(tx.kind)}`);

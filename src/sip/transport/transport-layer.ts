@@ -73,7 +73,10 @@ type Listener =
 
 /** Events of a {@link TransportLayer}. */
 export interface TransportEvents {
-  /** A well-formed message (RFC 3261 18.2.1 / 18.1.2), requests with `received`/`rport` filled in. */
+  /**
+   * A well-formed message (RFC 3261 18.2.1 / 18.1.2), requests with `received`/`rport` filled in; a response
+   * not yet validated when the layer was made with `validateResponses: false`.
+   */
   message: [message: SipMessage, source: MessageSource];
   /**
    * A malformed message, counted. `error.partial` is set when a response can be addressed (requests: answer
@@ -135,6 +138,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private closed = false;
   private readonly limits: SipLimits;
   private readonly udpMax: number;
+  private readonly validateResponses: boolean;
   private readonly received: Counter;
   private readonly sent: Counter;
   private readonly malformed: Counter;
@@ -146,6 +150,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     super();
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.udpMax = options.udpMaxRequestBytes ?? 1300;
+    this.validateResponses = options.validateResponses ?? true;
     const m = options.metrics ?? new MetricsRegistry();
     this.received = m.counter('sip_transport_messages_received_total', 'SIP messages received, by protocol');
     this.sent = m.counter('sip_transport_messages_sent_total', 'SIP messages sent, by protocol');
@@ -689,7 +694,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private receive(buf: Buffer, source: MessageSource, conn?: Connection): void {
     let msg: SipMessage;
     try {
-      msg = parseMessage(buf, this.limits).validate();
+      msg = parseMessage(buf, this.limits);
+      if (msg.isRequest || this.validateResponses) msg.validate();
     } catch (err) {
       this.malformed.inc({ protocol: source.protocol });
       if (err instanceof SipParseError) this.safeEmit('parseError', err, source);

@@ -117,4 +117,9 @@ export interface TransportOptions {
    * kernel's). Beyond net.core.[rw]mem_max it takes SO_[RCV|SND]BUFFORCE (CAP_NET_ADMIN), else stays capped.
    */
   udpBufferBytes?: number;
+  /**
+   * Validate responses (`SipMessage.validate`) before the `message` event (default true). A receiver that
+   * validates them itself, knowing the request each answers (the SIP stack's user agent), sets false.
+   */
+  validateResponses?: boolean;
 }

@@ -63,7 +63,8 @@ export class SipStack {
   constructor(o: SipStackOptions) {
     this.specs = o.listen.map((l) => (typeof l === 'string' ? parseListenSpec(l) : l));
     this.advertiseHost = o.advertiseHost;
-    this.transport = new TransportLayer({ udpBufferBytes: 4 * 1024 * 1024, ...o.transport, ...(o.metrics ? { metrics: o.metrics } : {}) });
+    // Responses are validated by the user agent, which knows the request each answers.
+    this.transport = new TransportLayer({ udpBufferBytes: 4 * 1024 * 1024, ...o.transport, validateResponses: false, ...(o.metrics ? { metrics: o.metrics } : {}) });
     const { listen: _listen, transport: _transport, advertiseHost: _advertise, ...uaOptions } = o;
     const send = (msg: SipMessage, dest: Destination): void | Promise<unknown> => {
       // UDP: staged on the native socket at once, no promise (the datagrams leave once per loop turn).
@@ -86,7 +87,7 @@ export class SipStack {
       },
       localAddress: (protocol) => this.localAddress(protocol),
     });
-    this.transport.on('message', (msg, source) => this.ua.receive(msg, toSource(source), true));
+    this.transport.on('message', (msg, source) => this.ua.receive(msg, toSource(source), msg.isRequest));
     this.transport.on('parseError', (err, source) => this.ua.receiveParseError(err, toSource(source)));
   }
 

@@ -46,6 +46,47 @@ import { viaTransport } from '../transport/types.js';
 
 const log = createLogger('sip.ua');
 
+/**
+ * Writes a request's parts (strings as UTF-8, buffers) one after another into one reused buffer and copies
+ * the result out at its size, so no string of the whole request is made; parts that may not fit are
+ * collected and joined instead.
+ */
+class RequestWriter {
+  private readonly scratch = Buffer.allocUnsafe(96 * 1024);
+  private n = 0;
+  private spill: Buffer[] | undefined;
+
+  start(): this {
+    this.n = 0;
+    this.spill = undefined;
+    return this;
+  }
+
+  text(s: string): void {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    if (this.spill === undefined && this.n + 3 * s.length <= this.scratch.length) this.n += this.scratch.write(s, this.n, 'utf8');
+    else this.overflow(Buffer.from(s, 'utf8'));
+  }
+
+  bytes(b: Buffer): void {
+    if (this.spill === undefined && this.n + b.length <= this.scratch.length) this.n += b.copy(this.scratch, this.n);
+    else this.overflow(b);
+  }
+
+  finish(): Buffer {
+    if (this.spill !== undefined) return Buffer.concat(this.spill);
+    const out = Buffer.allocUnsafe(this.n);
+    this.scratch.copy(out, 0, 0, this.n);
+    return out;
+  }
+
+  private overflow(b: Buffer): void {
+    this.spill ??= [Buffer.from(this.scratch.subarray(0, this.n))];
+    this.spill.push(b);
+  }
+}
+const requestWriter = new RequestWriter();
+
 let tagPool = Buffer.alloc(0);
 let tagAt = 0;
 
@@ -267,7 +308,7 @@ export class SipUserAgent extends EventEmitter {
     if (this.closed) return;
     if (!validated) {
       try {
-        msg.validate();
+        msg.validate(msg.isRequest ? undefined : this.transactions.sentRequest(msg as SipResponse));
       } catch (err) {
         if (err instanceof SipParseError) {
           this.receiveParseError(err, source);
@@ -574,21 +615,33 @@ export class SipUserAgent extends EventEmitter {
    * body. Uses the next CSeq. Undefined under strict routing (use {@link request} then). The result goes
    * straight to `transactions.requestFinal` (keyed by its branch, sent as these bytes).
    */
-  inDialogBytes(dialog: Dialog, method: string, protocol: SipProtocol, headers: string, body?: { contentType: string; body: string | Buffer }): RequestBytes | undefined {
+  inDialogBytes(
+    dialog: Dialog,
+    method: string,
+    protocol: SipProtocol,
+    headers: string,
+    body?: { contentType: string; body: string | Buffer | readonly string[] },
+  ): RequestBytes | undefined {
     const branch = generateBranch();
     const head = dialog.requestText(method, this.viaPrefix(protocol) + branch + ';rport\r\n');
     if (head === undefined) return undefined;
-    let text = head + headers;
-    if (this.o.userAgent) text += 'User-Agent: ' + this.o.userAgent + '\r\n';
-    let bytes: Buffer;
-    if (body === undefined) bytes = Buffer.from(text + 'Content-Length: 0\r\n\r\n', 'utf8');
-    else if (typeof body.body === 'string') {
-      bytes = Buffer.from(text + 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + Buffer.byteLength(body.body, 'utf8') + '\r\n\r\n' + body.body, 'utf8');
-    } else {
-      text += 'Content-Type: ' + body.contentType + '\r\nContent-Length: ' + body.body.length + '\r\n\r\n';
-      bytes = Buffer.concat([Buffer.from(text, 'utf8'), body.body]);
+    const w = requestWriter.start();
+    w.text(head);
+    w.text(headers);
+    if (this.o.userAgent) w.text('User-Agent: ' + this.o.userAgent + '\r\n');
+    if (body === undefined) w.text('Content-Length: 0\r\n\r\n');
+    else {
+      const b = body.body;
+      const parts = typeof b === 'string' || Buffer.isBuffer(b) ? undefined : b;
+      let length = 0;
+      if (parts === undefined) length = typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : (b as Buffer).length;
+      else for (const p of parts) length += Buffer.byteLength(p, 'utf8');
+      w.text('Content-Type: ' + body.contentType + '\r\nContent-Length: ' + length + '\r\n\r\n');
+      if (parts !== undefined) for (const p of parts) w.text(p);
+      else if (typeof b === 'string') w.text(b);
+      else w.bytes(b as Buffer);
     }
-    return { bytes, method, branch };
+    return { bytes: w.finish(), method, branch };
   }
 
   /** `Via: SIP/2.0/UDP host:port;branch=` for our address on a protocol (made once per address). */

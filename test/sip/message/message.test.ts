@@ -207,6 +207,41 @@ t.test('validation faults (RFC 3261 8.2, 20)', (t) => {
   t.end();
 });
 
+t.test('validate(sent): From and To copied byte for byte from the request sent are not parsed again; others are', (t) => {
+  // The request as this endpoint wrote it; its To carries a value the URI grammar refuses, to tell the two
+  // paths apart (a value the endpoint wrote itself is taken as checked).
+  const sent = Buffer.from(
+    'NOTIFY sip:w@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKs1;rport\r\nMax-Forwards: 70\r\n' +
+      'From: <sip:2001@pbx.example>;tag=n1\r\nTo: <sip:w x@127.0.0.1>;tag=w1\r\nCall-ID: c1\r\nCSeq: 2 NOTIFY\r\nContent-Length: 25\r\n\r\n' +
+      '\r\nFrom: <sip:a b@c>\r\nbody',
+  );
+  const response = (from: string, to: string) =>
+    parseMessage(Buffer.from(`SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKs1;rport=5060\r\nFrom: ${from}\r\nTo: ${to}\r\nCall-ID: c1\r\nCSeq: 2 NOTIFY\r\nContent-Length: 0\r\n\r\n`));
+  t.ok(response('<sip:2001@pbx.example>;tag=n1', '<sip:w x@127.0.0.1>;tag=w1').validate(sent), 'both copied: taken as checked');
+  t.throws(() => response('<sip:2001@pbx.example>;tag=n1', '<sip:w x@127.0.0.1>;tag=w1').validate(), { reason: /To: / } as never, 'without the request: parsed');
+  t.throws(() => response('<sip:2001@pbx.example>;tag=n1', '<sip:w x@127.0.0.1>;tag=w2').validate(sent), { reason: /To: / } as never, 'a To that differs is parsed');
+  t.throws(() => response('<sip:a b@c>', '<sip:w@127.0.0.1>;tag=w1').validate(sent), { reason: /From: / } as never, "the body's lines are not the request's From");
+  t.ok(response('<sip:2001@pbx.example>;tag=n1  ', '<sip:w@127.0.0.1>;tag=w2').validate(sent), 'trailing blanks ignored; a different valid To passes');
+  t.throws(() => response('<sip:a b@c>', '<sip:w@127.0.0.1>').validate(Buffer.from('x')), SipParseError, 'no From line in the request: parsed');
+  t.end();
+});
+
+t.test('header lookups on a scanned message, before and after its header lines are made into entries', (t) => {
+  const text = 'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 NOTIFY\r\nX-Foo:  1 \r\nContent-Length: 0\r\n\r\n';
+  for (const edited of [false, true]) {
+    const m = parseMessage(Buffer.from(text));
+    if (edited) m.addHeader('X-Bar', '2');
+    t.ok(m.hasHeader('from'), 'a compact name is found under its full name');
+    t.ok(m.hasHeader('X-Foo'), 'a name outside the table is found');
+    t.equal(m.header('x-foo'), '1');
+    t.equal(m.header('date'), undefined);
+    t.equal(m.hasHeader('x-bar'), edited);
+    t.equal(m.header('call-id'), 'c');
+    t.ok(m.validate());
+  }
+  t.end();
+});
+
 t.test('builders (RFC 3261 8.1.1, 8.2.6)', (t) => {
   const req = createRequest({
     method: 'MESSAGE',

@@ -500,3 +500,76 @@ t.test('DelayQueue: cancelled entries let go of their callbacks and are compacte
   t.same(fired, [9990, 9991, 9992, 9993, 9994, 9995, 9996, 9997, 9998, 9999], 'the live ones fire, in order');
   t.equal(clock.pending, 0);
 });
+
+t.test('OffsetTimers: timers at fixed offsets from each start, members leave in O(1), one clock timer', async (t) => {
+  const { OffsetTimers } = await import('../../../src/sip/transaction/clock.js');
+  const clock = new ManualClock();
+  const list = new OffsetTimers(clock, [500, 32_000]);
+  const fired: string[] = [];
+  const member = (name: string) => {
+    const m = {
+      otStart: 0,
+      otPrev: undefined,
+      otNext: undefined,
+      otList: undefined,
+      offsetTimer(i: number) {
+        fired.push(`${name}${i}@${clock.now()}`);
+        if (i === 1) list.remove(m);
+      },
+    };
+    return m;
+  };
+  const a = member('a');
+  const b = member('b');
+  const c = member('c');
+  list.add(a);
+  clock.advance(100);
+  list.add(b);
+  list.add(c);
+  t.equal(list.size, 3);
+  t.equal(clock.pending, 1, 'one clock timer for every member');
+  list.remove(b);
+  list.remove(b);
+  t.equal(list.size, 2, 'removing twice is harmless');
+  clock.advance(1_000);
+  t.same(fired, ['a0@500', 'c0@600'], 'the first offset, in start order; the removed member is skipped');
+  // Every first timer has fired: a new member's must not wait for the second offset of the older ones.
+  const d = member('d');
+  clock.advance(10_000);
+  list.add(d);
+  clock.advance(500);
+  t.same(fired.slice(2), ['d0@11600'], 'a new member re-arms the clock timer sooner');
+  clock.advance(40_000);
+  t.same(fired.slice(3), ['a1@32000', 'c1@32100', 'd1@43100'], 'the second offset, each member removing itself');
+  t.equal(list.size, 0);
+  t.equal(clock.pending, 0, 'no member: no clock timer');
+  list.add(a);
+  list.add(c);
+  list.clear();
+  t.equal(list.size, 0);
+  t.equal(clock.pending, 0, 'cleared: no clock timer');
+  clock.advance(40_000);
+  t.equal(fired.length, 6, 'nothing fires after clear');
+});
+
+t.test('lean non-INVITE client: a response matches by branch and CSeq method; the same branch of another method is another transaction', async (t) => {
+  const { layer, strays } = setup();
+  const finals: number[] = [];
+  const branch = 'z9hG4bKshared';
+  const invite = request('INVITE', { branch });
+  const inviteResponses: number[] = [];
+  layer.request(invite, udpDest, { onResponse: (r) => inviteResponses.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
+  // A CANCEL shares its INVITE's branch (RFC 3261 section 9.1).
+  const cancel = request('CANCEL', { branch });
+  layer.requestFinal(cancel, udpDest, { onFinal: (s) => finals.push(s) });
+  t.equal(layer.clientCount, 2);
+  t.throws(() => layer.requestFinal(request('CANCEL', { branch }), udpDest, { onFinal: () => undefined }), { code: 'SIP_ERR_TX_BRANCH' });
+  layer.receiveResponse(responseTo(invite, 180), udpSource);
+  t.same(inviteResponses, [180], "the INVITE's response goes to the INVITE");
+  t.same(finals, []);
+  layer.receiveResponse(responseTo(cancel, 200), udpSource);
+  t.same(finals, [200], "the CANCEL's to the CANCEL");
+  t.equal(layer.clientCount, 1);
+  t.equal(strays.length, 0);
+  layer.close();
+});

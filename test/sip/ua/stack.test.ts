@@ -55,3 +55,55 @@ t.test('a malformed request over UDP is answered 400 naming the fault; garbage i
   t.equal(counter.get({ action: 'answered' }), 1);
   t.equal(counter.get({ action: 'dropped' }), 1);
 });
+
+t.test('responses to a fan-out NOTIFY: validated against the request sent; a malformed 200 is dropped and counted, never taken', async (t) => {
+  const stack = new SipStack({ listen: ['udp:127.0.0.1:0'] });
+  const [udp] = await stack.start();
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.teardown(async () => {
+    sock.close();
+    await stack.close();
+  });
+  const port = sock.address().port;
+  const notify = (branch: string) =>
+    Buffer.from(
+      `NOTIFY sip:w@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${udp!.port};branch=${branch};rport\r\nMax-Forwards: 70\r\n` +
+        `From: <sip:2001@pbx.example>;tag=n1\r\nTo: <sip:w@127.0.0.1>;tag=w1\r\nCall-ID: c-${branch}\r\nCSeq: 2 NOTIFY\r\nEvent: presence\r\n` +
+        'Subscription-State: active;expires=60\r\nContent-Length: 0\r\n\r\n',
+    );
+  /** The 200 the subscriber sends: the request's lines copied (RFC 3261 8.2.6.2), To as given. */
+  const answer = (req: string, to?: string) => {
+    const lines = req.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/.test(l));
+    return `SIP/2.0 200 OK\r\n${lines.map((l) => (to !== undefined && l.startsWith('To:') ? `To: ${to}` : l)).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
+  };
+  const outcomes: number[] = [];
+  const got = (n: number) => new Promise<void>((resolve) => {
+    const check = () => (outcomes.length >= n ? resolve() : setTimeout(check, 10));
+    check();
+  });
+  const requests: string[] = [];
+  sock.on('message', (m) => requests.push(m.toString('latin1')));
+  const next = async () => {
+    for (let i = 0; i < 500 && requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    return requests.shift()!;
+  };
+  const user = { onFinal: (status: number) => void outcomes.push(status) };
+  const bad = stack.ua.metrics.counter('switchhook_sip_bad_requests_total', '');
+
+  stack.ua.transactions.requestFinal({ bytes: notify('z9hG4bKgood'), method: 'NOTIFY', branch: 'z9hG4bKgood' }, { protocol: 'udp', host: '127.0.0.1', port }, user);
+  sock.send(answer(await next()), udp!.port, '127.0.0.1');
+  await got(1);
+  t.same(outcomes, [200], 'a 200 copying the request is taken');
+
+  stack.ua.transactions.requestFinal({ bytes: notify('z9hG4bKbad'), method: 'NOTIFY', branch: 'z9hG4bKbad' }, { protocol: 'udp', host: '127.0.0.1', port }, user);
+  const req = await next();
+  sock.send(answer(req, '<sip:w x@127.0.0.1>;tag=w1'), udp!.port, '127.0.0.1');
+  for (let i = 0; i < 500 && bad.get({ action: 'dropped' }) < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(bad.get({ action: 'dropped' }), 1, 'a 200 with a malformed To is dropped and counted');
+  t.same(outcomes, [200], 'and not taken');
+  sock.send(answer(req), udp!.port, '127.0.0.1');
+  await got(2);
+  t.same(outcomes, [200, 200], 'the well-formed one that follows is');
+  t.equal(stack.ua.transactions.clientCount, 0);
+});

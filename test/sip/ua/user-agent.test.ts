@@ -2,7 +2,7 @@ import t from 'tap';
 
 import { DigestServer } from '../../../src/sip/auth/digest.js';
 import { DialogState } from '../../../src/sip/dialog/dialog.js';
-import { parseMessage, SipError, SipParseError, type SipResponse } from '../../../src/sip/message/index.js';
+import { parseMessage, SipError, SipParseError, type SipRequest, type SipResponse } from '../../../src/sip/message/index.js';
 import { Net } from './net.js';
 
 t.test('INVITE / 180 / 200 / ACK / BYE between two UAs; tables empty afterwards', async (t) => {
@@ -261,4 +261,38 @@ t.test('digestAuth middleware: 407 for a proxy, retried with Proxy-Authorization
   t.equal(r2.response.status, 401);
   t.match(r2.response.header('www-authenticate'), /stale=true/);
   net.close();
+});
+
+t.test('inDialogBytes: the request written from the dialog, its body as text, parts or bytes, of any size', async (t) => {
+  const { Dialog } = await import('../../../src/sip/dialog/dialog.js');
+  const net = new Net();
+  const ua = net.node('192.0.2.9', 5060, { userAgent: 'switchhook-test' });
+  const subscribe = parseMessage(
+    Buffer.from(
+      'SUBSCRIBE sip:2001@192.0.2.9 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKs\r\nFrom: <sip:w@192.0.2.1>;tag=wt\r\n' +
+        'To: <sip:2001@192.0.2.9>\r\nCall-ID: c-bytes\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:w@192.0.2.1:5070>\r\nEvent: dialog\r\nContent-Length: 0\r\n\r\n',
+    ),
+  );
+  const d = Dialog.fromRequest(subscribe as never, 'nt', '<sip:switchhook@192.0.2.9>');
+  const check = (body: { contentType: string; body: string | Buffer | readonly string[] } | undefined, expected: string) => {
+    const r = ua.inDialogBytes(d, 'NOTIFY', 'udp', 'Event: dialog\r\n', body)!;
+    const m = parseMessage(r.bytes, { maxHeaderBytes: 32 * 1024, maxBodyBytes: 1 << 20, maxHeaders: 256 }).validate();
+    t.equal(r.branch, m.topVia!.branch, 'keyed by its Via branch');
+    t.equal(m.header('user-agent'), 'switchhook-test');
+    t.equal(m.header('event'), 'dialog');
+    t.equal(m.body.toString('utf8'), expected);
+    t.equal(Number(m.header('content-length')), Buffer.byteLength(expected), 'Content-Length in bytes');
+    return m;
+  };
+  const first = check(undefined, '');
+  t.equal((first as SipRequest).uriString, 'sip:w@192.0.2.1:5070');
+  check({ contentType: 'text/plain', body: 'één' }, 'één');
+  check({ contentType: 'application/dialog-info+xml', body: ['<a v="', String(7), '">ü</a>'] }, '<a v="7">ü</a>');
+  check({ contentType: 'application/octet-stream', body: Buffer.from('raw') }, 'raw');
+  const big = 'x'.repeat(60_000);
+  check({ contentType: 'text/plain', body: ['é', big] }, 'é' + big);
+  check({ contentType: 'text/plain', body: Buffer.from(big + big) }, big + big);
+  const seqs = [1, 2, 3, 4, 5, 6].map(() => parseMessage(ua.inDialogBytes(d, 'NOTIFY', 'udp', '')!.bytes).cseq.seq);
+  t.same(seqs, [7, 8, 9, 10, 11, 12], 'each takes the next CSeq');
+  ua.close();
 });
