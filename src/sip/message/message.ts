@@ -400,8 +400,9 @@ export abstract class SipMessage {
       for (const k of MANDATORY) if (!this.hasHeader(k)) (missing ??= []).push(k);
       if (missing !== undefined) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
       this.checkRequestLine();
-      if (sent === undefined || !this.copiedFrom(sent, 'from', FROM_LINE)) void this.from.uri;
-      if (sent === undefined || !this.copiedFrom(sent, 'to', TO_LINE)) void this.to.uri;
+      const sentHeadEnd = sent === undefined ? -1 : sent.indexOf(HEAD_END);
+      if (sent === undefined || !this.copiedFrom(sent, sentHeadEnd, 'from', FROM_LINE)) void this.from.uri;
+      if (sent === undefined || !this.copiedFrom(sent, sentHeadEnd, 'to', TO_LINE)) void this.to.uri;
       void this.callId;
       const cseq = this.cseq;
       if (this.isRequest) {
@@ -432,9 +433,9 @@ export abstract class SipMessage {
 
   /**
    * True when the first `key` header's value is on one line and equal byte for byte to the value of the
-   * line `line` (`\r\nFrom: `) of the head of `sent`.
+   * line `line` (`\r\nFrom: `) of the head of `sent`, which ends at `sentHeadEnd` (its blank line).
    */
-  private copiedFrom(sent: Buffer, key: string, line: Buffer): boolean {
+  private copiedFrom(sent: Buffer, sentHeadEnd: number, key: string, line: Buffer): boolean {
     if (this.head === undefined) return false;
     let start: number;
     let end: number;
@@ -457,7 +458,7 @@ export abstract class SipMessage {
       end = e.end;
     }
     const at = sent.indexOf(line);
-    if (at < 0 || at > sent.indexOf(HEAD_END)) return false;
+    if (at < 0 || at > sentHeadEnd) return false;
     const head = this.head;
     while (end > start && (head.charCodeAt(end - 1) === 0x20 || head.charCodeAt(end - 1) === 0x09)) end--;
     const n = end - start;

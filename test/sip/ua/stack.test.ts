@@ -1,8 +1,21 @@
 import { createSocket } from 'node:dgram';
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 import { SipStack, parseListenSpec } from '../../../src/sip/ua/stack.js';
+
+/** A stack on UDP and a raw UDP socket (`port`) to talk to it from; both closed at the test's end. */
+async function udpStackAndPeer(t: Test) {
+  const stack = new SipStack({ listen: ['udp:127.0.0.1:0'] });
+  const [udp] = await stack.start();
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.teardown(async () => {
+    sock.close();
+    await stack.close();
+  });
+  return { stack, udp, sock, port: sock.address().port };
+}
 
 t.test('listen specs', async (t) => {
   t.same(parseListenSpec('udp:127.0.0.1:5060'), { protocol: 'udp', host: '127.0.0.1', port: 5060 });
@@ -35,15 +48,7 @@ t.test('a bare stack answers OPTIONS with 200 on UDP and TCP; a request between 
 });
 
 t.test('a malformed request over UDP is answered 400 naming the fault; garbage is dropped and counted', async (t) => {
-  const server = new SipStack({ listen: ['udp:127.0.0.1:0'] });
-  const [udp] = await server.start();
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  t.teardown(async () => {
-    sock.close();
-    await server.close();
-  });
-  const port = sock.address().port;
+  const { stack: server, udp, sock, port } = await udpStackAndPeer(t);
   const got = new Promise<string>((resolve) => sock.once('message', (m) => resolve(m.toString())));
   const bad = `OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bKbad1;rport\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: bad1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 99\r\n\r\n`;
   sock.send(bad, udp!.port, '127.0.0.1');
@@ -57,15 +62,7 @@ t.test('a malformed request over UDP is answered 400 naming the fault; garbage i
 });
 
 t.test('responses to a fan-out NOTIFY: validated against the request sent; a malformed 200 is dropped and counted, never taken', async (t) => {
-  const stack = new SipStack({ listen: ['udp:127.0.0.1:0'] });
-  const [udp] = await stack.start();
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  t.teardown(async () => {
-    sock.close();
-    await stack.close();
-  });
-  const port = sock.address().port;
+  const { stack, udp, sock, port } = await udpStackAndPeer(t);
   const notify = (branch: string) =>
     Buffer.from(
       `NOTIFY sip:w@127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${udp!.port};branch=${branch};rport\r\nMax-Forwards: 70\r\n` +
