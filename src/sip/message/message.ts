@@ -558,6 +558,11 @@ export abstract class SipMessage {
     return this.head!.slice(start, end);
   }
 
+  /** True when the head view holds `text` at `at`. */
+  protected headHas(text: string, at: number): boolean {
+    return this.head!.startsWith(text, at);
+  }
+
   /** Takes the record at word `at` of the ring, position `pos` in its history. */
   private place(at: number, pos: number): void {
     this.recAt = at;
@@ -861,12 +866,44 @@ export class SipRequest extends SipMessage {
 export class SipResponse extends SipMessage {
   declare readonly isRequest: false;
   declare status: number;
-  declare reason: string;
+  /** The reason phrase; `undefined` while a scanned one is not yet taken from the head view. */
+  private declare reasonText: string | undefined;
+  /** Offsets of a scanned reason phrase in the head view. */
+  private declare reasonStart: number;
+  private declare reasonEnd: number;
 
   constructor(status: number, reason: string) {
     super();
     this.status = status;
-    this.reason = reason;
+    this.reasonText = reason;
+    this.reasonStart = 0;
+    this.reasonEnd = 0;
+  }
+
+  /** @internal A response from a native scan: the reason phrase is `start, end` of the head view. */
+  static scanned(status: number, start: number, end: number): SipResponse {
+    const res = new SipResponse(status, '');
+    res.reasonText = undefined;
+    res.reasonStart = start;
+    res.reasonEnd = end;
+    return res;
+  }
+
+  /**
+   * The reason phrase (RFC 3261 7.2), taken from the head view when first read: the string of
+   * {@link REASON_BY_STATUS} when it is the usual one.
+   */
+  get reason(): string {
+    if (this.reasonText !== undefined) return this.reasonText;
+    const start = this.reasonStart;
+    const end = this.reasonEnd;
+    const usual = REASON_BY_STATUS[this.status];
+    return (this.reasonText =
+      usual !== undefined && usual.length === end - start && this.headHas(usual, start) ? usual : this.headSlice(start, end));
+  }
+
+  set reason(value: string) {
+    this.reasonText = value;
   }
 
   startLine(): string {
@@ -946,15 +983,9 @@ function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: num
   const msg =
     w[at + SipScanWord.Kind] === 1
       ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), l1!, l2!)
-      : new SipResponse(w[at + SipScanWord.Line0]!, reasonPhrase(head, w[at + SipScanWord.Line0]!, l1!, l2!));
+      : SipResponse.scanned(w[at + SipScanWord.Line0]!, l1!, l2!);
   SipMessage.attachScanned(msg, buf, head, at, pos);
   return msg;
-}
-
-/** The reason phrase `head[start, end)` of a response: the string of {@link REASON_BY_STATUS} when it is the usual one. */
-function reasonPhrase(head: string, status: number, start: number, end: number): string {
-  const usual = REASON_BY_STATUS[status];
-  return usual !== undefined && usual.length === end - start && head.startsWith(usual, start) ? usual : head.slice(start, end);
 }
 
 /**

@@ -58,11 +58,9 @@ export class Via {
    * there is one.
    */
   static scanned(transport: string, host: string, port: number | undefined, head: string, ps: number, pe: number, branch: string | null | undefined): Via {
-    SCANNED.transport = transport;
-    SCANNED.host = host;
-    SCANNED.port = port;
-    const via = new Via(SCANNED, '');
-    via.rawParams = head;
+    // A fresh literal, not one shared object: storing this message's strings into a long-lived object
+    // would take V8's write barrier on every store, and once inlined the literal is never allocated.
+    const via = new Via({ transport, host, port }, head);
     via.rawStart = ps;
     via.rawEnd = pe;
     via.scannedBranch = branch;
@@ -147,9 +145,6 @@ export class Via {
 
 Object.defineProperty(Via.prototype, 'protocolName', { value: 'SIP', writable: true, configurable: true });
 Object.defineProperty(Via.prototype, 'protocolVersion', { value: '2.0', writable: true, configurable: true });
-
-/** What {@link Via.scanned} constructs from (one reused object: no allocation per message). */
-const SCANNED: { transport: string; host: string; port: number | undefined } = { transport: 'UDP', host: '', port: undefined };
 
 function isUpper(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
