@@ -32,6 +32,8 @@ const SLOT_ROUTE = SipScanWord.SlotBase + Hot.Route - 1;
 const SLOT_RECORD_ROUTE = SipScanWord.SlotBase + Hot.RecordRoute - 1;
 const SLOT_CSEQ = SipScanWord.SlotBase + Hot.CSeq - 1;
 const SLOT_CALL_ID = SipScanWord.SlotBase + Hot.CallId - 1;
+/** The scanner's record ring (one array for the scanner's life). */
+const RING = scanner.record;
 
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
@@ -469,8 +471,8 @@ export abstract class SipMessage {
     if (h !== undefined) {
       // A scanned message is never folded (the scanner leaves folding to the grammar path).
       if (h < 0) return false;
-      start = scanner.record[h + 3]!;
-      end = scanner.record[h + 4]!;
+      start = RING[h + 3]!;
+      end = RING[h + 4]!;
     } else {
       let e: HeaderEntry | undefined;
       for (const x of this.entries) {
@@ -611,7 +613,7 @@ export abstract class SipMessage {
       if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
       this.place(scanner.at, scanner.pos);
     }
-    return scanner.record;
+    return RING;
   }
 
   /** Word index in the ring of the first item of a hot header (`slot`: its SLOT_ word), or -1 when none. */
@@ -1018,7 +1020,7 @@ function parseLimited(buf: Buffer, limits: Partial<SipLimits>): SipMessage {
 
 /** Builds the message the native scanner just described (src/native/sip.ts): no fault was found. */
 function fromScan(buf: Buffer, head: string): SipMessage {
-  const w = scanner.record;
+  const w = RING;
   const at = scanner.at;
   const msg =
     w[at + W_KIND] === 1
