@@ -907,21 +907,15 @@ export class SipResponse extends SipMessage {
   private declare reasonStart: number;
   private declare reasonEnd: number;
 
-  constructor(status: number, reason: string) {
+  constructor(status: number, reason: string);
+  /** @internal A scanned response (the parser attaches its head view): the phrase is `reasonStart, reasonEnd` of it. */
+  constructor(status: number, reason: undefined, reasonStart: number, reasonEnd: number);
+  constructor(status: number, reason: string | undefined, reasonStart = 0, reasonEnd = 0) {
     super();
     this.status = status;
     this.reasonText = reason;
-    this.reasonStart = 0;
-    this.reasonEnd = 0;
-  }
-
-  /** @internal A response from a native scan: the reason phrase is `start, end` of the head view. */
-  static scanned(status: number, start: number, end: number): SipResponse {
-    const res = new SipResponse(status, '');
-    res.reasonText = undefined;
-    res.reasonStart = start;
-    res.reasonEnd = end;
-    return res;
+    this.reasonStart = reasonStart;
+    this.reasonEnd = reasonEnd;
   }
 
   /**
@@ -1022,10 +1016,12 @@ function parseLimited(buf: Buffer, limits: Partial<SipLimits>): SipMessage {
 function fromScan(buf: Buffer, head: string): SipMessage {
   const w = RING;
   const at = scanner.at;
+  const l1 = w[at + W_LINE1]!;
+  const l2 = w[at + W_LINE2]!;
   const msg =
     w[at + W_KIND] === 1
-      ? SipRequest.scanned(token(head, 0, w[at + W_LINE0]!, w[at + W_METHOD_TOKEN]!), w[at + W_LINE1]!, w[at + W_LINE2]!)
-      : SipResponse.scanned(w[at + W_LINE0]!, w[at + W_LINE1]!, w[at + W_LINE2]!);
+      ? SipRequest.scanned(token(head, 0, w[at + W_LINE0]!, w[at + W_METHOD_TOKEN]!), l1, l2)
+      : new SipResponse(w[at + W_LINE0]!, undefined, l1, l2);
   SipMessage.attachScanned(msg, buf, head, w, at, scanner.pos);
   return msg;
 }
