@@ -9,6 +9,32 @@ import { SIP_HEADER_WORDS, SIP_ITEM_NEXT, SipScanWord } from '../../native/sip.j
 import { REASON_BY_STATUS } from './reason-phrases.js';
 import { Hot, NAME_KEYS, TOKENS, scanner } from './scan.js';
 
+// Word offsets of the scan record (src/native/sip.ts) as module constants: the accessors read them for
+// every message, and V8 loads a constant for less than a property of the enum object.
+const W_BASE = SipScanWord.Base;
+const W_BODY_START = SipScanWord.BodyStart;
+const W_BODY_END = SipScanWord.BodyEnd;
+const W_KIND = SipScanWord.Kind;
+const W_LINE0 = SipScanWord.Line0;
+const W_LINE1 = SipScanWord.Line1;
+const W_LINE2 = SipScanWord.Line2;
+const W_ITEM_BASE = SipScanWord.ItemBase;
+const W_METHOD_TOKEN = SipScanWord.MethodToken;
+const W_FIRST_HEADER = SipScanWord.FirstHeader;
+const HEADER_WORDS = SIP_HEADER_WORDS;
+const ITEM_NEXT = SIP_ITEM_NEXT;
+/** Word (from the record's start) holding where the first item of each hot header is. */
+const SLOT_VIA = SipScanWord.SlotBase + Hot.Via - 1;
+const SLOT_FROM = SipScanWord.SlotBase + Hot.From - 1;
+const SLOT_TO = SipScanWord.SlotBase + Hot.To - 1;
+const SLOT_CONTACT = SipScanWord.SlotBase + Hot.Contact - 1;
+const SLOT_ROUTE = SipScanWord.SlotBase + Hot.Route - 1;
+const SLOT_RECORD_ROUTE = SipScanWord.SlotBase + Hot.RecordRoute - 1;
+const SLOT_CSEQ = SipScanWord.SlotBase + Hot.CSeq - 1;
+const SLOT_CALL_ID = SipScanWord.SlotBase + Hot.CallId - 1;
+/** The scanner's record ring (one array for the scanner's life). */
+const RING = scanner.record;
+
 /** One header line: offsets of its value in the head view until the value is read or replaced. */
 interface HeaderEntry {
   /** Lower-case full name (compact forms expanded). */
@@ -42,8 +68,11 @@ export interface SipLimits {
   maxHeaders: number;
 }
 
+const MAX_HEADER_BYTES = 32 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_HEADERS = 256;
 /** Default {@link SipLimits}. */
-export const DEFAULT_LIMITS: Readonly<SipLimits> = { maxHeaderBytes: 32 * 1024, maxBodyBytes: 64 * 1024, maxHeaders: 256 };
+export const DEFAULT_LIMITS: Readonly<SipLimits> = Object.freeze({ maxHeaderBytes: MAX_HEADER_BYTES, maxBodyBytes: MAX_BODY_BYTES, maxHeaders: MAX_HEADERS });
 
 const EMPTY = Buffer.alloc(0);
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -79,8 +108,8 @@ export abstract class SipMessage {
   private declare entryList: HeaderEntry[] | undefined;
   private declare bodyBuf: Buffer | undefined;
   private declare bodyStart: number;
+  /** End of the body, which ends the message. */
   private declare bodyEnd: number;
-  private declare rawEnd: number;
   private declare dirty: boolean;
   // Typed header values parsed so far (undefined: not parsed yet; null: header absent).
   private declare typedVia: Via[] | undefined;
@@ -109,7 +138,6 @@ export abstract class SipMessage {
     this.bodyBuf = EMPTY;
     this.bodyStart = 0;
     this.bodyEnd = 0;
-    this.rawEnd = 0;
     this.dirty = true;
     this.typedVia = undefined;
     this.typedFrom = undefined;
@@ -136,8 +164,8 @@ export abstract class SipMessage {
     const w = this.record();
     if (w !== undefined) {
       const head = this.head!;
-      const end = this.recAt + w[this.recAt + SipScanWord.ItemBase]!;
-      for (let h = this.recAt + SipScanWord.FirstHeader; h < end; h += SIP_HEADER_WORDS) {
+      const end = this.recAt + w[this.recAt + W_ITEM_BASE]!;
+      for (let h = this.recAt + W_FIRST_HEADER; h < end; h += HEADER_WORDS) {
         const id = w[h]!;
         const ns = w[h + 1]!;
         const ne = w[h + 2]!;
@@ -191,8 +219,8 @@ export abstract class SipMessage {
     if (this.entryList !== undefined) return undefined;
     const w = this.record();
     if (w === undefined) return undefined;
-    const end = this.recAt + w[this.recAt + SipScanWord.ItemBase]!;
-    for (let h = this.recAt + SipScanWord.FirstHeader; h < end; h += SIP_HEADER_WORDS) {
+    const end = this.recAt + w[this.recAt + W_ITEM_BASE]!;
+    for (let h = this.recAt + W_FIRST_HEADER; h < end; h += HEADER_WORDS) {
       const id = w[h]!;
       if (id >= 0 ? NAME_KEYS[id] === key : headerKey(this.head!.slice(w[h + 1], w[h + 2])) === key) return h;
     }
@@ -303,7 +331,7 @@ export abstract class SipMessage {
 
   /** From (RFC 3261 20.20); throws when missing or malformed. */
   get from(): NameAddr {
-    return (this.typedFrom ??= this.scannedNameAddr(Hot.From, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
+    return (this.typedFrom ??= this.scannedNameAddr(SLOT_FROM, 'From') ?? parseNameAddrText(this.required('from'), 'From'));
   }
 
   set from(v: NameAddr) {
@@ -312,7 +340,7 @@ export abstract class SipMessage {
 
   /** To (RFC 3261 20.39); throws when missing or malformed. */
   get to(): NameAddr {
-    return (this.typedTo ??= this.scannedNameAddr(Hot.To, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
+    return (this.typedTo ??= this.scannedNameAddr(SLOT_TO, 'To') ?? parseNameAddrText(this.required('to'), 'To'));
   }
 
   set to(v: NameAddr) {
@@ -331,7 +359,7 @@ export abstract class SipMessage {
 
   /** Contact values (RFC 3261 20.10); `'*'` for the wildcard; empty when absent. */
   get contact(): ContactValue[] {
-    return (this.typedContact ??= this.scannedNameAddrs(Hot.Contact, 'Contact') ?? this.readContact());
+    return (this.typedContact ??= this.scannedNameAddrs(SLOT_CONTACT, 'Contact') ?? this.readContact());
   }
 
   private readContact(): ContactValue[] {
@@ -345,14 +373,14 @@ export abstract class SipMessage {
   /** Route values (RFC 3261 20.34). */
   get route(): NameAddr[] {
     const r = (this.rare ??= newRare());
-    return (r.route ??= this.scannedNameAddrs(Hot.Route, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
+    return (r.route ??= this.scannedNameAddrs(SLOT_ROUTE, 'Route') ?? parseNameAddrList(this.rawValues('route'), 'Route'));
   }
 
   /** Record-Route values (RFC 3261 20.30). */
   get recordRoute(): NameAddr[] {
     const r = (this.rare ??= newRare());
     return (r.recordRoute ??=
-      this.scannedNameAddrs(Hot.RecordRoute, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
+      this.scannedNameAddrs(SLOT_RECORD_ROUTE, 'Record-Route') ?? parseNameAddrList(this.rawValues('record-route'), 'Record-Route'));
   }
 
   /** Max-Forwards (RFC 3261 20.22), 0-255; `undefined` when absent. */
@@ -443,8 +471,8 @@ export abstract class SipMessage {
     if (h !== undefined) {
       // A scanned message is never folded (the scanner leaves folding to the grammar path).
       if (h < 0) return false;
-      start = scanner.record[h + 3]!;
-      end = scanner.record[h + 4]!;
+      start = RING[h + 3]!;
+      end = RING[h + 4]!;
     } else {
       let e: HeaderEntry | undefined;
       for (const x of this.entries) {
@@ -476,7 +504,7 @@ export abstract class SipMessage {
    * written in order with a Content-Length matching the body.
    */
   toBuffer(): Buffer {
-    if (!this.dirty && this.src) return (this.raw ??= this.src.subarray(this.base, this.rawEnd));
+    if (!this.dirty && this.src) return (this.raw ??= this.src.subarray(this.base, this.bodyEnd));
     if (!this.dirty && this.raw) return this.raw;
     const body = this.body;
     let head = this.startLine() + '\r\n';
@@ -509,12 +537,11 @@ export abstract class SipMessage {
 
   // --- internals -------------------------------------------------------------------------------------
 
-  /** @internal Called by the parser: the message is `src[base, rawEnd)`, its body `src[bodyStart, bodyEnd)`. */
-  static attach(m: SipMessage, src: Buffer, head: string, base: number, rawEnd: number, bodyStart: number, bodyEnd: number): void {
+  /** @internal Called by the parser: the message is `src[base, bodyEnd)`, its body `src[bodyStart, bodyEnd)`. */
+  static attach(m: SipMessage, src: Buffer, head: string, base: number, bodyStart: number, bodyEnd: number): void {
     m.src = src;
     m.head = head;
     m.base = base;
-    m.rawEnd = rawEnd;
     m.raw = undefined;
     m.bodyStart = bodyStart;
     m.bodyEnd = bodyEnd;
@@ -542,20 +569,32 @@ export abstract class SipMessage {
   }
 
   /**
-   * @internal Called by the parser with a native scan record (src/native/sip.ts) of `src`: header lines
-   * made into entries when first needed, item records read in place by the typed accessors.
+   * @internal Called by the parser on a new message with the native scan record (src/native/sip.ts) of
+   * `src` at word `at` of ring `w`, position `pos` in its history: header lines made into entries when
+   * first needed, item records read in place by the typed accessors.
    */
-  static attachScanned(m: SipMessage, src: Buffer, head: string, at: number, pos: number): void {
-    const w = scanner.record;
-    const end = w[at + SipScanWord.BodyEnd]!;
-    SipMessage.attach(m, src, head, w[at + SipScanWord.Base]!, end, w[at + SipScanWord.BodyStart]!, end);
-    m.place(at, pos);
-    m.entryList = undefined;
+  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number, pos: number): void {
+    const bodyStart = w[at + W_BODY_START]!;
+    const end = w[at + W_BODY_END]!;
+    m.src = src;
+    m.head = head;
+    m.base = w[at + W_BASE]!;
+    m.bodyStart = bodyStart;
+    m.bodyEnd = end;
+    m.bodyBuf = bodyStart < end ? undefined : EMPTY;
+    m.dirty = false;
+    m.recAt = at;
+    m.recPos = pos;
   }
 
   /** `[start, end)` of the head view (start line and headers as received). */
   protected headSlice(start: number, end: number): string {
     return this.head!.slice(start, end);
+  }
+
+  /** True when the head view holds `text` at `at`. */
+  protected headHas(text: string, at: number): boolean {
+    return this.head!.startsWith(text, at);
   }
 
   /** Takes the record at word `at` of the ring, position `pos` in its history. */
@@ -574,34 +613,32 @@ export abstract class SipMessage {
       if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
       this.place(scanner.at, scanner.pos);
     }
-    return scanner.record;
+    return RING;
   }
 
-  /** Word index in the ring of the first item of a hot header (its slot in the record), or -1 when none. */
-  private firstItem(it: Int32Array, hot: Hot): number {
-    const i = it[this.recAt + SipScanWord.SlotBase + hot - 1]!;
+  /** Word index in the ring of the first item of a hot header (`slot`: its SLOT_ word), or -1 when none. */
+  private firstItem(it: Int32Array, slot: number): number {
+    const i = it[this.recAt + slot]!;
     return i === 0 ? -1 : this.recAt + i;
   }
 
   /** Word index in the ring of the item after item `i` of the same hot header, or -1 when none. */
   private nextItem(it: Int32Array, i: number): number {
-    const n = it[i + SIP_ITEM_NEXT]!;
+    const n = it[i + ITEM_NEXT]!;
     return n === 0 ? -1 : this.recAt + n;
-  }
-
-  /** True when item `i` and the items after it of the same hot header are all in the canonical form. */
-  private allCanonical(it: Int32Array, i: number): boolean {
-    for (; i >= 0; i = this.nextItem(it, i)) if (it[i + 3] !== 1) return false;
-    return true;
   }
 
   /** Every Via value from the scan, or `undefined` when one is not in the canonical form. */
   private scannedVias(it: Int32Array): Via[] | undefined {
-    const first = this.firstItem(it, Hot.Via);
+    const first = this.firstItem(it, SLOT_VIA);
     if (first < 0) return [];
-    if (!this.allCanonical(it, first)) return undefined;
+    if (it[first + 3] !== 1) return undefined;
+    // Made with its first value: most messages have one, and an array literal holds just that.
     const out = [this.viaAt(it, first)];
-    for (let i = this.nextItem(it, first); i >= 0; i = this.nextItem(it, i)) out.push(this.viaAt(it, i));
+    for (let i = this.nextItem(it, first); i >= 0; i = this.nextItem(it, i)) {
+      if (it[i + 3] !== 1) return undefined;
+      out.push(this.viaAt(it, i));
+    }
     return out;
   }
 
@@ -631,37 +668,40 @@ export abstract class SipMessage {
   }
 
   /** The first From/To line from the scan, or `undefined` (not scanned, absent, or not canonical). */
-  private scannedNameAddr(hot: Hot, what: string): NameAddr | undefined {
+  private scannedNameAddr(slot: number, what: string): NameAddr | undefined {
     const it = this.record();
     if (it === undefined) return undefined;
-    const i = this.firstItem(it, hot);
+    const i = this.firstItem(it, slot);
     return i >= 0 && it[i + 3] === 1 ? this.nameAddrAt(it, i, what) : undefined;
   }
 
   /** Every value of a name-addr list header from the scan, or `undefined` when one is not canonical. */
-  private scannedNameAddrs(hot: Hot, what: string): NameAddr[] | undefined {
+  private scannedNameAddrs(slot: number, what: string): NameAddr[] | undefined {
     const it = this.record();
     if (it === undefined) return undefined;
-    const first = this.firstItem(it, hot);
+    const first = this.firstItem(it, slot);
     if (first < 0) return [];
-    if (!this.allCanonical(it, first)) return undefined;
+    if (it[first + 3] !== 1) return undefined;
     const out = [this.nameAddrAt(it, first, what)];
-    for (let i = this.nextItem(it, first); i >= 0; i = this.nextItem(it, i)) out.push(this.nameAddrAt(it, i, what));
+    for (let i = this.nextItem(it, first); i >= 0; i = this.nextItem(it, i)) {
+      if (it[i + 3] !== 1) return undefined;
+      out.push(this.nameAddrAt(it, i, what));
+    }
     return out;
   }
 
   /** True when the scan found one Contact value and it is the wildcard `*` (RFC 3261 10.2.2). */
   private scannedWildcard(it: Int32Array): boolean {
-    const first = this.firstItem(it, Hot.Contact);
+    const first = this.firstItem(it, SLOT_CONTACT);
     if (first < 0 || this.nextItem(it, first) >= 0) return false;
-    const h = this.recAt + SipScanWord.FirstHeader + it[first]! * SIP_HEADER_WORDS;
+    const h = this.recAt + W_FIRST_HEADER + it[first]! * HEADER_WORDS;
     return this.head!.slice(it[h + 3], it[h + 4]).trim() === WILDCARD;
   }
 
   private readCallId(): string {
     const it = this.record();
     if (it !== undefined) {
-      const i = this.firstItem(it, Hot.CallId);
+      const i = this.firstItem(it, SLOT_CALL_ID);
       if (i >= 0 && it[i + 3] === 1) return this.head!.slice(it[i + 4], it[i + 5]);
     }
     const v = this.required('call-id');
@@ -672,7 +712,7 @@ export abstract class SipMessage {
   private readCSeq(): CSeq {
     const it = this.record();
     if (it !== undefined) {
-      const i = this.firstItem(it, Hot.CSeq);
+      const i = this.firstItem(it, SLOT_CSEQ);
       if (i >= 0 && it[i + 3] === 1) {
         // The word holds the number's 32 bits; most fit an int32, which stays a small integer.
         const seq = it[i + 4]!;
@@ -861,12 +901,38 @@ export class SipRequest extends SipMessage {
 export class SipResponse extends SipMessage {
   declare readonly isRequest: false;
   declare status: number;
-  declare reason: string;
+  /** The reason phrase; `undefined` while a scanned one is not yet taken from the head view. */
+  private declare reasonText: string | undefined;
+  /** Offsets of a scanned reason phrase in the head view. */
+  private declare reasonStart: number;
+  private declare reasonEnd: number;
 
-  constructor(status: number, reason: string) {
+  constructor(status: number, reason: string);
+  /** @internal A scanned response (the parser attaches its head view): the phrase is `reasonStart, reasonEnd` of it. */
+  constructor(status: number, reason: undefined, reasonStart: number, reasonEnd: number);
+  constructor(status: number, reason: string | undefined, reasonStart = 0, reasonEnd = 0) {
     super();
     this.status = status;
-    this.reason = reason;
+    this.reasonText = reason;
+    this.reasonStart = reasonStart;
+    this.reasonEnd = reasonEnd;
+  }
+
+  /**
+   * The reason phrase (RFC 3261 7.2), taken from the head view when first read: the string of
+   * {@link REASON_BY_STATUS} when it is the usual one.
+   */
+  get reason(): string {
+    if (this.reasonText !== undefined) return this.reasonText;
+    const start = this.reasonStart;
+    const end = this.reasonEnd;
+    const usual = REASON_BY_STATUS[this.status];
+    return (this.reasonText =
+      usual !== undefined && usual.length === end - start && this.headHas(usual, start) ? usual : this.headSlice(start, end));
+  }
+
+  set reason(value: string) {
+    this.reasonText = value;
   }
 
   startLine(): string {
@@ -931,30 +997,33 @@ function isDigits(t: string): boolean {
  * `partial` holds the message with every header line, so a 400 (or 505, 513, 413) can be addressed.
  */
 export function parseMessage(buf: Buffer, limits: Partial<SipLimits> = DEFAULT_LIMITS): SipMessage {
-  const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
-  const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
-  const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
+  // The default limits take a short path (few bytes of code, which V8 then inlines into the caller).
+  if (limits !== DEFAULT_LIMITS) return parseLimited(buf, limits);
+  const head = scanner.scan(buf, MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_HEADERS);
+  return head !== undefined ? fromScan(buf, head) : parseGrammar(buf, MAX_HEADER_BYTES, MAX_BODY_BYTES, MAX_HEADERS);
+}
+
+/** {@link parseMessage} under other limits; those not given are the defaults. */
+function parseLimited(buf: Buffer, limits: Partial<SipLimits>): SipMessage {
+  const maxHeaderBytes = limits.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  const maxBodyBytes = limits.maxBodyBytes ?? MAX_BODY_BYTES;
+  const maxHeaders = limits.maxHeaders ?? MAX_HEADERS;
   const head = scanner.scan(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
-  if (head !== undefined) return fromScan(buf, head, scanner.record, scanner.at, scanner.pos);
-  return parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
+  return head !== undefined ? fromScan(buf, head) : parseGrammar(buf, maxHeaderBytes, maxBodyBytes, maxHeaders);
 }
 
-/** Builds the message the native scanner described in record `w[at...]` (src/native/sip.ts): no fault was found. */
-function fromScan(buf: Buffer, head: string, w: Int32Array, at: number, pos: number): SipMessage {
-  const l1 = w[at + SipScanWord.Line1];
-  const l2 = w[at + SipScanWord.Line2];
+/** Builds the message the native scanner just described (src/native/sip.ts): no fault was found. */
+function fromScan(buf: Buffer, head: string): SipMessage {
+  const w = RING;
+  const at = scanner.at;
+  const l1 = w[at + W_LINE1]!;
+  const l2 = w[at + W_LINE2]!;
   const msg =
-    w[at + SipScanWord.Kind] === 1
-      ? SipRequest.scanned(token(head, 0, w[at + SipScanWord.Line0]!, w[at + SipScanWord.MethodToken]!), l1!, l2!)
-      : new SipResponse(w[at + SipScanWord.Line0]!, reasonPhrase(head, w[at + SipScanWord.Line0]!, l1!, l2!));
-  SipMessage.attachScanned(msg, buf, head, at, pos);
+    w[at + W_KIND] === 1
+      ? SipRequest.scanned(token(head, 0, w[at + W_LINE0]!, w[at + W_METHOD_TOKEN]!), l1, l2)
+      : new SipResponse(w[at + W_LINE0]!, undefined, l1, l2);
+  SipMessage.attachScanned(msg, buf, head, w, at, scanner.pos);
   return msg;
-}
-
-/** The reason phrase `head[start, end)` of a response: the string of {@link REASON_BY_STATUS} when it is the usual one. */
-function reasonPhrase(head: string, status: number, start: number, end: number): string {
-  const usual = REASON_BY_STATUS[status];
-  return usual !== undefined && usual.length === end - start && head.startsWith(usual, start) ? usual : head.slice(start, end);
 }
 
 /**
@@ -995,7 +1064,7 @@ function parseGrammar(buf: Buffer, maxHeaderBytes: number, maxBodyBytes: number,
     msg = new SipRequest(r.method, r.uri);
     if (r.fault) fault = r.fault;
   }
-  SipMessage.attach(msg, buf, head, base, len, len, len);
+  SipMessage.attach(msg, buf, head, base, len, len);
   // Header lines up to the empty line.
   let p = eol + 1;
   let bodyStart = -1;
@@ -1071,7 +1140,7 @@ function parseGrammar(buf: Buffer, maxHeaderBytes: number, maxBodyBytes: number,
   } else if (len - bodyStart > maxBodyBytes) {
     fault ??= { reason: `body larger than ${maxBodyBytes} bytes`, status: 413 };
   }
-  SipMessage.attach(msg, buf, head, base, bodyEnd, bodyStart, bodyEnd);
+  SipMessage.attach(msg, buf, head, base, bodyStart, bodyEnd);
   if (fault) throw new SipParseError(fault.reason, { status: fault.status, partial: msg });
   return msg;
 }

@@ -1,6 +1,6 @@
 import { TOKEN } from './charset.js';
 import { SipParseError } from './errors.js';
-import { Scanner, findParam, formatParams, paramsFromString, quote, splitList } from './scanner.js';
+import { Scanner, findParam, formatParams, paramsFromRange, quote, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 
 /**
@@ -12,19 +12,18 @@ export class NameAddr {
   // several are made per received message, and V8 creates objects faster this way).
   /** Display name, unquoted, or `undefined` when absent. */
   declare displayName: string | undefined;
-  private declare paramMap: Map<string, string | null> | undefined;
   /**
-   * Parameters as received (fast path), until the Map is needed; while `rawStart` is not negative, the
-   * native scan's head view they are not yet sliced from: `rawParams[rawStart, rawEnd)`, sliced when first
-   * read, so a message read only for its tag slices nothing.
+   * The parameters: a Map once needed; before, the parameters as received (fast path), and while `rawStart`
+   * is not negative the native scan's head view they are not yet sliced from: `ps[rawStart, rawEnd)`,
+   * sliced when first read, so a message read only for its tag slices nothing.
    */
-  private declare rawParams: string | undefined;
+  private declare ps: Map<string, string | null> | string;
   private declare rawStart: number;
   private declare rawEnd: number;
   /** With raw parameters: the first `tag` value found by the native scan (null: a flag), if it found one. */
   private declare scannedTag: string | null | undefined;
-  private declare uriParsed: SipUri | undefined;
-  private declare text: string;
+  /** The URI: parsed, or its text until first read. */
+  private declare u: SipUri | string;
   private declare readonly what: string;
 
   /** `uri` may be given as text; it is then parsed when first read (lazily). */
@@ -36,23 +35,11 @@ export class NameAddr {
     adoptParams?: Map<string, string | null> | string,
   ) {
     this.displayName = displayName;
-    if (typeof adoptParams === 'string') {
-      this.paramMap = undefined;
-      this.rawParams = adoptParams;
-    } else {
-      this.paramMap = adoptParams ?? new Map(params ?? []);
-      this.rawParams = undefined;
-    }
+    this.ps = adoptParams ?? new Map(params ?? []);
     this.rawStart = -1;
     this.rawEnd = 0;
     this.scannedTag = undefined;
-    if (typeof uri === 'string') {
-      this.uriParsed = undefined;
-      this.text = uri;
-    } else {
-      this.uriParsed = uri;
-      this.text = '';
-    }
+    this.u = uri;
     this.what = what;
   }
 
@@ -61,8 +48,7 @@ export class NameAddr {
    * parameters as received (`head[ps, pe)`) and the value of the first `tag` parameter when there is one.
    */
   static scanned(uri: string, displayName: string | undefined, what: string, head: string, ps: number, pe: number, tag: string | null | undefined): NameAddr {
-    const na = new NameAddr(uri, displayName, undefined, what, '');
-    na.rawParams = head;
+    const na = new NameAddr(uri, displayName, undefined, what, head);
     na.rawStart = ps;
     na.rawEnd = pe;
     na.scannedTag = tag;
@@ -71,42 +57,44 @@ export class NameAddr {
 
   /** Parameters as received, or `undefined` once they are in the Map. */
   private raw(): string | undefined {
-    if (this.rawStart >= 0) {
-      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawParams!.slice(this.rawStart, this.rawEnd);
-      this.rawStart = -1;
-    }
-    return this.rawParams;
+    const ps = this.ps;
+    if (typeof ps !== 'string') return undefined;
+    if (this.rawStart < 0) return ps;
+    const raw = this.rawStart === this.rawEnd ? '' : ps.slice(this.rawStart, this.rawEnd);
+    this.ps = raw;
+    this.rawStart = -1;
+    return raw;
   }
 
   /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
   get params(): Map<string, string | null> {
-    if (this.paramMap === undefined) {
-      this.paramMap = paramsFromString(this.raw() ?? '');
-      this.rawParams = undefined;
-    }
-    return this.paramMap;
+    const ps = this.ps;
+    if (typeof ps !== 'string') return ps;
+    const map = this.rawStart < 0 ? paramsFromRange(ps, 0, ps.length) : paramsFromRange(ps, this.rawStart, this.rawEnd);
+    this.rawStart = -1;
+    return (this.ps = map);
   }
 
   /** The URI, parsed when first read; throws {@link SipParseError} naming the header when malformed. */
   get uri(): SipUri {
-    if (!this.uriParsed) {
-      try {
-        this.uriParsed = parseUri(this.text);
-      } catch (err) {
-        if (err instanceof SipParseError) throw new SipParseError(`${this.what}: ${err.reason}`);
-        throw err;
-      }
+    const u = this.u;
+    if (typeof u !== 'string') return u;
+    try {
+      return (this.u = parseUri(u));
+    } catch (err) {
+      if (err instanceof SipParseError) throw new SipParseError(`${this.what}: ${err.reason}`);
+      throw err;
     }
-    return this.uriParsed;
   }
 
   set uri(value: SipUri) {
-    this.uriParsed = value;
+    this.u = value;
   }
 
   /** The URI as text (as written when parsed from a message). */
   get uriText(): string {
-    return this.uriParsed ? this.uriParsed.toString() : this.text;
+    const u = this.u;
+    return typeof u === 'string' ? u : u.toString();
   }
 
   /** Parses one name-addr/addr-spec with its parameters; throws {@link SipParseError}. */
@@ -116,7 +104,7 @@ export class NameAddr {
 
   /** `tag` parameter (RFC 3261 19.3). */
   get tag(): string | undefined {
-    if (this.paramMap === undefined && this.scannedTag !== undefined) return this.scannedTag ?? undefined;
+    if (this.scannedTag !== undefined && typeof this.ps === 'string') return this.scannedTag ?? undefined;
     const raw = this.raw();
     if (raw !== undefined) {
       const v = findParam(raw, 'tag');
@@ -144,7 +132,8 @@ export class NameAddr {
   }
 
   clone(): NameAddr {
-    return new NameAddr(this.uriParsed ? this.uriParsed.clone() : this.text, this.displayName, this.params, this.what);
+    const u = this.u;
+    return new NameAddr(typeof u === 'string' ? u : u.clone(), this.displayName, this.params, this.what);
   }
 
   /** Always in name-addr form (`<uri>`), which is correct whatever the URI holds. */

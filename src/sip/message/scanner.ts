@@ -196,18 +196,19 @@ export function splitList(value: string): string[] {
 }
 
 /**
- * Parses a parameter string already checked by a fast-path expression (`;name[=value]...`, token names,
- * no quotes or whitespace) into a Map with lower-case names.
+ * Parses a parameter string already checked by a fast-path expression or the native scan
+ * (`;name[=value]...`, token names, no quotes or whitespace), `t[start, end)`, into a Map with lower-case
+ * names.
  */
-export function paramsFromString(ps: string): Map<string, string | null> {
+export function paramsFromRange(t: string, start: number, end: number): Map<string, string | null> {
   const params = new Map<string, string | null>();
-  let i = 1;
-  while (i <= ps.length) {
-    let e = ps.indexOf(';', i);
-    if (e < 0) e = ps.length;
-    const eq = ps.indexOf('=', i);
-    if (eq < 0 || eq > e) params.set(ps.slice(i, e).toLowerCase(), null);
-    else params.set(ps.slice(i, eq).toLowerCase(), ps.slice(eq + 1, e));
+  let i = start + 1;
+  while (i <= end) {
+    let e = t.indexOf(';', i);
+    if (e < 0 || e > end) e = end;
+    const eq = t.indexOf('=', i);
+    if (eq < 0 || eq > e) params.set(t.slice(i, e).toLowerCase(), null);
+    else params.set(t.slice(i, eq).toLowerCase(), t.slice(eq + 1, e));
     i = e + 1;
   }
   return params;

@@ -1,5 +1,5 @@
 import { HOSTCHAR } from './charset.js';
-import { Scanner, findParam, formatParams, paramsFromString, splitList } from './scanner.js';
+import { Scanner, findParam, formatParams, paramsFromRange, splitList } from './scanner.js';
 import { SipParseError } from './errors.js';
 
 /** The RFC 3261 8.1.1.7 branch prefix of transaction identifiers. */
@@ -16,12 +16,11 @@ export class Via {
   declare transport: string;
   declare host: string;
   declare port: number | undefined;
-  private declare paramMap: Map<string, string | null> | undefined;
   /**
-   * Parameters as received (fast path), until the Map is needed; while `rawStart` is not negative, the
-   * native scan's head view they are not yet sliced from: `rawParams[rawStart, rawEnd)`.
+   * The parameters: a Map once needed; before, the parameters as received (fast path), and while `rawStart`
+   * is not negative the native scan's head view they are not yet sliced from: `ps[rawStart, rawEnd)`.
    */
-  private declare rawParams: string | undefined;
+  private declare ps: Map<string, string | null> | string;
   private declare rawStart: number;
   private declare rawEnd: number;
   /** With raw parameters: the first `branch` value found by the native scan (null: a flag), if it found one. */
@@ -37,16 +36,11 @@ export class Via {
   }, adoptParams?: Map<string, string | null> | string) {
     if (init.protocolName !== undefined && init.protocolName !== 'SIP') this.protocolName = init.protocolName;
     if (init.protocolVersion !== undefined && init.protocolVersion !== '2.0') this.protocolVersion = init.protocolVersion;
-    this.transport = isUpper(init.transport) ? init.transport : init.transport.toUpperCase();
+    const t = init.transport;
+    this.transport = t === 'UDP' || t === 'TCP' || isUpper(t) ? t : t.toUpperCase();
     this.host = init.host;
     this.port = init.port;
-    if (typeof adoptParams === 'string') {
-      this.paramMap = undefined;
-      this.rawParams = adoptParams;
-    } else {
-      this.paramMap = adoptParams ?? new Map(init.params ?? []);
-      this.rawParams = undefined;
-    }
+    this.ps = adoptParams ?? new Map(init.params ?? []);
     this.rawStart = -1;
     this.rawEnd = 0;
     this.scannedBranch = undefined;
@@ -58,11 +52,9 @@ export class Via {
    * there is one.
    */
   static scanned(transport: string, host: string, port: number | undefined, head: string, ps: number, pe: number, branch: string | null | undefined): Via {
-    SCANNED.transport = transport;
-    SCANNED.host = host;
-    SCANNED.port = port;
-    const via = new Via(SCANNED, '');
-    via.rawParams = head;
+    // A fresh literal, not one shared object: storing this message's strings into a long-lived object
+    // would take V8's write barrier on every store, and once inlined the literal is never allocated.
+    const via = new Via({ transport, host, port }, head);
     via.rawStart = ps;
     via.rawEnd = pe;
     via.scannedBranch = branch;
@@ -71,20 +63,22 @@ export class Via {
 
   /** Parameters as received, or `undefined` once they are in the Map. */
   private raw(): string | undefined {
-    if (this.rawStart >= 0) {
-      this.rawParams = this.rawStart === this.rawEnd ? '' : this.rawParams!.slice(this.rawStart, this.rawEnd);
-      this.rawStart = -1;
-    }
-    return this.rawParams;
+    const ps = this.ps;
+    if (typeof ps !== 'string') return undefined;
+    if (this.rawStart < 0) return ps;
+    const raw = this.rawStart === this.rawEnd ? '' : ps.slice(this.rawStart, this.rawEnd);
+    this.ps = raw;
+    this.rawStart = -1;
+    return raw;
   }
 
   /** Via parameters, lower-case names. */
   get params(): Map<string, string | null> {
-    if (this.paramMap === undefined) {
-      this.paramMap = paramsFromString(this.raw() ?? '');
-      this.rawParams = undefined;
-    }
-    return this.paramMap;
+    const ps = this.ps;
+    if (typeof ps !== 'string') return ps;
+    const map = this.rawStart < 0 ? paramsFromRange(ps, 0, ps.length) : paramsFromRange(ps, this.rawStart, this.rawEnd);
+    this.rawStart = -1;
+    return (this.ps = map);
   }
 
   private param(name: string): string | null | undefined {
@@ -97,7 +91,7 @@ export class Via {
   }
 
   get branch(): string | undefined {
-    if (this.paramMap === undefined && this.scannedBranch !== undefined) return this.scannedBranch ?? undefined;
+    if (this.scannedBranch !== undefined && typeof this.ps === 'string') return this.scannedBranch ?? undefined;
     return this.param('branch') ?? undefined;
   }
 
@@ -147,9 +141,6 @@ export class Via {
 
 Object.defineProperty(Via.prototype, 'protocolName', { value: 'SIP', writable: true, configurable: true });
 Object.defineProperty(Via.prototype, 'protocolVersion', { value: '2.0', writable: true, configurable: true });
-
-/** What {@link Via.scanned} constructs from (one reused object: no allocation per message). */
-const SCANNED: { transport: string; host: string; port: number | undefined } = { transport: 'UDP', host: '', port: undefined };
 
 function isUpper(s: string): boolean {
   for (let i = 0; i < s.length; i++) {

@@ -308,3 +308,34 @@ t.test('identifiers and helpers', (t) => {
   t.equal(unquote('plain'), 'plain');
   t.end();
 });
+
+t.test('scanned values read lazily: reason phrase, header parameters, limits other than the defaults', (t) => {
+  const text =
+    'SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/TCP h:5070;Branch=z9hG4bKx;rport;received=192.0.2.1\r\nFrom: "A" <sip:a@h>;tag=1;X=y\r\n' +
+    'To: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContact: <sip:b@192.0.2.2>;expires=60;q=0.5;+sip.instance="<urn:uuid:1>";lr\r\n' +
+    'Content-Length: 0\r\n\r\n';
+  const res = parseMessage(Buffer.from(text)) as SipResponse;
+  t.equal(res.reason, 'Busy Here');
+  res.reason = 'Busy';
+  t.equal(res.reason, 'Busy');
+  t.equal(res.startLine(), 'SIP/2.0 486 Busy');
+  const via = res.via[0]!;
+  t.equal(via.received, '192.0.2.1', 'a parameter found in the received text');
+  t.equal(via.branch, 'z9hG4bKx', 'a name in another case is found once the parameters are a Map');
+  t.same([...via.params], [['branch', 'z9hG4bKx'], ['rport', null], ['received', '192.0.2.1']]);
+  t.equal(via.rport, true);
+  const from = res.from;
+  t.equal(from.tag, '1');
+  t.same([...from.params], [['tag', '1'], ['x', 'y']]);
+  const contact = res.contact[0] as NameAddr;
+  t.same([...contact.params], [['expires', '60'], ['q', '0.5'], ['+sip.instance', '"<urn:uuid:1>"'], ['lr', null]]);
+  t.equal(contact.expires, 60);
+  const parsedUri = contact.uri;
+  t.equal(contact.clone().uri.toString(), parsedUri.toString(), 'a clone of a parsed URI');
+  t.equal(contact.uriText, 'sip:b@192.0.2.2');
+  const limited = parseMessage(Buffer.from(text), { maxHeaders: 20 }) as SipResponse;
+  t.equal(limited.reason, 'Busy Here', 'limits other than the defaults');
+  t.equal(limited.to.tag, '2');
+  t.throws(() => parseMessage(Buffer.from(text), { maxHeaders: 3 }), { status: 513 } as never);
+  t.end();
+});
