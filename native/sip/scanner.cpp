@@ -9,6 +9,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SWITCHHOOK_SIP_AVX2 1
+#endif
 
 namespace switchhook {
 namespace sip {
@@ -242,38 +246,59 @@ struct Out {
   }
 };
 
-// The LF and CR masks of the 64 bytes at `p`, all readable: bit k for byte k.
-inline void LineMasks(const uint8_t* p, uint64_t* lf, uint64_t* cr) {
+// The LF and CR masks of the 64 bytes at `p`, all readable: bit k for byte k. SSE2 (x86-64 baseline) or a
+// byte loop.
+struct LineMasksBase {
+  static inline void Get(const uint8_t* p, uint64_t* lf, uint64_t* cr) {
 #if defined(__SSE2__)
-  const __m128i nl = _mm_set1_epi8('\n');
-  const __m128i ret = _mm_set1_epi8('\r');
-  uint64_t l = 0;
-  uint64_t c = 0;
-  for (int k = 0; k < 4; ++k) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    l |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
-    c |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, ret)))) << (16 * k);
-  }
-  *lf = l;
-  *cr = c;
+    const __m128i nl = _mm_set1_epi8('\n');
+    const __m128i ret = _mm_set1_epi8('\r');
+    uint64_t l = 0;
+    uint64_t c = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      l |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
+      c |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, ret)))) << (16 * k);
+    }
+    *lf = l;
+    *cr = c;
 #else
-  uint64_t l = 0;
-  uint64_t c = 0;
-  for (int k = 0; k < 64; ++k) {
-    l |= static_cast<uint64_t>(p[k] == '\n') << k;
-    c |= static_cast<uint64_t>(p[k] == '\r') << k;
-  }
-  *lf = l;
-  *cr = c;
+    uint64_t l = 0;
+    uint64_t c = 0;
+    for (int k = 0; k < 64; ++k) {
+      l |= static_cast<uint64_t>(p[k] == '\n') << k;
+      c |= static_cast<uint64_t>(p[k] == '\r') << k;
+    }
+    *lf = l;
+    *cr = c;
 #endif
-}
+  }
+};
+
+#if defined(SWITCHHOOK_SIP_AVX2)
+// The same with AVX2 (two 32-byte compares per mask), used when the CPU has it (Simd::kAvx2).
+struct LineMasksAvx2 {
+  __attribute__((target("avx2"))) static inline void Get(const uint8_t* p, uint64_t* lf, uint64_t* cr) {
+    const __m256i nl = _mm256_set1_epi8('\n');
+    const __m256i ret = _mm256_set1_epi8('\r');
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    *lf = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl))) |
+          static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, nl)))) << 32;
+    *cr = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, ret))) |
+          static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, ret)))) << 32;
+  }
+};
+#endif
 
 // The line ends of the header lines, found in one pass over the head from `from` (just after the start line's
 // LF) before any header is scanned: the LF of header line k goes to word 4 of header record k, until the first
 // empty line ("\n\n" or "\n\r\n", RFC 3261 7), whose LF goes to `*blank`. Returns the number of header lines,
 // or -1 when no empty line ends before `stop` (bytes up to `len` may be read) or the header records would not
 // fit `cap` words. Sixty-four bytes per step, with no branch per line.
-int64_t LineEnds(const uint8_t* data, size_t from, size_t stop, size_t len, int32_t* out, size_t cap, size_t* blank) {
+template <class Masks>
+__attribute__((always_inline)) inline int64_t LineEndsWith(const uint8_t* data, size_t from, size_t stop, size_t len,
+                                                           int32_t* out, size_t cap, size_t* blank) {
   // Header records (and the positions stored four at a time) must fit: k + 4 below `max_k`.
   if (cap < kFirstHeader + 5 * kHeaderWords) return -1;
   const size_t max_k = (cap - kFirstHeader) / kHeaderWords - 4;
@@ -285,11 +310,11 @@ int64_t LineEnds(const uint8_t* data, size_t from, size_t stop, size_t len, int3
     uint64_t lf;
     uint64_t cr;
     if (len - q >= 64) {
-      LineMasks(data + q, &lf, &cr);
+      Masks::Get(data + q, &lf, &cr);
     } else {
       uint8_t tail[64] = {};
       std::memcpy(tail, data + q, len - q);
-      LineMasks(tail, &lf, &cr);
+      Masks::Get(tail, &lf, &cr);
     }
     if (stop - q < 64) {
       const uint64_t in = (1ULL << (stop - q)) - 1;
@@ -326,6 +351,29 @@ int64_t LineEnds(const uint8_t* data, size_t from, size_t stop, size_t len, int3
     }
   }
   return -1;
+}
+
+int64_t LineEndsBase(const uint8_t* data, size_t from, size_t stop, size_t len, int32_t* out, size_t cap,
+                     size_t* blank) {
+  return LineEndsWith<LineMasksBase>(data, from, stop, len, out, cap, blank);
+}
+
+#if defined(SWITCHHOOK_SIP_AVX2)
+__attribute__((target("avx2"))) int64_t LineEndsAvx2(const uint8_t* data, size_t from, size_t stop, size_t len,
+                                                      int32_t* out, size_t cap, size_t* blank) {
+  return LineEndsWith<LineMasksAvx2>(data, from, stop, len, out, cap, blank);
+}
+#endif
+
+// The line-end pass for `simd`: AVX2 when asked for and the CPU has it, else the baseline.
+int64_t LineEnds(Simd simd, const uint8_t* data, size_t from, size_t stop, size_t len, int32_t* out, size_t cap,
+                 size_t* blank) {
+#if defined(SWITCHHOOK_SIP_AVX2)
+  if (simd == Simd::kAvx2) return LineEndsAvx2(data, from, stop, len, out, cap, blank);
+#else
+  (void)simd;
+#endif
+  return LineEndsBase(data, from, stop, len, out, cap, blank);
 }
 
 inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - base); }
@@ -544,6 +592,18 @@ inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
 
 }  // namespace
 
+Simd BestSimd() {
+#if defined(SWITCHHOOK_SIP_AVX2)
+  static const Simd best = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? Simd::kAvx2 : Simd::kBase;
+  }();
+  return best;
+#else
+  return Simd::kBase;
+#endif
+}
+
 void NameTable::AddToken(const std::string& token) {
   // Ids follow the call order; a token that cannot be matched keeps its id with an empty word.
   if (tokens_.size() >= 64) return;
@@ -658,7 +718,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     out[kLine2] = static_cast<int32_t>(ue);
   }
   size_t blank = 0;
-  const int64_t lines = LineEnds(data, lf + 1, max_head < len - base ? base + max_head : len, len, out, cap, &blank);
+  const int64_t lines = LineEnds(names.simd(), data, lf + 1, max_head < len - base ? base + max_head : len, len, out, cap, &blank);
   if (lines < 0 || lines > limits.max_headers) return 0;
   const auto count = static_cast<size_t>(lines);
   Out o{out, cap, &names, kFirstHeader + count * kHeaderWords};
