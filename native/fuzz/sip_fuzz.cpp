@@ -133,6 +133,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FuzzNameTable(t);
     return t;
   }();
+  // The same table limited to the baseline instruction set (no AVX2 pass).
+  static NameTable* base_names = [] {
+    auto* t = new NameTable();
+    FuzzNameTable(t);
+    t->SetSimd(Simd::kBase);
+    return t;
+  }();
   Limits limits{32 * 1024, 64 * 1024, 256};
   std::vector<int32_t> a(kCap, 0x5a5a5a5a);
   ScanMessage(data, size, *names, limits, a.data(), a.size());
@@ -150,6 +157,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(a[i] == b[i]);
     }
     for (size_t i = static_cast<size_t>(a[kItemBase]); i < used; ++i) Check(a[i] == b[i]);
+  }
+  // The baseline instruction set gives the same record, word for word.
+  std::vector<int32_t> d(kCap, 0x3c3c3c3c);
+  ScanMessage(data, size, *base_names, limits, d.data(), d.size());
+  Check(a[kStatus] == d[kStatus]);
+  if (a[kStatus] == 1) {
+    const size_t used = static_cast<size_t>(a[kItemBase]) + static_cast<size_t>(a[kItemCount]) * kItemWords;
+    for (size_t i = 0; i < used; ++i) Check(a[i] == d[i]);
   }
   // A small record and tight limits (chosen from the input length): never past the end of the record.
   size_t small = 40 + size % 64;

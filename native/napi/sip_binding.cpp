@@ -34,9 +34,10 @@ bool IsInt32Array(const Napi::Value& v) {
 }
 
 // sipInit(names: string[], singleGroups: Uint8Array, roles: Uint8Array, slots: Uint8Array, out: Int32Array,
-// room: number, tokens?: string[]) -> handle. Every scan writes its record into `out` from the word it is
-// given and within `room` words of it, so the caller can use `out` as a ring. `tokens` (methods, transports)
-// are named by index in the record.
+// room: number, tokens?: string[], baselineSimd?: boolean) -> handle. Every scan writes its record into `out`
+// from the word it is given and within `room` words of it, so the caller can use `out` as a ring. `tokens`
+// (methods, transports) are named by index in the record. `baselineSimd` keeps the scans to the x86-64 baseline
+// instruction set even where the CPU has AVX2 (the records are the same; tests compare the two).
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
@@ -65,6 +66,9 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
       Napi::Value v = tokens.Get(i);
       state->names.AddToken(v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string());
     }
+  }
+  if (info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value()) {
+    state->names.SetSimd(sip::Simd::kBase);
   }
   state->out_ref = Napi::Persistent(out);
   state->out = out.Data();

@@ -9,6 +9,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SWITCHHOOK_SIP_AVX2 1
+#endif
 
 namespace switchhook {
 namespace sip {
@@ -198,7 +202,8 @@ size_t Params(const uint8_t* p, size_t i, size_t end, bool quoted_ok, bool via, 
   return i;
 }
 
-// Zeroes kMaxSlot words at `p`.
+// Zeroes kMaxSlot words at `p` with plain stores (a zeroing loop would become `rep stos`, whose start-up costs
+// more than these few words).
 inline void ZeroSlots(int32_t* p) {
   static_assert(kMaxSlot % 4 == 0, "slot words are zeroed four at a time");
 #if defined(__SSE2__)
@@ -211,73 +216,165 @@ inline void ZeroSlots(int32_t* p) {
 #endif
 }
 
-// The record while scanning: header records grow up from kFirstHeader, item records down from the end;
-// Finish() moves the items right after the headers.
+// The record while scanning: the header count is known before the first header is scanned (LineEnds), so the
+// item records are written in place right after the header records, each linked to the previous item of its
+// slot as it is made.
 struct Out {
   int32_t* w;
   size_t cap;
-  size_t headers = 0;
+  const NameTable* names;
+  size_t item_base;  // word index of the first item record
   size_t items = 0;
-  size_t HeaderEnd() const { return kFirstHeader + headers * kHeaderWords; }
-  size_t ItemStart() const { return cap - items * kItemWords; }
-  // The next header record, or nullptr when the record is full.
-  int32_t* Header() {
-    if (HeaderEnd() + kHeaderWords > ItemStart()) return nullptr;
-    return w + kFirstHeader + (headers++) * kHeaderWords;
-  }
-  // A new item record (words 3.. zeroed), or nullptr when the record is full.
+  int32_t last[kMaxSlot] = {};  // word index of the latest item of each slot so far, 0 for none
+  // A new item record (words 3.. zeroed) linked into its slot, or nullptr when the record is full.
   int32_t* Item(int header, int id, ItemKind kind) {
-    if (ItemStart() < HeaderEnd() + kItemWords) return nullptr;
-    size_t at = ItemStart() - kItemWords;
+    const size_t at = item_base + items * kItemWords;
+    if (at + kItemWords > cap) return nullptr;
     ++items;
     int32_t* r = w + at;
     r[0] = header;
     r[1] = id;
     r[2] = kind;
     for (int k = 3; k < kItemWords; ++k) r[k] = 0;
+    const uint8_t slot = names->SlotOf(id);
+    if (slot != 0) {
+      int32_t& prev = last[slot - 1];
+      w[prev == 0 ? kSlotBase + slot - 1 : prev + kItemNext] = static_cast<int32_t>(at);
+      prev = static_cast<int32_t>(at);
+    }
     return r;
   }
-  // Puts the items in order right after the headers and indexes the first item of each slot; returns
-  // where the items start.
-  size_t Finish(const NameTable& names) {
-    int32_t* lo = w + ItemStart();
-    const size_t at = HeaderEnd();
-    if (at + items * kItemWords <= ItemStart()) {
-      // The usual case, with room between headers and items: each item copied once to its place, word by
-      // word (the words were just written one at a time: wider loads would wait for those stores to drain
-      // instead of being forwarded from them).
-      for (size_t i = 0; i < items; ++i) {
-        const int32_t* from = lo + (items - 1 - i) * kItemWords;
-        int32_t* to = w + at + i * kItemWords;
-        for (int k = 0; k < kItemWords; ++k) to[k] = from[k];
-      }
-    } else {
-      for (size_t i = 0, j = items - (items > 0 ? 1 : 0); i < j; ++i, --j) {
-        for (int k = 0; k < kItemWords; ++k) std::swap(lo[i * kItemWords + k], lo[j * kItemWords + k]);
-      }
-      std::memmove(w + at, lo, items * kItemWords * sizeof(int32_t));
+};
+
+// The LF and CR masks of the 64 bytes at `p`, all readable: bit k for byte k. SSE2 (x86-64 baseline) or a
+// byte loop.
+struct LineMasksBase {
+  static inline void Get(const uint8_t* p, uint64_t* lf, uint64_t* cr) {
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n');
+    const __m128i ret = _mm_set1_epi8('\r');
+    uint64_t l = 0;
+    uint64_t c = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+      l |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << (16 * k);
+      c |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, ret)))) << (16 * k);
     }
-    // First item of each slot, and each item linked to the next of its slot (`last`: word index of the
-    // slot's latest item so far, 0 for none). Both are zeroed with plain stores: compilers turn a zeroing
-    // loop into `rep stos`, whose start-up costs more than these few words.
-    int32_t last[kMaxSlot];
-    ZeroSlots(w + kSlotBase);
-    ZeroSlots(last);
-    for (size_t i = 0; i < items; ++i) {
-      const size_t r = at + i * kItemWords;
-      w[r + kItemNext] = 0;
-      const uint8_t slot = names.SlotOf(w[r + 1]);
-      if (slot == 0) continue;
-      if (last[slot - 1] == 0) {
-        w[kSlotBase + slot - 1] = static_cast<int32_t>(r);
-      } else {
-        w[last[slot - 1] + kItemNext] = static_cast<int32_t>(r);
-      }
-      last[slot - 1] = static_cast<int32_t>(r);
+    *lf = l;
+    *cr = c;
+#else
+    uint64_t l = 0;
+    uint64_t c = 0;
+    for (int k = 0; k < 64; ++k) {
+      l |= static_cast<uint64_t>(p[k] == '\n') << k;
+      c |= static_cast<uint64_t>(p[k] == '\r') << k;
     }
-    return at;
+    *lf = l;
+    *cr = c;
+#endif
   }
 };
+
+#if defined(SWITCHHOOK_SIP_AVX2)
+// The same with AVX2 (two 32-byte compares per mask), used when the CPU has it (Simd::kAvx2).
+struct LineMasksAvx2 {
+  __attribute__((target("avx2"))) static inline void Get(const uint8_t* p, uint64_t* lf, uint64_t* cr) {
+    const __m256i nl = _mm256_set1_epi8('\n');
+    const __m256i ret = _mm256_set1_epi8('\r');
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    *lf = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl))) |
+          static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, nl)))) << 32;
+    *cr = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, ret))) |
+          static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, ret)))) << 32;
+  }
+};
+#endif
+
+// The line ends of the header lines, found in one pass over the head from `from` (just after the start line's
+// LF) before any header is scanned: the LF of header line k goes to word 4 of header record k, until the first
+// empty line ("\n\n" or "\n\r\n", RFC 3261 7), whose LF goes to `*blank`. Returns the number of header lines,
+// or -1 when no empty line ends before `stop` (bytes up to `len` may be read) or the header records would not
+// fit `cap` words. Sixty-four bytes per step, with no branch per line.
+template <class Masks>
+__attribute__((always_inline)) inline int64_t LineEndsWith(const uint8_t* data, size_t from, size_t stop, size_t len,
+                                                           int32_t* out, size_t cap, size_t* blank) {
+  // Header records (and the positions stored four at a time) must fit: k + 4 below `max_k`.
+  if (cap < kFirstHeader + 5 * kHeaderWords) return -1;
+  const size_t max_k = (cap - kFirstHeader) / kHeaderWords - 4;
+  int32_t* ends = out + kFirstHeader + 4;
+  uint64_t prev_lf = 1ULL << 63;  // the start line's LF, just before `from`
+  uint64_t prev_cr = 0;
+  size_t k = 0;
+  for (size_t q = from; q < stop; q += 64) {
+    uint64_t lf;
+    uint64_t cr;
+    if (len - q >= 64) {
+      Masks::Get(data + q, &lf, &cr);
+    } else {
+      uint8_t tail[64] = {};
+      std::memcpy(tail, data + q, len - q);
+      Masks::Get(tail, &lf, &cr);
+    }
+    if (stop - q < 64) {
+      const uint64_t in = (1ULL << (stop - q)) - 1;
+      lf &= in;
+      cr &= in;
+    }
+    // An LF ends an empty line when the byte before it is an LF, or a CR preceded by an LF.
+    const uint64_t empty = lf & ((lf << 1 | prev_lf >> 63) | ((cr << 1 | prev_cr >> 63) & (lf << 2 | prev_lf >> 62)));
+    prev_lf = lf;
+    prev_cr = cr;
+    uint64_t ends_here = empty != 0 ? lf & ((empty & (0 - empty)) - 1) : lf;
+    const auto n = static_cast<size_t>(__builtin_popcountll(ends_here));
+    if (k + n >= max_k) return -1;
+    const auto at = static_cast<int32_t>(q);
+    // Four positions per step (most 64-byte runs of a head hold one or two line ends); the words written past
+    // the last one belong to records not yet written.
+    size_t i = k;
+    do {
+      ends[i * kHeaderWords] = at + __builtin_ctzll(ends_here | (1ULL << 63));
+      ends_here &= ends_here - 1;
+      ends[(i + 1) * kHeaderWords] = at + __builtin_ctzll(ends_here | (1ULL << 63));
+      ends_here &= ends_here - 1;
+      ends[(i + 2) * kHeaderWords] = at + __builtin_ctzll(ends_here | (1ULL << 63));
+      ends_here &= ends_here - 1;
+      ends[(i + 3) * kHeaderWords] = at + __builtin_ctzll(ends_here | (1ULL << 63));
+      ends_here &= ends_here - 1;
+      i += 4;
+    } while (ends_here != 0 && i + 4 < max_k);
+    if (ends_here != 0) return -1;
+    k += n;
+    if (empty != 0) {
+      *blank = q + static_cast<size_t>(__builtin_ctzll(empty));
+      return static_cast<int64_t>(k);
+    }
+  }
+  return -1;
+}
+
+int64_t LineEndsBase(const uint8_t* data, size_t from, size_t stop, size_t len, int32_t* out, size_t cap,
+                     size_t* blank) {
+  return LineEndsWith<LineMasksBase>(data, from, stop, len, out, cap, blank);
+}
+
+#if defined(SWITCHHOOK_SIP_AVX2)
+__attribute__((target("avx2"))) int64_t LineEndsAvx2(const uint8_t* data, size_t from, size_t stop, size_t len,
+                                                      int32_t* out, size_t cap, size_t* blank) {
+  return LineEndsWith<LineMasksAvx2>(data, from, stop, len, out, cap, blank);
+}
+#endif
+
+// The line-end pass for `simd`: AVX2 when asked for and the CPU has it, else the baseline.
+int64_t LineEnds(Simd simd, const uint8_t* data, size_t from, size_t stop, size_t len, int32_t* out, size_t cap,
+                 size_t* blank) {
+#if defined(SWITCHHOOK_SIP_AVX2)
+  if (simd == Simd::kAvx2) return LineEndsAvx2(data, from, stop, len, out, cap, blank);
+#else
+  (void)simd;
+#endif
+  return LineEndsBase(data, from, stop, len, out, cap, blank);
+}
 
 inline int32_t Rel(size_t at, size_t base) { return static_cast<int32_t>(at - base); }
 
@@ -495,6 +592,18 @@ inline size_t SlotOfKey(const NameKey& k, size_t n, size_t slots) {
 
 }  // namespace
 
+Simd BestSimd() {
+#if defined(SWITCHHOOK_SIP_AVX2)
+  static const Simd best = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? Simd::kAvx2 : Simd::kBase;
+  }();
+  return best;
+#else
+  return Simd::kBase;
+#endif
+}
+
 void NameTable::AddToken(const std::string& token) {
   // Ids follow the call order; a token that cannot be matched keeps its id with an empty word.
   if (tokens_.size() >= 64) return;
@@ -608,39 +717,34 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
     out[kLine1] = static_cast<int32_t>(us);
     out[kLine2] = static_cast<int32_t>(ue);
   }
-  Out o{out, cap};
-  size_t count = 0;
+  size_t blank = 0;
+  const int64_t lines = LineEnds(names.simd(), data, lf + 1, max_head < len - base ? base + max_head : len, len, out, cap, &blank);
+  if (lines < 0 || lines > limits.max_headers) return 0;
+  const auto count = static_cast<size_t>(lines);
+  Out o{out, cap, &names, kFirstHeader + count * kHeaderWords};
+  if (o.item_base > cap) return 0;
+  ZeroSlots(out + kSlotBase);
   uint64_t seen_single = 0;
   // Value of the first line of each single-valued header group, for its repeats.
   size_t single_value[64][2];
   int64_t content_length = -1;
   size_t p = lf + 1;
-  size_t body_start = 0;
-  for (;;) {
-    if (p >= len) return 0;
-    // name = token, then optional whitespace and the colon.
-    size_t ne = SpanToken(data, p, len);
-    if (ne == p) {
-      // The empty line ends the headers; anything else here (folding, junk) goes to the grammar path.
-      size_t eol = data[p] == '\r' && p + 1 < len ? p + 1 : p;
-      if (data[eol] != '\n' || eol + 1 - base > max_head) return 0;
-      body_start = eol + 1;
-      break;
-    }
+  for (size_t hi = 0; hi < count; ++hi, p = lf + 1) {
+    int32_t* h = out + kFirstHeader + hi * kHeaderWords;
+    lf = static_cast<size_t>(h[4]);
+    // name = token, then optional whitespace and the colon; a line that starts otherwise (folding, junk) goes
+    // to the grammar path.
+    size_t ne = SpanToken(data, p, lf);
+    if (ne == p) return 0;
     size_t colon = ne;
-    while (colon < len && IsWs(data[colon])) ++colon;
-    if (colon >= len || data[colon] != ':') return 0;
+    while (IsWs(data[colon])) ++colon;
+    if (data[colon] != ':') return 0;
     size_t vs = colon + 1;
-    while (vs < len && IsWs(data[vs])) ++vs;
-    lf = FindLf(data, vs, len);
-    if (lf >= len || lf + 1 - base > max_head) return 0;
+    while (IsWs(data[vs])) ++vs;
     le = (lf > vs && data[lf - 1] == '\r') ? lf - 1 : lf;
     int id = names.Find(data + p, ne - p, len - p);
     size_t ve = le;
     while (ve > vs && IsWs(data[ve - 1])) --ve;
-    if (++count > static_cast<size_t>(limits.max_headers)) return 0;
-    int32_t* h = o.Header();
-    if (h == nullptr) return 0;
     h[0] = id;
     h[1] = static_cast<int32_t>(p - base);
     h[2] = static_cast<int32_t>(ne - base);
@@ -665,7 +769,6 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         }
         seen_single |= bit;
       }
-      const int hi = static_cast<int>(count - 1);
       switch (names.RoleOf(id)) {
         case kRoleOther:
           break;
@@ -680,7 +783,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
           break;
         }
         case kRoleCallId: {
-          int32_t* r = o.Item(hi, id, kItemCallId);
+          int32_t* r = o.Item(static_cast<int>(hi), id, kItemCallId);
           if (r == nullptr) return 0;
           if (VisibleEnd(data, vs, ve) == ve && ve > vs) {
             r[3] = 1;
@@ -690,13 +793,13 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
           break;
         }
         case kRoleCSeq: {
-          int32_t* r = o.Item(hi, id, kItemCSeq);
+          int32_t* r = o.Item(static_cast<int>(hi), id, kItemCSeq);
           if (r == nullptr) return 0;
           ScanCSeq(data, vs, ve, len, base, names, r);
           break;
         }
         case kRoleNameAddr: {
-          int32_t* r = o.Item(hi, id, kItemNameAddr);
+          int32_t* r = o.Item(static_cast<int>(hi), id, kItemNameAddr);
           if (r == nullptr) return 0;
           size_t e = ScanNameAddr(data, vs, ve, base, r);
           if (e != kFail && SkipSpaces(data, e, ve) != ve) r[3] = 0;
@@ -704,12 +807,12 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
         }
         case kRoleVia:
         case kRoleNameAddrList:
-          if (!ScanList(data, vs, ve, len, base, hi, id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
+          if (!ScanList(data, vs, ve, len, base, static_cast<int>(hi), id, names.RoleOf(id) == kRoleVia, names, &o)) return 0;
           break;
       }
     }
-    p = lf + 1;
   }
+  const size_t body_start = blank + 1;
   size_t body_end = len;
   if (content_length >= 0) {
     if (content_length > limits.max_body_bytes || body_start + static_cast<size_t>(content_length) > len) return 0;
@@ -722,7 +825,7 @@ int32_t ScanMessage(const uint8_t* data, size_t len, const NameTable& names, con
   out[kBodyEnd] = static_cast<int32_t>(body_end);
   out[kHeaderCount] = static_cast<int32_t>(count);
   out[kItemCount] = static_cast<int32_t>(o.items);
-  out[kItemBase] = static_cast<int32_t>(o.Finish(names));
+  out[kItemBase] = static_cast<int32_t>(o.item_base);
   out[kStatus] = 1;
   return 1;
 }

@@ -64,6 +64,16 @@ enum Role : uint8_t {
   kRoleContentLength = 6,
 };
 
+// Instruction sets of the scanner's wider passes: the x86-64 baseline (SSE2, or bytewise elsewhere) and AVX2,
+// used only where the CPU has it (checked at run time).
+enum class Simd : uint8_t {
+  kBase = 0,
+  kAvx2 = 1,
+};
+
+// The widest of them this CPU runs.
+Simd BestSimd();
+
 struct Limits {
   int32_t max_header_bytes;
   int32_t max_body_bytes;
@@ -91,6 +101,10 @@ class NameTable {
   Role RoleOf(int id) const { return roles_[static_cast<size_t>(id)]; }
   uint8_t SlotOf(int id) const { return slots_of_[static_cast<size_t>(id)]; }
   size_t Size() const { return names_.size(); }
+  // Instruction set of the scans made with this table: BestSimd() unless limited to the baseline (tests compare
+  // the two). Asking for more than the CPU has gives the best it has.
+  Simd simd() const { return simd_; }
+  void SetSimd(Simd simd) { simd_ = simd > BestSimd() ? BestSimd() : simd; }
 
  private:
   static constexpr size_t kSlots = 4096;
@@ -112,6 +126,7 @@ class NameTable {
   };
   std::vector<TokenWord> tokens_;
   std::vector<uint8_t> tokens_of_len_[17];  // indexes in tokens_ by length
+  Simd simd_ = BestSimd();
 };
 
 // Scans `data[0, len)` into `out` (capacity `cap` words). Returns out[kStatus]; when 1, the record uses

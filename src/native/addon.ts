@@ -72,8 +72,9 @@ export interface NativeAddon extends RtpAddon {
   /**
    * native/sip: a scanner with this header name table (lower-case names, single-valued groups, roles, slots)
    * writing into the record ring `out`, each record within `room` words of where it starts; `tokens` (up to
-   * 64 of 1-16 bytes: methods, transports) are named in records by index. Returns its handle. Use SipScanner
-   * (src/native/sip.ts).
+   * 64 of 1-16 bytes: methods, transports) are named in records by index; `baselineSimd` keeps its scans to
+   * the x86-64 baseline instruction set where the CPU has AVX2 (same records). Returns its handle. Use
+   * SipScanner (src/native/sip.ts).
    */
   sipInit(
     names: readonly string[],
@@ -83,6 +84,7 @@ export interface NativeAddon extends RtpAddon {
     out: Int32Array,
     room: number,
     tokens?: readonly string[],
+    baselineSimd?: boolean,
   ): SipScannerHandle;
   /** native/sip: the limits of the scanner's following scans (int32 values). */
   sipLimits(handle: SipScannerHandle, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): void;

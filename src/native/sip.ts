@@ -122,8 +122,10 @@ export class SipScanner {
   /**
    * `tokens` (up to 64 strings of 1-16 bytes, matched case-sensitively): request methods, Via transports and
    * CSeq methods equal to one of them are named in the record by its index, so the reader reuses the string.
+   * The scanner uses AVX2 where the CPU has it; `options.baselineSimd` keeps it to the x86-64 baseline (the
+   * records are the same: tests compare the two).
    */
-  constructor(names: readonly SipNameEntry[], tokens: readonly string[] = []) {
+  constructor(names: readonly SipNameEntry[], tokens: readonly string[] = [], options: { baselineSimd?: boolean } = {}) {
     this.handle = addon.sipInit(
       names.map((n) => n.lower),
       Uint8Array.from(names, (n) => n.single),
@@ -132,6 +134,7 @@ export class SipScanner {
       this.record,
       RECORD_ROOM,
       tokens,
+      options.baselineSimd === true,
     );
     this.scanFn = addon.sipScanFunction(this.handle);
   }

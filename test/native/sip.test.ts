@@ -292,3 +292,51 @@ t.test('a single-valued header repeated with the same value scans; any other rep
   t.equal(m.cseq.method, 'UPDATE');
   t.throws(() => parseMessage(dup('text/plain')), /Content-Type appears more than once/);
 });
+
+t.test('the AVX2 line-end pass and the baseline one give the same records (head ends found across 64-byte steps)', async (t) => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { packageRoot } = await import('../../src/util/package-root.js');
+  const dir = join(packageRoot(), 'captures/public/rfc4475');
+  const inputs: Buffer[] = readdirSync(dir).sort().map((f) => readFileSync(join(dir, f)));
+  // Empty lines ending at every offset around a 64-byte step, LF-only and CRLF heads, bare CRs in values,
+  // messages shorter than one step, a long head of many steps, and junk that has no empty line at all.
+  for (let pad = 0; pad < 140; pad++) {
+    const x = 'x'.repeat(pad);
+    inputs.push(msg(['OPTIONS sip:a@b SIP/2.0', `Via: SIP/2.0/UDP h;branch=z9hG4bK${x}`, 'Call-ID: c', 'CSeq: 1 OPTIONS']));
+    inputs.push(Buffer.from(`SIP/2.0 200 OK\nVia: SIP/2.0/UDP h\nX-P: ${x}\n\nbody`, 'latin1'));
+    inputs.push(Buffer.from(`SIP/2.0 200 OK\r\nX-P: ${x}\r\r\nY: 1\r\n\r\n`, 'latin1'));
+    inputs.push(Buffer.from(`SIP/2.0 200 OK\r\nX-P: ${x}\r\n\r`, 'latin1'));
+  }
+  inputs.push(msg(['MESSAGE sip:a@b SIP/2.0', ...Array.from({ length: 200 }, (_, i) => `X-H${i}: ${'v'.repeat(i % 50)}`)]));
+  inputs.push(Buffer.from('SIP/2.0 200 OK\r\n' + 'A: 1\r\n'.repeat(40), 'latin1'));
+  const best = new SipScanner(TABLE);
+  const base = new SipScanner(TABLE, [], { baselineSimd: true });
+  let scanned = 0;
+  for (const buf of inputs) {
+    const a = best.scan(buf, 32 * 1024, 64 * 1024, 256);
+    const b = base.scan(buf, 32 * 1024, 64 * 1024, 256);
+    t.equal(a, b);
+    if (a === undefined) continue;
+    scanned++;
+    const words = (s: SipScanner) => {
+      const w = s.record;
+      const used = w[s.at + SipScanWord.ItemBase]! + w[s.at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+      return Array.from(w.subarray(s.at, s.at + used));
+    };
+    t.same(words(best), words(base));
+  }
+  t.ok(scanned > 400, `${scanned} of ${inputs.length} scanned`);
+});
+
+t.test('the header limit counts the head up to and including its empty line', async (t) => {
+  const buf = msg(['OPTIONS sip:a@b SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'Call-ID: c', 'CSeq: 1 OPTIONS'], 'body');
+  const headBytes = buf.indexOf('\r\n\r\n') + 4;
+  for (const baselineSimd of [false, true]) {
+    const s = new SipScanner(TABLE, [], { baselineSimd });
+    t.not(s.scan(buf, headBytes, 1024, 256), undefined);
+    t.equal(s.scan(buf, headBytes - 1, 1024, 256), undefined);
+    t.equal(s.scan(buf, headBytes, 1024, 2), undefined, 'three header lines over a limit of two');
+    t.not(s.scan(buf, headBytes, 1024, 3), undefined);
+  }
+});
