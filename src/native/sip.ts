@@ -93,25 +93,39 @@ const RECORD_ROOM = 8 * 1024;
 /** Limits of {@link SipScanner.rescan}: none (the message was accepted under the limits of its first scan). */
 const NO_LIMIT = 0x7fffffff;
 
+/** Laps of the ring are counted modulo this (so they stay small integers: V8 keeps them untagged). */
+const LAP_MODULUS = 0x40000000;
+
+/**
+ * True while a record written at word `at` in lap `lap` of the ring is intact, the last scan having started
+ * at word `lastAt` in lap `lastLap` (it may have written up to {@link RECORD_ROOM} words from there). Laps are
+ * compared modulo {@link LAP_MODULUS}: a record held across 2^30 laps (over 10^11 messages) would alias.
+ */
+export function recordIntact(lastLap: number, lastAt: number, lap: number, at: number): boolean {
+  const behind = (lastLap - lap) & (LAP_MODULUS - 1);
+  return behind === 0 || (behind === 1 && lastAt + RECORD_ROOM <= at);
+}
+
 /**
  * A scanner bound to one name table (one per thread is enough: see src/sip/message/scan.ts). Records are
  * written one after another into a ring ({@link record}, no allocation per message): {@link scan} returns
- * where the record starts ({@link at}) and its position in the ring's history ({@link pos}); a record stays
- * intact until the ring has come round to it, which {@link intact} tells. A reader holding an older record
- * scans the same bytes again ({@link rescan}), which gives the same record at a new place.
+ * where the record starts ({@link at}) and in which lap of the ring ({@link lap}); a record stays intact
+ * until the ring has come round to it, which {@link intact} tells. A reader holding an older record scans
+ * the same bytes again ({@link rescan}), which gives the same record at a new place.
  */
 export class SipScanner {
   /** The ring the records are written into. */
   readonly record = new Int32Array(RING_WORDS);
   /** Word index in {@link record} of the record of the last successful {@link scan}. */
   at = 0;
-  /** Position in the ring's history (words written since it was created) of that record. */
-  pos = 0;
-  /** Where the next scan writes: ring index and history position. */
+  /** Lap of the ring (times it was restarted from word 0, modulo 2^30) in which that record was written. */
+  lap = 0;
+  /** Where the next scan writes: ring index and lap. */
   private next = 0;
-  private nextPos = 0;
-  /** History position of the last scan's start, successful or not (it may have written up to RECORD_ROOM). */
-  private lastPos = -RING_WORDS;
+  private nextLap = 0;
+  /** Where the last scan started, successful or not (it may have written up to RECORD_ROOM words). */
+  private lastAt = 0;
+  private lastLap = 0;
   private maxHeaderBytes = 32 * 1024;
   private maxBodyBytes = 64 * 1024;
   private maxHeaders = 256;
@@ -141,7 +155,7 @@ export class SipScanner {
 
   /**
    * Scans `buf`. When scanned, returns its start line and headers as a latin1 string (string offsets are the
-   * record's "rel" offsets) and sets {@link at} and {@link pos}; `undefined` when the grammar path must
+   * record's "rel" offsets) and sets {@link at} and {@link lap}; `undefined` when the grammar path must
    * parse it.
    */
   scan(buf: Uint8Array, maxHeaderBytes: number, maxBodyBytes: number, maxHeaders: number): string | undefined {
@@ -150,24 +164,24 @@ export class SipScanner {
     }
     let at = this.next;
     if (at > RING_WORDS - RECORD_ROOM) {
-      this.nextPos += RING_WORDS - at;
+      this.nextLap = (this.nextLap + 1) & (LAP_MODULUS - 1);
       at = this.next = 0;
     }
-    this.lastPos = this.nextPos;
+    this.lastAt = at;
+    this.lastLap = this.nextLap;
     const head = this.scanFn(buf, at);
     if (head === undefined) return undefined;
     const w = this.record;
     const used = w[at + SipScanWord.ItemBase]! + w[at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
     this.at = at;
-    this.pos = this.nextPos;
+    this.lap = this.nextLap;
     this.next = at + used;
-    this.nextPos += used;
     return head;
   }
 
-  /** True while the record that {@link scan} placed at history position `pos` has not been written over. */
-  intact(pos: number): boolean {
-    return this.lastPos + RECORD_ROOM <= pos + RING_WORDS;
+  /** True while the record that {@link scan} placed at word `at` in lap `lap` has not been written over. */
+  intact(lap: number, at: number): boolean {
+    return recordIntact(this.lastLap, this.lastAt, lap, at);
   }
 
   /**

@@ -120,8 +120,8 @@ export abstract class SipMessage {
   private declare typedContact: ContactValue[] | undefined;
   /** Route, Record-Route, Max-Forwards and Expires once one of them is read (few messages are asked for them). */
   private declare rare: RareHeaders | undefined;
-  /** Position of the record in the ring's history (to tell whether the ring has come round to it). */
-  private declare recPos: number;
+  /** Lap of the ring in which the record was written (to tell whether the ring has come round to it). */
+  private declare recLap: number;
   /**
    * Word index of the message's record of the native scan (src/native/sip.ts, in the scanner's ring), -1
    * when it has none. The record holds the header lines not yet made into entries and the pre-split values
@@ -146,7 +146,7 @@ export abstract class SipMessage {
     this.typedCseq = undefined;
     this.typedContact = undefined;
     this.rare = undefined;
-    this.recPos = 0;
+    this.recLap = 0;
     this.recAt = -1;
   }
 
@@ -570,10 +570,10 @@ export abstract class SipMessage {
 
   /**
    * @internal Called by the parser on a new message with the native scan record (src/native/sip.ts) of
-   * `src` at word `at` of ring `w`, position `pos` in its history: header lines made into entries when
+   * `src` at word `at` of ring `w`, written in lap `lap`: header lines made into entries when
    * first needed, item records read in place by the typed accessors.
    */
-  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number, pos: number): void {
+  static attachScanned(m: SipMessage, src: Buffer, head: string, w: Int32Array, at: number, lap: number): void {
     const bodyStart = w[at + W_BODY_START]!;
     const end = w[at + W_BODY_END]!;
     m.src = src;
@@ -584,7 +584,7 @@ export abstract class SipMessage {
     m.bodyBuf = bodyStart < end ? undefined : EMPTY;
     m.dirty = false;
     m.recAt = at;
-    m.recPos = pos;
+    m.recLap = lap;
   }
 
   /** `[start, end)` of the head view (start line and headers as received). */
@@ -597,10 +597,10 @@ export abstract class SipMessage {
     return this.head!.startsWith(text, at);
   }
 
-  /** Takes the record at word `at` of the ring, position `pos` in its history. */
-  private place(at: number, pos: number): void {
+  /** Takes the record at word `at` of the ring, written in lap `lap`. */
+  private place(at: number, lap: number): void {
     this.recAt = at;
-    this.recPos = pos;
+    this.recLap = lap;
   }
 
   /**
@@ -609,9 +609,9 @@ export abstract class SipMessage {
    */
   private record(): Int32Array | undefined {
     if (this.recAt < 0) return undefined;
-    if (!scanner.intact(this.recPos)) {
+    if (!scanner.intact(this.recLap, this.recAt)) {
       if (scanner.rescan(this.src!) !== this.head) throw new Error('SIP message: the receive buffer changed after parsing');
-      this.place(scanner.at, scanner.pos);
+      this.place(scanner.at, scanner.lap);
     }
     return RING;
   }
@@ -1022,7 +1022,7 @@ function fromScan(buf: Buffer, head: string): SipMessage {
     w[at + W_KIND] === 1
       ? SipRequest.scanned(token(head, 0, w[at + W_LINE0]!, w[at + W_METHOD_TOKEN]!), l1, l2)
       : new SipResponse(w[at + W_LINE0]!, undefined, l1, l2);
-  SipMessage.attachScanned(msg, buf, head, w, at, scanner.pos);
+  SipMessage.attachScanned(msg, buf, head, w, at, scanner.lap);
   return msg;
 }
 
