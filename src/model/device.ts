@@ -14,12 +14,51 @@ import {
   type DeviceSnapshot,
 } from './types.js';
 
+/** Never written: what a call without parties iterates. */
+const NO_PARTIES: ReadonlyMap<string, ConnectionState> = new Map();
+
+/**
+ * The other parties of a call and their connection states, by device. The map behind it is made with the
+ * first party: a call just dialled has none, and an empty `Map` already holds a hash table.
+ */
+class Parties implements Iterable<[string, ConnectionState]> {
+  private map: Map<string, ConnectionState> | undefined;
+
+  get(device: string): ConnectionState | undefined {
+    return this.map?.get(device);
+  }
+
+  has(device: string): boolean {
+    return this.map?.has(device) ?? false;
+  }
+
+  set(device: string, state: ConnectionState): void {
+    (this.map ??= new Map()).set(device, state);
+  }
+
+  delete(device: string): void {
+    this.map?.delete(device);
+  }
+
+  keys(): IterableIterator<string> {
+    return (this.map ?? NO_PARTIES).keys();
+  }
+
+  values(): IterableIterator<ConnectionState> {
+    return (this.map ?? NO_PARTIES).values();
+  }
+
+  [Symbol.iterator](): Iterator<[string, ConnectionState]> {
+    return (this.map ?? NO_PARTIES)[Symbol.iterator]();
+  }
+}
+
 interface CallRecord {
   callId: string;
   state: ConnectionState;
   direction: CallDirection;
   remote: string | undefined;
-  parties: Map<string, ConnectionState>;
+  parties: Parties;
   /** False after a resync from SnapshotDevice, which does not tell the other parties. */
   partiesKnown: boolean;
   since: number;
@@ -381,7 +420,7 @@ export class DeviceMachine {
         state: s.state,
         direction: known?.direction ?? (s.state === ConnectionState.Alerting || s.state === ConnectionState.Queued ? CallDirection.Incoming : CallDirection.Unknown),
         remote: known?.remote,
-        parties: new Map(),
+        parties: new Parties(),
         partiesKnown: false,
         since: known?.since ?? now,
         answeredAt: known?.answeredAt,
@@ -462,7 +501,7 @@ export class DeviceMachine {
     }
     // A device in both old calls (the conferencing device) keeps one.
     for (const id of oldIds) if (id !== target.callId && this.calls.has(id)) this.end(id);
-    target.parties = new Map();
+    target.parties = new Parties();
     if (ev.moved.length > 0) {
       for (const m of ev.moved) if (m.deviceId !== me && m.newCallId === newId) target.parties.set(m.deviceId, known.get(m.deviceId) ?? ConnectionState.Connected);
     } else {
@@ -498,7 +537,7 @@ export class DeviceMachine {
         state: ConnectionState.Null,
         direction,
         remote: undefined,
-        parties: new Map(),
+        parties: new Parties(),
         partiesKnown: true,
         since: now,
         answeredAt: undefined,
