@@ -582,7 +582,7 @@ function fingerprintHi(s: string): number {
   return fmix32(h) >>> 2;
 }
 
-/** The low half: a multiply-rotate hash of its own (MurmurHash2 step) over the same characters and the length. */
+/** The low half: a multiply-xorshift hash of its own (MurmurHash2 constant) over the same characters and the length. */
 function fingerprintLo(s: string): number {
   let h = 0x9747b28c ^ s.length;
   for (let i = 0; i < s.length; i++) {
