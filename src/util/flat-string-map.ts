@@ -20,6 +20,12 @@ export class FlatStringMap<V> {
   private hashes: Uint32Array;
   private mask: number;
   private count = 0;
+  /**
+   * The last key hashed and its hash: the same key is often looked up several times in a row (a
+   * response's branch: its request's bytes, then its transaction, then the transaction's removal).
+   */
+  private lastKey: string | undefined;
+  private lastHash = 0;
 
   /** The smallest capacity; the table never shrinks below it. */
   private readonly minCapacity: number;
@@ -40,17 +46,17 @@ export class FlatStringMap<V> {
   }
 
   get(key: string): V | undefined {
-    const i = this.find(key, hashOf(key));
+    const i = this.find(key, this.hash(key));
     return i < 0 ? undefined : this.vals[i];
   }
 
   has(key: string): boolean {
-    return this.find(key, hashOf(key)) >= 0;
+    return this.find(key, this.hash(key)) >= 0;
   }
 
   /** Sets `key` to `value` (replacing the value of a key already there). */
   set(key: string, value: V): this {
-    const h = hashOf(key);
+    const h = this.hash(key);
     const at = this.find(key, h);
     if (at >= 0) {
       this.vals[at] = value;
@@ -65,7 +71,7 @@ export class FlatStringMap<V> {
 
   /** Removes `key`; true when it was there. */
   delete(key: string): boolean {
-    let i = this.find(key, hashOf(key));
+    let i = this.find(key, this.hash(key));
     if (i < 0) return false;
     const mask = this.mask;
     // Backward-shift deletion: each following entry of the run moves into the gap when the gap lies
@@ -94,6 +100,7 @@ export class FlatStringMap<V> {
     this.hashes = new Uint32Array(this.minCapacity);
     this.mask = this.minCapacity - 1;
     this.count = 0;
+    this.lastKey = undefined;
   }
 
   /** The values, in no particular order (a copy: the map may change while they are used). */
@@ -101,6 +108,14 @@ export class FlatStringMap<V> {
     const out: V[] = [];
     for (let i = 0; i <= this.mask; i++) if (this.keys[i] !== undefined) out.push(this.vals[i]!);
     return out;
+  }
+
+  private hash(key: string): number {
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastHash = hashOf(key);
+    }
+    return this.lastHash;
   }
 
   private find(key: string, h: number): number {
