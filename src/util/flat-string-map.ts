@@ -17,7 +17,7 @@
 export class FlatStringMap<V> {
   private keys: Array<string | undefined>;
   private vals: Array<V | undefined>;
-  private hashes: Uint32Array;
+  private hashes: Int32Array;
   private mask: number;
   private count = 0;
   /**
@@ -36,7 +36,7 @@ export class FlatStringMap<V> {
     minCapacity = this.minCapacity;
     this.keys = new Array<string | undefined>(minCapacity).fill(undefined);
     this.vals = new Array<V | undefined>(minCapacity).fill(undefined);
-    this.hashes = new Uint32Array(minCapacity);
+    this.hashes = new Int32Array(minCapacity);
     this.mask = minCapacity - 1;
   }
 
@@ -88,8 +88,10 @@ export class FlatStringMap<V> {
     this.keys[i] = undefined;
     this.vals[i] = undefined;
     this.count--;
+    // Shrinks only far below half full, so that a table whose size swings (a fan-out's transactions come
+    // and go every millisecond) is not rebuilt at every swing.
     const capacity = mask + 1;
-    if (capacity > this.minCapacity && this.count * 8 < capacity) this.resize(capacity / 2);
+    if (capacity > this.minCapacity && this.count * 16 < capacity) this.resize(capacity / 2);
     return true;
   }
 
@@ -97,7 +99,7 @@ export class FlatStringMap<V> {
   clear(): void {
     this.keys = new Array<string | undefined>(this.minCapacity).fill(undefined);
     this.vals = new Array<V | undefined>(this.minCapacity).fill(undefined);
-    this.hashes = new Uint32Array(this.minCapacity);
+    this.hashes = new Int32Array(this.minCapacity);
     this.mask = this.minCapacity - 1;
     this.count = 0;
     this.lastKey = undefined;
@@ -142,7 +144,7 @@ export class FlatStringMap<V> {
     const hashes = this.hashes;
     this.keys = new Array<string | undefined>(capacity).fill(undefined);
     this.vals = new Array<V | undefined>(capacity).fill(undefined);
-    this.hashes = new Uint32Array(capacity);
+    this.hashes = new Int32Array(capacity);
     this.mask = capacity - 1;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
@@ -155,5 +157,5 @@ export class FlatStringMap<V> {
 function hashOf(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return h | 0;
 }

@@ -95,6 +95,12 @@ export function clientTransactionKey(msg: SipRequest | SipResponse): string | un
 
 const CLIENT_SIDE = Object.freeze({ side: 'client' });
 
+/**
+ * Slots of the fan-out transaction table to begin with: room for a notifier's default window of 1,024
+ * NOTIFYs in flight at half load, so that the table is not resized as each burst comes and goes.
+ */
+const FINALS_CAPACITY = 2048;
+
 /** RFC 3261 section 17 transaction layer. */
 export class TransactionLayer {
   readonly clock: Clock;
@@ -107,7 +113,7 @@ export class TransactionLayer {
    * these starts and ends per NOTIFY of a fan-out, and a `Map` under that churn keeps every transaction
    * alive through young collections (see {@link FlatStringMap}).
    */
-  private readonly finals = new FlatStringMap<FinalOnlyClientTransaction>();
+  private readonly finals = new FlatStringMap<FinalOnlyClientTransaction>(FINALS_CAPACITY);
   /** The first Timer E and Timer F of every {@link FinalOnlyClientTransaction} (17.1.2.2). */
   private readonly finalTimers: OffsetTimers;
   private readonly ctx: TransactionContext;
