@@ -14,12 +14,51 @@ import {
   type DeviceSnapshot,
 } from './types.js';
 
+/** Never written: what a call without parties iterates. */
+const NO_PARTIES: ReadonlyMap<string, ConnectionState> = new Map();
+
+/**
+ * The other parties of a call and their connection states, by device. The map behind it is made with the
+ * first party: a call just dialled has none, and an empty `Map` already holds a hash table.
+ */
+class Parties implements Iterable<[string, ConnectionState]> {
+  private map: Map<string, ConnectionState> | undefined;
+
+  get(device: string): ConnectionState | undefined {
+    return this.map?.get(device);
+  }
+
+  has(device: string): boolean {
+    return this.map?.has(device) ?? false;
+  }
+
+  set(device: string, state: ConnectionState): void {
+    (this.map ??= new Map()).set(device, state);
+  }
+
+  delete(device: string): void {
+    this.map?.delete(device);
+  }
+
+  keys(): IterableIterator<string> {
+    return (this.map ?? NO_PARTIES).keys();
+  }
+
+  values(): IterableIterator<ConnectionState> {
+    return (this.map ?? NO_PARTIES).values();
+  }
+
+  [Symbol.iterator](): Iterator<[string, ConnectionState]> {
+    return (this.map ?? NO_PARTIES)[Symbol.iterator]();
+  }
+}
+
 interface CallRecord {
   callId: string;
   state: ConnectionState;
   direction: CallDirection;
   remote: string | undefined;
-  parties: Map<string, ConnectionState>;
+  parties: Parties;
   /** False after a resync from SnapshotDevice, which does not tell the other parties. */
   partiesKnown: boolean;
   since: number;
@@ -86,6 +125,66 @@ function signature(c: CallRecord): string {
   return s;
 }
 
+/**
+ * A device's calls, in the order they began: a few at most, so a list searched by callID. Not a `Map`: V8
+ * gives a `Map` a new hash table when its last entry goes (at every on-hook) and links the old table to
+ * the new one, so the calls of a long-lived device would survive young-generation collections through
+ * that chain.
+ */
+class CallList implements Iterable<CallRecord> {
+  private readonly list: CallRecord[] = [];
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  get(callId: string): CallRecord | undefined {
+    const i = this.indexOf(callId);
+    return i < 0 ? undefined : this.list[i];
+  }
+
+  has(callId: string): boolean {
+    return this.indexOf(callId) >= 0;
+  }
+
+  /** Adds a call not in the list yet. */
+  add(c: CallRecord): void {
+    this.list.push(c);
+  }
+
+  delete(callId: string): boolean {
+    const i = this.indexOf(callId);
+    if (i < 0) return false;
+    // In place, keeping the order (splice would make an array of the removed call).
+    for (let j = i + 1; j < this.list.length; j++) this.list[j - 1] = this.list[j]!;
+    this.list.length--;
+    return true;
+  }
+
+  clear(): void {
+    this.list.length = 0;
+  }
+
+  /** The `i`-th call (for loops that make no iterator). */
+  at(i: number): CallRecord {
+    return this.list[i]!;
+  }
+
+  /** The calls as a map by callID (a copy). */
+  toMap(): Map<string, CallRecord> {
+    return new Map(this.list.map((c) => [c.callId, c]));
+  }
+
+  [Symbol.iterator](): Iterator<CallRecord> {
+    return this.list[Symbol.iterator]();
+  }
+
+  private indexOf(callId: string): number {
+    for (let i = 0; i < this.list.length; i++) if (this.list[i]!.callId === callId) return i;
+    return -1;
+  }
+}
+
 /** Per-call bookkeeping while one event is applied. */
 interface Touch {
   previous: ConnectionState | undefined;
@@ -94,7 +193,7 @@ interface Touch {
 
 /** The serialised state machine of one monitored device. */
 export class DeviceMachine {
-  private readonly calls = new Map<string, CallRecord>();
+  private readonly calls = new CallList();
   /** Calls known when the link dropped, to restore direction and parties on resync. */
   private stash = new Map<string, CallRecord>();
   private state = HookState.Unknown;
@@ -102,9 +201,12 @@ export class DeviceMachine {
   private version = 0;
   private forwarding: ForwardingSetting[] = [];
   private dnd = false;
-  /** The calls an event touched (made while it is applied, then let go, so none outlives the event). */
+  /**
+   * The calls an event touched and the calls it ended (made while it is applied, only when needed, then
+   * let go, so none outlives the event).
+   */
   private touched: Map<string, Touch> | undefined;
-  private ended: CallRecord[] = [];
+  private ended: CallRecord[] | undefined;
 
   constructor(
     readonly id: string,
@@ -125,7 +227,7 @@ export class DeviceMachine {
 
   /** The callIDs of the device's calls with their local state. */
   callIds(): Array<{ callId: string; state: ConnectionState }> {
-    return [...this.calls.values()].map((c) => ({ callId: c.callId, state: c.state }));
+    return [...this.calls].map((c) => ({ callId: c.callId, state: c.state }));
   }
 
   /** A JSON-able copy of the whole state. */
@@ -135,7 +237,7 @@ export class DeviceMachine {
       state: this.state,
       stateSince: this.stateSince,
       version: this.version,
-      calls: [...this.calls.values()].map((c) => view(c, false)),
+      calls: [...this.calls].map((c) => view(c, false)),
       forwarding: this.forwarding.slice(),
       doNotDisturb: this.dnd,
     };
@@ -149,7 +251,7 @@ export class DeviceMachine {
     if (ev.kind === CstaEventKind.Forwarding || ev.kind === CstaEventKind.DoNotDisturb) return this.applyFeature(ev, now);
     if (this.state === HookState.Unknown) return undefined;
     this.touched = new Map();
-    this.ended = [];
+    this.ended = undefined;
     const me = this.id;
     const subjectIsMe = ev.subjectDevice === me;
     switch (ev.kind) {
@@ -295,7 +397,7 @@ export class DeviceMachine {
   /** The link dropped: forget the calls (kept aside for the resync) and go `unknown`. */
   linkLost(now: number): DeviceChange | undefined {
     if (this.state === HookState.Unknown) return undefined;
-    for (const [id, c] of this.calls) this.stash.set(id, c);
+    for (const c of this.calls) this.stash.set(c.callId, c);
     this.calls.clear();
     return this.setState(HookState.Unknown, 'linkLost', undefined, [], now);
   }
@@ -307,7 +409,7 @@ export class DeviceMachine {
    * other parties are unknown until the next event.
    */
   resync(snapshot: readonly SnapshotCall[], now: number, peers: (callId: string) => Iterable<[string, ConnectionState]>): DeviceChange {
-    const oldCalls = new Map(this.calls);
+    const oldCalls = this.calls.toMap();
     this.calls.clear();
     const changes: CallChange[] = [];
     for (const s of snapshot) {
@@ -318,7 +420,7 @@ export class DeviceMachine {
         state: s.state,
         direction: known?.direction ?? (s.state === ConnectionState.Alerting || s.state === ConnectionState.Queued ? CallDirection.Incoming : CallDirection.Unknown),
         remote: known?.remote,
-        parties: new Map(),
+        parties: new Parties(),
         partiesKnown: false,
         since: known?.since ?? now,
         answeredAt: known?.answeredAt,
@@ -326,7 +428,7 @@ export class DeviceMachine {
       };
       for (const [d, st] of peers(s.callId)) if (d !== this.id) c.parties.set(d, st);
       if (c.remote === undefined) c.remote = c.parties.keys().next().value;
-      this.calls.set(c.callId, c);
+      this.calls.add(c);
       changes.push(known ? { call: view(c, false), previous: known.state, ended: false } : { call: view(c, false), ended: false });
     }
     for (const [id, c] of oldCalls) if (!this.calls.has(id)) changes.push({ call: view(c, true), previous: c.state, ended: true });
@@ -340,7 +442,7 @@ export class DeviceMachine {
     const c = this.calls.get(callId);
     if (!c || c.parties.get(device) === state) return undefined;
     this.touched = new Map();
-    this.ended = [];
+    this.ended = undefined;
     this.touch(c);
     c.parties.set(device, state);
     c.remote ??= device;
@@ -399,7 +501,7 @@ export class DeviceMachine {
     }
     // A device in both old calls (the conferencing device) keeps one.
     for (const id of oldIds) if (id !== target.callId && this.calls.has(id)) this.end(id);
-    target.parties = new Map();
+    target.parties = new Parties();
     if (ev.moved.length > 0) {
       for (const m of ev.moved) if (m.deviceId !== me && m.newCallId === newId) target.parties.set(m.deviceId, known.get(m.deviceId) ?? ConnectionState.Connected);
     } else {
@@ -435,13 +537,13 @@ export class DeviceMachine {
         state: ConnectionState.Null,
         direction,
         remote: undefined,
-        parties: new Map(),
+        parties: new Parties(),
         partiesKnown: true,
         since: now,
         answeredAt: undefined,
         replaces: undefined,
       };
-      this.calls.set(callId, c);
+      this.calls.add(c);
       this.touches().set(callId, { previous: undefined, before: '' });
       return c;
     }
@@ -463,13 +565,13 @@ export class DeviceMachine {
     if (!c) return;
     this.touch(c);
     this.calls.delete(callId);
-    this.ended.push(c);
+    (this.ended ??= []).push(c);
   }
 
   private derive(): HookState {
     let best = HookState.Idle;
-    for (const c of this.calls.values()) {
-      const s = callHookState(c);
+    for (let i = 0; i < this.calls.size; i++) {
+      const s = callHookState(this.calls.at(i));
       if (statePriority[s] > statePriority[best]) best = s;
     }
     return best;
@@ -485,13 +587,13 @@ export class DeviceMachine {
         changes.push(t.previous === undefined ? { call: view(live, false), ended: false } : { call: view(live, false), previous: t.previous, ended: false });
       }
     }
-    for (const c of this.ended) {
+    for (const c of this.ended ?? []) {
       const t = touched.get(c.callId);
       if (t?.previous === undefined) continue;
       changes.push({ call: view(c, true), previous: t.previous, ended: true });
     }
     this.touched = undefined;
-    this.ended = [];
+    this.ended = undefined;
     const next = this.derive();
     if (changes.length === 0 && next === this.state) return undefined;
     return this.setState(next, reason, cause, changes, now);

@@ -113,6 +113,22 @@ interface DeviceRender {
   dialog?: DialogInfoTemplate;
 }
 
+/** What the service keeps of one device between its changes. */
+interface DeviceState {
+  /** The current render, while a change's NOTIFYs go out (undefined: render again when needed). */
+  render: DeviceRender | undefined;
+  /** The calls the last change ended: listed once more as `terminated`. */
+  ended: CallView[] | undefined;
+  /** The presence state last told. */
+  state: PhonePresenceState | undefined;
+  /**
+   * A 60-bit fingerprint of the last dialog-info document (two 30-bit halves, small integers kept in the
+   * object): two documents with equal fingerprints are taken as equal (a false match is a 2^-60 chance).
+   */
+  dialogHi: number;
+  dialogLo: number;
+}
+
 interface ImTarget extends ImSubscriber {
   pending: Map<string, PhoneSnapshot>;
   inFlight: boolean;
@@ -141,16 +157,13 @@ export class PresenceService {
   private readonly digest: DigestServer | undefined;
   private readonly byDevice = new Map<string, DeviceSubscriptions>();
   /**
-   * Renders by device; an entry is overwritten (undefined: none), never deleted, so that the changes of
-   * many devices do not make the map rebuild its table again and again (garbage that outlives young-space
-   * collections).
+   * What the service keeps per device, one object per device made at its first change and then updated in
+   * place: a change writes fields, never map entries, and keeps no string or array of its own until the
+   * next change (such per-change garbage would live through young-generation collections).
    */
-  private readonly renders = new Map<string, DeviceRender | undefined>();
-  private readonly lastEnded = new Map<string, CallView[] | undefined>();
+  private readonly devices = new Map<string, DeviceState>();
   /** Devices whose change this task rendered: their renders are let go when the task's NOTIFYs have left. */
-  private readonly renderedNow: string[] = [];
-  private readonly lastState = new Map<string, PhonePresenceState>();
-  private readonly lastDialog = new Map<string, string>();
+  private readonly renderedNow: DeviceState[] = [];
   private readonly imTargets: ImTarget[];
   private readonly imByDevice = new Map<string, ImTarget[]>();
   private unbind: (() => void) | undefined;
@@ -166,7 +179,7 @@ export class PresenceService {
     if (!this.closed) this.stack.transport.flushUdp();
     // A NOTIFY still waiting renders the device again when it goes out; until then nothing holds the
     // render, so it dies young instead of living until the device's next change.
-    for (const d of this.renderedNow) this.renders.set(d, undefined);
+    for (const d of this.renderedNow) d.render = undefined;
     this.renderedNow.length = 0;
   };
   private readonly m: {
@@ -305,19 +318,23 @@ export class PresenceService {
     const device = change.device;
     const subs = this.byDevice.get(device);
     const ims = this.imByDevice.get(device);
-    this.renders.set(device, undefined);
-    const ended = change.calls.filter((c) => c.ended).map((c) => c.call);
-    this.lastEnded.set(device, ended.length ? ended : undefined);
+    const ds = this.deviceState(device);
+    ds.render = undefined;
+    ds.ended = undefined;
+    for (const c of change.calls) if (c.ended) (ds.ended ??= []).push(c.call);
     if (!subs && !ims) return;
     const render = this.render(device);
     if (!render) return;
     const state = render.phone.state;
-    const stateChanged = this.lastState.get(device) !== state;
-    this.lastState.set(device, state);
+    const stateChanged = ds.state !== state;
+    ds.state = state;
     // Busy lamps are told only when their document changes (a peer's event may not change this phone's).
     render.dialog = dialogInfoTemplate(render.phone, 'full', { domain: this.domain });
-    const dialogChanged = this.lastDialog.get(device) !== render.dialog.tail;
-    this.lastDialog.set(device, render.dialog.tail);
+    const hi = fingerprintHi(render.dialog.tail);
+    const lo = fingerprintLo(render.dialog.tail);
+    const dialogChanged = hi !== ds.dialogHi || lo !== ds.dialogLo;
+    ds.dialogHi = hi;
+    ds.dialogLo = lo;
     if (subs) {
       let presence = 0;
       let dialog = 0;
@@ -334,7 +351,7 @@ export class PresenceService {
       if (dialog) this.m.changes.inc(DIALOG, dialog);
       if (presence) this.m.changes.inc(PRESENCE, presence);
       if (dialog || presence) {
-        this.renderedNow.push(device);
+        this.renderedNow.push(ds);
         if (!this.flushQueued) {
           this.flushQueued = true;
           queueMicrotask(this.flush);
@@ -349,15 +366,21 @@ export class PresenceService {
     }
   }
 
+  private deviceState(device: string): DeviceState {
+    let ds = this.devices.get(device);
+    if (!ds) this.devices.set(device, (ds = { render: undefined, ended: undefined, state: undefined, dialogHi: -1, dialogLo: -1 }));
+    return ds;
+  }
+
   /** The device's current state, rendered once per change for every subscriber. */
   private render(device: string): DeviceRender | undefined {
-    let r = this.renders.get(device);
-    if (r) return r;
+    const known = this.devices.get(device);
+    if (known?.render) return known.render;
     const snap = this.model.device(device);
     if (!snap) return undefined;
-    r = { phone: phoneSnapshotOf(snap, this.domain, this.names, this.lastEnded.get(device)) };
-    this.renders.set(device, r);
-    return r;
+    const ds = known ?? this.deviceState(device);
+    ds.render = { phone: phoneSnapshotOf(snap, this.domain, this.names, ds.ended) };
+    return ds.render;
   }
 
   private entity(device: string): string {
@@ -550,6 +573,31 @@ export class PresenceService {
         this.pumpIm(t);
       });
   }
+}
+
+/** The high half of a string's fingerprint: FNV-1a, finalised (MurmurHash3 fmix32), its top 30 bits. */
+function fingerprintHi(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return fmix32(h) >>> 2;
+}
+
+/** The low half: a multiply-xorshift hash of its own (MurmurHash2 constant) over the same characters and the length. */
+function fingerprintLo(s: string): number {
+  let h = 0x9747b28c ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 13;
+  }
+  return fmix32(h) >>> 2;
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function keyOf(sub: NotifierSubscription): string {

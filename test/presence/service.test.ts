@@ -240,3 +240,33 @@ t.test('clean shutdown and restore in process: exact numbers, the same dialog, N
   t.same(versions, [1, 2, 3], 'numbering resumes exactly after a clean shutdown');
   t.equal(sub.state, 'active');
 });
+
+t.test('a busy lamp is told only when its document changes; a presence watcher when the state does', async (t) => {
+  const { subscriber, uri, model } = await setup(t);
+  const lamp = subscriber.subscribe({ uri: uri('2001'), event: 'dialog', refresh: false });
+  const watcher = subscriber.subscribe({ uri: uri('2001'), event: 'presence', refresh: false });
+  const lampBodies: string[] = [];
+  const watcherBodies: string[] = [];
+  lamp.on('notify', (req: { body: Buffer }) => lampBodies.push(req.body.toString()));
+  watcher.on('notify', (req: { body: Buffer }) => watcherBodies.push(req.body.toString()));
+  await until(() => lampBodies.length === 1 && watcherBodies.length === 1);
+  const dnd = (on: boolean): void => {
+    model.apply('2001', { kind: CstaEventKind.DoNotDisturb, monitorCrossRefId: '2001', callId: '', subjectDevice: '2001', moved: [], doNotDisturb: on });
+  };
+  // The device's first change is told to both (nothing is known of the documents sent before it).
+  dnd(true);
+  await until(() => watcherBodies.length === 2 && lampBodies.length === 2);
+  t.match(watcherBodies[1], /Do not disturb/);
+  // Do-not-disturb off changes the presence state, not the dialog-info document (no calls either way).
+  dnd(false);
+  await until(() => watcherBodies.length === 3);
+  t.match(watcherBodies[2], /Available/);
+  // Then a hook change: the lamp's next NOTIFY is version 3, so none was sent for do-not-disturb off.
+  model.apply('2001', ev(CstaEventKind.ServiceInitiated, '2001', 'c9', ConnectionState.Initiated));
+  await until(() => lampBodies.length === 3);
+  t.match(lampBodies[2], /version="3" state="full"/);
+  t.match(lampBodies[2], /call-id="csta-c9@pbx.example"[^>]*><state>trying<\/state>/);
+  model.apply('2001', ev(CstaEventKind.ConnectionCleared, '2001', 'c9', ConnectionState.Null));
+  await until(() => lampBodies.length === 4);
+  t.match(lampBodies[3], /version="4"[\s\S]*<state>terminated<\/state>/);
+});

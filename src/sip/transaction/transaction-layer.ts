@@ -3,6 +3,7 @@
  * responses to them (17.1.3, 17.2.3, with the RFC 2543 fallback for branches without the magic cookie),
  * handles CANCEL (section 9.2), keeps its tables bounded and empties them as transactions end.
  */
+import { FlatStringMap } from '../../util/flat-string-map.js';
 import { MetricsRegistry, type Counter, type Gauge } from '../../util/metrics.js';
 import { MAGIC_COOKIE, createResponse, type SipRequest, type SipResponse } from '../message/index.js';
 import { DelayQueue, OffsetTimers, systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -94,6 +95,12 @@ export function clientTransactionKey(msg: SipRequest | SipResponse): string | un
 
 const CLIENT_SIDE = Object.freeze({ side: 'client' });
 
+/**
+ * Slots of the fan-out transaction table to begin with: room for a notifier's default window of 1,024
+ * NOTIFYs in flight at half load, so that the table is not resized as each burst comes and goes.
+ */
+const FINALS_CAPACITY = 2048;
+
 /** RFC 3261 section 17 transaction layer. */
 export class TransactionLayer {
   readonly clock: Clock;
@@ -102,9 +109,11 @@ export class TransactionLayer {
   private readonly clients = new Map<string, ClientTransaction>();
   /**
    * {@link FinalOnlyClientTransaction}s by their top Via branch alone (a key that needs no string built for
-   * it); a response reaches one when its CSeq method is the transaction's (17.1.3).
+   * it); a response reaches one when its CSeq method is the transaction's (17.1.3). Not a `Map`: one of
+   * these starts and ends per NOTIFY of a fan-out, and a `Map` under that churn keeps every transaction
+   * alive through young collections (see {@link FlatStringMap}).
    */
-  private readonly finals = new Map<string, FinalOnlyClientTransaction>();
+  private readonly finals = new FlatStringMap<FinalOnlyClientTransaction>(FINALS_CAPACITY);
   /** The first Timer E and Timer F of every {@link FinalOnlyClientTransaction} (17.1.2.2). */
   private readonly finalTimers: OffsetTimers;
   private readonly ctx: TransactionContext;
@@ -375,7 +384,7 @@ export class TransactionLayer {
   close(): void {
     for (const tx of [...this.servers.values()]) tx.dispose();
     for (const tx of [...this.clients.values()]) tx.dispose();
-    for (const tx of [...this.finals.values()]) tx.dispose();
+    for (const tx of this.finals.values()) tx.dispose();
     this.finalTimers.clear();
     for (const q of this.queues.values()) q.clear();
     this.queues.clear();
