@@ -1,25 +1,17 @@
 import { TOKEN } from './charset.js';
 import { SipParseError } from './errors.js';
-import { Scanner, findParam, formatParams, paramsFromRange, quote, splitList } from './scanner.js';
+import { Parameterised, Scanner, formatParams, quote, splitList } from './scanner.js';
 import { SipUri, parseUri } from './uri.js';
 
 /**
  * A `name-addr` or `addr-spec` with header parameters, as in From, To, Contact, Route, Record-Route,
  * Refer-To (RFC 3261 20.10, 20.20, 20.39, 25.1).
  */
-export class NameAddr {
+export class NameAddr extends Parameterised {
   // Declared here, set in the constructor in this order (assignments rather than class-field definitions:
   // several are made per received message, and V8 creates objects faster this way).
   /** Display name, unquoted, or `undefined` when absent. */
   declare displayName: string | undefined;
-  /**
-   * The parameters: a Map once needed; before, the parameters as received (fast path), and while `rawStart`
-   * is not negative the native scan's head view they are not yet sliced from: `ps[rawStart, rawEnd)`,
-   * sliced when first read, so a message read only for its tag slices nothing.
-   */
-  private declare ps: Map<string, string | null> | string;
-  private declare rawStart: number;
-  private declare rawEnd: number;
   /** With raw parameters: the first `tag` value found by the native scan (null: a flag), if it found one. */
   private declare scannedTag: string | null | undefined;
   /** The URI: parsed, or its text until first read. */
@@ -34,10 +26,8 @@ export class NameAddr {
     what = 'address',
     adoptParams?: Map<string, string | null> | string,
   ) {
+    super(adoptParams ?? new Map(params ?? []));
     this.displayName = displayName;
-    this.ps = adoptParams ?? new Map(params ?? []);
-    this.rawStart = -1;
-    this.rawEnd = 0;
     this.scannedTag = undefined;
     this.u = uri;
     this.what = what;
@@ -53,26 +43,6 @@ export class NameAddr {
     na.rawEnd = pe;
     na.scannedTag = tag;
     return na;
-  }
-
-  /** Parameters as received, or `undefined` once they are in the Map. */
-  private raw(): string | undefined {
-    const ps = this.ps;
-    if (typeof ps !== 'string') return undefined;
-    if (this.rawStart < 0) return ps;
-    const raw = this.rawStart === this.rawEnd ? '' : ps.slice(this.rawStart, this.rawEnd);
-    this.ps = raw;
-    this.rawStart = -1;
-    return raw;
-  }
-
-  /** Header parameters (`;tag=`, `;expires=`, `;q=`...), lower-case names. */
-  get params(): Map<string, string | null> {
-    const ps = this.ps;
-    if (typeof ps !== 'string') return ps;
-    const map = this.rawStart < 0 ? paramsFromRange(ps, 0, ps.length) : paramsFromRange(ps, this.rawStart, this.rawEnd);
-    this.rawStart = -1;
-    return (this.ps = map);
   }
 
   /** The URI, parsed when first read; throws {@link SipParseError} naming the header when malformed. */
@@ -105,12 +75,7 @@ export class NameAddr {
   /** `tag` parameter (RFC 3261 19.3). */
   get tag(): string | undefined {
     if (this.scannedTag !== undefined && typeof this.ps === 'string') return this.scannedTag ?? undefined;
-    const raw = this.raw();
-    if (raw !== undefined) {
-      const v = findParam(raw, 'tag');
-      if (v !== undefined) return v ?? undefined;
-    }
-    return this.params.get('tag') ?? undefined;
+    return this.param('tag') ?? undefined;
   }
 
   set tag(value: string | undefined) {
@@ -137,7 +102,7 @@ export class NameAddr {
   }
 
   /** Always in name-addr form (`<uri>`), which is correct whatever the URI holds. */
-  toString(): string {
+  override toString(): string {
     let s = '';
     if (this.displayName !== undefined && this.displayName !== '') {
       s = /^[^\s"]+( [^\s"]+)*$/.test(this.displayName) && allToken(this.displayName) ? this.displayName : quote(this.displayName);

@@ -215,6 +215,54 @@ export function paramsFromRange(t: string, start: number, end: number): Map<stri
 }
 
 /**
+ * A header value with `;name[=value]` parameters (a Via, a name-addr), kept as received until they are
+ * first needed as a Map: `ps` is the Map once needed; before, the parameters as received, and while
+ * `rawStart` is not negative the native scan's head view they are not yet sliced from (`ps[rawStart,
+ * rawEnd)`), so a value read only for one parameter slices nothing.
+ */
+export abstract class Parameterised {
+  protected declare ps: Map<string, string | null> | string;
+  protected declare rawStart: number;
+  protected declare rawEnd: number;
+
+  constructor(ps: Map<string, string | null> | string) {
+    this.ps = ps;
+    this.rawStart = -1;
+    this.rawEnd = 0;
+  }
+
+  /** The parameters, lower-case names. */
+  get params(): Map<string, string | null> {
+    const ps = this.ps;
+    if (typeof ps !== 'string') return ps;
+    const map = this.rawStart < 0 ? paramsFromRange(ps, 0, ps.length) : paramsFromRange(ps, this.rawStart, this.rawEnd);
+    this.rawStart = -1;
+    return (this.ps = map);
+  }
+
+  /** Parameters as received, or `undefined` once they are in the Map. */
+  protected raw(): string | undefined {
+    const ps = this.ps;
+    if (typeof ps !== 'string') return undefined;
+    if (this.rawStart < 0) return ps;
+    const raw = this.rawStart === this.rawEnd ? '' : ps.slice(this.rawStart, this.rawEnd);
+    this.ps = raw;
+    this.rawStart = -1;
+    return raw;
+  }
+
+  /** A parameter by lower-case name: its value, `null` for a flag, `undefined` when absent. */
+  protected param(name: string): string | null | undefined {
+    const raw = this.raw();
+    if (raw !== undefined) {
+      const v = findParam(raw, name);
+      if (v !== undefined) return v;
+    }
+    return this.params.get(name);
+  }
+}
+
+/**
  * Looks a lower-case parameter up in such a string without building the Map: the value, `null` for a flag,
  * or `undefined` when not found as written in lower case (the caller then consults the Map).
  */

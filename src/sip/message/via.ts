@@ -1,12 +1,12 @@
 import { HOSTCHAR } from './charset.js';
-import { Scanner, findParam, formatParams, paramsFromRange, splitList } from './scanner.js';
+import { Parameterised, Scanner, findParam, formatParams, splitList } from './scanner.js';
 import { SipParseError } from './errors.js';
 
 /** The RFC 3261 8.1.1.7 branch prefix of transaction identifiers. */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
 /** One Via header value (RFC 3261 20.42, 18.2.1; RFC 3581 `rport`). */
-export class Via {
+export class Via extends Parameterised {
   // Declared here, set in the constructor in this order (assignments rather than class-field definitions:
   // one Via is made per received message, and V8 creates objects faster this way).
   /** `SIP` and `2.0` are on the prototype; a Via holds its own only when it differs (one in millions). */
@@ -16,13 +16,6 @@ export class Via {
   declare transport: string;
   declare host: string;
   declare port: number | undefined;
-  /**
-   * The parameters: a Map once needed; before, the parameters as received (fast path), and while `rawStart`
-   * is not negative the native scan's head view they are not yet sliced from: `ps[rawStart, rawEnd)`.
-   */
-  private declare ps: Map<string, string | null> | string;
-  private declare rawStart: number;
-  private declare rawEnd: number;
   /** With raw parameters: the first `branch` value found by the native scan (null: a flag), if it found one. */
   private declare scannedBranch: string | null | undefined;
 
@@ -34,15 +27,13 @@ export class Via {
     protocolName?: string;
     protocolVersion?: string;
   }, adoptParams?: Map<string, string | null> | string) {
+    super(adoptParams ?? new Map(init.params ?? []));
     if (init.protocolName !== undefined && init.protocolName !== 'SIP') this.protocolName = init.protocolName;
     if (init.protocolVersion !== undefined && init.protocolVersion !== '2.0') this.protocolVersion = init.protocolVersion;
     const t = init.transport;
     this.transport = t === 'UDP' || t === 'TCP' || isUpper(t) ? t : t.toUpperCase();
     this.host = init.host;
     this.port = init.port;
-    this.ps = adoptParams ?? new Map(init.params ?? []);
-    this.rawStart = -1;
-    this.rawEnd = 0;
     this.scannedBranch = undefined;
   }
 
@@ -59,35 +50,6 @@ export class Via {
     via.rawEnd = pe;
     via.scannedBranch = branch;
     return via;
-  }
-
-  /** Parameters as received, or `undefined` once they are in the Map. */
-  private raw(): string | undefined {
-    const ps = this.ps;
-    if (typeof ps !== 'string') return undefined;
-    if (this.rawStart < 0) return ps;
-    const raw = this.rawStart === this.rawEnd ? '' : ps.slice(this.rawStart, this.rawEnd);
-    this.ps = raw;
-    this.rawStart = -1;
-    return raw;
-  }
-
-  /** Via parameters, lower-case names. */
-  get params(): Map<string, string | null> {
-    const ps = this.ps;
-    if (typeof ps !== 'string') return ps;
-    const map = this.rawStart < 0 ? paramsFromRange(ps, 0, ps.length) : paramsFromRange(ps, this.rawStart, this.rawEnd);
-    this.rawStart = -1;
-    return (this.ps = map);
-  }
-
-  private param(name: string): string | null | undefined {
-    const raw = this.raw();
-    if (raw !== undefined) {
-      const v = findParam(raw, name);
-      if (v !== undefined) return v;
-    }
-    return this.params.get(name);
   }
 
   get branch(): string | undefined {
@@ -133,7 +95,7 @@ export class Via {
     return new Via(this);
   }
 
-  toString(): string {
+  override toString(): string {
     const port = this.port === undefined ? '' : `:${this.port}`;
     return `${this.protocolName}/${this.protocolVersion}/${this.transport} ${this.host}${port}${formatParams(this.params)}`;
   }
