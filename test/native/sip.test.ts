@@ -222,3 +222,138 @@ t.test('records are told intact across the wrap of the lap counter', async (t) =
   t.notOk(recordIntact(1, 0, last, 30000), 'two laps behind across the wrap');
   t.ok(recordIntact(last, 20000, last, 100), 'same lap at the top');
 });
+
+t.test('a scanned message edited before its headers are read keeps every header', async (t) => {
+  const m = parseMessage(INVITE);
+  (m as unknown as { uri: string }).uri = 'sip:carol@example.com';
+  t.equal(m.header('x-custom'), 'value');
+  t.equal(m.via.length, 2);
+  t.match(m.toString(), /^INVITE sip:carol@example.com SIP\/2.0\r\n/);
+});
+
+t.test('IPv6 references in Via are split natively, brackets kept as the grammar keeps them', async (t) => {
+  const buf = msg([
+    'OPTIONS sip:a SIP/2.0',
+    'Via: SIP/2.0/UDP [fd17:625c::1]:5062;branch=z9hG4bK-1;received=fd17:625c::2,SIP/2.0/TCP [::1];branch=z9hG4bK-2',
+    'Via: SIP/2.0/UDP [::1;branch=z9hG4bK-3',
+  ]);
+  const sc = new SipScanner(TABLE);
+  t.type(sc.scan(buf, 32768, 65536, 256), 'string');
+  const w = sc.record;
+  const base = sc.at + w[sc.at + SipScanWord.ItemBase]!;
+  const flags: number[] = [];
+  for (let i = 0; i < w[sc.at + SipScanWord.ItemCount]!; i++) flags.push(w[base + i * SIP_ITEM_WORDS + 3]!);
+  t.same(flags, [1, 1, 0], 'an unterminated reference is left to the grammar');
+  const ok = parseMessage(msg(['OPTIONS sip:a SIP/2.0', 'Via: SIP/2.0/UDP [fd17:625c::1]:5062;branch=z9hG4bK-1;received=fd17:625c::2,SIP/2.0/TCP [::1];branch=z9hG4bK-2']));
+  t.same(
+    ok.via.map((v) => [v.transport, v.host, v.port, v.branch, v.received]),
+    [
+      ['UDP', '[fd17:625c::1]', 5062, 'z9hG4bK-1', 'fd17:625c::2'],
+      ['TCP', '[::1]', undefined, 'z9hG4bK-2', undefined],
+    ],
+  );
+});
+
+t.test('a lone Contact wildcard is read from the scan (RFC 3261 10.2.2)', async (t) => {
+  const m = parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact:  * ', 'Expires: 0']));
+  t.same(m.contact, ['*']);
+  t.throws(() => parseMessage(msg(['REGISTER sip:r SIP/2.0', 'Contact: *', 'Contact: <sip:a@b>'])).contact, /Contact/);
+});
+
+t.test('the scan function checks its arguments, and is only made for a scanner handle', async (t) => {
+  const { addon } = await import('../../src/native/addon.js');
+  const scan = (addon.sipScanFunction as (...a: unknown[]) => unknown)((new SipScanner(TABLE) as unknown as { handle: unknown }).handle);
+  const bad: unknown[][] = [[], [1, 0], [{}, 0], [new Int32Array(1), 0], [INVITE, 'x']];
+  for (const args of bad) t.throws(() => (scan as (...a: unknown[]) => unknown)(...args), TypeError);
+  t.equal((scan as (b: Uint8Array, at: number) => unknown)(INVITE, -1), undefined);
+  for (const h of [undefined, 1, {}]) t.throws(() => (addon.sipScanFunction as (...a: unknown[]) => unknown)(h), TypeError);
+});
+
+t.test('a ttl Via parameter, in any case, goes to the grammar, which range-checks it (RFC 3261 20.42)', async (t) => {
+  const via = (p: string) => msg(['OPTIONS sip:a SIP/2.0', `Via: SIP/2.0/UDP h;branch=z9hG4bK1;${p}`]);
+  const sc = new SipScanner(TABLE);
+  for (const p of ['ttl=1', 'TTL=300']) {
+    t.type(sc.scan(via(p), 32768, 65536, 256), 'string');
+    t.equal(sc.record[sc.at + sc.record[sc.at + SipScanWord.ItemBase]! + 3], 0, p);
+  }
+  t.equal(parseMessage(via('TtL=7')).topVia?.params.get('ttl'), '7');
+  t.throws(() => parseMessage(via('TTL=300')).via, /ttl/);
+  t.equal(parseMessage(via('x=ttl')).topVia?.params.get('x'), 'ttl', 'a value spelled ttl is no ttl parameter');
+});
+
+t.test('a receive buffer changed after parsing is reported when the message scans it again', async (t) => {
+  const buf = Buffer.from(INVITE);
+  const m = parseMessage(buf);
+  buf.write('XXXXXX', 0, 'latin1');
+  for (let i = 0; i < 400; i++) parseMessage(INVITE);
+  t.throws(() => m.via, /receive buffer changed/);
+});
+
+t.test('a single-valued header repeated with the same value scans; any other repeat goes to the grammar (RFC 4475 3.3.8)', async (t) => {
+  const sc = new SipScanner(TABLE);
+  const same = msg(['OPTIONS sip:a SIP/2.0', 'from: <sip:a>;tag=1', 'Call-ID: x1', 'f: <sip:a>;tag=1  ', 'Call-ID: x1', 'l: 0', 'l: 0']);
+  t.type(sc.scan(same, 32768, 65536, 256), 'string', 'same value, other spelling and trailing blanks');
+  t.equal(sc.record[sc.at + SipScanWord.HeaderCount], 6);
+  const cases: Array<[string, Buffer]> = [
+    ['another value', msg(['OPTIONS sip:a SIP/2.0', 'Call-ID: x1', 'Call-ID: x2'])],
+    ['a longer value', msg(['OPTIONS sip:a SIP/2.0', 'Call-ID: x1', 'Call-ID: x12'])],
+    ['another Content-Length', msg(['OPTIONS sip:a SIP/2.0', 'l: 0', 'l: 1'], 'a')],
+    ['non-ASCII value', Buffer.from('OPTIONS sip:a SIP/2.0\r\nf: <sip:a>;x=\xe9\r\nf: <sip:a>;x=\xe9\r\n\r\n', 'latin1')],
+  ];
+  for (const [what, buf] of cases) t.equal(sc.scan(buf, 32768, 65536, 256), undefined, what);
+  const dup = (ct: string) =>
+    msg(['SIP/2.0 200 OK', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'From: <sip:a@h>;tag=1', 'To: <sip:b@h>;tag=2', 'Call-ID: c1', 'CSeq: 3 UPDATE', 'Content-Type: application/sdp', `Content-Type: ${ct}`, 'Content-Length: 0']);
+  const m = parseMessage(dup('application/sdp'));
+  t.same(m.headers('content-type'), ['application/sdp', 'application/sdp'], 'both lines kept, as the grammar keeps them');
+  t.equal(m.callId, 'c1');
+  t.equal(m.cseq.method, 'UPDATE');
+  t.throws(() => parseMessage(dup('text/plain')), /Content-Type appears more than once/);
+});
+
+t.test('the AVX2 line-end pass and the baseline one give the same records (head ends found across 64-byte steps)', async (t) => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { packageRoot } = await import('../../src/util/package-root.js');
+  const dir = join(packageRoot(), 'captures/public/rfc4475');
+  const inputs: Buffer[] = readdirSync(dir).sort().map((f) => readFileSync(join(dir, f)));
+  // Empty lines ending at every offset around a 64-byte step, LF-only and CRLF heads, bare CRs in values,
+  // messages shorter than one step, a long head of many steps, and junk that has no empty line at all.
+  for (let pad = 0; pad < 140; pad++) {
+    const x = 'x'.repeat(pad);
+    inputs.push(msg(['OPTIONS sip:a@b SIP/2.0', `Via: SIP/2.0/UDP h;branch=z9hG4bK${x}`, 'Call-ID: c', 'CSeq: 1 OPTIONS']));
+    inputs.push(Buffer.from(`SIP/2.0 200 OK\nVia: SIP/2.0/UDP h\nX-P: ${x}\n\nbody`, 'latin1'));
+    inputs.push(Buffer.from(`SIP/2.0 200 OK\r\nX-P: ${x}\r\r\nY: 1\r\n\r\n`, 'latin1'));
+    inputs.push(Buffer.from(`SIP/2.0 200 OK\r\nX-P: ${x}\r\n\r`, 'latin1'));
+  }
+  inputs.push(msg(['MESSAGE sip:a@b SIP/2.0', ...Array.from({ length: 200 }, (_, i) => `X-H${i}: ${'v'.repeat(i % 50)}`)]));
+  inputs.push(Buffer.from('SIP/2.0 200 OK\r\n' + 'A: 1\r\n'.repeat(40), 'latin1'));
+  const best = new SipScanner(TABLE);
+  const base = new SipScanner(TABLE, [], { baselineSimd: true });
+  let scanned = 0;
+  for (const buf of inputs) {
+    const a = best.scan(buf, 32 * 1024, 64 * 1024, 256);
+    const b = base.scan(buf, 32 * 1024, 64 * 1024, 256);
+    t.equal(a, b);
+    if (a === undefined) continue;
+    scanned++;
+    const words = (s: SipScanner) => {
+      const w = s.record;
+      const used = w[s.at + SipScanWord.ItemBase]! + w[s.at + SipScanWord.ItemCount]! * SIP_ITEM_WORDS;
+      return Array.from(w.subarray(s.at, s.at + used));
+    };
+    t.same(words(best), words(base));
+  }
+  t.ok(scanned > 400, `${scanned} of ${inputs.length} scanned`);
+});
+
+t.test('the header limit counts the head up to and including its empty line', async (t) => {
+  const buf = msg(['OPTIONS sip:a@b SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'Call-ID: c', 'CSeq: 1 OPTIONS'], 'body');
+  const headBytes = buf.indexOf('\r\n\r\n') + 4;
+  for (const baselineSimd of [false, true]) {
+    const s = new SipScanner(TABLE, [], { baselineSimd });
+    t.not(s.scan(buf, headBytes, 1024, 256), undefined);
+    t.equal(s.scan(buf, headBytes - 1, 1024, 256), undefined);
+    t.equal(s.scan(buf, headBytes, 1024, 2), undefined, 'three header lines over a limit of two');
+    t.not(s.scan(buf, headBytes, 1024, 3), undefined);
+  }
+});
