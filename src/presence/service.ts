@@ -9,6 +9,7 @@
  * the final state is always delivered). Subscriptions with their dialog state are persisted in the store;
  * `version` and CSeq numbers are reserved in blocks so a restart, even after `kill -9`, jumps ahead.
  */
+import { fnv1a } from '../util/flat-string-map.js';
 import { createLogger } from '../util/log.js';
 import { MetricsRegistry, type Counter, type Gauge } from '../util/metrics.js';
 import type { CallView, DeviceChange, PbxModel } from '../model/index.js';
@@ -577,9 +578,7 @@ export class PresenceService {
 
 /** The high half of a string's fingerprint: FNV-1a, finalised (MurmurHash3 fmix32), its top 30 bits. */
 function fingerprintHi(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return fmix32(h) >>> 2;
+  return fmix32(fnv1a(s)) >>> 2;
 }
 
 /** The low half: a multiply-xorshift hash of its own (MurmurHash2 constant) over the same characters and the length. */

@@ -115,7 +115,7 @@ export class FlatStringMap<V> {
   private hash(key: string): number {
     if (key !== this.lastKey) {
       this.lastKey = key;
-      this.lastHash = hashOf(key);
+      this.lastHash = fnv1a(key);
     }
     return this.lastHash;
   }
@@ -153,8 +153,8 @@ export class FlatStringMap<V> {
   }
 }
 
-/** FNV-1a over the string's UTF-16 code units. */
-function hashOf(s: string): number {
+/** 32-bit FNV-1a over the string's UTF-16 code units (a signed integer). */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h | 0;
