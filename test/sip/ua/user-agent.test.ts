@@ -294,5 +294,15 @@ t.test('inDialogBytes: the request written from the dialog, its body as text, pa
   check({ contentType: 'text/plain', body: Buffer.from(big + big) }, big + big);
   const seqs = [1, 2, 3, 4, 5, 6].map(() => parseMessage(ua.inDialogBytes(d, 'NOTIFY', 'udp', '')!.bytes).cseq.seq);
   t.same(seqs, [7, 8, 9, 10, 11, 12], 'each takes the next CSeq');
+  // Requests share slabs: writing later ones (past a slab's end, and one that outgrows a slab) leaves the
+  // bytes of earlier ones as they were.
+  const made: Array<{ bytes: Buffer; copy: Buffer }> = [];
+  for (let i = 0; i < 60; i++) {
+    const body = i === 30 ? ['<a>', 'y'.repeat(20_000), '</a>'] : ['<a v="', String(i), '"/>'];
+    const bytes = ua.inDialogBytes(d, 'NOTIFY', 'udp', 'Event: dialog\r\n', { contentType: 'application/x', body })!.bytes;
+    made.push({ bytes, copy: Buffer.from(bytes) });
+  }
+  t.ok(made.every((m) => m.bytes.equals(m.copy)), 'every request keeps its bytes');
+  t.same(made.map((m) => parseMessage(m.bytes, { maxBodyBytes: 1 << 20 }).cseq.seq), Array.from({ length: 60 }, (_, i) => 13 + i));
   ua.close();
 });
