@@ -107,11 +107,24 @@ interface StoredSubscription {
   cseqHigh: number;
 }
 
-/** A device's state rendered once for all of its subscribers. */
+/**
+ * A device's state rendered once for all of its subscribers, its documents encoded once too (each NOTIFY
+ * copies the bytes instead of encoding the text again).
+ */
 interface DeviceRender {
   phone: PhoneSnapshot;
-  pidf?: string;
+  pidf?: Buffer;
   dialog?: DialogInfoTemplate;
+  /** The dialog-info template's tail as UTF-8. */
+  dialogTail?: Buffer;
+}
+
+/** The UTF-8 of a dialog-info template head (the same text for every phone), kept for the text it encodes. */
+let dialogHead = { text: '', bytes: Buffer.alloc(0) };
+
+function dialogHeadBytes(head: string): Buffer {
+  if (head !== dialogHead.text) dialogHead = { text: head, bytes: Buffer.from(head, 'utf8') };
+  return dialogHead.bytes;
 }
 
 /** What the service keeps of one device between its changes. */
@@ -400,7 +413,7 @@ export class PresenceService {
         const st = sub.attachment as SubState;
         const r = this.render(st.device);
         if (!r) return undefined;
-        r.pidf ??= buildPidf(this.entity(st.device), r.phone);
+        r.pidf ??= Buffer.from(buildPidf(this.entity(st.device), r.phone), 'utf8');
         this.advance(sub, st);
         return { contentType: pidfContentType, body: r.pidf };
       },
@@ -421,8 +434,9 @@ export class PresenceService {
         if (!r) return undefined;
         // RFC 4235 section 4.1: full state every time (always allowed), so a lost NOTIFY never leaves a lamp wrong.
         r.dialog ??= dialogInfoTemplate(r.phone, 'full', { domain: this.domain });
+        r.dialogTail ??= Buffer.from(r.dialog.tail, 'utf8');
         this.advance(sub, st);
-        return { contentType: dialogInfoContentType, body: [r.dialog.head, String(st.version), r.dialog.tail] };
+        return { contentType: dialogInfoContentType, body: [dialogHeadBytes(r.dialog.head), String(st.version), r.dialogTail] };
       },
     };
   }

@@ -636,7 +636,7 @@ export class SipUserAgent extends EventEmitter {
     method: string,
     protocol: SipProtocol,
     headers: string,
-    body?: { contentType: string; body: string | Buffer | readonly string[] },
+    body?: { contentType: string; body: string | Buffer | readonly (string | Buffer)[] },
   ): RequestBytes | undefined {
     const branch = generateBranch();
     const head = dialog.requestText(method, this.viaPrefix(protocol) + branch + ';rport\r\n');
@@ -651,10 +651,14 @@ export class SipUserAgent extends EventEmitter {
       const parts = typeof b === 'string' || Buffer.isBuffer(b) ? undefined : b;
       let length = 0;
       if (parts === undefined) length = typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : (b as Buffer).length;
-      else for (const p of parts) length += Buffer.byteLength(p, 'utf8');
+      else for (const p of parts) length += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
       w.text('Content-Type: ' + body.contentType + '\r\nContent-Length: ' + length + '\r\n\r\n');
-      if (parts !== undefined) for (const p of parts) w.text(p);
-      else if (typeof b === 'string') w.text(b);
+      if (parts !== undefined) {
+        for (const p of parts) {
+          if (typeof p === 'string') w.text(p);
+          else w.bytes(p);
+        }
+      } else if (typeof b === 'string') w.text(b);
       else w.bytes(b as Buffer);
     }
     return { bytes: w.finish(), method, branch };
