@@ -274,7 +274,7 @@ t.test('inDialogBytes: the request written from the dialog, its body as text, pa
     ),
   );
   const d = Dialog.fromRequest(subscribe as never, 'nt', '<sip:switchhook@192.0.2.9>');
-  const check = (body: { contentType: string; body: string | Buffer | readonly string[] } | undefined, expected: string) => {
+  const check = (body: { contentType: string; body: string | Buffer | readonly (string | Buffer)[] } | undefined, expected: string) => {
     const r = ua.inDialogBytes(d, 'NOTIFY', 'udp', 'Event: dialog\r\n', body)!;
     const m = parseMessage(r.bytes, { maxHeaderBytes: 32 * 1024, maxBodyBytes: 1 << 20, maxHeaders: 256 }).validate();
     t.equal(r.branch, m.topVia!.branch, 'keyed by its Via branch');
