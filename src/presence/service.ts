@@ -175,7 +175,11 @@ export class PresenceService {
    * next change (such per-change garbage would live through young-generation collections).
    */
   private readonly devices = new Map<string, DeviceState>();
-  /** Devices whose change this task rendered: their renders are let go when the task's NOTIFYs have left. */
+  /**
+   * Devices this task rendered (for a change, or for a NOTIFY that went out later): their renders, with
+   * their encoded documents, are let go when the task's NOTIFYs have left. A render kept longer would hold
+   * its documents' bytes and with them the 8 KiB of Node's Buffer pool they were cut from.
+   */
   private readonly renderedNow: DeviceState[] = [];
   private readonly imTargets: ImTarget[];
   private readonly imByDevice = new Map<string, ImTarget[]>();
@@ -364,13 +368,6 @@ export class PresenceService {
       }
       if (dialog) this.m.changes.inc(DIALOG, dialog);
       if (presence) this.m.changes.inc(PRESENCE, presence);
-      if (dialog || presence) {
-        this.renderedNow.push(ds);
-        if (!this.flushQueued) {
-          this.flushQueued = true;
-          queueMicrotask(this.flush);
-        }
-      }
     }
     if (ims && stateChanged) {
       for (const t of ims) {
@@ -394,6 +391,11 @@ export class PresenceService {
     if (!snap) return undefined;
     const ds = known ?? this.deviceState(device);
     ds.render = { phone: phoneSnapshotOf(snap, this.domain, this.names, ds.ended) };
+    this.renderedNow.push(ds);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
     return ds.render;
   }
 
