@@ -9,7 +9,6 @@
  * the final state is always delivered). Subscriptions with their dialog state are persisted in the store;
  * `version` and CSeq numbers are reserved in blocks so a restart, even after `kill -9`, jumps ahead.
  */
-import { fnv1a } from '../util/flat-string-map.js';
 import { createLogger } from '../util/log.js';
 import { MetricsRegistry, type Counter, type Gauge } from '../util/metrics.js';
 import type { CallView, DeviceChange, PbxModel } from '../model/index.js';
@@ -107,11 +106,24 @@ interface StoredSubscription {
   cseqHigh: number;
 }
 
-/** A device's state rendered once for all of its subscribers. */
+/**
+ * A device's state rendered once for all of its subscribers, its documents encoded once too (each NOTIFY
+ * copies the bytes instead of encoding the text again).
+ */
 interface DeviceRender {
   phone: PhoneSnapshot;
-  pidf?: string;
+  pidf?: Buffer;
   dialog?: DialogInfoTemplate;
+  /** The dialog-info template's tail as UTF-8. */
+  dialogTail?: Buffer;
+}
+
+/** The UTF-8 of a dialog-info template head (the same text for every phone), kept for the text it encodes. */
+let dialogHead = { text: '', bytes: Buffer.alloc(0) };
+
+function dialogHeadBytes(head: string): Buffer {
+  if (head !== dialogHead.text) dialogHead = { text: head, bytes: Buffer.from(head, 'utf8') };
+  return dialogHead.bytes;
 }
 
 /** What the service keeps of one device between its changes. */
@@ -163,7 +175,11 @@ export class PresenceService {
    * next change (such per-change garbage would live through young-generation collections).
    */
   private readonly devices = new Map<string, DeviceState>();
-  /** Devices whose change this task rendered: their renders are let go when the task's NOTIFYs have left. */
+  /**
+   * Devices this task rendered (for a change, or for a NOTIFY that went out later): their renders, with
+   * their encoded documents, are let go when the task's NOTIFYs have left. A render kept longer would hold
+   * its documents' bytes and with them the 8 KiB of Node's Buffer pool they were cut from.
+   */
   private readonly renderedNow: DeviceState[] = [];
   private readonly imTargets: ImTarget[];
   private readonly imByDevice = new Map<string, ImTarget[]>();
@@ -331,11 +347,12 @@ export class PresenceService {
     ds.state = state;
     // Busy lamps are told only when their document changes (a peer's event may not change this phone's).
     render.dialog = dialogInfoTemplate(render.phone, 'full', { domain: this.domain });
-    const hi = fingerprintHi(render.dialog.tail);
-    const lo = fingerprintLo(render.dialog.tail);
-    const dialogChanged = hi !== ds.dialogHi || lo !== ds.dialogLo;
-    ds.dialogHi = hi;
-    ds.dialogLo = lo;
+    // Encoded once here: the fingerprint reads the bytes, and every dialog NOTIFY copies them.
+    render.dialogTail = Buffer.from(render.dialog.tail, 'utf8');
+    fingerprint(render.dialogTail);
+    const dialogChanged = fingerprintHi !== ds.dialogHi || fingerprintLo !== ds.dialogLo;
+    ds.dialogHi = fingerprintHi;
+    ds.dialogLo = fingerprintLo;
     if (subs) {
       let presence = 0;
       let dialog = 0;
@@ -351,13 +368,6 @@ export class PresenceService {
       }
       if (dialog) this.m.changes.inc(DIALOG, dialog);
       if (presence) this.m.changes.inc(PRESENCE, presence);
-      if (dialog || presence) {
-        this.renderedNow.push(ds);
-        if (!this.flushQueued) {
-          this.flushQueued = true;
-          queueMicrotask(this.flush);
-        }
-      }
     }
     if (ims && stateChanged) {
       for (const t of ims) {
@@ -381,6 +391,11 @@ export class PresenceService {
     if (!snap) return undefined;
     const ds = known ?? this.deviceState(device);
     ds.render = { phone: phoneSnapshotOf(snap, this.domain, this.names, ds.ended) };
+    this.renderedNow.push(ds);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
     return ds.render;
   }
 
@@ -400,7 +415,7 @@ export class PresenceService {
         const st = sub.attachment as SubState;
         const r = this.render(st.device);
         if (!r) return undefined;
-        r.pidf ??= buildPidf(this.entity(st.device), r.phone);
+        r.pidf ??= Buffer.from(buildPidf(this.entity(st.device), r.phone), 'utf8');
         this.advance(sub, st);
         return { contentType: pidfContentType, body: r.pidf };
       },
@@ -421,8 +436,9 @@ export class PresenceService {
         if (!r) return undefined;
         // RFC 4235 section 4.1: full state every time (always allowed), so a lost NOTIFY never leaves a lamp wrong.
         r.dialog ??= dialogInfoTemplate(r.phone, 'full', { domain: this.domain });
+        r.dialogTail ??= Buffer.from(r.dialog.tail, 'utf8');
         this.advance(sub, st);
-        return { contentType: dialogInfoContentType, body: [r.dialog.head, String(st.version), r.dialog.tail] };
+        return { contentType: dialogInfoContentType, body: [dialogHeadBytes(r.dialog.head), String(st.version), r.dialogTail] };
       },
     };
   }
@@ -576,19 +592,27 @@ export class PresenceService {
   }
 }
 
-/** The high half of a string's fingerprint: FNV-1a, finalised (MurmurHash3 fmix32), its top 30 bits. */
-function fingerprintHi(s: string): number {
-  return fmix32(fnv1a(s)) >>> 2;
-}
+/** The halves of the last {@link fingerprint}. */
+let fingerprintHi = 0;
+let fingerprintLo = 0;
 
-/** The low half: a multiply-xorshift hash of its own (MurmurHash2 constant) over the same characters and the length. */
-function fingerprintLo(s: string): number {
-  let h = 0x9747b28c ^ s.length;
-  for (let i = 0; i < s.length; i++) {
-    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
-    h ^= h >>> 13;
+/**
+ * A document's 60-bit fingerprint from its UTF-8, in one pass, as two 30-bit halves (left in
+ * {@link fingerprintHi} and {@link fingerprintLo}, so that no object is made): FNV-1a, and a
+ * multiply-xorshift hash of its own (MurmurHash2 constant) seeded with the length, each finalised with
+ * MurmurHash3's fmix32.
+ */
+function fingerprint(b: Uint8Array): void {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c ^ b.length;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 13;
   }
-  return fmix32(h) >>> 2;
+  fingerprintHi = fmix32(h1) >>> 2;
+  fingerprintLo = fmix32(h2) >>> 2;
 }
 
 function fmix32(h: number): number {

@@ -1,10 +1,15 @@
 import { Redis } from 'ioredis';
 
+import { keepPrototypeFast } from '../util/fast-prototype.js';
 import { createLogger } from '../util/log.js';
 
 import { checkName, decodeValue, StoreError, type Store, type StoredRecord } from './store.js';
 
 const log = createLogger('store');
+
+// ioredis extends String (its RESP3 `VerbatimString`), which leaves String.prototype in dictionary mode
+// for the whole process, and every string method call in optimised code pays a generic property load.
+keepPrototypeFast(String.prototype);
 
 /**
  * The cluster store: daemons that share presence state and subscriptions point at one Redis. Each collection

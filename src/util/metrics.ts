@@ -29,8 +29,19 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+/** One series' value, held in a box so that a hot caller's increment is one property write. */
+interface Cell {
+  value: number;
+}
+
 abstract class Metric {
-  protected readonly series = new Map<string, number>();
+  protected readonly series = new Map<string, Cell>();
+  /**
+   * The label set last used and its cell: hot paths count with the same constant (frozen) label set over
+   * and over, and skip the key lookups then. `null`: none yet (undefined is the unlabelled series).
+   */
+  private lastLabels: Labels | undefined | null = null;
+  private lastCell: Cell | undefined;
 
   constructor(
     readonly name: string,
@@ -40,21 +51,35 @@ abstract class Metric {
 
   /** Current value for a label set (0 when never touched). */
   get(labels?: Labels): number {
-    return this.series.get(labelKey(labels)) ?? 0;
+    return this.series.get(labelKey(labels))?.value ?? 0;
   }
 
   /** Sum over every label set. */
   total(): number {
     let sum = 0;
-    for (const v of this.series.values()) sum += v;
+    for (const c of this.series.values()) sum += c.value;
     return sum;
   }
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     if (this.series.size === 0) lines.push(`${this.name} 0`);
-    for (const [key, value] of this.series) lines.push(`${this.name}${key} ${value}`);
+    for (const [key, c] of this.series) lines.push(`${this.name}${key} ${c.value}`);
     return lines.join('\n');
+  }
+
+  /** The cell of a label set, made at its first use. */
+  protected cell(labels: Labels | undefined): Cell {
+    if (labels === this.lastLabels) return this.lastCell!;
+    const key = labelKey(labels);
+    let c = this.series.get(key);
+    if (c === undefined) this.series.set(key, (c = { value: 0 }));
+    // Only a label set that cannot change may stand for its key by identity.
+    if (labels === undefined || Object.isFrozen(labels)) {
+      this.lastLabels = labels;
+      this.lastCell = c;
+    }
+    return c;
   }
 }
 
@@ -65,8 +90,7 @@ export class Counter extends Metric {
   }
 
   inc(labels?: Labels, by = 1): void {
-    const key = labelKey(labels);
-    this.series.set(key, (this.series.get(key) ?? 0) + by);
+    this.cell(labels).value += by;
   }
 }
 
@@ -77,12 +101,11 @@ export class Gauge extends Metric {
   }
 
   set(value: number, labels?: Labels): void {
-    this.series.set(labelKey(labels), value);
+    this.cell(labels).value = value;
   }
 
   add(by: number, labels?: Labels): void {
-    const key = labelKey(labels);
-    this.series.set(key, (this.series.get(key) ?? 0) + by);
+    this.cell(labels).value += by;
   }
 }
 

@@ -270,3 +270,20 @@ t.test('a busy lamp is told only when its document changes; a presence watcher w
   await until(() => lampBodies.length === 4);
   t.match(lampBodies[3], /version="4"[\s\S]*<state>terminated<\/state>/);
 });
+
+t.test('a render, with its encoded documents, is let go when the task that made it ends, in a change or not', async (t) => {
+  const { subscriber, uri, model, presence } = await setup(t);
+  const held = (): number =>
+    [...(presence as unknown as { devices: Map<string, { render: unknown }> }).devices.values()].filter((d) => d.render !== undefined).length;
+  const lamp = subscriber.subscribe({ uri: uri('2001'), event: 'dialog', refresh: false });
+  const bodies: string[] = [];
+  lamp.on('notify', (req: { body: Buffer }) => bodies.push(req.body.toString()));
+  // The first NOTIFY is rendered for the SUBSCRIBE, outside any change.
+  await until(() => bodies.length === 1);
+  t.equal(held(), 0, 'the render of the first NOTIFY is gone');
+  model.apply('2001', ev(CstaEventKind.ServiceInitiated, '2001', 'c1', ConnectionState.Initiated));
+  t.equal(held(), 1, 'a change is rendered once while its task runs');
+  await until(() => bodies.length === 2);
+  t.equal(held(), 0, 'and let go after it');
+  t.match(bodies[1], /call-id="csta-c1@pbx.example"/);
+});

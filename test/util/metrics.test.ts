@@ -28,3 +28,32 @@ t.test('gauges go up and down; a name cannot change kind', async (t) => {
   t.throws(() => reg.counter('switchhook_depth', 'x'), TypeError);
   t.match(reg.render(), /switchhook_depth 7/);
 });
+
+t.test('a label set reused by identity counts in its own series; a mutable one is keyed by its contents every time', async (t) => {
+  const reg = new MetricsRegistry();
+  const c = reg.counter('switchhook_cells_total', 'Cells.');
+  const udp = Object.freeze({ protocol: 'udp' });
+  const tcp = Object.freeze({ protocol: 'tcp' });
+  c.inc(udp);
+  c.inc(udp, 2);
+  c.inc(tcp);
+  c.inc(udp);
+  c.inc();
+  c.inc(undefined, 4);
+  t.equal(c.get(udp), 4);
+  t.equal(c.get({ protocol: 'tcp' }), 1);
+  t.equal(c.get(), 5, 'the unlabelled series');
+  const mutable: Record<string, string> = { protocol: 'ws' };
+  c.inc(mutable);
+  mutable['protocol'] = 'wss';
+  c.inc(mutable);
+  t.equal(c.get({ protocol: 'ws' }), 1);
+  t.equal(c.get({ protocol: 'wss' }), 1, 'a changed label set is not taken for the one before');
+  t.equal(c.total(), 12);
+  const g = reg.gauge('switchhook_cells', 'Cells.');
+  g.set(3, udp);
+  g.add(2, udp);
+  g.set(1, tcp);
+  t.equal(g.get(udp), 5);
+  t.match(reg.render(), /switchhook_cells\{protocol="tcp"\} 1/);
+});

@@ -6,18 +6,21 @@ import type { IncomingRequest } from '../ua/app.js';
 import type { NotifierSubscription } from './notifier.js';
 
 /**
- * A NOTIFY body: text, bytes, or text in parts written one after another (a document shared by many
- * subscriptions with a part of its own for each, such as an RFC 4235 `version`, so the whole is never
- * made into one string per NOTIFY).
+ * A NOTIFY body: text, bytes, or parts (text or bytes) written one after another (a document shared by
+ * many subscriptions with a part of its own for each, such as an RFC 4235 `version`, so the whole is never
+ * made into one string per NOTIFY; its shared parts may be given already encoded).
  */
 export interface NotifyBody {
   contentType: string;
-  body: string | Buffer | readonly string[];
+  body: string | Buffer | readonly (string | Buffer)[];
 }
 
 /** The body as one string or buffer (its parts joined). */
 export function bodyContent(b: NotifyBody): string | Buffer {
-  return typeof b.body === 'string' || Buffer.isBuffer(b.body) ? b.body : b.body.join('');
+  const body = b.body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
+  if (body.every((p) => typeof p === 'string')) return body.join('');
+  return Buffer.concat(body.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
 }
 
 /** The verdict on a new subscription (RFC 6665 section 4.2.1.3). */

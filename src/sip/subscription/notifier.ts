@@ -507,9 +507,10 @@ export class Notifier extends EventEmitter {
     if (sub.finalQueued || !sub.live) return;
     // Overload: a package-rendered NOTIFY still waiting will carry the newest state when it goes out, so
     // a further change merges into it (the final state is always delivered, intermediate ones may not).
-    const q = sub.queue;
-    const last = this.coalesce ? q[q.length - 1] : undefined;
-    if (!body && last && !last.final && !last.body && (q.length > 1 || !sub.inFlight)) {
+    // (`q` is undefined or holds an entry: no load past the end of an array, which V8 makes generic.)
+    const q = sub.q;
+    const last = this.coalesce && q !== undefined ? q[q.length - 1] : undefined;
+    if (!body && last && !last.final && !last.body && (q!.length > 1 || !sub.inFlight)) {
       this.m.coalesced.inc(this.eventLabel(sub.event));
       return;
     }
@@ -558,7 +559,7 @@ export class Notifier extends EventEmitter {
 
   private pump(sub: NotifierSubscription): void {
     if (sub.inFlight || sub.retryTimer) return;
-    const item = sub.queue[0];
+    const item = sub.q?.[0];
     if (!item) return;
     if (this.inFlightTotal >= this.maxInFlight) {
       if (!sub.waitingSlot) {

@@ -18,13 +18,21 @@ export const defaultTimers: TimerSettings = { T1: 500, T2: 4000, T4: 5000 };
  * over reliable ones timers D, I, J and K are zero (sections 17.1.1.2, 17.1.2.2, 17.2.1, 17.2.2).
  */
 export function timerValues(t: TimerSettings, reliable: boolean): TimerValues {
-  let pair = cache.get(t);
-  if (!pair) {
-    pair = [compute(t, false), compute(t, true)];
-    cache.set(t, pair);
+  // Every transaction asks; nearly always with the settings asked for last.
+  if (t !== lastSettings) {
+    let pair = cache.get(t);
+    if (!pair) {
+      pair = [compute(t, false), compute(t, true)];
+      cache.set(t, pair);
+    }
+    lastSettings = t;
+    lastPair = pair;
   }
-  return pair[reliable ? 1 : 0];
+  return lastPair![reliable ? 1 : 0];
 }
+
+let lastSettings: TimerSettings | undefined;
+let lastPair: [TimerValues, TimerValues] | undefined;
 
 /** Durations of timers A-K, ms. */
 export type TimerValues = Readonly<ReturnType<typeof compute>>;

@@ -59,6 +59,7 @@ export class SipStack {
   private readonly specs: ListenOptions[];
   private readonly advertiseHost: string | undefined;
   private bound: BoundAddress[] = [];
+  private readonly advertised = new Map<SipProtocol, { readonly host: string; readonly port: number }>();
 
   constructor(o: SipStackOptions) {
     this.specs = o.listen.map((l) => (typeof l === 'string' ? parseListenSpec(l) : l));
@@ -93,7 +94,10 @@ export class SipStack {
 
   /** Open every listener; resolves with the bound addresses (ports filled in). */
   async start(): Promise<BoundAddress[]> {
-    for (const spec of this.specs) this.bound.push(await this.transport.listen(spec));
+    for (const spec of this.specs) {
+      this.bound.push(await this.transport.listen(spec));
+      this.advertised.clear();
+    }
     return this.addresses;
   }
 
@@ -102,11 +106,19 @@ export class SipStack {
     return this.bound.map((b) => ({ ...b }));
   }
 
-  /** The address advertised for a protocol: its listener, else the first listener. */
-  localAddress(protocol: SipProtocol): { host: string; port: number } | undefined {
-    const b = this.bound.find((x) => x.protocol === protocol) ?? this.bound[0];
-    if (!b) return undefined;
-    return { host: this.advertiseHost ?? (b.host === '0.0.0.0' || b.host === '::' ? '127.0.0.1' : b.host), port: b.port };
+  /**
+   * The address advertised for a protocol: its listener, else the first listener. One frozen object per
+   * protocol while the listeners stay the same (every NOTIFY's Via asks for it).
+   */
+  localAddress(protocol: SipProtocol): { readonly host: string; readonly port: number } | undefined {
+    let a = this.advertised.get(protocol);
+    if (a === undefined) {
+      const b = this.bound.find((x) => x.protocol === protocol) ?? this.bound[0];
+      if (!b) return undefined;
+      a = Object.freeze({ host: this.advertiseHost ?? (b.host === '0.0.0.0' || b.host === '::' ? '127.0.0.1' : b.host), port: b.port });
+      this.advertised.set(protocol, a);
+    }
+    return a;
   }
 
   /** See {@link SipUserAgent.use}. */

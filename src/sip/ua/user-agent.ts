@@ -46,43 +46,59 @@ import { viaTransport } from '../transport/types.js';
 
 const log = createLogger('sip.ua');
 
+/** Buffer#utf8Write: the encoding of `write(s, at, 'utf8')` without its argument handling. */
+type Utf8Writer = (this: Buffer, s: string, at: number) => number;
+const utf8Write: Utf8Writer =
+  (Buffer.prototype as unknown as { utf8Write?: Utf8Writer }).utf8Write ??
+  function (this: Buffer, s: string, at: number): number {
+    return this.write(s, at, 'utf8');
+  };
+
+/** Bytes of each slab requests are written into (Node's own Buffer pool holds 8 KiB). */
+const SLAB_BYTES = 16 * 1024;
+
 /**
- * Writes a request's parts (strings as UTF-8, buffers) one after another into one reused buffer and copies
- * the result out at its size, so no string of the whole request is made; parts that may not fit are
- * collected and joined instead.
+ * Writes a request's parts (strings as UTF-8, buffers) one after another straight into a slab and hands
+ * the request out as a view of it, so no string of the whole request is made and its bytes are not copied
+ * again. Requests take consecutive regions of a slab (8-byte aligned, as Node's pool does) until it is
+ * full; a slab lives while a request in it does (a transaction keeps its request until the final response,
+ * so a lost one may hold its slab for Timer F). A request that outgrows the slab moves to a new one.
  */
 class RequestWriter {
-  private readonly scratch = Buffer.allocUnsafe(96 * 1024);
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** Where the request being written starts, and its end so far. */
+  private from = 0;
   private n = 0;
-  private spill: Buffer[] | undefined;
 
   start(): this {
-    this.n = 0;
-    this.spill = undefined;
+    this.from = this.n = (this.n + 7) & ~7;
     return this;
   }
 
   text(s: string): void {
     // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    if (this.spill === undefined && this.n + 3 * s.length <= this.scratch.length) this.n += this.scratch.write(s, this.n, 'utf8');
-    else this.overflow(Buffer.from(s, 'utf8'));
+    if (this.n + 3 * s.length > this.slab.length) this.grow(3 * s.length);
+    this.n += utf8Write.call(this.slab, s, this.n);
   }
 
-  bytes(b: Buffer): void {
-    if (this.spill === undefined && this.n + b.length <= this.scratch.length) this.n += b.copy(this.scratch, this.n);
-    else this.overflow(b);
+  bytes(b: Uint8Array): void {
+    if (this.n + b.length > this.slab.length) this.grow(b.length);
+    this.slab.set(b, this.n);
+    this.n += b.length;
   }
 
   finish(): Buffer {
-    if (this.spill !== undefined) return Buffer.concat(this.spill);
-    const out = Buffer.allocUnsafe(this.n);
-    this.scratch.copy(out, 0, 0, this.n);
-    return out;
+    return Buffer.from(this.slab.buffer, this.slab.byteOffset + this.from, this.n - this.from);
   }
 
-  private overflow(b: Buffer): void {
-    this.spill ??= [Buffer.from(this.scratch.subarray(0, this.n))];
-    this.spill.push(b);
+  /** A new slab with room for `more` bytes after what this request has so far, which moves there. */
+  private grow(more: number): void {
+    const have = this.n - this.from;
+    const slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, have + more));
+    if (have > 0) this.slab.copy(slab, 0, this.from, this.n);
+    this.slab = slab;
+    this.from = 0;
+    this.n = have;
   }
 }
 const requestWriter = new RequestWriter();
@@ -620,7 +636,7 @@ export class SipUserAgent extends EventEmitter {
     method: string,
     protocol: SipProtocol,
     headers: string,
-    body?: { contentType: string; body: string | Buffer | readonly string[] },
+    body?: { contentType: string; body: string | Buffer | readonly (string | Buffer)[] },
   ): RequestBytes | undefined {
     const branch = generateBranch();
     const head = dialog.requestText(method, this.viaPrefix(protocol) + branch + ';rport\r\n');
@@ -635,10 +651,14 @@ export class SipUserAgent extends EventEmitter {
       const parts = typeof b === 'string' || Buffer.isBuffer(b) ? undefined : b;
       let length = 0;
       if (parts === undefined) length = typeof b === 'string' ? Buffer.byteLength(b, 'utf8') : (b as Buffer).length;
-      else for (const p of parts) length += Buffer.byteLength(p, 'utf8');
+      else for (const p of parts) length += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
       w.text('Content-Type: ' + body.contentType + '\r\nContent-Length: ' + length + '\r\n\r\n');
-      if (parts !== undefined) for (const p of parts) w.text(p);
-      else if (typeof b === 'string') w.text(b);
+      if (parts !== undefined) {
+        for (const p of parts) {
+          if (typeof p === 'string') w.text(p);
+          else w.bytes(p);
+        }
+      } else if (typeof b === 'string') w.text(b);
       else w.bytes(b as Buffer);
     }
     return { bytes: w.finish(), method, branch };

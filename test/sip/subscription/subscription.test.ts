@@ -270,3 +270,12 @@ t.test('a subscriber whose Contact is a host name is notified through the resolv
   subscriber.close();
   net.close();
 });
+
+t.test('bodyContent joins a body given in parts: text parts as text, parts with bytes as bytes', async (t) => {
+  const { bodyContent } = await import('../../../src/sip/subscription/event-package.js');
+  t.equal(bodyContent({ contentType: 'text/plain', body: 'one' }), 'one');
+  t.equal(bodyContent({ contentType: 'text/plain', body: ['a', 'b'] }), 'ab');
+  const mixed = bodyContent({ contentType: 'text/plain', body: [Buffer.from('<x v="'), '3', Buffer.from('">é</x>')] });
+  t.ok(Buffer.isBuffer(mixed));
+  t.equal(mixed.toString('utf8'), '<x v="3">é</x>');
+});

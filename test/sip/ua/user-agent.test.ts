@@ -274,7 +274,7 @@ t.test('inDialogBytes: the request written from the dialog, its body as text, pa
     ),
   );
   const d = Dialog.fromRequest(subscribe as never, 'nt', '<sip:switchhook@192.0.2.9>');
-  const check = (body: { contentType: string; body: string | Buffer | readonly string[] } | undefined, expected: string) => {
+  const check = (body: { contentType: string; body: string | Buffer | readonly (string | Buffer)[] } | undefined, expected: string) => {
     const r = ua.inDialogBytes(d, 'NOTIFY', 'udp', 'Event: dialog\r\n', body)!;
     const m = parseMessage(r.bytes, { maxHeaderBytes: 32 * 1024, maxBodyBytes: 1 << 20, maxHeaders: 256 }).validate();
     t.equal(r.branch, m.topVia!.branch, 'keyed by its Via branch');
@@ -288,11 +288,22 @@ t.test('inDialogBytes: the request written from the dialog, its body as text, pa
   t.equal((first as SipRequest).uriString, 'sip:w@192.0.2.1:5070');
   check({ contentType: 'text/plain', body: 'één' }, 'één');
   check({ contentType: 'application/dialog-info+xml', body: ['<a v="', String(7), '">ü</a>'] }, '<a v="7">ü</a>');
+  check({ contentType: 'application/dialog-info+xml', body: [Buffer.from('<a v="'), '8', Buffer.from('">ü</a>')] }, '<a v="8">ü</a>');
   check({ contentType: 'application/octet-stream', body: Buffer.from('raw') }, 'raw');
   const big = 'x'.repeat(60_000);
   check({ contentType: 'text/plain', body: ['é', big] }, 'é' + big);
   check({ contentType: 'text/plain', body: Buffer.from(big + big) }, big + big);
   const seqs = [1, 2, 3, 4, 5, 6].map(() => parseMessage(ua.inDialogBytes(d, 'NOTIFY', 'udp', '')!.bytes).cseq.seq);
-  t.same(seqs, [7, 8, 9, 10, 11, 12], 'each takes the next CSeq');
+  t.same(seqs, [8, 9, 10, 11, 12, 13], 'each takes the next CSeq');
+  // Requests share slabs: writing later ones (past a slab's end, and one that outgrows a slab) leaves the
+  // bytes of earlier ones as they were.
+  const made: Array<{ bytes: Buffer; copy: Buffer }> = [];
+  for (let i = 0; i < 60; i++) {
+    const body = i === 30 ? ['<a>', 'y'.repeat(20_000), '</a>'] : ['<a v="', String(i), '"/>'];
+    const bytes = ua.inDialogBytes(d, 'NOTIFY', 'udp', 'Event: dialog\r\n', { contentType: 'application/x', body })!.bytes;
+    made.push({ bytes, copy: Buffer.from(bytes) });
+  }
+  t.ok(made.every((m) => m.bytes.equals(m.copy)), 'every request keeps its bytes');
+  t.same(made.map((m) => parseMessage(m.bytes, { maxBodyBytes: 1 << 20 }).cseq.seq), Array.from({ length: 60 }, (_, i) => 14 + i));
   ua.close();
 });
