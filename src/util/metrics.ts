@@ -29,8 +29,19 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+/** The value of one label set of a metric (a cell updated in place: no map write per update). */
+interface Cell {
+  value: number;
+}
+
 abstract class Metric {
-  protected readonly series = new Map<string, number>();
+  protected readonly series = new Map<string, Cell>();
+  /**
+   * The label set last updated and its cell: hot paths pass one constant label set per call site, so an
+   * update usually finds its cell without a lookup.
+   */
+  private lastLabels: Labels | undefined = undefined;
+  private lastCell: Cell | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -40,21 +51,39 @@ abstract class Metric {
 
   /** Current value for a label set (0 when never touched). */
   get(labels?: Labels): number {
-    return this.series.get(labelKey(labels)) ?? 0;
+    return this.series.get(labelKey(labels))?.value ?? 0;
   }
 
   /** Sum over every label set. */
   total(): number {
     let sum = 0;
-    for (const v of this.series.values()) sum += v;
+    for (const c of this.series.values()) sum += c.value;
     return sum;
   }
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     if (this.series.size === 0) lines.push(`${this.name} 0`);
-    for (const [key, value] of this.series) lines.push(`${this.name}${key} ${value}`);
+    for (const [key, c] of this.series) lines.push(`${this.name}${key} ${c.value}`);
     return lines.join('\n');
+  }
+
+  /** The cell of a label set, made (at 0) when first updated. */
+  protected cell(labels: Labels | undefined): Cell {
+    if (labels === this.lastLabels && this.lastCell !== undefined) return this.lastCell;
+    const key = labelKey(labels);
+    let c = this.series.get(key);
+    if (c === undefined) {
+      c = { value: 0 };
+      this.series.set(key, c);
+    }
+    // Only label sets whose key is cached by identity (frozen ones, or none) are remembered: a mutable
+    // object could be changed to name another series.
+    if (labels === undefined || Object.isFrozen(labels)) {
+      this.lastLabels = labels;
+      this.lastCell = c;
+    }
+    return c;
   }
 }
 
@@ -65,8 +94,7 @@ export class Counter extends Metric {
   }
 
   inc(labels?: Labels, by = 1): void {
-    const key = labelKey(labels);
-    this.series.set(key, (this.series.get(key) ?? 0) + by);
+    this.cell(labels).value += by;
   }
 }
 
@@ -77,12 +105,11 @@ export class Gauge extends Metric {
   }
 
   set(value: number, labels?: Labels): void {
-    this.series.set(labelKey(labels), value);
+    this.cell(labels).value = value;
   }
 
   add(by: number, labels?: Labels): void {
-    const key = labelKey(labels);
-    this.series.set(key, (this.series.get(key) ?? 0) + by);
+    this.cell(labels).value += by;
   }
 }
 
