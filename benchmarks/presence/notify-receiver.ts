@@ -61,38 +61,58 @@ function nameOf(buf: Buffer, at: number, end: number): 'via' | 'from' | 'to' | '
   }
 }
 
+/** `buf[from, to)` as latin1 text (Buffer#latin1Slice: `toString('latin1')` without its argument handling). */
+const latin1 = (buf: Buffer, from: number, to: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(from, to);
+
+/** `parseInt(buf[from, to) as text, 10)`: blanks skipped, then the digits up to the first other byte; NaN without any. */
+function digitsAt(buf: Buffer, from: number, to: number): number {
+  let i = from;
+  while (i < to && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+  let n = 0;
+  const start = i;
+  for (let c = buf[i]!; i < to && c >= 0x30 && c <= 0x39; c = buf[++i]!) n = n * 10 + (c - 0x30);
+  return i === start ? NaN : n;
+}
+
 /**
  * One NOTIFY: answered 200 at once with its Via, From, To, Call-ID and CSeq lines copied byte for byte
- * (no string is made of the message); counted once per CSeq of its subscription; recorded as [device,
- * hook-event index, arrival] when its dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`, state
- * `trying` for that event, `terminated` for the next).
+ * (no string is made of the message but its Call-ID); counted once per CSeq of its subscription; recorded
+ * as [device, hook-event index, arrival] when its dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`,
+ * state `trying` for that event, `terminated` for the next). One pass over the head's lines, which ends at
+ * its empty line.
  */
 function onNotify(buf: Buffer, host: string, port: number): void {
   const now = epoch();
-  const headEnd = buf.indexOf('\r\n\r\n');
-  if (headEnd < 0) return;
-  if (OK.length + headEnd + TAIL.length > out.length) return;
   let w = OK.copy(out, 0);
   let callId = '';
   let cseq = 0;
-  let line = buf.indexOf(0x0a) + 1;
-  while (line < headEnd) {
+  let headEnd = -1;
+  for (let line = buf.indexOf(0x0a) + 1; line > 0 && line < buf.length; ) {
     let eol = buf.indexOf(0x0a, line);
-    if (eol < 0 || eol > headEnd) eol = headEnd + 1;
-    const colon = buf.indexOf(0x3a, line);
+    if (eol < 0) break;
+    if (eol === line + 1 && buf[line] === 0x0d) {
+      headEnd = line - 2;
+      break;
+    }
+    // The name ends at the colon (or before the blanks ahead of it).
+    let colon = line;
+    while (colon < eol && buf[colon] !== 0x3a) colon++;
     if (colon > line && colon < eol) {
       let nameEnd = colon;
       while (nameEnd > line && (buf[nameEnd - 1] === 0x20 || buf[nameEnd - 1] === 0x09)) nameEnd--;
       const name = nameOf(buf, line, nameEnd);
       if (name !== undefined) {
         // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
+        if (w + eol + 1 - line + TAIL.length > out.length) return;
         w += buf.copy(out, w, line, eol + 1);
-        if (name === 'call-id') callId = buf.toString('latin1', colon + 1, eol - 1).trim();
-        else if (name === 'cseq') cseq = parseInt(buf.toString('latin1', colon + 1, eol - 1), 10);
+        if (name === 'call-id') callId = latin1(buf, colon + 1, eol - 1).trim();
+        else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
       }
     }
     line = eol + 1;
   }
+  if (headEnd < 0) return;
   w += TAIL.copy(out, w);
   sock.send(out.subarray(0, w), host, port);
   const seen = lastCseq.get(callId);
@@ -104,9 +124,8 @@ function onNotify(buf: Buffer, host: string, port: number): void {
   notifies++;
   if (!first) first = now;
   last = now;
-  const p = pending.get(callId);
-  if (p) {
-    p.notified = true;
+  if (pending.size > 0 && pending.has(callId)) {
+    pending.get(callId)!.notified = true;
     settle(callId);
   }
   if (recording && nrec * 3 + 3 <= records.length) {

@@ -153,9 +153,16 @@ export class FlatStringMap<V> {
   }
 }
 
-/** 32-bit FNV-1a over the string's UTF-16 code units (a signed integer). */
+const charCodeAt = String.prototype.charCodeAt;
+
+/**
+ * 32-bit FNV-1a over the string's UTF-16 code units (a signed integer). The code units are read with
+ * `charCodeAt.call`, a call V8 compiles to a character load whatever the string's representation: as a
+ * method of the string (`s.charCodeAt(i)`), strings of many representations (sliced, concatenated, long
+ * documents) made the method's lookup a generic property load per character.
+ */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ charCodeAt.call(s, i), 0x01000193);
   return h | 0;
 }

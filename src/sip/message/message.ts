@@ -79,10 +79,38 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const MAX_UINT32 = 0xffffffff;
 /** Headers every message must carry (RFC 3261 8.1.1). */
 const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
-const FROM_LINE = Buffer.from('\r\nFrom: ');
-const TO_LINE = Buffer.from('\r\nTo: ');
-const HEAD_END = Buffer.from('\r\n\r\n');
 const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
+/** Headers {@link SipMessage.validate} checks only when present, other than the hot ones of the scan record. */
+const RARE_KEYS: ReadonlySet<string> = new Set(['max-forwards', 'expires', 'date', 'retry-after']);
+/** 1 for the name ids (src/sip/message/scan.ts NAME_KEYS) of {@link RARE_KEYS}. */
+const RARE_IDS = Uint8Array.from(NAME_KEYS, (k) => (RARE_KEYS.has(k) ? 1 : 0));
+
+/** Where the values of the first `From: ` and `To: ` lines of the last request given to {@link findSentNames} start (-1: none). */
+let sentFrom = -1;
+let sentTo = -1;
+
+/**
+ * Finds the first `From: ` and `To: ` lines (as this endpoint writes them: full names, one space) in the
+ * head of a request's bytes: one pass over the line starts, ending at the empty line.
+ */
+function findSentNames(sent: Buffer): void {
+  sentFrom = -1;
+  sentTo = -1;
+  // Line to line by the LF bytes (Buffer#indexOf of a byte: memchr).
+  for (let i = sent.indexOf(0x0a); i > 0; i = sent.indexOf(0x0a, i + 1)) {
+    if (sent[i - 1] !== 0x0d) continue;
+    const c = sent[i + 1];
+    if (c === 0x0d && sent[i + 2] === 0x0a) return;
+    if (c === 0x46) {
+      // From:
+      if (sentFrom < 0 && sent[i + 2] === 0x72 && sent[i + 3] === 0x6f && sent[i + 4] === 0x6d && sent[i + 5] === 0x3a && sent[i + 6] === 0x20) sentFrom = i + 7;
+    } else if (c === 0x54) {
+      // To:
+      if (sentTo < 0 && sent[i + 2] === 0x6f && sent[i + 3] === 0x3a && sent[i + 4] === 0x20) sentTo = i + 5;
+    }
+    if (sentFrom >= 0 && sentTo >= 0) return;
+  }
+}
 
 /**
  * A SIP message (RFC 3261 7). Parsed messages keep the receive buffer and header offsets; a header value
@@ -424,32 +452,7 @@ export abstract class SipMessage {
    */
   validate(sent?: Buffer): this {
     try {
-      let missing: string[] | undefined;
-      for (const k of MANDATORY) if (!this.hasHeader(k)) (missing ??= []).push(k);
-      if (missing !== undefined) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
-      this.checkRequestLine();
-      const sentHeadEnd = sent === undefined ? -1 : sent.indexOf(HEAD_END);
-      if (sent === undefined || !this.copiedFrom(sent, sentHeadEnd, 'from', FROM_LINE)) void this.from.uri;
-      if (sent === undefined || !this.copiedFrom(sent, sentHeadEnd, 'to', TO_LINE)) void this.to.uri;
-      void this.callId;
-      const cseq = this.cseq;
-      if (this.isRequest) {
-        const method = (this as unknown as SipRequest).method;
-        if (cseq.method !== method) throw new SipParseError(`CSeq method ${cseq.method} does not match ${method}`);
-      }
-      if (this.via.length === 0) throw new SipParseError('missing Via');
-      void this.maxForwards;
-      for (const c of this.contact) if (c !== WILDCARD) void c.uri;
-      void this.expires;
-      const date = this.header('date');
-      if (date !== undefined && !RFC1123.test(date)) throw new SipParseError('Date: not an RFC 1123 date in GMT');
-      const retry = this.header('retry-after');
-      if (retry !== undefined) {
-        const m = /^([0-9]+)/.exec(retry);
-        if (!m || m[1]!.length > 10 || Number(m[1]) > MAX_UINT32) throw new SipParseError('Retry-After: out of range');
-      }
-      for (const r of this.route) void r.uri;
-      for (const r of this.recordRoute) void r.uri;
+      if (!this.validateScanned(sent)) this.validateEach(sent);
     } catch (err) {
       if (err instanceof SipParseError && err.partial === undefined) {
         throw new SipParseError(err.reason, { status: err.status, partial: this });
@@ -459,20 +462,102 @@ export abstract class SipMessage {
     return this;
   }
 
+  /** {@link validate}'s checks, each header looked up by name. */
+  private validateEach(sent: Buffer | undefined): void {
+    let missing: string[] | undefined;
+    for (const k of MANDATORY) if (!this.hasHeader(k)) (missing ??= []).push(k);
+    if (missing !== undefined) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
+    this.checkRequestLine();
+    if (sent !== undefined) findSentNames(sent);
+    if (sent === undefined || !this.copiedFrom(sent, 'from', SLOT_FROM, sentFrom)) void this.from.uri;
+    if (sent === undefined || !this.copiedFrom(sent, 'to', SLOT_TO, sentTo)) void this.to.uri;
+    void this.callId;
+    this.checkCSeq();
+    if (this.via.length === 0) throw new SipParseError('missing Via');
+    void this.maxForwards;
+    for (const c of this.contact) if (c !== WILDCARD) void c.uri;
+    this.checkRare();
+    for (const r of this.route) void r.uri;
+    for (const r of this.recordRoute) void r.uri;
+  }
+
   /**
-   * True when the first `key` header's value is on one line and equal byte for byte to the value of the
-   * line `line` (`\r\nFrom: `) of the head of `sent`, which ends at `sentHeadEnd` (its blank line).
+   * {@link validate}'s checks, in the same order, read from the native scan record: which headers are there
+   * is read from the record's slot words (the hot headers) and one pass over its header records (the
+   * others), and a header that is absent is not looked up. False, having checked nothing, when the message
+   * has no scan record or has header entries already.
    */
-  private copiedFrom(sent: Buffer, sentHeadEnd: number, key: string, line: Buffer): boolean {
-    if (this.head === undefined) return false;
+  private validateScanned(sent: Buffer | undefined): boolean {
+    if (this.entryList !== undefined) return false;
+    const w = this.record();
+    if (w === undefined) return false;
+    const r = this.recAt;
+    // A scanned header line of a hot header always makes an item, so its slot word is 0 only when absent.
+    if (w[r + SLOT_VIA] === 0 || w[r + SLOT_FROM] === 0 || w[r + SLOT_TO] === 0 || w[r + SLOT_CALL_ID] === 0 || w[r + SLOT_CSEQ] === 0) {
+      return false;
+    }
+    const contact = w[r + SLOT_CONTACT] !== 0;
+    const route = w[r + SLOT_ROUTE] !== 0;
+    const recordRoute = w[r + SLOT_RECORD_ROUTE] !== 0;
+    let rare = false;
+    const end = r + w[r + W_ITEM_BASE]!;
+    for (let h = r + W_FIRST_HEADER; h < end && !rare; h += HEADER_WORDS) {
+      const id = w[h]!;
+      rare = id >= 0 ? RARE_IDS[id] === 1 : RARE_KEYS.has(headerKey(this.head!.slice(w[h + 1], w[h + 2])));
+    }
+    this.checkRequestLine();
+    if (sent !== undefined) findSentNames(sent);
+    if (sent === undefined || !this.copiedFrom(sent, 'from', SLOT_FROM, sentFrom)) void this.from.uri;
+    if (sent === undefined || !this.copiedFrom(sent, 'to', SLOT_TO, sentTo)) void this.to.uri;
+    void this.callId;
+    this.checkCSeq();
+    if (this.via.length === 0) throw new SipParseError('missing Via');
+    if (rare) void this.maxForwards;
+    if (contact) for (const c of this.contact) if (c !== WILDCARD) void c.uri;
+    if (rare) this.checkRare();
+    if (route) for (const x of this.route) void x.uri;
+    if (recordRoute) for (const x of this.recordRoute) void x.uri;
+    return true;
+  }
+
+  /** CSeq well formed, and naming a request's own method. */
+  private checkCSeq(): void {
+    const cseq = this.cseq;
+    if (this.isRequest) {
+      const method = (this as unknown as SipRequest).method;
+      if (cseq.method !== method) throw new SipParseError(`CSeq method ${cseq.method} does not match ${method}`);
+    }
+  }
+
+  /** Expires, Date and Retry-After in range. */
+  private checkRare(): void {
+    void this.expires;
+    const date = this.header('date');
+    if (date !== undefined && !RFC1123.test(date)) throw new SipParseError('Date: not an RFC 1123 date in GMT');
+    const retry = this.header('retry-after');
+    if (retry !== undefined) {
+      const m = /^([0-9]+)/.exec(retry);
+      if (!m || m[1]!.length > 10 || Number(m[1]) > MAX_UINT32) throw new SipParseError('Retry-After: out of range');
+    }
+  }
+
+  /**
+   * True when the first `key` header's value is on one line and equal byte for byte to the value of `sent`
+   * (a request's bytes) that starts at `at` (-1: `sent` has no such line) and ends its line.
+   */
+  private copiedFrom(sent: Buffer, key: string, slot: number, at: number): boolean {
+    if (at < 0 || this.head === undefined) return false;
     let start: number;
     let end: number;
-    const h = this.scannedHeader(key);
-    if (h !== undefined) {
-      // A scanned message is never folded (the scanner leaves folding to the grammar path).
-      if (h < 0) return false;
-      start = RING[h + 3]!;
-      end = RING[h + 4]!;
+    const w = this.entryList === undefined ? this.record() : undefined;
+    if (w !== undefined) {
+      // The header record of the slot's first item; a scanned message is never folded (the scanner leaves
+      // folding to the grammar path).
+      const i = this.firstItem(w, slot);
+      if (i < 0) return false;
+      const h = this.recAt + W_FIRST_HEADER + w[i]! * HEADER_WORDS;
+      start = w[h + 3]!;
+      end = w[h + 4]!;
     } else {
       let e: HeaderEntry | undefined;
       for (const x of this.entries) {
@@ -485,14 +570,14 @@ export abstract class SipMessage {
       start = e.start;
       end = e.end;
     }
-    const at = sent.indexOf(line);
-    if (at < 0 || at > sentHeadEnd) return false;
-    const head = this.head;
-    while (end > start && (head.charCodeAt(end - 1) === 0x20 || head.charCodeAt(end - 1) === 0x09)) end--;
+    const src = this.src;
+    if (src === undefined) return false;
+    const base = this.base;
+    while (end > start && (src[base + end - 1] === 0x20 || src[base + end - 1] === 0x09)) end--;
     const n = end - start;
-    const from = at + line.length;
-    if (from + n + 1 >= sent.length || sent[from + n] !== 0x0d || sent[from + n + 1] !== 0x0a) return false;
-    for (let i = 0; i < n; i++) if (head.charCodeAt(start + i) !== sent[from + i]) return false;
+    if (at + n + 1 >= sent.length || sent[at + n] !== 0x0d || sent[at + n + 1] !== 0x0a) return false;
+    const from = base + start;
+    for (let i = 0; i < n; i++) if (src[from + i] !== sent[at + i]) return false;
     return true;
   }
 

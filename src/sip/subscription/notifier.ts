@@ -275,7 +275,7 @@ export class Notifier extends EventEmitter {
   private readonly coalesce: boolean;
   private readonly maxInFlight: number;
   private inFlightTotal = 0;
-  private readonly labelSets = new Map<string, Readonly<Record<string, string>>>();
+  private readonly labelSets = new Map<string, Array<Readonly<Record<string, string>>>>();
   /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot, oldest first from `waitHead`. */
   private waiting: NotifierSubscription[] = [];
   private waitHead = 0;
@@ -678,13 +678,20 @@ export class Notifier extends EventEmitter {
     return labels;
   }
 
-  /** The label set of a NOTIFY outcome, made once per event and status (a frozen object the metrics cache by). */
+  /**
+   * The label set of a NOTIFY outcome, made once per event and status (a frozen object the metrics cache
+   * by), found by the event's string and the status as an index: no key string is made per NOTIFY.
+   */
   private outcomeLabels(event: string, status: number): Readonly<Record<string, string>> {
-    const k = `${event} ${status}`;
-    let labels = this.labelSets.get(k);
-    if (!labels) {
+    let byStatus = this.labelSets.get(event);
+    if (byStatus === undefined) {
+      byStatus = [];
+      this.labelSets.set(event, byStatus);
+    }
+    let labels = byStatus[status];
+    if (labels === undefined) {
       labels = Object.freeze({ event, status: String(status) });
-      this.labelSets.set(k, labels);
+      byStatus[status] = labels;
     }
     return labels;
   }

@@ -261,18 +261,23 @@ export class TransactionLayer {
   }
 
   /**
-   * The request bytes of the live {@link FinalOnlyClientTransaction} a response (not yet validated)
-   * answers, by its top Via branch and CSeq method (17.1.3), so its validation can take the From and To it
-   * copied as already checked (`SipMessage.validate`); undefined for any other response.
+   * The live {@link FinalOnlyClientTransaction} a response (not yet validated) answers, by its top Via
+   * branch and CSeq method (17.1.3), so that its validation can take the From and To it copied from the
+   * request's bytes (`SipMessage.validate`) and {@link receiveFinal} need not look it up again; undefined
+   * for any other response.
    * @throws SipParseError when the response's Via or CSeq is malformed.
    */
-  sentRequest(res: SipResponse): Buffer | undefined {
+  finalFor(res: SipResponse): FinalOnlyClientTransaction | undefined {
     if (this.finals.size === 0) return undefined;
     const branch = res.via[0]?.branch;
     const tx = branch === undefined ? undefined : this.finals.get(branch);
-    if (tx === undefined || tx.method !== res.cseq.method) return undefined;
-    const sent = tx.request;
-    return Buffer.isBuffer(sent) ? sent : undefined;
+    return tx === undefined || tx.method !== res.cseq.method ? undefined : tx;
+  }
+
+  /** A response {@link finalFor} matched to `tx`, validated: as {@link receiveResponse} without the lookup. */
+  receiveFinal(res: SipResponse, tx: FinalOnlyClientTransaction): void {
+    this.m.responses.inc();
+    tx.receiveResponse(res);
   }
 
   /**
@@ -412,8 +417,10 @@ export class TransactionLayer {
         break;
       case TransactionKind.InviteClient:
       case TransactionKind.NonInviteClient:
-        if (this.clients.get(tx.id) === tx) this.clients.delete(tx.id);
-        else if (this.finals.get(tx.id) === tx) this.finals.delete(tx.id);
+        // A fan-out transaction is looked for in its own table only (its key is hashed there already).
+        if (tx instanceof FinalOnlyClientTransaction) {
+          if (this.finals.get(tx.id) === tx) this.finals.delete(tx.id);
+        } else if (this.clients.get(tx.id) === tx) this.clients.delete(tx.id);
         this.m.client.set(this.clientCount);
         break;
       default:

@@ -26,7 +26,7 @@ import {
 } from '../message/index.js';
 import { buildCancel } from '../transaction/builders.js';
 import { systemClock, type Clock, type TimerHandle } from '../transaction/clock.js';
-import type { ClientTransaction } from '../transaction/client-transaction.js';
+import type { ClientTransaction, FinalOnlyClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TimerSettings } from '../transaction/timers.js';
 import { TransactionLayer } from '../transaction/transaction-layer.js';
@@ -322,9 +322,17 @@ export class SipUserAgent extends EventEmitter {
    */
   receive(msg: SipMessage, source: Source, validated = false): void {
     if (this.closed) return;
+    // A response to a fan-out request is validated against the request's bytes and goes straight to its
+    // transaction (one lookup for both).
+    let final: FinalOnlyClientTransaction | undefined;
     if (!validated) {
       try {
-        msg.validate(msg.isRequest ? undefined : this.transactions.sentRequest(msg as SipResponse));
+        if (msg.isRequest) msg.validate();
+        else {
+          final = this.transactions.finalFor(msg as SipResponse);
+          const sent = final?.request;
+          msg.validate(Buffer.isBuffer(sent) ? sent : undefined);
+        }
       } catch (err) {
         if (err instanceof SipParseError) {
           this.receiveParseError(err, source);
@@ -334,6 +342,7 @@ export class SipUserAgent extends EventEmitter {
       }
     }
     if (msg.isRequest) this.transactions.receiveRequest(msg as SipRequest, source);
+    else if (final !== undefined) this.transactions.receiveFinal(msg as SipResponse, final);
     else this.transactions.receiveResponse(msg as SipResponse, source);
   }
 

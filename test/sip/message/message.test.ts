@@ -5,6 +5,7 @@ import {
   SipParseError,
   SipRequest,
   SipResponse,
+  type SipMessage,
   Via,
   createRequest,
   createResponse,
@@ -223,6 +224,63 @@ t.test('validate(sent): From and To copied byte for byte from the request sent a
   t.throws(() => response('<sip:a b@c>', '<sip:w@127.0.0.1>;tag=w1').validate(sent), { reason: /From: / } as never, "the body's lines are not the request's From");
   t.ok(response('<sip:2001@pbx.example>;tag=n1  ', '<sip:w@127.0.0.1>;tag=w2').validate(sent), 'trailing blanks ignored; a different valid To passes');
   t.throws(() => response('<sip:a b@c>', '<sip:w@127.0.0.1>').validate(Buffer.from('x')), SipParseError, 'no From line in the request: parsed');
+  t.end();
+});
+
+t.test('validate() gives the same verdict from the scan record as header by header', (t) => {
+  const base = (extra: string, method = 'OPTIONS') =>
+    `${method} sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 ${method}\r\n${extra}\r\n`;
+  const cases = [
+    '',
+    'Max-Forwards: 256\r\n',
+    'Max-Forwards: 70\r\n',
+    'Expires: 4294967296\r\n',
+    'Date: Sat, 13 Nov 2010 23:29:00 PST\r\n',
+    'Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n',
+    'Retry-After: 99999999999\r\n',
+    'X-Other: 1\r\nRetry-After: 120 (busy)\r\n',
+    'Route: <sip:a b@c>\r\n',
+    'Record-Route: <sip:p@q;lr>\r\nRecord-Route: <sip:a b@c>\r\n',
+    'Contact: <sip:a b@c>\r\n',
+    'Contact: *\r\n',
+    'Contact: <sip:x@y>, <sip:z@w>\r\nMax-Forwards: 0\r\n',
+  ];
+  const verdict = (m: SipMessage): string => {
+    try {
+      m.validate();
+      return 'valid';
+    } catch (err) {
+      return (err as SipParseError).reason;
+    }
+  };
+  for (const extra of cases) {
+    for (const text of [base(extra), base(extra).replace('CSeq: 1 OPTIONS', 'CSeq: 1 INVITE'), base(extra).replace('From: <sip:x@y>;tag=1', 'From: <sip:x y>;tag=1')]) {
+      const scanned = parseMessage(Buffer.from(text));
+      const listed = parseMessage(Buffer.from(text));
+      listed.headerNames(); // header entries made: each header is then looked up by name
+      t.equal(verdict(scanned), verdict(listed), JSON.stringify(text.slice(text.indexOf('CSeq'))));
+    }
+  }
+  const noCallId = parseMessage(Buffer.from(base('').replace('Call-ID: c\r\n', '')));
+  t.throws(() => noCallId.validate(), { reason: 'missing Call-ID' } as never, 'a missing header is named');
+  t.end();
+});
+
+t.test('validate(sent) finds the request\'s From and To lines only as this endpoint writes them, in its head', (t) => {
+  const head = (from: string, to: string) =>
+    `NOTIFY sip:w@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKs2\r\n${from}\r\n${to}\r\nCall-ID: c2\r\nCSeq: 1 NOTIFY\r\n\r\n`;
+  const response = () =>
+    parseMessage(Buffer.from('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKs2\r\nFrom: <sip:a b@c>\r\nTo: <sip:d e@f>\r\nCall-ID: c2\r\nCSeq: 1 NOTIFY\r\n\r\n'));
+  t.ok(response().validate(Buffer.from(head('From: <sip:a b@c>', 'To: <sip:d e@f>'))), 'both lines found');
+  t.throws(() => response().validate(Buffer.from(head('f: <sip:a b@c>', 'To: <sip:d e@f>'))), { reason: /From: / } as never, 'a compact From is not taken');
+  t.throws(() => response().validate(Buffer.from(head('From: <sip:a b@c>', 'To:  <sip:d e@f>'))), { reason: /To: / } as never, 'nor a To with two spaces');
+  t.throws(() => response().validate(Buffer.from(head('From: <sip:a b@c>;x', 'To: <sip:d e@f>'))), { reason: /From: / } as never, 'nor a longer line');
+  t.throws(() => response().validate(Buffer.from(head('X-From: <sip:a b@c>', 'X-To: <sip:d e@f>'))), { reason: /From: / } as never, 'nor other names');
+  const listed = response();
+  listed.headerNames(); // header entries made: the values are compared from them
+  t.ok(listed.validate(Buffer.from(head('From: <sip:a b@c>', 'To: <sip:d e@f>'))), 'both lines found from the header entries');
+  const folded = parseMessage(Buffer.from('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKs2\r\nFrom: <sip:a@c>\r\nTo:\r\n <sip:d e@f>\r\nCall-ID: c2\r\nCSeq: 1 NOTIFY\r\n\r\n'));
+  t.throws(() => folded.validate(Buffer.from(head('From: <sip:a@c>', 'To: <sip:d e@f>'))), { reason: /To: / } as never, 'a folded value is parsed');
   t.end();
 });
 
