@@ -85,6 +85,14 @@ const RARE_KEYS: ReadonlySet<string> = new Set(['max-forwards', 'expires', 'date
 /** 1 for the name ids (src/sip/message/scan.ts NAME_KEYS) of {@link RARE_KEYS}. */
 const RARE_IDS = Uint8Array.from(NAME_KEYS, (k) => (RARE_KEYS.has(k) ? 1 : 0));
 
+/** Bits of the mask of optional headers {@link SipMessage.validate} checks only when present. */
+const HAS_CONTACT = 1;
+const HAS_ROUTE = 2;
+const HAS_RECORD_ROUTE = 4;
+/** Any of {@link RARE_KEYS}; Max-Forwards is checked with them. */
+const HAS_RARE = 8;
+const CHECK_ALL = HAS_CONTACT | HAS_ROUTE | HAS_RECORD_ROUTE | HAS_RARE;
+
 /** Where the values of the first `From: ` and `To: ` lines of the last request given to {@link findSentNames} start (-1: none). */
 let sentFrom = -1;
 let sentTo = -1;
@@ -452,7 +460,14 @@ export abstract class SipMessage {
    */
   validate(sent?: Buffer): this {
     try {
-      if (!this.validateScanned(sent)) this.validateEach(sent);
+      let present = this.presentInScan();
+      if (present < 0) {
+        let missing: string[] | undefined;
+        for (const k of MANDATORY) if (!this.hasHeader(k)) (missing ??= []).push(k);
+        if (missing !== undefined) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
+        present = CHECK_ALL;
+      }
+      this.checkFields(sent, present);
     } catch (err) {
       if (err instanceof SipParseError && err.partial === undefined) {
         throw new SipParseError(err.reason, { status: err.status, partial: this });
@@ -462,49 +477,41 @@ export abstract class SipMessage {
     return this;
   }
 
-  /** {@link validate}'s checks, each header looked up by name. */
-  private validateEach(sent: Buffer | undefined): void {
-    let missing: string[] | undefined;
-    for (const k of MANDATORY) if (!this.hasHeader(k)) (missing ??= []).push(k);
-    if (missing !== undefined) throw new SipParseError(`missing ${missing.map(headerSpelling).join(', ')}`);
-    this.checkRequestLine();
-    if (sent !== undefined) findSentNames(sent);
-    if (sent === undefined || !this.copiedFrom(sent, 'from', SLOT_FROM, sentFrom)) void this.from.uri;
-    if (sent === undefined || !this.copiedFrom(sent, 'to', SLOT_TO, sentTo)) void this.to.uri;
-    void this.callId;
-    this.checkCSeq();
-    if (this.via.length === 0) throw new SipParseError('missing Via');
-    void this.maxForwards;
-    for (const c of this.contact) if (c !== WILDCARD) void c.uri;
-    this.checkRare();
-    for (const r of this.route) void r.uri;
-    for (const r of this.recordRoute) void r.uri;
-  }
-
   /**
-   * {@link validate}'s checks, in the same order, read from the native scan record: which headers are there
-   * is read from the record's slot words (the hot headers) and one pass over its header records (the
-   * others), and a header that is absent is not looked up. False, having checked nothing, when the message
-   * has no scan record or has header entries already.
+   * Which optional headers a scanned message has, from its native scan record: the hot headers from the
+   * record's slot words, the others {@link validate} checks from one pass over its header records (a mask of
+   * the `HAS_` bits). -1 when the message has no scan record, has header entries already, or
+   * lacks a mandatory header: {@link validate} then looks each header up by name.
    */
-  private validateScanned(sent: Buffer | undefined): boolean {
-    if (this.entryList !== undefined) return false;
+  private presentInScan(): number {
+    if (this.entryList !== undefined) return -1;
     const w = this.record();
-    if (w === undefined) return false;
+    if (w === undefined) return -1;
     const r = this.recAt;
     // A scanned header line of a hot header always makes an item, so its slot word is 0 only when absent.
     if (w[r + SLOT_VIA] === 0 || w[r + SLOT_FROM] === 0 || w[r + SLOT_TO] === 0 || w[r + SLOT_CALL_ID] === 0 || w[r + SLOT_CSEQ] === 0) {
-      return false;
+      return -1;
     }
-    const contact = w[r + SLOT_CONTACT] !== 0;
-    const route = w[r + SLOT_ROUTE] !== 0;
-    const recordRoute = w[r + SLOT_RECORD_ROUTE] !== 0;
-    let rare = false;
+    let present = 0;
+    if (w[r + SLOT_CONTACT] !== 0) present |= HAS_CONTACT;
+    if (w[r + SLOT_ROUTE] !== 0) present |= HAS_ROUTE;
+    if (w[r + SLOT_RECORD_ROUTE] !== 0) present |= HAS_RECORD_ROUTE;
     const end = r + w[r + W_ITEM_BASE]!;
-    for (let h = r + W_FIRST_HEADER; h < end && !rare; h += HEADER_WORDS) {
+    for (let h = r + W_FIRST_HEADER; h < end; h += HEADER_WORDS) {
       const id = w[h]!;
-      rare = id >= 0 ? RARE_IDS[id] === 1 : RARE_KEYS.has(headerKey(this.head!.slice(w[h + 1], w[h + 2])));
+      if (id >= 0 ? RARE_IDS[id] === 1 : RARE_KEYS.has(headerKey(this.head!.slice(w[h + 1], w[h + 2])))) {
+        present |= HAS_RARE;
+        break;
+      }
     }
+    return present;
+  }
+
+  /**
+   * {@link validate}'s checks after the mandatory headers, in order; an optional header whose bit is not in
+   * `present` is known to be absent and not looked up.
+   */
+  private checkFields(sent: Buffer | undefined, present: number): void {
     this.checkRequestLine();
     if (sent !== undefined) findSentNames(sent);
     if (sent === undefined || !this.copiedFrom(sent, 'from', SLOT_FROM, sentFrom)) void this.from.uri;
@@ -512,12 +519,12 @@ export abstract class SipMessage {
     void this.callId;
     this.checkCSeq();
     if (this.via.length === 0) throw new SipParseError('missing Via');
+    const rare = (present & HAS_RARE) !== 0;
     if (rare) void this.maxForwards;
-    if (contact) for (const c of this.contact) if (c !== WILDCARD) void c.uri;
+    if (present & HAS_CONTACT) for (const c of this.contact) if (c !== WILDCARD) void c.uri;
     if (rare) this.checkRare();
-    if (route) for (const x of this.route) void x.uri;
-    if (recordRoute) for (const x of this.recordRoute) void x.uri;
-    return true;
+    if (present & HAS_ROUTE) for (const x of this.route) void x.uri;
+    if (present & HAS_RECORD_ROUTE) for (const x of this.recordRoute) void x.uri;
   }
 
   /** CSeq well formed, and naming a request's own method. */
