@@ -10,6 +10,7 @@
  *   {"cmd":"reset"}              zero the counters
  */
 import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
+import { latin1 } from '../../src/util/buffer-text.js';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -60,10 +61,6 @@ function nameOf(buf: Buffer, at: number, end: number): 'via' | 'from' | 'to' | '
       return undefined;
   }
 }
-
-/** `buf[from, to)` as latin1 text (Buffer#latin1Slice: `toString('latin1')` without its argument handling). */
-const latin1 = (buf: Buffer, from: number, to: number): string =>
-  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(from, to);
 
 /** `parseInt(buf[from, to) as text, 10)`: blanks skipped, then the digits up to the first other byte; NaN without any. */
 function digitsAt(buf: Buffer, from: number, to: number): number {

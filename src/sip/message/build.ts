@@ -5,6 +5,7 @@ import { NameAddr } from './name-addr.js';
 import { REASON_PHRASES } from './reason-phrases.js';
 import { SipUri } from './uri.js';
 import { MAGIC_COOKIE, Via } from './via.js';
+import { latin1 } from '../../util/buffer-text.js';
 
 export { REASON_PHRASES };
 
@@ -30,8 +31,6 @@ function token(bytes: number): string {
 const BASE64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
 /** The cookie followed by room for 16 base64url characters. */
 const branchText = Buffer.from(MAGIC_COOKIE + '0'.repeat(16), 'latin1');
-const latin1Slice = (buf: Buffer, start: number, end: number): string =>
-  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
 /**
  * A branch parameter with the RFC 3261 8.1.1.7 magic cookie, unique in space and time: the cookie and
@@ -52,7 +51,7 @@ export function generateBranch(): string {
     branchText[o++] = BASE64URL[n & 63]!;
   }
   poolOffset += 12;
-  return latin1Slice(branchText, 0, o);
+  return latin1(branchText, 0, o);
 }
 
 /** A From/To tag with at least 32 bits of randomness (RFC 3261 19.3). */

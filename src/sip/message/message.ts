@@ -8,6 +8,7 @@ import { Via, parseViaList, parseViaValue } from './via.js';
 import { SIP_HEADER_WORDS, SIP_ITEM_NEXT, SipScanWord } from '../../native/sip.js';
 import { REASON_BY_STATUS } from './reason-phrases.js';
 import { Hot, NAME_KEYS, TOKENS, scanner } from './scan.js';
+import { latin1 } from '../../util/buffer-text.js';
 
 // Word offsets of the scan record (src/native/sip.ts) as module constants: the accessors read them for
 // every message, and V8 loads a constant for less than a property of the enum object.
@@ -1045,10 +1046,6 @@ export function isRequest(m: SipMessage): m is SipRequest {
 function token(head: string, start: number, end: number, id: number): string {
   return id >= 0 ? TOKENS[id]! : head.slice(start, end);
 }
-
-/** Buffer#latin1Slice: the same decoding as `toString('latin1')` without its argument handling. */
-const latin1 = (buf: Buffer, start: number, end: number): string =>
-  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
 function isTokenRange(t: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {

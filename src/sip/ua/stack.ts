@@ -96,6 +96,7 @@ export class SipStack {
   async start(): Promise<BoundAddress[]> {
     for (const spec of this.specs) {
       this.bound.push(await this.transport.listen(spec));
+      // An address asked for while the listeners were still opening may have named another one.
       this.advertised.clear();
     }
     return this.addresses;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
+import { utf8Write } from '../../util/buffer-text.js';
 import { MetricsRegistry, type Counter } from '../../util/metrics.js';
 import { createLogger } from '../../util/log.js';
 import { DigestClient, SipAuthError, type DigestClientCredentials } from '../auth/digest.js';
@@ -46,14 +47,6 @@ import { viaTransport } from '../transport/types.js';
 
 const log = createLogger('sip.ua');
 
-/** Buffer#utf8Write: the encoding of `write(s, at, 'utf8')` without its argument handling. */
-type Utf8Writer = (this: Buffer, s: string, at: number) => number;
-const utf8Write: Utf8Writer =
-  (Buffer.prototype as unknown as { utf8Write?: Utf8Writer }).utf8Write ??
-  function (this: Buffer, s: string, at: number): number {
-    return this.write(s, at, 'utf8');
-  };
-
 /** Bytes of each slab requests are written into (Node's own Buffer pool holds 8 KiB). */
 const SLAB_BYTES = 16 * 1024;
 
@@ -78,7 +71,7 @@ class RequestWriter {
   text(s: string): void {
     // A UTF-16 code unit takes at most 3 bytes in UTF-8.
     if (this.n + 3 * s.length > this.slab.length) this.grow(3 * s.length);
-    this.n += utf8Write.call(this.slab, s, this.n);
+    this.n += utf8Write(this.slab, s, this.n);
   }
 
   bytes(b: Uint8Array): void {
