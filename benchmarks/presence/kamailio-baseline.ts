@@ -22,7 +22,9 @@ export interface BaselineFigures {
   lossless: boolean;
   p50Ms: number;
   p99Ms: number;
+  /** Median of the shape-(b) fan-outs, and every one of them in order. */
   fanout10kMs: number;
+  fanout10kRunsMs: number[];
   cpuUsPerNotify: number;
   /** Distinct NOTIFYs kamailio delivered at 1,000 hook events/s, and the number expected. */
   notifies1k: number;

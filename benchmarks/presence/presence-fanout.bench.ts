@@ -5,7 +5,8 @@
  *   (a) 1,000 phones x 10 dialog-package subscribers: latency at 1,000 hook events/s (each NOTIFY names the
  *       hook change it carries), then the highest steady rate with no NOTIFY lost (distinct NOTIFYs
  *       delivered = events x 10);
- *   (b) one phone x 10,000 presence subscribers, one hook change: time until the last NOTIFY arrives.
+ *   (b) one phone x 10,000 presence subscribers, one hook change: time until the last NOTIFY arrives (the
+ *       median of five such changes; every one is reported).
  * Memory: heap + external memory (after GC) per subscription, over the last 9,000 of (a)'s 10,000.
  * Baseline in the same run: Kamailio presence + presence_dialoginfo, fed by PUBLISH (kamailio-presence.cfg).
  * Last line: one JSON object.
@@ -112,7 +113,10 @@ interface Figures {
   lossless: boolean;
   p50Ms: number;
   p99Ms: number;
+  /** Shape (b): the median of the fan-outs, first hook change to the last of 10,000 NOTIFYs. */
   fanout10kMs: number;
+  /** Every fan-out of shape (b), in order (the first is the coldest). */
+  fanout10kRunsMs: number[];
   bytesPerSubscription: number;
   /** CPU time of the notifier per NOTIFY in the reported step, microseconds. */
   cpuUsPerNotify: number;
@@ -155,8 +159,8 @@ export async function runShapes(
   try {
     const skipped = { notifyPerSec: NaN, lossless: false, cpuUsPerNotify: NaN, notifies1k: NaN, expected1k: NaN, lat: [] as number[] };
     const { lat, ...a } = shapes.includes('a') ? await shapeA() : skipped;
-    const fanout10kMs = shapes.includes('b') ? await shapeB() : NaN;
-    return { ...a, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs };
+    const b = shapes.includes('b') ? await shapeB() : { median: NaN, runs: [] };
+    return { ...a, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), fanout10kMs: b.median, fanout10kRunsMs: b.runs };
   } finally {
     rx.stop();
   }
@@ -242,19 +246,30 @@ export async function runShapes(
     return { notifyPerSec, lossless, cpuUsPerNotify, notifies1k, expected1k, lat };
   }
 
-  async function shapeB(): Promise<number> {
-    // (b) one receptionist phone watched by 10,000 presence subscribers, one hook change.
+  async function shapeB(): Promise<{ median: number; runs: number[] }> {
+    // (b) one receptionist phone watched by 10,000 presence subscribers. The machine is shared and noisy, so
+    // the hook change is made PRESENCE_FANOUTS times (default 5, alternately off and on hook, each after the
+    // last settled); the figure is the median, and every run is reported. A run that does not complete
+    // within 10 s counts as NaN (and makes the median NaN if it is one of the middle ones).
     await rx.ask({ cmd: 'subscribe', target, event: 'presence', devices: [receptionist], per: 10_000 });
-    await sleep(1000);
-    await rx.ask({ cmd: 'reset' });
-    const tb = epoch();
-    change(receptionist);
-    let st = await rx.ask({ cmd: 'stats' });
-    for (let w = 0; w < 500 && (st['notifies'] as number) < 10_000; w++) {
-      await sleep(20);
-      st = await rx.ask({ cmd: 'stats' });
+    const trials = Math.max(1, Number(process.env['PRESENCE_FANOUTS'] ?? 5));
+    const runs: number[] = [];
+    for (let t = 0; t < trials; t++) {
+      await sleep(1000);
+      await rx.ask({ cmd: 'reset' });
+      const tb = epoch();
+      change(receptionist);
+      let st = await rx.ask({ cmd: 'stats' });
+      for (let w = 0; w < 500 && (st['notifies'] as number) < 10_000; w++) {
+        await sleep(20);
+        st = await rx.ask({ cmd: 'stats' });
+      }
+      const ms = (st['notifies'] as number) >= 10_000 ? (st['last'] as number) - tb : NaN;
+      process.stderr.write(`${label} fan-out ${t + 1}/${trials}: ${st['notifies'] as number} NOTIFYs, ${Number.isFinite(ms) ? ms.toFixed(1) : 'incomplete'} ms\n`);
+      runs.push(ms);
     }
-    return (st['notifies'] as number) >= 10_000 ? (st['last'] as number) - tb : NaN;
+    const sorted = [...runs].sort((x, y) => (Number.isNaN(x) ? 1 : Number.isNaN(y) ? -1 : x - y));
+    return { median: sorted[(sorted.length - 1) >> 1]!, runs };
   }
 }
 
@@ -301,7 +316,7 @@ export default async function main(): Promise<void> {
   setLogLevel('warn');
   // PRESENCE_ONLY=switchhook|kamailio runs one side while iterating; reports run both.
   const only = process.env['PRESENCE_ONLY'];
-  const sh = only === 'kamailio' ? { notifyPerSec: NaN, lossless: false, p50Ms: NaN, p99Ms: NaN, fanout10kMs: NaN, bytesPerSubscription: NaN, cpuUsPerNotify: NaN, notifies1k: NaN, expected1k: NaN } : await switchhookRun();
+  const sh = only === 'kamailio' ? { notifyPerSec: NaN, lossless: false, p50Ms: NaN, p99Ms: NaN, fanout10kMs: NaN, fanout10kRunsMs: [], bytesPerSubscription: NaN, cpuUsPerNotify: NaN, notifies1k: NaN, expected1k: NaN } : await switchhookRun();
   process.stderr.write(`switchhook: ${JSON.stringify(sh)}\n`);
   let k: BaselineFigures | undefined;
   try {
@@ -319,6 +334,7 @@ export default async function main(): Promise<void> {
       p50Ms: round(sh.p50Ms),
       p99Ms: round(sh.p99Ms),
       fanout10kMs: round(sh.fanout10kMs, 1),
+      fanout10kRunsMs: sh.fanout10kRunsMs.map((x) => round(x, 1)),
       bytesPerSubscription: sh.bytesPerSubscription,
       cpuUsPerNotify: round(sh.cpuUsPerNotify, 1),
       kamailioCpuUsPerNotify: k ? round(k.cpuUsPerNotify, 1) : null,
@@ -326,6 +342,7 @@ export default async function main(): Promise<void> {
       kamailioLossless: k?.lossless ?? null,
       kamailioP99Ms: k ? round(k.p99Ms) : null,
       kamailioFanout10kMs: k ? round(k.fanout10kMs, 1) : null,
+      kamailioFanout10kRunsMs: k ? k.fanout10kRunsMs.map((x) => round(x, 1)) : null,
       kamailioNotifiesAt1k: k ? `${k.notifies1k}/${k.expected1k}` : null,
       ratio: k && k.notifyPerSec > 0 ? round(sh.notifyPerSec / k.notifyPerSec, 2) : null,
       injection: 'model.apply',
