@@ -91,6 +91,13 @@ export interface TransfersConfig {
   rtpBackend?: 'auto' | 'io_uring' | 'epoll';
   /** Adaptive moderation bound of the bridge, microseconds (0 = off); default the engine's (500). */
   rtpModerationUs?: number;
+  /** UDP GSO for runs of one stream's datagrams (docs/rtp-bridge.md "Send offload"); default the engine's (true). */
+  rtpGso?: boolean;
+  /**
+   * Connected send sockets (docs/rtp-bridge.md "Connected send sockets"); default the engine's (true). Off
+   * saves one file descriptor per sending leg.
+   */
+  rtpConnectSend?: boolean;
   softphoneAnswerMs: number;
   gatewayInviteMs: number;
   deskAnswerMs: number;
@@ -317,6 +324,8 @@ export const configSchema = {
         rtpPorts: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 1024, maximum: 65535 } },
         rtpBackend: { type: 'string', enum: ['auto', 'io_uring', 'epoll'] },
         rtpModerationUs: { type: 'integer', minimum: 0, maximum: 1000 },
+        rtpGso: { type: 'boolean' },
+        rtpConnectSend: { type: 'boolean' },
         softphoneAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
         gatewayInviteMs: { type: 'integer', minimum: 500, maximum: 600000 },
         deskAnswerMs: { type: 'integer', minimum: 1000, maximum: 600000 },
@@ -554,6 +563,8 @@ function applyDefaults(raw: Partial<RawConfig>): SwitchhookConfig {
       rtpPorts: t.rtpPorts ?? [30000, 39999],
       ...(t.rtpBackend !== undefined ? { rtpBackend: t.rtpBackend } : {}),
       ...(t.rtpModerationUs !== undefined ? { rtpModerationUs: t.rtpModerationUs } : {}),
+      ...(t.rtpGso !== undefined ? { rtpGso: t.rtpGso } : {}),
+      ...(t.rtpConnectSend !== undefined ? { rtpConnectSend: t.rtpConnectSend } : {}),
       softphoneAnswerMs: t.softphoneAnswerMs ?? 20000,
       gatewayInviteMs: t.gatewayInviteMs ?? 10000,
       deskAnswerMs: t.deskAnswerMs ?? 30000,

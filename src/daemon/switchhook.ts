@@ -334,6 +334,8 @@ export class Switchhook extends EventEmitter<SwitchhookEvents> {
       this.rtpEngine = new RtpEngine({ bindAddress: transfers.mediaAddress, portMin: transfers.rtpPorts[0], portMax: transfers.rtpPorts[1],
         ...(transfers.rtpBackend !== undefined ? { backend: transfers.rtpBackend } : {}),
         ...(transfers.rtpModerationUs !== undefined ? { moderationUs: transfers.rtpModerationUs } : {}),
+        ...(transfers.rtpGso !== undefined ? { gso: transfers.rtpGso } : {}),
+        ...(transfers.rtpConnectSend !== undefined ? { connectSend: transfers.rtpConnectSend } : {}),
         metrics: this.metrics });
       this.softphoneTransfer = new SoftphoneTransfer({
         link,
