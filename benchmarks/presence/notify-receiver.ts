@@ -6,13 +6,26 @@
  *   {"cmd":"subscribe","target":"127.0.0.1:5060","event":"dialog","devices":["2000"],"per":10}
  *   {"cmd":"record","on":true}   keep [device, hook-event index, arrival epoch ms] of every NOTIFY
  *   {"cmd":"stats"}              distinct NOTIFYs received (retransmissions not counted), first and last arrival
+ *   {"cmd":"counters"}           the socket's counters (src/native/udp.ts UDP_COUNTERS)
  *   {"cmd":"dump","file":"x"}    write the records (Float64 triplets) and clear them
  *   {"cmd":"reset"}              zero the counters
+ *
+ * It stands in for subscribers on other hosts, so it runs as SCHED_BATCH (sched(7)): woken by a datagram
+ * it does not preempt the notifier under test on that notifier's core (it still gets its fair share of
+ * the CPU); the same for both sides of the benchmark. Where that cannot be set it says so and runs as is.
  */
-import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
-import { latin1 } from '../../src/util/buffer-text.js';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+
+import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
+import { latin1 } from '../../src/util/buffer-text.js';
+
+try {
+  execFileSync('chrt', ['--batch', '--all-tasks', '--pid', '0', String(process.pid)], { stdio: 'ignore' });
+} catch (err) {
+  process.stderr.write(`receiver: not SCHED_BATCH (chrt: ${(err as Error).message})\n`);
+}
 
 // The native batched socket (recvmmsg, staged sendmmsg): the receiver is cheap for both sides it serves.
 const sock = new UdpSocket(
@@ -35,7 +48,7 @@ let nrec = 0;
 /** Call-IDs waiting for their 200 and their first NOTIFY. */
 const pending = new Map<string, { msg: Buffer; acked: boolean; notified: boolean; sentAt: number }>();
 /** Highest NOTIFY CSeq seen per subscription (Call-ID): a retransmission is answered but not counted. */
-const lastCseq = new Map<string, number>();
+const lastCseq = new Map<string, { cseq: number }>();
 let onSettled: (() => void) | undefined;
 let localPort = 0;
 
@@ -72,19 +85,27 @@ function digitsAt(buf: Buffer, from: number, to: number): number {
   return i === start ? NaN : n;
 }
 
+/** `buf` starts with `NOTIFY ` (RFC 3261 section 7.1: the method, then one SP). */
+function isNotify(buf: Buffer): boolean {
+  return buf.length > 7 && buf[0] === 0x4e && buf[1] === 0x4f && buf[2] === 0x54 && buf[3] === 0x49 && buf[4] === 0x46 && buf[5] === 0x59 && buf[6] === 0x20;
+}
+
 /**
- * One NOTIFY: answered 200 at once with its Via, From, To, Call-ID and CSeq lines copied byte for byte
- * (no string is made of the message but its Call-ID); counted once per CSeq of its subscription; recorded
- * as [device, hook-event index, arrival] when its dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`,
- * state `trying` for that event, `terminated` for the next). One pass over the head's lines, which ends at
- * its empty line.
+ * NOTIFY `i` of `batch`: answered 200 at once to its source with its Via, From, To, Call-ID and CSeq lines
+ * copied byte for byte (adjacent ones in one copy; no string is made of the message but its Call-ID);
+ * counted once per CSeq of its subscription; recorded as [device, hook-event index, arrival] when its
+ * dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`, state `trying` for that event, `terminated`
+ * for the next). One pass over the head's lines, which ends at its empty line.
  */
-function onNotify(buf: Buffer, host: string, port: number): void {
+function onNotify(batch: UdpBatch, i: number, buf: Buffer): void {
   const now = epoch();
   let w = OK.copy(out, 0);
   let callId = '';
   let cseq = 0;
   let headEnd = -1;
+  // The lines to copy that follow one another, [run, runEnd): copied when the run ends.
+  let run = -1;
+  let runEnd = -1;
   for (let line = buf.indexOf(0x0a) + 1; line > 0 && line < buf.length; ) {
     let eol = buf.indexOf(0x0a, line);
     if (eol < 0) break;
@@ -95,29 +116,38 @@ function onNotify(buf: Buffer, host: string, port: number): void {
     // The name ends at the colon (or before the blanks ahead of it).
     let colon = line;
     while (colon < eol && buf[colon] !== 0x3a) colon++;
+    let name: ReturnType<typeof nameOf> = undefined;
     if (colon > line && colon < eol) {
       let nameEnd = colon;
       while (nameEnd > line && (buf[nameEnd - 1] === 0x20 || buf[nameEnd - 1] === 0x09)) nameEnd--;
-      const name = nameOf(buf, line, nameEnd);
-      if (name !== undefined) {
-        // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
-        if (w + eol + 1 - line + TAIL.length > out.length) return;
-        w += buf.copy(out, w, line, eol + 1);
-        if (name === 'call-id') callId = latin1(buf, colon + 1, eol - 1).trim();
-        else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
-      }
+      name = nameOf(buf, line, nameEnd);
+    }
+    if (name !== undefined) {
+      // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
+      if (run < 0) run = line;
+      runEnd = eol + 1;
+      if (name === 'call-id') callId = latin1(buf, colon + 1, eol - 1).trim();
+      else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
+    } else if (run >= 0) {
+      if (w + runEnd - run + TAIL.length > out.length) return;
+      w += buf.copy(out, w, run, runEnd);
+      run = -1;
     }
     line = eol + 1;
   }
   if (headEnd < 0) return;
+  if (run >= 0) {
+    if (w + runEnd - run + TAIL.length > out.length) return;
+    w += buf.copy(out, w, run, runEnd);
+  }
   w += TAIL.copy(out, w);
-  sock.send(out.subarray(0, w), host, port);
+  batch.reply(i, out.subarray(0, w));
   const seen = lastCseq.get(callId);
-  if (seen !== undefined && cseq <= seen) {
+  if (seen === undefined) lastCseq.set(callId, { cseq });
+  else if (cseq <= seen.cseq) {
     repeats++;
     return; // a retransmission
-  }
-  lastCseq.set(callId, cseq);
+  } else seen.cseq = cseq;
   notifies++;
   if (!first) first = now;
   last = now;
@@ -142,15 +172,20 @@ function onNotify(buf: Buffer, host: string, port: number): void {
   }
 }
 
+/**
+ * One receive batch; its 200s leave at its end (one `sendmmsg`), not after the rest of the readable
+ * socket's batches, so the notifier's window refills while the next batch is read.
+ */
 function onBatch(batch: UdpBatch): void {
-  for (let i = 0; i < batch.count; i++) onMessage(batch.view(i), batch.host(i), batch.port(i));
+  for (let i = 0; i < batch.count; i++) {
+    const buf = batch.view(i);
+    if (isNotify(buf)) onNotify(batch, i, buf);
+    else onMessage(buf);
+  }
+  sock.flush();
 }
 
-function onMessage(buf: Buffer, host: string, port: number): void {
-  if (buf[0] === 0x4e && buf.toString('latin1', 0, 7) === 'NOTIFY ') {
-    onNotify(buf, host, port);
-    return;
-  }
+function onMessage(buf: Buffer): void {
   const text = buf.toString('latin1');
   const headEnd = text.indexOf('\r\n\r\n');
   if (text.startsWith('SIP/2.0 ')) {
@@ -266,6 +301,9 @@ rl.on('line', (line) => {
       break;
     case 'stats':
       reply({ notifies, repeats, first, last });
+      break;
+    case 'counters':
+      reply(sock.counters());
       break;
     case 'reset':
       notifies = 0;
