@@ -47,14 +47,88 @@ let records = new Float64Array(3 * 1_000_000);
 let nrec = 0;
 /** Call-IDs waiting for their 200 and their first NOTIFY. */
 const pending = new Map<string, { msg: Buffer; acked: boolean; notified: boolean; sentAt: number }>();
-/** Highest NOTIFY CSeq seen per subscription (Call-ID): a retransmission is answered but not counted. */
-const lastCseq = new Map<string, { cseq: number }>();
 let onSettled: (() => void) | undefined;
 let localPort = 0;
 
 const OK = Buffer.from('SIP/2.0 200 OK\r\n');
 const TAIL = Buffer.from('Content-Length: 0\r\n\r\n');
 const CALL_ID = Buffer.from('call-id="');
+// Every response starts with the status line: written once.
+OK.copy(out, 0);
+
+/**
+ * The subscriptions' highest NOTIFY CSeq, keyed by the Call-ID's bytes, so no string is made per NOTIFY:
+ * open addressing with linear probing over FNV-1a hashes, the keys' bytes kept in one slab.
+ */
+class CseqTable {
+  /** Entry + 1 per slot, 0 when free; at most half full. */
+  private slots = new Int32Array(1 << 15);
+  private keys = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private readonly at: number[] = [];
+  private readonly len: number[] = [];
+  private readonly hash: number[] = [];
+  /** Highest CSeq seen, per entry. */
+  readonly cseq: number[] = [];
+
+  /** The entry of the key `buf[a, b)` with hash `h` ({@link hashOf}), or -1. */
+  find(buf: Buffer, a: number, b: number, h: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s]! - 1;
+      if (e < 0) return -1;
+      if (this.hash[e] === h && this.len[e] === b - a && this.same(e, buf, a, b)) return e;
+    }
+  }
+
+  /** Adds the key `buf[a, b)` (not in the table) with hash `h` and its first CSeq. */
+  add(buf: Buffer, a: number, b: number, h: number, cseq: number): void {
+    if ((this.cseq.length + 1) * 2 > this.slots.length) this.grow();
+    if (this.used + b - a > this.keys.length) {
+      const keys = Buffer.allocUnsafe(Math.max(this.keys.length * 2, this.used + b - a));
+      this.keys.copy(keys, 0, 0, this.used);
+      this.keys = keys;
+    }
+    const e = this.cseq.length;
+    this.at.push(this.used);
+    this.len.push(b - a);
+    this.hash.push(h);
+    this.cseq.push(cseq);
+    this.used += buf.copy(this.keys, this.used, a, b);
+    this.place(e);
+  }
+
+  private same(e: number, buf: Buffer, a: number, b: number): boolean {
+    const keys = this.keys;
+    for (let i = a, k = this.at[e]!; i < b; i++, k++) if (buf[i] !== keys[k]) return false;
+    return true;
+  }
+
+  private place(e: number): void {
+    const mask = this.slots.length - 1;
+    let s = this.hash[e]! & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = e + 1;
+  }
+
+  private grow(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let e = 0; e < this.cseq.length; e++) this.place(e);
+  }
+}
+
+/** FNV-1a of `buf[a, b)`. */
+function hashOf(buf: Buffer, a: number, b: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = a; i < b; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h;
+}
+
+/** Highest NOTIFY CSeq seen per subscription (Call-ID): a retransmission is answered but not counted. */
+const lastCseq = new CseqTable();
+
+/** A space, tab or CR around a header value. */
+const blank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d;
 
 /** Which header a line names, by length and letters: Via, From, To, Call-ID, CSeq (and compact forms). */
 function nameOf(buf: Buffer, at: number, end: number): 'via' | 'from' | 'to' | 'call-id' | 'cseq' | undefined {
@@ -99,8 +173,9 @@ function isNotify(buf: Buffer): boolean {
  */
 function onNotify(batch: UdpBatch, i: number, buf: Buffer): void {
   const now = epoch();
-  let w = OK.copy(out, 0);
-  let callId = '';
+  let w = OK.length;
+  let idFrom = 0;
+  let idTo = 0;
   let cseq = 0;
   let headEnd = -1;
   // The lines to copy that follow one another, [run, runEnd): copied when the run ends.
@@ -126,8 +201,10 @@ function onNotify(batch: UdpBatch, i: number, buf: Buffer): void {
       // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
       if (run < 0) run = line;
       runEnd = eol + 1;
-      if (name === 'call-id') callId = latin1(buf, colon + 1, eol - 1).trim();
-      else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
+      if (name === 'call-id') {
+        idFrom = colon + 1;
+        idTo = eol;
+      } else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
     } else if (run >= 0) {
       if (w + runEnd - run + TAIL.length > out.length) return;
       w += buf.copy(out, w, run, runEnd);
@@ -140,20 +217,26 @@ function onNotify(batch: UdpBatch, i: number, buf: Buffer): void {
     if (w + runEnd - run + TAIL.length > out.length) return;
     w += buf.copy(out, w, run, runEnd);
   }
-  w += TAIL.copy(out, w);
-  batch.reply(i, out.subarray(0, w));
-  const seen = lastCseq.get(callId);
-  if (seen === undefined) lastCseq.set(callId, { cseq });
-  else if (cseq <= seen.cseq) {
+  out.set(TAIL, w);
+  batch.reply(i, out.subarray(0, w + TAIL.length));
+  while (idFrom < idTo && blank(buf[idFrom]!)) idFrom++;
+  while (idTo > idFrom && blank(buf[idTo - 1]!)) idTo--;
+  const h = hashOf(buf, idFrom, idTo);
+  const seen = lastCseq.find(buf, idFrom, idTo, h);
+  if (seen < 0) lastCseq.add(buf, idFrom, idTo, h, cseq);
+  else if (cseq <= lastCseq.cseq[seen]!) {
     repeats++;
     return; // a retransmission
-  } else seen.cseq = cseq;
+  } else lastCseq.cseq[seen] = cseq;
   notifies++;
   if (!first) first = now;
   last = now;
-  if (pending.size > 0 && pending.has(callId)) {
-    pending.get(callId)!.notified = true;
-    settle(callId);
+  if (pending.size > 0) {
+    const callId = latin1(buf, idFrom, idTo);
+    if (pending.has(callId)) {
+      pending.get(callId)!.notified = true;
+      settle(callId);
+    }
   }
   if (recording && nrec * 3 + 3 <= records.length) {
     const at = buf.indexOf(CALL_ID, headEnd);
