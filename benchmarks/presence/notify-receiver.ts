@@ -6,13 +6,26 @@
  *   {"cmd":"subscribe","target":"127.0.0.1:5060","event":"dialog","devices":["2000"],"per":10}
  *   {"cmd":"record","on":true}   keep [device, hook-event index, arrival epoch ms] of every NOTIFY
  *   {"cmd":"stats"}              distinct NOTIFYs received (retransmissions not counted), first and last arrival
+ *   {"cmd":"counters"}           the socket's counters (src/native/udp.ts UDP_COUNTERS)
  *   {"cmd":"dump","file":"x"}    write the records (Float64 triplets) and clear them
  *   {"cmd":"reset"}              zero the counters
+ *
+ * It stands in for subscribers on other hosts, so it runs as SCHED_BATCH (sched(7)): woken by a datagram
+ * it does not preempt the notifier under test on that notifier's core (it still gets its fair share of
+ * the CPU); the same for both sides of the benchmark. Where that cannot be set it says so and runs as is.
  */
-import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
-import { latin1 } from '../../src/util/buffer-text.js';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+
+import { UdpSocket, type UdpBatch } from '../../src/native/udp.js';
+import { latin1 } from '../../src/util/buffer-text.js';
+
+try {
+  execFileSync('chrt', ['--batch', '--all-tasks', '--pid', '0', String(process.pid)], { stdio: 'ignore' });
+} catch (err) {
+  process.stderr.write(`receiver: not SCHED_BATCH (chrt: ${(err as Error).message})\n`);
+}
 
 // The native batched socket (recvmmsg, staged sendmmsg): the receiver is cheap for both sides it serves.
 const sock = new UdpSocket(
@@ -34,14 +47,88 @@ let records = new Float64Array(3 * 1_000_000);
 let nrec = 0;
 /** Call-IDs waiting for their 200 and their first NOTIFY. */
 const pending = new Map<string, { msg: Buffer; acked: boolean; notified: boolean; sentAt: number }>();
-/** Highest NOTIFY CSeq seen per subscription (Call-ID): a retransmission is answered but not counted. */
-const lastCseq = new Map<string, number>();
 let onSettled: (() => void) | undefined;
 let localPort = 0;
 
 const OK = Buffer.from('SIP/2.0 200 OK\r\n');
 const TAIL = Buffer.from('Content-Length: 0\r\n\r\n');
 const CALL_ID = Buffer.from('call-id="');
+// Every response starts with the status line: written once.
+OK.copy(out, 0);
+
+/**
+ * The subscriptions' highest NOTIFY CSeq, keyed by the Call-ID's bytes, so no string is made per NOTIFY:
+ * open addressing with linear probing over FNV-1a hashes, the keys' bytes kept in one slab.
+ */
+class CseqTable {
+  /** Entry + 1 per slot, 0 when free; at most half full. */
+  private slots = new Int32Array(1 << 15);
+  private keys = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private readonly at: number[] = [];
+  private readonly len: number[] = [];
+  private readonly hash: number[] = [];
+  /** Highest CSeq seen, per entry. */
+  readonly cseq: number[] = [];
+
+  /** The entry of the key `buf[a, b)` with hash `h` ({@link hashOf}), or -1. */
+  find(buf: Buffer, a: number, b: number, h: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s]! - 1;
+      if (e < 0) return -1;
+      if (this.hash[e] === h && this.len[e] === b - a && this.same(e, buf, a, b)) return e;
+    }
+  }
+
+  /** Adds the key `buf[a, b)` (not in the table) with hash `h` and its first CSeq. */
+  add(buf: Buffer, a: number, b: number, h: number, cseq: number): void {
+    if ((this.cseq.length + 1) * 2 > this.slots.length) this.grow();
+    if (this.used + b - a > this.keys.length) {
+      const keys = Buffer.allocUnsafe(Math.max(this.keys.length * 2, this.used + b - a));
+      this.keys.copy(keys, 0, 0, this.used);
+      this.keys = keys;
+    }
+    const e = this.cseq.length;
+    this.at.push(this.used);
+    this.len.push(b - a);
+    this.hash.push(h);
+    this.cseq.push(cseq);
+    this.used += buf.copy(this.keys, this.used, a, b);
+    this.place(e);
+  }
+
+  private same(e: number, buf: Buffer, a: number, b: number): boolean {
+    const keys = this.keys;
+    for (let i = a, k = this.at[e]!; i < b; i++, k++) if (buf[i] !== keys[k]) return false;
+    return true;
+  }
+
+  private place(e: number): void {
+    const mask = this.slots.length - 1;
+    let s = this.hash[e]! & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = e + 1;
+  }
+
+  private grow(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let e = 0; e < this.cseq.length; e++) this.place(e);
+  }
+}
+
+/** FNV-1a of `buf[a, b)`. */
+function hashOf(buf: Buffer, a: number, b: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = a; i < b; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h;
+}
+
+/** Highest NOTIFY CSeq seen per subscription (Call-ID): a retransmission is answered but not counted. */
+const lastCseq = new CseqTable();
+
+/** A space, tab or CR around a header value. */
+const blank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d;
 
 /** Which header a line names, by length and letters: Via, From, To, Call-ID, CSeq (and compact forms). */
 function nameOf(buf: Buffer, at: number, end: number): 'via' | 'from' | 'to' | 'call-id' | 'cseq' | undefined {
@@ -72,19 +159,28 @@ function digitsAt(buf: Buffer, from: number, to: number): number {
   return i === start ? NaN : n;
 }
 
+/** `buf` starts with `NOTIFY ` (RFC 3261 section 7.1: the method, then one SP). */
+function isNotify(buf: Buffer): boolean {
+  return buf.length > 7 && buf[0] === 0x4e && buf[1] === 0x4f && buf[2] === 0x54 && buf[3] === 0x49 && buf[4] === 0x46 && buf[5] === 0x59 && buf[6] === 0x20;
+}
+
 /**
- * One NOTIFY: answered 200 at once with its Via, From, To, Call-ID and CSeq lines copied byte for byte
- * (no string is made of the message but its Call-ID); counted once per CSeq of its subscription; recorded
- * as [device, hook-event index, arrival] when its dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`,
- * state `trying` for that event, `terminated` for the next). One pass over the head's lines, which ends at
- * its empty line.
+ * NOTIFY `i` of `batch`: answered 200 at once to its source with its Via, From, To, Call-ID and CSeq lines
+ * copied byte for byte (adjacent ones in one copy; no string is made of the message but its Call-ID);
+ * counted once per CSeq of its subscription; recorded as [device, hook-event index, arrival] when its
+ * dialog-info names a bench call (`call-id="DEVICE-EVENT@..."`, state `trying` for that event, `terminated`
+ * for the next). One pass over the head's lines, which ends at its empty line.
  */
-function onNotify(buf: Buffer, host: string, port: number): void {
+function onNotify(batch: UdpBatch, i: number, buf: Buffer): void {
   const now = epoch();
-  let w = OK.copy(out, 0);
-  let callId = '';
+  let w = OK.length;
+  let idFrom = 0;
+  let idTo = 0;
   let cseq = 0;
   let headEnd = -1;
+  // The lines to copy that follow one another, [run, runEnd): copied when the run ends.
+  let run = -1;
+  let runEnd = -1;
   for (let line = buf.indexOf(0x0a) + 1; line > 0 && line < buf.length; ) {
     let eol = buf.indexOf(0x0a, line);
     if (eol < 0) break;
@@ -95,35 +191,52 @@ function onNotify(buf: Buffer, host: string, port: number): void {
     // The name ends at the colon (or before the blanks ahead of it).
     let colon = line;
     while (colon < eol && buf[colon] !== 0x3a) colon++;
+    let name: ReturnType<typeof nameOf> = undefined;
     if (colon > line && colon < eol) {
       let nameEnd = colon;
       while (nameEnd > line && (buf[nameEnd - 1] === 0x20 || buf[nameEnd - 1] === 0x09)) nameEnd--;
-      const name = nameOf(buf, line, nameEnd);
-      if (name !== undefined) {
-        // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
-        if (w + eol + 1 - line + TAIL.length > out.length) return;
-        w += buf.copy(out, w, line, eol + 1);
-        if (name === 'call-id') callId = latin1(buf, colon + 1, eol - 1).trim();
-        else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
-      }
+      name = nameOf(buf, line, nameEnd);
+    }
+    if (name !== undefined) {
+      // RFC 3261 section 8.2.6.2: the response copies Via, From, To, Call-ID and CSeq.
+      if (run < 0) run = line;
+      runEnd = eol + 1;
+      if (name === 'call-id') {
+        idFrom = colon + 1;
+        idTo = eol;
+      } else if (name === 'cseq') cseq = digitsAt(buf, colon + 1, eol - 1);
+    } else if (run >= 0) {
+      if (w + runEnd - run + TAIL.length > out.length) return;
+      w += buf.copy(out, w, run, runEnd);
+      run = -1;
     }
     line = eol + 1;
   }
   if (headEnd < 0) return;
-  w += TAIL.copy(out, w);
-  sock.send(out.subarray(0, w), host, port);
-  const seen = lastCseq.get(callId);
-  if (seen !== undefined && cseq <= seen) {
+  if (run >= 0) {
+    if (w + runEnd - run + TAIL.length > out.length) return;
+    w += buf.copy(out, w, run, runEnd);
+  }
+  out.set(TAIL, w);
+  batch.reply(i, out.subarray(0, w + TAIL.length));
+  while (idFrom < idTo && blank(buf[idFrom]!)) idFrom++;
+  while (idTo > idFrom && blank(buf[idTo - 1]!)) idTo--;
+  const h = hashOf(buf, idFrom, idTo);
+  const seen = lastCseq.find(buf, idFrom, idTo, h);
+  if (seen < 0) lastCseq.add(buf, idFrom, idTo, h, cseq);
+  else if (cseq <= lastCseq.cseq[seen]!) {
     repeats++;
     return; // a retransmission
-  }
-  lastCseq.set(callId, cseq);
+  } else lastCseq.cseq[seen] = cseq;
   notifies++;
   if (!first) first = now;
   last = now;
-  if (pending.size > 0 && pending.has(callId)) {
-    pending.get(callId)!.notified = true;
-    settle(callId);
+  if (pending.size > 0) {
+    const callId = latin1(buf, idFrom, idTo);
+    if (pending.has(callId)) {
+      pending.get(callId)!.notified = true;
+      settle(callId);
+    }
   }
   if (recording && nrec * 3 + 3 <= records.length) {
     const at = buf.indexOf(CALL_ID, headEnd);
@@ -142,15 +255,20 @@ function onNotify(buf: Buffer, host: string, port: number): void {
   }
 }
 
+/**
+ * One receive batch; its 200s leave at its end (one `sendmmsg`), not after the rest of the readable
+ * socket's batches, so the notifier's window refills while the next batch is read.
+ */
 function onBatch(batch: UdpBatch): void {
-  for (let i = 0; i < batch.count; i++) onMessage(batch.view(i), batch.host(i), batch.port(i));
+  for (let i = 0; i < batch.count; i++) {
+    const buf = batch.view(i);
+    if (isNotify(buf)) onNotify(batch, i, buf);
+    else onMessage(buf);
+  }
+  sock.flush();
 }
 
-function onMessage(buf: Buffer, host: string, port: number): void {
-  if (buf[0] === 0x4e && buf.toString('latin1', 0, 7) === 'NOTIFY ') {
-    onNotify(buf, host, port);
-    return;
-  }
+function onMessage(buf: Buffer): void {
   const text = buf.toString('latin1');
   const headEnd = text.indexOf('\r\n\r\n');
   if (text.startsWith('SIP/2.0 ')) {
@@ -266,6 +384,9 @@ rl.on('line', (line) => {
       break;
     case 'stats':
       reply({ notifies, repeats, first, last });
+      break;
+    case 'counters':
+      reply(sock.counters());
       break;
     case 'reset':
       notifies = 0;

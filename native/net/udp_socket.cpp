@@ -271,31 +271,63 @@ bool UdpSocket::Enqueue(const uint8_t* bytes, uint32_t len, const sockaddr* addr
   return true;
 }
 
+socklen_t UdpSocket::Destination(const int32_t* m, sockaddr_storage* out) const {
+  const int32_t idx = m[2];
+  const uint16_t port = htons(static_cast<uint16_t>(m[3]));
+  if (idx >= 0) {
+    if (static_cast<size_t>(idx) >= addresses_.size()) return 0;
+    // The port is per datagram, the table entry shared: each header gets its own copy of the address.
+    const Address& a = addresses_[idx];
+    std::memcpy(out, &a.addr, a.len);
+    if (a.addr.ss_family == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(out)->sin6_port = port;
+    } else {
+      reinterpret_cast<sockaddr_in*>(out)->sin_port = port;
+    }
+    return a.len;
+  }
+  if (idx != kInlineIpv4 && idx != kInlineIpv6) return 0;
+  if (options_.family == AF_INET6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(out);
+    *a6 = sockaddr_in6{};
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = port;
+    if (idx == kInlineIpv6) {
+      std::memcpy(&a6->sin6_addr, &m[4], 16);
+    } else {
+      // An IPv4 source reached a dual-stack socket in the mapped form (RFC 4291 2.5.5.2): answer it so.
+      a6->sin6_addr.s6_addr[10] = 0xff;
+      a6->sin6_addr.s6_addr[11] = 0xff;
+      std::memcpy(&a6->sin6_addr.s6_addr[12], &m[4], 4);
+    }
+    return sizeof(sockaddr_in6);
+  }
+  if (idx != kInlineIpv4) return 0;  // an IPv6 address on an IPv4 socket
+  auto* a4 = reinterpret_cast<sockaddr_in*>(out);
+  *a4 = sockaddr_in{};
+  a4->sin_family = AF_INET;
+  a4->sin_port = port;
+  std::memcpy(&a4->sin_addr, &m[4], 4);
+  return sizeof(sockaddr_in);
+}
+
 uint32_t UdpSocket::Flush(uint32_t count) {
   if (closing_ || count == 0) return 0;
   double* c = regions_.counters;
   if (count > options_.send_capacity) count = options_.send_capacity;
   uint32_t failed = 0;
   uint32_t valid = 0;
-  // Build one message header per staged datagram (bad indexes or ranges are counted and skipped).
+  // Build one message header per staged datagram (bad indexes, addresses or ranges are counted and skipped).
   for (uint32_t i = 0; i < count; ++i) {
     const int32_t* m = regions_.send_meta + static_cast<size_t>(i) * kSendMetaWords;
     const uint32_t off = static_cast<uint32_t>(m[0]);
     const uint32_t len = static_cast<uint32_t>(m[1]);
-    const int32_t idx = m[2];
-    if (idx < 0 || static_cast<size_t>(idx) >= addresses_.size() || off > options_.send_slab_bytes ||
-        len > options_.send_slab_bytes - off) {
-      CountError(EINVAL);
+    const socklen_t addr_len = Destination(m, &send_addr_[valid]);
+    if (addr_len == 0 || off > options_.send_slab_bytes || len > options_.send_slab_bytes - off) {
+      CountError(addr_len == 0 && (m[2] == kInlineIpv4 || m[2] == kInlineIpv6) ? EAFNOSUPPORT : EINVAL);
       ++failed;
       continue;
     }
-    Address& a = addresses_[idx];
-    if (a.addr.ss_family == AF_INET6) {
-      reinterpret_cast<sockaddr_in6*>(&a.addr)->sin6_port = htons(static_cast<uint16_t>(m[3]));
-    } else {
-      reinterpret_cast<sockaddr_in*>(&a.addr)->sin_port = htons(static_cast<uint16_t>(m[3]));
-    }
-    // The port is per datagram, the address entry shared: each header gets its own copy of the address.
     mmsghdr& h = send_msgs_[valid];
     send_iov_[valid].iov_base = regions_.send_slab + off;
     send_iov_[valid].iov_len = len;
@@ -303,9 +335,8 @@ uint32_t UdpSocket::Flush(uint32_t count) {
     h.msg_hdr.msg_iov = &send_iov_[valid];
     h.msg_hdr.msg_iovlen = 1;
     h.msg_len = 0;
-    send_addr_[valid] = a.addr;
     h.msg_hdr.msg_name = &send_addr_[valid];
-    h.msg_hdr.msg_namelen = a.len;
+    h.msg_hdr.msg_namelen = addr_len;
     ++valid;
   }
   uint32_t i = 0;

@@ -41,8 +41,16 @@ enum UdpCounter : int {
 
 /** Words per received datagram in the receive metadata: offset, length, port, family, 4 address words. */
 constexpr int kRecvMetaWords = 8;
-/** Words per staged datagram in the send metadata: offset, length, address index, port. */
-constexpr int kSendMetaWords = 4;
+/**
+ * Words per staged datagram in the send metadata: offset, length, address index, port, 4 address words.
+ * The address index names an entry of the destination table (AddAddress), or is kInlineIpv4/kInlineIpv6:
+ * the address is then in the 4 address words, laid out as in the receive metadata (a reply to a source).
+ */
+constexpr int kSendMetaWords = 8;
+/** Send metadata address index: the IPv4 address is inline (word 4, network order bytes). */
+constexpr int32_t kInlineIpv4 = -4;
+/** Send metadata address index: the IPv6 address is inline (words 4-7, network order bytes). */
+constexpr int32_t kInlineIpv6 = -6;
 /** sendmmsg/recvmmsg vector limit (UIO_MAXIOV). */
 constexpr uint32_t kMaxBatch = 1024;
 
@@ -133,6 +141,8 @@ class UdpSocket {
     socklen_t len;
   };
 
+  /** The destination of one staged datagram from its metadata words into `out`; its length, or 0 when invalid. */
+  socklen_t Destination(const int32_t* meta, sockaddr_storage* out) const;
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnHandleClosed(uv_handle_t* handle);
   void ReadReady();

@@ -128,8 +128,9 @@ export interface NativeUdpOptions {
 
 /**
  * A native UDP socket. `recvSlab`/`recvMeta` (8 int32 per datagram: offset, length, port, family, address
- * bytes) hold the current receive batch; JavaScript stages sends in `sendSlab`/`sendMeta` (4 int32 per
- * datagram: offset, length, address index, port) and calls `flush(count)`, which returns how many failed.
+ * bytes) hold the current receive batch; JavaScript stages sends in `sendSlab`/`sendMeta` (8 int32 per
+ * datagram: offset, length, address index, port, then the address itself when the index is -4 or -6, laid
+ * out as in `recvMeta`) and calls `flush(count)`, which returns how many failed.
  * `counters` is a Float64Array buffer in the order of UDP_COUNTERS (./udp.ts).
  */
 export interface NativeUdpSocket {

@@ -38,7 +38,11 @@ export type UdpCounters = Record<UdpCounterName, number>;
 const C_ERR_MSGSIZE = UDP_COUNTERS.indexOf('errMsgSize');
 const C_LAST_ERRNO = UDP_COUNTERS.indexOf('lastErrno');
 const RECV_WORDS = 8;
-const SEND_WORDS = 4;
+/** Send metadata per datagram: offset, length, address index (or INLINE_*), port, 4 address words. */
+const SEND_WORDS = 8;
+/** Address index of a reply: the source address of a received datagram is in the metadata itself. */
+const INLINE_IPV4 = -4;
+const INLINE_IPV6 = -6;
 /** Largest UDP payload (RFC 768 length field, less the header). */
 const MAX_DATAGRAM = 65535 - 8;
 /** Destination addresses remembered per socket before the table starts again. */
@@ -104,7 +108,19 @@ export class UdpBatch {
     private readonly slab: Buffer,
     private readonly meta: Int32Array,
     private readonly metaBytes: Uint8Array,
+    private readonly socket: UdpSocket,
   ) {}
+
+  /**
+   * Stages `bytes` for the source of datagram `i` (its address and port, as received): a reply, staged
+   * and sent as {@link UdpSocket.send} does, without the source's text or a destination lookup. Call it
+   * during the batch callback; the bytes are copied.
+   * @throws RangeError unless i is an integer, 0 <= i < count; Error when the socket is closed.
+   */
+  reply(i: number, bytes: Uint8Array): void {
+    if (i >>> 0 !== i || i >= this.count) throw new RangeError(`no datagram ${i} in a batch of ${this.count}`);
+    this.socket.stageReply(bytes, this.meta, i * RECV_WORDS);
+  }
 
   /** Length of datagram `i`. */
   length(i: number): number {
@@ -261,7 +277,7 @@ export class UdpSocket {
     this.capacity = this.stageMeta.length / SEND_WORDS;
     this.c = new Float64Array(this.native.counters);
     const meta = this.native.recvMeta;
-    this.batch = new UdpBatch(Buffer.from(this.native.recvSlab), new Int32Array(meta), new Uint8Array(meta));
+    this.batch = new UdpBatch(Buffer.from(this.native.recvSlab), new Int32Array(meta), new Uint8Array(meta), this);
   }
 
   private readonly whenClosed: Promise<void>;
@@ -288,13 +304,44 @@ export class UdpSocket {
       if (index < 0) return false;
       this.addresses.set(host, index);
     }
+    const m = this.stageBytes(bytes);
+    if (m >= 0) {
+      this.stageMeta[m + 2] = index;
+      this.stageMeta[m + 3] = port;
+    }
+    return true;
+  }
+
+  /**
+   * @internal {@link UdpBatch.reply}: stages `bytes` for the source described by the receive metadata
+   * words at `at` (port, family, address words), copied into the send metadata.
+   */
+  stageReply(bytes: Uint8Array, recv: Int32Array, at: number): void {
+    if (this.closing) throw Object.assign(new Error('UDP socket is closed'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+    const m = this.stageBytes(bytes);
+    if (m < 0) return;
+    const meta = this.stageMeta;
+    meta[m + 2] = recv[at + 3] === 6 ? INLINE_IPV6 : INLINE_IPV4;
+    meta[m + 3] = recv[at + 2]!;
+    meta[m + 4] = recv[at + 4]!;
+    meta[m + 5] = recv[at + 5]!;
+    meta[m + 6] = recv[at + 6]!;
+    meta[m + 7] = recv[at + 7]!;
+  }
+
+  /**
+   * Copies `bytes` into the stage (flushing first when it is full) with their offset and length; the index
+   * of their metadata words for the caller to fill in the destination, or -1 when they are too long for a
+   * datagram (counted as EMSGSIZE, reported at the end of the turn).
+   */
+  private stageBytes(bytes: Uint8Array): number {
     const len = bytes.length;
     if (len > MAX_DATAGRAM) {
       this.c[C_ERR_MSGSIZE]! += 1;
       this.c[C_LAST_ERRNO] = constants.errno.EMSGSIZE;
       this.failed++;
       this.schedule();
-      return true;
+      return -1;
     }
     if (this.staged === this.capacity || this.pos + len > this.stage.length) this.flushStaged();
     this.stage.set(bytes, this.pos);
@@ -302,12 +349,10 @@ export class UdpSocket {
     const meta = this.stageMeta;
     meta[m] = this.pos;
     meta[m + 1] = len;
-    meta[m + 2] = index;
-    meta[m + 3] = port;
     this.pos += len;
     this.staged++;
     this.schedule();
-    return true;
+    return m;
   }
 
   /** Sends what is staged now (sendmmsg) and reports failures; runs by itself once per event-loop turn. */

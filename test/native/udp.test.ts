@@ -325,6 +325,121 @@ t.test('IPv6 loopback, and IPv4 through a dual-stack socket', { skip: !hasIpv6Lo
   await dual.socket.close();
 });
 
+/** A socket that answers every datagram `d` with `re:d` through {@link UdpBatch.reply}. */
+function echo(host: string): UdpSocket {
+  const s = new UdpSocket(
+    { host },
+    (b) => {
+      for (let i = 0; i < b.count; i++) b.reply(i, Buffer.concat([Buffer.from('re:'), b.view(i)]));
+    },
+    () => {},
+  );
+  opened.push(s);
+  return s;
+}
+
+/** Sends `text` from `peer` to `port` at `host` and resolves with the first answer and where it came from. */
+async function ask(peer: Socket, text: string, port: number, host: string): Promise<{ text: string; port: number }> {
+  const answer = new Promise<{ text: string; port: number }>((r) => peer.once('message', (m, from) => r({ text: m.toString(), port: from.port })));
+  peer.send(Buffer.from(text), port, host);
+  return answer;
+}
+
+t.test('a reply goes to the source of a datagram, staged and sent with the turn', async (t) => {
+  const a = echo('127.0.0.1');
+  const peers = [await dgram('udp4', '127.0.0.1'), await dgram('udp4', '127.0.0.1')];
+  const answers = await Promise.all(peers.map((p, k) => ask(p, `q${k}`, a.port, '127.0.0.1')));
+  t.same(answers, [
+    { text: 're:q0', port: a.port },
+    { text: 're:q1', port: a.port },
+  ]);
+  const c = a.counters();
+  t.equal(c.sentDatagrams, 2);
+  t.equal(c.errOther + c.errUnreachable, 0);
+  for (const p of peers) p.close();
+  await a.close();
+});
+
+t.test('reply checks its index, counts an oversize datagram, and refuses once closed', async (t) => {
+  const errors: unknown[] = [];
+  let kept: UdpBatch | undefined;
+  const s = new UdpSocket(
+    { host: '127.0.0.1' },
+    (b) => {
+      kept = b;
+      for (const i of [-1, b.count, 0.5, NaN]) {
+        try {
+          b.reply(i, Buffer.from('x'));
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      b.reply(0, Buffer.alloc(70000));
+    },
+    () => {},
+  );
+  opened.push(s);
+  const peer = await dgram('udp4', '127.0.0.1');
+  peer.send(Buffer.from('q'), s.port, '127.0.0.1');
+  await new Promise<void>((resolve) => {
+    const tick = () => (kept ? resolve() : setTimeout(tick, 5));
+    tick();
+  });
+  t.equal(errors.length, 4);
+  t.ok(errors.every((e) => e instanceof RangeError));
+  t.equal(s.counters().errMsgSize, 1);
+  await s.close();
+  kept!.count = 1;
+  t.throws(() => kept!.reply(0, Buffer.from('x')), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+  peer.close();
+});
+
+t.test('replies on IPv6, and to IPv4 sources through a dual-stack socket', { skip: !hasIpv6Loopback() && 'no ::1' }, async (t) => {
+  const six = echo('::1');
+  const p6 = await dgram('udp6', '::1');
+  t.same(await ask(p6, 'six', six.port, '::1'), { text: 're:six', port: six.port });
+  const dual = echo('::');
+  const p4 = await dgram('udp4', '127.0.0.1');
+  t.same(await ask(p4, 'four', dual.port, '127.0.0.1'), { text: 're:four', port: dual.port }, 'answered in the mapped form');
+  t.same(await ask(p6, 'six again', dual.port, '::1'), { text: 're:six again', port: dual.port });
+  t.equal(dual.counters().sentDatagrams, 2);
+  p6.close();
+  p4.close();
+  await six.close();
+  await dual.close();
+});
+
+t.test('the native send metadata: inline addresses, and bad ones counted', async (t) => {
+  // The addon itself, staged by hand: what UdpBatch.reply writes, and what it never writes.
+  const { createRequire } = await import('node:module');
+  const raw = createRequire(import.meta.url)(addonPath) as typeof import('../../src/native/addon.js').addon;
+  const peer = await dgram('udp4', '127.0.0.1');
+  const got = new Promise<Buffer>((r) => peer.once('message', (m) => r(m)));
+  const closed: Array<Promise<void>> = [];
+  const make = () => {
+    let done!: () => void;
+    closed.push(new Promise<void>((r) => (done = r)));
+    return new raw.UdpSocket({ family: 4, host: '127.0.0.1', port: 0 }, () => {}, () => {}, () => done());
+  };
+  const s = make();
+  new Uint8Array(s.sendSlab).set(Buffer.from('inline'));
+  const meta = new Int32Array(s.sendMeta);
+  const loopback = new Int32Array(Uint8Array.from([127, 0, 0, 1]).buffer)[0]!;
+  meta.set([0, 6, -4, peer.address().port, loopback, 0, 0, 0], 0);
+  meta.set([0, 6, -6, peer.address().port, 0, 0, 0, 1], 8);
+  meta.set([0, 6, 7, peer.address().port, 0, 0, 0, 0], 16);
+  meta.set([0, 6, -5, peer.address().port, 0, 0, 0, 0], 24);
+  t.equal(s.flush(4), 3, 'an IPv6 address on an IPv4 socket, an unknown index, an unknown kind');
+  const c = new Float64Array(s.counters);
+  t.equal(c[UDP_COUNTERS.indexOf('errUnreachable')], 1);
+  t.equal(c[UDP_COUNTERS.indexOf('errOther')], 2);
+  t.equal(c[UDP_COUNTERS.indexOf('sentDatagrams')], 1);
+  t.equal((await got).toString(), 'inline');
+  s.close();
+  await Promise.all(closed);
+  peer.close();
+});
+
 t.test('RFC 5952 text of IPv6 addresses', async (t) => {
   const bytes = (hex: string) => Buffer.from(hex.replace(/:/g, ''), 'hex');
   t.equal(formatIpv6(bytes('0000:0000:0000:0000:0000:0000:0000:0001'), 0), '::1');
