@@ -56,15 +56,22 @@ export interface NotifierOptions {
   maxInFlight?: number;
 }
 
-interface QueuedNotify {
-  final: boolean;
-  reason?: TerminationReason;
-  retryAfter?: number;
-  body?: NotifyBody;
+/**
+ * A NOTIFY waiting or in flight. Every entry has all four fields (one object shape): the send path reads
+ * entries of a subscription's first NOTIFY and of a fan-out alike, and a second shape there makes V8 drop
+ * and recompile that path at the first fan-out.
+ */
+class QueuedNotify {
+  constructor(
+    readonly final: boolean,
+    readonly reason: TerminationReason | undefined = undefined,
+    readonly retryAfter: number | undefined = undefined,
+    readonly body: NotifyBody | undefined = undefined,
+  ) {}
 }
 
 /** The common NOTIFY queue entry: the package renders the body when it goes out. */
-const PLAIN: QueuedNotify = Object.freeze({ final: false });
+const PLAIN = new QueuedNotify(false);
 const NO_QUEUE: readonly QueuedNotify[] = Object.freeze([]);
 const IN_FLIGHT = 1;
 const FINAL_QUEUED = 2;
@@ -277,7 +284,7 @@ export class Notifier extends EventEmitter {
   private inFlightTotal = 0;
   private readonly labelSets = new Map<string, Array<Readonly<Record<string, string>>>>();
   /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot, oldest first from `waitHead`. */
-  private waiting: NotifierSubscription[] = [];
+  private readonly waiting: NotifierSubscription[] = [];
   private waitHead = 0;
   private drainScheduled = false;
   private readonly drain = (): void => this.drainSlots();
@@ -408,13 +415,13 @@ export class Notifier extends EventEmitter {
     res.send(200, { headers: { Expires: String(expires), Contact: dialog.localContact } });
     if (expires === 0) {
       this.emit('subscribed', sub);
-      this.enqueue(sub, { final: true, reason: 'timeout' });
+      this.enqueue(sub, new QueuedNotify(true, 'timeout'));
       return;
     }
     this.setExpiry(sub, expires);
     // Emitted with the expiry set, so listeners (persistence) see the whole subscription.
     this.emit('subscribed', sub);
-    this.enqueue(sub, { final: false });
+    this.enqueue(sub, PLAIN);
   }
 
   /** RFC 6665 section 4.2.1.2: refresh or remove (Expires 0) an existing subscription. */
@@ -433,7 +440,7 @@ export class Notifier extends EventEmitter {
     }
     this.setExpiry(sub, expires);
     this.emit('refreshed', sub);
-    this.enqueue(sub, { final: false });
+    this.enqueue(sub, PLAIN);
   }
 
   /**
@@ -443,7 +450,7 @@ export class Notifier extends EventEmitter {
   adopt(sub: NotifierSubscription, expires: number, body?: NotifyBody): void {
     this.add(sub);
     this.setExpiry(sub, expires);
-    this.enqueue(sub, body ? { final: false, body } : { final: false });
+    this.enqueue(sub, body ? new QueuedNotify(false, undefined, undefined, body) : PLAIN);
   }
 
   /**
@@ -514,7 +521,7 @@ export class Notifier extends EventEmitter {
       this.m.coalesced.inc(this.eventLabel(sub.event));
       return;
     }
-    this.enqueue(sub, body ? { final: false, body } : PLAIN);
+    this.enqueue(sub, body ? new QueuedNotify(false, undefined, undefined, body) : PLAIN);
   }
 
   /** Notify every subscription to a resource (optionally of one package). */
@@ -534,7 +541,7 @@ export class Notifier extends EventEmitter {
   /** End a subscription with a final NOTIFY (RFC 6665 section 4.2.2). */
   terminate(sub: NotifierSubscription, reason: TerminationReason = 'deactivated', retryAfter?: number, body?: NotifyBody): void {
     if (sub.finalQueued || !sub.live) return;
-    this.enqueue(sub, { final: true, reason, ...(retryAfter !== undefined ? { retryAfter } : {}), ...(body ? { body } : {}) });
+    this.enqueue(sub, new QueuedNotify(true, reason, retryAfter, body));
   }
 
   private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
@@ -696,26 +703,35 @@ export class Notifier extends EventEmitter {
     return labels;
   }
 
-  /** A slot is free: the longest-waiting subscriptions send, from a microtask (RFC 6665 order per subscription is kept). */
+  /**
+   * A slot is free: the longest-waiting subscriptions send (RFC 6665 order per subscription is kept) once
+   * this event-loop turn's receipts are handled (`setImmediate`), so that the 200s of one socket wake-up
+   * free their slots together and the NOTIFYs taking them leave in one batch (one `sendmmsg`, one render of
+   * the device), not one small batch per `recvmmsg`.
+   */
   private releaseSlot(): void {
     if (this.drainScheduled || this.waitHead >= this.waiting.length) return;
     this.drainScheduled = true;
-    queueMicrotask(this.drain);
+    setImmediate(this.drain);
   }
 
   private drainSlots(): void {
     this.drainScheduled = false;
-    while (this.inFlightTotal < this.maxInFlight && this.waitHead < this.waiting.length) {
-      const sub = this.waiting[this.waitHead++]!;
+    const waiting = this.waiting;
+    while (this.inFlightTotal < this.maxInFlight && this.waitHead < waiting.length) {
+      const sub = waiting[this.waitHead++]!;
       if (!sub.waitingSlot) continue; // removed meanwhile
       sub.waitingSlot = false;
       this.pump(sub);
     }
-    if (this.waitHead >= this.waiting.length) {
-      this.waiting = [];
+    // The one array is kept (emptied or shifted in place): a new empty array has another elements kind,
+    // which would make V8 recompile the code that pushes into it at the next fan-out.
+    if (this.waitHead >= waiting.length) {
+      waiting.length = 0;
       this.waitHead = 0;
-    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiting.length) {
-      this.waiting = this.waiting.slice(this.waitHead);
+    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= waiting.length) {
+      waiting.copyWithin(0, this.waitHead);
+      waiting.length -= this.waitHead;
       this.waitHead = 0;
     }
   }
