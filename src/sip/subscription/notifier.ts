@@ -70,6 +70,16 @@ class QueuedNotify {
   ) {}
 }
 
+/**
+ * An empty array already of V8's elements kind for objects: the first object pushed does not change its
+ * map (an empty literal starts as small integers), so code compiled before a fan-out stays valid in it.
+ */
+function objectArray<T extends object>(): T[] {
+  const a: Array<T | null> = [null];
+  a.length = 0;
+  return a as T[];
+}
+
 /** The common NOTIFY queue entry: the package renders the body when it goes out. */
 const PLAIN = new QueuedNotify(false);
 const NO_QUEUE: readonly QueuedNotify[] = Object.freeze([]);
@@ -284,7 +294,7 @@ export class Notifier extends EventEmitter {
   private inFlightTotal = 0;
   private readonly labelSets = new Map<string, Array<Readonly<Record<string, string>>>>();
   /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot, oldest first from `waitHead`. */
-  private readonly waiting: NotifierSubscription[] = [];
+  private readonly waiting: NotifierSubscription[] = objectArray();
   private waitHead = 0;
   private drainScheduled = false;
   private readonly drain = (): void => this.drainSlots();
@@ -564,17 +574,27 @@ export class Notifier extends EventEmitter {
     this.pump(sub);
   }
 
+  /** Sends the subscription's first queued NOTIFY unless one is in flight or a retry waits; without a free slot it waits for one. */
   private pump(sub: NotifierSubscription): void {
     if (sub.inFlight || sub.retryTimer) return;
     const item = sub.q?.[0];
     if (!item) return;
-    if (this.inFlightTotal >= this.maxInFlight) {
-      if (!sub.waitingSlot) {
-        sub.waitingSlot = true;
-        this.waiting.push(sub);
-      }
-      return;
-    }
+    if (this.inFlightTotal >= this.maxInFlight) this.waitForSlot(sub);
+    else this.transmit(sub, item);
+  }
+
+  /**
+   * In line for an in-flight slot. Apart from {@link transmit}: a fan-out is the first to need this, and V8
+   * drops the compiled code holding a branch at its first run; the send path should not go with it.
+   */
+  private waitForSlot(sub: NotifierSubscription): void {
+    if (sub.waitingSlot) return;
+    sub.waitingSlot = true;
+    this.waiting.push(sub);
+  }
+
+  /** Takes a slot and sends `item`, the subscription's first queued NOTIFY, its body rendered now. */
+  private transmit(sub: NotifierSubscription, item: QueuedNotify): void {
     this.inFlightTotal++;
     sub.inFlight = true;
     const state = item.final
