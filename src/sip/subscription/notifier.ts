@@ -574,12 +574,16 @@ export class Notifier extends EventEmitter {
     this.pump(sub);
   }
 
-  /** Sends the subscription's first queued NOTIFY unless one is in flight or a retry waits; without a free slot it waits for one. */
+  /**
+   * Sends the subscription's first queued NOTIFY unless one is in flight or a retry waits. Without a free
+   * slot, or while others wait for one, it joins the line: a subscription with more changes queued goes
+   * behind those that have not had the first one yet.
+   */
   private pump(sub: NotifierSubscription): void {
     if (sub.inFlight || sub.retryTimer) return;
     const item = sub.q?.[0];
     if (!item) return;
-    if (this.inFlightTotal >= this.maxInFlight) this.waitForSlot(sub);
+    if (this.inFlightTotal >= this.maxInFlight || this.waitHead < this.waiting.length) this.waitForSlot(sub);
     else this.transmit(sub, item);
   }
 
@@ -742,7 +746,9 @@ export class Notifier extends EventEmitter {
       const sub = waiting[this.waitHead++]!;
       if (!sub.waitingSlot) continue; // removed meanwhile
       sub.waitingSlot = false;
-      this.pump(sub);
+      // Nothing in flight or retrying while it waited (both start from a slot it did not have).
+      const item = sub.q?.[0];
+      if (item !== undefined) this.transmit(sub, item);
     }
     // The one array is kept (emptied or shifted in place): a new empty array has another elements kind,
     // which would make V8 recompile the code that pushes into it at the next fan-out.
