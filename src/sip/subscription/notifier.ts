@@ -787,5 +787,8 @@ export class Notifier extends EventEmitter {
   close(): void {
     for (const s of [...this.subs.values()]) this.remove(s, 'shutdown');
     this.expiries.clear();
+    // Every subscription in the line is gone: let go of them now, not at a drain that may never come.
+    this.waiting.length = 0;
+    this.waitHead = 0;
   }
 }
