@@ -302,6 +302,13 @@ export class Notifier extends EventEmitter {
   private readonly expiries: DeadlineHeap<NotifierSubscription>;
   private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
   private readonly eventLines = new Map<EventPackage, string>();
+  /** The last Event and Subscription-State lines made (see {@link notifyHeaders}). */
+  private readonly lastHeaders: { pkg: EventPackage | undefined; state: SubscriptionState; expires: number; text: string } = {
+    pkg: undefined,
+    state: SubscriptionState.Active,
+    expires: -1,
+    text: '',
+  };
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -601,9 +608,6 @@ export class Notifier extends EventEmitter {
   private transmit(sub: NotifierSubscription, item: QueuedNotify): void {
     this.inFlightTotal++;
     sub.inFlight = true;
-    const state = item.final
-      ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
-      : `${sub.state};expires=${Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000))}`;
     let body: NotifyBody | undefined;
     try {
       body = item.body ?? sub.pkg.body(sub);
@@ -612,7 +616,37 @@ export class Notifier extends EventEmitter {
       body = undefined;
     }
     const hop = sub.nextHop(this.hops);
-    if (!hop || !this.send(sub, hop, state, body)) this.sendResolved(sub, state, body);
+    if (!hop || !this.send(sub, hop, item, body)) this.sendResolved(sub, this.stateValue(sub, item), body);
+  }
+
+  /** The Subscription-State value of a NOTIFY (RFC 6665 section 8.2.3): the time left, or the end and its reason. */
+  private stateValue(sub: NotifierSubscription, item: QueuedNotify): string {
+    if (item.final) {
+      return formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) });
+    }
+    return `${sub.state};expires=${this.expiresLeft(sub)}`;
+  }
+
+  private expiresLeft(sub: NotifierSubscription): number {
+    return Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000));
+  }
+
+  /**
+   * The Event and Subscription-State lines of a NOTIFY. The last pair made for a package without an event
+   * id is kept and given again while the package, state and seconds left are the same: the subscriptions of
+   * a fan-out, made about the same time, mostly share it, so it is not joined again (and flattened again
+   * when written) for each of them.
+   */
+  private notifyHeaders(sub: NotifierSubscription, item: QueuedNotify): string {
+    if (item.final || sub.eventId !== undefined) return this.eventLine(sub) + 'Subscription-State: ' + this.stateValue(sub, item) + '\r\n';
+    const expires = this.expiresLeft(sub);
+    const last = this.lastHeaders;
+    if (last.pkg === sub.pkg && last.state === sub.state && last.expires === expires) return last.text;
+    last.pkg = sub.pkg;
+    last.state = sub.state;
+    last.expires = expires;
+    last.text = `${this.eventLine(sub)}Subscription-State: ${sub.state};expires=${expires}\r\n`;
+    return last.text;
   }
 
   /**
@@ -621,9 +655,9 @@ export class Notifier extends EventEmitter {
    * transaction (RFC 3261 section 17.1.2) that reports its outcome to the subscription, without a promise.
    * False under strict routing (the caller uses the full request path).
    */
-  private send(sub: NotifierSubscription, hop: Destination, state: string, body: NotifyBody | undefined): boolean {
+  private send(sub: NotifierSubscription, hop: Destination, item: QueuedNotify, body: NotifyBody | undefined): boolean {
     try {
-      const req = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, this.eventLine(sub) + 'Subscription-State: ' + state + '\r\n', body);
+      const req = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, this.notifyHeaders(sub, item), body);
       if (!req) return false;
       this.ua.transactions.requestFinal(req, hop, sub);
     } catch (err) {

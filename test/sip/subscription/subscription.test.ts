@@ -195,6 +195,29 @@ t.test('a fan-out beyond maxInFlight goes out as a window: bounded, every subscr
   net.close();
 });
 
+t.test('each NOTIFY of a fan-out carries its own subscription state and time left', async (t) => {
+  const { net, notifier, subscriber, notifies } = setup(
+    testPackage({ authorize: (req) => (req.get('subject') === 'ask' ? 'pending' : 'active') }),
+  );
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 600 });
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 600 });
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 300 });
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 600, headers: { Subject: 'ask' } });
+  await net.settle(60);
+  const subs = notifier.subscriptions('carol@10.0.0.2');
+  t.equal(subs.length, 4);
+  const before = notifies().length;
+  await net.advance(10_000, 1000);
+  notifier.notifyResource('carol@10.0.0.2');
+  await net.settle(60);
+  const states = new Map(notifies().slice(before).map((m) => [m.callId, m.header('subscription-state')]));
+  t.same(
+    subs.map((s) => states.get(s.dialog.callId)),
+    ['active;expires=590', 'active;expires=590', 'active;expires=290', 'pending;expires=590'],
+  );
+  net.close();
+});
+
 t.test('subscriptions forgotten while they wait for a slot are skipped: nothing more is sent', async (t) => {
   const { net, notifier, subscriber, notifies } = setup(testPackage(), { maxInFlight: 1 });
   for (let i = 0; i < 4; i++) subscriber.subscribe({ uri: 'sip:bob@10.0.0.2', event: 'x-test', expires: 600 });
