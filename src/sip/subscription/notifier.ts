@@ -297,7 +297,10 @@ export class Notifier extends EventEmitter {
   private readonly waiting: NotifierSubscription[] = objectArray();
   private waitHead = 0;
   private drainScheduled = false;
-  private readonly drain = (): void => this.drainSlots();
+  private readonly drain = (): void => {
+    this.drainSlots();
+    this.tidyLine();
+  };
   /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
   private readonly expiries: DeadlineHeap<NotifierSubscription>;
   private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
@@ -784,8 +787,16 @@ export class Notifier extends EventEmitter {
       const item = sub.q?.[0];
       if (item !== undefined) this.transmit(sub, item);
     }
-    // The one array is kept (emptied or shifted in place): a new empty array has another elements kind,
-    // which would make V8 recompile the code that pushes into it at the next fan-out.
+  }
+
+  /**
+   * After a drain: the line is emptied, or shifted once half of it has been served. Kept out of
+   * {@link drainSlots}, whose loop V8 compiles while the first fan-out drains (with the send inlined):
+   * code after the loop that has not run yet would throw that away when it first runs. The one array is
+   * kept (emptied or shifted in place): a new empty array has another elements kind.
+   */
+  private tidyLine(): void {
+    const waiting = this.waiting;
     if (this.waitHead >= waiting.length) {
       waiting.length = 0;
       this.waitHead = 0;
