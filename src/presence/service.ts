@@ -108,14 +108,15 @@ interface StoredSubscription {
 
 /**
  * A device's state rendered once for all of its subscribers, its documents encoded once too (each NOTIFY
- * copies the bytes instead of encoding the text again).
+ * copies the bytes instead of encoding the text again). Made with every field (one object shape whichever
+ * documents a change needs, so the send path is not recompiled for each combination).
  */
 interface DeviceRender {
   phone: PhoneSnapshot;
-  pidf?: Buffer;
-  dialog?: DialogInfoTemplate;
+  pidf: Buffer | undefined;
+  dialog: DialogInfoTemplate | undefined;
   /** The dialog-info template's tail as UTF-8. */
-  dialogTail?: Buffer;
+  dialogTail: Buffer | undefined;
 }
 
 /** The UTF-8 of a dialog-info template head (the same text for every phone), kept for the text it encodes. */
@@ -390,7 +391,7 @@ export class PresenceService {
     const snap = this.model.device(device);
     if (!snap) return undefined;
     const ds = known ?? this.deviceState(device);
-    ds.render = { phone: phoneSnapshotOf(snap, this.domain, this.names, ds.ended) };
+    ds.render = { phone: phoneSnapshotOf(snap, this.domain, this.names, ds.ended), pidf: undefined, dialog: undefined, dialogTail: undefined };
     this.renderedNow.push(ds);
     if (!this.flushQueued) {
       this.flushQueued = true;

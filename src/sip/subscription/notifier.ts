@@ -56,15 +56,32 @@ export interface NotifierOptions {
   maxInFlight?: number;
 }
 
-interface QueuedNotify {
-  final: boolean;
-  reason?: TerminationReason;
-  retryAfter?: number;
-  body?: NotifyBody;
+/**
+ * A NOTIFY waiting or in flight. Every entry has all four fields (one object shape): the send path reads
+ * entries of a subscription's first NOTIFY and of a fan-out alike, and a second shape there makes V8 drop
+ * and recompile that path at the first fan-out.
+ */
+class QueuedNotify {
+  constructor(
+    readonly final: boolean,
+    readonly reason: TerminationReason | undefined = undefined,
+    readonly retryAfter: number | undefined = undefined,
+    readonly body: NotifyBody | undefined = undefined,
+  ) {}
+}
+
+/**
+ * An empty array already of V8's elements kind for objects: the first object pushed does not change its
+ * map (an empty literal starts as small integers), so code compiled before a fan-out stays valid in it.
+ */
+function objectArray<T extends object>(): T[] {
+  const a: Array<T | null> = [null];
+  a.length = 0;
+  return a as T[];
 }
 
 /** The common NOTIFY queue entry: the package renders the body when it goes out. */
-const PLAIN: QueuedNotify = Object.freeze({ final: false });
+const PLAIN = new QueuedNotify(false);
 const NO_QUEUE: readonly QueuedNotify[] = Object.freeze([]);
 const IN_FLIGHT = 1;
 const FINAL_QUEUED = 2;
@@ -277,14 +294,24 @@ export class Notifier extends EventEmitter {
   private inFlightTotal = 0;
   private readonly labelSets = new Map<string, Array<Readonly<Record<string, string>>>>();
   /** Subscriptions with a NOTIFY ready, waiting for an in-flight slot, oldest first from `waitHead`. */
-  private waiting: NotifierSubscription[] = [];
+  private readonly waiting: NotifierSubscription[] = objectArray();
   private waitHead = 0;
   private drainScheduled = false;
-  private readonly drain = (): void => this.drainSlots();
+  private readonly drain = (): void => {
+    this.drainSlots();
+    this.tidyLine();
+  };
   /** Expiry of every subscription: one clock timer for the earliest (RFC 6665 section 4.2.2 reaping). */
   private readonly expiries: DeadlineHeap<NotifierSubscription>;
   private readonly eventLabels = new Map<string, Readonly<Record<string, string>>>();
   private readonly eventLines = new Map<EventPackage, string>();
+  /** The last Event and Subscription-State lines made (see {@link notifyHeaders}). */
+  private readonly lastHeaders: { pkg: EventPackage | undefined; state: SubscriptionState; expires: number; text: string } = {
+    pkg: undefined,
+    state: SubscriptionState.Active,
+    expires: -1,
+    text: '',
+  };
   private readonly m: { notifies: Counter; dropped: Counter; coalesced: Counter; retries: Counter; live: Gauge };
 
   constructor(
@@ -408,13 +435,13 @@ export class Notifier extends EventEmitter {
     res.send(200, { headers: { Expires: String(expires), Contact: dialog.localContact } });
     if (expires === 0) {
       this.emit('subscribed', sub);
-      this.enqueue(sub, { final: true, reason: 'timeout' });
+      this.enqueue(sub, new QueuedNotify(true, 'timeout'));
       return;
     }
     this.setExpiry(sub, expires);
     // Emitted with the expiry set, so listeners (persistence) see the whole subscription.
     this.emit('subscribed', sub);
-    this.enqueue(sub, { final: false });
+    this.enqueue(sub, PLAIN);
   }
 
   /** RFC 6665 section 4.2.1.2: refresh or remove (Expires 0) an existing subscription. */
@@ -433,7 +460,7 @@ export class Notifier extends EventEmitter {
     }
     this.setExpiry(sub, expires);
     this.emit('refreshed', sub);
-    this.enqueue(sub, { final: false });
+    this.enqueue(sub, PLAIN);
   }
 
   /**
@@ -443,7 +470,7 @@ export class Notifier extends EventEmitter {
   adopt(sub: NotifierSubscription, expires: number, body?: NotifyBody): void {
     this.add(sub);
     this.setExpiry(sub, expires);
-    this.enqueue(sub, body ? { final: false, body } : { final: false });
+    this.enqueue(sub, body ? new QueuedNotify(false, undefined, undefined, body) : PLAIN);
   }
 
   /**
@@ -514,7 +541,7 @@ export class Notifier extends EventEmitter {
       this.m.coalesced.inc(this.eventLabel(sub.event));
       return;
     }
-    this.enqueue(sub, body ? { final: false, body } : PLAIN);
+    this.enqueue(sub, body ? new QueuedNotify(false, undefined, undefined, body) : PLAIN);
   }
 
   /** Notify every subscription to a resource (optionally of one package). */
@@ -534,7 +561,7 @@ export class Notifier extends EventEmitter {
   /** End a subscription with a final NOTIFY (RFC 6665 section 4.2.2). */
   terminate(sub: NotifierSubscription, reason: TerminationReason = 'deactivated', retryAfter?: number, body?: NotifyBody): void {
     if (sub.finalQueued || !sub.live) return;
-    this.enqueue(sub, { final: true, reason, ...(retryAfter !== undefined ? { retryAfter } : {}), ...(body ? { body } : {}) });
+    this.enqueue(sub, new QueuedNotify(true, reason, retryAfter, body));
   }
 
   private enqueue(sub: NotifierSubscription, item: QueuedNotify): void {
@@ -557,22 +584,33 @@ export class Notifier extends EventEmitter {
     this.pump(sub);
   }
 
+  /**
+   * Sends the subscription's first queued NOTIFY unless one is in flight or a retry waits. Without a free
+   * slot, or while others wait for one, it joins the line: a subscription with more changes queued goes
+   * behind those that have not had the first one yet.
+   */
   private pump(sub: NotifierSubscription): void {
     if (sub.inFlight || sub.retryTimer) return;
     const item = sub.q?.[0];
     if (!item) return;
-    if (this.inFlightTotal >= this.maxInFlight) {
-      if (!sub.waitingSlot) {
-        sub.waitingSlot = true;
-        this.waiting.push(sub);
-      }
-      return;
-    }
+    if (this.inFlightTotal >= this.maxInFlight || this.waitHead < this.waiting.length) this.waitForSlot(sub);
+    else this.transmit(sub, item);
+  }
+
+  /**
+   * In line for an in-flight slot. Apart from {@link transmit}: a fan-out is the first to need this, and V8
+   * drops the compiled code holding a branch at its first run; the send path should not go with it.
+   */
+  private waitForSlot(sub: NotifierSubscription): void {
+    if (sub.waitingSlot) return;
+    sub.waitingSlot = true;
+    this.waiting.push(sub);
+  }
+
+  /** Takes a slot and sends `item`, the subscription's first queued NOTIFY, its body rendered now. */
+  private transmit(sub: NotifierSubscription, item: QueuedNotify): void {
     this.inFlightTotal++;
     sub.inFlight = true;
-    const state = item.final
-      ? formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) })
-      : `${sub.state};expires=${Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000))}`;
     let body: NotifyBody | undefined;
     try {
       body = item.body ?? sub.pkg.body(sub);
@@ -581,7 +619,37 @@ export class Notifier extends EventEmitter {
       body = undefined;
     }
     const hop = sub.nextHop(this.hops);
-    if (!hop || !this.send(sub, hop, state, body)) this.sendResolved(sub, state, body);
+    if (!hop || !this.send(sub, hop, item, body)) this.sendResolved(sub, this.stateValue(sub, item), body);
+  }
+
+  /** The Subscription-State value of a NOTIFY (RFC 6665 section 8.2.3): the time left, or the end and its reason. */
+  private stateValue(sub: NotifierSubscription, item: QueuedNotify): string {
+    if (item.final) {
+      return formatSubscriptionState({ state: SubscriptionState.Terminated, ...(item.reason ? { reason: item.reason } : {}), ...(item.retryAfter !== undefined ? { retryAfter: item.retryAfter } : {}) });
+    }
+    return `${sub.state};expires=${this.expiresLeft(sub)}`;
+  }
+
+  private expiresLeft(sub: NotifierSubscription): number {
+    return Math.max(0, Math.round((sub.expiresAt - this.clock.now()) / 1000));
+  }
+
+  /**
+   * The Event and Subscription-State lines of a NOTIFY. The last pair made for a package without an event
+   * id is kept and given again while the package, state and seconds left are the same: the subscriptions of
+   * a fan-out, made about the same time, mostly share it, so it is not joined again (and flattened again
+   * when written) for each of them.
+   */
+  private notifyHeaders(sub: NotifierSubscription, item: QueuedNotify): string {
+    if (item.final || sub.eventId !== undefined) return this.eventLine(sub) + 'Subscription-State: ' + this.stateValue(sub, item) + '\r\n';
+    const expires = this.expiresLeft(sub);
+    const last = this.lastHeaders;
+    if (last.pkg === sub.pkg && last.state === sub.state && last.expires === expires) return last.text;
+    last.pkg = sub.pkg;
+    last.state = sub.state;
+    last.expires = expires;
+    last.text = `${this.eventLine(sub)}Subscription-State: ${sub.state};expires=${expires}\r\n`;
+    return last.text;
   }
 
   /**
@@ -590,9 +658,9 @@ export class Notifier extends EventEmitter {
    * transaction (RFC 3261 section 17.1.2) that reports its outcome to the subscription, without a promise.
    * False under strict routing (the caller uses the full request path).
    */
-  private send(sub: NotifierSubscription, hop: Destination, state: string, body: NotifyBody | undefined): boolean {
+  private send(sub: NotifierSubscription, hop: Destination, item: QueuedNotify, body: NotifyBody | undefined): boolean {
     try {
-      const req = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, this.eventLine(sub) + 'Subscription-State: ' + state + '\r\n', body);
+      const req = this.ua.inDialogBytes(sub.dialog, 'NOTIFY', hop.protocol, this.notifyHeaders(sub, item), body);
       if (!req) return false;
       this.ua.transactions.requestFinal(req, hop, sub);
     } catch (err) {
@@ -696,26 +764,45 @@ export class Notifier extends EventEmitter {
     return labels;
   }
 
-  /** A slot is free: the longest-waiting subscriptions send, from a microtask (RFC 6665 order per subscription is kept). */
+  /**
+   * A slot is free: the longest-waiting subscriptions send (RFC 6665 order per subscription is kept) once
+   * this event-loop turn's receipts are handled (`setImmediate`), so that the 200s of one socket wake-up
+   * free their slots together and the NOTIFYs taking them leave in one batch (one `sendmmsg`, one render of
+   * the device), not one small batch per `recvmmsg`.
+   */
   private releaseSlot(): void {
     if (this.drainScheduled || this.waitHead >= this.waiting.length) return;
     this.drainScheduled = true;
-    queueMicrotask(this.drain);
+    setImmediate(this.drain);
   }
 
   private drainSlots(): void {
     this.drainScheduled = false;
-    while (this.inFlightTotal < this.maxInFlight && this.waitHead < this.waiting.length) {
-      const sub = this.waiting[this.waitHead++]!;
+    const waiting = this.waiting;
+    while (this.inFlightTotal < this.maxInFlight && this.waitHead < waiting.length) {
+      const sub = waiting[this.waitHead++]!;
       if (!sub.waitingSlot) continue; // removed meanwhile
       sub.waitingSlot = false;
-      this.pump(sub);
+      // Nothing in flight or retrying while it waited (both start from a slot it did not have).
+      const item = sub.q?.[0];
+      if (item !== undefined) this.transmit(sub, item);
     }
-    if (this.waitHead >= this.waiting.length) {
-      this.waiting = [];
+  }
+
+  /**
+   * After a drain: the line is emptied, or shifted once half of it has been served. Kept out of
+   * {@link drainSlots}, whose loop V8 compiles while the first fan-out drains (with the send inlined):
+   * code after the loop that has not run yet would throw that away when it first runs. The one array is
+   * kept (emptied or shifted in place): a new empty array has another elements kind.
+   */
+  private tidyLine(): void {
+    const waiting = this.waiting;
+    if (this.waitHead >= waiting.length) {
+      waiting.length = 0;
       this.waitHead = 0;
-    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiting.length) {
-      this.waiting = this.waiting.slice(this.waitHead);
+    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= waiting.length) {
+      waiting.copyWithin(0, this.waitHead);
+      waiting.length -= this.waitHead;
       this.waitHead = 0;
     }
   }
@@ -745,5 +832,8 @@ export class Notifier extends EventEmitter {
   close(): void {
     for (const s of [...this.subs.values()]) this.remove(s, 'shutdown');
     this.expiries.clear();
+    // Every subscription in the line is gone: let go of them now, not at a drain that may never come.
+    this.waiting.length = 0;
+    this.waitHead = 0;
   }
 }

@@ -150,6 +150,89 @@ t.test('one NOTIFY in flight per subscription, the rest queued in order', async 
   net.close();
 });
 
+t.test('a fan-out beyond maxInFlight goes out as a window: bounded, every subscription in order, the final state delivered', async (t) => {
+  const { net, notifier, subscriber, notifies } = setup(testPackage(), { maxInFlight: 3 });
+  for (let i = 0; i < 8; i++) subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 600 });
+  await net.settle(60);
+  const subs = notifier.subscriptions('alice@10.0.0.2');
+  t.equal(subs.length, 8);
+  t.equal(notifies().length, 8, 'every first NOTIFY delivered through the window');
+  const layer = net.nodes.get('10.0.0.2:5060')!.transactions;
+  const origRequest = layer.requestFinal.bind(layer);
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const sentOrder: string[] = [];
+  layer.requestFinal = (req, dest, user) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    sentOrder.push((user as NotifierSubscription).dialog.callId);
+    return origRequest(req, dest, {
+      onFinal: (status, res) => {
+        inFlight--;
+        user.onFinal(status, res);
+      },
+    });
+  };
+  // Two changes, then the end of one subscription that is still waiting for a slot.
+  t.equal(notifier.notifyResource('alice@10.0.0.2'), 8);
+  t.equal(notifier.notifyResource('alice@10.0.0.2'), 8);
+  t.equal(inFlight, 3, 'the first three went out at once');
+  const last = subs[7]!;
+  t.equal(last.queue.length, 2, 'the last one waits with both changes');
+  notifier.terminate(last, 'deactivated');
+  await net.settle(200);
+  t.equal(maxInFlight, 3, 'never more than the window in flight');
+  t.equal(inFlight, 0);
+  t.same(sentOrder.slice(0, 8), subs.map((s) => s.dialog.callId), 'the waiting subscriptions take slots in order');
+  t.equal(sentOrder.length, 8 * 2 + 1, 'every change reached every subscription, and the final NOTIFY went out');
+  t.equal(notifier.size, 7);
+  const mine = notifies().filter((m) => m.callId === last.dialog.callId);
+  t.same(mine.map((m) => m.header('subscription-state')!.split(';')[0]), ['active', 'active', 'active', 'terminated']);
+  for (const s of subs) {
+    const seqs = notifies().filter((m) => m.callId === s.dialog.callId).map((m) => m.cseq.seq);
+    t.same(seqs, [...seqs].sort((a, b) => a - b), 'CSeq order per subscription');
+  }
+  net.close();
+});
+
+t.test('each NOTIFY of a fan-out carries its own subscription state and time left', async (t) => {
+  const { net, notifier, subscriber, notifies } = setup(
+    testPackage({ authorize: (req) => (req.get('subject') === 'ask' ? 'pending' : 'active') }),
+  );
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 600 });
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 600 });
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 300 });
+  subscriber.subscribe({ uri: 'sip:carol@10.0.0.2', event: 'x-test', expires: 600, headers: { Subject: 'ask' } });
+  await net.settle(60);
+  const subs = notifier.subscriptions('carol@10.0.0.2');
+  t.equal(subs.length, 4);
+  const before = notifies().length;
+  await net.advance(10_000, 1000);
+  notifier.notifyResource('carol@10.0.0.2');
+  await net.settle(60);
+  const states = new Map(notifies().slice(before).map((m) => [m.callId, m.header('subscription-state')]));
+  t.same(
+    subs.map((s) => states.get(s.dialog.callId)),
+    ['active;expires=590', 'active;expires=590', 'active;expires=290', 'pending;expires=590'],
+  );
+  net.close();
+});
+
+t.test('subscriptions forgotten while they wait for a slot are skipped: nothing more is sent', async (t) => {
+  const { net, notifier, subscriber, notifies } = setup(testPackage(), { maxInFlight: 1 });
+  for (let i = 0; i < 4; i++) subscriber.subscribe({ uri: 'sip:bob@10.0.0.2', event: 'x-test', expires: 600 });
+  await net.settle(60);
+  const subs = notifier.subscriptions('bob@10.0.0.2');
+  const before = notifies().length;
+  notifier.notifyResource('bob@10.0.0.2');
+  t.same(subs.map((s) => s.queue.length), [1, 1, 1, 1], 'one in flight, three waiting');
+  notifier.close();
+  await net.settle(100);
+  t.same(notifies().slice(before).map((m) => m.callId), [subs[0]!.dialog.callId], 'only the one in flight went out');
+  t.equal(notifier.size, 0);
+  net.close();
+});
+
 t.test('a single lost NOTIFY (408) does not end the subscription; repeated failures do', async (t) => {
   const { net, notifier, subscriber } = setup(testPackage(), { notifyAttempts: 2, notifyRetryMs: 5000 });
   const sub = subscriber.subscribe({ uri: 'sip:alice@10.0.0.2', event: 'x-test', expires: 3600 });
