@@ -203,7 +203,7 @@ export class SipUserAgent extends EventEmitter {
   private readonly o: UserAgentOptions;
   private readonly T1: number;
   private readonly T2: number;
-  private readonly counters: { bad: Counter; answered: Counter; errors: Counter; stray: Counter };
+  private readonly counters: { bad: Counter; badResponses: Counter; answered: Counter; errors: Counter; stray: Counter };
   private closed = false;
 
   constructor(o: UserAgentOptions) {
@@ -228,7 +228,8 @@ export class SipUserAgent extends EventEmitter {
     this.T1 = this.transactions.timers.T1;
     this.T2 = this.transactions.timers.T2;
     this.counters = {
-      bad: this.metrics.counter('switchhook_sip_bad_requests_total', 'Malformed SIP messages, by what was done (answered, dropped).'),
+      bad: this.metrics.counter('switchhook_sip_bad_requests_total', 'Malformed SIP requests and unreadable messages, by what was done (answered, dropped).'),
+      badResponses: this.metrics.counter('switchhook_sip_bad_responses_total', 'Malformed SIP responses, dropped.'),
       answered: this.metrics.counter('switchhook_sip_default_answers_total', 'Requests answered by the UA defaults, by status.'),
       errors: this.metrics.counter('switchhook_sip_middleware_errors_total', 'Middleware errors turned into error responses.'),
       stray: this.metrics.counter('switchhook_sip_stray_responses_total', 'Responses matching no transaction or dialog.'),
@@ -342,11 +343,17 @@ export class SipUserAgent extends EventEmitter {
   /**
    * A message that failed to parse or validate (RFC 3261 section 8.2.6; RFC 4475): a request whose
    * Via could be read is answered statelessly with the error's status (400, 505, 413...) and a reason
-   * naming the fault; anything else is dropped. Both are counted.
+   * naming the fault; anything else is dropped. Requests (and messages too broken to tell) and responses
+   * are counted apart: a malformed response is a peer's fault, not a request the daemon refused.
    */
   receiveParseError(err: SipParseError, source: Source): void {
     const partial = err.partial;
-    if (!partial || !partial.isRequest || (partial as SipRequest).method === 'ACK') {
+    if (partial && !partial.isRequest) {
+      this.counters.badResponses.inc();
+      log.rateLimited('debug', 'parse-drop', `dropped malformed response from ${source.remoteAddress}: ${err.reason}`);
+      return;
+    }
+    if (!partial || (partial as SipRequest).method === 'ACK') {
       this.counters.bad.inc({ action: 'dropped' });
       log.rateLimited('debug', 'parse-drop', `dropped malformed message from ${source.remoteAddress}: ${err.reason}`);
       return;

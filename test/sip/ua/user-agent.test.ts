@@ -226,7 +226,8 @@ t.test('bad requests: 400 naming the fault when addressable, dropped otherwise',
   t.equal(sent.length, 1, 'unaddressable input dropped');
   const bad = b.metrics.counter('switchhook_sip_bad_requests_total', '');
   t.equal(bad.get({ action: 'answered' }), 1);
-  t.equal(bad.get({ action: 'dropped' }), 2);
+  t.equal(bad.get({ action: 'dropped' }), 1, 'the garbage');
+  t.equal(b.metrics.counter('switchhook_sip_bad_responses_total', '').get(), 1, 'the response without its headers');
   net.close();
 });
 
